@@ -1,0 +1,3 @@
+"""agentctl: run AI agents as durable, resumable, audited jobs."""
+
+__version__ = "0.1.0"

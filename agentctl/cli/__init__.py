@@ -1,0 +1,104 @@
+"""The typer app and its single error boundary.
+
+Every failure a user can cause arrives here as an AgentctlError (or a usage error from the
+argument parser) and leaves as one `error:` line and one `hint:` line on stderr with the
+documented exit code. A traceback is shown only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from agentctl.errors import AgentctlError
+
+
+def _write_error(message: str, hint: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
+    sys.stderr.flush()
+
+
+class _Boundary(TyperGroup):
+    """Maps every error to `error:`/`hint:` and an exit code, for the CLI and CliRunner."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        try:
+            result = super().main(args=argv, prog_name=prog_name or "agentctl",
+                                  complete_var=complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except AgentctlError as error:
+            if debug:
+                raise
+            _write_error(error.message, error.hint)
+            code = error.exit_code
+        except KeyboardInterrupt:
+            code = 130
+        except Exception as error:  # noqa: BLE001 - this is the boundary
+            code = _report_unexpected(error, argv, debug)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _report_unexpected(error: Exception, argv: list[str], debug: bool) -> int:
+    # The parser's own errors (unknown flag, missing argument) carry an exit code and a message.
+    format_message = getattr(error, "format_message", None)
+    exit_code = getattr(error, "exit_code", None)
+    if type(error).__name__ == "Abort":
+        return 130
+    if callable(format_message) and isinstance(exit_code, int):
+        command = next((a for a in argv if not a.startswith("-")), "")
+        _write_error(format_message(), f"see `agentctl {command} --help`".replace("  ", " "))
+        return 2 if exit_code in (1, 2) else exit_code
+    if debug:
+        raise error
+    _write_error(f"internal error: {type(error).__name__}: {error}",
+                 "run again with --debug for the traceback, and report it")
+    return 1
+
+
+app = typer.Typer(
+    cls=_Boundary,
+    name="agentctl",
+    help="Run AI agents as durable, resumable, audited jobs from YAML recipes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global(
+    db: str = typer.Option(None, "--db", help="The job database (else $AGENTCTL_DB, else the"
+                           " user data dir).", envvar="AGENTCTL_DB", show_envvar=False),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Run AI agents as durable, resumable, audited jobs from YAML recipes.
+
+    Start with `agentctl run RECIPE`; follow with `agentctl jobs`, `status`, `log`, `resume`.
+    """
+    from agentctl.cli import options
+
+    options.GLOBAL.db = db
+    options.GLOBAL.debug = debug
+
+
+def _register() -> None:
+    from agentctl.cli import approvals, jobs, run, validate  # noqa: F401 - they add commands
+
+
+_register()
+
+
+def main() -> None:
+    app()

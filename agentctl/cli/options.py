@@ -1,0 +1,32 @@
+"""Options every command takes (`--db`, `--debug`), before or after the command name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+
+@dataclass
+class GlobalOptions:
+    db: str | None = None
+    debug: bool = False
+
+
+GLOBAL = GlobalOptions()
+
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="The job database (else $AGENTCTL_DB, else the user data dir).")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+JobArgument = Annotated[str, typer.Argument(
+    help="A job id, a unique prefix of one, or `last` (the newest job).", metavar="JOB")]
+
+
+def open_store(db: str | None):
+    """The store named by --db (here or before the command), $AGENTCTL_DB, or the default."""
+    from agentctl.paths import resolve_db_path
+    from agentctl.store import Store
+
+    return Store(resolve_db_path(db or GLOBAL.db))

@@ -1,0 +1,100 @@
+"""`agentctl run` and `agentctl resume`: start or continue a job and follow it to its end."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agentctl.cli import app
+from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
+
+
+def is_interactive(non_interactive: bool) -> bool:
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return not non_interactive and not ci and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="The recipe file (YAML).", metavar="RECIPE")],
+    param: Annotated[list[str] | None, typer.Option(
+        "-p", "--param", help="A recipe param as KEY=VALUE; repeat for more.")] = None,
+    workspace: Annotated[str | None, typer.Option(
+        help="The folder the agent works in (default: the current folder).")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="MODEL for the default role, or ROLE=MODEL; repeat for more.")] = None,
+    record: Annotated[str | None, typer.Option(
+        help="Write every model exchange to FILE (JSON Lines).", metavar="FILE")] = None,
+    replay: Annotated[str | None, typer.Option(
+        help="Answer model calls from FILE, made by --record; no network.",
+        metavar="FILE")] = None,
+    non_interactive: Annotated[bool, typer.Option(
+        "--non-interactive", help="Never prompt: park the job for approval and exit 3.")] = False,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Start a job from RECIPE and follow it until it ends or waits for an approval.
+
+    Exit codes: 0 succeeded, 1 failed, 2 bad input, 3 waiting for approval, 4 cancelled,
+    130 interrupted (resume it with `agentctl resume JOB`).
+
+    Example: agentctl run recipes/changes-summary.yaml --replay recipes/changes-summary.session.jsonl
+    """
+    from agentctl.engine.launch import prepare_job
+
+    store = open_store(db)
+    job_id = prepare_job(store, str(recipe), param_pairs=param or [], workspace=workspace,
+                         model_overrides=model or [], record=record, replay=replay)
+    if not replay:
+        from agentctl.models import start_prefetch
+
+        start_prefetch()
+    _follow(store, job_id, json_out=json_out, interactive=is_interactive(non_interactive))
+
+
+@app.command()
+def resume(
+    job: JobArgument,
+    non_interactive: Annotated[bool, typer.Option(
+        "--non-interactive", help="Never prompt: park the job for approval and exit 3.")] = False,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Continue a job that paused, was interrupted, or whose runner died.
+
+    Nothing the log already holds is done again: recorded model answers are reused and
+    finished actions are not re-run. An action that started but never recorded a result is
+    re-run by itself only if its tool is read-only; otherwise it waits for `agentctl approve`.
+    """
+    store = open_store(db)
+    _follow(store, store.find_job(job), json_out=json_out,
+            interactive=is_interactive(non_interactive))
+
+
+def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
+    from agentctl.engine.jobs import describe_job
+    from agentctl.engine.launch import run_prepared_job
+    from agentctl.ui.plain import format_event_line
+    from agentctl.ui.prompts import ask_approval, show_outcome
+
+    def on_event(event) -> None:
+        line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
+        if line:
+            print(f"{job_id} {line}", file=sys.stderr, flush=True)
+
+    print(f"job {job_id} started; follow it with `agentctl log {job_id} --follow`",
+          file=sys.stderr, flush=True)
+    outcome = run_prepared_job(store, job_id, approver=ask_approval if interactive else None,
+                               on_event=on_event)
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+    else:
+        show_outcome(outcome)
+    raise typer.Exit(outcome.exit_code)

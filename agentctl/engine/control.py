@@ -1,0 +1,80 @@
+"""How a run stops early: failures with a type for the log, parking, cancel, and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agentctl.errors import AgentctlError
+
+
+class JobFailure(AgentctlError):
+    """The job failed; `type` goes into the job's error (`step_failed`, `limit`, `model`...)."""
+
+    exit_code = 1
+
+    def __init__(self, type_: str, message: str, hint: str = ""):
+        super().__init__(message, hint)
+        self.type = type_
+
+
+class StepFailed(JobFailure):
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__("step_failed", message, hint)
+
+
+class LimitExceeded(JobFailure):
+    def __init__(self, limit: str, message: str):
+        super().__init__("limit", message, "raise the limit in the recipe's `limits:` and resume,"
+                         " or start a new run")
+        self.limit = limit
+
+
+class Parked(Exception):
+    """The job waits for an approval that nobody here can give."""
+
+    def __init__(self, requests: list[dict[str, Any]]):
+        super().__init__("awaiting approval")
+        self.requests = requests
+
+
+class Cancelled(Exception):
+    """A cancel was requested; the runner stops at a safe point."""
+
+
+@dataclass
+class Limits:
+    """The job-wide limits in force (None: no limit)."""
+
+    max_turns: int | None = None
+    max_tool_calls: int | None = None
+    max_cost_usd: float | None = None
+    timeout: float | None = None
+
+
+@dataclass
+class Usage:
+    model_calls: int = 0
+    tool_calls: int = 0
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def check_limits(limits: Limits, usage: Usage, *, active_seconds: float,
+                 next_cost_estimate: float = 0.0) -> None:
+    """Raise LimitExceeded when the next model call would break a job-wide limit."""
+    if limits.max_turns is not None and usage.model_calls >= limits.max_turns:
+        raise LimitExceeded("max_turns", f"limit max_turns reached: {usage.model_calls} model"
+                            f" calls of {limits.max_turns} allowed")
+    if limits.max_tool_calls is not None and usage.tool_calls >= limits.max_tool_calls:
+        raise LimitExceeded("max_tool_calls", f"limit max_tool_calls reached: {usage.tool_calls}"
+                            f" tool calls of {limits.max_tool_calls} allowed")
+    if limits.timeout is not None and active_seconds >= limits.timeout:
+        raise LimitExceeded("timeout", f"limit timeout reached: the job ran {active_seconds:.0f}s"
+                            f" of {limits.timeout:.0f}s allowed")
+    if limits.max_cost_usd is not None and (
+            usage.cost_usd + next_cost_estimate > limits.max_cost_usd):
+        raise LimitExceeded("max_cost_usd", f"limit max_cost_usd reached: ${usage.cost_usd:.4f}"
+                            f" spent, the next call may cost ${next_cost_estimate:.4f}, of"
+                            f" ${limits.max_cost_usd:.2f} allowed")

@@ -1,0 +1,66 @@
+"""The runner's background thread: renews the lease and notices a cancel from elsewhere."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from agentctl.errors import LeaseLost
+from agentctl.store import Store
+
+
+class Heartbeat:
+    """Polls the job row every `interval` s; renews the lease every `renew_every` s.
+
+    Sets `cancel` when a cancel is requested or the lease is lost, so a running tool is
+    killed and the runner stops at its next safe point.
+    """
+
+    def __init__(self, db_path: Path, job_id: str, token: int, *, ttl: float, interval: float,
+                 clock: Callable[[], float], cancel: threading.Event):
+        self.db_path = db_path
+        self.job_id = job_id
+        self.token = token
+        self.ttl = ttl
+        self.interval = interval
+        self.renew_every = max(interval, ttl / 3)
+        self.clock = clock
+        self.cancel = cancel
+        self.cancel_requested = False
+        self.lease_lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="agentctl-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        # A connection of its own: the runner's connection may be busy in a transaction.
+        store = Store(self.db_path)
+        last_renew = self.clock()
+        try:
+            while not self._stop.wait(self.interval):
+                now = self.clock()
+                try:
+                    if now - last_renew >= self.renew_every:
+                        requested = store.renew_lease(self.job_id, self.token, now=now,
+                                                      ttl=self.ttl)
+                        last_renew = now
+                    else:
+                        requested = store.cancel_requested(self.job_id)
+                except LeaseLost:
+                    self.lease_lost = True
+                    self.cancel.set()
+                    return
+                except Exception:  # a busy database must not kill the heartbeat; retry
+                    continue
+                if requested:
+                    self.cancel_requested = True
+                    self.cancel.set()
+        finally:
+            store.close()

@@ -1,0 +1,136 @@
+"""Jobs from the outside: create one, describe one, cancel one.
+
+A job row says `running` until its runner ends it; a runner that died cannot say so, so a
+`running` job whose lease is dead (pid gone on this host, or lease expired) is shown as
+`interrupted`, which is what it is: `resume` continues it at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agentctl.errors import JobBusy, UsageError
+from agentctl.procinfo import current_process, is_process_alive
+from agentctl.store import NewEvent, Store, lease_is_live
+
+STATES = ("running", "awaiting_approval", "succeeded", "failed", "cancelled", "interrupted")
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(5)
+
+
+def create_job(store: Store, loaded: Any, *, params: Mapping[str, Any], workspace: Path,
+               options: Mapping[str, Any], now: float | None = None,
+               job_id: str | None = None) -> str:
+    """Record a new job (state `interrupted` until a runner takes it) and return its id."""
+    job_id = job_id or new_job_id()
+    recipe = loaded.recipe
+    store.create_job(
+        job_id=job_id, recipe=recipe.name,
+        recipe_path=str(loaded.path.resolve()) if loaded.path else None,
+        recipe_text=loaded.text, params=params, options=options,
+        workspace=str(workspace), now=now if now is not None else time.time(),
+        event=NewEvent("job_created", None, {
+            "recipe": recipe.name, "recipe_path": str(loaded.path) if loaded.path else None,
+            "params": dict(params), "workspace": str(workspace),
+            "steps": [{"id": s.id, "kind": s.kind} for s in recipe.steps],
+        }),
+    )
+    return job_id
+
+
+def effective_state(job: Mapping[str, Any], *, now: float | None = None,
+                    host: str | None = None,
+                    is_alive: Callable[[int, str], bool] = is_process_alive) -> str:
+    if job["state"] != "running":
+        return job["state"]
+    live = lease_is_live(job["lease_host"], job["lease_pid"], job["lease_start"],
+                         job["lease_expires"], now=now if now is not None else time.time(),
+                         host=host or socket.gethostname(), is_alive=is_alive)
+    return "running" if live else "interrupted"
+
+
+def iso_time(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")\
+        .replace("+00:00", "Z")
+
+
+def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
+    """A job in the documented JSON form."""
+    state = effective_state(job)
+    pending = [
+        {"request": a["request"], "step": a["step"], "tool": a["tool"], "args": a["args"],
+         "rules": a["rules"], "reason": a["reason"], "created_at": iso_time(a["created_at"])}
+        for a in store.list_approvals(job["id"], state="pending")
+    ]
+    out: dict[str, Any] = {
+        "id": job["id"],
+        "state": state,
+        "recipe": job["recipe"],
+        "recipe_path": job["recipe_path"],
+        "workspace": job["workspace"],
+        "params": job["params"],
+        "created_at": iso_time(job["created_at"]),
+        "updated_at": iso_time(job["updated_at"]),
+        "steps": job["steps"],
+        "pending_approvals": pending,
+        "usage": {
+            "input_tokens": job["input_tokens"], "output_tokens": job["output_tokens"],
+            "cost_usd": round(job["cost_usd"], 6), "model_calls": job["model_calls"],
+            "tool_calls": job["tool_calls"],
+        },
+    }
+    if state == "running":
+        out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
+    if job["error_type"] and state == "failed":
+        out["error"] = {"type": job["error_type"], "message": job["error_message"]}
+    return out
+
+
+def cancel_job(store: Store, job_id: str, *, wait: float = 15.0,
+               clock: Callable[[], float] = time.time,
+               sleep: Callable[[float], None] = time.sleep) -> str:
+    """Cancel a job; a live runner is asked to stop at its next safe point.
+
+    Returns the job's state afterwards (`cancelled`, or `running` if its runner has not
+    stopped within `wait` seconds).
+    """
+    job = store.get_job(job_id)
+    if job["state"] in ("succeeded", "failed", "cancelled"):
+        raise UsageError(f"job {job_id} already {job['state']}",
+                         f"see it with `agentctl status {job_id}`")
+    me = current_process()
+    try:
+        token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start,
+                                    now=clock(), ttl=30, is_alive=is_process_alive)
+    except JobBusy:
+        store.append(job_id, [NewEvent("cancel_requested", None, {"by": me.describe()})],
+                     now=clock(), update=_set(cancel_requested=1))
+        deadline = clock() + wait
+        while clock() < deadline:
+            state = effective_state(store.get_job(job_id))
+            if state != "running":
+                return state
+            sleep(0.1)
+        return "running"
+    try:
+        store.append(job_id, [NewEvent("job_cancelled", None, {"by": me.describe()})],
+                     now=clock(), token=token, update=_set(state="cancelled"))
+    finally:
+        store.release_lease(job_id, token)
+    return "cancelled"
+
+
+def _set(**fields: Any):
+    from agentctl.store import JobUpdate
+
+    return JobUpdate(set=fields)

@@ -1,0 +1,100 @@
+"""A runner's view of its job's log: what already happened (for replay) and what to append.
+
+Resume works by re-executing the recipe from the top against this journal: every model call,
+action and approval has a deterministic key (`fix/t3`, `fix/t3/c0`, `context/run`), and an
+effect whose result the log holds is answered from the log instead of being done again.
+
+Appends are buffered and committed by `commit()`; the runner commits before every side effect
+(durably before one that must not be repeated), so the log always knows what may have started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentctl.store import Event, JobUpdate, NewEvent, Store
+
+
+@dataclass
+class ReplayIndex:
+    """What the log already holds, by effect key."""
+
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finished: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> latest request
+    model_calls: int = 0
+    active_seconds: float = 0.0
+
+    @classmethod
+    def from_events(cls, events: list[Event]) -> ReplayIndex:
+        index = cls()
+        session_start: float | None = None
+        last_ts: float | None = None
+        for event in events:
+            data = event.data
+            kind = event.type
+            if kind == "runner_started":
+                if session_start is not None and last_ts is not None:
+                    index.active_seconds += max(0.0, last_ts - session_start)
+                session_start = event.ts
+            elif kind == "model_response":
+                index.models[data["key"]] = data
+                index.model_calls += 1
+            elif kind == "action_started":
+                index.started[data["key"]] = data
+                index.finished.pop(data["key"], None)
+            elif kind == "action_finished":
+                index.finished[data["key"]] = data
+            elif kind == "step_finished":
+                index.steps[event.step or ""] = data
+            elif kind == "approval_requested":
+                index.requests[data["key"]] = data
+            last_ts = event.ts
+        if session_start is not None and last_ts is not None:
+            index.active_seconds += max(0.0, last_ts - session_start)
+        return index
+
+
+class Journal:
+    """Buffered, fenced appends to one job's log."""
+
+    def __init__(self, store: Store, job_id: str, token: int, clock: Callable[[], float],
+                 on_event: Callable[[Event], None] | None = None):
+        self.store = store
+        self.job_id = job_id
+        self.token = token
+        self.clock = clock
+        self.on_event = on_event
+        self._pending: list[NewEvent] = []
+        self._update = JobUpdate()
+
+    def add(self, type_: str, step: str | None = None, data: dict[str, Any] | None = None, *,
+            set_fields: dict[str, Any] | None = None,
+            add_fields: dict[str, float] | None = None) -> None:
+        self._pending.append(NewEvent(type_, step, data or {}))
+        if set_fields:
+            self._update.set.update(set_fields)
+        for column, amount in (add_fields or {}).items():
+            self._update.add[column] = self._update.add.get(column, 0) + amount
+
+    def commit(self, *, durable: bool = False, extra=None) -> list[Event]:
+        """Write what was added in one transaction; `durable` fsyncs before returning."""
+        if not self._pending and not self._update.set and not self._update.add and extra is None:
+            return []
+        events, update = self._pending, self._update
+        self._pending, self._update = [], JobUpdate()
+        written = self.store.append(
+            self.job_id, events, now=self.clock(), token=self.token, durable=durable,
+            update=update, extra=extra,
+        )
+        if self.on_event:
+            for event in written:
+                self.on_event(event)
+        return written
+
+    def discard(self) -> None:
+        self._pending, self._update = [], JobUpdate()

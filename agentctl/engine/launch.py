@@ -1,0 +1,71 @@
+"""From a command line to a job: check every input first, then create the job and run it.
+
+Nothing is written before all input is known to be good, so bad input leaves no job behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agentctl.engine.approvals import Approver
+from agentctl.engine.jobs import create_job
+from agentctl.engine.runner import Outcome, RunnerDeps, run_job
+from agentctl.errors import UsageError
+from agentctl.store import Event, Store
+
+
+def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
+                workspace: str | None, model_overrides: Sequence[str],
+                record: str | None, replay: str | None,
+                env: Mapping[str, str] | None = None) -> str:
+    """Validate the recipe, params, workspace and models; create the job; return its id."""
+    from agentctl.models import check_models_configured
+    from agentctl.recipe import load_recipe, parse_params
+
+    env = os.environ if env is None else env
+    loaded = load_recipe(recipe_file)
+    params = parse_params(loaded.recipe, list(param_pairs))
+    folder = Path(workspace or ".").expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"workspace {folder} is not a folder",
+                         "pass --workspace DIR with an existing folder")
+    if record and replay:
+        raise UsageError("--record and --replay cannot be used together",
+                         "record a session first, then replay it in another run")
+    if replay and not Path(replay).is_file():
+        raise UsageError(f"no recording at {replay}", "pass --replay FILE with a file made by"
+                         " `agentctl run --record FILE`")
+    roles = {s.agent.model for s in loaded.recipe.steps if s.kind == "agent"}
+    check_models_configured(loaded.recipe.models, list(model_overrides), env, roles,
+                            Path(replay) if replay else None)
+    options = {
+        "models": list(model_overrides),
+        "record": str(Path(record).resolve()) if record else None,
+        "replay": str(Path(replay).resolve()) if replay else None,
+    }
+    return create_job(store, loaded, params=params, workspace=folder.resolve(),
+                      options=options)
+
+
+def build_model_factory(env: Mapping[str, str] | None = None) -> Callable[[Any, Mapping], Any]:
+    def factory(recipe: Any, options: Mapping[str, Any]) -> Any:
+        from agentctl.models import build_model_client
+
+        return build_model_client(
+            recipe.models, options.get("models") or [], env=env,
+            record=Path(options["record"]) if options.get("record") else None,
+            replay=Path(options["replay"]) if options.get("replay") else None,
+        )
+
+    return factory
+
+
+def run_prepared_job(store: Store, job_id: str, *, approver: Approver | None,
+                     on_event: Callable[[Event], None] | None = None,
+                     on_text: Callable[[str], None] | None = None) -> Outcome:
+    deps = RunnerDeps(store=store, model_factory=build_model_factory(),
+                      approver=approver, on_event=on_event, on_text=on_text)
+    return run_job(job_id, deps)

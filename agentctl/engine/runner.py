@@ -1,0 +1,315 @@
+"""The job runner: takes the lease, replays the log, runs the remaining steps, ends the job.
+
+One runner per job (the lease); its writes are fenced by the lease token. Nothing here prints
+or exits: progress goes out as events through `on_event`, and the outcome is returned.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentctl.engine.actions import ActionContext, ActionRunner
+from agentctl.engine.agent import AgentLoop, AgentStep
+from agentctl.engine.approvals import Approver, Gate
+from agentctl.engine.control import Cancelled, JobFailure, Limits, Parked, StepFailed, Usage
+from agentctl.engine.heartbeat import Heartbeat
+from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.errors import AgentctlError, LeaseLost, UsageError
+from agentctl.procinfo import ProcessIdentity, current_process, is_process_alive
+from agentctl.store import Event, Store
+
+TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+EXIT_CODES = {"succeeded": 0, "failed": 1, "awaiting_approval": 3, "cancelled": 4,
+              "interrupted": 130}
+
+
+@dataclass
+class RunnerDeps:
+    """What a runner needs from the outside; tests replace any of it."""
+
+    store: Store
+    model_factory: Callable[[Any, Mapping[str, Any]], Any]
+    clock: Callable[[], float] = time.time
+    identity: ProcessIdentity = field(default_factory=current_process)
+    is_alive: Callable[[int, str], bool] = is_process_alive
+    approver: Approver | None = None
+    on_event: Callable[[Event], None] | None = None
+    on_text: Callable[[str], None] | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    lease_ttl: float = 15.0
+    heartbeat_interval: float = 0.25
+
+
+@dataclass
+class Outcome:
+    job_id: str
+    state: str
+    exit_code: int
+    error: dict[str, str] | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Interrupt(BaseException):
+    """SIGTERM: stop like Ctrl-C, leaving the job resumable."""
+
+
+def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
+    """Run (or resume) a job until it ends or parks."""
+    store = deps.store
+    job = store.get_job(job_id)
+    if job["state"] in TERMINAL_STATES:
+        raise UsageError(f"job {job_id} already {job['state']}; there is nothing to resume",
+                         f"see it with `agentctl status {job_id}`, or start a new run")
+    me = deps.identity
+    token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start,
+                                now=deps.clock(), ttl=deps.lease_ttl, is_alive=deps.is_alive)
+    cancel = threading.Event()
+    heartbeat = Heartbeat(store.path, job_id, token, ttl=deps.lease_ttl,
+                          interval=deps.heartbeat_interval, clock=deps.clock, cancel=cancel)
+    journal = Journal(store, job_id, token, deps.clock, deps.on_event)
+    previous_sigterm = _install_sigterm()
+    try:
+        heartbeat.start()
+        return _Run(job_id, job, deps, journal, cancel, heartbeat).execute()
+    finally:
+        heartbeat.stop()
+        _restore_sigterm(previous_sigterm)
+        try:
+            store.release_lease(job_id, token)
+        except Exception:
+            pass
+
+
+def _install_sigterm():
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise _Interrupt()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Run:
+    def __init__(self, job_id: str, job: dict[str, Any], deps: RunnerDeps, journal: Journal,
+                 cancel: threading.Event, heartbeat: Heartbeat):
+        from agentctl.recipe import load_recipe_text
+
+        self.job_id = job_id
+        self.job = job
+        self.deps = deps
+        self.store = deps.store
+        self.journal = journal
+        self.cancel = cancel
+        self.heartbeat = heartbeat
+        text = self.store.recipe_text(job)
+        path = Path(job["recipe_path"]) if job["recipe_path"] else None
+        self.loaded = load_recipe_text(text, str(path or job["recipe"]),
+                                       base_dir=path.parent if path else None)
+        self.recipe = self.loaded.recipe
+        self.params = job["params"]
+        self.options = job["options"]
+        self.workspace = Path(job["workspace"])
+        self.index = ReplayIndex.from_events(self.store.read_events(job_id))
+        self.session_start = time.monotonic()
+        self.outputs: dict[str, dict[str, str]] = {}
+        self.steps_view = [{"id": s.id, "kind": s.kind, "state": "pending"}
+                           for s in self.recipe.steps]
+        for view in self.steps_view:
+            done = self.index.steps.get(view["id"])
+            if done:
+                view["state"] = done["state"]
+
+    # -- the run as a whole --------------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        me = self.deps.identity
+        resumed = bool(self.index.steps or self.index.models or self.index.started)
+        self.journal.add("runner_started", None, {
+            "pid": me.pid, "host": me.host, "token": self.journal.token, "resumed": resumed,
+        }, set_fields={"state": "running", "steps": self.steps_view, "cancel_requested": 0,
+                       "error_type": None, "error_message": None})
+        self.journal.commit()
+        try:
+            self._run_steps()
+        except Parked as parked:
+            return self._end("awaiting_approval", "job_paused",
+                             {"requests": [p["request"] for p in parked.requests]},
+                             pending=parked.requests)
+        except Cancelled:
+            if self.heartbeat.lease_lost:
+                raise LeaseLost(f"job {self.job_id} was taken over by another runner",
+                                f"see `agentctl status {self.job_id}`")
+            return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
+        except (KeyboardInterrupt, _Interrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the write
+            try:
+                return self._end("interrupted", "job_interrupted", {"reason": "interrupted"})
+            finally:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        except LeaseLost:
+            raise
+        except JobFailure as failure:
+            return self._fail(failure.type, failure.message)
+        except AgentctlError as error:
+            if error.exit_code == 1:
+                kind = type(error).__name__.replace("Error", "").lower() or "error"
+                return self._fail(kind, error.message)
+            self._end("interrupted", "job_interrupted", {"reason": error.message})
+            raise
+        except BaseException as error:
+            # A bug in agentctl must not lose the job: it stays resumable.
+            self.journal.discard()
+            self._end("interrupted", "job_interrupted",
+                      {"reason": f"internal error: {type(error).__name__}: {error}"})
+            raise
+        return self._end("succeeded", "job_succeeded", {})
+
+    def _fail(self, kind: str, message: str) -> Outcome:
+        return self._end("failed", "job_failed", {"error": {"type": kind, "message": message}},
+                         error={"type": kind, "message": message})
+
+    def _end(self, state: str, event: str, data: dict[str, Any],
+             error: dict[str, str] | None = None,
+             pending: list[dict[str, Any]] | None = None) -> Outcome:
+        fields: dict[str, Any] = {"state": state, "steps": self.steps_view}
+        if error:
+            fields.update(error_type=error["type"], error_message=error["message"])
+        self.journal.add(event, None, data, set_fields=fields)
+        self.journal.commit()
+        return Outcome(self.job_id, state, EXIT_CODES[state], error, pending or [])
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _run_steps(self) -> None:
+        from agentctl.sandbox import minimal_env
+
+        recipe = self.recipe
+        limits = Limits(max_turns=recipe.limits.max_turns,
+                        max_tool_calls=recipe.limits.max_tool_calls,
+                        max_cost_usd=recipe.limits.max_cost_usd,
+                        timeout=recipe.limits.timeout)
+        job = self.store.get_job(self.job_id)
+        usage = Usage(model_calls=job["model_calls"], tool_calls=job["tool_calls"],
+                      cost_usd=job["cost_usd"], input_tokens=job["input_tokens"],
+                      output_tokens=job["output_tokens"])
+        deadline = None
+        if limits.timeout is not None:
+            deadline = time.monotonic() + limits.timeout - self.index.active_seconds
+        self.env_values = {name: self.deps.env.get(name, "") for name in recipe.env}
+        ctx = ActionContext(workspace=self.workspace,
+                            env=minimal_env(recipe.env, self.deps.env), cancel=self.cancel,
+                            limits=limits, usage=usage, deadline=deadline)
+        gate = Gate(self.store, self.journal, self.index, self.deps.approver)
+        self.actions = ActionRunner(self.journal, self.index, gate, ctx)
+        self.gate = gate
+        self._model = None
+        for step in recipe.steps:
+            done = self.index.steps.get(step.id)
+            if done is not None and done["state"] == "succeeded":
+                self.outputs[step.id] = {"output": done.get("output", "")}
+                continue
+            self.actions.check_cancel()
+            self._set_step_state(step.id, "running", event="step_started",
+                                 data={"kind": step.kind})
+            try:
+                output = self._run_step(step)
+            except StepFailed as failure:
+                self._finish_step(step.id, "failed", "", failure.message)
+                raise
+            except JobFailure as failure:
+                self._finish_step(step.id, "failed", "", failure.message)
+                raise
+            self.outputs[step.id] = {"output": output}
+            self._finish_step(step.id, "succeeded", output)
+
+    def _set_step_state(self, step_id: str, state: str, *, event: str,
+                        data: dict[str, Any]) -> None:
+        for view in self.steps_view:
+            if view["id"] == step_id:
+                view["state"] = state
+        self.journal.add(event, step_id, data, set_fields={"steps": self.steps_view})
+        self.journal.commit()
+
+    def _finish_step(self, step_id: str, state: str, output: str, error: str = "") -> None:
+        data: dict[str, Any] = {"state": state, "output": output}
+        if error:
+            data["error"] = error
+        self._set_step_state(step_id, state, event="step_finished", data=data)
+        self.index.steps[step_id] = data
+
+    def _context(self) -> dict[str, Any]:
+        return {"params": self.params, "steps": self.outputs, "env": self.env_values}
+
+    def _render(self, template: str) -> str:
+        from agentctl.recipe import render_template
+
+        return render_template(template, self._context())
+
+    def _run_step(self, step) -> str:
+        if step.kind == "run":
+            result = self._run_shell(step=step.id, key=f"{step.id}/run",
+                                     command=self._render(step.run), timeout=step.timeout)
+            if not result.ok:
+                raise StepFailed(
+                    f"step {step.id}: `{step.run.strip()}` failed"
+                    f" ({result.error or f'exit {result.exit_code}'})",
+                    f"see its output with `agentctl log {self.job_id}`",
+                )
+            return result.output
+        if step.kind == "approval":
+            message = self._render(step.approval)
+            decision, record = self.gate.require(step=step.id, key=f"{step.id}/gate", tool=None,
+                                                 args={"message": message}, reason=message)
+            if decision == "deny":
+                raise StepFailed(f"step {step.id}: {message!r} was denied by"
+                                 f" {record.get('decided_by') or 'a person'}")
+            return "approved"
+        return self._run_agent(step)
+
+    def _run_shell(self, *, step: str, key: str, command: str, timeout: float | None = None):
+        from agentctl.tools import build_toolbox
+
+        shell = build_toolbox({}, ["shell"])["shell"]
+        return self.actions.run(step=step, key=key, name="shell", tool=shell,
+                                args={"command": command}, timeout=timeout)
+
+    def _model_client(self):
+        if self._model is None:
+            self._model = self.deps.model_factory(self.recipe, self.options)
+        return self._model
+
+    def _run_agent(self, step) -> str:
+        from agentctl.tools import build_toolbox
+
+        agent = step.agent
+        model = self._model_client()
+        estimate = getattr(model, "estimate_call_cost", None)
+        loop = AgentLoop(
+            journal=self.journal, index=self.index, actions=self.actions, model=model,
+            estimate_cost=estimate or (lambda role, messages: 0.0),
+            on_text=self.deps.on_text, run_check=self._run_shell,
+            active_seconds=lambda: self.index.active_seconds
+            + (time.monotonic() - self.session_start),
+        )
+        spec = AgentStep(
+            step_id=step.id, role=agent.model, instructions=self._render(agent.instructions),
+            prompt=self._render(agent.prompt) if agent.prompt else "",
+            tools=build_toolbox(self.recipe.tools, agent.tools),
+            max_turns=agent.max_turns, max_tool_calls=agent.max_tool_calls,
+            check_command=self._render(step.check.run) if step.check else None,
+            check_attempts=step.check.attempts if step.check else 1,
+        )
+        return loop.run(spec)

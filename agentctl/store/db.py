@@ -1,0 +1,124 @@
+"""The SQLite connection: WAL, busy timeout, short BEGIN IMMEDIATE transactions, migrations.
+
+Durability is chosen per transaction. Most commits use `synchronous=NORMAL` (in WAL mode: safe
+against a process crash, no fsync). A commit that precedes a side effect which must not be
+repeated uses `synchronous=FULL`, so the WAL is fsynced once before the effect starts; that
+fsync also makes every earlier NORMAL commit durable. A job therefore costs at most one fsync
+per side-effecting step.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agentctl.errors import AgentctlError
+from agentctl.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(AgentctlError):
+    """The database could not be opened or used."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating as needed) the database at `path`."""
+    if str(path) != ":memory:":
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for the database {path}: {exc.strerror}",
+                "pass --db PATH or set AGENTCTL_DB to a writable location",
+            ) from exc
+    try:
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"cannot open the database {path}: {exc}",
+            "check the file is an agentctl database, or pass --db PATH to use another",
+        ) from exc
+    if mode.lower() != "wal" and str(path) != ":memory:":
+        raise StoreError(
+            f"the database {path} could not switch to WAL mode (got {mode})",
+            "put the database on a local file system (not NFS), e.g. with --db PATH",
+        )
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= len(MIGRATIONS):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again under the write lock: another process may have migrated meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, len(MIGRATIONS)):
+            for statement in _split_statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split_statements(script: str) -> list[str]:
+    # executescript() would COMMIT our transaction; split on complete statements instead.
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+class Transactions:
+    """Short write transactions on one connection, safe to use from several threads."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._lock = threading.RLock()
+        self._sync_full = False
+
+    @contextmanager
+    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; `durable` fsyncs the WAL at commit."""
+        with self._lock:
+            if durable != self._sync_full:
+                self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                self._sync_full = durable
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several SELECTs."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")

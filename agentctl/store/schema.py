@@ -1,0 +1,77 @@
+"""The database schema, as an ordered list of migrations.
+
+The schema changes only by appending a migration: a database made by an older agentctl keeps
+opening, and `PRAGMA user_version` says how many migrations it has.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: jobs (a projection of the log, for fast listing, plus the lease), the append-only
+    # event log (the source of truth), content-addressed blobs, and approvals.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        recipe TEXT NOT NULL,
+        recipe_path TEXT,
+        recipe_blob TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        options TEXT NOT NULL DEFAULT '{}',
+        workspace TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        steps TEXT NOT NULL DEFAULT '[]',
+        error_type TEXT,
+        error_message TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        model_calls INTEGER NOT NULL DEFAULT 0,
+        tool_calls INTEGER NOT NULL DEFAULT 0,
+        lease_token INTEGER NOT NULL DEFAULT 0,
+        lease_pid INTEGER,
+        lease_host TEXT,
+        lease_start TEXT,
+        lease_expires REAL,
+        heartbeat_at REAL,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_created ON jobs (created_at);
+    CREATE INDEX jobs_state ON jobs (state);
+    CREATE TABLE events (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        type TEXT NOT NULL,
+        step TEXT,
+        data TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE approvals (
+        job_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        step TEXT,
+        key TEXT NOT NULL,
+        tool TEXT,
+        args TEXT NOT NULL DEFAULT '{}',
+        action_hash TEXT NOT NULL,
+        rules TEXT NOT NULL DEFAULT '[]',
+        reason TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        decided_at REAL,
+        decided_by TEXT,
+        comment TEXT,
+        PRIMARY KEY (job_id, request)
+    ) WITHOUT ROWID;
+    """,
+]

@@ -1,0 +1,59 @@
+"""Every test gets its own database, no provider keys, and no way to reach a real provider."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                 "MISTRAL_API_KEY", "GROQ_API_KEY", "AZURE_API_KEY", "COHERE_API_KEY",
+                 "TOGETHER_API_KEY", "OPENROUTER_API_KEY", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY", "AGENTCTL_MODEL")
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                raise AssertionError(f"a test tried to reach {host}: tests never call a real"
+                                     " model provider or any outside host")
+        except ValueError:
+            raise AssertionError(f"a test tried to reach {host!r}") from None
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTCTL_DB", str(tmp_path / "agentctl.db"))
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for key in PROVIDER_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    yield
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    return folder
+
+
+def agentctl_env(db: Path, **extra: str) -> dict[str, str]:
+    """The environment for running agentctl in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    env.update(AGENTCTL_DB=str(db), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONUNBUFFERED="1")
+    env.pop("CI", None)
+    env.update(extra)
+    return env
