@@ -1,0 +1,501 @@
+"""Talking to language models: roles, overrides, fallbacks, retries, budgets, cost, replay.
+
+This is the only module that imports litellm, and only lazily (in `_litellm()` or the
+`start_prefetch()` thread): importing it costs seconds and ~200 MB, which `agentctl list`,
+`validate`, replayed runs and tests of other modules must not pay.
+
+The engine sees one thing: `ModelClient.complete(role, messages, tools, call_index=...)`
+returning a `ModelReply` with an OpenAI-format assistant message. Record/replay files are in
+agentctl.cassette.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+import threading
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from agentctl import cassette
+from agentctl.errors import AgentctlError, UsageError
+
+DEFAULT_ROLE = "default"
+DEFAULT_RETRY_DELAYS = (1.0, 4.0)  # two retries per model, exponential-ish
+DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models are slow
+_ROLE_OVERRIDE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.*)$")
+
+
+# -- results and errors --------------------------------------------------------------------
+
+@dataclass
+class ModelReply:
+    message: dict  # {"role": "assistant", "content": str|None, "tool_calls": [...]} (no key if none)
+    model: str  # the litellm model string that answered
+    role: str  # the role asked
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    attempts: list[dict] = field(default_factory=list)  # failed tries: {"model", "error", "reason"}
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # deep-copies
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelReply":
+        return cls(message=copy.deepcopy(dict(d["message"])), model=str(d.get("model", "")),
+                   role=str(d.get("role", DEFAULT_ROLE)), input_tokens=int(d.get("input_tokens") or 0),
+                   output_tokens=int(d.get("output_tokens") or 0),
+                   cost_usd=float(d.get("cost_usd") or 0.0), latency_ms=float(d.get("latency_ms") or 0.0),
+                   attempts=copy.deepcopy(list(d.get("attempts") or [])))
+
+
+class ModelError(AgentctlError):
+    """A model call failed for good (exit 1). `attempts` lists every failed try."""
+
+    def __init__(self, message: str, hint: str = "", attempts: list[dict] | None = None):
+        super().__init__(message, hint)
+        self.attempts = attempts or []
+
+
+class ModelClient(Protocol):
+    def complete(self, role: str, messages: list[dict], tools: list[dict], *, call_index: int,
+                 on_text: Callable[[str], None] | None = None) -> ModelReply: ...
+
+
+# -- lazy litellm ----------------------------------------------------------------------------
+
+_import_lock = threading.Lock()
+_prefetch_thread: threading.Thread | None = None
+_litellm_mod: Any = None
+
+
+def _load_litellm() -> Any:
+    global _litellm_mod
+    with _import_lock:
+        if _litellm_mod is None:
+            # Use the bundled price table: otherwise import fetches it from GitHub (and retries
+            # with sleeps when offline).
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm
+
+            litellm.telemetry = False
+            litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
+            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+            # litellm's pydantic models warn on first use; that is noise on a user's terminal.
+            warnings.filterwarnings("ignore", message=r"Item '.*' on TypedDict class", category=UserWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
+            _litellm_mod = litellm
+        return _litellm_mod
+
+
+def _prefetch() -> None:
+    try:
+        _load_litellm()
+    except Exception:  # the real call re-imports and reports the error where it matters
+        pass
+
+
+def start_prefetch() -> None:
+    """Begin importing litellm in a daemon thread so it overlaps with job setup. Idempotent."""
+    global _prefetch_thread
+    if _prefetch_thread is None and _litellm_mod is None:
+        _prefetch_thread = threading.Thread(target=_prefetch, name="litellm-prefetch", daemon=True)
+        _prefetch_thread.start()
+
+
+def _litellm() -> Any:
+    if _prefetch_thread is not None:
+        _prefetch_thread.join()
+    try:
+        return _load_litellm()
+    except ImportError as e:
+        raise ModelError(f"cannot import litellm: {e}", "install agentctl's dependencies: "
+                         "pip install 'litellm>=1.100,!=1.107.0,<1.111'") from e
+
+
+# -- roles ---------------------------------------------------------------------------------
+
+@dataclass
+class RoleConfig:
+    """A role as this module uses it: a normalised copy of the recipe's ModelRole."""
+    name: str
+    model: str = ""
+    fallbacks: list[str] = field(default_factory=list)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    options: dict = field(default_factory=dict)
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    max_cost_usd: float | None = None
+
+
+_ROLE_FIELDS = [f for f in RoleConfig.__dataclass_fields__ if f != "name"]
+
+
+def _role_config(name: str, obj: Any) -> RoleConfig:
+    """Duck-typed: a ModelRole-like object, a mapping with those keys, or a bare model string."""
+    if obj is None:
+        return RoleConfig(name)
+    if isinstance(obj, str):
+        return RoleConfig(name, model=obj)
+    get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
+    vals = {f: get(f, None) for f in _ROLE_FIELDS}
+    vals["model"] = vals["model"] or ""
+    vals["fallbacks"] = list(vals["fallbacks"] or [])
+    vals["options"] = dict(vals["options"] or {})
+    return RoleConfig(name, **vals)
+
+
+def resolve_roles(roles: Mapping[str, Any], overrides: Sequence[str] = (),
+                  env: Mapping[str, str] | None = None) -> dict[str, RoleConfig]:
+    """Roles after `--model` overrides and AGENTCTL_MODEL. `MODEL` sets the default role's
+    model; `ROLE=MODEL` (identifier-like ROLE) another role's; both create missing roles."""
+    env = os.environ if env is None else env
+    out = {name: _role_config(name, obj) for name, obj in (roles or {}).items()}
+    out.setdefault(DEFAULT_ROLE, RoleConfig(DEFAULT_ROLE))
+    for ov in overrides or ():
+        ov = ov.strip()
+        m = _ROLE_OVERRIDE.match(ov)
+        name, model = (m.group(1), m.group(2).strip()) if m else (DEFAULT_ROLE, ov)
+        if not model:
+            raise UsageError(f"--model {ov!r} names no model", "use --model MODEL or --model ROLE=MODEL")
+        role = out.setdefault(name, RoleConfig(name))
+        if role.model != model:
+            # The recipe's prices belong to the recipe's model, not the one swapped in.
+            role.input_cost_per_token = role.output_cost_per_token = None
+        role.model = model
+    if not out[DEFAULT_ROLE].model and env.get("AGENTCTL_MODEL", "").strip():
+        out[DEFAULT_ROLE].model = env["AGENTCTL_MODEL"].strip()
+    return out
+
+
+def _role_for(roles: Mapping[str, RoleConfig], name: str) -> RoleConfig:
+    """A role missing from the recipe, or without a model, uses the default role."""
+    role = roles.get(name)
+    if role is not None and role.model:
+        return role
+    default = roles.get(DEFAULT_ROLE)
+    if default is not None and default.model:
+        return default
+    raise _no_model_error(name)
+
+
+def _no_model_error(role: str) -> UsageError:
+    which = "" if role == DEFAULT_ROLE else f" for role '{role}' (and none for 'default')"
+    return UsageError(
+        f"no model is configured{which}",
+        "pick one of: (1) set a provider key, e.g. OPENAI_API_KEY, and pass "
+        "--model openai/gpt-4.1-mini (or set AGENTCTL_MODEL); (2) run a local OpenAI-compatible "
+        "server (Ollama, llama.cpp, vLLM) and pass --model openai/NAME with api_base under the "
+        "recipe's models; (3) replay a recorded run with --replay FILE")
+
+
+def _missing_key_message(role: RoleConfig) -> str:
+    return f"role '{role.name}' reads its API key from ${role.api_key_env}, which is not set"
+
+
+def check_models_configured(roles: Mapping[str, Any], overrides: Sequence[str] = (),
+                            env: Mapping[str, str] | None = None, needed_roles: set[str] = frozenset(),
+                            replay: Path | None = None) -> None:
+    """Raise UsageError (exit 2) now, before a job exists, if a needed role has no model or its
+    api_key_env is unset. With --replay nothing is needed but the file. A recipe with no
+    agent step needs no model."""
+    if not needed_roles:
+        return
+    if replay is not None:
+        cassette.load_cassette(Path(replay))
+        return
+    env = os.environ if env is None else env
+    resolved = resolve_roles(roles, overrides, env)
+    for name in sorted(needed_roles):
+        role = _role_for(resolved, name)
+        if role.api_key_env and not env.get(role.api_key_env):
+            raise UsageError(_missing_key_message(role), f"export {role.api_key_env}=... or "
+                             "change api_key_env under the recipe's models")
+
+
+def estimate_call_cost(role: Any, messages: list[dict]) -> float:
+    """Rough upper-ish cost of one call, for checking max_cost_usd before making it: prompt
+    characters / 4 as input tokens, max_tokens (or 1000) as output tokens. Prices come from the
+    role, else from litellm's table if litellm is loaded or being prefetched, else 0."""
+    cfg = role if isinstance(role, RoleConfig) else _role_config("?", role)
+    prompt_tokens = len(json.dumps(messages, default=str)) / 4
+    out_tokens = cfg.max_tokens or 1000
+    inp, outp = cfg.input_cost_per_token, cfg.output_cost_per_token
+    if inp is None and outp is None and cfg.model and (_litellm_mod or _prefetch_thread):
+        try:
+            info = _litellm().get_model_info(cfg.model)
+            inp, outp = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        except Exception:  # unknown model: no price known
+            pass
+    return prompt_tokens * (inp or 0.0) + out_tokens * (outp or 0.0)
+
+
+# -- the live client ---------------------------------------------------------------------------
+
+class _EmptyReply(Exception):
+    """The provider answered with no choices (treated like a transient server fault)."""
+
+
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """('retry' | 'next' | 'fatal', reason). Retry transient faults on the same model; skip
+    to the next fallback when this model cannot answer; fail fast when a fallback would hit
+    the same wall (bad key, malformed request)."""
+    status = getattr(exc, "status_code", None)
+    text, kind = str(exc), type(exc).__name__
+    if "Timeout" in kind or status == 408:
+        return "retry", "timeout"
+    if "Connection" in kind or "Connection error" in text or isinstance(exc, ConnectionError):
+        return "retry", "connection error"
+    if "missing credentials" in text.lower() or "api_key client option must be set" in text:
+        return "fatal", "auth failed (no API key)"  # litellm reports this as a 500
+    if isinstance(exc, _EmptyReply):
+        return "retry", "empty reply"
+    if not isinstance(status, int):
+        return "next", f"error ({kind})"
+    if status in (401, 403):
+        return "fatal", f"auth failed ({status})"
+    if status == 404:
+        return "next", "model not found (404)"
+    if status == 429:
+        return "retry", "rate limited (429)"
+    if status == 409 or status >= 500:
+        return "retry", f"server error ({status})"
+    return "fatal", f"bad request ({status})"
+
+
+def _short(exc: BaseException, secrets: Sequence[str]) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")  # provider errors sometimes echo (part of) the key
+    return text[:300]
+
+
+def _summarise(attempts: list[dict]) -> str:
+    """'a (server error (500) x3), b (connection error)': repeats folded, order kept."""
+    groups: list[list] = []
+    for a in attempts:
+        if groups and groups[-1][0] == (a["model"], a["reason"]):
+            groups[-1][1] += 1
+        else:
+            groups.append([(a["model"], a["reason"]), 1])
+    return ", ".join(f"{m} ({r}{f' x{n}' if n > 1 else ''})" for (m, r), n in groups)
+
+
+def _normalise_message(msg: Any, call_index: int) -> dict:
+    get = msg.get if isinstance(msg, Mapping) else (lambda k, d=None: getattr(msg, k, d))
+    calls = []
+    for i, tc in enumerate(get("tool_calls") or []):
+        tget = tc.get if isinstance(tc, Mapping) else (lambda k, d=None, tc=tc: getattr(tc, k, d))
+        fn = tget("function") or {}
+        fget = fn.get if isinstance(fn, Mapping) else (lambda k, d=None, fn=fn: getattr(fn, k, d))
+        args = fget("arguments")
+        if not isinstance(args, str):
+            args = json.dumps(args if args is not None else {})
+        # Some local servers omit ids; the id must be stable so replays and tool results match.
+        calls.append({"id": tget("id") or f"call_{call_index}_{i}", "type": "function",
+                      "function": {"name": fget("name") or "", "arguments": args or "{}"}})
+    content = get("content")
+    message: dict[str, Any] = {"role": "assistant", "content": (content or None) if calls else (content or "")}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+class LiteLLMClient:
+    """Calls models through litellm. `spent` (role -> USD) is public so a resumed job can
+    seed it from its event log."""
+
+    def __init__(self, roles: dict[str, RoleConfig], *, env: Mapping[str, str] | None = None,
+                 record: Path | None = None, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+                 timeout: float = DEFAULT_TIMEOUT):
+        self.roles = roles
+        self._env = env  # None: os.environ, read at call time
+        self.retry_delays = tuple(retry_delays)
+        self.timeout = timeout
+        self.recorder = cassette.CassetteWriter(record) if record else None
+        self.spent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
+        """estimate_call_cost() for a role name, after overrides."""
+        return estimate_call_cost(_role_for(self.roles, role), messages)
+
+    def _chain(self, name: str) -> list[RoleConfig]:
+        """The role then its fallbacks, depth-first, each model once. A fallback naming a role
+        uses that role's whole config (its own api_base, key, budget); a bare model string
+        reuses the asking role's settings but not its prices or budget."""
+        chain: list[RoleConfig] = []
+        seen: set[tuple[str, str]] = set()
+
+        def add(cfg: RoleConfig) -> None:
+            if (cfg.name, cfg.model) in seen:
+                return
+            seen.add((cfg.name, cfg.model))
+            chain.append(cfg)
+            for fb in cfg.fallbacks:
+                target = self.roles.get(fb)
+                if target is not None:
+                    if target.model:
+                        add(target)
+                else:
+                    add(replace(cfg, model=fb, fallbacks=[], input_cost_per_token=None,
+                                output_cost_per_token=None, max_cost_usd=None))
+        add(_role_for(self.roles, name))
+        return chain
+
+    def complete(self, role: str, messages: list[dict], tools: list[dict], *, call_index: int,
+                 on_text: Callable[[str], None] | None = None) -> ModelReply:
+        chain = self._chain(role)
+        env = os.environ if self._env is None else self._env
+        attempts: list[dict] = []
+        last = ""
+        for cfg in chain:
+            spent = self.spent.get(cfg.name, 0.0)
+            if cfg.max_cost_usd is not None and spent >= cfg.max_cost_usd:
+                attempts.append({"model": cfg.model, "reason": "over budget",
+                                 "error": f"role '{cfg.name}' spent ${spent:.4f} of ${cfg.max_cost_usd:.4f}"})
+                continue
+            key = env.get(cfg.api_key_env) if cfg.api_key_env else None
+            if cfg.api_key_env and not key:
+                raise ModelError(_missing_key_message(cfg), f"export {cfg.api_key_env}=...", attempts)
+            if not cfg.api_key_env and cfg.api_base and cfg.model.startswith("openai/"):
+                # A local OpenAI-compatible server (Ollama, llama.cpp, vLLM) needs no key, but the
+                # SDK refuses to run without one, and it must not get the ambient OPENAI_API_KEY:
+                # a key goes to a custom api_base only when api_key_env names it.
+                key = "sk-no-key-needed"
+            for n in range(len(self.retry_delays) + 1):
+                try:
+                    reply = self._call(cfg, role, messages, tools, call_index, on_text, key)
+                except Exception as exc:  # noqa: BLE001 - every provider fault is classified
+                    kind, reason = _classify(exc)
+                    last = _short(exc, [key or ""])
+                    attempts.append({"model": cfg.model, "error": last, "reason": reason})
+                    if kind == "fatal":
+                        raise self._fatal(cfg, reason, last, attempts) from None
+                    if kind == "next" or n == len(self.retry_delays):
+                        break
+                    time.sleep(self.retry_delays[n])
+                    continue
+                reply.attempts = attempts
+                with self._lock:
+                    self.spent[cfg.name] = self.spent.get(cfg.name, 0.0) + reply.cost_usd
+                if self.recorder:
+                    self.recorder.write(call_index, role, cfg.model, messages, tools, reply.to_dict())
+                return reply
+        tried = _summarise(attempts)
+        if attempts and all(a["reason"] == "over budget" for a in attempts):
+            raise ModelError(f"every model for role '{role}' is over its budget: {tried}",
+                             "raise max_cost_usd under the recipe's models, or add a fallback", attempts)
+        raise ModelError(f"model call failed for role '{role}' after trying {tried}; last error: {last}",
+                         "the provider may be down or rate-limiting: try again later (agentctl "
+                         "resume continues the job), or add fallbacks to the role", attempts)
+
+    @staticmethod
+    def _fatal(cfg: RoleConfig, reason: str, error: str, attempts: list[dict]) -> ModelError:
+        if reason.startswith("auth"):
+            hint = (f"check that ${cfg.api_key_env} holds a valid key for {cfg.model}" if cfg.api_key_env
+                    else f"set the provider's API key (e.g. OPENAI_API_KEY) or api_key_env for role '{cfg.name}'")
+        else:
+            hint = f"check the model name '{cfg.model}' and the options of role '{cfg.name}' in the recipe"
+        return ModelError(f"{cfg.model}: {reason}: {error}", hint, attempts)
+
+    def _call(self, cfg: RoleConfig, role: str, messages: list[dict], tools: list[dict],
+              call_index: int, on_text: Callable[[str], None] | None, key: str | None) -> ModelReply:
+        lt = _litellm()
+        kwargs: dict[str, Any] = {"timeout": self.timeout, **cfg.options}
+        explicit = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
+                    "api_base": cfg.api_base, "api_key": key}
+        kwargs.update({k: v for k, v in explicit.items() if v is not None})
+        # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden ones.
+        kwargs.update(model=cfg.model, messages=messages, tools=tools or None, max_retries=0)
+        t0 = time.monotonic()
+        if on_text is None:
+            resp = lt.completion(**kwargs)
+        else:
+            chunks = []
+            for chunk in lt.completion(stream=True, stream_options={"include_usage": True}, **kwargs):
+                chunks.append(chunk)
+                choices = getattr(chunk, "choices", None) or []
+                text = getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
+                if text:
+                    on_text(text)
+            resp = lt.stream_chunk_builder(chunks, messages=messages) if chunks else None
+        latency = (time.monotonic() - t0) * 1000
+        if resp is None or not getattr(resp, "choices", None):
+            raise _EmptyReply("the provider returned no choices")
+        usage = getattr(resp, "usage", None)
+        tin = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tout = int(getattr(usage, "completion_tokens", 0) or 0)
+        if cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
+            cost = tin * (cfg.input_cost_per_token or 0.0) + tout * (cfg.output_cost_per_token or 0.0)
+        else:
+            try:
+                cost = float(lt.completion_cost(completion_response=resp, model=cfg.model) or 0.0)
+            except Exception:  # a model missing from litellm's price table costs "unknown" = 0
+                cost = 0.0
+        return ModelReply(message=_normalise_message(resp.choices[0].message, call_index),
+                          model=cfg.model, role=role, input_tokens=tin, output_tokens=tout,
+                          cost_usd=cost, latency_ms=latency)
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+class ReplayClient:
+    """Answers from a cassette by call_index: no network, no litellm import."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.entries = cassette.load_cassette(self.path)
+        self.spent: dict[str, float] = {}
+
+    def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
+        return 0.0  # replays cost nothing
+
+    def complete(self, role: str, messages: list[dict], tools: list[dict], *, call_index: int,
+                 on_text: Callable[[str], None] | None = None) -> ModelReply:
+        entry = self.entries.get(call_index)
+        hint = ("the run asked something the recording did not; record it again with --record FILE "
+                f"(replaying {self.path})")
+        if entry is None:
+            held = f"calls {min(self.entries)}-{max(self.entries)}" if self.entries else "no calls"
+            raise ModelError(f"replay diverged at model call {call_index}: the recording has no "
+                             f"call {call_index} (it holds {held})", hint)
+        diff = cassette.describe_difference(entry.get("request") or {}, messages, tools)
+        if diff is None and entry.get("role", role) != role:
+            diff = f"recorded role '{entry.get('role')}', now '{role}'"
+        if diff:
+            raise ModelError(f"replay diverged at model call {call_index}: {diff}", hint)
+        reply = ModelReply.from_dict(entry["response"])
+        self.spent[role] = self.spent.get(role, 0.0) + reply.cost_usd
+        if on_text and reply.message.get("content"):
+            on_text(reply.message["content"])
+        return reply
+
+
+def build_model_client(roles: Mapping[str, Any], overrides: Sequence[str] = (), *,
+                       env: Mapping[str, str] | None = None, record: Path | None = None,
+                       replay: Path | None = None, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+                       timeout: float = DEFAULT_TIMEOUT) -> ModelClient:
+    """A replaying client when `replay` is given, else a live one. Never fails for a missing
+    model: that is reported by complete() (or up front by check_models_configured)."""
+    if replay is not None:
+        if record is not None:
+            raise UsageError("--record and --replay cannot be combined",
+                             "replay answers from the file; record a fresh run without --replay")
+        return ReplayClient(Path(replay))
+    return LiteLLMClient(resolve_roles(roles, overrides, env), env=env,
+                         record=Path(record) if record else None,
+                         retry_delays=retry_delays, timeout=timeout)

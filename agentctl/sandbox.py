@@ -1,0 +1,305 @@
+"""Running commands for tools: a minimal environment, a timeout, and capped output.
+
+This module is the only place (with `agentctl.tools`) that starts processes. A command runs
+in its own session, so its whole process group can be stopped on timeout or cancel, and
+anything it left running in the background is killed when it exits. Output is read while it
+streams and only a bounded head and tail are kept, so a command printing gigabytes costs
+bounded memory.
+
+Confinement (bubblewrap) is not implemented yet: `build_argv` is where it will wrap the
+command. Until then a command runs with the agent's own user rights, limited only by the
+environment, working directory, timeout and output cap given here.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentctl.errors import ToolError
+
+# Equal to agentctl.tools.base.DEFAULT_OUTPUT_CAP (a test checks). Not imported from there:
+# importing the tools package imports this module back, a cycle.
+DEFAULT_OUTPUT_CAP = 64 * 1024
+
+# The variables every command gets, with the value used when the caller's environment
+# lacks one. Everything else must be asked for by name, so API keys never leak by default.
+BASE_ENV_DEFAULTS: dict[str, str] = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+}
+
+# How long a process group gets between SIGTERM and SIGKILL.
+KILL_GRACE_S = 0.5
+# How often cancel, the deadline and the main process are checked while output streams.
+POLL_INTERVAL_S = 0.1
+# After the group is killed, how long to keep reading what is left in the pipe; a process
+# that escaped the group (setsid) could otherwise hold it open forever.
+DRAIN_LIMIT_S = 0.5
+READ_CHUNK = 64 * 1024
+
+
+def minimal_env(names: Iterable[str] = (), source: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return PATH, HOME, LANG, TERM plus the named variables present in `source`."""
+    src = os.environ if source is None else source
+    env = {key: src.get(key) or default for key, default in BASE_ENV_DEFAULTS.items()}
+    for name in names:
+        if name in src:
+            env[name] = src[name]
+    return env
+
+
+def _marker(omitted: int) -> bytes:
+    return f"\n[... {omitted} bytes omitted ...]\n".encode()
+
+
+def _cut_head(data: bytes, size: int) -> bytes:
+    """Return at most `size` leading bytes, not splitting a UTF-8 character."""
+    if size >= len(data):
+        return data
+    end = max(size, 0)
+    # Continuation bytes look like 0b10xxxxxx; back off to the start of that character.
+    while 0 < end and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    return data[:end]
+
+
+def _cut_tail(data: bytes, size: int) -> bytes:
+    """Return at most `size` trailing bytes, not splitting a UTF-8 character."""
+    if size >= len(data):
+        return data
+    start = len(data) - max(size, 0)
+    while start < len(data) and (data[start] & 0xC0) == 0x80:
+        start += 1
+    return data[start:]
+
+
+def join_capped(
+    head: bytes, tail: bytes, total: int, cap: int, encoding: str = "utf-8"
+) -> tuple[str, bool]:
+    """Join a stream's kept head and tail into text of at most `cap` bytes.
+
+    `head` is a prefix and `tail` a suffix of a stream of `total` bytes; when
+    len(head) + len(tail) == total they are the whole stream. Cuts respect UTF-8
+    character boundaries; other encodings may show a replacement character at a cut.
+    """
+    if total <= cap and len(head) + len(tail) == total:
+        return (head + tail).decode(encoding, errors="replace"), False
+    # The marker is part of the budget, sized for the largest count it could show.
+    budget = max(cap - len(_marker(total)), 0)
+    kept_head = _cut_head(head, budget // 2)
+    kept_tail = _cut_tail(tail, budget - len(kept_head))
+    omitted = total - len(kept_head) - len(kept_tail)
+    marker = _marker(omitted).decode()
+    return (
+        kept_head.decode(encoding, errors="replace") + marker + kept_tail.decode(encoding, errors="replace"),
+        True,
+    )
+
+
+def cap_output(text: str, cap: int) -> tuple[str, bool]:
+    """Keep the head and tail of `text` within `cap` UTF-8 bytes; return (text, truncated)."""
+    data = text.encode("utf-8", errors="replace")
+    if len(data) <= cap:
+        return text, False
+    half = cap // 2
+    return join_capped(data[:half], data[half:], len(data), cap)
+
+
+class CappedBuffer:
+    """Collects a byte stream keeping only its head and a bounded tail."""
+
+    def __init__(self, cap: int):
+        self.cap = max(cap, 0)
+        self.head_limit = self.cap // 2
+        self.tail_limit = self.cap - self.head_limit
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            # Trim only once the tail is twice its limit, so trimming stays amortised O(1).
+            if len(self.tail) > 2 * self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
+
+    def text(self, encoding: str = "utf-8") -> tuple[str, bool]:
+        return join_capped(bytes(self.head), bytes(self.tail), self.total, self.cap, encoding)
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int | None  # negative: killed by that signal (as in subprocess)
+    output: str  # stdout and stderr merged, capped
+    truncated: bool
+    timed_out: bool
+    cancelled: bool
+    duration_s: float
+
+
+def build_argv(command: str) -> list[str]:
+    """Return the argv that runs `command` through a shell.
+
+    Bubblewrap confinement will wrap this argv here (a later issue); nothing confines the
+    command yet.
+    """
+    shell = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
+    return [shell, "-c", command]
+
+
+def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to a process group; a group that is already gone is fine."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _has_exited(pid: int) -> bool:
+    """Tell whether the child exited, without reaping it.
+
+    Leaving it a zombie keeps its pid, which is also the group id, from being reused while
+    the group is still signalled.
+    """
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+class _Reader:
+    """Non-blocking reads of the merged output pipe into a CappedBuffer.
+
+    Where the kernel offers a pidfd, it is watched too, so the main process exiting wakes
+    the reader at once instead of at the next poll.
+    """
+
+    def __init__(self, pipe, buffer: CappedBuffer, pid: int):
+        self.fd = pipe.fileno()
+        os.set_blocking(self.fd, False)
+        self.buffer = buffer
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.fd, selectors.EVENT_READ)
+        self.eof = False
+        self.pidfd: int | None = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+            self.selector.register(self.pidfd, selectors.EVENT_READ)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def read_for(self, wait_s: float) -> None:
+        """Read what arrives within `wait_s` seconds, returning early on EOF or exit."""
+        if not self.selector.get_map():
+            time.sleep(min(wait_s, 0.01))
+            return
+        for key, _ in self.selector.select(wait_s):
+            if key.fd == self.fd:
+                self._read_available()
+            else:
+                # The process exited; stop watching so later calls do not spin on it.
+                self.selector.unregister(key.fd)
+
+    def _read_available(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.eof = True
+                self.selector.unregister(self.fd)
+                return
+            self.buffer.add(chunk)
+
+    def drain(self, limit_s: float) -> None:
+        deadline = time.monotonic() + limit_s
+        while not self.eof and (left := deadline - time.monotonic()) > 0:
+            self.read_for(min(left, POLL_INTERVAL_S))
+
+    def close(self) -> None:
+        self.selector.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+
+def run_process(
+    command: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    cancel: threading.Event | None = None,
+    output_cap: int = DEFAULT_OUTPUT_CAP,
+) -> ProcessResult:
+    """Run `command` in a shell in its own process group; see the module docstring.
+
+    Raises ToolError when the command cannot be started (e.g. `cwd` is missing).
+    """
+    started = time.monotonic()
+    deadline = started + max(timeout, 0)
+    try:
+        proc = subprocess.Popen(
+            build_argv(command),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ToolError(f"cannot start command in {cwd}: {exc.strerror or exc}") from exc
+
+    pgid = proc.pid  # start_new_session makes the child a group leader
+    buffer = CappedBuffer(output_cap)
+    reader = _Reader(proc.stdout, buffer, proc.pid)
+    timed_out = cancelled = False
+    try:
+        while not _has_exited(proc.pid):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            reader.read_for(min(left, POLL_INTERVAL_S))
+        if timed_out or cancelled:
+            kill_process_group(pgid, signal.SIGTERM)
+            grace_end = time.monotonic() + KILL_GRACE_S
+            while not _has_exited(proc.pid) and time.monotonic() < grace_end:
+                reader.read_for(min(POLL_INTERVAL_S, KILL_GRACE_S))
+    finally:
+        # Whatever is left of the group (background jobs, a process ignoring SIGTERM) goes
+        # now, while the unreaped main process still pins the group id.
+        kill_process_group(pgid, signal.SIGKILL)
+        reader.drain(DRAIN_LIMIT_S)
+        reader.close()
+        proc.stdout.close()
+        exit_code = proc.wait()
+
+    output, truncated = buffer.text()
+    return ProcessResult(
+        exit_code=exit_code,
+        output=output,
+        truncated=truncated,
+        timed_out=timed_out,
+        cancelled=cancelled,
+        duration_s=time.monotonic() - started,
+    )

@@ -1,0 +1,253 @@
+"""The file tools (read_file, write_file, edit_file, list_files) and workspace path checks.
+
+Every path a model gives is resolved with `resolve_in_workspace`: symlinks followed and `..`
+collapsed, it must land inside the workspace. Writes re-check the path right before opening
+and refuse a symlink as the final component, so a link swapped in between cannot redirect
+the write outside.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+from pathlib import Path
+from typing import Any
+
+from agentctl.sandbox import CappedBuffer
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
+from agentctl.tools.builtin import (
+    FunctionTool,
+    build_object_schema,
+    describe_param,
+    fail,
+    make_tool_error,
+)
+
+MAX_LIST_ENTRIES = 2000
+# Bytes sniffed for a NUL to call a file binary (the same heuristic git and grep use).
+BINARY_SNIFF = 8192
+# Longest piece of one line read at a time, so a file without newlines is still streamed.
+LINE_PIECE = 1 << 20
+SKIPPED_DIRS = {".git"}
+
+
+def resolve_in_workspace(workspace: Path, path: str) -> Path:
+    """Return `path` fully resolved; raise ToolError unless it is inside the workspace."""
+    if "\0" in path:
+        raise make_tool_error("path contains a NUL byte", "bad_path")
+    root = Path(workspace).resolve()
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    resolved = candidate.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise make_tool_error(
+            f"path {path!r} is outside the workspace (paths are relative to {root})",
+            "outside_workspace",
+        )
+    return resolved
+
+
+def show_path(workspace: Path, resolved: Path) -> str:
+    """Return the workspace-relative form of a resolved path, as the model should use it."""
+    rel = os.path.relpath(resolved, Path(workspace).resolve())
+    return "." if rel == "." else rel
+
+
+def _require_file(workspace: Path, path: str) -> Path:
+    resolved = resolve_in_workspace(workspace, path)
+    if not resolved.exists():
+        raise make_tool_error(f"no such file: {path}", "not_found")
+    if not resolved.is_file():
+        raise make_tool_error(f"not a regular file: {path}", "not_a_file")
+    return resolved
+
+
+def _is_binary(resolved: Path) -> bool:
+    with open(resolved, "rb") as f:
+        return b"\0" in f.read(BINARY_SNIFF)
+
+
+def _read_text(resolved: Path, display: str) -> str:
+    """Return a file's whole text for editing; raise ToolError unless it is UTF-8 text."""
+    data = resolved.read_bytes()
+    if b"\0" in data[:BINARY_SNIFF]:
+        raise make_tool_error(f"{display} is a binary file ({len(data)} bytes)", "binary_file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise make_tool_error(f"{display} is not UTF-8 text: {exc.reason}", "not_text") from exc
+
+
+def write_in_workspace(workspace: Path, path: str, data: bytes) -> Path:
+    """Write `data` to `path` inside the workspace, creating parent directories."""
+    resolved = resolve_in_workspace(workspace, path)
+    if resolved.is_dir():
+        raise make_tool_error(f"{path} is a directory", "is_a_directory")
+    resolved.parent.mkdir(parents=True, exist_ok=True)
+    # A symlink created since the first check (or by mkdir's race) must not redirect us.
+    if resolve_in_workspace(workspace, path) != resolved:
+        raise make_tool_error(f"{path} changed while being written; not written", "bad_path")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(resolved, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise make_tool_error(f"{path} is a symlink; not written", "bad_path") from exc
+        raise
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return resolved
+
+
+def read_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    path = args["path"]
+    resolved = _require_file(ctx.workspace, path)
+    if _is_binary(resolved):
+        size = resolved.stat().st_size
+        return ToolResult(ok=True, output=f"{path} is a binary file ({size} bytes); not shown")
+    first = args.get("offset", 1)
+    limit = args.get("limit")
+    last = None if limit is None else first + limit - 1
+    buffer = CappedBuffer(ctx.output_cap)
+    line_no, ended_line, more = 1, True, False
+    with open(resolved, "rb") as f:
+        # Streamed by bounded pieces so a huge file costs bounded memory.
+        while piece := f.readline(LINE_PIECE):
+            if last is not None and line_no > last:
+                more = True  # no need to read (or count) the rest
+                break
+            if first <= line_no:
+                buffer.add(piece)
+            ended_line = piece.endswith(b"\n")
+            if ended_line:
+                line_no += 1
+    text, truncated = buffer.text()
+    if more:
+        text += f"\n[... file continues; read on with offset={last + 1}]"
+    elif buffer.total == 0:
+        lines = line_no - 1 if ended_line else line_no
+        text = f"[{path} is empty]" if lines == 0 else f"[{path} has only {lines} lines]"
+    return ToolResult(ok=True, output=text, truncated=truncated)
+
+
+def write_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    # errors="replace": JSON can carry lone surrogates, which UTF-8 cannot encode.
+    data = args["content"].encode("utf-8", errors="replace")
+    resolved = write_in_workspace(ctx.workspace, args["path"], data)
+    return ToolResult(ok=True, output=f"wrote {len(data)} bytes to {show_path(ctx.workspace, resolved)}")
+
+
+def edit_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    path, old, new = args["path"], args["old"], args["new"]
+    if old == "":
+        return fail("argument 'old' must not be empty", "bad_args")
+    resolved = _require_file(ctx.workspace, path)
+    text = _read_text(resolved, path)
+    count = text.count(old)
+    if count == 0:
+        return fail(f"'old' text not found in {path} (0 matches); read the file and copy it exactly", "no_match")
+    if count > 1:
+        return fail(
+            f"'old' text occurs {count} times in {path}; include more surrounding lines so it occurs once",
+            "ambiguous_match",
+        )
+    at = text.index(old)
+    line = text.count("\n", 0, at) + 1
+    write_in_workspace(ctx.workspace, path, text.replace(old, new, 1).encode("utf-8", errors="replace"))
+    return ToolResult(ok=True, output=f"replaced 1 occurrence in {path} at line {line}")
+
+
+def _matches(rel: str, pattern: str | None) -> bool:
+    if pattern is None:
+        return True
+    return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(os.path.basename(rel), pattern)
+
+
+def _collect_entries(root: Path, workspace: Path, recursive: bool, pattern: str | None) -> list[str]:
+    """Return workspace-relative entries under `root`; directories end with '/'."""
+    entries: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS]
+        base = Path(dirpath)
+        names = [n for n in filenames if n not in SKIPPED_DIRS]
+        # Recursive listings show files only (directories are implied by the paths); a flat
+        # listing must show subdirectories or they would be invisible.
+        if not recursive:
+            names += [d + "/" for d in dirnames]
+        else:
+            # A symlinked directory is not descended into, but it exists: show it.
+            names += [d for d in dirnames if (base / d).is_symlink()]
+        for name in names:
+            rel = show_path(workspace, base / name.rstrip("/")) + ("/" if name.endswith("/") else "")
+            if _matches(rel.rstrip("/"), pattern):
+                entries.append(rel)
+        if not recursive:
+            break
+    return sorted(entries)
+
+
+def list_files(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    path = args.get("path", ".")
+    root = resolve_in_workspace(ctx.workspace, path)
+    if not root.exists():
+        return fail(f"no such directory: {path}", "not_found")
+    if not root.is_dir():
+        return fail(f"not a directory: {path}", "not_a_directory")
+    entries = _collect_entries(root, Path(ctx.workspace), args.get("recursive", True), args.get("pattern"))
+    if not entries:
+        return ToolResult(ok=True, output="(no matching files)")
+    shown = entries[:MAX_LIST_ENTRIES]
+    output = "\n".join(shown)
+    truncated = len(entries) > len(shown)
+    if truncated:
+        output += f"\n[... {len(entries) - len(shown)} more entries; narrow with path or pattern]"
+    return ToolResult(ok=True, output=output, truncated=truncated)
+
+
+def build_file_tools() -> dict[str, FunctionTool]:
+    path_param = describe_param("string", "File path, relative to the workspace root.")
+    specs = [
+        (ToolSpec(
+            "read_file",
+            "Read a UTF-8 text file in the workspace; optionally only `limit` lines from line `offset` (1-based).",
+            build_object_schema({
+                "path": path_param,
+                "offset": describe_param("integer", "First line to return, 1-based.", minimum=1, default=1),
+                "limit": describe_param("integer", "Maximum number of lines to return.", minimum=1),
+            }, ["path"]),
+            read_only=True,
+        ), read_file),
+        (ToolSpec(
+            "write_file",
+            "Create or overwrite a file in the workspace with `content`, creating parent directories.",
+            build_object_schema({
+                "path": path_param,
+                "content": describe_param("string", "The complete new file content."),
+            }, ["path", "content"]),
+            read_only=False,
+        ), write_file),
+        (ToolSpec(
+            "edit_file",
+            "Replace the text `old` with `new` in a workspace file; `old` must occur exactly once.",
+            build_object_schema({
+                "path": path_param,
+                "old": describe_param("string", "Exact text to replace, with enough context to be unique."),
+                "new": describe_param("string", "Replacement text."),
+            }, ["path", "old", "new"]),
+            read_only=False,
+        ), edit_file),
+        (ToolSpec(
+            "list_files",
+            "List files under a workspace directory (sorted, relative to the workspace, skipping .git).",
+            build_object_schema({
+                "path": describe_param("string", "Directory to list, relative to the workspace root.", default="."),
+                "recursive": describe_param("boolean", "Descend into subdirectories.", default=True),
+                "pattern": describe_param("string", "Glob matched against the path or file name, e.g. '*.py'."),
+            }, []),
+            read_only=True,
+        ), list_files),
+    ]
+    return {spec.name: FunctionTool(spec, handler) for spec, handler in specs}
+

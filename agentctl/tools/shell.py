@@ -1,0 +1,77 @@
+"""The shell tool, and `run_command_tool`, which custom command tools share with it.
+
+A command runs through `agentctl.sandbox.run_process` in the workspace with the context's
+environment, timeout, cancel event and output cap. Its exit status becomes `ok`, so the
+model sees failures as results it can react to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentctl.sandbox import minimal_env, run_process
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
+from agentctl.tools.builtin import FunctionTool, build_object_schema, describe_param, fail
+
+
+def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = None) -> ToolResult:
+    """Run a shell command for a tool and describe its outcome as a ToolResult."""
+    if not ctx.workspace.is_dir():
+        return fail(f"workspace {ctx.workspace} does not exist", "no_workspace")
+    limit = ctx.timeout if timeout is None else timeout
+    # An empty context env means "not configured", not "no variables": a command without
+    # PATH or HOME misbehaves in confusing ways, and minimal_env leaks no secrets.
+    env = ctx.env or minimal_env()
+    result = run_process(
+        command,
+        cwd=ctx.workspace,
+        env=env,
+        timeout=limit,
+        cancel=ctx.cancel,
+        output_cap=ctx.output_cap,
+    )
+    output = result.output
+    if result.timed_out or result.cancelled:
+        note = f"[timed out after {limit:g}s; stopped]" if result.timed_out else "[cancelled; stopped]"
+        return ToolResult(
+            ok=False,
+            output=_append_line(output, note),
+            exit_code=result.exit_code,
+            truncated=result.truncated,
+            error="timeout" if result.timed_out else "cancelled",
+        )
+    if result.exit_code != 0:
+        return ToolResult(
+            ok=False,
+            output=_append_line(output, f"[exit code {result.exit_code}]"),
+            exit_code=result.exit_code,
+            truncated=result.truncated,
+            error="nonzero_exit",
+        )
+    return ToolResult(ok=True, output=output, exit_code=0, truncated=result.truncated)
+
+
+def _append_line(output: str, line: str) -> str:
+    if output and not output.endswith("\n"):
+        output += "\n"
+    return output + line
+
+
+def run_shell(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    command = args["command"]
+    if not command.strip():
+        return fail("argument 'command' is empty", "bad_args")
+    return run_command_tool(command, ctx)
+
+
+def build_shell_tool() -> FunctionTool:
+    spec = ToolSpec(
+        "shell",
+        "Run a bash command in the workspace directory (stdin is empty; stdout and stderr "
+        "are merged; long output keeps its head and tail).",
+        build_object_schema(
+            {"command": describe_param("string", "The bash command line to run.")}, ["command"]
+        ),
+        read_only=False,
+    )
+    return FunctionTool(spec, run_shell)
