@@ -51,10 +51,6 @@ def run(
     store = open_store(db)
     job_id = prepare_job(store, str(recipe), param_pairs=param or [], workspace=workspace,
                          model_overrides=model or [], record=record, replay=replay)
-    if not replay:
-        from agentctl.models import start_prefetch
-
-        start_prefetch()
     _follow(store, job_id, json_out=json_out, interactive=is_interactive(non_interactive))
 
 
@@ -85,12 +81,14 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     from agentctl.ui.prompts import ask_approval, show_outcome
 
     def on_event(event) -> None:
+        if event.type == "runner_started":
+            verb = "resumed" if event.data.get("resumed") else "started"
+            print(f"job {job_id} {verb}; watch it from elsewhere with"
+                  f" `agentctl log {job_id} --follow`", file=sys.stderr, flush=True)
         line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
         if line:
             print(f"{job_id} {line}", file=sys.stderr, flush=True)
 
-    print(f"job {job_id} started; follow it with `agentctl log {job_id} --follow`",
-          file=sys.stderr, flush=True)
     outcome = run_prepared_job(store, job_id, approver=ask_approval if interactive else None,
                                on_event=on_event)
     if json_out:

@@ -22,7 +22,7 @@ def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
                 record: str | None, replay: str | None,
                 env: Mapping[str, str] | None = None) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
-    from agentctl.models import check_models_configured
+    from agentctl.models import check_models_configured, start_prefetch
     from agentctl.recipe import load_recipe, parse_params
 
     env = os.environ if env is None else env
@@ -41,6 +41,8 @@ def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
     roles = {s.agent.model for s in loaded.recipe.steps if s.kind == "agent"}
     check_models_configured(loaded.recipe.models, list(model_overrides), env, roles,
                             Path(replay) if replay else None)
+    if roles and not replay:
+        start_prefetch()  # litellm takes seconds to import: start while the job gets going
     options = {
         "models": list(model_overrides),
         "record": str(Path(record).resolve()) if record else None,

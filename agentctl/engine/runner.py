@@ -289,6 +289,12 @@ class _Run:
     def _model_client(self):
         if self._model is None:
             self._model = self.deps.model_factory(self.recipe, self.options)
+            spent = getattr(self._model, "spent", None)
+            if isinstance(spent, dict):
+                # Per-role budgets count what the log says was spent before this runner.
+                for record in self.index.models.values():
+                    reply = record["reply"]
+                    spent[reply["role"]] = spent.get(reply["role"], 0.0) + reply["cost_usd"]
         return self._model
 
     def _run_agent(self, step) -> str:
