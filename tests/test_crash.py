@@ -8,10 +8,8 @@ turn asked again after a crash gets the same answer.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

@@ -114,9 +114,12 @@ class AgentLoop:
         if spec.max_turns is not None and turn >= spec.max_turns:
             raise LimitExceeded("max_turns", f"limit max_turns reached in step {spec.step_id}:"
                                 f" {turn} model calls of {spec.max_turns} allowed")
-        check_limits(self.actions.ctx.limits, self.actions.ctx.usage,
-                     active_seconds=self.active_seconds(),
-                     next_cost_estimate=self.estimate_cost(spec.role, messages))
+        limits = self.actions.ctx.limits
+        # Estimating serialises the whole conversation: only worth it under a cost limit.
+        estimate = (self.estimate_cost(spec.role, messages)
+                    if limits.max_cost_usd is not None else 0.0)
+        check_limits(limits, self.actions.ctx.usage, active_seconds=self.active_seconds(),
+                     next_cost_estimate=estimate)
         # Whatever is buffered (e.g. the last tool result) is committed before paying for a call.
         self.journal.commit()
         started = time.monotonic()

@@ -90,6 +90,13 @@ class Store:
             raise KeyError(digest)
         return bytes(row[0])
 
+    def _encode(self, conn: sqlite3.Connection, data: dict[str, Any]) -> str:
+        text = _dumps(data)
+        # No string inside can exceed the threshold when the whole document does not.
+        if len(text) <= BLOB_THRESHOLD:
+            return text
+        return _dumps(self._externalise(conn, data))
+
     def _externalise(self, conn: sqlite3.Connection, value: Any) -> Any:
         if isinstance(value, str):
             if len(value) > BLOB_THRESHOLD:
@@ -130,7 +137,7 @@ class Store:
             )
             conn.execute(
                 "INSERT INTO events (job_id, seq, ts, type, step, data) VALUES (?, 1, ?, ?, ?, ?)",
-                (job_id, now, event.type, event.step, _dumps(self._externalise(conn, event.data))),
+                (job_id, now, event.type, event.step, self._encode(conn, event.data)),
             )
 
     def get_job(self, job_id: str) -> dict[str, Any]:
@@ -217,31 +224,9 @@ class Store:
         (approve, cancel) pass no token.
         """
         with self.tx.write(durable=durable) as conn:
-            row = conn.execute(
-                "SELECT last_seq, lease_token FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-            if row is None:
-                raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
-            last_seq, lease_token = row
-            if token is not None and token != lease_token:
-                raise LeaseLost(
-                    f"job {job_id} was taken over by another runner; this runner stops",
-                    f"see `agentctl status {job_id}`",
-                )
-            if extra is not None:
-                extra(conn)
-            written: list[Event] = []
-            for offset, event in enumerate(events, start=1):
-                seq = last_seq + offset
-                data = self._externalise(conn, event.data)
-                conn.execute(
-                    "INSERT INTO events (job_id, seq, ts, type, step, data)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (job_id, seq, now, event.type, event.step, _dumps(data)),
-                )
-                written.append(Event(seq, now, event.type, event.step, event.data))
-            sets = ["last_seq = ?", "updated_at = ?"]
-            values: list[Any] = [last_seq + len(events), now]
+            # One statement fences the writer and reserves the seqs: a stale token matches no row.
+            sets = ["last_seq = last_seq + ?", "updated_at = ?"]
+            values: list[Any] = [len(events), now]
             if update:
                 for column, value in update.set.items():
                     if column not in _SETTABLE:
@@ -253,7 +238,31 @@ class Store:
                         raise ValueError(column)
                     sets.append(f"{column} = {column} + ?")
                     values.append(amount)
-            conn.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*values, job_id))
+            where = "id = ?" + (" AND lease_token = ?" if token is not None else "")
+            values.append(job_id)
+            if token is not None:
+                values.append(token)
+            row = conn.execute(
+                f"UPDATE jobs SET {', '.join(sets)} WHERE {where} RETURNING last_seq", values
+            ).fetchone()
+            if row is None:
+                if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                    raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+                raise LeaseLost(
+                    f"job {job_id} was taken over by another runner; this runner stops",
+                    f"see `agentctl status {job_id}`",
+                )
+            if extra is not None:
+                extra(conn)
+            first_seq = row[0] - len(events) + 1
+            written: list[Event] = []
+            for seq, event in enumerate(events, start=first_seq):
+                conn.execute(
+                    "INSERT INTO events (job_id, seq, ts, type, step, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (job_id, seq, now, event.type, event.step, self._encode(conn, event.data)),
+                )
+                written.append(Event(seq, now, event.type, event.step, event.data))
         return written
 
     def read_events(self, job_id: str, after_seq: int = 0,
