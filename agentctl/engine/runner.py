@@ -141,6 +141,10 @@ class _Run:
             "pid": me.pid, "host": me.host, "token": self.journal.token, "resumed": resumed,
         }, set_fields={"state": "running", "steps": self.steps_view, "cancel_requested": 0,
                        "error_type": None, "error_message": None})
+        if self.recipe.policy:
+            self.journal.add("warning", None, {"message": (
+                f"the recipe names the policy {self.recipe.policy}, but policies are not"
+                " enforced yet: every action is allowed")})
         self.journal.commit()
         try:
             self._run_steps()

@@ -77,6 +77,8 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         return "job paused: awaiting approval"
     if type_ == "cancel_requested":
         return f"cancel requested by {data.get('by')}"
+    if type_ == "warning":
+        return f"warning: {one_line(data.get('message', ''), 200)}"
     if type_ == "job_succeeded":
         return "job succeeded"
     if type_ == "job_failed":

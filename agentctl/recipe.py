@@ -1,0 +1,584 @@
+"""Recipe v1: the schema, loading a recipe file, `-p KEY=VALUE` params and Jinja templates.
+
+Owns the pydantic models the engine runs (Recipe, Step, AgentSpec, ...), the one-agent shorthand
+(top-level `instructions:` becomes a single step with id "agent"), load-time checks that every
+template parses and only names declared params, earlier steps and listed env vars, and the
+sandboxed renderer. YAML parsing and error positions live in `agentctl.yamlload`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat,
+                      StrictInt, ValidationError, field_validator, model_validator)
+
+from agentctl.errors import AgentctlError, RecipeError, UsageError
+from agentctl.yamlload import FieldError, load_yaml, validation_to_recipe_error
+
+BUILTIN_TOOLS = ("read_file", "write_file", "edit_file", "list_files", "shell", "http_get")
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Top-level keys of the one-agent shorthand -> the AgentSpec field each one fills.
+SHORTHAND = {"instructions": "instructions", "prompt": "prompt", "model": "model",
+             "agent_tools": "tools"}
+
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[dhms])+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in "90", "90s", "30m", "1h30m", "2d" (units largest first, each once) or a number."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool) \
+            and math.isfinite(text) and text >= 0:
+        return float(text)
+    s = text.strip().lower() if isinstance(text, str) else ""
+    if re.fullmatch(r"\d+(?:\.\d+)?", s):
+        return float(s)
+    parts = _DURATION_PART.findall(s) if _DURATION.fullmatch(s) else []
+    units = [_UNIT_SECONDS[unit] for _, unit in parts]
+    if not parts or units != sorted(set(units), reverse=True):
+        raise ValueError(f'bad duration "{text}": use seconds or e.g. 90s, 30m, 1h30m, 2d '
+                         "(each unit once, largest first)")
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
+
+
+def _to_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float | None, BeforeValidator(_to_seconds)]
+PosInt = Annotated[StrictInt, Field(gt=0)]
+PosFloat = Annotated[StrictFloat, Field(gt=0)]
+NonNegFloat = Annotated[StrictFloat, Field(ge=0)]
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ParamSpec(BaseModel):
+    model_config = _STRICT
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    required: StrictBool = False
+    default: Any = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _default_matches_type(self) -> ParamSpec:
+        if self.default is None:
+            return self
+        if self.required:
+            raise FieldError(("default",), "a required param cannot have a default",
+                             "drop `required: true` or the default", at_key=True)
+        ok = {"string": isinstance(self.default, str),
+              "integer": isinstance(self.default, int) and not isinstance(self.default, bool),
+              "number": isinstance(self.default, (int, float))
+              and not isinstance(self.default, bool),
+              "boolean": isinstance(self.default, bool)}[self.type]
+        if not ok:
+            raise FieldError(("default",), f"default {self.default!r} is not of type {self.type}",
+                             f"give a default of type {self.type}, or change `type:`")
+        if self.type == "number":
+            self.default = float(self.default)
+        return self
+
+
+class ModelRole(BaseModel):
+    model_config = _STRICT
+    model: str = Field(min_length=1)
+    fallbacks: list[str] = []
+    temperature: NonNegFloat | None = None
+    max_tokens: PosInt | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    options: dict[str, Any] = {}
+    input_cost_per_token: NonNegFloat | None = None
+    output_cost_per_token: NonNegFloat | None = None
+    max_cost_usd: PosFloat | None = None
+
+
+class Limits(BaseModel):
+    model_config = _STRICT
+    max_turns: PosInt | None = None
+    max_cost_usd: PosFloat | None = None
+    max_tool_calls: PosInt | None = None
+    timeout: Duration = None
+
+
+class CustomTool(BaseModel):
+    model_config = _STRICT
+    description: str = ""
+    command: str = Field(min_length=1)
+    params: dict[str, ParamSpec] = {}
+    read_only: StrictBool = False
+    timeout: Duration = None
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> CustomTool:
+        for name in self.params:
+            if not IDENT.match(name):
+                raise FieldError(("params", name), f'param name "{name}" is not an identifier',
+                                 "use letters, digits and _", at_key=True)
+        for name in PLACEHOLDER.findall(self.command):
+            if name not in self.params:
+                declared = ", ".join(self.params) or "none"
+                raise FieldError(("command",), f"placeholder {{{name}}} is not a declared param; "
+                                 f"params: {declared}", f"declare it under params: {name}: "
+                                 "{type: string}")
+        return self
+
+
+class AgentSpec(BaseModel):
+    model_config = _STRICT
+    model: str = "default"
+    instructions: str = Field(min_length=1)
+    prompt: str | None = None
+    tools: list[str] | None = None  # None: every built-in and every custom tool
+    max_turns: PosInt | None = None
+    max_tool_calls: PosInt | None = None
+
+
+class CheckSpec(BaseModel):
+    model_config = _STRICT
+    run: str = Field(min_length=1)
+    attempts: PosInt = 3
+
+
+class Step(BaseModel):
+    model_config = _STRICT
+    id: str
+    run: str | None = None
+    agent: AgentSpec | None = None
+    approval: str | None = None
+    check: CheckSpec | None = None
+    timeout: Duration = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not STEP_ID.match(value):
+            raise ValueError(f'step id "{value}" must start with a letter or _ and use only '
+                             "letters, digits, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Step:
+        kinds = [k for k in ("run", "agent", "approval") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            where = (kinds[1],) if kinds else ()
+            said = " and ".join(kinds) if kinds else "none of them"
+            raise FieldError(where, f"a step needs exactly one of run, agent, approval; this one "
+                             f"has {said}", "split it into separate steps", at_key=bool(kinds))
+        if self.check is not None and self.agent is None:
+            raise FieldError(("check",), "only an agent step can have a check",
+                             "to test a run step, add another run step after it", at_key=True)
+        return self
+
+    @property
+    def kind(self) -> Literal["run", "agent", "approval"]:
+        return "run" if self.run is not None else "agent" if self.agent is not None else "approval"
+
+
+class Recipe(BaseModel):
+    model_config = _STRICT
+    version: Literal[1]
+    name: str
+    description: str = ""
+    params: dict[str, ParamSpec] = {}
+    models: dict[str, ModelRole] = {}
+    policy: str | None = Field(default=None, min_length=1)
+    limits: Limits = Limits()
+    env: list[str] = []
+    tools: dict[str, CustomTool] = {}
+    steps: list[Step]
+    # The one-agent shorthand; moved into `steps` before validation, so always None here.
+    instructions: str | None = Field(default=None, exclude=True)
+    prompt: str | None = Field(default=None, exclude=True)
+    model: str | None = Field(default=None, exclude=True)
+    agent_tools: list[str] | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise_shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        present = [k for k in data if k in SHORTHAND]
+        if "steps" in data:
+            if present:
+                raise FieldError((present[0],), "this belongs to the one-agent shorthand and "
+                                 "cannot be used with steps:",
+                                 "move it into a step's agent: block, or drop steps:",
+                                 at_key=True)
+            return data
+        if "instructions" not in data:
+            if present:
+                raise FieldError((present[0],), "this needs instructions: (the one-agent "
+                                 "shorthand)", "add instructions:", at_key=True)
+            raise FieldError((), "a recipe needs steps: (or instructions: for one agent step)",
+                             "add a steps: list")
+        data = dict(data)
+        data["steps"] = [{"id": "agent", "agent": {SHORTHAND[k]: data.pop(k) for k in present}}]
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be empty")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, names: list[str]) -> list[str]:
+        for i, name in enumerate(names):
+            if not IDENT.match(name):
+                raise FieldError((i,), f'"{name}" is not an environment variable name',
+                                 "use letters, digits and _, not starting with a digit")
+        return names
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Recipe:
+        for name in self.params:
+            if not IDENT.match(name):
+                raise FieldError(("params", name), f'param name "{name}" is not an identifier',
+                                 "use letters, digits and _ so templates can say "
+                                 "{{ params.NAME }}", at_key=True)
+        for name in self.tools:
+            if not IDENT.match(name) or name in BUILTIN_TOOLS:
+                why = "is a built-in tool" if name in BUILTIN_TOOLS else "is not an identifier"
+                raise FieldError(("tools", name), f'custom tool name "{name}" {why}',
+                                 "pick another name (letters, digits, _)", at_key=True)
+        if not self.steps:
+            raise FieldError(("steps",), "a recipe needs at least one step", "add a step")
+        seen: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            at = ("steps", i)
+            if step.id in seen:
+                raise FieldError(at + ("id",), f'duplicate step id "{step.id}" (also used by '
+                                 f"steps[{seen[step.id]}])", "give each step its own id")
+            seen[step.id] = i
+            if step.agent is not None:
+                self._check_agent(step.agent, at + ("agent",))
+            for field, source in template_fields(step):
+                earlier = [s.id for s in self.steps[:i]]
+                if field == "check.run":
+                    earlier.append(step.id)
+                _check_template(self, source, at + tuple(field.split(".")), earlier)
+        return self
+
+    def _check_agent(self, agent: AgentSpec, at: tuple) -> None:
+        if agent.model != "default" and agent.model not in self.models:
+            roles = ", ".join(self.models) or "none declared"
+            raise FieldError(at + ("model",), f'unknown model role "{agent.model}"; roles: '
+                             f"{roles}", "declare it under models: or use a listed role")
+        known = list(BUILTIN_TOOLS) + list(self.tools)
+        for j, tool in enumerate(agent.tools or []):
+            if tool not in known:
+                raise FieldError(at + ("tools", j), f'unknown tool "{tool}"; known: '
+                                 + ", ".join(known), "use a built-in tool or declare it under "
+                                 "tools:")
+
+    def tools_for(self, agent: AgentSpec) -> list[str]:
+        """The tool names an agent step may call (its list, else every built-in and custom)."""
+        return list(agent.tools) if agent.tools is not None else [*BUILTIN_TOOLS, *self.tools]
+
+
+def template_fields(step: Step) -> list[tuple[str, str]]:
+    """(dotted field inside the step, template source) for every templated field of a step."""
+    out = [("run", step.run), ("approval", step.approval)]
+    if step.agent is not None:
+        out += [("agent.instructions", step.agent.instructions),
+                ("agent.prompt", step.agent.prompt)]
+    if step.check is not None:
+        out.append(("check.run", step.check.run))
+    return [(f, s) for f, s in out if s is not None]
+
+
+# --- templates ----------------------------------------------------------------------------
+
+_MAX_REPEAT = 1_000_000
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja sandbox with item-first lookup on dicts (so a param named `items` is the param,
+    not dict.items) and caps on `*` and `**`, which could otherwise exhaust memory or CPU."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and isinstance(attribute, str) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
+            raise SecurityError("exponent too large in template")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
+                        and len(seq) * n > _MAX_REPEAT:
+                    raise SecurityError("repetition too large in template")
+        return super().call_binop(context, operator, left, right)
+
+
+def _shell_quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV.filters["shell_quote"] = _shell_quote
+_ENV.filters["q"] = _shell_quote
+_SCOPES = ("params", "steps", "env")
+_ALWAYS_OK = frozenset({"loop", "caller", "varargs", "kwargs"}) | frozenset(_ENV.globals)
+_DICT_METHODS = frozenset({"items", "keys", "values", "get"})
+_TEMPLATE_HINT = "a template can use params.<name>, steps.<id>.output and env.<NAME>"
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(source: str) -> Any:
+    return _ENV.from_string(source)
+
+
+def render_template(source: str, context: dict[str, Any], *, where: str = "") -> str:
+    """Render `source` with `params`, `steps` (id -> {"output": str}) and `env` in scope."""
+    scope = {"params": {}, "steps": {}, "env": {}, **context}
+    label = f" in {where}" if where else ""
+    try:
+        return _compile(source).render(scope)
+    except TemplateSyntaxError as e:
+        raise AgentctlError(f"template syntax error{label} (line {e.lineno}): {e.message}",
+                            "fix the Jinja syntax: {{ expr }}, {% tag %}") from None
+    except SecurityError as e:
+        raise AgentctlError(f"template blocked by the sandbox{label}: {e}",
+                            "templates may read params, steps and env, not Python internals") \
+            from None
+    except Exception as e:  # noqa: BLE001 - any failure inside user text is the user's to fix
+        raise AgentctlError(f"template error{label}: {e}", _TEMPLATE_HINT) from None
+
+
+def _ref(name: str, *keys: str) -> str:
+    text = name + "".join(f".{k}" if IDENT.match(k) else f"[{json.dumps(k)}]" for k in keys)
+    return "{{ " + text + " }}"
+
+
+def _static_key(parent: nodes.Node | None, child: nodes.Node) -> str | None:
+    if isinstance(parent, nodes.Getattr) and parent.node is child:
+        return parent.attr
+    if isinstance(parent, nodes.Getitem) and parent.node is child \
+            and isinstance(parent.arg, nodes.Const) and isinstance(parent.arg.value, str):
+        return parent.arg.value
+    return None
+
+
+def _check_template(recipe: Recipe, source: str, path: tuple, earlier: list[str]) -> None:
+    """Raise FieldError at `path` if the template does not parse or names something unknown."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as e:
+        raise FieldError(path, f"template syntax error: {e.message}",
+                         "Jinja syntax is {{ expr }} and {% tag %}", inner_line=e.lineno or 0) \
+            from None
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    ids = [s.id for s in recipe.steps]
+
+    def fail(node: nodes.Node, message: str, hint: str) -> None:
+        raise FieldError(path, message, hint, inner_line=getattr(node, "lineno", 0) or 0)
+
+    def visit(node: nodes.Node, parents: list[nodes.Node]) -> None:
+        if isinstance(node, (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+            fail(node, "include, extends and import are not available in recipe templates",
+                 _TEMPLATE_HINT)
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            fail(node, f'attribute "{node.attr}" is not allowed in a template', _TEMPLATE_HINT)
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in local:
+            check_name(node, parents)
+        for child in node.iter_child_nodes():
+            visit(child, parents + [node])
+
+    def check_name(node: nodes.Name, parents: list[nodes.Node]) -> None:
+        name = node.name
+        if name in _ALWAYS_OK:
+            return
+        if name not in _SCOPES:
+            fail(node, f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
+                 'a step id with a "-" needs steps["my-step"].output')
+        parent = parents[-1] if parents else None
+        key = _static_key(parent, node)
+        if key is None:
+            return  # dynamic lookups are checked when rendering (StrictUndefined)
+        if name == "params" and key not in recipe.params and key not in _DICT_METHODS:
+            fail(node, f'unknown param "{key}" in {_ref(name, key)}; params: '
+                 + (", ".join(recipe.params) or "none"), "declare it under params: or fix "
+                 "the name")
+        if name == "env" and key not in recipe.env and key not in _DICT_METHODS:
+            fail(node, f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
+                 + (", ".join(recipe.env) or "none"), f"add {key} to the recipe's env: list")
+        if name != "steps" or (key in _DICT_METHODS and key not in ids):
+            return
+        before = "steps before this one: " + (", ".join(earlier) or "none")
+        if key not in ids:
+            fail(node, f'unknown step "{key}" in {_ref(name, key, "output")}; {before}',
+                 "use the id of an earlier step")
+        if key not in earlier:
+            fail(node, f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
+                 f"not available; {before}", "a template can only use earlier steps' output")
+        attr = _static_key(parents[-2] if len(parents) > 1 else None, parent)
+        if attr is not None and attr != "output":
+            fail(node, f'steps.{key} has only .output, not .{attr}', "use "
+                 + _ref(name, key, "output"))
+
+    visit(tree, [])
+
+
+# --- loading ------------------------------------------------------------------------------
+
+@dataclass
+class LoadedRecipe:
+    recipe: Recipe
+    path: Path | None
+    text: str
+    base_dir: Path
+
+    def policy_path(self) -> Path | None:
+        """The recipe's `policy:` resolved against its folder (existence is not checked)."""
+        if self.recipe.policy is None:
+            return None
+        policy = Path(self.recipe.policy).expanduser()
+        return policy if policy.is_absolute() else Path(os.path.normpath(self.base_dir / policy))
+
+
+def _source_path(shorthand: bool, loc: tuple) -> tuple:
+    """Where a model path was written: the shorthand's synthetic step maps back to the top."""
+    if not shorthand or loc[:1] != ("steps",):
+        return loc
+    if len(loc) >= 4 and loc[1] == 0 and loc[2] == "agent":
+        raw = {v: k for k, v in SHORTHAND.items()}.get(loc[3], loc[3])
+        return (raw,) + loc[4:]
+    return ("instructions",)
+
+
+def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> LoadedRecipe:
+    """Parse and validate recipe text; `filename` labels errors, `base_dir` anchors `policy:`."""
+    data, positions = load_yaml(text, filename)
+    if not isinstance(data, dict):
+        mark = positions.value(())
+        got = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
+        raise RecipeError(f"the top level must be a mapping (version:, name:, steps: ...), "
+                          f"not {got}", "start the file with `version: 1`", file=filename,
+                          line=mark.line if mark else 1, column=mark.column if mark else 1)
+    shorthand = "steps" not in data and "instructions" in data
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        raise validation_to_recipe_error(e, positions, filename, Recipe,
+                                         functools.partial(_source_path, shorthand)) from None
+    if base_dir is None:
+        base_dir = Path(filename).parent if not filename.startswith("<") else Path(".")
+    return LoadedRecipe(recipe, None, text, Path(os.path.abspath(base_dir)))
+
+
+def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
+    """Read and validate a recipe file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError(f"recipe file not found: {p}", "check the path (recipes usually live "
+                          "in recipes/*.yaml)") from None
+    except IsADirectoryError:
+        raise RecipeError(f"{p} is a directory, not a recipe file",
+                          "pass the recipe's .yaml file") from None
+    except OSError as e:
+        raise RecipeError(f"cannot read recipe {p}: {e.strerror or e}",
+                          "check the file's permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{p} is not UTF-8 text (byte {e.start})",
+                          "save the recipe as UTF-8") from None
+    loaded = load_recipe_text(text, str(p), p.parent)
+    loaded.path = p
+    return loaded
+
+
+# --- params -------------------------------------------------------------------------------
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and (not value or any(c.isspace() for c in value)):
+        return json.dumps(value)
+    return str(value)
+
+
+def params_hint(recipe: Recipe) -> str:
+    """`this recipe takes: -p test=<string> (required), -p attempts=<integer> (default 3)`."""
+    if not recipe.params:
+        return "this recipe takes no params"
+    parts = []
+    for name, spec in recipe.params.items():
+        note = ("required" if spec.required else "optional" if spec.default is None
+                else f"default {_show(spec.default)}")
+        parts.append(f"-p {name}=<{spec.type}> ({note})")
+    return "this recipe takes: " + ", ".join(parts)
+
+
+_TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
+
+
+def _convert(name: str, spec: ParamSpec, raw: str, hint: str) -> Any:
+    text = raw.strip()
+    try:
+        if spec.type == "integer":
+            return int(text, 10)
+        if spec.type == "number":
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if spec.type == "boolean":
+            if text.lower() in _TRUE | _FALSE:
+                return text.lower() in _TRUE
+            raise ValueError
+    except ValueError:
+        expect = {"integer": "a whole number", "number": "a number",
+                  "boolean": "true/false, yes/no or 1/0"}[spec.type]
+        raise UsageError(f'param "{name}" must be {expect}, got "{raw}"', hint) from None
+    return raw
+
+
+def parse_params(recipe: Recipe, pairs: list[str]) -> dict[str, Any]:
+    """Typed values for every declared param from `-p KEY=VALUE` strings, defaults filled in."""
+    hint = params_hint(recipe)
+    given: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UsageError(f'bad param "{pair}": expected KEY=VALUE', hint)
+        key, raw = pair.split("=", 1)
+        spec = recipe.params.get(key)
+        if spec is None:
+            raise UsageError(f'unknown param "{key}"', hint)
+        if key in given:
+            raise UsageError(f'param "{key}" given more than once', hint)
+        given[key] = _convert(key, spec, raw, hint)
+    missing = [k for k, s in recipe.params.items() if s.required and k not in given]
+    if missing:
+        raise UsageError("missing required param" + ("s " if len(missing) > 1 else " ")
+                         + ", ".join(f'"{k}"' for k in missing), hint)
+    return {k: given.get(k, s.default) for k, s in recipe.params.items()}
