@@ -303,3 +303,17 @@ def run_process(
         cancelled=cancelled,
         duration_s=time.monotonic() - started,
     )
+
+
+def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -> int:
+    """Start `argv` in a new session that outlives this process; return its pid.
+
+    For `run --detach`: the runner keeps going after the terminal closes. Its stdout and
+    stderr go to `log_path`; the job's own history is in the database either way.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   close_fds=True)
+    return process.pid

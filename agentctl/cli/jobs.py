@@ -103,3 +103,39 @@ def cancel(job: JobArgument, db: DbOption = None, debug: DebugOption = False) ->
         print(f"job {job_id} cancelled")
     else:
         print(f"cancel requested; job {job_id} is {state} and stops at its next safe point")
+
+
+@app.command()
+def prune(
+    older_than: Annotated[str, typer.Option(
+        "--older-than", help="Age of the last change, e.g. 30d, 12h, 90m.")] = "30d",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Delete finished jobs (succeeded, failed, cancelled) and their logs.
+
+    Jobs that are running, waiting for approval or resumable are never pruned.
+    """
+    from agentctl.cli.run import is_interactive
+    from agentctl.engine.jobs import prune_jobs
+    from agentctl.recipe import parse_duration
+
+    try:
+        seconds = parse_duration(older_than)
+    except ValueError as error:
+        raise UsageError(f"--older-than {older_than!r}: {error}",
+                         "give an age such as 30d, 12h or 90m") from None
+    store = open_store(db)
+    ids, _ = prune_jobs(store, older_than=seconds, delete=False)
+    if not ids:
+        print(f"no finished jobs older than {older_than}")
+        return
+    if not yes:
+        if not is_interactive(False):
+            raise UsageError(f"{len(ids)} finished job(s) older than {older_than} would be"
+                             " deleted", "pass --yes to delete them")
+        if not typer.confirm(f"delete {len(ids)} finished job(s) older than {older_than}?"):
+            raise typer.Exit(1)
+    ids, blobs = prune_jobs(store, older_than=seconds, delete=True)
+    print(f"deleted {len(ids)} job(s) and {blobs} stored output(s)")

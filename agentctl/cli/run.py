@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +37,9 @@ def run(
         metavar="FILE")] = None,
     non_interactive: Annotated[bool, typer.Option(
         "--non-interactive", help="Never prompt: park the job for approval and exit 3.")] = False,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Run in the background and return at once; follow with"
+        " `agentctl log JOB --follow`.")] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -51,6 +56,9 @@ def run(
     store = open_store(db)
     job_id = prepare_job(store, str(recipe), param_pairs=param or [], workspace=workspace,
                          model_overrides=model or [], record=record, replay=replay)
+    if detach:
+        _detach(store, job_id, json_out=json_out)
+        return
     _follow(store, job_id, json_out=json_out, interactive=is_interactive(non_interactive))
 
 
@@ -74,6 +82,24 @@ def resume(
             interactive=is_interactive(non_interactive))
 
 
+def _detach(store, job_id: str, *, json_out: bool) -> None:
+    from agentctl.engine.jobs import describe_job
+    from agentctl.engine.launch import detach_job
+
+    pid, log_path = detach_job(store, job_id)
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        return
+    print(f"job {job_id} runs in the background (pid {pid}; its output goes to {log_path})")
+    print(f"follow it: agentctl log {job_id} --follow   stop it: agentctl cancel {job_id}")
+
+
+def _interrupt_once(signum, frame) -> None:
+    # The first Ctrl-C stops the job cleanly; more presses while it records that are ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
@@ -89,8 +115,17 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
         if line:
             print(f"{job_id} {line}", file=sys.stderr, flush=True)
 
-    outcome = run_prepared_job(store, job_id, approver=ask_approval if interactive else None,
-                               on_event=on_event)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        outcome = run_prepared_job(store, job_id,
+                                   approver=ask_approval if interactive else None,
+                                   on_event=on_event)
+    finally:
+        # After a Ctrl-C the handler stays "ignore" until exit; otherwise put it back.
+        if previous is not None and signal.getsignal(signal.SIGINT) is _interrupt_once:
+            signal.signal(signal.SIGINT, previous)
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
     else:

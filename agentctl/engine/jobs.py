@@ -134,3 +134,19 @@ def _set(**fields: Any):
     from agentctl.store import JobUpdate
 
     return JobUpdate(set=fields)
+
+
+def prune_jobs(store: Store, *, older_than: float, now: float | None = None,
+               delete: bool) -> tuple[list[str], int]:
+    """Finished jobs last updated more than `older_than` seconds ago; deleted if `delete`.
+
+    Returns (the job ids, blobs freed). Jobs that are running, paused or resumable are kept.
+    """
+    now = time.time() if now is None else now
+    ids = store.finished_before(now - older_than)
+    if not delete or not ids:
+        return ids, 0
+    _, blobs = store.delete_jobs(ids)
+    for job_id in ids:  # the output of `run --detach` runners, if any
+        (store.path.parent / "logs" / f"{job_id}.log").unlink(missing_ok=True)
+    return ids, blobs

@@ -71,3 +71,29 @@ def run_prepared_job(store: Store, job_id: str, *, approver: Approver | None,
     deps = RunnerDeps(store=store, model_factory=build_model_factory(),
                       approver=approver, on_event=on_event, on_text=on_text)
     return run_job(job_id, deps)
+
+
+def detach_job(store: Store, job_id: str, *, env: Mapping[str, str] | None = None,
+               wait: float = 10.0) -> tuple[int, Path]:
+    """Run the job in a background process of its own; return its pid and its log file.
+
+    Waits until that runner holds the job (or the job already ended), so the caller can
+    report a job that is really running.
+    """
+    import sys
+    import time
+
+    from agentctl.engine.jobs import effective_state
+    from agentctl.sandbox import spawn_detached
+
+    argv = [sys.executable, "-m", "agentctl", "--db", str(store.path), "resume", job_id,
+            "--non-interactive"]
+    log_path = store.path.parent / "logs" / f"{job_id}.log"
+    pid = spawn_detached(argv, env=os.environ if env is None else env, log_path=log_path)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        job = store.get_job(job_id)
+        if effective_state(job) != "interrupted":
+            break
+        time.sleep(0.05)
+    return pid, log_path

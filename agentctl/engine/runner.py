@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,18 @@ def _install_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
+@contextmanager
+def _signals_ignored():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _restore_sigterm(previous) -> None:
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
@@ -158,11 +171,8 @@ class _Run:
                                 f"see `agentctl status {self.job_id}`")
             return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
         except (KeyboardInterrupt, _Interrupt):
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the write
-            try:
+            with _signals_ignored():  # a second Ctrl-C must not cut the write short
                 return self._end("interrupted", "job_interrupted", {"reason": "interrupted"})
-            finally:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
         except LeaseLost:
             raise
         except JobFailure as failure:

@@ -198,15 +198,32 @@ class Store:
             args.append(limit)
         return [self._job_dict(r) for r in self.conn.execute(sql, args).fetchall()]
 
-    def delete_jobs(self, job_ids: Iterable[str]) -> int:
-        """Delete jobs with their events and approvals; unreferenced blobs go too."""
+    def delete_jobs(self, job_ids: Iterable[str]) -> tuple[int, int]:
+        """Delete jobs with their events and approvals, then blobs nothing refers to any more.
+
+        Returns (jobs deleted, blobs deleted). Blobs are shared by content across jobs, so
+        a blob goes only when no remaining event or job names it.
+        """
         ids = list(job_ids)
         with self.tx.write() as conn:
             for job_id in ids:
                 conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
                 conn.execute("DELETE FROM approvals WHERE job_id = ?", (job_id,))
                 conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        return len(ids)
+            keep = {row[0] for row in conn.execute("SELECT recipe_blob FROM jobs")}
+            for (data,) in conn.execute(
+                    "SELECT data FROM events WHERE instr(data, ?) > 0", (f'"{_BLOB_KEY}"',)):
+                keep.update(_blob_refs(json.loads(data)))
+            stale = [row[0] for row in conn.execute("SELECT hash FROM blobs")
+                     if row[0] not in keep]
+            conn.executemany("DELETE FROM blobs WHERE hash = ?", [(h,) for h in stale])
+        return len(ids), len(stale)
+
+    def finished_before(self, cutoff: float) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
+            " AND updated_at < ? ORDER BY created_at", (cutoff,)).fetchall()
+        return [row[0] for row in rows]
 
     # -- events --------------------------------------------------------------------------
 
@@ -383,6 +400,18 @@ class Store:
                 (state, job_id, request, expect),
             )
         return cursor.rowcount == 1
+
+
+def _blob_refs(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        if len(value) == 1 and _BLOB_KEY in value:
+            yield value[_BLOB_KEY]
+        else:
+            for item in value.values():
+                yield from _blob_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _blob_refs(item)
 
 
 def lease_is_live(holder_host: str | None, holder_pid: int | None, holder_start: str | None,

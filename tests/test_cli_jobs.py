@@ -1,0 +1,131 @@
+"""`jobs`, `status`, `log --follow`, `run --detach`, `prune`, and Ctrl-C, through real processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import agentctl_env
+from typer.testing import CliRunner
+
+from agentctl.cli import app
+
+runner = CliRunner()
+
+
+def agentctl(args, db: Path, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agentctl", *args], env=agentctl_env(db),
+                          cwd=cwd, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, **kw)
+
+
+def write_recipe(tmp_path: Path, steps: str, name: str = "r") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"version: 1\nname: {name}\nsteps:\n{steps}")
+    return path
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def test_detach_returns_at_once_and_log_follow_streams_to_the_end(tmp_path, workspace):
+    db = tmp_path / "a.db"
+    recipe = write_recipe(tmp_path, "  - id: a\n    run: sleep 1.5; echo slow > done.txt\n"
+                                    "  - id: b\n    run: echo fast\n")
+    started = time.monotonic()
+    detached = agentctl(["run", str(recipe), "--workspace", str(workspace), "--detach",
+                         "--json"], db, tmp_path)
+    assert detached.returncode == 0, detached.stderr
+    job = json.loads(detached.stdout)
+    assert job["state"] == "running" and job["runner"]["pid"] > 0
+    assert time.monotonic() - started < 10
+    followed = agentctl(["log", job["id"], "--follow"], db, tmp_path)
+    assert followed.returncode == 0
+    assert followed.stdout.strip().splitlines()[-1].endswith("job succeeded")
+    assert "[b] step succeeded" in followed.stdout
+    assert (workspace / "done.txt").read_text() == "slow\n"
+
+
+def test_jobs_and_status_tables_for_people(tmp_path, workspace):
+    recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Go on?\n", name="tables")
+    result = runner.invoke(app, ["run", str(recipe), "--workspace", str(workspace),
+                                 "--non-interactive"])
+    assert result.exit_code == 3
+    listed = runner.invoke(app, ["jobs"])
+    assert "awaiting_approval" in listed.stdout and "tables" in listed.stdout
+    shown = runner.invoke(app, ["status", "last"])
+    assert "pending approvals" in shown.stdout and "Go on?" in shown.stdout
+    assert "agentctl approve" in shown.stdout
+    only = runner.invoke(app, ["jobs", "--state", "succeeded", "--json"])
+    assert json.loads(only.stdout) == []
+
+
+def test_prune_deletes_only_old_finished_jobs(tmp_path, workspace):
+    done = write_recipe(tmp_path, "  - id: a\n    run: 'true'\n", name="done")
+    parked = write_recipe(tmp_path, "  - id: g\n    approval: wait\n", name="parked")
+    assert runner.invoke(app, ["run", str(done), "--workspace", str(workspace)]).exit_code == 0
+    assert runner.invoke(app, ["run", str(parked), "--workspace", str(workspace),
+                               "--non-interactive"]).exit_code == 3
+    kept = runner.invoke(app, ["prune", "--older-than", "1h", "--yes"])
+    assert kept.exit_code == 0 and "no finished jobs" in kept.stdout
+    refused = runner.invoke(app, ["prune", "--older-than", "0s"])
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    pruned = runner.invoke(app, ["prune", "--older-than", "0s", "--yes"])
+    assert pruned.exit_code == 0 and "deleted 1 job" in pruned.stdout
+    left = json.loads(runner.invoke(app, ["jobs", "--json"]).stdout)
+    assert [job["recipe"] for job in left] == ["parked"]
+    bad = runner.invoke(app, ["prune", "--older-than", "soon", "--yes"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error:")
+
+
+def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path, workspace):
+    db = tmp_path / "a.db"
+    wait_loop = "until [ -f go ]; do sleep 0.1; done; echo waited >> log.txt"
+    recipe = write_recipe(tmp_path, "  - id: a\n    run: echo start >> log.txt\n"
+                                    f"  - id: b\n    run: {wait_loop}\n"
+                                    "  - id: c\n    run: echo end >> log.txt\n")
+    proc = subprocess.Popen([sys.executable, "-m", "agentctl", "run", str(recipe),
+                             "--workspace", str(workspace), "--non-interactive"],
+                            env=agentctl_env(db), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    wait_for(lambda: "until [ -f go ]" in _log_text(db, tmp_path))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # a second Ctrl-C must not corrupt anything
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert time.monotonic() - started < 10
+    status = json.loads(agentctl(["status", "last", "--json"], db, tmp_path).stdout)
+    assert status["state"] == "interrupted"
+    assert [s["state"] for s in status["steps"]] == ["succeeded", "running", "pending"]
+    assert not _still_running("until \\[ -f go")  # the running tool was killed with its group
+    # The interrupted command may have had effects: running it again needs a person.
+    parked = agentctl(["resume", "last", "--non-interactive", "--json"], db, tmp_path)
+    assert parked.returncode == 3, parked.stderr
+    assert "uncertain" in json.loads(parked.stdout)["pending_approvals"][0]["reason"]
+    assert agentctl(["approve", "last"], db, tmp_path).returncode == 0
+    (workspace / "go").touch()
+    resumed = agentctl(["resume", "last", "--json"], db, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (workspace / "log.txt").read_text() == "start\nwaited\nend\n"
+
+
+def _log_text(db: Path, cwd: Path) -> str:
+    return agentctl(["log", "last"], db, cwd).stdout
+
+
+def _still_running(pattern: str) -> bool:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
