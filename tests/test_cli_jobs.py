@@ -110,7 +110,7 @@ def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path, workspace):
     assert time.monotonic() - started < 10
     status = json.loads(agentctl(["status", "last", "--json"], db, tmp_path).stdout)
     assert status["state"] == "interrupted"
-    assert [s["state"] for s in status["steps"]] == ["succeeded", "running", "pending"]
+    assert [s["state"] for s in status["steps"]] == ["succeeded", "interrupted", "pending"]
     assert not _still_running("until \\[ -f go")  # the running tool was killed with its group
     # The interrupted command may have had effects: running it again needs a person.
     parked = agentctl(["resume", "last", "--non-interactive", "--json"], db, tmp_path)
@@ -129,3 +129,28 @@ def _log_text(db: Path, cwd: Path) -> str:
 
 def _still_running(pattern: str) -> bool:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+
+
+def test_cancel_from_another_process_stops_a_running_tool(tmp_path, workspace):
+    db = tmp_path / "a.db"
+    recipe = write_recipe(tmp_path, "  - id: wait\n    run: until [ -f never ]; do sleep 0.1;"
+                                    " done\n  - id: after\n    run: touch after\n")
+    detached = agentctl(["run", str(recipe), "--workspace", str(workspace), "--detach"],
+                        db, tmp_path)
+    assert detached.returncode == 0, detached.stderr
+    wait_for(lambda: "until [ -f never ]" in _log_text(db, tmp_path))
+    started = time.monotonic()
+    cancelled = agentctl(["cancel", "last"], db, tmp_path)
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout, cancelled.stderr
+    assert time.monotonic() - started < 10
+    status = json.loads(agentctl(["status", "last", "--json"], db, tmp_path).stdout)
+    assert status["state"] == "cancelled"
+    assert not (workspace / "after").exists()
+    assert not _still_running("until \\[ -f never")
+    assert [s["state"] for s in status["steps"]] == ["cancelled", "pending"]
+    events = [json.loads(line) for line in
+              agentctl(["log", "last", "--json"], db, tmp_path).stdout.splitlines()]
+    types = [e["type"] for e in events]
+    assert "cancel_requested" in types and types[-1] == "job_cancelled"
+    finished = [e for e in events if e["type"] == "action_finished"]
+    assert finished[-1]["error"] == "cancelled" and finished[-1]["ok"] is False

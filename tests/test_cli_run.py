@@ -61,7 +61,7 @@ def test_run_parks_on_approval_then_approve_and_resume_finish(gated, workspace):
     assert result.exit_code == 3, result.stderr
     job = json.loads(result.stdout)
     assert job["state"] == "awaiting_approval"
-    assert [s["state"] for s in job["steps"]] == ["succeeded", "running", "pending"]
+    assert [s["state"] for s in job["steps"]] == ["succeeded", "awaiting_approval", "pending"]
     request = job["pending_approvals"][0]
     assert request["reason"] == "Keep ada?" and request["step"] == "ok"
     assert set(request) >= {"request", "step", "tool", "args", "rules", "reason"}

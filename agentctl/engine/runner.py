@@ -198,6 +198,9 @@ class _Run:
     def _end(self, state: str, event: str, data: dict[str, Any],
              error: dict[str, str] | None = None,
              pending: list[dict[str, Any]] | None = None) -> Outcome:
+        for view in self.steps_view:
+            if view["state"] == "running":  # the step the job stopped in says how it stopped
+                view["state"] = "succeeded" if state == "succeeded" else state
         fields: dict[str, Any] = {"state": state, "steps": self.steps_view}
         if error:
             fields.update(error_type=error["type"], error_message=error["message"])
