@@ -94,7 +94,13 @@ def _global(
 
 
 def _register() -> None:
-    from agentctl.cli import approvals, jobs, run, validate  # noqa: F401 - they add commands
+    """Import every command module of this package; each adds its commands to `app`."""
+    import importlib
+    import pkgutil
+
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name not in ("options",) and not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
 
 
 _register()

@@ -20,7 +20,8 @@ from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.errors import UsageError
 from agentctl.store import NewEvent, Store
 
-# An approver is shown the request and answers "approve" or "deny", or None when it cannot.
+# An approver is shown the request and answers "approve" or "deny"; "decided" when someone
+# answered it from another process meanwhile; or None when nobody here can answer.
 Approver = Callable[[dict[str, Any]], "str | None"]
 
 
@@ -66,12 +67,18 @@ class Gate:
                 record = decide_approval(self.store, job_id, record["request"], answer,
                                          by=describe_decider(), comment="answered at the prompt",
                                          now=self.journal.clock())
+            elif answer == "decided":  # `agentctl approve/deny` answered from elsewhere
+                record = self._record(record["request"])
         if record["state"] == "pending":
             raise Parked([record])
         if record["state"] == "approved":
             self._consume(record)
             return "approve", record
         return "deny", record
+
+    def _record(self, request: str) -> dict[str, Any]:
+        return next(a for a in self.store.list_approvals(self.journal.job_id)
+                    if a["request"] == request)
 
     def _create(self, *, step: str, key: str, tool: str | None, args: dict[str, Any],
                 digest: str, reason: str, rules: list[str]) -> dict[str, Any]:

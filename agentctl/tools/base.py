@@ -41,6 +41,12 @@ class ToolContext:
     output_cap: int = DEFAULT_OUTPUT_CAP
     env: dict[str, str] = field(default_factory=dict)  # the whole environment a process gets
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Confinement of processes (sandbox.py): "required" | "preferred" | "off", as the policy says.
+    sandbox: str = "off"
+    network: bool = True  # may a confined process reach the network?
+    hidden_paths: tuple[Path, ...] = ()  # never visible to a confined process (the database...)
+    # Long-lived per-step state of tools (e.g. interactive sessions), closed when the step ends.
+    sessions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
