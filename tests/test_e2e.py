@@ -124,3 +124,43 @@ def test_max_turns_stops_a_model_that_never_stops(tmp_path):
         job = json.loads(done.stdout)
         assert job["error"]["type"] == "limit" and "max_turns" in job["error"]["message"]
         assert len(server.chat_requests) == 3
+
+
+FALLBACK_RECIPE = """
+version: 1
+name: fallback
+models:
+  default:
+    model: openai/primary-model
+    api_base: "{primary}"
+    api_key_env: FAKE_KEY
+    fallbacks: [backup]
+  backup: {{model: openai/backup-model, api_base: "{backup}", api_key_env: FAKE_KEY}}
+steps:
+  - id: talk
+    agent:
+      instructions: Say hello.
+      tools: []
+"""
+
+
+def test_primary_500s_fall_back_and_the_log_says_why(tmp_path):
+    db = tmp_path / "agentctl.db"
+    failing = [{"status": 500}] * 10
+    with ScriptedOpenAIServer(failing, exhausted={"status": 500}) as primary, \
+            ScriptedOpenAIServer([{"content": "hello from the backup"}]) as backup:
+        recipe = tmp_path / "fallback.yaml"
+        recipe.write_text(FALLBACK_RECIPE.format(primary=primary.base_url,
+                                                 backup=backup.base_url))
+        ws = make_workspace(tmp_path, "ws")
+        done = agentctl(["run", str(recipe), "--workspace", str(ws), "--json"], db, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert len(primary.chat_requests) >= 2  # retried before giving up on it
+        assert len(backup.chat_requests) == 1
+    log = agentctl(["log", "last", "--json"], db, tmp_path)
+    reply = next(json.loads(line)["reply"] for line in log.stdout.splitlines()
+                 if json.loads(line)["type"] == "model_response")
+    assert reply["model"] == "openai/backup-model"
+    assert reply["attempts"] and all(a["model"] == "openai/primary-model"
+                                     for a in reply["attempts"])
+    assert "500" in reply["attempts"][-1]["reason"]

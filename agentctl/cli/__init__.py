@@ -8,6 +8,7 @@ documented exit code. A traceback is shown only with `--debug`.
 from __future__ import annotations
 
 import sys
+import traceback
 from typing import Any
 
 import typer
@@ -37,7 +38,7 @@ class _Boundary(TyperGroup):
             code = result if isinstance(result, int) else 0
         except AgentctlError as error:
             if debug:
-                raise
+                traceback.print_exc()
             _write_error(error.message, error.hint)
             code = error.exit_code
         except KeyboardInterrupt:
@@ -60,7 +61,7 @@ def _report_unexpected(error: Exception, argv: list[str], debug: bool) -> int:
         _write_error(format_message(), f"see `agentctl {command} --help`".replace("  ", " "))
         return 2 if exit_code in (1, 2) else exit_code
     if debug:
-        raise error
+        traceback.print_exc()
     _write_error(f"internal error: {type(error).__name__}: {error}",
                  "run again with --debug for the traceback, and report it")
     return 1
