@@ -1,18 +1,22 @@
 """Running commands for tools: a minimal environment, a timeout, and capped output.
 
-This module is the only place (with `agentctl.tools`) that starts processes. A command runs
-in its own session, so its whole process group can be stopped on timeout or cancel, and
+This module is the only place (with `agentctl.confine`, `agentctl.reaper` and
+`agentctl.tools.interactive`) that starts processes. A command runs in its own session, so its whole process group can be stopped on timeout or cancel, and
 anything it left running in the background is killed when it exits. Output is read while it
 streams and only a bounded head and tail are kept, so a command printing gigabytes costs
 bounded memory.
 
-Confinement (bubblewrap) is not implemented yet: `build_argv` is where it will wrap the
-command. Until then a command runs with the agent's own user rights, limited only by the
-environment, working directory, timeout and output cap given here.
+Confinement is in `agentctl.confine` (bubblewrap: read-only system, writable workspace, no
+network unless allowed, the job's files hidden), re-exported here. Every command runs under
+`agentctl.reaper`, which applies resource limits (file size, no core dumps, CPU time) and
+kills the whole process tree, including children that started their own session, when the
+command ends, times out or is cancelled. Unconfined (`confinement=None`, the default) a
+command runs with the agent's own user rights.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import signal
@@ -23,6 +27,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentctl import reaper
+from agentctl.confine import (
+    MODES,
+    Confinement,
+    build_argv,
+    confinement_for,
+    probe_confinement,
+    warning_for,
+)
 from agentctl.errors import ToolError
 
 # Equal to agentctl.tools.base.DEFAULT_OUTPUT_CAP (a test checks). Not imported from there:
@@ -46,6 +59,11 @@ POLL_INTERVAL_S = 0.1
 # that escaped the group (setsid) could otherwise hold it open forever.
 DRAIN_LIMIT_S = 0.5
 READ_CHUNK = 64 * 1024
+# Limits of every tool process: files it writes, core dumps, CPU seconds beyond the timeout.
+FILE_SIZE_LIMIT = 1 << 30
+CPU_SLACK_S = 5
+# How long the reaper may take to stop a tree before it is killed itself.
+REAPER_STOP_S = 3.0
 
 
 def minimal_env(names: Iterable[str] = (), source: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -150,16 +168,7 @@ class ProcessResult:
     timed_out: bool
     cancelled: bool
     duration_s: float
-
-
-def build_argv(command: str) -> list[str]:
-    """Return the argv that runs `command` through a shell.
-
-    Bubblewrap confinement will wrap this argv here (a later issue); nothing confines the
-    command yet.
-    """
-    shell = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
-    return [shell, "-c", command]
+    confinement: str = "none"  # "bwrap" | "none": how the command was confined
 
 
 def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
@@ -238,6 +247,15 @@ class _Reader:
             os.close(self.pidfd)
 
 
+def process_limits(timeout: float | None) -> dict[str, tuple[int, int]]:
+    """The rlimits of a tool process (names of `resource.RLIMIT_*` without the prefix)."""
+    limits = {"FSIZE": (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT), "CORE": (0, 0)}
+    if timeout is not None and math.isfinite(timeout):
+        cpu = math.ceil(max(timeout, 0)) + CPU_SLACK_S
+        limits["CPU"] = (cpu, cpu + CPU_SLACK_S)  # SIGXCPU first, SIGKILL a little later
+    return limits
+
+
 def run_process(
     command: str,
     *,
@@ -246,16 +264,25 @@ def run_process(
     timeout: float,
     cancel: threading.Event | None = None,
     output_cap: int = DEFAULT_OUTPUT_CAP,
+    confinement: Confinement | None = None,
+    network: bool = True,
+    hidden_paths: Iterable[Path] = (),
 ) -> ProcessResult:
-    """Run `command` in a shell in its own process group; see the module docstring.
+    """Run `command` in a shell under the reaper; see the module docstring.
 
-    Raises ToolError when the command cannot be started (e.g. `cwd` is missing).
+    `confinement` (from `confinement_for`) None or unavailable runs unconfined; `network` and
+    `hidden_paths` apply to a confined command only. Raises ToolError when the command cannot
+    be started (e.g. `cwd` is missing).
     """
     started = time.monotonic()
     deadline = started + max(timeout, 0)
+    confined = confinement is not None and confinement.available
+    argv = build_argv(command, workspace=cwd, confinement=confinement, network=network,
+                      hidden_paths=hidden_paths, env=env)
     try:
         proc = subprocess.Popen(
-            build_argv(command),
+            reaper.reaper_argv(argv, pgroup=True, deathsig=True, rlimits=process_limits(timeout),
+                               grace=KILL_GRACE_S),
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -266,7 +293,7 @@ def run_process(
     except OSError as exc:
         raise ToolError(f"cannot start command in {cwd}: {exc.strerror or exc}") from exc
 
-    pgid = proc.pid  # start_new_session makes the child a group leader
+    pgid = proc.pid  # start_new_session makes the reaper a group leader
     buffer = CappedBuffer(output_cap)
     reader = _Reader(proc.stdout, buffer, proc.pid)
     timed_out = cancelled = False
@@ -281,13 +308,15 @@ def run_process(
                 break
             reader.read_for(min(left, POLL_INTERVAL_S))
         if timed_out or cancelled:
-            kill_process_group(pgid, signal.SIGTERM)
-            grace_end = time.monotonic() + KILL_GRACE_S
-            while not _has_exited(proc.pid) and time.monotonic() < grace_end:
-                reader.read_for(min(POLL_INTERVAL_S, KILL_GRACE_S))
+            # The reaper stops the whole tree: SIGTERM, a grace period, then SIGKILL.
+            _signal(proc.pid, signal.SIGTERM)
+            stop_end = time.monotonic() + REAPER_STOP_S
+            while not _has_exited(proc.pid) and time.monotonic() < stop_end:
+                reader.read_for(POLL_INTERVAL_S)
     finally:
-        # Whatever is left of the group (background jobs, a process ignoring SIGTERM) goes
-        # now, while the unreaped main process still pins the group id.
+        if not _has_exited(proc.pid):
+            # The reaper did not stop in time (or this thread was interrupted): do its job.
+            reaper.kill_tree(proc.pid, signal.SIGKILL)
         kill_process_group(pgid, signal.SIGKILL)
         reader.drain(DRAIN_LIMIT_S)
         reader.close()
@@ -302,7 +331,15 @@ def run_process(
         timed_out=timed_out,
         cancelled=cancelled,
         duration_s=time.monotonic() - started,
+        confinement="bwrap" if confined else "none",
     )
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -> int:
@@ -317,3 +354,21 @@ def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -
                                    stderr=subprocess.STDOUT, start_new_session=True,
                                    close_fds=True)
     return process.pid
+
+
+__all__ = [
+    "MODES",
+    "CappedBuffer",
+    "Confinement",
+    "ProcessResult",
+    "build_argv",
+    "cap_output",
+    "confinement_for",
+    "kill_process_group",
+    "minimal_env",
+    "probe_confinement",
+    "process_limits",
+    "run_process",
+    "spawn_detached",
+    "warning_for",
+]

@@ -4,7 +4,9 @@ Each `{name}` of a declared parameter is replaced by `shlex.quote` of the argume
 an argument is always one shell word and can never inject shell syntax. `str.format` is never
 used: braces that are not a declared parameter (`${HOME}`, `awk '{print}'`) stay as written.
 The definition is duck-typed (description, command, params, read_only, timeout) so this
-module does not depend on the recipe model.
+module does not depend on the recipe model. A custom tool runs like the shell tool (through
+`run_command_tool`): confined as `ctx.sandbox` says, with `ctx.network` and
+`ctx.hidden_paths`, and it leaves `ctx.sessions["last_confinement"]` for the engine.
 """
 
 from __future__ import annotations

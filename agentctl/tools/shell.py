@@ -1,15 +1,24 @@
 """The shell tool, and `run_command_tool`, which custom command tools share with it.
 
 A command runs through `agentctl.sandbox.run_process` in the workspace with the context's
-environment, timeout, cancel event and output cap. Its exit status becomes `ok`, so the
-model sees failures as results it can react to.
+environment, timeout, cancel event and output cap, confined as the context's `sandbox` mode
+says (`required` refuses with a message the model sees when no sandbox works here), with its
+`network` and `hidden_paths`. Its exit status becomes `ok`, so the model sees failures as
+results it can react to. How the command was confined is left for the engine in
+`ctx.sessions["last_confinement"]` (see `record_confinement`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agentctl.sandbox import minimal_env, run_process
+from agentctl.sandbox import (
+    Confinement,
+    confinement_for,
+    minimal_env,
+    probe_confinement,
+    run_process,
+)
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
 from agentctl.tools.builtin import FunctionTool, build_object_schema, describe_param, fail
 
@@ -19,16 +28,20 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
     if not ctx.workspace.is_dir():
         return fail(f"workspace {ctx.workspace} does not exist", "no_workspace")
     limit = ctx.timeout if timeout is None else timeout
-    # An empty context env means "not configured", not "no variables": a command without
-    # PATH or HOME misbehaves in confusing ways, and minimal_env leaks no secrets.
-    env = ctx.env or minimal_env()
+    confinement, refusal = confinement_for(ctx.sandbox, network=ctx.network)
+    record_confinement(ctx, confinement, refusal)
+    if refusal is not None:
+        return fail(refusal, "sandbox_unavailable")
     result = run_process(
         command,
         cwd=ctx.workspace,
-        env=env,
+        env=context_env(ctx),
         timeout=limit,
         cancel=ctx.cancel,
         output_cap=ctx.output_cap,
+        confinement=confinement,
+        network=ctx.network,
+        hidden_paths=ctx.hidden_paths,
     )
     output = result.output
     if result.timed_out or result.cancelled:
@@ -49,6 +62,31 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
             error="nonzero_exit",
         )
     return ToolResult(ok=True, output=output, exit_code=0, truncated=result.truncated)
+
+
+def context_env(ctx: ToolContext) -> dict[str, str]:
+    # An empty context env means "not configured", not "no variables": a command without
+    # PATH or HOME misbehaves in confusing ways, and minimal_env leaks no secrets.
+    return dict(ctx.env) if ctx.env else minimal_env()
+
+
+def record_confinement(ctx: ToolContext, confinement: Confinement | None, refusal: str | None) -> None:
+    """Tell the engine how this action ran: ctx.sessions["last_confinement"].
+
+    {"confinement": "bwrap" | "none", "mode": ctx.sandbox, "network": bool,
+     "refused": bool, "reason": why unconfined or refused, else None}
+    """
+    confined = confinement is not None and confinement.available
+    reason = refusal
+    if reason is None and not confined:
+        reason = "sandbox is off" if ctx.sandbox == "off" else probe_confinement().reason
+    ctx.sessions["last_confinement"] = {
+        "confinement": "bwrap" if confined else "none",
+        "mode": ctx.sandbox,
+        "network": ctx.network,
+        "refused": refusal is not None,
+        "reason": reason,
+    }
 
 
 def _append_line(output: str, line: str) -> str:
