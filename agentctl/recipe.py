@@ -66,6 +66,31 @@ def _to_seconds(value: Any) -> float | None:
 
 
 Duration = Annotated[float | None, BeforeValidator(_to_seconds)]
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2,
+               "g": 1000**3, "gb": 1000**3, "ki": 1024, "kib": 1024, "mi": 1024**2,
+               "mib": 1024**2, "gi": 1024**3, "gib": 1024**3}
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes in 1000000, "500KB", "1MB", "1.5MiB", "2GB" (KB/MB/GB are 1000s, KiB/MiB/GiB 1024s)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"bad size {value!r}: use bytes or e.g. 500KB, 1MB, 2MiB")
+        number, unit = match.group(1), (match.group(2) or "").lower()
+        if _SIZE_UNITS[unit] == 1 and "." in number:
+            raise ValueError(f"bad size {value!r}: a number of bytes is whole")
+        size = int(float(number) * _SIZE_UNITS[unit])
+    if size <= 0:
+        raise ValueError("a size must be positive")
+    return size
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
 PosInt = Annotated[StrictInt, Field(gt=0)]
 PosFloat = Annotated[StrictFloat, Field(gt=0)]
 NonNegFloat = Annotated[StrictFloat, Field(ge=0)]
@@ -195,6 +220,14 @@ class Step(BaseModel):
         return "run" if self.run is not None else "agent" if self.agent is not None else "approval"
 
 
+class ChangesSpec(BaseModel):
+    """How file changes are tracked for diff and rollback."""
+
+    model_config = _STRICT
+    exclude: list[Annotated[str, Field(min_length=1)]] = []  # globs, as in .gitignore
+    max_file_size: ByteSize = 1_000_000  # larger files are named as changed, not kept
+
+
 class Recipe(BaseModel):
     model_config = _STRICT
     version: Literal[1]
@@ -207,6 +240,8 @@ class Recipe(BaseModel):
     env: list[str] = []
     tools: dict[str, CustomTool] = {}
     steps: list[Step]
+    changes: ChangesSpec = ChangesSpec()
+    on_failure: Literal["rollback"] | None = None  # undo the job's file changes if it fails
     # The one-agent shorthand; moved into `steps` before validation, so always None here.
     instructions: str | None = Field(default=None, exclude=True)
     prompt: str | None = Field(default=None, exclude=True)

@@ -390,3 +390,42 @@ def test_models_validate_when_built_directly() -> None:
     with pytest.raises(ValueError, match="unknown tool"):
         Recipe(version=1, name="x", steps=[Step(id="a", agent=AgentSpec(instructions="hi",
                                                                         tools=["nope"]))])
+
+
+# --- change tracking: changes and on_failure --------------------------------------------------
+
+def test_changes_and_on_failure_default_to_tracking_everything_and_no_rollback() -> None:
+    recipe = load_recipe_text(HEAD + STEP, "r.yaml").recipe
+    assert recipe.changes.exclude == []
+    assert recipe.changes.max_file_size == 1_000_000
+    assert recipe.on_failure is None
+
+
+def test_changes_and_on_failure_load() -> None:
+    text = (HEAD + "changes:\n  exclude: ['*.log', build/, '/dist/**']\n  max_file_size: 2MB\n"
+            "on_failure: rollback\n" + STEP)
+    recipe = load_recipe_text(text, "r.yaml").recipe
+    assert recipe.changes.exclude == ["*.log", "build/", "/dist/**"]
+    assert recipe.changes.max_file_size == 2_000_000
+    assert recipe.on_failure == "rollback"
+
+
+@pytest.mark.parametrize("given, size", [
+    (1000, 1000), ("1000", 1000), ("500KB", 500_000), ("1MB", 1_000_000), ("1mb", 1_000_000),
+    ("2MiB", 2 * 2**20), ("1.5 KiB", 1536), ("3G", 3 * 10**9), ("64k", 64_000),
+])
+def test_max_file_size_takes_bytes_or_units(given: object, size: int) -> None:
+    value = given if isinstance(given, int) else f'"{given}"'
+    text = HEAD + f"changes: {{max_file_size: {value}}}\n" + STEP
+    assert load_recipe_text(text, "r.yaml").recipe.changes.max_file_size == size
+
+
+def test_bad_changes_fields_are_errors_at_their_position() -> None:
+    assert_at(HEAD + "changes: {max_file_size: 0}\n" + STEP, 3, 26, "positive")
+    assert_at(HEAD + "changes: {max_file_size: lots}\n" + STEP, 3, 26, "bad size")
+    assert_at(HEAD + "changes: {max_file_size: true}\n" + STEP, 3, 26, "bad size")
+    assert_at(HEAD + "changes: {max_file_size: '1.5'}\n" + STEP, 3, 26, "whole")
+    assert_at(HEAD + "changes: {exclude: '*.log'}\n" + STEP, 3, 20, "list")
+    assert_at(HEAD + "changes: {exclude: ['']}\n" + STEP, 3, 21)
+    assert_at(HEAD + "changes: {excludes: []}\n" + STEP, 3, 11, "excludes")
+    assert_at(HEAD + "on_failure: retry\n" + STEP, 3, 13, "rollback")

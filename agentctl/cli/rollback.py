@@ -1,0 +1,120 @@
+"""`agentctl diff` and `agentctl rollback`: the file changes a job made, shown and undone."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from agentctl.cli import app
+from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
+from agentctl.errors import AgentctlError, UsageError
+
+
+@app.command()
+def diff(
+    job: JobArgument,
+    step: Annotated[str | None, typer.Option(
+        "--step", help="Only the changes this step made.", metavar="STEP")] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="The changes as JSON (paths, kinds, hashes, sizes; no contents).")] = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The file changes the job made, as a unified diff."""
+    from agentctl.changes import render_diff
+    from agentctl.engine.rollback import diff_job
+
+    store = open_store(db)
+    job_id = store.find_job(job)
+    changes = diff_job(store, job_id, step)
+    if json_out:
+        print(json.dumps([c.summary() for c in changes], indent=2, ensure_ascii=False))
+        return
+    if not changes:
+        sys.stderr.write(f"job {job_id} has no recorded file changes"
+                         f"{f' in step {step}' if step else ''}\n")
+        return
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    sys.stdout.write(render_diff(changes, color=color))
+
+
+_VERBS = {"restore": "restore", "remove": "remove", "none": "nothing"}
+
+
+def _plan_lines(described: dict[str, Any]) -> list[str]:
+    lines = []
+    for item in described["plan"]:
+        steps = f"  (step {', '.join(item['steps'])})" if item["steps"] else ""
+        if item["status"] == "conflict":
+            lines.append(f"  conflict  {item['path']}: {item['reason']}"
+                         " (left alone; --force overwrites)")
+        elif item["status"] == "too_large":
+            lines.append(f"  skip      {item['path']}: {item['reason']}")
+        elif item["status"] == "unchanged":
+            lines.append(f"  ok        {item['path']}: already as before{steps}")
+        else:
+            lines.append(f"  {_VERBS[item['action']]:<9} {item['path']}{steps}")
+    return lines
+
+
+@app.command()
+def rollback(
+    job: JobArgument,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="Undo only the changes from this step on.", metavar="STEP")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Roll back without asking.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Also overwrite files changed since the job.")] = False,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Undo the job's file changes (from STEP on); files changed since are left alone."""
+    from agentctl.cli.run import is_interactive
+    from agentctl.engine.rollback import rollback_job
+
+    store = open_store(db)
+    job_id = store.find_job(job)
+    say = (lambda text: print(text, file=sys.stderr)) if json_out else print
+    preview = rollback_job(store, job_id, to_step=to, force=force, dry_run=True)
+    if not preview["plan"]:
+        if json_out:
+            print(json.dumps(preview, indent=2, ensure_ascii=False))
+        else:
+            say(f"job {job_id}: nothing to roll back" + (f" from step {to} on" if to else ""))
+        return
+    if not yes:
+        count = len(preview["plan"])
+        if not is_interactive(False):
+            raise UsageError(f"rolling back job {job_id} would change {count} file(s)",
+                             f"review with `agentctl diff {job_id}`, then add --yes")
+        say(f"job {job_id}: roll back {count} file(s)" + (f" from step {to} on:" if to else ":"))
+        for line in _plan_lines(preview):
+            say(line)
+        if not typer.confirm("roll back?", err=json_out):
+            raise typer.Exit(1)
+    done = rollback_job(store, job_id, to_step=to, force=force, dry_run=False)
+    if json_out:
+        print(json.dumps(done, indent=2, ensure_ascii=False))
+    else:
+        for path in done["restored"]:
+            say(f"restored  {path}")
+        for path in done["removed"]:
+            say(f"removed   {path}")
+        for path in done["skipped_too_large"]:
+            say(f"skipped   {path}: its content was not kept")
+        for conflict in done["conflicts"]:
+            say(f"conflict  {conflict['path']}: {conflict['reason']}")
+    if done["conflicts"] and force:
+        raise AgentctlError(f"{len(done['conflicts'])} file(s) could not be put back safely",
+                            "a symlink or a directory is in the way; fix those paths by hand",
+                            exit_code=1)
+    if done["conflicts"]:
+        raise AgentctlError(
+            f"{len(done['conflicts'])} file(s) changed since the job; left them alone",
+            f"look at them, then `agentctl rollback {job_id}"
+            + (f" --to {to}" if to else "") + " --force` to overwrite them", exit_code=1)

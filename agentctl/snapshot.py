@@ -1,0 +1,456 @@
+"""Recording what each action did to the workspace, as change dicts for the job's log.
+
+`ChangeRecorder` lives for a whole run and is wrapped around every action that may write. A
+file tool (`write_file`, `edit_file`) touches one known path, so only that file is read before
+and after. Anything else (shell, custom commands, unknown tools) may touch any file, so the
+whole workspace is snapshotted before and after: one `scandir` walk with an `lstat` per entry.
+The content a file had *before* a command must be in hand before the command runs, so the
+recorder keeps a cache of file contents keyed by path and stat signature; a walk re-reads only
+files whose signature changed (or that were modified too recently to trust their timestamp),
+which keeps a no-change snapshot down to the walk itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import os
+import re
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "http_get"})
+FILE_TOOLS = frozenset({"write_file", "edit_file"})
+DEFAULT_MAX_FILE_SIZE = 1_000_000
+DEFAULT_MAX_TOTAL = 256 * 1024 * 1024
+# Bytes sniffed for a NUL to call content binary (git's heuristic; tools/files.py uses it too).
+BINARY_SNIFF = 8192
+# Kernel file timestamps come from a coarse clock (1-10 ms ticks, sometimes lagging). A file
+# read within this window of its last write could be written again in the same tick without
+# its size or mtime showing it ("racy git"), so such entries are re-read at the next walk.
+RACY_WINDOW_NS = 100_000_000
+ALWAYS_EXCLUDED = ".git"
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class FileState:
+    """One file or symlink as seen at one moment; `data` is None when its content was not kept
+    (`note` says why: too_large, over_budget, unreadable)."""
+
+    __slots__ = ("data", "kind", "note", "racy", "sha256", "sig", "target")
+
+    def __init__(self, kind: str, sig: tuple, sha256: str | None, data: bytes | None = None,
+                 target: str | None = None, note: str | None = None, racy: bool = False):
+        self.kind, self.sig, self.sha256, self.data = kind, sig, sha256, data
+        self.target, self.note, self.racy = target, note, racy
+
+    @property
+    def mode(self) -> int:
+        return self.sig[0]
+
+    @property
+    def size(self) -> int:
+        return self.sig[1]
+
+    def same_content(self, other: FileState) -> bool:
+        if self.kind != other.kind:
+            return False
+        if self.sha256 and other.sha256:
+            return self.sha256 == other.sha256
+        return self.sig[1:3] == other.sig[1:3]  # content never read: size and mtime must do
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-safe form stored in the log: mode git-style, content as text or base64."""
+        # git's modes: a symlink's permission bits mean nothing, so a link is always 120000.
+        mode = 0o120000 if self.kind == "link" else self.mode
+        out: dict[str, Any] = {"mode": f"{mode:o}", "sha256": self.sha256, "size": self.size}
+        if self.kind == "link":
+            if self.target is not None:
+                out["link"] = self.target
+        elif self.data is not None:
+            if is_binary(self.data):
+                out["base64"] = base64.b64encode(self.data).decode("ascii")
+            else:
+                out["text"] = self.data.decode("utf-8")
+        return out
+
+
+def is_binary(data: bytes) -> bool:
+    if b"\0" in data[:BINARY_SNIFF]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _storable(text: str) -> bool:
+    """Whether a name can go in the log: a non-UTF-8 name decodes to lone surrogates, which
+    SQLite text cannot hold (and JSON consumers reject), so such files are not tracked."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _sig(st: os.stat_result) -> tuple:
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+# --- excludes -------------------------------------------------------------------------------
+
+def glob_to_regex(pattern: str) -> str:
+    """gitignore-like globs: `*` and `?` stay inside one path part, `**` spans parts."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end].replace("\\", "\\\\")
+            out.append("[^" + body[1:] + "]" if body[:1] in "!^" and body else "[" + body + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
+
+
+def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
+    """A test `(relative path, is_dir) -> excluded`. A pattern without `/` matches a name at
+    any depth; with one (or a leading `/`) the whole path; a trailing `/` only directories."""
+    anywhere, anchored, dirs_anywhere, dirs_anchored = [], [], [], []
+    for raw in patterns:
+        pattern = raw.strip()
+        dir_only = pattern.endswith("/")
+        pattern = pattern.strip("/") if pattern.startswith("/") else pattern.rstrip("/")
+        if not pattern:
+            continue
+        regex = glob_to_regex(pattern)
+        rooted = "/" in raw.strip().rstrip("/")
+        (dirs_anchored if dir_only and rooted else dirs_anywhere if dir_only
+         else anchored if rooted else anywhere).append(regex)
+
+    def join(parts: list[str]) -> re.Pattern | None:
+        return re.compile("(?:" + "|".join(parts) + r")\Z") if parts else None
+
+    names, paths = join(anywhere), join(anchored)
+    dir_names, dir_paths = join(dirs_anywhere), join(dirs_anchored)
+
+    def excluded(rel: str, is_dir: bool) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        if name == ALWAYS_EXCLUDED:
+            return True
+        if (names and names.match(name)) or (paths and paths.match(rel)):
+            return True
+        return is_dir and bool((dir_names and dir_names.match(name))
+                               or (dir_paths and dir_paths.match(rel)))
+
+    return excluded
+
+
+# --- recording ------------------------------------------------------------------------------
+
+@dataclass
+class _Token:
+    mode: str  # "none" | "file" | "tree"
+    rel: str = ""
+    state: FileState | None = None
+    missing_dirs: list[str] = field(default_factory=list)
+    files: dict[str, FileState] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+
+
+class ChangeRecorder:
+    """Records, per action, the workspace files it created, modified, deleted or renamed."""
+
+    def __init__(self, workspace: Path, *, exclude: Iterable[str] = (),
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+                 max_total: int = DEFAULT_MAX_TOTAL):
+        self.root = Path(workspace).resolve()
+        self.max_file_size = max_file_size
+        self.max_total = max_total
+        self.excluded = compile_excludes(exclude)
+        self._cache: dict[str, FileState] = {}
+        self.kept_bytes = 0
+        # prime() may run in a background thread while the first action starts.
+        self._lock = threading.Lock()
+
+    def prime(self) -> None:
+        """Read the workspace into the cache now, so the first command's snapshot is cheap."""
+        with self._lock:
+            self._scan()
+
+    def before(self, tool: str, args: dict[str, Any], *, read_only: bool | None = None) -> _Token:
+        """Capture what `tool` may change; pass the result to `after`. `read_only` defaults to
+        whether `tool` is a built-in read-only tool; pass the tool spec's own flag."""
+        if read_only is None:
+            read_only = tool in READ_ONLY_TOOLS
+        if read_only or not self.root.is_dir():
+            return _Token("none")
+        with self._lock:
+            if tool in FILE_TOOLS:
+                rel = self._file_tool_path(args)
+                if rel is None:
+                    return _Token("none")
+                return _Token("file", rel=rel, state=self._read_one(rel),
+                              missing_dirs=self._missing_dirs(rel))
+            files, dirs = self._scan()
+            return _Token("tree", files=files, dirs=dirs)
+
+    def after(self, token: _Token) -> list[dict[str, Any]]:
+        """The changes since `before`, as JSON-safe dicts (see `change_dict`)."""
+        with self._lock:
+            if token.mode == "file":
+                now = self._read_one(token.rel)
+                if now is not None:
+                    self._remember(token.rel, now)
+                created = [d for d in token.missing_dirs if (self.root / d).is_dir()]
+                return _compare(token.rel, token.state, now, created)
+            if token.mode == "tree":
+                files, dirs = self._scan()
+                return diff_snapshots(token.files, token.dirs, files, dirs)
+        return []
+
+    # -- one file ----------------------------------------------------------------------------
+
+    def _file_tool_path(self, args: dict[str, Any]) -> str | None:
+        from agentctl.errors import AgentctlError
+        from agentctl.tools.files import resolve_in_workspace
+
+        path = args.get("path")
+        if not isinstance(path, str):
+            return None
+        try:
+            resolved = resolve_in_workspace(self.root, path)
+        except (AgentctlError, OSError, ValueError):
+            return None  # the tool refuses it too; nothing will change
+        rel = resolved.relative_to(self.root).as_posix()
+        if not _storable(rel):
+            return None
+        parts = rel.split("/")
+        if rel == "." or any(self.excluded("/".join(parts[:i]), True)
+                             for i in range(1, len(parts))) or self.excluded(rel, False):
+            return None
+        return rel
+
+    def _missing_dirs(self, rel: str) -> list[str]:
+        parts = rel.split("/")[:-1]
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        return [p for p in prefixes if not os.path.lexists(self.root / p)]
+
+    def _read_one(self, rel: str) -> FileState | None:
+        try:
+            st = os.lstat(self.root / rel)
+        except OSError:
+            return None
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            return None
+        return self._read(rel, str(self.root / rel), _sig(st), time.time_ns())
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def _scan(self) -> tuple[dict[str, FileState], set[str]]:
+        started = time.time_ns()
+        cache, excluded = self._cache, self.excluded
+        files: dict[str, FileState] = {}
+        dirs: set[str] = set()
+        stack = [("", str(self.root))]
+        unlisted: list[str] = []
+        while stack:
+            prefix, path = stack.pop()
+            try:
+                entries = os.scandir(path)
+            except OSError:
+                unlisted.append(prefix)
+                continue
+            with entries:
+                for entry in entries:
+                    rel = prefix + entry.name
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            if not excluded(rel, True):
+                                dirs.add(rel)
+                                stack.append((rel + "/", entry.path))
+                            continue
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) \
+                            or excluded(rel, False) or not _storable(rel):
+                        continue
+                    sig = _sig(st)
+                    cached = cache.get(rel)
+                    if cached is not None and cached.sig == sig and not cached.racy:
+                        files[rel] = cached
+                        continue
+                    state = self._read(rel, entry.path, sig, started)
+                    if state is not None:
+                        files[rel] = state
+                        self._remember(rel, state)
+        if unlisted:
+            # A directory that cannot be listed now (chmod 000, say) says nothing about its
+            # files: take them as unchanged rather than report them all deleted.
+            kept = tuple(unlisted)
+            files.update((r, c) for r, c in cache.items() if r.startswith(kept) and r not in files)
+        for rel in [r for r in cache if r not in files]:
+            self._forget(rel)
+        return files, dirs
+
+    def _read(self, rel: str, path: str, sig: tuple, started_ns: int) -> FileState | None:
+        if stat.S_ISLNK(sig[0]):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                return None
+            if not _storable(target):
+                return FileState("link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(),
+                                 note="unreadable")
+            return FileState("link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(),
+                             target=target)
+        if sig[1] > self.max_file_size:
+            return FileState("file", sig, None, note="too_large")
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP:  # swapped for a symlink since the walk
+                try:
+                    return self._read(rel, path, _sig(os.lstat(path)), started_ns)
+                except OSError:
+                    return None
+            return FileState("file", sig, None, note="unreadable")
+        with os.fdopen(fd, "rb") as f:
+            sig = _sig(os.fstat(fd))  # what was actually read; a later walk compares to this
+            if sig[1] > self.max_file_size:
+                return FileState("file", sig, None, note="too_large")
+            try:
+                data = f.read(self.max_file_size + 1)
+            except OSError:
+                return FileState("file", sig, None, note="unreadable")
+        racy = sig[2] >= started_ns - RACY_WINDOW_NS
+        digest = hashlib.sha256(data).hexdigest()
+        old = self._cache.get(rel)
+        room = self.max_total - self.kept_bytes + (len(old.data) if old and old.data else 0)
+        if len(data) > room:
+            return FileState("file", sig, digest, note="over_budget", racy=racy)
+        return FileState("file", sig, digest, data=data, racy=racy)
+
+    def _remember(self, rel: str, state: FileState) -> None:
+        self._forget(rel)
+        self._cache[rel] = state
+        self.kept_bytes += len(state.data or b"")
+
+    def _forget(self, rel: str) -> None:
+        old = self._cache.pop(rel, None)
+        if old is not None and old.data:
+            self.kept_bytes -= len(old.data)
+
+
+_NOTES = {"too_large": "larger than changes.max_file_size; content not kept",
+          "over_budget": "content not kept: the recorder's memory budget was full",
+          "unreadable": "content not kept: the file could not be read"}
+
+
+def change_dict(kind: str, path: str, before: FileState | None, after: FileState | None, *,
+                from_path: str | None = None, created_dirs: list[str] | None = None
+                ) -> dict[str, Any]:
+    """One recorded change: `{"path", "kind", "from_path"?, "before", "after", "too_large",
+    "binary", "created_dirs"?, "note"?}`; before/after are `FileState.to_dict()` or None."""
+    sides = [s for s in (before, after) if s is not None]
+    lost = [s for s in sides if (s.data if s.kind == "file" else s.target) is None]
+    out: dict[str, Any] = {"path": path, "kind": kind}
+    if from_path is not None:
+        out["from_path"] = from_path
+    out["before"] = before.to_dict() if before else None
+    out["after"] = after.to_dict() if after else None
+    out["too_large"] = bool(lost)
+    out["binary"] = any(s.data is not None and is_binary(s.data) for s in sides)
+    if created_dirs:
+        out["created_dirs"] = created_dirs
+    if lost:
+        out["note"] = _NOTES.get(lost[0].note or "", "content not kept")
+    return out
+
+
+def _compare(rel: str, before: FileState | None, after: FileState | None,
+             created_dirs: list[str]) -> list[dict[str, Any]]:
+    if before is None and after is None:
+        return []
+    if before is None:
+        return [change_dict("created", rel, None, after, created_dirs=created_dirs)]
+    if after is None:
+        return [change_dict("deleted", rel, before, None)]
+    if before.same_content(after):
+        if before.mode == after.mode:
+            return []
+        return [change_dict("mode", rel, before, after)]
+    return [change_dict("modified", rel, before, after)]
+
+
+def diff_snapshots(before: dict[str, FileState], before_dirs: set[str],
+                   after: dict[str, FileState], after_dirs: set[str]) -> list[dict[str, Any]]:
+    """Changes between two walks, in path order; a deleted+created pair with the same content
+    (or the same inode and mtime, for content not kept) is one rename."""
+    new_dirs = after_dirs - before_dirs
+
+    def dirs_for(rel: str) -> list[str]:
+        parts = rel.split("/")[:-1]
+        return [d for d in ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+                if d in new_dirs]
+
+    out: list[dict[str, Any]] = []
+    for rel, now in after.items():
+        was = before.get(rel)
+        if was is not None and was is not now:
+            out.extend(_compare(rel, was, now, []))
+    deleted = sorted(r for r in before if r not in after)
+    created = sorted(r for r in after if r not in before)
+    by_content: dict[tuple, list[str]] = {}
+    by_inode: dict[tuple, str] = {}
+    for rel in deleted:
+        was = before[rel]
+        if was.sha256:
+            by_content.setdefault((was.kind, was.sha256), []).append(rel)
+        by_inode[(was.sig[5], was.sig[4], was.sig[2])] = rel
+    gone = set(deleted)
+    for rel in created:
+        now = after[rel]
+        source = None
+        for candidate in by_content.get((now.kind, now.sha256), []) if now.sha256 else []:
+            if candidate in gone:
+                source = candidate
+                break
+        if source is None:
+            inode_match = by_inode.get((now.sig[5], now.sig[4], now.sig[2]))
+            source = inode_match if inode_match in gone else None
+        if source is not None:
+            gone.discard(source)
+            out.append(change_dict("renamed", rel, before[source], now, from_path=source,
+                                   created_dirs=dirs_for(rel)))
+        else:
+            out.append(change_dict("created", rel, None, now, created_dirs=dirs_for(rel)))
+    out.extend(change_dict("deleted", rel, before[rel], None) for rel in sorted(gone))
+    out.sort(key=lambda change: change["path"])
+    return out
