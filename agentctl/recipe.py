@@ -28,6 +28,8 @@ from agentctl.errors import AgentctlError, RecipeError, UsageError
 from agentctl.yamlload import FieldError, load_yaml, validation_to_recipe_error
 
 BUILTIN_TOOLS = ("read_file", "write_file", "edit_file", "list_files", "shell", "http_get")
+# Built in, but given to an agent only when its `tools:` names them.
+OPTIONAL_TOOLS = ("interactive",)
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -295,8 +297,9 @@ class Recipe(BaseModel):
                                  "use letters, digits and _ so templates can say "
                                  "{{ params.NAME }}", at_key=True)
         for name in self.tools:
-            if not IDENT.match(name) or name in BUILTIN_TOOLS:
-                why = "is a built-in tool" if name in BUILTIN_TOOLS else "is not an identifier"
+            if not IDENT.match(name) or name in BUILTIN_TOOLS + OPTIONAL_TOOLS:
+                why = ("is a built-in tool" if name in BUILTIN_TOOLS + OPTIONAL_TOOLS
+                       else "is not an identifier")
                 raise FieldError(("tools", name), f'custom tool name "{name}" {why}',
                                  "pick another name (letters, digits, _)", at_key=True)
         if not self.steps:
@@ -322,7 +325,7 @@ class Recipe(BaseModel):
             roles = ", ".join(self.models) or "none declared"
             raise FieldError(at + ("model",), f'unknown model role "{agent.model}"; roles: '
                              f"{roles}", "declare it under models: or use a listed role")
-        known = list(BUILTIN_TOOLS) + list(self.tools)
+        known = list(BUILTIN_TOOLS) + list(OPTIONAL_TOOLS) + list(self.tools)
         for j, tool in enumerate(agent.tools or []):
             if tool not in known:
                 raise FieldError(at + ("tools", j), f'unknown tool "{tool}"; known: '

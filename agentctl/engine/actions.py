@@ -1,15 +1,18 @@
-"""Running one action exactly once: record its start, run the tool, record its result.
+"""Running one action exactly once: decide it, record its start, run the tool, record its result.
 
-An action whose result the log holds is answered from the log. One that started but has no
-result (its runner died) is uncertain: it runs again by itself only if its tool is read-only;
-otherwise a person must approve running it again.
+Every action goes through the policy first: `deny` is answered to the model as a tool result,
+`ask` becomes an approval. An action whose result the log holds is answered from the log.
+One that started but has no result (its runner died) is uncertain: it runs again by itself
+only if its tool is read-only; otherwise a person must approve running it again. What an
+action changed in the workspace is recorded with its result, so it can be diffed and undone.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,18 @@ from agentctl.engine.approvals import Gate
 from agentctl.engine.control import Cancelled, LimitExceeded, Limits, Usage
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.tools.base import DEFAULT_OUTPUT_CAP, DEFAULT_TOOL_TIMEOUT, Tool, ToolContext, ToolResult
+
+UNCERTAIN = ("uncertain: this action started but its runner stopped before recording a result;"
+             " it may or may not have taken effect. Run it again?")
+
+
+@dataclass
+class Verdict:
+    """What the policy said about one action (allow / ask / deny, and which rules voted)."""
+
+    decision: str = "allow"
+    rules: list[str] = field(default_factory=list)
+    reason: str = ""
 
 
 @dataclass
@@ -27,8 +42,16 @@ class ActionContext:
     limits: Limits
     usage: Usage
     deadline: float | None  # monotonic time when the job's timeout runs out
-    tool_timeout: float = DEFAULT_TOOL_TIMEOUT
+    tool_timeout: float = DEFAULT_TOOL_TIMEOUT  # for a tool that names no timeout of its own
+    tool_timeout_cap: float | None = None  # the policy's tool_timeout: no action runs longer
     output_cap: int = DEFAULT_OUTPUT_CAP
+    decide: Callable[[str, dict[str, Any], Tool], Verdict] | None = None
+    mask: Callable[[str], str] = staticmethod(lambda text: text)  # type: ignore[assignment]
+    recorder: Any = None  # a ChangeRecorder, or None to record no file changes
+    sandbox: str = "off"
+    network: bool = True
+    hidden_paths: tuple[Path, ...] = ()
+    sessions: dict[str, Any] = field(default_factory=dict)  # this step's tool sessions
 
 
 def result_from_log(data: dict[str, Any]) -> ToolResult:
@@ -54,61 +77,95 @@ class ActionRunner:
         if recorded is not None:
             return result_from_log(recorded)
         read_only = tool.spec.read_only
-        if key in self.index.started and not read_only:
-            decision, record = self.gate.require(
-                step=step, key=key, tool=name, args=args,
-                reason="uncertain: this action started but its runner died before recording a"
-                       " result; it may or may not have taken effect. Run it again?",
-            )
-            if decision == "deny":
-                result = ToolResult(ok=False, error="denied", output=(
-                    f"not run again: {name} was interrupted earlier and running it again was"
-                    f" denied by {record.get('decided_by') or 'a person'}"))
-                self._finish(step, key, name, result, 0.0)
-                return result
+        verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else Verdict()
+        if verdict.decision == "deny":
+            return self._refuse(step, key, name, args, verdict, "denied by the policy")
+        uncertain = key in self.index.started and not read_only
+        approval = None
+        if verdict.decision == "ask" or uncertain:
+            reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
+            answer, approval = self.gate.require(step=step, key=key, tool=name, args=args,
+                                                 reason=reason, rules=verdict.rules)
+            if answer == "deny":
+                who = approval.get("decided_by") or "a person"
+                why = ("running it again was denied" if uncertain else "it was denied")
+                return self._refuse(step, key, name, args, verdict, f"{why} by {who}")
         self.check_cancel()
+        tool_timeout = self._timeout_for(timeout)
+        started_data: dict[str, Any] = {"key": key, "tool": name, "args": args,
+                                        "read_only": read_only, "decision": verdict.decision}
+        if verdict.rules:
+            started_data["rules"] = verdict.rules
+        if approval is not None:
+            started_data["approval"] = approval["request"]
+        self.journal.add("action_started", step, started_data, add_fields={"tool_calls": 1})
+        self.ctx.usage.tool_calls += 1
+        # Durable before a side effect: after a power cut the log still says it may have run.
+        self.journal.commit(durable=not read_only)
+        self.index.started[key] = {"key": key}
+        recorder = self.ctx.recorder if not read_only else None
+        token = recorder.before(name, args, read_only=read_only) if recorder else None
+        started = time.monotonic()
+        try:
+            result = tool.run(args, ToolContext(
+                workspace=self.ctx.workspace, timeout=tool_timeout,
+                output_cap=self.ctx.output_cap, env=self.ctx.env, cancel=self.ctx.cancel,
+                sandbox=self.ctx.sandbox, network=self.ctx.network,
+                hidden_paths=self.ctx.hidden_paths, sessions=self.ctx.sessions,
+            ))
+        finally:
+            changes = recorder.after(token) if recorder else []
+        result.output = self.ctx.mask(result.output)
+        extra: dict[str, Any] = {}
+        if changes:
+            extra["changes"] = changes
+        confinement = self.ctx.sessions.pop("last_confinement", None)
+        if confinement:
+            extra["confinement"] = confinement
+        self._finish(step, key, name, result, time.monotonic() - started, extra)
+        if result.error == "cancelled" or self.ctx.cancel.is_set():
+            raise Cancelled()
+        return result
+
+    def _timeout_for(self, timeout: float | None) -> float:
         limits, usage = self.ctx.limits, self.ctx.usage
         if limits.max_tool_calls is not None and usage.tool_calls >= limits.max_tool_calls:
             raise LimitExceeded("max_tool_calls", f"limit max_tool_calls reached:"
                                 f" {usage.tool_calls} tool calls of {limits.max_tool_calls}"
                                 " allowed")
         tool_timeout = timeout or self.ctx.tool_timeout
+        if self.ctx.tool_timeout_cap is not None:
+            tool_timeout = min(tool_timeout, self.ctx.tool_timeout_cap)
         if self.ctx.deadline is not None:
             remaining = self.ctx.deadline - time.monotonic()
             if remaining <= 0:
                 raise LimitExceeded("timeout", "limit timeout reached before the next action")
             tool_timeout = min(tool_timeout, remaining)
-        self.journal.add("action_started", step, {
-            "key": key, "tool": name, "args": args, "read_only": read_only,
-        }, add_fields={"tool_calls": 1})
-        usage.tool_calls += 1
-        # Durable before a side effect: after a power cut the log still says it may have run.
-        self.journal.commit(durable=not read_only)
-        self.index.started[key] = {"key": key}
-        started = time.monotonic()
-        result = tool.run(args, ToolContext(
-            workspace=self.ctx.workspace, timeout=tool_timeout, output_cap=self.ctx.output_cap,
-            env=self.ctx.env, cancel=self.ctx.cancel,
-        ))
-        self._finish(step, key, name, result, time.monotonic() - started)
-        if result.error == "cancelled" or self.ctx.cancel.is_set():
-            raise Cancelled()
-        return result
+        return tool_timeout
 
     def record(self, *, step: str, key: str, name: str, args: dict[str, Any],
                result: ToolResult) -> ToolResult:
-        """Log an action that was refused before running (unknown tool, bad arguments)."""
+        """Log an action refused before running (unknown tool, bad arguments)."""
         recorded = self.index.finished.get(key)
         if recorded is not None:
             return result_from_log(recorded)
-        self.journal.add("action_started", step, {"key": key, "tool": name, "args": args,
-                                                  "read_only": True})
-        self._finish(step, key, name, result, 0.0)
+        self._finish(step, key, name, result, 0.0, {"args": args, "refused": True})
         return result
 
-    def _finish(self, step: str, key: str, name: str, result: ToolResult,
-                seconds: float) -> None:
-        data = {"key": key, "tool": name, **result.to_dict(), "duration_ms": round(seconds * 1000)}
+    def _refuse(self, step: str, key: str, name: str, args: dict[str, Any], verdict: Verdict,
+                why: str) -> ToolResult:
+        rules = ", ".join(verdict.rules) or "the default"
+        result = ToolResult(ok=False, error="denied", output=(
+            f"{name} was not run: {why} (rules: {rules}). {verdict.reason}".strip()
+            + " Do not retry it; find another way or explain what you need."))
+        self._finish(step, key, name, result, 0.0, {
+            "args": args, "refused": True, "decision": "deny", "rules": verdict.rules})
+        return result
+
+    def _finish(self, step: str, key: str, name: str, result: ToolResult, seconds: float,
+                extra: dict[str, Any] | None = None) -> None:
+        data = {"key": key, "tool": name, **result.to_dict(),
+                "duration_ms": round(seconds * 1000), **(extra or {})}
         self.journal.add("action_finished", step, data)
         self.journal.commit()
         self.index.finished[key] = data

@@ -63,8 +63,11 @@ class Journal:
     """Buffered, fenced appends to one job's log."""
 
     def __init__(self, store: Store, job_id: str, token: int, clock: Callable[[], float],
-                 on_event: Callable[[Event], None] | None = None):
+                 on_event: Callable[[Event], None] | None = None,
+                 mask: Callable[[Any], Any] | None = None):
         self.store = store
+        # Secrets are masked here, the one door into the log, before anything is stored.
+        self.mask = mask
         self.job_id = job_id
         self.token = token
         self.clock = clock
@@ -75,7 +78,10 @@ class Journal:
     def add(self, type_: str, step: str | None = None, data: dict[str, Any] | None = None, *,
             set_fields: dict[str, Any] | None = None,
             add_fields: dict[str, float] | None = None) -> None:
-        self._pending.append(NewEvent(type_, step, data or {}))
+        data = data or {}
+        if self.mask is not None:
+            data = self.mask(data)
+        self._pending.append(NewEvent(type_, step, data))
         if set_fields:
             self._update.set.update(set_fields)
         for column, amount in (add_fields or {}).items():

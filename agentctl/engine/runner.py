@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentctl.engine.actions import ActionContext, ActionRunner
+from agentctl.engine.actions import ActionRunner
 from agentctl.engine.agent import AgentLoop, AgentStep
 from agentctl.engine.approvals import Approver, Gate
-from agentctl.engine.control import Cancelled, JobFailure, Limits, Parked, StepFailed, Usage
+from agentctl.engine.control import Cancelled, JobFailure, Parked, StepFailed
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
@@ -110,6 +110,13 @@ def _signals_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+def _close_sessions(sessions: dict[str, Any]) -> None:
+    if sessions:
+        from agentctl.tools import close_sessions
+
+        close_sessions(sessions)
+
+
 def _restore_sigterm(previous) -> None:
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
@@ -135,6 +142,7 @@ class _Run:
         self.params = job["params"]
         self.options = job["options"]
         self.workspace = Path(job["workspace"])
+        self.policy = None  # wired to the job's policies by the policy work
         self.index = ReplayIndex.from_events(self.store.read_events(job_id))
         self.session_start = time.monotonic()
         self.outputs: dict[str, dict[str, str]] = {}
@@ -192,8 +200,21 @@ class _Run:
         return self._end("succeeded", "job_succeeded", {})
 
     def _fail(self, kind: str, message: str) -> Outcome:
+        if self.recipe.on_failure == "rollback":
+            self._roll_back()
         return self._end("failed", "job_failed", {"error": {"type": kind, "message": message}},
                          error={"type": kind, "message": message})
+
+    def _roll_back(self) -> None:
+        """`on_failure: rollback`: undo the job's file changes before it ends failed."""
+        from agentctl.engine.rollback import rollback_with_lease
+
+        self.journal.commit()
+        try:
+            rollback_with_lease(self.store, self.job_id, token=self.journal.token,
+                                clock=self.deps.clock)
+        except AgentctlError as error:
+            self._warn_once(f"on_failure rollback did not finish: {error.message}")
 
     def _end(self, state: str, event: str, data: dict[str, Any],
              error: dict[str, str] | None = None,
@@ -211,24 +232,15 @@ class _Run:
     # -- steps ---------------------------------------------------------------------------
 
     def _run_steps(self) -> None:
-        from agentctl.sandbox import minimal_env
+        from agentctl.engine.context import build_action_context
 
         recipe = self.recipe
-        limits = Limits(max_turns=recipe.limits.max_turns,
-                        max_tool_calls=recipe.limits.max_tool_calls,
-                        max_cost_usd=recipe.limits.max_cost_usd,
-                        timeout=recipe.limits.timeout)
-        job = self.store.get_job(self.job_id)
-        usage = Usage(model_calls=job["model_calls"], tool_calls=job["tool_calls"],
-                      cost_usd=job["cost_usd"], input_tokens=job["input_tokens"],
-                      output_tokens=job["output_tokens"])
-        deadline = None
-        if limits.timeout is not None:
-            deadline = time.monotonic() + limits.timeout - self.index.active_seconds
         self.env_values = {name: self.deps.env.get(name, "") for name in recipe.env}
-        ctx = ActionContext(workspace=self.workspace,
-                            env=minimal_env(recipe.env, self.deps.env), cancel=self.cancel,
-                            limits=limits, usage=usage, deadline=deadline)
+        ctx = build_action_context(
+            recipe=recipe, job=self.store.get_job(self.job_id), workspace=self.workspace,
+            env=self.deps.env, cancel=self.cancel, active_seconds=self.index.active_seconds,
+            db_path=self.store.path, policy=self.policy, warn=self._warn_once,
+        )
         gate = Gate(self.store, self.journal, self.index, self.deps.approver)
         self.actions = ActionRunner(self.journal, self.index, gate, ctx)
         self.gate = gate
@@ -241,16 +253,20 @@ class _Run:
             self.actions.check_cancel()
             self._set_step_state(step.id, "running", event="step_started",
                                  data={"kind": step.kind})
+            ctx.sessions = {}
             try:
                 output = self._run_step(step)
-            except StepFailed as failure:
-                self._finish_step(step.id, "failed", "", failure.message)
-                raise
             except JobFailure as failure:
                 self._finish_step(step.id, "failed", "", failure.message)
                 raise
+            finally:
+                _close_sessions(ctx.sessions)
             self.outputs[step.id] = {"output": output}
             self._finish_step(step.id, "succeeded", output)
+
+    def _warn_once(self, message: str) -> None:
+        self.journal.add("warning", None, {"message": message})
+        self.journal.commit()
 
     def _set_step_state(self, step_id: str, state: str, *, event: str,
                         data: dict[str, Any]) -> None:

@@ -1,0 +1,110 @@
+"""What a run's actions run with: limits, environment, policy, confinement, change recording.
+
+Built once per runner from the recipe, the job's policies and this machine. The policy's
+limits tighten the recipe's (the smallest of each wins), and its sandbox setting meets what
+bubblewrap can do here: `preferred` without confinement turns every process-starting action
+into `ask`; `required` lets the tool refuse.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agentctl.engine.actions import ActionContext, Verdict
+from agentctl.engine.control import Limits, Usage
+
+PROCESS_TOOLS = ("shell", "interactive")
+
+
+def _smallest(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def hidden_paths_for(db_path: Path, workspace: Path) -> tuple[Path, ...]:
+    """The database and its state folder, which no confined process may see."""
+    db = db_path.resolve()
+    paths = [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+    folder = db.parent
+    if folder != workspace and workspace not in folder.parents:
+        paths.append(folder)
+    return tuple(paths)
+
+
+def build_action_context(*, recipe: Any, job: Mapping[str, Any], workspace: Path,
+                         env: Mapping[str, str], cancel: threading.Event,
+                         active_seconds: float, db_path: Path, policy: Any = None,
+                         warn: Any = None) -> ActionContext:
+    from agentctl.sandbox import minimal_env
+
+    policy_limits = getattr(policy, "limits", None)
+
+    def policy_limit(name: str):
+        return getattr(policy_limits, name, None) if policy_limits is not None else None
+
+    limits = Limits(
+        max_turns=_smallest(recipe.limits.max_turns, policy_limit("max_turns")),
+        max_tool_calls=_smallest(recipe.limits.max_tool_calls, policy_limit("max_tool_calls")),
+        max_cost_usd=_smallest(recipe.limits.max_cost_usd, policy_limit("max_cost_usd")),
+        timeout=_smallest(recipe.limits.timeout, policy_limit("timeout")),
+    )
+    usage = Usage(model_calls=job["model_calls"], tool_calls=job["tool_calls"],
+                  cost_usd=job["cost_usd"], input_tokens=job["input_tokens"],
+                  output_tokens=job["output_tokens"])
+    deadline = None
+    if limits.timeout is not None:
+        deadline = time.monotonic() + limits.timeout - active_seconds
+    tool_env = minimal_env(recipe.env, env)
+    sandbox = getattr(policy, "sandbox", "off") if policy is not None else "off"
+    network = bool(getattr(policy, "network", True)) if policy is not None else True
+    confined = False
+    if sandbox != "off":
+        from agentctl.sandbox import probe_confinement, warning_for
+
+        confined = probe_confinement().available
+        message = warning_for(sandbox, network=network)
+        if message and warn is not None:
+            warn(message)
+        if confined:
+            tool_env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private
+    process_tools = set(PROCESS_TOOLS) | set(recipe.tools)
+    decide = None
+    if policy is not None:
+        decide = _policy_decider(policy, workspace, db_path, process_tools,
+                                 escalate=sandbox == "preferred" and not confined)
+    ctx = ActionContext(
+        workspace=workspace, env=tool_env, cancel=cancel, limits=limits, usage=usage,
+        deadline=deadline, tool_timeout_cap=policy_limit("tool_timeout"), decide=decide,
+        recorder=_recorder_for(recipe, workspace, db_path), sandbox=sandbox, network=network,
+        hidden_paths=hidden_paths_for(db_path, workspace),
+    )
+    return ctx
+
+
+def _recorder_for(recipe: Any, workspace: Path, db_path: Path):
+    from agentctl.changes import ChangeRecorder
+
+    exclude = list(recipe.changes.exclude)
+    db = db_path.resolve()
+    if workspace in db.parents:  # the job's own database is not one of its changes
+        relative = db.relative_to(workspace).as_posix()
+        exclude += [relative, f"{relative}-wal", f"{relative}-shm", f"{relative}-journal"]
+    return ChangeRecorder(workspace, exclude=exclude, max_file_size=recipe.changes.max_file_size)
+
+
+def _policy_decider(policy: Any, workspace: Path, db_path: Path, process_tools: set[str], *,
+                    escalate: bool):
+    def decide(name: str, args: dict[str, Any], tool: Any) -> Verdict:
+        decision = policy.decide(name, args, workspace=workspace, db_path=db_path)
+        verdict = Verdict(decision.decision, list(decision.rules), decision.reason)
+        if escalate and name in process_tools and verdict.decision == "allow":
+            verdict = Verdict("ask", verdict.rules + ["builtin:sandbox-unavailable (ask)"],
+                              "no sandbox is available here and the policy prefers one:"
+                              " this command would run unconfined")
+        return verdict
+
+    return decide
