@@ -38,7 +38,8 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     for key in PROVIDER_KEYS:
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.delenv("CI", raising=False)
+    for name in ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     yield
 
@@ -54,6 +55,7 @@ def agentctl_env(db: Path, **extra: str) -> dict[str, str]:
     """The environment for running agentctl in a subprocess."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     env.update(AGENTCTL_DB=str(db), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONUNBUFFERED="1")
-    env.pop("CI", None)
+    for name in ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        env.pop(name, None)
     env.update(extra)
     return env

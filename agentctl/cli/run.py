@@ -101,33 +101,69 @@ def _interrupt_once(signum, frame) -> None:
 
 
 def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
+    """Run the job here, shown live on a terminal or as plain lines (stderr) elsewhere."""
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
-    from agentctl.ui.plain import format_event_line
-    from agentctl.ui.prompts import ask_approval, show_outcome
+    from agentctl.ui.live import open_display
+    from agentctl.ui.prompts import show_outcome
+    from agentctl.ui.view import JobViewState
+
+    job = describe_job(store, store.get_job(job_id))
+    github = os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
+    view = JobViewState.from_job(job, state="starting")
+    display = open_display(view, live=interactive, github=github)
+    approver = display.approver(workspace=Path(job["workspace"]),
+                                is_decided=pending_check(store, job_id)) if interactive else None
 
     def on_event(event) -> None:
         if event.type == "runner_started":
             verb = "resumed" if event.data.get("resumed") else "started"
             print(f"job {job_id} {verb}; watch it from elsewhere with"
-                  f" `agentctl log {job_id} --follow`", file=sys.stderr, flush=True)
-        line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
-        if line:
-            print(f"{job_id} {line}", file=sys.stderr, flush=True)
+                  f" `agentctl watch {job_id}`", file=sys.stderr, flush=True)
+        display.on_event(event)
 
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
-        outcome = run_prepared_job(store, job_id,
-                                   approver=ask_approval if interactive else None,
-                                   on_event=on_event)
+        with display:
+            outcome = run_prepared_job(store, job_id, approver=approver, on_event=on_event,
+                                       on_text=display.on_text)
     finally:
         # After a Ctrl-C the handler stays "ignore" until exit; otherwise put it back.
         if previous is not None and signal.getsignal(signal.SIGINT) is _interrupt_once:
             signal.signal(signal.SIGINT, previous)
+    if github:
+        append_step_summary(store, job_id)
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
     else:
         show_outcome(outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def pending_check(store, job_id: str):
+    """`is_decided(request)` for prompts: true once the request is no longer pending, e.g.
+    after `agentctl approve` from another terminal. One indexed query per call."""
+    def is_decided(request: dict) -> bool:
+        pending = store.list_approvals(job_id, state="pending")
+        return all(a["request"] != request["request"] for a in pending)
+
+    return is_decided
+
+
+def append_step_summary(store, job_id: str) -> None:
+    """On GitHub Actions: append the job's Markdown summary to $GITHUB_STEP_SUMMARY."""
+    from agentctl.engine.jobs import describe_job
+    from agentctl.ui.github import render_summary
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    text = render_summary(describe_job(store, store.get_job(job_id)), store.read_events(job_id))
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(text)
+    except OSError as error:
+        print(f"warning: could not write the step summary to {path}: {error}",
+              file=sys.stderr)

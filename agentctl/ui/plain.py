@@ -1,17 +1,24 @@
-"""The plain renderer: one line per event, for logs, pipes and CI.
+"""The plain renderer: one line per event, with its time, for logs, pipes and CI.
 
 Tool output and model text are data, never terminal codes: control characters are shown as
-escapes so an `ESC]0;` from a tool cannot retitle or repaint the user's terminal.
+escapes so an `ESC]0;` from a tool cannot retitle or repaint the user's terminal, and a
+newline in data cannot forge a second line. This module writes no ANSI codes at all.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls (tab and newline excepted), bidi overrides and marks, invisible separators
+# and zero-width characters: anything that could hide or reorder what a person reads.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                      r"\u2060-\u2069\ufeff]")
+_LINE_BREAKS = re.compile(r"[\n\t]")
 
 
 def make_visible(text: str) -> str:
@@ -61,7 +68,12 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
                 f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
                 f" ${reply.get('cost_usd', 0):.4f})")
     if type_ == "action_started":
-        return f"{where}→ {data.get('tool')}: {_summarise_args(data.get('tool', ''), data.get('args', {}))}"
+        what = _summarise_args(data.get("tool", ""), data.get("args", {}))
+        decided = ""
+        if data.get("decision"):  # the policy's decision, when the runner records one
+            rules = ", ".join(data.get("rules") or [])
+            decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
+        return f"{where}→ {data.get('tool')}: {what}{decided}"
     if type_ == "action_finished":
         status = "ok" if data.get("ok") else (data.get("error") or "failed")
         code = f", exit {data['exit_code']}" if data.get("exit_code") not in (None, 0) else ""
@@ -91,9 +103,37 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
     return None
 
 
+def flatten_line(text: str) -> str:
+    """One visible line: controls escaped, and newlines and tabs too."""
+    return _LINE_BREAKS.sub(lambda m: "\\n" if m.group() == "\n" else "\\t", make_visible(text))
+
+
 def format_event_line(seq: int, ts: float, type_: str, step: str | None,
                       data: dict[str, Any]) -> str | None:
     text = describe_event(type_, step, data)
     if text is None:
         return None
-    return f"{_clock(ts)} {text}"
+    # Names, paths and hosts come from outside too: the whole line is made visible.
+    return f"{_clock(ts)} {flatten_line(text)}"
+
+
+class EventPrinter:
+    """Prints a job's events as plain lines (prefixed with the job id) to a stream.
+
+    `around(event)` may add lines before and after an event's own line (GitHub workflow
+    commands); they are printed as given.
+    """
+
+    def __init__(self, job_id: str, stream: TextIO | None = None,
+                 around: Callable[[Any], tuple[list[str], list[str]]] | None = None):
+        self.job_id = job_id
+        self.stream = stream
+        self.around = around
+
+    def on_event(self, event: Any) -> None:
+        out = self.stream or sys.stderr
+        before, after = self.around(event) if self.around else ([], [])
+        line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
+        for text in [*before, *([f"{self.job_id} {line}"] if line else []), *after]:
+            print(text, file=out)
+        out.flush()

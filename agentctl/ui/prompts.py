@@ -1,12 +1,32 @@
-"""What a person sees at the end of a run and when asked to approve an action."""
+"""What a person sees at the end of a run, and the prompts that ask them something.
+
+`ask_approval` shows the whole action (a shell command is never truncated; control, ANSI and
+bidi characters are shown as escapes), the rules that asked, a diff preview for file writes,
+and waits for one key. While it waits it polls `is_decided`, so `agentctl approve` from
+another terminal closes it. `offer_rollback` asks whether to undo a run's file changes.
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
+import select
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+
 from agentctl.ui.plain import make_visible
+
+POLL_SECONDS = 0.2
+DIFF_PREVIEW_LINES = 60
+# A file bigger than this is not read for a preview.
+PREVIEW_MAX_BYTES = 1_000_000
 
 
 def show_outcome(outcome: Any) -> None:
@@ -35,20 +55,222 @@ def show_outcome(outcome: Any) -> None:
         print(f"job {job} interrupted; continue it with `agentctl resume {job}`", file=out)
 
 
-def ask_approval(request: dict[str, Any]) -> str | None:
-    """Ask on the terminal; "approve", "deny", or None when the terminal is gone."""
-    err = sys.stderr
-    print(f"\napproval {request['request']} needed: {make_visible(request['reason'])}", file=err)
-    if request.get("tool"):
-        args = json.dumps(request.get("args", {}), ensure_ascii=False, indent=2)
-        print(f"  tool: {request['tool']}\n  args: {make_visible(args)}", file=err)
-    while True:
-        print("approve? [y]es / [n]o: ", end="", file=err, flush=True)
-        try:
-            answer = input().strip().lower()
-        except EOFError:
+# -- what the prompt shows -----------------------------------------------------------------
+
+def _visible(text: Any, style: str = "") -> Text:
+    return Text(make_visible(str(text)), style=style)
+
+
+def _read_workspace_file(workspace: Path | None, path: str) -> str | None:
+    """The current text of a workspace file, or None (missing, outside, binary, too big)."""
+    if workspace is None:
+        return None
+    try:
+        root = workspace.resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
             return None
-        if answer in ("y", "yes", "a", "approve"):
-            return "approve"
-        if answer in ("n", "no", "d", "deny"):
-            return "deny"
+        if target.stat().st_size > PREVIEW_MAX_BYTES:
+            return None
+        return target.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def diff_preview(tool: str | None, args: dict[str, Any], workspace: Path | None) -> list[str]:
+    """Unified diff lines of what a write_file/edit_file would do; [] for other tools."""
+    path = args.get("path")
+    if not isinstance(path, str):
+        return []
+    current = _read_workspace_file(workspace, path)
+    if tool == "write_file" and isinstance(args.get("content"), str):
+        before, after = current or "", args["content"]
+        label = path if current is not None else "/dev/null"
+    elif tool == "edit_file" and isinstance(args.get("old"), str) \
+            and isinstance(args.get("new"), str):
+        old, new = args["old"], args["new"]
+        if current is not None and current.count(old) == 1:
+            before, after = current, current.replace(old, new, 1)
+        else:  # the edit as given; the tool itself will say whether `old` matches
+            before, after = old, new
+        label = path
+    else:
+        return []
+    if len(before) + len(after) > PREVIEW_MAX_BYTES:  # difflib is slow on huge texts
+        return []
+    return list(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                     fromfile=f"a/{label}" if label != "/dev/null" else label,
+                                     tofile=f"b/{path}", lineterm=""))
+
+
+def _render_diff(lines: list[str], limit: int | None) -> Text:
+    shown = lines if limit is None else lines[:limit]
+    out = Text()
+    for number, line in enumerate(shown):
+        if number:
+            out.append("\n")
+        style = ("bold" if line.startswith(("+++", "---")) else "green" if line.startswith("+")
+                 else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "")
+        out.append_text(_visible(line, style))
+    if limit is not None and len(lines) > limit:
+        out.append(f"\n… {len(lines) - limit} more diff lines: press ? to see them all",
+                   style="dim")
+    return out
+
+
+def render_approval(request: dict[str, Any], *, workspace: Path | None = None,
+                    details: bool = False) -> RenderableType:
+    """The approval request as a panel: reason, the full action, rules, a diff preview."""
+    tool = request.get("tool")
+    args = request.get("args") or {}
+    parts: list[RenderableType] = [_visible(request.get("reason", ""), "bold")]
+    diff = diff_preview(tool, args, workspace)
+    if tool is None:
+        parts.append(Text(f"a human gate of step {request.get('step')}", style="dim"))
+    elif tool == "shell" and "command" in args:
+        command = Text("$ ", style="bold")
+        command.append_text(_visible(args["command"]))  # whole: wrapped, never cut short
+        parts += [Text("shell command:", style="dim"), command]
+    else:
+        parts.append(Text.assemble(("tool ", "dim"), _visible(tool, "bold")))
+        diff_keys = ("content", "old", "new") if diff else ()
+        for key, value in args.items():
+            if details or key not in diff_keys:  # those are shown as the diff below
+                shown = value if isinstance(value, str) else json.dumps(value,
+                                                                        ensure_ascii=False)
+                parts.append(Text.assemble((f"{key}: ", "dim"), _visible(shown)))
+    rules = request.get("rules") or []
+    if rules:
+        parts.append(Text.assemble(("asked by rule(s): ", "dim"),
+                                   _visible(", ".join(rules), "yellow")))
+    elif tool is not None and not str(request.get("reason", "")).startswith("uncertain"):
+        parts.append(Text("asked by: the policy's default (no rule matched)", style="dim"))
+    if diff:
+        parts.append(_render_diff(diff, None if details else DIFF_PREVIEW_LINES))
+    if details:
+        parts.append(_visible(json.dumps(
+            {k: request.get(k) for k in ("request", "step", "key", "tool", "args",
+                                          "action_hash", "created_at") if k in request},
+            ensure_ascii=False, indent=2, default=str), "dim"))
+    title = Text(f" approval {request.get('request')} · step ", style="yellow bold")
+    title.append_text(_visible(request.get("step") or "-", "yellow bold"))
+    title.append(" ")
+    return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
+
+
+KEYS_HINT = Text.assemble("press ", ("a", "bold green"), " to approve, ", ("d", "bold red"),
+                          " to deny, ", ("?", "bold"), " for details: ")
+
+
+# -- reading keys ------------------------------------------------------------------------
+
+class KeyReader:
+    """Single keys from a terminal (cbreak: no Enter needed, Ctrl-C still interrupts).
+
+    On a stream that is not a terminal it reads whole lines instead.
+    """
+
+    def __init__(self, stream: Any = None):
+        self.stream = stream or sys.stdin
+        self._saved = None
+
+    def __enter__(self) -> KeyReader:
+        try:
+            self.fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+        if self.fd is not None and os.isatty(self.fd):
+            import termios
+            import tty
+
+            self._saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)
+            # Keys typed before the question was shown must not answer it.
+            termios.tcflush(self.fd, termios.TCIFLUSH)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+    def read(self, timeout: float) -> str | None:
+        """A key, "" when none came within `timeout`, None at end of input."""
+        if self.fd is None:
+            line = self.stream.readline()
+            return line.strip()[:1] if line else None
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return ""
+        if self._saved is None:  # not a terminal: a line at a time
+            line = self.stream.readline()
+            return (line.strip()[:1] or "\n") if line else None
+        data = os.read(self.fd, 32)
+        return data.decode("utf-8", "replace")[:1] if data else None
+
+
+def wait_for_key(keys: dict[str, str], *, reader: KeyReader,
+                 is_decided: Callable[[], bool] | None,
+                 poll: float = POLL_SECONDS) -> str | None:
+    """The answer for the first key in `keys`; "decided" when `is_decided()` turns true."""
+    while True:
+        if is_decided is not None and is_decided():
+            return "decided"
+        key = reader.read(poll)
+        if key is None:
+            return None
+        if key and key.lower() in keys:
+            return keys[key.lower()]
+
+
+# -- the prompts -------------------------------------------------------------------------
+
+def ask_approval(request: dict[str, Any], *, console: Console | None = None,
+                 workspace: Path | None = None,
+                 is_decided: Callable[[], bool] | None = None,
+                 reader: KeyReader | None = None) -> str | None:
+    """Ask on the terminal: "approve", "deny", "decided" (answered elsewhere meanwhile), or
+    None when nobody can answer here (end of input)."""
+    console = console or Console(stderr=True)
+    console.print()
+    console.print(render_approval(request, workspace=workspace))
+    keys = {"a": "approve", "y": "approve", "d": "deny", "n": "deny", "?": "details"}
+    with reader or KeyReader() as keyboard:
+        while True:
+            console.print(KEYS_HINT, end="")
+            console.file.flush()
+            answer = wait_for_key(keys, reader=keyboard, is_decided=is_decided)
+            console.print()
+            if answer != "details":
+                break
+            console.print(render_approval(request, workspace=workspace, details=True))
+    request_id = request.get("request")
+    if answer == "approve":
+        console.print(Text(f"approved {request_id}", style="green"))
+    elif answer == "deny":
+        console.print(Text(f"denied {request_id}", style="red"))
+    elif answer == "decided":
+        console.print(Text(f"{request_id} was decided from another terminal", style="yellow"))
+    return answer
+
+
+def offer_rollback(changes_summary: str, *, console: Console | None = None,
+                   reader: KeyReader | None = None) -> bool:
+    """After a failed or cancelled interactive run: undo its file changes? [y/N].
+
+    `changes_summary` is shown as data (escaped); the caller does the rollback when True.
+    """
+    console = console or Console(stderr=True)
+    console.print(Panel(_visible(changes_summary), title="files this run changed",
+                        title_align="left", border_style="yellow"))
+    console.print(Text.assemble("roll these changes back? press ", ("y", "bold"), " for yes, ",
+                                ("n", "bold"), " or Enter for no: "), end="")
+    console.file.flush()
+    with reader or KeyReader() as keyboard:
+        answer = wait_for_key({"y": "yes", "n": "no", "\n": "no", "\r": "no"},
+                              reader=keyboard, is_decided=None)
+    console.print()
+    return answer == "yes"
+

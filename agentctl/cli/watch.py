@@ -1,0 +1,113 @@
+"""`agentctl watch`: follow a job that another process runs, and answer its approvals."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from agentctl.cli import app
+from agentctl.cli.options import DbOption, DebugOption, JobArgument, open_store
+
+POLL_SECONDS = 0.2
+# A runner that dies says nothing: its lease is checked this often while the log is quiet.
+LIVENESS_SECONDS = 2.0
+
+
+@app.command()
+def watch(job: JobArgument, db: DbOption = None, debug: DebugOption = False) -> None:
+    """Show the live view of a job that another process runs, until it ends or pauses.
+
+    On a terminal, a pending approval is shown with the same prompt as `run`: answer it here
+    (or anywhere else; the prompt closes). Exit codes as for `run`: 0 succeeded, 1 failed,
+    3 waiting for approval, 4 cancelled, 130 interrupted.
+    """
+    from agentctl.cli.run import is_interactive
+    from agentctl.engine.jobs import describe_job, effective_state
+    from agentctl.engine.runner import EXIT_CODES
+    from agentctl.ui.live import open_display
+    from agentctl.ui.view import JobViewState
+
+    store = open_store(db)
+    job_id = store.find_job(job)
+    described = describe_job(store, store.get_job(job_id))
+    interactive = is_interactive(False)
+    display = open_display(JobViewState(job_id), live=interactive)
+    with display:
+        _follow_log(store, job_id, display, interactive=interactive,
+                    workspace=Path(described["workspace"]))
+    state = effective_state(store.get_job(job_id))
+    _print_end(job_id, state, pending=bool(store.list_approvals(job_id, state="pending")))
+    raise typer.Exit(EXIT_CODES.get(state, 0))
+
+
+def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Path) -> None:
+    """Fold new events into the display until the job stops; ask its approvals on the way."""
+    from agentctl.cli.run import pending_check
+    from agentctl.engine.jobs import effective_state
+    from agentctl.engine.runner import TERMINAL_STATES
+
+    decided = pending_check(store, job_id)
+
+    def is_decided(request: dict) -> bool:
+        # A job that ended (e.g. cancelled) leaves its request pending: the prompt closes too.
+        return decided(request) or store.get_job(job_id)["state"] in TERMINAL_STATES
+
+    approver = display.approver(workspace=workspace, is_decided=is_decided) \
+        if interactive else None
+    asked: set[str] = set()
+    seq, last_check = 0, time.monotonic()
+    while True:
+        events = store.read_events(job_id, after_seq=seq)  # one indexed query a tick
+        for event in events:
+            display.on_event(event)
+            seq = event.seq
+        view = display.state
+        if approver is not None and view.state not in TERMINAL_STATES:
+            for request in [r for r in view.pending.values() if r["request"] not in asked]:
+                asked.add(request["request"])
+                _answer(store, job_id, request, approver(request))
+                last_check = 0.0  # look again at once: the job may have moved on
+        if view.state in (*TERMINAL_STATES, "awaiting_approval"):
+            return
+        # The log says running (or interrupted, which a new runner may be about to change):
+        # ask the lease now and then, since a runner that died writes no last event.
+        quiet = not events and time.monotonic() - last_check > LIVENESS_SECONDS
+        if quiet or view.state == "interrupted":
+            last_check = time.monotonic()
+            if effective_state(store.get_job(job_id)) != "running" \
+                    and not store.read_events(job_id, after_seq=seq, limit=1):
+                return
+        time.sleep(POLL_SECONDS)
+
+
+def _answer(store, job_id: str, request: dict, answer: str | None) -> None:
+    from agentctl.engine.approvals import decide_approval, describe_decider
+    from agentctl.errors import UsageError
+
+    if answer not in ("approve", "deny"):
+        return
+    try:
+        decide_approval(store, job_id, request["request"], answer, by=describe_decider(),
+                        comment="answered in agentctl watch", now=time.time())
+    except UsageError as error:  # answered elsewhere a moment before
+        typer.echo(f"note: {error.message}", err=True)
+
+
+def _print_end(job_id: str, state: str, *, pending: bool) -> None:
+    if state == "awaiting_approval" and not pending:
+        state = "decided"
+    lines = {
+        "decided": f"job {job_id} is paused and its approvals are decided; continue it with"
+                   f" `agentctl resume {job_id}`",
+        "succeeded": f"job {job_id} succeeded",
+        "failed": f"job {job_id} failed; see `agentctl log {job_id}`",
+        "cancelled": f"job {job_id} cancelled",
+        "awaiting_approval": f"job {job_id} is waiting for approval; decide with `agentctl"
+                             f" approve {job_id}` or `agentctl deny {job_id}`, then"
+                             f" `agentctl resume {job_id}`",
+        "interrupted": f"job {job_id} interrupted; continue it with `agentctl resume {job_id}`",
+        "running": f"job {job_id} is still running",
+    }
+    typer.echo(lines.get(state, f"job {job_id} is {state}"))

@@ -1,0 +1,150 @@
+"""The Live driver: keeps one job's view on screen while a runner (or a watcher) feeds it.
+
+Events and streamed text are folded into an in-memory `JobViewState` under a lock; rich's
+refresh thread draws a frame from that state at most `fps` times a second. Nothing here
+reads the database: a frame costs the job nothing but the fold. An approval prompt pauses
+the view (it needs the keyboard and the bottom of the screen) and resumes it afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+
+from agentctl.ui.view import JobViewState, render_job_view
+
+MAX_FPS = 10
+
+
+class LiveJobView:
+    """A live view of one job on `console`; use it as a context manager."""
+
+    def __init__(self, state: JobViewState, console: Console, *, fps: float = 8,
+                 clock: Callable[[], float] = time.time):
+        self.state = state
+        self.console = console
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._live = Live(get_renderable=self._frame, console=console, transient=True,
+                          auto_refresh=True, refresh_per_second=min(fps, MAX_FPS),
+                          redirect_stdout=True, redirect_stderr=True)
+        self._running = False
+
+    def _frame(self) -> RenderableType:
+        # Built under the lock, from Text copies: the runner may fold the next event meanwhile.
+        with self._lock:
+            return render_job_view(self.state, self.clock())
+
+    def __enter__(self) -> LiveJobView:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+        # The live region is transient (a paused view leaves no copy behind); the last frame
+        # stays on screen once, as the record of how the job ended.
+        self.console.print(self._frame())
+
+    def start(self) -> None:
+        if not self._running:
+            self._live.start()
+            self._running = True
+
+    def stop(self) -> None:
+        if self._running:
+            self._running = False
+            self._live.stop()
+
+    def on_event(self, event: Any) -> None:
+        with self._lock:
+            self.state.apply(event)
+
+    def on_text(self, chunk: str) -> None:
+        with self._lock:
+            self.state.add_text(chunk)
+
+    def print(self, renderable: RenderableType) -> None:
+        """Print above the live region (it stays in the scrollback)."""
+        self.console.print(renderable)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        was_running = self._running
+        self.stop()
+        try:
+            yield
+        finally:
+            if was_running:
+                self.start()
+
+    def approver(self, *, workspace: Path | None,
+                 is_decided: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]],
+                                                                             str | None]:
+        """An Approver (see engine.approvals) that asks with the view paused."""
+        from agentctl.ui.prompts import ask_approval
+
+        def ask(request: dict[str, Any]) -> str | None:
+            with self.paused():
+                return ask_approval(request, console=self.console, workspace=workspace,
+                                    is_decided=lambda: is_decided(request))
+
+        return ask
+
+
+class PlainDisplay:
+    """Plain lines on stderr (no terminal codes), with a plain prompt when someone can answer.
+
+    `around` adds lines around each event's line (GitHub workflow commands).
+    """
+
+    def __init__(self, state: JobViewState, *,
+                 around: Callable[[Any], tuple[list[str], list[str]]] | None = None):
+        from agentctl.ui.plain import EventPrinter
+
+        self.state = state  # folded too, so callers can ask how the job stands
+        self._printer = EventPrinter(state.job_id, around=around)
+
+    def __enter__(self) -> PlainDisplay:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def on_event(self, event: Any) -> None:
+        self.state.apply(event)
+        self._printer.on_event(event)
+
+    def on_text(self, chunk: str) -> None:
+        pass  # a log gets the model's text once, in its `model_response` line
+
+    def approver(self, *, workspace: Path | None,
+                 is_decided: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]],
+                                                                             str | None]:
+        from agentctl.ui.prompts import ask_approval
+
+        def ask(request: dict[str, Any]) -> str | None:
+            return ask_approval(request, console=Console(stderr=True), workspace=workspace,
+                                is_decided=lambda: is_decided(request))
+
+        return ask
+
+
+def open_display(state: JobViewState, *, live: bool, github: bool = False,
+                 console: Console | None = None) -> LiveJobView | PlainDisplay:
+    """The live view when `live` (and stderr is a terminal), else plain lines on stderr."""
+    console = console or Console(stderr=True)
+    if live and console.is_terminal:
+        return LiveJobView(state, console)
+    around = None
+    if github:
+        from agentctl.ui.github import WorkflowCommands
+
+        around = WorkflowCommands(state.job_id).around
+    return PlainDisplay(state, around=around)

@@ -1,0 +1,323 @@
+"""The live job view: a small state folded from events, and pure renderables built from it.
+
+`JobViewState` is what a screen needs to know about a job — header facts (id, recipe, state,
+elapsed time, model, tokens, cost), the steps, the current action, the last lines of model
+text — and nothing else; it is folded event by event (`apply`) and from streamed text
+(`add_text`), so a frame never needs the database. `render_job_view(state, now)` turns it
+into rich renderables. Every piece of data goes into a `rich.text.Text` through
+`make_visible`: tool output and model text are never read as markup or terminal codes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from agentctl.ui.plain import make_visible
+
+TAIL_LINES = 6
+OUTPUT_LINES = 3
+# The live view shows this much of an action; the approval prompt always shows all of it.
+ACTION_CHARS = 400
+
+STATE_STYLES = {
+    "running": "cyan", "awaiting_approval": "yellow", "succeeded": "green", "failed": "red",
+    "cancelled": "magenta", "interrupted": "yellow", "pending": "dim",
+}
+STEP_MARKS = {
+    "pending": "·", "running": "▶", "succeeded": "✓", "failed": "✗", "cancelled": "⊘",
+    "interrupted": "‖", "awaiting_approval": "?",
+}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+# Events after which the job is no longer running in this runner.
+END_EVENTS = {"job_succeeded": "succeeded", "job_failed": "failed", "job_cancelled": "cancelled",
+              "job_interrupted": "interrupted", "job_paused": "awaiting_approval"}
+
+
+@dataclass
+class StepView:
+    id: str
+    kind: str = ""
+    status: str = "pending"
+
+
+@dataclass
+class ActionView:
+    step: str | None
+    tool: str
+    args: dict[str, Any]
+    decision: str | None = None
+    rules: list[str] = field(default_factory=list)
+    started: float = 0.0
+    finished: bool = False
+    ok: bool | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    output: str = ""
+
+
+@dataclass
+class JobViewState:
+    """Everything one frame of the view shows, folded from the job's events."""
+
+    job_id: str
+    recipe: str = ""
+    state: str = "running"
+    session_start: float | None = None
+    ended_at: float | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    steps: list[StepView] = field(default_factory=list)
+    current_step: str | None = None
+    action: ActionView | None = None
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> request
+    error: str | None = None
+    text_tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    _partial: str = ""
+    _streamed: bool = False
+
+    @classmethod
+    def from_job(cls, job: dict[str, Any], *, state: str | None = None) -> JobViewState:
+        """Start from a described job (`describe_job`), e.g. before its runner emits events;
+        `state` overrides the job's (a job about to be run says "starting")."""
+        usage = job.get("usage") or {}
+        view = cls(job_id=job["id"], recipe=job.get("recipe", ""),
+                   state=state or job.get("state", "running"),
+                   input_tokens=usage.get("input_tokens", 0),
+                   output_tokens=usage.get("output_tokens", 0),
+                   cost_usd=usage.get("cost_usd", 0.0))
+        view.steps = [StepView(s["id"], s.get("kind", ""), s.get("state", "pending"))
+                      for s in job.get("steps") or []]
+        for request in job.get("pending_approvals") or []:
+            view.pending[request["request"]] = dict(request)
+        return view
+
+    # -- folding -------------------------------------------------------------------------
+
+    def apply(self, event: Any) -> None:
+        """Fold one event (anything with seq, ts, type, step, data) into the state."""
+        kind, step, data = event.type, event.step, event.data or {}
+        if kind == "job_created":
+            self.recipe = data.get("recipe") or self.recipe
+            if not self.steps:
+                self.steps = [StepView(s["id"], s.get("kind", "")) for s in data.get("steps", [])]
+            self.state = "interrupted"  # until a runner takes it
+        elif kind == "runner_started":
+            self.state, self.session_start = "running", event.ts
+            self.ended_at = self.error = None
+        elif kind == "step_started":
+            self._set_step(step, "running", data.get("kind"))
+            self.current_step, self.action = step, None
+        elif kind == "step_finished":
+            self._set_step(step, data.get("state", "succeeded"))
+            if data.get("error"):
+                self.error = data["error"]
+        elif kind == "model_response":
+            self._fold_reply(data.get("reply") or {})
+        elif kind == "action_started":
+            self.action = ActionView(step=step, tool=data.get("tool") or "", args=dict(
+                data.get("args") or {}), decision=data.get("decision"),
+                rules=list(data.get("rules") or []), started=event.ts)
+        elif kind == "action_finished" and self.action is not None:
+            self.action.finished, self.action.ok = True, bool(data.get("ok"))
+            self.action.error, self.action.exit_code = data.get("error"), data.get("exit_code")
+            self.action.output = str(data.get("output") or "")
+        elif kind == "approval_requested":
+            self.pending[data["request"]] = {**data, "step": step}
+        elif kind == "approval_decided":
+            self.pending.pop(data.get("request"), None)
+        elif kind in END_EVENTS:
+            self._end(END_EVENTS[kind], event.ts, data)
+
+    def add_text(self, chunk: str) -> None:
+        """Streamed model text: keep the last lines, the unfinished one included."""
+        self._streamed = True
+        lines = (self._partial + chunk).split("\n")
+        self._partial = lines.pop()
+        self.text_tail.extend(lines)
+
+    def tail(self) -> list[str]:
+        lines = list(self.text_tail) + ([self._partial] if self._partial else [])
+        return lines[-TAIL_LINES:]
+
+    def _fold_reply(self, reply: dict[str, Any]) -> None:
+        self.model = reply.get("model") or self.model
+        self.input_tokens += int(reply.get("input_tokens") or 0)
+        self.output_tokens += int(reply.get("output_tokens") or 0)
+        self.cost_usd += float(reply.get("cost_usd") or 0.0)
+        content = (reply.get("message") or {}).get("content")
+        if content and not self._streamed:  # a model that does not stream still shows its text
+            self.add_text(content)
+        if self._partial:
+            self.text_tail.append(self._partial)
+            self._partial = ""
+        self._streamed = False
+
+    def _set_step(self, step_id: str | None, status: str, kind: str | None = None) -> None:
+        for view in self.steps:
+            if view.id == step_id:
+                view.status = status
+                view.kind = kind or view.kind
+                return
+        if step_id:
+            self.steps.append(StepView(step_id, kind or "", status))
+
+    def _end(self, state: str, ts: float, data: dict[str, Any]) -> None:
+        self.state, self.ended_at = state, ts
+        for view in self.steps:
+            if view.status == "running":
+                view.status = "succeeded" if state == "succeeded" else state
+        if state == "failed":
+            error = data.get("error") or {}
+            self.error = error.get("message") or self.error
+        elif state == "interrupted":  # a plain Ctrl-C needs no explanation
+            reason = data.get("reason")
+            self.error = reason if reason and reason != "interrupted" else None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether something is in progress, for the spinner."""
+        return self.state == "running"
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+def visible_text(text: Any, style: str = "") -> Text:
+    """Data as a Text: control, ANSI and bidi characters shown, never obeyed or parsed."""
+    return Text(make_visible(str(text)), style=style)
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def spinner_frame(now: float) -> str:
+    return SPINNER[int(now * 10) % len(SPINNER)]
+
+
+def describe_action(tool: str, args: dict[str, Any]) -> str:
+    """The action in one string: the shell command itself, else the path or url, else JSON."""
+    if tool == "shell" and "command" in args:
+        return str(args["command"])
+    for key in ("path", "url"):
+        if key in args:
+            return str(args[key])
+    return json.dumps(args, ensure_ascii=False)
+
+
+def render_header(state: JobViewState, now: float) -> Text:
+    end = state.ended_at if state.ended_at is not None else now
+    elapsed = format_elapsed(end - state.session_start) if state.session_start else "--:--"
+    line = Text.assemble(("job ", "bold"), (state.job_id, "bold"), "  ",
+                         visible_text(state.recipe, "bold"), "  ",
+                         (state.state, STATE_STYLES.get(state.state, "")), "  ", elapsed)
+    line.append("\n")
+    line.append_text(Text.assemble(
+        "model ", visible_text(state.model or "-", "cyan"),
+        f"  tokens {state.input_tokens}+{state.output_tokens}",
+        f"  cost ${state.cost_usd:.4f}"))
+    return line
+
+
+def render_steps(state: JobViewState, now: float) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_column(no_wrap=True)
+    for step in state.steps:
+        mark = STEP_MARKS.get(step.status, "·")
+        if step.status == "running" and state.waiting:
+            mark = spinner_frame(now)
+        style = STATE_STYLES.get(step.status, "")
+        table.add_row(Text(mark, style=style), visible_text(step.id),
+                      Text(f"{step.kind} {step.status}".strip(), style=style))
+    return table
+
+
+def render_action(state: JobViewState, now: float) -> Text | None:
+    action = state.action
+    pending = list(state.pending.values())
+    if pending and state.state in ("running", "awaiting_approval"):
+        request = pending[-1]
+        line = Text("? ", style="yellow bold")
+        line.append(f"approval {request.get('request')} ", style="yellow")
+        line.append_text(visible_text(request.get("reason", "")))
+        return line
+    if action is None:
+        if state.waiting and state.current_step and _step_kind(state) == "agent":
+            return Text(f"{spinner_frame(now)} waiting for the model", style="dim")
+        return None
+    what = describe_action(action.tool, action.args)
+    if len(what) > ACTION_CHARS:
+        what = what[:ACTION_CHARS] + "…"
+    if action.finished:
+        mark = "✓" if action.ok else "✗"
+    else:  # running, or cut short by the end of the job
+        mark = spinner_frame(now) if state.waiting else STEP_MARKS.get(state.state, "→")
+    line = Text(f"{mark} ", style="cyan" if not action.finished else "")
+    line.append_text(visible_text(f"[{action.step}] " if action.step else "", "dim"))
+    line.append_text(visible_text(action.tool, "bold"))
+    line.append(": ")
+    line.append_text(visible_text(what))
+    if action.decision:
+        line.append(f"  ({action.decision}", style=_decision_style(action.decision))
+        if action.rules:
+            line.append_text(visible_text(" by " + ", ".join(action.rules),
+                                          _decision_style(action.decision)))
+        line.append(")", style=_decision_style(action.decision))
+    if action.finished and not action.ok:
+        detail = action.error or (f"exit {action.exit_code}" if action.exit_code else "failed")
+        line.append_text(visible_text(f"  {detail}", "red"))
+    elif not action.finished:
+        end = now if state.ended_at is None else state.ended_at
+        line.append(f"  {format_elapsed(end - action.started)}", style="dim")
+    return line
+
+
+def _step_kind(state: JobViewState) -> str:
+    return next((s.kind for s in state.steps if s.id == state.current_step), "")
+
+
+def _decision_style(decision: str) -> str:
+    return {"allow": "green", "ask": "yellow", "deny": "red"}.get(decision, "")
+
+
+def render_output(state: JobViewState) -> Text | None:
+    """The last lines of the current action's output, then of the model's text."""
+    lines: list[Text] = []
+    action = state.action
+    if action is not None and action.finished and action.output.strip():
+        for raw in action.output.rstrip("\n").split("\n")[-OUTPUT_LINES:]:
+            lines.append(visible_text("  │ " + raw, "dim"))
+    for raw in state.tail():
+        lines.append(visible_text("  ┊ " + raw, "italic"))
+    if not lines:
+        return None
+    out = Text("\n").join(lines)
+    out.no_wrap = True
+    out.overflow = "ellipsis"
+    return out
+
+
+def render_job_view(state: JobViewState, now: float) -> RenderableType:
+    """One frame: header, steps, current action, recent output, the error if any."""
+    parts: list[RenderableType] = [render_header(state, now)]
+    if state.steps:
+        parts.append(render_steps(state, now))
+    for part in (render_action(state, now), render_output(state)):
+        if part is not None:
+            parts.append(part)
+    if state.error and state.state in ("failed", "interrupted"):
+        parts.append(visible_text(f"error: {state.error}", "red"))
+    return Group(*parts)

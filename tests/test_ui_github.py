@@ -1,0 +1,122 @@
+"""GitHub Actions: groups per step, ::error:: for failures, and the Markdown job summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import agentctl_env
+
+from agentctl.store import Event
+from agentctl.ui.github import WorkflowCommands, escape_data, md_text, render_summary
+
+
+def run_in_actions(tmp_path: Path, recipe: Path, workspace: Path, *extra: str,
+                   summary: Path | None = None) -> subprocess.CompletedProcess:
+    summary = summary or tmp_path / "summary.md"
+    env = agentctl_env(tmp_path / "a.db", GITHUB_ACTIONS="true", CI="true",
+                       GITHUB_STEP_SUMMARY=str(summary))
+    return subprocess.run([sys.executable, "-m", "agentctl", "run", str(recipe),
+                           "--workspace", str(workspace), *extra], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def write_recipe(tmp_path: Path, steps: str) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(f"version: 1\nname: ci\nsteps:\n{steps}")
+    return path
+
+
+def test_a_parked_run_groups_steps_and_its_summary_says_how_to_approve(tmp_path, workspace):
+    recipe = write_recipe(tmp_path, "  - id: build\n    run: echo built\n"
+                                    "  - id: ship\n    approval: Ship it?\n"
+                                    "  - id: after\n    run: 'true'\n")
+    (tmp_path / "summary.md").write_text("earlier content\n")
+    done = run_in_actions(tmp_path, recipe, workspace, "--non-interactive", "--json")
+    assert done.returncode == 3, done.stderr
+    job = json.loads(done.stdout)  # stdout is still just the JSON document
+    lines = done.stderr.splitlines()
+    assert "::group::step build (run)" in lines and "::group::step ship (approval)" in lines
+    assert lines.count("::endgroup::") == 2
+    opened = lines.index("::group::step build (run)")
+    assert any("[build] step succeeded" in line for line in lines[opened:lines.index(
+        "::endgroup::")])
+    assert any(line.startswith("::notice") and f"agentctl approve {job['id']}" in line
+               for line in lines)
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("earlier content\n")  # appended, never overwritten
+    request = job["pending_approvals"][0]["request"]
+    assert f"agentctl approve {job['id']} {request}" in summary
+    assert f"agentctl resume {job['id']}" in summary
+    assert "| build | run | ✅ succeeded |" in summary and "Ship it?" in summary
+    assert "`echo built`" in summary and "### Usage" in summary
+
+
+def test_a_failed_step_is_an_error_annotation(tmp_path, workspace):
+    recipe = write_recipe(tmp_path, "  - id: boom\n    run: exit 7\n")
+    done = run_in_actions(tmp_path, recipe, workspace)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("::error")]
+    assert any("title=step boom failed" in line and "exit 7" in line for line in errors)
+    assert any("step_failed" in line for line in errors)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "❌ failed" in summary and "exit 7" in summary
+
+
+def test_outside_actions_there_are_no_workflow_commands(tmp_path, workspace):
+    recipe = write_recipe(tmp_path, "  - id: a\n    run: 'true'\n")
+    done = subprocess.run([sys.executable, "-m", "agentctl", "run", str(recipe),
+                           "--workspace", str(workspace)],
+                          env=agentctl_env(tmp_path / "a.db", CI="true", GITHUB_ACTIONS=""),
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and "::" not in done.stderr
+
+
+def ev(seq: int, type_: str, step: str | None = None, **data) -> Event:
+    return Event(seq, 1_700_000_000.0 + seq, type_, step, data)
+
+
+def test_groups_close_when_the_job_stops_mid_step():
+    commands = WorkflowCommands("j1")
+    assert commands.around(ev(1, "step_started", "a", kind="run")) == (
+        ["::group::step a (run)"], [])
+    before, after = commands.around(ev(2, "job_interrupted", reason="x"))
+    assert before == ["::endgroup::"] and after == []
+    assert commands.around(ev(3, "job_succeeded")) == ([], [])
+
+
+def test_data_cannot_forge_a_workflow_command():
+    commands = WorkflowCommands("j1")
+    commands.around(ev(1, "step_started", "a\n::add-mask::x", kind="run"))
+    _, after = commands.around(ev(2, "step_finished", "a", state="failed",
+                                  error="50% done\n::set-output name=x::y\r"))
+    line = after[-1]
+    assert "\n" not in line and "\r" not in line
+    assert line.endswith("50%25 done\\n::set-output name=x::y\\r")
+    assert escape_data("a%\r\n") == "a%25\\r\\n"
+
+
+def test_summary_escapes_markdown_and_html():
+    job = {"id": "j1", "recipe": "<img src=x onerror=alert(1)>", "state": "awaiting_approval",
+           "steps": [{"id": "a|b", "kind": "run", "state": "succeeded"}],
+           "usage": {"model_calls": 1, "tool_calls": 1, "input_tokens": 10,
+                     "output_tokens": 2, "cost_usd": 0.0042},
+           "pending_approvals": [{"request": "r4", "step": "a|b", "tool": "shell",
+                                  "args": {"command": "git push | tee `x`"},
+                                  "rules": ["push-needs-a-human"], "reason": "**bold** [l](u)"}]}
+    events = [ev(3, "action_started", "a|b", key="k", tool="shell",
+                 args={"command": "echo '|' \x1b[31m"}),
+              ev(4, "action_finished", "a|b", key="k", tool="shell", ok=True, duration_ms=5),
+              ev(5, "approval_requested", "a|b", request="r4", reason="**bold** [l](u)")]
+    summary = render_summary(job, events)
+    assert "<img" not in summary and "&lt;img" in summary
+    assert "| a\\|b | run |" in summary  # a pipe in data stays inside its cell
+    assert "\\*\\*bold\\*\\* \\[l\\](u)" in summary
+    assert "\x1b" not in summary and "\\x1b[31m" in summary
+    assert "`` git push \\| tee `x` ``" in summary
+    assert "push-needs-a-human" in summary.replace("\\", "")
+    assert "cost $0.0042" in summary
+    assert "agentctl approve j1 r4" in summary and "agentctl resume j1" in summary
+    assert md_text("a_b") == "a\\_b"

@@ -1,0 +1,270 @@
+"""The live view: state folded from events, rendered by rich, data never read as codes."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from agentctl.store import Event
+from agentctl.ui.view import JobViewState, format_elapsed, render_job_view
+
+EVIL = "\x1b]0;evil\x07 \x1b[31mred [link=http://x]y[/link] \u202eabc"
+EVIL_SHOWN = ("\\x1b]0;evil\\x07", "\\x1b[31m", "[link=http://x]y[/link]", "\\u202e")
+
+T0 = 1_700_000_000.0
+
+
+def events(*items) -> list[Event]:
+    return [Event(seq, T0 + seq, type_, step, data)
+            for seq, (type_, step, data) in enumerate(items, start=1)]
+
+
+def agent_job() -> list[Event]:
+    return events(
+        ("job_created", None, {"recipe": "fix-tests", "steps": [
+            {"id": "context", "kind": "run"}, {"id": "fix", "kind": "agent"},
+            {"id": "confirm", "kind": "approval"}]}),
+        ("runner_started", None, {"pid": 1, "host": "h", "resumed": False}),
+        ("step_started", "context", {"kind": "run"}),
+        ("action_started", "context", {"key": "context/run", "tool": "shell",
+                                       "args": {"command": "git log -5"}}),
+        ("action_finished", "context", {"key": "context/run", "tool": "shell", "ok": True,
+                                        "output": "abc fix\n", "exit_code": 0}),
+        ("step_finished", "context", {"state": "succeeded", "output": "abc fix\n"}),
+        ("step_started", "fix", {"kind": "agent"}),
+        ("model_response", "fix", {"key": "fix/t0", "reply": {
+            "model": "openai/gpt-4.1-mini", "input_tokens": 1200, "output_tokens": 34,
+            "cost_usd": 0.0123, "message": {"content": None, "tool_calls": [{}]}}}),
+        ("action_started", "fix", {"key": "fix/t0/c0", "tool": "shell",
+                                   "args": {"command": "pytest -x tests/test_a.py"},
+                                   "decision": "allow", "rules": ["safe-commands"]}),
+    )
+
+
+def folded(items: list[Event]) -> JobViewState:
+    state = JobViewState("a1b2c3d4e5")
+    for event in items:
+        state.apply(event)
+    return state
+
+
+def render(state: JobViewState, width: int, now: float = T0 + 75) -> tuple[str, str]:
+    console = Console(record=True, width=width, force_terminal=True, color_system="truecolor")
+    console.print(render_job_view(state, now))
+    return console.export_text(), console.export_text(styles=True)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_header_steps_and_current_action(width):
+    state = folded(agent_job())
+    text, _ = render(state, width)
+    assert "job a1b2c3d4e5" in text and "fix-tests" in text and "running" in text
+    assert "openai/gpt-4.1-mini" in text
+    assert "tokens 1200+34" in text and "$0.0123" in text
+    assert format_elapsed(75 - 2) in text  # since the runner started
+    lines = text.splitlines()
+    assert any("context" in line and "succeeded" in line for line in lines)
+    assert any("fix" in line and "agent running" in line for line in lines)
+    assert any("confirm" in line and "pending" in line for line in lines)
+    assert "shell: pytest -x tests/test_a.py" in text
+    assert "(allow by safe-commands)" in text
+
+
+def test_usage_adds_up_and_the_end_stops_the_clock():
+    items = agent_job() + events(
+        ("model_response", "fix", {"key": "fix/t1", "reply": {
+            "model": "anthropic/claude", "input_tokens": 10, "output_tokens": 6,
+            "cost_usd": 0.5, "message": {"content": "All green now."}}}),
+        ("job_failed", None, {"error": {"type": "step_failed", "message": "boom"}}),
+    )
+    items[-1].ts = items[-2].ts = T0 + 20
+    state = folded(items)
+    assert (state.input_tokens, state.output_tokens) == (1210, 40)
+    assert state.model == "anthropic/claude" and state.state == "failed"
+    text, _ = render(state, 80, now=T0 + 500)
+    assert "00:18" in text and "error: boom" in text
+    assert "All green now." in text  # a model that does not stream still shows its text
+    assert any("fix" in line and "failed" in line for line in text.splitlines())
+
+
+def test_from_a_described_job_then_events():
+    job = {"id": "ffff000011", "recipe": "r", "state": "interrupted",
+           "steps": [{"id": "a", "kind": "run", "state": "succeeded"},
+                     {"id": "b", "kind": "run", "state": "interrupted"}],
+           "usage": {"input_tokens": 5, "output_tokens": 6, "cost_usd": 0.25},
+           "pending_approvals": []}
+    state = JobViewState.from_job(job, state="starting")
+    text, _ = render(state, 80)
+    assert "starting" in text and "tokens 5+6" in text and "$0.2500" in text
+    state.apply(Event(9, T0, "runner_started", None, {"resumed": True}))
+    state.apply(Event(10, T0, "step_started", "b", {"kind": "run"}))
+    assert [s.status for s in state.steps] == ["succeeded", "running"]
+
+
+def test_pending_approval_is_the_current_thing():
+    state = folded(events(
+        ("runner_started", None, {}),
+        ("step_started", "gate", {"kind": "approval"}),
+        ("approval_requested", "gate", {"request": "r3", "reason": "Ship it?", "tool": None,
+                                        "args": {}, "rules": []}),
+    ))
+    text, _ = render(state, 80)
+    assert "approval r3" in text and "Ship it?" in text
+    state.apply(Event(4, T0, "approval_decided", "gate", {"request": "r3"}))
+    assert "approval r3" not in render(state, 80)[0]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tool_output_and_model_text_are_shown_never_obeyed(width):
+    state = folded(events(
+        ("job_created", None, {"recipe": EVIL, "steps": [{"id": "s", "kind": "agent"}]}),
+        ("runner_started", None, {}),
+        ("step_started", "s", {"kind": "agent"}),
+        ("action_started", "s", {"key": "k", "tool": "shell", "args": {"command": EVIL}}),
+        ("action_finished", "s", {"key": "k", "tool": "shell", "ok": True,
+                                  "output": "line one\n" + EVIL + "\n"}),
+    ))
+    state.add_text("thinking " + EVIL)
+    text, styled = render(state, width)
+    for shown in EVIL_SHOWN:
+        assert text.count(shown) >= 3, (shown, text)  # recipe name, action, output, text
+    # Nothing of the data reached the terminal as a code: no title change, no red, no link.
+    assert "\x1b]" not in styled and "\x07" not in styled
+    assert "\x1b[31m" not in styled  # nothing in this frame is styled red
+    assert "\x1b" not in text and "\u202e" not in text
+
+
+def test_streamed_text_keeps_the_last_lines():
+    state = JobViewState("j")
+    for number in range(20):
+        state.add_text(f"line {number}\n")
+    state.add_text("partial")
+    tail = state.tail()
+    assert tail[-1] == "partial" and "line 19" in tail and "line 3" not in tail
+    assert len(tail) <= 6
+
+
+def test_a_spinner_while_waiting_and_none_when_done():
+    state = folded(events(("runner_started", None, {}), ("step_started", "s", {"kind": "agent"})))
+    state.steps[0].kind = "agent"
+    assert "waiting for the model" in render(state, 80)[0]
+    frames = {render(state, 80, now=T0 + i / 10)[0].splitlines()[2][0] for i in range(10)}
+    assert len(frames) > 1
+    state.apply(Event(3, T0 + 3, "job_succeeded", None, {}))
+    text, _ = render(state, 80)
+    assert "waiting" not in text and "succeeded" in text
+
+
+# -- the approval prompt (rendered the same way) ----------------------------------------
+
+class Keys:
+    """A fake keyboard: each read returns the next item ("" = no key within the timeout)."""
+
+    def __init__(self, *keys: str | None):
+        self.keys = list(keys)
+        self.reads = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def read(self, timeout: float):
+        self.reads += 1
+        return self.keys.pop(0) if self.keys else None
+
+
+def prompt_console(width: int = 80) -> Console:
+    return Console(record=True, width=width, force_terminal=True)
+
+
+def shell_request(command: str, **extra) -> dict:
+    return {"request": "r7", "step": "deploy", "tool": "shell", "args": {"command": command},
+            "rules": ["push-needs-a-human"], "reason": "git push needs a human", **extra}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_prompt_shows_the_whole_command_visibly_and_the_rules(width):
+    from agentctl.ui.prompts import ask_approval
+
+    words = " ".join(f"w{number}" for number in range(150))
+    console = prompt_console(width)
+    answer = ask_approval(shell_request(f"git push {words}; {EVIL}"), console=console,
+                          reader=Keys("x", "", "a"))
+    assert answer == "approve"
+    text = console.export_text()
+    assert all(f"w{number} " in text or f"w{number}\n" in text or f"w{number};" in text
+               for number in range(150))  # wrapped, never cut short
+    for shown in EVIL_SHOWN:
+        assert shown in text
+    assert "\x1b]" not in console.export_text(styles=True)
+    assert "push-needs-a-human" in text and "approval r7" in text and "deploy" in text
+    assert "approved r7" in text
+
+
+@pytest.mark.parametrize("key,answer", [("a", "approve"), ("y", "approve"), ("A", "approve"),
+                                        ("d", "deny"), ("n", "deny"), (None, None)])
+def test_prompt_keys(key, answer):
+    from agentctl.ui.prompts import ask_approval
+
+    assert ask_approval(shell_request("ls"), console=prompt_console(),
+                        reader=Keys(key)) == answer
+
+
+def test_question_mark_shows_details_then_waits_again():
+    from agentctl.ui.prompts import ask_approval
+
+    console = prompt_console()
+    request = shell_request("ls", key="deploy/t2/c0", action_hash="ab" * 32)
+    assert ask_approval(request, console=console, reader=Keys("?", "d")) == "deny"
+    text = console.export_text()
+    assert "deploy/t2/c0" in text and "denied r7" in text
+    assert text.count("press a to approve") == 2
+
+
+def test_an_answer_from_another_terminal_closes_the_prompt():
+    from agentctl.ui.prompts import ask_approval
+
+    checks = iter([False, False, True])
+    keys = Keys("", "", "", "a")
+    console = prompt_console()
+    answer = ask_approval(shell_request("ls"), console=console, reader=keys,
+                          is_decided=lambda: next(checks))
+    assert answer == "decided" and keys.reads == 2
+    assert "decided from another terminal" in console.export_text()
+
+
+def test_diff_preview_for_write_and_edit(tmp_path):
+    from agentctl.ui.prompts import diff_preview, render_approval
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    edit = diff_preview("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"},
+                        tmp_path)
+    assert "-    return a - b" in edit and "+    return a + b" in edit
+    assert edit[0] == "--- a/calc.py"
+    new = diff_preview("write_file", {"path": "new.txt", "content": "hello\n"}, tmp_path)
+    assert new[0] == "--- /dev/null" and "+hello" in new
+    over = diff_preview("write_file", {"path": "calc.py", "content": "x = 1\n"}, tmp_path)
+    assert "-def add(a, b):" in over and "+x = 1" in over
+    outside = diff_preview("write_file", {"path": "/etc/passwd", "content": "x"}, tmp_path)
+    assert "-root" not in "\n".join(outside)  # files outside the workspace are never read
+    assert diff_preview("shell", {"command": "ls"}, tmp_path) == []
+    console = prompt_console()
+    console.print(render_approval({"request": "r1", "step": "fix", "tool": "write_file",
+                                   "args": {"path": "calc.py", "content": f"x = 1 # {EVIL}\n"},
+                                   "rules": [], "reason": "no rule allowed it"},
+                                  workspace=tmp_path))
+    text = console.export_text()
+    assert "+x = 1 # \\x1b]0;evil\\x07" in text and "calc.py" in text
+    assert "\x1b]" not in console.export_text(styles=True)
+
+
+def test_offer_rollback_says_yes_only_to_y():
+    from agentctl.ui.prompts import offer_rollback
+
+    console = prompt_console()
+    assert offer_rollback("M calc.py\nA notes.md", console=console, reader=Keys("y")) is True
+    assert "calc.py" in console.export_text()
+    assert offer_rollback("M calc.py", console=prompt_console(), reader=Keys("\n")) is False
+    assert offer_rollback("M calc.py", console=prompt_console(), reader=Keys(None)) is False
