@@ -199,3 +199,20 @@ def test_watch_answers_the_prompt_of_a_runner_in_another_terminal(tmp_path, work
     assert runner.finish() == 0, runner.screen
     assert "decided from another terminal" in runner.screen
     assert (workspace / "shipped.txt").read_text() == "shipped\n"
+
+
+def test_a_failed_run_offers_to_roll_back_its_changes(tmp_path, workspace, terminals):
+    (workspace / "notes.txt").write_text("mine\n")
+    recipe = tmp_path / "fails.yaml"
+    recipe.write_text("version: 1\nname: fails\nsteps:\n"
+                      "  - id: change\n    run: echo theirs > notes.txt && touch extra.txt\n"
+                      "  - id: boom\n    run: exit 1\n")
+    terminal = Terminal(["run", str(recipe), "--workspace", str(workspace)],
+                        tmp_path / "a.db", tmp_path)
+    terminals.append(terminal)
+    terminal.wait_for(r"roll these changes back\?")
+    assert "notes.txt" in terminal.screen and "extra.txt" in terminal.screen
+    terminal.child.send("y")
+    assert terminal.finish() == 1
+    assert (workspace / "notes.txt").read_text() == "mine\n"
+    assert not (workspace / "extra.txt").exists()

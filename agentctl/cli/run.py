@@ -135,11 +135,32 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
             signal.signal(signal.SIGINT, previous)
     if github:
         append_step_summary(store, job_id)
+    if interactive and outcome.state in ("failed", "cancelled"):
+        _offer_rollback(store, job_id)
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
     else:
         show_outcome(outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def _offer_rollback(store, job_id: str) -> None:
+    """A failed or cancelled run in a terminal offers to undo the files it changed."""
+    from agentctl.changes import net_changes
+    from agentctl.engine.rollback import diff_job, rollback_job
+    from agentctl.ui.prompts import offer_rollback
+
+    changes = net_changes(diff_job(store, job_id))
+    lines = [f"{c.kind:<9} {c.path}" + (f" (from {c.from_path})" if c.from_path else "")
+             for c in changes]
+    if not changes or not offer_rollback("\n".join(lines)):
+        return
+    report = rollback_job(store, job_id)
+    print(f"rolled back: {len(report['restored'])} restored, {len(report['removed'])} removed",
+          file=sys.stderr)
+    for conflict in report["conflicts"]:
+        print(f"left alone (changed since the job): {conflict['path']}: {conflict['reason']}",
+              file=sys.stderr)
 
 
 def pending_check(store, job_id: str):
