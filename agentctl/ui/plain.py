@@ -64,17 +64,25 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         calls = message.get("tool_calls") or []
         what = (f"{len(calls)} tool call(s)" if calls
                 else one_line(message.get("content") or "", 80) or "(no text)")
+        tried = reply.get("attempts") or []
+        fallback = (f"; after {len(tried)} failed tr{'y' if len(tried) == 1 else 'ies'},"
+                    f" last: {one_line(tried[-1].get('model', ''), 40)}"
+                    f" {one_line(tried[-1].get('reason', ''), 60)}") if tried else ""
         return (f"{where}model {reply.get('model')} answered: {what}"
                 f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
-                f" ${reply.get('cost_usd', 0):.4f})")
+                f" ${reply.get('cost_usd', 0):.4f}{fallback})")
     if type_ == "action_started":
         what = _summarise_args(data.get("tool", ""), data.get("args", {}))
         decided = ""
-        if data.get("decision"):  # the policy's decision, when the runner records one
+        if data.get("rules") or data.get("decision") not in (None, "allow"):
             rules = ", ".join(data.get("rules") or [])
             decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
         return f"{where}→ {data.get('tool')}: {what}{decided}"
     if type_ == "action_finished":
+        if data.get("refused"):
+            rules = ", ".join(data.get("rules") or [])
+            return (f"{where}✗ {data.get('tool')} not run: {data.get('error') or 'refused'}"
+                    + (f" by {rules}" if rules else ""))
         status = "ok" if data.get("ok") else (data.get("error") or "failed")
         code = f", exit {data['exit_code']}" if data.get("exit_code") not in (None, 0) else ""
         return f"{where}← {data.get('tool')} {status}{code} ({data.get('duration_ms', 0)} ms)"
@@ -89,6 +97,13 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         return "job paused: awaiting approval"
     if type_ == "cancel_requested":
         return f"cancel requested by {data.get('by')}"
+    if type_ == "rollback_started":
+        return "rollback started"
+    if type_ == "rollback":
+        conflicts = data.get("conflicts") or []
+        text = (f"rolled back: {len(data.get('restored') or [])} restored,"
+                f" {len(data.get('removed') or [])} removed")
+        return text + (f", {len(conflicts)} conflict(s) left alone" if conflicts else "")
     if type_ == "warning":
         return f"warning: {one_line(data.get('message', ''), 200)}"
     if type_ == "job_succeeded":
