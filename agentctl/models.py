@@ -324,8 +324,9 @@ class LiteLLMClient:
 
     def __init__(self, roles: dict[str, RoleConfig], *, env: Mapping[str, str] | None = None,
                  record: Path | None = None, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
-                 timeout: float = DEFAULT_TIMEOUT):
+                 timeout: float = DEFAULT_TIMEOUT, mask: Callable[[Any], Any] | None = None):
         self.roles = roles
+        self.mask = mask or (lambda value: value)
         self._env = env  # None: os.environ, read at call time
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
@@ -397,7 +398,9 @@ class LiteLLMClient:
                 with self._lock:
                     self.spent[cfg.name] = self.spent.get(cfg.name, 0.0) + reply.cost_usd
                 if self.recorder:
-                    self.recorder.write(call_index, role, cfg.model, messages, tools, reply.to_dict())
+                    # Secrets never reach the recording: it is stored like the log.
+                    self.recorder.write(call_index, role, cfg.model, self.mask(messages), tools,
+                                        self.mask(reply.to_dict()))
                 return reply
         tried = _summarise(attempts)
         if attempts and all(a["reason"] == "over budget" for a in attempts):
@@ -460,9 +463,11 @@ class LiteLLMClient:
 class ReplayClient:
     """Answers from a cassette by call_index: no network, no litellm import."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, mask: Callable[[Any], Any] | None = None):
         self.path = Path(path)
         self.entries = cassette.load_cassette(self.path)
+        # Recordings hold masked text: compare what we would send, masked the same way.
+        self.mask = mask or (lambda value: value)
         self.spent: dict[str, float] = {}
 
     def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
@@ -477,7 +482,8 @@ class ReplayClient:
             held = f"calls {min(self.entries)}-{max(self.entries)}" if self.entries else "no calls"
             raise ModelError(f"replay diverged at model call {call_index}: the recording has no "
                              f"call {call_index} (it holds {held})", hint)
-        diff = cassette.describe_difference(entry.get("request") or {}, messages, tools)
+        diff = cassette.describe_difference(entry.get("request") or {}, self.mask(messages),
+                                            tools)
         if diff is None and entry.get("role", role) != role:
             diff = f"recorded role '{entry.get('role')}', now '{role}'"
         if diff:
@@ -492,14 +498,15 @@ class ReplayClient:
 def build_model_client(roles: Mapping[str, Any], overrides: Sequence[str] = (), *,
                        env: Mapping[str, str] | None = None, record: Path | None = None,
                        replay: Path | None = None, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
-                       timeout: float = DEFAULT_TIMEOUT) -> ModelClient:
+                       timeout: float = DEFAULT_TIMEOUT,
+                       mask: Callable[[Any], Any] | None = None) -> ModelClient:
     """A replaying client when `replay` is given, else a live one. Never fails for a missing
     model: that is reported by complete() (or up front by check_models_configured)."""
     if replay is not None:
         if record is not None:
             raise UsageError("--record and --replay cannot be combined",
                              "replay answers from the file; record a fresh run without --replay")
-        return ReplayClient(Path(replay))
+        return ReplayClient(Path(replay), mask=mask)
     return LiteLLMClient(resolve_roles(roles, overrides, env), env=env,
                          record=Path(record) if record else None,
-                         retry_delays=retry_delays, timeout=timeout)
+                         retry_delays=retry_delays, timeout=timeout, mask=mask)

@@ -28,6 +28,9 @@ def run(
         "-p", "--param", help="A recipe param as KEY=VALUE; repeat for more.")] = None,
     workspace: Annotated[str | None, typer.Option(
         help="The folder the agent works in (default: the current folder).")] = None,
+    policy: Annotated[list[str] | None, typer.Option(
+        "--policy", help="A policy file, on top of the recipe's; repeat for more. The strictest"
+        " decision wins.", metavar="FILE")] = None,
     model: Annotated[list[str] | None, typer.Option(
         "--model", help="MODEL for the default role, or ROLE=MODEL; repeat for more.")] = None,
     record: Annotated[str | None, typer.Option(
@@ -55,7 +58,8 @@ def run(
 
     store = open_store(db)
     job_id = prepare_job(store, str(recipe), param_pairs=param or [], workspace=workspace,
-                         model_overrides=model or [], record=record, replay=replay)
+                         model_overrides=model or [], record=record, replay=replay,
+                         policy_files=policy or [])
     if detach:
         _detach(store, job_id, json_out=json_out)
         return

@@ -1,33 +1,83 @@
-"""`agentctl validate FILE...`: check recipes without running anything."""
+"""`agentctl validate FILE...`: check recipes and policies (with their tests) without running
+anything."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agentctl.cli import app, _write_error
-from agentctl.cli.options import DebugOption, DbOption
+from agentctl.cli import _write_error, app
+from agentctl.cli.options import DbOption, DebugOption
 from agentctl.errors import AgentctlError
+
+_TEST_HINT = "fix the rule or the test's expect:, then run `agentctl validate FILE`"
+
+
+def _is_policy_file(path: Path) -> bool:
+    """A YAML file whose top level has rules: or default: and no steps:/instructions:."""
+    from agentctl.policy import is_policy_data
+    from agentctl.yamlload import load_yaml
+
+    try:
+        data, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (AgentctlError, OSError, UnicodeDecodeError):
+        return False  # the recipe loader reports the problem in its words
+    return is_policy_data(data)
+
+
+def _scratch_parent() -> str | None:
+    """Where test workspaces go: the user cache dir rather than /tmp, which policies often
+    name as scratch space (a test's `../x` would then land in an allowed place)."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_cache_dir("agentctl", appauthor=False)) / "policy-tests"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(folder)
+
+
+def _validate_policy(path: Path) -> int:
+    """Load a policy and run its tests; print ok or one error per failing test. Bad count."""
+    from agentctl.policy import load_policy, run_policy_tests
+
+    policy = load_policy(path)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=_scratch_parent()) as folder:
+        failures = run_policy_tests(policy, Path(folder))
+    for failure in failures:
+        _write_error(failure.message(), _TEST_HINT)
+    if failures:
+        return 1
+    print(f"ok {path}: policy {policy.name}, {len(policy.rules)} rules, "
+          f"{len(policy.tests)} tests pass")
+    return 0
 
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Recipe files.", metavar="FILE...")],
+    files: Annotated[list[Path], typer.Argument(help="Recipe and policy files.",
+                                                metavar="FILE...")],
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Check recipes: schema, types, duplicate keys, templates. Runs nothing.
+    """Check recipes (schema, types, duplicate keys, templates) and policies (schema, and the
+    policy's own tests:). Runs nothing.
 
-    Exit 0 when every file is valid, else 2 with an `error:` line per bad file naming
-    file:line:column.
+    Exit 0 when every file is valid and every test passes, else 2 with an `error:` line per
+    bad file or failing test naming file:line:column.
     """
     from agentctl.recipe import load_recipe
 
     bad = 0
     for path in files:
         try:
+            if _is_policy_file(path):
+                bad += _validate_policy(path)
+                continue
             loaded = load_recipe(path)
         except AgentctlError as error:
             bad += 1

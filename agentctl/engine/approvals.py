@@ -42,11 +42,12 @@ class Gate:
     """Asks for approvals on behalf of one runner."""
 
     def __init__(self, store: Store, journal: Journal, index: ReplayIndex,
-                 approver: Approver | None):
+                 approver: Approver | None, expires_after: float | None = None):
         self.store = store
         self.journal = journal
         self.index = index
         self.approver = approver
+        self.expires_after = expires_after  # the policy's approvals.expires_after, seconds
 
     def require(self, *, step: str, key: str, tool: str | None, args: dict[str, Any],
                 reason: str, rules: list[str] | None = None) -> tuple[str, dict[str, Any]]:
@@ -71,10 +72,27 @@ class Gate:
                 record = self._record(record["request"])
         if record["state"] == "pending":
             raise Parked([record])
+        if record["state"] == "approved" and self._expired(record):
+            return "deny", self._expire(record)
         if record["state"] == "approved":
             self._consume(record)
             return "approve", record
         return "deny", record
+
+    def _expired(self, record: dict[str, Any]) -> bool:
+        return (self.expires_after is not None and record["decided_at"] is not None
+                and self.journal.clock() - record["decided_at"] > self.expires_after)
+
+    def _expire(self, record: dict[str, Any]) -> dict[str, Any]:
+        """An approval used too late counts as a deny (the policy's approvals.expires_after)."""
+        job_id = self.journal.job_id
+        self.journal.add("approval_expired", record["step"], {"request": record["request"]})
+        self.journal.commit(extra=lambda conn: self.store.set_approval_state(
+            conn, job_id, record["request"], expect="approved", state="expired",
+            now=self.journal.clock()))
+        expired = self._record(record["request"])
+        expired["decided_by"] = f"expiry (approved by {record['decided_by']} too long ago)"
+        return expired
 
     def _record(self, request: str) -> dict[str, Any]:
         return next(a for a in self.store.list_approvals(self.journal.job_id)

@@ -74,8 +74,11 @@ def build_action_context(*, recipe: Any, job: Mapping[str, Any], workspace: Path
     process_tools = set(PROCESS_TOOLS) | set(recipe.tools)
     decide = None
     if policy is not None:
-        decide = _policy_decider(policy, workspace, db_path, process_tools,
-                                 escalate=sandbox == "preferred" and not confined)
+        # Without any policy, commands keep running unconfined where no sandbox exists (with
+        # the warning above); a policy that prefers a sandbox makes each of them ask.
+        escalate = (sandbox == "preferred" and not confined
+                    and not getattr(policy, "is_default", False))
+        decide = _policy_decider(policy, workspace, db_path, process_tools, escalate=escalate)
     ctx = ActionContext(
         workspace=workspace, env=tool_env, cancel=cancel, limits=limits, usage=usage,
         deadline=deadline, tool_timeout_cap=policy_limit("tool_timeout"), decide=decide,

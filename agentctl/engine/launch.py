@@ -20,6 +20,7 @@ from agentctl.store import Event, Store
 def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
                 workspace: str | None, model_overrides: Sequence[str],
                 record: str | None, replay: str | None,
+                policy_files: Sequence[str] = (),
                 env: Mapping[str, str] | None = None) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
     from agentctl.models import check_models_configured, start_prefetch
@@ -43,13 +44,39 @@ def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
                             Path(replay) if replay else None)
     if roles and not replay:
         start_prefetch()  # litellm takes seconds to import: start while the job gets going
+    policies = load_policy_snapshots(loaded, policy_files)
     options = {
+        "policies": policies,
         "models": list(model_overrides),
         "record": str(Path(record).resolve()) if record else None,
         "replay": str(Path(replay).resolve()) if replay else None,
     }
     return create_job(store, loaded, params=params, workspace=folder.resolve(),
                       options=options)
+
+
+def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict[str, str]]:
+    """The recipe's policy and each --policy, checked now and kept with the job.
+
+    A job keeps the text of its policies, so a resume decides by the same rules even if the
+    files changed; none can loosen another (the strictest decision wins).
+    """
+    from agentctl.policy import load_policy_text
+
+    paths: list[Path] = []
+    if loaded.recipe.policy:
+        paths.append(loaded.policy_path())
+    paths.extend(Path(p).expanduser() for p in policy_files)
+    snapshots = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot read the policy {path}: {error.strerror or error}",
+                             "check the path (a recipe's policy: is relative to the recipe)")
+        load_policy_text(text, str(path))  # errors name file:line:column
+        snapshots.append({"path": str(path.resolve()), "text": text})
+    return snapshots
 
 
 def build_model_factory(env: Mapping[str, str] | None = None) -> Callable[[Any, Mapping], Any]:

@@ -110,6 +110,28 @@ def _signals_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+# Provider keys litellm reads by itself: their values are secrets even if no recipe names them.
+PROVIDER_KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                      "MISTRAL_API_KEY", "GROQ_API_KEY", "AZURE_API_KEY", "COHERE_API_KEY",
+                      "TOGETHER_API_KEY", "OPENROUTER_API_KEY", "AWS_SECRET_ACCESS_KEY",
+                      "GITHUB_TOKEN", "GH_TOKEN")
+
+
+def _policy_set(snapshots: list[dict[str, str]]):
+    from agentctl.policy import PolicySet, load_policy_text
+
+    return PolicySet([load_policy_text(s["text"], s["path"]) for s in snapshots])
+
+
+def _redactor(recipe: Any, policy: Any, env: Mapping[str, str]):
+    from agentctl.redact import Redactor
+
+    names = set(recipe.env) | set(PROVIDER_KEY_NAMES)
+    names |= {role.api_key_env for role in recipe.models.values() if role.api_key_env}
+    return Redactor(values=[env[name] for name in sorted(names) if env.get(name)],
+                    patterns=policy.redact)
+
+
 def _close_sessions(sessions: dict[str, Any]) -> None:
     if sessions:
         from agentctl.tools import close_sessions
@@ -142,7 +164,9 @@ class _Run:
         self.params = job["params"]
         self.options = job["options"]
         self.workspace = Path(job["workspace"])
-        self.policy = None  # wired to the job's policies by the policy work
+        self.policy = _policy_set(self.options.get("policies") or [])
+        self.redactor = _redactor(self.recipe, self.policy, deps.env)
+        journal.mask = self.redactor.mask_data
         self.index = ReplayIndex.from_events(self.store.read_events(job_id))
         self.session_start = time.monotonic()
         self.outputs: dict[str, dict[str, str]] = {}
@@ -162,10 +186,6 @@ class _Run:
             "pid": me.pid, "host": me.host, "token": self.journal.token, "resumed": resumed,
         }, set_fields={"state": "running", "steps": self.steps_view, "cancel_requested": 0,
                        "error_type": None, "error_message": None})
-        if self.recipe.policy:
-            self.journal.add("warning", None, {"message": (
-                f"the recipe names the policy {self.recipe.policy}, but policies are not"
-                " enforced yet: every action is allowed")})
         self.journal.commit()
         try:
             self._run_steps()
@@ -241,7 +261,12 @@ class _Run:
             env=self.deps.env, cancel=self.cancel, active_seconds=self.index.active_seconds,
             db_path=self.store.path, policy=self.policy, warn=self._warn_once,
         )
-        gate = Gate(self.store, self.journal, self.index, self.deps.approver)
+        from agentctl.policy import make_url_checker
+
+        self._url_checker = make_url_checker(self.policy, self.workspace)
+        ctx.mask = self.redactor.mask
+        gate = Gate(self.store, self.journal, self.index, self.deps.approver,
+                    expires_after=self.policy.approval_expires_after)
         self.actions = ActionRunner(self.journal, self.index, gate, ctx)
         self.gate = gate
         self._model = None
@@ -253,7 +278,7 @@ class _Run:
             self.actions.check_cancel()
             self._set_step_state(step.id, "running", event="step_started",
                                  data={"kind": step.kind})
-            ctx.sessions = {}
+            ctx.sessions = {"url_checker": self._url_checker}
             try:
                 output = self._run_step(step)
             except JobFailure as failure:
@@ -322,6 +347,8 @@ class _Run:
     def _model_client(self):
         if self._model is None:
             self._model = self.deps.model_factory(self.recipe, self.options)
+            if hasattr(self._model, "mask"):  # recordings are stored like the log: masked
+                self._model.mask = self.redactor.mask_data
             spent = getattr(self._model, "spent", None)
             if isinstance(spent, dict):
                 # Per-role budgets count what the log says was spent before this runner.

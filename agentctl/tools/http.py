@@ -1,7 +1,10 @@
 """The http_get tool: fetch an http(s) URL and return its status line and body text, capped.
 
-Only http and https are fetched, also after redirects. There is no host policy yet (a later
-issue adds one): any host the machine can reach is fetched.
+Only http and https are fetched, also after redirects. The host policy comes from the engine
+as `ctx.sessions["url_checker"]`, a callable `(url) -> refusal reason or None` (see
+`agentctl.policy.make_url_checker`); it is asked before the first request and again before
+every redirect hop, so an allowed host cannot bounce the fetch to a private address. Without
+a checker any host the machine can reach is fetched.
 """
 
 from __future__ import annotations
@@ -9,11 +12,17 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from agentctl.sandbox import CappedBuffer
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import FunctionTool, build_object_schema, describe_param, fail
+from agentctl.tools.builtin import (
+    FunctionTool,
+    build_object_schema,
+    describe_param,
+    fail,
+)
 
 ALLOWED_SCHEMES = ("http", "https")
 MAX_HTTP_TIMEOUT_S = 30.0
@@ -23,13 +32,28 @@ READ_CHUNK = 64 * 1024
 USER_AGENT = "agentctl-http_get/0.1"
 
 
+UrlChecker = Callable[[str], "str | None"]
+
+
+class _Refused(urllib.error.URLError):
+    """The URL checker refused a redirect hop."""
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects, but never to a scheme other than http(s) (urllib allows ftp)."""
+    """Follow redirects, but never to a scheme other than http(s) (urllib allows ftp), and
+    only where the URL checker agrees."""
+
+    def __init__(self, checker: UrlChecker | None = None):
+        super().__init__()
+        self.checker = checker
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         scheme = urllib.parse.urlsplit(newurl).scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
             raise urllib.error.URLError(f"refused redirect to a {scheme or 'relative'} URL: {newurl}")
+        reason = self.checker(newurl) if self.checker is not None else None
+        if reason:
+            raise _Refused(f"refused redirect to {newurl}: {reason}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -75,8 +99,14 @@ def http_get(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         return fail(f"only http and https URLs can be fetched, not {scheme or 'a URL without a scheme'}: {url}", "bad_scheme")
+    checker = ctx.sessions.get("url_checker")
+    if not callable(checker):
+        checker = None
+    reason = checker(url) if checker is not None else None
+    if reason:
+        return fail(reason, "refused")
     timeout = min(ctx.timeout, MAX_HTTP_TIMEOUT_S)
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    opener = urllib.request.build_opener(_HttpOnlyRedirects(checker))
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -87,6 +117,8 @@ def http_get(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         with exc:
             text, truncated = _format_response(exc, exc.code, str(exc.reason), ctx, url)
         return ToolResult(ok=False, output=text, truncated=truncated, error="http_status")
+    except _Refused as exc:
+        return fail(str(exc.reason), "refused")
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, TimeoutError):

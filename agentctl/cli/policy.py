@@ -1,0 +1,108 @@
+"""`agentctl policy explain POLICY... [--workspace DIR] [--json] -- TOOL ARG=VALUE...`.
+
+Shows the decision the policies make for one action and every rule that voted. The words
+after `--` are the action; they never reach the option parser, so `command=rm -rf /` or an
+argument starting with `-` is taken as written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from agentctl.cli import app
+from agentctl.cli.options import DbOption, DebugOption, JsonOption
+from agentctl.errors import UsageError
+
+policy_app = typer.Typer(name="policy", help="Inspect policies: which rules decide an action.",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+_ACTION_KEY = "agentctl.policy.action"
+_REQUIRED_ARGS = {"shell": "command", "read_file": "path", "write_file": "path",
+                  "edit_file": "path", "http_get": "url"}
+_USAGE = 'agentctl policy explain POLICY... -- shell command="git status"'
+
+
+class _ActionAfterDashes(TyperCommand):
+    """Takes the words after `--` (the action) out before the options are parsed."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta[_ACTION_KEY] = args[cut + 1:]
+            args = args[:cut]
+        else:
+            ctx.meta[_ACTION_KEY] = None
+        return super().parse_args(ctx, args)
+
+
+def parse_action(words: list[str] | None) -> tuple[str, dict[str, str]]:
+    """TOOL ARG=VALUE... -> (tool, args); every value is a string."""
+    if not words:
+        raise UsageError("no action given after `--`", f"for example: {_USAGE}")
+    tool, pairs = words[0], words[1:]
+    if "=" in tool:
+        raise UsageError(f'"{tool}" is not a tool name; the action starts with the tool',
+                         f"for example: {_USAGE}")
+    args: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f'bad action argument "{pair}": expected ARG=VALUE',
+                             'quote values with spaces: command="git status"')
+        if key in args:
+            raise UsageError(f'action argument "{key}" given twice', "give each ARG once")
+        args[key] = value
+    needed = _REQUIRED_ARGS.get(tool)
+    if needed and needed not in args:
+        raise UsageError(f"{tool} needs {needed}=...", f"for example: agentctl policy explain "
+                         f"POLICY -- {tool} {needed}=...")
+    return tool, args
+
+
+@policy_app.command(cls=_ActionAfterDashes)
+def explain(
+    ctx: typer.Context,
+    policies: Annotated[list[Path] | None, typer.Argument(
+        help="Policy files (none: the built-in default policy).", metavar="POLICY...")] = None,
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", help="Resolve paths against this folder (default: the current one).")
+    ] = None,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The decision for one action (allow, ask or deny) and the rules that made it.
+
+    The action follows `--`: the tool, then ARG=VALUE pairs, e.g.
+    `agentctl policy explain policies/ci-safe.yaml -- shell command="git push origin main"`.
+    Exits 0 whatever the decision.
+    """
+    from agentctl.cli.options import GLOBAL
+    from agentctl.paths import resolve_db_path
+    from agentctl.policy import PolicySet
+
+    tool, args = parse_action(ctx.meta.get(_ACTION_KEY))
+    folder = workspace or Path(os.getcwd())
+    if not folder.is_dir():
+        raise UsageError(f"workspace {folder} is not a directory",
+                         "pass an existing folder with --workspace")
+    policy_set = PolicySet.from_files(policies or [])
+    decision = policy_set.decide(tool, args, workspace=folder,
+                                 db_path=resolve_db_path(db or GLOBAL.db))
+    if json_output:
+        print(json.dumps(decision.to_dict(), indent=2))
+        return
+    print(f"{decision.decision}  {tool} {json.dumps(args)}")
+    names = ", ".join(p.name for p in policy_set.policies)
+    print(f"policies: {names}" + (" (built-in default)" if policy_set.is_default else ""))
+    print("rules:")
+    for rule in decision.rules:
+        print(f"  {rule}")
+    print(f"reason: {decision.reason}")

@@ -1,0 +1,464 @@
+"""Policy v1: the schema, loading a policy file, combining policies, and deciding actions.
+
+Owns the pydantic models (extra keys are errors, like recipes), `load_policy` (errors name
+file:line:column), the built-in DEFAULT_POLICY used when no policy is given, `PolicySet`
+(the recipe's policy plus every --policy: the strictest decision wins, the smallest limits,
+the strictest sandbox) and its `decide(tool, args)`, the http_get address check, and running
+a policy's own `tests:`. How an action is split into parts and matched against rules lives
+in `agentctl.policy_match`; shell parsing in `agentctl.shellwords`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import ipaddress
+import json
+import os
+import re
+import socket
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from agentctl.errors import RecipeError
+from agentctl.policy_match import (
+    STRICTNESS,
+    CommandPattern,
+    PathGlob,
+    address_problem,
+    build_parts,
+    db_file_set,
+    names_host,
+    strictest,
+    vote_part,
+)
+from agentctl.recipe import Duration, PosFloat, PosInt
+from agentctl.yamlload import (
+    FieldError,
+    Positions,
+    load_yaml,
+    validation_to_recipe_error,
+)
+
+DecisionName = Literal["allow", "ask", "deny"]
+_STRICT = ConfigDict(extra="forbid")
+_RULE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+SANDBOX_STRICTNESS = {"off": 0, "preferred": 1, "required": 2}
+
+DEFAULT_POLICY = """\
+# The policy agentctl uses when neither the recipe (`policy:`) nor `--policy` gives one.
+# It exists so that recipes written before policies keep running: every action inside the
+# workspace is allowed, and shell tools may use the network. What no policy can switch off
+# still holds here: paths outside the workspace are denied; .env files, private keys and
+# agentctl's own database are denied; writing .git/config or .git/hooks, writing a file with
+# other hard links, and shell commands the parser cannot prove harmless ($(...), eval,
+# bash -c, env/xargs/find -exec wrappers, $VAR expansions, unparseable text) are asked;
+# http_get refuses loopback, private and link-local (cloud metadata) addresses.
+version: 1
+name: default
+default: allow
+sandbox: preferred
+network: true
+"""
+
+
+class Rule(BaseModel):
+    model_config = _STRICT
+    id: str
+    tools: list[str] = ["*"]
+    paths: list[str] | None = None
+    commands: list[str] | None = None
+    hosts: list[str] | None = None
+    decision: DecisionName
+    reason: str | None = None
+    _paths: tuple[PathGlob, ...] | None = PrivateAttr(default=None)
+    _commands: tuple[CommandPattern, ...] | None = PrivateAttr(default=None)
+    _hosts: tuple[str, ...] | None = PrivateAttr(default=None)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _RULE_ID.match(value):
+            raise ValueError(f'rule id "{value}" must use letters, digits, _, - and .')
+        if value == "default":
+            raise ValueError('"default" names the policy\'s default decision; pick another id')
+        return value
+
+    @model_validator(mode="after")
+    def _compile(self) -> Rule:
+        for key in ("tools", "paths", "commands", "hosts"):
+            values = getattr(self, key)
+            if values is not None and not values:
+                raise FieldError((key,), f"an empty {key}: list matches nothing",
+                                 f"remove `{key}:` or list at least one entry")
+            for i, value in enumerate(values or []):
+                if not isinstance(value, str) or not value.strip():
+                    raise FieldError((key, i), f"{key} entries must be non-empty strings")
+        if self.paths is not None:
+            self._paths = tuple(PathGlob.compile(p) for p in self.paths)
+        if self.commands is not None:
+            self._check_tool("commands", "shell")
+            compiled = []
+            for i, text in enumerate(self.commands):
+                try:
+                    compiled.append(CommandPattern.compile(text))
+                except ValueError as e:
+                    raise FieldError(("commands", i), str(e), "write the command's words, "
+                                     'with a trailing * for "any further arguments"') from None
+            self._commands = tuple(compiled)
+        if self.hosts is not None:
+            self._check_tool("hosts", "http_get")
+            for i, host in enumerate(self.hosts):
+                if "/" in host or host.count(":") == 1:
+                    raise FieldError(("hosts", i), f'"{host}" is not a host name',
+                                     "write only the host, e.g. api.github.com or *.python.org")
+            self._hosts = tuple(h.strip().lower().rstrip(".") for h in self.hosts)
+        return self
+
+    def _check_tool(self, key: str, tool: str) -> None:
+        if not any(fnmatch.fnmatchcase(tool, g) for g in self.tools):
+            raise FieldError((key,), f"{key}: only applies to the {tool} tool, which tools: "
+                             "does not include", f"add {tool} to tools:, or remove {key}:",
+                             at_key=True)
+
+    @property
+    def path_globs(self) -> tuple[PathGlob, ...] | None:
+        return self._paths
+
+    @property
+    def command_patterns(self) -> tuple[CommandPattern, ...] | None:
+        return self._commands
+
+    @property
+    def host_globs(self) -> tuple[str, ...] | None:
+        return self._hosts
+
+
+class PolicyLimits(BaseModel):
+    model_config = _STRICT
+    max_cost_usd: PosFloat | None = None
+    max_turns: PosInt | None = None
+    max_tool_calls: PosInt | None = None
+    timeout: Duration = None
+    tool_timeout: Duration = None
+
+
+class ApprovalSettings(BaseModel):
+    model_config = _STRICT
+    expires_after: Duration = None
+
+
+class Symlink(BaseModel):
+    model_config = _STRICT
+    symlink: str = Field(min_length=1)
+
+
+class PolicyTest(BaseModel):
+    model_config = _STRICT
+    tool: str = Field(min_length=1)
+    args: dict[str, Any] = {}
+    expect: DecisionName
+    workspace_files: dict[str, str | Symlink] = {}
+
+    @field_validator("workspace_files")
+    @classmethod
+    def _inside(cls, files: dict[str, Any]) -> dict[str, Any]:
+        for name in files:
+            parts = Path(name).parts
+            if not name or os.path.isabs(name) or ".." in parts or name.startswith("~"):
+                raise FieldError((name,), f'workspace file "{name}" must be a relative path '
+                                 "inside the test workspace", "use a path like src/app.py",
+                                 at_key=True)
+        return files
+
+
+def _sandbox_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false; `sandbox: off` is what the user meant.
+    return "off" if value is False else value
+
+
+class Policy(BaseModel):
+    model_config = _STRICT
+    version: Literal[1]
+    name: str = Field(min_length=1)
+    description: str = ""
+    default: DecisionName = "ask"
+    rules: list[Rule] = []
+    limits: PolicyLimits = PolicyLimits()
+    sandbox: Annotated[Literal["required", "preferred", "off"],
+                       BeforeValidator(_sandbox_off)] = "preferred"
+    network: StrictBool = False
+    redact: list[str] = []
+    approvals: ApprovalSettings = ApprovalSettings()
+    tests: list[PolicyTest] = []
+    _file: str = PrivateAttr(default="<policy>")
+    _positions: Positions | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Policy:
+        seen: dict[str, int] = {}
+        for i, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise FieldError(("rules", i, "id"), f'duplicate rule id "{rule.id}" (also '
+                                 f"rules[{seen[rule.id]}])", "give each rule its own id")
+            seen[rule.id] = i
+        for i, pattern in enumerate(self.redact):
+            try:
+                compiled = re.compile(pattern)
+            except re.error as e:
+                raise FieldError(("redact", i), f"redact pattern is not a valid regex: {e}",
+                                 "use Python regex syntax; quote the pattern in YAML") from None
+            if compiled.search(""):
+                raise FieldError(("redact", i), "redact pattern matches the empty string",
+                                 "make it match at least one character, e.g. + instead of *")
+        return self
+
+    def compiled_rules(self) -> list[Rule]:
+        return self.rules
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    def test_position(self, index: int) -> tuple[int | None, int | None]:
+        mark = self._positions.value(("tests", index)) if self._positions else None
+        return (mark.line, mark.column) if mark else (None, None)
+
+
+def is_policy_data(data: Any) -> bool:
+    """Whether loaded YAML is a policy rather than a recipe (`rules`/`default`, no steps)."""
+    return isinstance(data, dict) and ("rules" in data or "default" in data) \
+        and "steps" not in data and "instructions" not in data
+
+
+def load_policy_text(text: str, filename: str) -> Policy:
+    """Parse and validate policy text; `filename` labels errors."""
+    data, positions = load_yaml(text, filename)
+    if not isinstance(data, dict):
+        mark = positions.value(())
+        raise RecipeError("a policy's top level must be a mapping (version:, name:, rules: ...)",
+                          "start the file with `version: 1`", file=filename,
+                          line=mark.line if mark else 1, column=mark.column if mark else 1)
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as e:
+        raise validation_to_recipe_error(e, positions, filename, Policy) from None
+    policy._file, policy._positions = filename, positions
+    return policy
+
+
+def load_policy(path: str | os.PathLike) -> Policy:
+    """Read and validate a policy file; any problem is a RecipeError (exit 2)."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"policy file not found: {p}", "check the path (policies usually "
+                          "live in policies/*.yaml)") from None
+    except IsADirectoryError:
+        raise RecipeError(f"{p} is a directory, not a policy file",
+                          "pass the policy's .yaml file") from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{p} is not UTF-8 text (byte {e.start})",
+                          "save the policy as UTF-8") from None
+    except OSError as e:
+        raise RecipeError(f"cannot read policy {p}: {e.strerror or e}",
+                          "check the file's permissions") from None
+    return load_policy_text(text, str(p))
+
+
+@functools.lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    """DEFAULT_POLICY, parsed (see its text for what it allows)."""
+    return load_policy_text(DEFAULT_POLICY, "<default policy>")
+
+
+# --- deciding ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # allow | ask | deny
+    rules: list[str]  # "policy:rule (decision)" for every rule that voted, "builtin:..." too
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "rules": list(self.rules), "reason": self.reason}
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class PolicySet:
+    """The policies in force for a job: each decides every action, and the strictest wins.
+
+    With no policy at all, DEFAULT_POLICY is used (`is_default` is then True)."""
+
+    def __init__(self, policies: Sequence[Policy] = ()):
+        self.is_default = not policies
+        self.policies: list[Policy] = list(policies) or [default_policy()]
+
+    @classmethod
+    def from_files(cls, paths: Sequence[str | os.PathLike]) -> PolicySet:
+        return cls([load_policy(p) for p in paths])
+
+    def decide(self, tool: str, args: dict[str, Any], *, workspace: Path,
+               db_path: Path | None = None) -> Decision:
+        """The decision for one action, the rules that voted, and why."""
+        root = os.path.realpath(workspace)
+        parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path))
+        votes = [v for part in parts for policy in self.policies
+                 for v in vote_part(policy, part.tool or tool, part)]
+        final = strictest([v.decision for v in votes])
+        rules = _unique([f"{v.label} ({v.decision})" for v in votes])
+        reason = "; ".join(_unique([v.why for v in votes if v.decision == final]))
+        return Decision(final, rules, reason)
+
+    @property
+    def limits(self) -> PolicyLimits:
+        """The smallest of each limit any policy sets."""
+        merged: dict[str, Any] = {}
+        for policy in self.policies:
+            for key, value in policy.limits.model_dump().items():
+                if value is not None:
+                    merged[key] = value if merged.get(key) is None else min(merged[key], value)
+        return PolicyLimits.model_construct(**merged)
+
+    @property
+    def sandbox(self) -> str:
+        return max((p.sandbox for p in self.policies), key=SANDBOX_STRICTNESS.__getitem__)
+
+    @property
+    def network(self) -> bool:
+        return all(p.network for p in self.policies)
+
+    @property
+    def redact(self) -> list[str]:
+        return _unique([pattern for p in self.policies for pattern in p.redact])
+
+    @property
+    def approval_expires_after(self) -> float | None:
+        values = [p.approvals.expires_after for p in self.policies
+                  if p.approvals.expires_after is not None]
+        return min(values) if values else None
+
+
+# --- http_get addresses ------------------------------------------------------------------------
+
+Resolver = Callable[..., list]
+
+
+def check_url_allowed(url: str, policy_set: PolicySet, *,
+                      resolve: Resolver = socket.getaddrinfo) -> str | None:
+    """None if `url`'s host resolves only to public addresses, or every policy names the host
+    (or the address) in a `hosts:` rule; else why it must not be fetched."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError as e:
+        return f"refused {url}: {e}"
+    if not host:
+        return f"refused {url}: the URL has no host"
+    port = port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        return f"refused {url}: cannot resolve {host} ({e})"
+    addresses = _unique([str(info[4][0]).split("%", 1)[0] for info in infos])
+    problems = []
+    for address in addresses:
+        try:
+            problem = address_problem(ipaddress.ip_address(address))
+        except ValueError:
+            problem = f"{address} is not an IP address"
+        if problem:
+            problems.append(problem)
+    if not problems or all(names_host(p, host, addresses) for p in policy_set.policies):
+        return None
+    return (f"refused {url}: {host} resolves to {problems[0]}; to allow it, name "
+            f"{host} in a rule's hosts: in every policy")
+
+
+def make_url_checker(policy_set: PolicySet, workspace: Path, *,
+                     resolve: Resolver = socket.getaddrinfo) -> Callable[[str], str | None]:
+    """The `url_checker` http_get takes from ctx.sessions: it refuses non-public addresses
+    (see check_url_allowed) and URLs the policies deny, at the first hop and every redirect."""
+    def check(url: str) -> str | None:
+        decision = policy_set.decide("http_get", {"url": url}, workspace=workspace)
+        if decision.decision == "deny":
+            return f"refused {url}: {decision.reason}"
+        return check_url_allowed(url, policy_set, resolve=resolve)
+    return check
+
+
+# --- a policy's own tests ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TestFailure:
+    __test__ = False  # not a pytest test class, despite the name
+    file: str
+    line: int | None
+    column: int | None
+    index: int  # 0-based position in tests:
+    tool: str
+    args: dict[str, Any]
+    expected: str
+    got: Decision
+
+    def message(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "") + \
+            (f":{self.column}" if self.line and self.column else "")
+        return (f"{where}: test {self.index + 1} ({self.tool} {json.dumps(self.args)}) expected "
+                f"{self.expected}, got {self.got.decision}: {self.got.reason} "
+                f"[rules: {', '.join(self.got.rules)}]")
+
+
+def _write_workspace_files(folder: Path, files: dict[str, Any]) -> None:
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Symlink):
+            target.symlink_to(content.symlink)
+        else:
+            target.write_text(content, encoding="utf-8")
+
+
+def run_policy_tests(target: Policy | PolicySet, workspace: Path) -> list[TestFailure]:
+    """Run the `tests:` of a policy (or of each policy in a set, each against its own policy)
+    in fresh folders under `workspace`; return the tests whose decision differs."""
+    policies = [target] if isinstance(target, Policy) else \
+        ([] if target.is_default else target.policies)
+    failures = []
+    for policy in policies:
+        alone = PolicySet([policy])
+        for i, test in enumerate(policy.tests):
+            folder = Path(tempfile.mkdtemp(prefix=f"policy-test-{i + 1}-", dir=workspace))
+            _write_workspace_files(folder, test.workspace_files)
+            got = alone.decide(test.tool, test.args, workspace=folder)
+            if got.decision != test.expect:
+                line, column = policy.test_position(i)
+                failures.append(TestFailure(policy.file, line, column, i, test.tool,
+                                            dict(test.args), test.expect, got))
+    return failures
+
+
+__all__ = ["DEFAULT_POLICY", "STRICTNESS", "ApprovalSettings", "Decision", "Policy",
+           "PolicyLimits", "PolicySet", "PolicyTest", "Rule", "TestFailure",
+           "check_url_allowed", "default_policy", "is_policy_data", "load_policy",
+           "load_policy_text", "make_url_checker", "run_policy_tests"]

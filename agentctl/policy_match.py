@@ -1,0 +1,447 @@
+"""How one action meets one policy: what the action touches, and which rules it matches.
+
+Owns the policy's glob language (`**` recursive, relative to the workspace or absolute),
+command patterns (`git diff *`), turning an action into parts (a shell command's simple
+commands, each with the paths it touches; a file tool's path; an http_get host), the
+built-in protections that no rule can loosen (outside the workspace, secret files, the job
+database, hard links, .git internals, commands that cannot be proven harmless) and
+`vote_part`, one policy's votes on one part. Combining votes lives in `agentctl.policy`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import ipaddress
+import os
+import re
+import stat
+import urllib.parse
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agentctl.shellwords import (
+    SimpleCommand,
+    describe_flag,
+    parse_command,
+)
+
+STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
+FILE_TOOLS = {"read_file": False, "list_files": False, "write_file": True, "edit_file": True}
+# Files no action may touch, whatever a rule allows (matched case-insensitively).
+SECRET_GLOBS = ("**/.env", "**/.env.*", "**/id_rsa*", "**/id_ed25519*", "**/*.pem", "**/*.key")
+# Writing these lets the next `git status` run anything (hooks, core.fsmonitor, aliases).
+GIT_INTERNAL_GLOBS = ("**/.git/config", "**/.git/hooks/**")
+# Device files every shell uses; they are not places a command can leave data.
+DEVICES = {"/dev/null", "/dev/zero", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty",
+           "/dev/random", "/dev/urandom", "/dev/fd/0", "/dev/fd/1", "/dev/fd/2", "-"}
+MAX_GLOB_MATCHES = 500
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+# --- globs -----------------------------------------------------------------------------------
+
+def glob_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+    """A path glob as a regex: `**` any depth (also none), `*` and `?` within one name,
+    `[...]` a class; `dir/**` also matches `dir` itself."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == n:
+            out.append("(?:/.*)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end]
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out), re.IGNORECASE if ignore_case else 0)
+
+
+@dataclass(frozen=True)
+class PathGlob:
+    """One `paths:` entry: relative globs match inside the workspace, absolute ones anywhere."""
+
+    text: str
+    absolute: bool
+    regexes: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def compile(cls, text: str) -> PathGlob:
+        pattern = os.path.expanduser(text.strip()) if text.strip().startswith("~") else text.strip()
+        if pattern.startswith("/"):
+            forms = {pattern}
+            # Also the prefix with symlinks resolved (/tmp -> /private/tmp on macOS), because
+            # touched paths are compared in resolved form.
+            head = _GLOB_CHARS.split(pattern, 1)[0]
+            prefix = head.rsplit("/", 1)[0] if _GLOB_CHARS.search(pattern) else pattern
+            if prefix:
+                forms.add(os.path.realpath(prefix) + pattern[len(prefix):])
+            return cls(text, True, tuple(glob_regex(f.rstrip("/") or "/") for f in sorted(forms)))
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        return cls(text, False, (glob_regex(pattern.rstrip("/") or "."),))
+
+    def matches(self, path: TouchedPath) -> bool:
+        subject = path.absolute if self.absolute else path.rel
+        return subject is not None and any(r.fullmatch(subject) for r in self.regexes)
+
+
+_SECRET_RE = tuple(glob_regex(g, ignore_case=True) for g in SECRET_GLOBS)
+_GIT_RE = tuple(glob_regex(g) for g in GIT_INTERNAL_GLOBS)
+
+
+# --- command patterns ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CommandPattern:
+    """`git diff *`: words matched in order (each a glob); a trailing `*` is any further
+    arguments, none included."""
+
+    text: str
+    words: tuple[str, ...]
+    open_ended: bool
+
+    @classmethod
+    def compile(cls, text: str) -> CommandPattern:
+        """Parse a pattern like a command; ValueError unless it is one plain simple command."""
+        parsed = parse_command(text)
+        if parsed.unparseable is not None:
+            raise ValueError(f'command pattern "{text}" cannot be parsed: {parsed.unparseable}')
+        plain = [c for c in parsed.commands if not c.via]
+        if len(plain) != 1 or not plain[0].name or plain[0].redirects:
+            raise ValueError(f'command pattern "{text}" must be one simple command without '
+                             "redirects, like `git diff *`")
+        words = plain[0].words
+        open_ended = len(words) > 1 and words[-1] == "*"
+        return cls(text, words[:-1] if open_ended else words, open_ended)
+
+    def matches(self, command: SimpleCommand) -> bool:
+        words = command.words
+        if len(words) < len(self.words) or (len(words) > len(self.words) and not self.open_ended):
+            return False
+        return all(fnmatch.fnmatchcase(w, p) for w, p in zip(words, self.words))
+
+
+# --- what an action touches ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TouchedPath:
+    raw: str  # as the action gave it
+    absolute: str  # resolved: symlinks followed, `..` collapsed
+    literal: str  # absolute but symlinks not followed (a link's own name counts too)
+    rel: str | None  # relative to the workspace, None when outside it
+    writes: bool = False
+    redirect: bool = False
+
+
+@dataclass(frozen=True)
+class Vote:
+    decision: str
+    label: str  # "policy:rule", "policy:default" or "builtin:what"
+    why: str
+
+
+@dataclass
+class Part:
+    """One thing a policy decides: a simple command of a shell action, or a whole action."""
+
+    text: str
+    command: SimpleCommand | None = None
+    paths: list[TouchedPath] = field(default_factory=list)
+    host: str | None = None
+    votes: list[Vote] = field(default_factory=list)  # built-in votes, the same for every policy
+    tool: str | None = None  # decide this part as another tool (a redirect as write_file)
+
+
+def resolve_path(raw: str, root: str, *, writes: bool = False,
+                 redirect: bool = False) -> TouchedPath:
+    """Where `raw` (relative to the workspace `root`, absolute, or `~...`) really is."""
+    expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
+    joined = os.path.join(root, expanded)
+    if "\0" in joined:  # cannot name a real file; the built-in votes deny it
+        return TouchedPath(raw, joined, joined, None, writes, redirect)
+    absolute = os.path.realpath(joined)
+    inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
+    rel = os.path.relpath(absolute, root) if inside else None
+    return TouchedPath(raw, absolute, os.path.normpath(joined), rel, writes, redirect)
+
+
+def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset()) -> bool:
+    if not word or word in DEVICES:
+        return False
+    # Secret and database names count even before they exist (a .env about to be written).
+    return ("/" in word or word.startswith("~") or ".." in word or word in sensitive
+            or any(r.fullmatch(word) for r in _SECRET_RE)
+            or os.path.lexists(os.path.join(root, word)))
+
+
+def _expand_glob(pattern: str, root: str) -> list[str]:
+    """What the shell would expand `pattern` to, when that is inside the workspace (a glob
+    outside it is denied as written anyway, so the file system there is not walked)."""
+    pattern = os.path.expanduser(pattern) if pattern.startswith("~") else pattern
+    head = _GLOB_CHARS.split(pattern, 1)[0]
+    fixed = head.rsplit("/", 1)[0] if "/" in head else ""
+    if resolve_path(fixed or ("/" if pattern.startswith("/") else "."), root).rel is None:
+        return []
+    found = []
+    for match in glob.iglob(pattern, root_dir=None if os.path.isabs(pattern) else root):
+        found.append(match)
+        if len(found) >= MAX_GLOB_MATCHES:
+            break
+    return found
+
+
+def _word_paths(word: str, root: str, sensitive: frozenset[str] = frozenset(), *,
+                writes: bool = False, redirect: bool = False) -> list[TouchedPath]:
+    """Paths a word may name: itself, the value of `--opt=VALUE` or `key=VALUE`, the rest of
+    `-oVALUE`; glob patterns expanded the way the shell would."""
+    candidates = [word]
+    if not redirect and "=" in word:
+        candidates.append(word.split("=", 1)[1])
+    if not redirect and word.startswith("-") and not word.startswith("--") and len(word) > 2:
+        candidates.append(word[2:])
+    out: list[TouchedPath] = []
+    for cand in candidates:
+        matches = _expand_glob(cand, root) if _GLOB_CHARS.search(cand) else []
+        if matches:
+            out += [resolve_path(m, root, writes=writes, redirect=redirect) for m in matches]
+        elif redirect or _looks_like_path(cand, root, sensitive):
+            out.append(resolve_path(cand, root, writes=writes, redirect=redirect))
+    return out
+
+
+def command_paths(command: SimpleCommand, root: str,
+                  sensitive: frozenset[str] = frozenset()) -> list[TouchedPath]:
+    """Every path a simple command touches: redirect targets and path-like arguments."""
+    paths = [p for r in command.redirects if r.is_file and r.target not in DEVICES
+             for p in _word_paths(r.target, root, writes=r.writes, redirect=True)]
+    program = command.program
+    if "/" in program and not program.startswith("/"):
+        paths.append(resolve_path(program, root))  # ./script, ../bin/tool, ~/bin/tool
+    for arg in command.args:
+        paths += _word_paths(arg, root, sensitive)
+    if command.name in ("cd", "pushd") and \
+            not [a for a in command.args if not a.startswith("-")]:
+        paths.append(resolve_path("~", root))  # a bare `cd` goes home
+    return paths
+
+
+def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]
+                  ) -> list[TouchedPath]:
+    return [p for value in args.values() if isinstance(value, str)
+            for p in _word_paths(value, root, sensitive)]
+
+
+def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) -> list[Part]:
+    """The parts of an action, each with the built-in votes that hold under any policy."""
+    sensitive = frozenset(os.path.basename(f) for f in db_files)
+    if tool == "shell":
+        command = args.get("command")
+        if not isinstance(command, str):
+            return [Part("shell", votes=[Vote("deny", "builtin:bad-arguments",
+                                              "shell needs a string `command`")])]
+        parsed = parse_command(command)
+        if parsed.unparseable is not None:
+            return [Part(command, votes=[Vote("ask", "builtin:unparseable",
+                                              f"the command cannot be parsed "
+                                              f"({parsed.unparseable})")])]
+        if not parsed.commands:
+            return [Part(command)]
+        parts = []
+        for c in parsed.commands:
+            text = c.text or " ".join(c.words)
+            parts.append(Part(text, c, command_paths(c, root, sensitive)))
+            # A redirect that writes a file is a file write: the rules for write_file decide
+            # it too, so a read-only policy stays read-only for `echo x > file`.
+            parts += [Part(f"{text} (writes {p.raw})", paths=[replace(p, redirect=False)],
+                           tool="write_file")
+                      for p in parts[-1].paths if p.redirect and p.writes]
+    elif tool in FILE_TOOLS:
+        raw = args.get("path", "." if tool == "list_files" else None)
+        if not isinstance(raw, str):
+            return [Part(tool, votes=[Vote("deny", "builtin:bad-arguments",
+                                           f"{tool} needs a string `path`")])]
+        parts = [Part(raw, paths=[resolve_path(raw, root, writes=FILE_TOOLS[tool])])]
+    elif tool == "http_get":
+        url = args.get("url")
+        try:
+            split = urllib.parse.urlsplit(url.strip()) if isinstance(url, str) else None
+            host, scheme = (split.hostname, split.scheme.lower()) if split else (None, "")
+        except ValueError:  # e.g. an unclosed [IPv6 bracket
+            host, scheme = None, ""
+        if not host or scheme not in ("http", "https"):
+            return [Part(str(url), votes=[Vote("deny", "builtin:bad-url",
+                                               f"not an http(s) URL with a host: {url!r}")])]
+        parts = [Part(url, host=host.lower().rstrip("."))]
+    else:
+        parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
+    for part in parts:
+        part.votes += _builtin_votes(part, db_files)
+    return parts
+
+
+def _builtin_votes(part: Part, db_files: set[str]) -> list[Vote]:
+    votes = []
+    if part.command is not None and part.command.flags:
+        what = ", ".join(describe_flag(f) for f in part.command.flags)
+        votes.append(Vote("ask", "builtin:not-provably-harmless", f"`{part.text}`: {what}"))
+    for path in part.paths:
+        if "\0" in path.raw:
+            votes.append(Vote("deny", "builtin:bad-path", "a path contains a NUL byte"))
+            continue
+        forms = (path.absolute, path.literal)
+        if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
+            votes.append(Vote("deny", "builtin:secret-file",
+                              f"{path.raw} is a secret file (.env or a private key)"))
+        if db_files & set(forms):
+            votes.append(Vote("deny", "builtin:database", f"{path.raw} is agentctl's database"))
+        # A shell argument may be written (cp, mv, sed -i): it counts as a write here.
+        maybe_written = path.writes or part.command is not None
+        if maybe_written and any(r.fullmatch(f) for r in _GIT_RE for f in forms):
+            votes.append(Vote("ask", "builtin:git-internals",
+                              f"writing {path.raw} can make later git commands run anything"))
+        if maybe_written and path.rel is not None and _is_hardlinked(path.absolute):
+            votes.append(Vote("ask", "builtin:hardlink",
+                              f"{path.raw} has other hard links, maybe outside the workspace"))
+    return votes
+
+
+def _is_hardlinked(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+
+
+def literal_address_problem(host: str) -> str | None:
+    """Why a host that is an IP literal (or localhost) must not be fetched, if it must not."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this machine (loopback)"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return address_problem(address)
+
+
+def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address is off limits (loopback, private, link-local/metadata...), else None."""
+    mapped = getattr(address, "ipv4_mapped", None) or address
+    if mapped.is_loopback:
+        return f"{address} is this machine (loopback)"
+    if mapped.is_link_local:
+        return f"{address} is link-local (cloud metadata services live there)"
+    if not mapped.is_global or mapped.is_multicast:
+        return f"{address} is a private, reserved or shared address"
+    return None
+
+
+# --- one policy's votes ----------------------------------------------------------------------
+
+def rule_matches(rule: Any, tool: str, part: Part) -> bool:
+    """Whether a compiled rule applies to a part: every matcher it has must match. An allow
+    rule's `paths` must cover every path touched; ask and deny need only one."""
+    if not any(fnmatch.fnmatchcase(tool, g) for g in rule.tools):
+        return False
+    if rule.command_patterns is not None and (
+            part.command is None
+            or not any(p.matches(part.command) for p in rule.command_patterns)):
+        return False
+    if rule.host_globs is not None and (
+            part.host is None
+            or not any(fnmatch.fnmatchcase(part.host, g) for g in rule.host_globs)):
+        return False
+    if rule.path_globs is not None:
+        if not part.paths:
+            return False
+        hits = [any(g.matches(p) for g in rule.path_globs) for p in part.paths]
+        if not (all(hits) if rule.decision == "allow" else any(hits)):
+            return False
+    return True
+
+
+def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
+    """One policy's votes on one part: its matching rules (or its default), plus denies for
+    paths outside the workspace that no matching rule names, plus the built-in votes."""
+    matched = [r for r in policy.compiled_rules() if rule_matches(r, tool, part)]
+    votes = [Vote(r.decision, f"{policy.name}:{r.id}", r.reason or _rule_why(r, part))
+             for r in matched]
+    if not votes:
+        votes.append(Vote(policy.default, f"{policy.name}:default",
+                          f"no rule of {policy.name} matches `{part.text}`"))
+    if part.host is not None:
+        problem = literal_address_problem(part.host)
+        if problem and not names_host(policy, part.host, []):
+            votes.append(Vote("deny", "builtin:private-address",
+                              f"{problem}; no rule of {policy.name} names it in hosts:"))
+    for path in part.paths:
+        if path.rel is not None:
+            continue
+        named = any(_names_path(r, tool, part, path) for r in policy.compiled_rules())
+        if not named:
+            votes.append(Vote("deny", "builtin:outside-workspace",
+                              f"{path.raw} is outside the workspace ({path.absolute}) and no "
+                              f"rule of {policy.name} names it"))
+        elif path.redirect:
+            votes.append(Vote("ask", "builtin:redirect-outside",
+                              f"`{part.text}` redirects to {path.absolute}, outside the "
+                              "workspace"))
+    return votes + part.votes
+
+
+def _names_path(rule: Any, tool: str, part: Part, path: TouchedPath) -> bool:
+    """Whether a rule for this tool (and command) names an outside path by an absolute glob,
+    even if its other paths do not cover everything the part touches."""
+    if not rule.path_globs or not any(fnmatch.fnmatchcase(tool, g) for g in rule.tools):
+        return False
+    if rule.command_patterns is not None and (
+            part.command is None or not any(p.matches(part.command)
+                                            for p in rule.command_patterns)):
+        return False
+    return any(g.absolute and g.matches(path) for g in rule.path_globs)
+
+
+def _rule_why(rule: Any, part: Part) -> str:
+    return f"`{part.text}` matches rule {rule.id} ({rule.decision})"
+
+
+def names_host(policy: Any, host: str, addresses: list[str]) -> bool:
+    """Whether a non-deny rule's `hosts` names this host or one of its addresses exactly."""
+    wanted = {host.lower().strip("[]"), *addresses}
+    return any(r.decision != "deny" and r.host_globs is not None
+               and any(g.strip("[]") in wanted for g in r.host_globs)
+               for r in policy.compiled_rules())
+
+
+def strictest(decisions: list[str]) -> str:
+    return max(decisions, key=STRICTNESS.__getitem__) if decisions else "allow"
+
+
+def db_file_set(db_path: Path | None) -> set[str]:
+    """The database and its -wal/-shm/-journal companions, as resolved and as given."""
+    if db_path is None:
+        return set()
+    out = set()
+    for base in {os.path.abspath(db_path), os.path.realpath(db_path)}:
+        out |= {base + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    return out

@@ -1,0 +1,87 @@
+"""Masking secrets before text reaches the database, the log or the terminal (Guarantee 6).
+
+Owns `Redactor`: the values of secret environment variables a recipe uses, built-in patterns
+for well-known credential shapes (OpenAI, Anthropic, GitHub, AWS, bearer tokens, PEM private
+keys) and a policy's extra `redact:` patterns, all compiled into one regex. Every match
+becomes `[REDACTED]`; for `Bearer <token>` and `aws_secret_access_key=<key>` the label before
+the secret is kept, so the text still says what was there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "[REDACTED]"
+MIN_SECRET_LENGTH = 8  # shorter values ("1", "true", "dev") would mask ordinary text
+
+# name -> (regex, lowercase substrings one of which any match must contain). Named groups
+# called `keep` survive masking.
+BUILTIN_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pem-private-key": ((r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?"
+                         r"(?:-----END[A-Z ]{0,40}PRIVATE KEY-----|\Z)"), ("-----begin",)),
+    "anthropic-key": (r"\bsk-ant-[A-Za-z0-9_\-]{16,}", ("sk-ant-",)),
+    "openai-key": (r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}", ("sk-",)),
+    "github-token": (r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
+                     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    "aws-access-key-id": (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", ("akia", "asia")),
+    "aws-secret-key": ((r"(?P<keep_aws>(?i:aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)"
+                        r"[A-Za-z0-9/+=]{30,}"), ("aws_secret_access_key",)),
+    "bearer-token": (r"(?P<keep_bearer>\b(?i:bearer)\s+)[A-Za-z0-9\-._~+/]{8,}=*",
+                     ("bearer",)),
+}
+
+
+class Redactor:
+    """Masks secret values and secret-shaped strings in text and in nested data."""
+
+    def __init__(self, values: Iterable[str] = (), patterns: Iterable[str] = ()):
+        self.values = sorted({v for v in values if isinstance(v, str)
+                              and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        # A pattern that matches "" would put a mask between every two characters.
+        self.patterns = [p for p in dict.fromkeys(patterns) if not re.search(p, "")]
+        self._triggers = tuple(t for _, ts in BUILTIN_PATTERNS.values() for t in ts)
+        branches = [re.escape(v) for v in self.values]
+        branches += [p for p, _ in BUILTIN_PATTERNS.values()]
+        # A custom pattern with groups runs on its own: in one alternation its backreferences
+        # would point at other patterns' groups.
+        alone = [p for p in self.patterns if re.compile(p).groups]
+        branches += [f"(?:{p})" for p in self.patterns if p not in alone]
+        self._regexes = [re.compile("|".join(branches))] + [re.compile(p) for p in alone]
+
+    def _may_match(self, text: str) -> bool:
+        """A cheap pre-check: could any pattern match? Skips the regex on ordinary text."""
+        if self.patterns:
+            return True
+        if any(v in text for v in self.values):
+            return True
+        lowered = text.lower()
+        return any(t in lowered for t in self._triggers)
+
+    @staticmethod
+    def _replace(match: re.Match[str]) -> str:
+        groups = match.groupdict()
+        keep = groups.get("keep_aws") or groups.get("keep_bearer") or ""
+        return keep + MASK
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret replaced by [REDACTED]."""
+        if not text or not self._may_match(text):
+            return text
+        for regex in self._regexes:
+            text = regex.sub(self._replace, text)
+        return text
+
+    def mask_data(self, obj: Any) -> Any:
+        """A copy of `obj` (dicts, lists, tuples, strings; other values as they are) masked."""
+        if isinstance(obj, str):
+            return self.mask(obj)
+        if isinstance(obj, dict):
+            return {self.mask(k) if isinstance(k, str) else k: self.mask_data(v)
+                    for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.mask_data(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.mask_data(v) for v in obj)
+        return obj
