@@ -15,7 +15,6 @@ import copy
 import json
 import logging
 import os
-import re
 import threading
 import time
 import warnings
@@ -25,11 +24,12 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from agentctl import cassette
 from agentctl.errors import AgentctlError, UsageError
+from agentctl.roles import (DEFAULT_ROLE, RoleConfig, _missing_key_message,  # noqa: F401
+                            _no_model_error, _role_config, _role_for, check_models_configured,
+                            resolve_roles)
 
-DEFAULT_ROLE = "default"
 DEFAULT_RETRY_DELAYS = (1.0, 4.0)  # two retries per model, exponential-ish
 DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models are slow
-_ROLE_OVERRIDE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.*)$")
 
 
 # -- results and errors --------------------------------------------------------------------
@@ -124,109 +124,6 @@ def _litellm() -> Any:
     except ImportError as e:
         raise ModelError(f"cannot import litellm: {e}", "install agentctl's dependencies: "
                          "pip install 'litellm>=1.100,!=1.107.0,<1.111'") from e
-
-
-# -- roles ---------------------------------------------------------------------------------
-
-@dataclass
-class RoleConfig:
-    """A role as this module uses it: a normalised copy of the recipe's ModelRole."""
-    name: str
-    model: str = ""
-    fallbacks: list[str] = field(default_factory=list)
-    temperature: float | None = None
-    max_tokens: int | None = None
-    api_base: str | None = None
-    api_key_env: str | None = None
-    options: dict = field(default_factory=dict)
-    input_cost_per_token: float | None = None
-    output_cost_per_token: float | None = None
-    max_cost_usd: float | None = None
-
-
-_ROLE_FIELDS = [f for f in RoleConfig.__dataclass_fields__ if f != "name"]
-
-
-def _role_config(name: str, obj: Any) -> RoleConfig:
-    """Duck-typed: a ModelRole-like object, a mapping with those keys, or a bare model string."""
-    if obj is None:
-        return RoleConfig(name)
-    if isinstance(obj, str):
-        return RoleConfig(name, model=obj)
-    get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
-    vals = {f: get(f, None) for f in _ROLE_FIELDS}
-    vals["model"] = vals["model"] or ""
-    vals["fallbacks"] = list(vals["fallbacks"] or [])
-    vals["options"] = dict(vals["options"] or {})
-    return RoleConfig(name, **vals)
-
-
-def resolve_roles(roles: Mapping[str, Any], overrides: Sequence[str] = (),
-                  env: Mapping[str, str] | None = None) -> dict[str, RoleConfig]:
-    """Roles after `--model` overrides and AGENTCTL_MODEL. `MODEL` sets the default role's
-    model; `ROLE=MODEL` (identifier-like ROLE) another role's; both create missing roles."""
-    env = os.environ if env is None else env
-    out = {name: _role_config(name, obj) for name, obj in (roles or {}).items()}
-    out.setdefault(DEFAULT_ROLE, RoleConfig(DEFAULT_ROLE))
-    for ov in overrides or ():
-        ov = ov.strip()
-        m = _ROLE_OVERRIDE.match(ov)
-        name, model = (m.group(1), m.group(2).strip()) if m else (DEFAULT_ROLE, ov)
-        if not model:
-            raise UsageError(f"--model {ov!r} names no model", "use --model MODEL or --model ROLE=MODEL")
-        role = out.setdefault(name, RoleConfig(name))
-        if role.model != model:
-            # The recipe's prices belong to the recipe's model, not the one swapped in.
-            role.input_cost_per_token = role.output_cost_per_token = None
-        role.model = model
-    if not out[DEFAULT_ROLE].model and env.get("AGENTCTL_MODEL", "").strip():
-        out[DEFAULT_ROLE].model = env["AGENTCTL_MODEL"].strip()
-    return out
-
-
-def _role_for(roles: Mapping[str, RoleConfig], name: str) -> RoleConfig:
-    """A role missing from the recipe, or without a model, uses the default role."""
-    role = roles.get(name)
-    if role is not None and role.model:
-        return role
-    default = roles.get(DEFAULT_ROLE)
-    if default is not None and default.model:
-        return default
-    raise _no_model_error(name)
-
-
-def _no_model_error(role: str) -> UsageError:
-    which = "" if role == DEFAULT_ROLE else f" for role '{role}' (and none for 'default')"
-    return UsageError(
-        f"no model is configured{which}",
-        "pick one of: (1) set a provider key, e.g. OPENAI_API_KEY, and pass "
-        "--model openai/gpt-4.1-mini (or set AGENTCTL_MODEL); (2) run a local OpenAI-compatible "
-        "server (Ollama, llama.cpp, vLLM) and pass --model openai/NAME with api_base under the "
-        "recipe's models; (3) replay a recorded run with --replay FILE")
-
-
-def _missing_key_message(role: RoleConfig) -> str:
-    return f"role '{role.name}' reads its API key from ${role.api_key_env}, which is not set"
-
-
-def check_models_configured(roles: Mapping[str, Any], overrides: Sequence[str] = (),
-                            env: Mapping[str, str] | None = None, needed_roles: set[str] = frozenset(),
-                            replay: Path | None = None) -> None:
-    """Raise UsageError (exit 2) now, before a job exists, if a needed role has no model or its
-    api_key_env is unset. With --replay nothing is needed but the file. A recipe with no
-    agent step needs no model."""
-    if not needed_roles:
-        return
-    if replay is not None:
-        cassette.load_cassette(Path(replay))
-        return
-    env = os.environ if env is None else env
-    resolved = resolve_roles(roles, overrides, env)
-    for name in sorted(needed_roles):
-        role = _role_for(resolved, name)
-        if role.api_key_env and not env.get(role.api_key_env):
-            raise UsageError(_missing_key_message(role), f"export {role.api_key_env}=... or "
-                             "change api_key_env under the recipe's models")
 
 
 def estimate_call_cost(role: Any, messages: list[dict]) -> float:

@@ -13,89 +13,34 @@ import json
 import math
 import os
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat,
                       StrictInt, ValidationError, field_validator, model_validator)
 
-from agentctl.errors import AgentctlError, RecipeError, UsageError
+from agentctl.errors import RecipeError, UsageError
+from agentctl.templates import IDENT, _check_template, render_template  # noqa: F401
+from agentctl.units import _to_seconds, parse_duration, parse_size  # noqa: F401 - re-exported
 from agentctl.yamlload import FieldError, load_yaml, validation_to_recipe_error
 
 BUILTIN_TOOLS = ("read_file", "write_file", "edit_file", "list_files", "shell", "http_get")
 # Built in, but given to an agent only when its `tools:` names them.
 OPTIONAL_TOOLS = ("interactive",)
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys of the one-agent shorthand -> the AgentSpec field each one fills.
 SHORTHAND = {"instructions": "instructions", "prompt": "prompt", "model": "model",
              "agent_tools": "tools"}
 
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[dhms])+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
-
-def parse_duration(text: str | int | float) -> float:
-    """Seconds in "90", "90s", "30m", "1h30m", "2d" (units largest first, each once) or a number."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool) \
-            and math.isfinite(text) and text >= 0:
-        return float(text)
-    s = text.strip().lower() if isinstance(text, str) else ""
-    if re.fullmatch(r"\d+(?:\.\d+)?", s):
-        return float(s)
-    parts = _DURATION_PART.findall(s) if _DURATION.fullmatch(s) else []
-    units = [_UNIT_SECONDS[unit] for _, unit in parts]
-    if not parts or units != sorted(set(units), reverse=True):
-        raise ValueError(f'bad duration "{text}": use seconds or e.g. 90s, 30m, 1h30m, 2d '
-                         "(each unit once, largest first)")
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
-
-
-def _to_seconds(value: Any) -> float | None:
-    if value is None:
-        return None
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    return seconds
-
-
 Duration = Annotated[float | None, BeforeValidator(_to_seconds)]
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2,
-               "g": 1000**3, "gb": 1000**3, "ki": 1024, "kib": 1024, "mi": 1024**2,
-               "mib": 1024**2, "gi": 1024**3, "gib": 1024**3}
-
-
-def parse_size(value: str | int) -> int:
-    """Bytes in 1000000, "500KB", "1MB", "1.5MiB", "2GB" (KB/MB/GB are 1000s, KiB/MiB/GiB 1024s)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        size = value
-    else:
-        match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
-        if match is None:
-            raise ValueError(f"bad size {value!r}: use bytes or e.g. 500KB, 1MB, 2MiB")
-        number, unit = match.group(1), (match.group(2) or "").lower()
-        if _SIZE_UNITS[unit] == 1 and "." in number:
-            raise ValueError(f"bad size {value!r}: a number of bytes is whole")
-        size = int(float(number) * _SIZE_UNITS[unit])
-    if size <= 0:
-        raise ValueError("a size must be positive")
-    return size
-
-
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
 PosInt = Annotated[StrictInt, Field(gt=0)]
 PosFloat = Annotated[StrictFloat, Field(gt=0)]
 NonNegFloat = Annotated[StrictFloat, Field(ge=0)]
+
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -346,142 +291,6 @@ def template_fields(step: Step) -> list[tuple[str, str]]:
     if step.check is not None:
         out.append(("check.run", step.check.run))
     return [(f, s) for f, s in out if s is not None]
-
-
-# --- templates ----------------------------------------------------------------------------
-
-_MAX_REPEAT = 1_000_000
-
-
-class _Sandbox(SandboxedEnvironment):
-    """Jinja sandbox with item-first lookup on dicts (so a param named `items` is the param,
-    not dict.items) and caps on `*` and `**`, which could otherwise exhaust memory or CPU."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, dict) and isinstance(attribute, str) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
-            raise SecurityError("exponent too large in template")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
-                        and len(seq) * n > _MAX_REPEAT:
-                    raise SecurityError("repetition too large in template")
-        return super().call_binop(context, operator, left, right)
-
-
-def _shell_quote(value: Any) -> str:
-    return shlex.quote(str(value))
-
-
-_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-_ENV.filters["shell_quote"] = _shell_quote
-_ENV.filters["q"] = _shell_quote
-_SCOPES = ("params", "steps", "env")
-_ALWAYS_OK = frozenset({"loop", "caller", "varargs", "kwargs"}) | frozenset(_ENV.globals)
-_DICT_METHODS = frozenset({"items", "keys", "values", "get"})
-_TEMPLATE_HINT = "a template can use params.<name>, steps.<id>.output and env.<NAME>"
-
-
-@functools.lru_cache(maxsize=256)
-def _compile(source: str) -> Any:
-    return _ENV.from_string(source)
-
-
-def render_template(source: str, context: dict[str, Any], *, where: str = "") -> str:
-    """Render `source` with `params`, `steps` (id -> {"output": str}) and `env` in scope."""
-    scope = {"params": {}, "steps": {}, "env": {}, **context}
-    label = f" in {where}" if where else ""
-    try:
-        return _compile(source).render(scope)
-    except TemplateSyntaxError as e:
-        raise AgentctlError(f"template syntax error{label} (line {e.lineno}): {e.message}",
-                            "fix the Jinja syntax: {{ expr }}, {% tag %}") from None
-    except SecurityError as e:
-        raise AgentctlError(f"template blocked by the sandbox{label}: {e}",
-                            "templates may read params, steps and env, not Python internals") \
-            from None
-    except Exception as e:  # noqa: BLE001 - any failure inside user text is the user's to fix
-        raise AgentctlError(f"template error{label}: {e}", _TEMPLATE_HINT) from None
-
-
-def _ref(name: str, *keys: str) -> str:
-    text = name + "".join(f".{k}" if IDENT.match(k) else f"[{json.dumps(k)}]" for k in keys)
-    return "{{ " + text + " }}"
-
-
-def _static_key(parent: nodes.Node | None, child: nodes.Node) -> str | None:
-    if isinstance(parent, nodes.Getattr) and parent.node is child:
-        return parent.attr
-    if isinstance(parent, nodes.Getitem) and parent.node is child \
-            and isinstance(parent.arg, nodes.Const) and isinstance(parent.arg.value, str):
-        return parent.arg.value
-    return None
-
-
-def _check_template(recipe: Recipe, source: str, path: tuple, earlier: list[str]) -> None:
-    """Raise FieldError at `path` if the template does not parse or names something unknown."""
-    try:
-        tree = _ENV.parse(source)
-    except TemplateSyntaxError as e:
-        raise FieldError(path, f"template syntax error: {e.message}",
-                         "Jinja syntax is {{ expr }} and {% tag %}", inner_line=e.lineno or 0) \
-            from None
-    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    ids = [s.id for s in recipe.steps]
-
-    def fail(node: nodes.Node, message: str, hint: str) -> None:
-        raise FieldError(path, message, hint, inner_line=getattr(node, "lineno", 0) or 0)
-
-    def visit(node: nodes.Node, parents: list[nodes.Node]) -> None:
-        if isinstance(node, (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
-            fail(node, "include, extends and import are not available in recipe templates",
-                 _TEMPLATE_HINT)
-        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            fail(node, f'attribute "{node.attr}" is not allowed in a template', _TEMPLATE_HINT)
-        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in local:
-            check_name(node, parents)
-        for child in node.iter_child_nodes():
-            visit(child, parents + [node])
-
-    def check_name(node: nodes.Name, parents: list[nodes.Node]) -> None:
-        name = node.name
-        if name in _ALWAYS_OK:
-            return
-        if name not in _SCOPES:
-            fail(node, f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
-                 'a step id with a "-" needs steps["my-step"].output')
-        parent = parents[-1] if parents else None
-        key = _static_key(parent, node)
-        if key is None:
-            return  # dynamic lookups are checked when rendering (StrictUndefined)
-        if name == "params" and key not in recipe.params and key not in _DICT_METHODS:
-            fail(node, f'unknown param "{key}" in {_ref(name, key)}; params: '
-                 + (", ".join(recipe.params) or "none"), "declare it under params: or fix "
-                 "the name")
-        if name == "env" and key not in recipe.env and key not in _DICT_METHODS:
-            fail(node, f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
-                 + (", ".join(recipe.env) or "none"), f"add {key} to the recipe's env: list")
-        if name != "steps" or (key in _DICT_METHODS and key not in ids):
-            return
-        before = "steps before this one: " + (", ".join(earlier) or "none")
-        if key not in ids:
-            fail(node, f'unknown step "{key}" in {_ref(name, key, "output")}; {before}',
-                 "use the id of an earlier step")
-        if key not in earlier:
-            fail(node, f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
-                 f"not available; {before}", "a template can only use earlier steps' output")
-        attr = _static_key(parents[-2] if len(parents) > 1 else None, parent)
-        if attr is not None and attr != "output":
-            fail(node, f'steps.{key} has only .output, not .{attr}', "use "
-                 + _ref(name, key, "output"))
-
-    visit(tree, [])
 
 
 # --- loading ------------------------------------------------------------------------------

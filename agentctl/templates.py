@@ -1,0 +1,159 @@
+"""Jinja templates in a sandbox: rendering, and the load-time check of the names they use.
+
+A template may use `params.<name>`, `steps.<id>.output` of an earlier step, and `env.<NAME>`
+for names the recipe lists; anything else is an error when the recipe is loaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from agentctl.errors import AgentctlError
+from agentctl.yamlload import FieldError
+
+if TYPE_CHECKING:
+    from agentctl.recipe import Recipe
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+_MAX_REPEAT = 1_000_000
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja sandbox with item-first lookup on dicts (so a param named `items` is the param,
+    not dict.items) and caps on `*` and `**`, which could otherwise exhaust memory or CPU."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and isinstance(attribute, str) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
+            raise SecurityError("exponent too large in template")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
+                        and len(seq) * n > _MAX_REPEAT:
+                    raise SecurityError("repetition too large in template")
+        return super().call_binop(context, operator, left, right)
+
+
+def _shell_quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV.filters["shell_quote"] = _shell_quote
+_ENV.filters["q"] = _shell_quote
+_SCOPES = ("params", "steps", "env")
+_ALWAYS_OK = frozenset({"loop", "caller", "varargs", "kwargs"}) | frozenset(_ENV.globals)
+_DICT_METHODS = frozenset({"items", "keys", "values", "get"})
+_TEMPLATE_HINT = "a template can use params.<name>, steps.<id>.output and env.<NAME>"
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(source: str) -> Any:
+    return _ENV.from_string(source)
+
+
+def render_template(source: str, context: dict[str, Any], *, where: str = "") -> str:
+    """Render `source` with `params`, `steps` (id -> {"output": str}) and `env` in scope."""
+    scope = {"params": {}, "steps": {}, "env": {}, **context}
+    label = f" in {where}" if where else ""
+    try:
+        return _compile(source).render(scope)
+    except TemplateSyntaxError as e:
+        raise AgentctlError(f"template syntax error{label} (line {e.lineno}): {e.message}",
+                            "fix the Jinja syntax: {{ expr }}, {% tag %}") from None
+    except SecurityError as e:
+        raise AgentctlError(f"template blocked by the sandbox{label}: {e}",
+                            "templates may read params, steps and env, not Python internals") \
+            from None
+    except Exception as e:  # noqa: BLE001 - any failure inside user text is the user's to fix
+        raise AgentctlError(f"template error{label}: {e}", _TEMPLATE_HINT) from None
+
+
+def _ref(name: str, *keys: str) -> str:
+    text = name + "".join(f".{k}" if IDENT.match(k) else f"[{json.dumps(k)}]" for k in keys)
+    return "{{ " + text + " }}"
+
+
+def _static_key(parent: nodes.Node | None, child: nodes.Node) -> str | None:
+    if isinstance(parent, nodes.Getattr) and parent.node is child:
+        return parent.attr
+    if isinstance(parent, nodes.Getitem) and parent.node is child \
+            and isinstance(parent.arg, nodes.Const) and isinstance(parent.arg.value, str):
+        return parent.arg.value
+    return None
+
+
+def _check_template(recipe: "Recipe", source: str, path: tuple, earlier: list[str]) -> None:
+    """Raise FieldError at `path` if the template does not parse or names something unknown."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as e:
+        raise FieldError(path, f"template syntax error: {e.message}",
+                         "Jinja syntax is {{ expr }} and {% tag %}", inner_line=e.lineno or 0) \
+            from None
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    ids = [s.id for s in recipe.steps]
+
+    def fail(node: nodes.Node, message: str, hint: str) -> None:
+        raise FieldError(path, message, hint, inner_line=getattr(node, "lineno", 0) or 0)
+
+    def visit(node: nodes.Node, parents: list[nodes.Node]) -> None:
+        if isinstance(node, (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+            fail(node, "include, extends and import are not available in recipe templates",
+                 _TEMPLATE_HINT)
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            fail(node, f'attribute "{node.attr}" is not allowed in a template', _TEMPLATE_HINT)
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in local:
+            check_name(node, parents)
+        for child in node.iter_child_nodes():
+            visit(child, parents + [node])
+
+    def check_name(node: nodes.Name, parents: list[nodes.Node]) -> None:
+        name = node.name
+        if name in _ALWAYS_OK:
+            return
+        if name not in _SCOPES:
+            fail(node, f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
+                 'a step id with a "-" needs steps["my-step"].output')
+        parent = parents[-1] if parents else None
+        key = _static_key(parent, node)
+        if key is None:
+            return  # dynamic lookups are checked when rendering (StrictUndefined)
+        if name == "params" and key not in recipe.params and key not in _DICT_METHODS:
+            fail(node, f'unknown param "{key}" in {_ref(name, key)}; params: '
+                 + (", ".join(recipe.params) or "none"), "declare it under params: or fix "
+                 "the name")
+        if name == "env" and key not in recipe.env and key not in _DICT_METHODS:
+            fail(node, f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
+                 + (", ".join(recipe.env) or "none"), f"add {key} to the recipe's env: list")
+        if name != "steps" or (key in _DICT_METHODS and key not in ids):
+            return
+        before = "steps before this one: " + (", ".join(earlier) or "none")
+        if key not in ids:
+            fail(node, f'unknown step "{key}" in {_ref(name, key, "output")}; {before}',
+                 "use the id of an earlier step")
+        if key not in earlier:
+            fail(node, f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
+                 f"not available; {before}", "a template can only use earlier steps' output")
+        attr = _static_key(parents[-2] if len(parents) > 1 else None, parent)
+        if attr is not None and attr != "output":
+            fail(node, f'steps.{key} has only .output, not .{attr}', "use "
+                 + _ref(name, key, "output"))
+
+    visit(tree, [])
