@@ -24,9 +24,16 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from agentctl import cassette
 from agentctl.errors import AgentctlError, UsageError
-from agentctl.roles import (DEFAULT_ROLE, RoleConfig, _missing_key_message,  # noqa: F401
-                            _no_model_error, _role_config, _role_for, check_models_configured,
-                            resolve_roles)
+from agentctl.roles import (  # noqa: F401
+    DEFAULT_ROLE,
+    RoleConfig,
+    _missing_key_message,
+    _no_model_error,
+    _role_config,
+    _role_for,
+    check_models_configured,
+    resolve_roles,
+)
 
 DEFAULT_RETRY_DELAYS = (1.0, 4.0)  # two retries per model, exponential-ish
 DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models are slow

@@ -53,6 +53,7 @@ from agentctl.yamlload import (
     FieldError,
     Positions,
     load_yaml,
+    read_text_file,
     validation_to_recipe_error,
 )
 
@@ -266,20 +267,7 @@ def load_policy_text(text: str, filename: str) -> Policy:
 def load_policy(path: str | os.PathLike) -> Policy:
     """Read and validate a policy file; any problem is a RecipeError (exit 2)."""
     p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise RecipeError(f"policy file not found: {p}", "check the path (policies usually "
-                          "live in policies/*.yaml)") from None
-    except IsADirectoryError:
-        raise RecipeError(f"{p} is a directory, not a policy file",
-                          "pass the policy's .yaml file") from None
-    except UnicodeDecodeError as e:
-        raise RecipeError(f"{p} is not UTF-8 text (byte {e.start})",
-                          "save the policy as UTF-8") from None
-    except OSError as e:
-        raise RecipeError(f"cannot read policy {p}: {e.strerror or e}",
-                          "check the file's permissions") from None
+    text = read_text_file(p, "policy")
     return load_policy_text(text, str(p))
 
 

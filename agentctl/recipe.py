@@ -17,13 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat,
-                      StrictInt, ValidationError, field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agentctl.errors import RecipeError, UsageError
 from agentctl.templates import IDENT, _check_template, render_template  # noqa: F401
 from agentctl.units import _to_seconds, parse_duration, parse_size  # noqa: F401 - re-exported
-from agentctl.yamlload import FieldError, load_yaml, validation_to_recipe_error
+from agentctl.yamlload import (
+    FieldError,
+    load_yaml,
+    read_text_file,
+    validation_to_recipe_error,
+)
 
 BUILTIN_TOOLS = ("read_file", "write_file", "edit_file", "list_files", "shell", "http_get")
 # Built in, but given to an agent only when its `tools:` names them.
@@ -343,22 +358,7 @@ def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> 
 def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
     """Read and validate a recipe file."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise RecipeError(f"recipe file not found: {p}", "check the path (recipes usually live "
-                          "in recipes/*.yaml)") from None
-    except IsADirectoryError:
-        raise RecipeError(f"{p} is a directory, not a recipe file",
-                          "pass the recipe's .yaml file") from None
-    except OSError as e:
-        raise RecipeError(f"cannot read recipe {p}: {e.strerror or e}",
-                          "check the file's permissions") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise RecipeError(f"{p} is not UTF-8 text (byte {e.start})",
-                          "save the recipe as UTF-8") from None
+    text = read_text_file(p, "recipe")
     loaded = load_recipe_text(text, str(p), p.parent)
     loaded.path = p
     return loaded

@@ -16,6 +16,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -363,3 +364,23 @@ def validation_to_recipe_error(exc: ValidationError, positions: Positions, filen
                       RecipeError(text, hint, file=filename, line=line, column=column)))
     found.sort(key=lambda item: item[:3])
     return found[0][3]
+
+
+def read_text_file(path: Path, kind: str) -> str:
+    """A recipe's or policy's text; every way reading it can fail is a RecipeError (exit 2)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError(f"{kind} file not found: {path}", f"check the path ({kind}s usually"
+                          f" live in {kind}s/*.yaml)") from None
+    except IsADirectoryError:
+        raise RecipeError(f"{path} is a directory, not a {kind} file",
+                          f"pass the {kind}'s .yaml file") from None
+    except OSError as e:
+        raise RecipeError(f"cannot read {kind} {path}: {e.strerror or e}",
+                          "check the file's permissions") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{path} is not UTF-8 text (byte {e.start})",
+                          f"save the {kind} as UTF-8") from None

@@ -10,7 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli import app
-from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
+from agentctl.cli.options import (
+    DbOption,
+    DebugOption,
+    JobArgument,
+    JsonOption,
+    open_store,
+)
 from agentctl.errors import AgentctlError, UsageError
 
 

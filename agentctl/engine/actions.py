@@ -19,7 +19,13 @@ from typing import Any
 from agentctl.engine.approvals import Gate
 from agentctl.engine.control import Cancelled, LimitExceeded, Limits, Usage
 from agentctl.engine.journal import Journal, ReplayIndex
-from agentctl.tools.base import DEFAULT_OUTPUT_CAP, DEFAULT_TOOL_TIMEOUT, Tool, ToolContext, ToolResult
+from agentctl.tools.base import (
+    DEFAULT_OUTPUT_CAP,
+    DEFAULT_TOOL_TIMEOUT,
+    Tool,
+    ToolContext,
+    ToolResult,
+)
 
 UNCERTAIN = ("uncertain: this action started but its runner stopped before recording a result;"
              " it may or may not have taken effect. Run it again?")

@@ -17,7 +17,12 @@ from typing import Any
 
 from agentctl.errors import UsageError
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import JSON_TYPES, FunctionTool, build_object_schema, describe_param
+from agentctl.tools.builtin import (
+    JSON_TYPES,
+    FunctionTool,
+    build_object_schema,
+    describe_param,
+)
 from agentctl.tools.shell import run_command_tool
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -45,7 +45,12 @@ from agentctl.sandbox import (
     process_limits,
 )
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import FunctionTool, build_object_schema, describe_param, fail
+from agentctl.tools.builtin import (
+    FunctionTool,
+    build_object_schema,
+    describe_param,
+    fail,
+)
 from agentctl.tools.shell import context_env, record_confinement
 
 SESSIONS_KEY = "interactive"

@@ -20,7 +20,12 @@ from agentctl.sandbox import (
     run_process,
 )
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import FunctionTool, build_object_schema, describe_param, fail
+from agentctl.tools.builtin import (
+    FunctionTool,
+    build_object_schema,
+    describe_param,
+    fail,
+)
 
 
 def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = None) -> ToolResult:
