@@ -9,6 +9,7 @@ the secret is kept, so the text still says what was there.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +43,8 @@ class Redactor:
         # A pattern that matches "" would put a mask between every two characters.
         self.patterns = [p for p in dict.fromkeys(patterns) if not re.search(p, "")]
         self._triggers = tuple(t for _, ts in BUILTIN_PATTERNS.values() for t in ts)
+        self._json_values = tuple({form for v in self.values
+                                   for form in (v, json.dumps(v, ensure_ascii=False)[1:-1])})
         branches = [re.escape(v) for v in self.values]
         branches += [p for p, _ in BUILTIN_PATTERNS.values()]
         # A custom pattern with groups runs on its own: in one alternation its backreferences
@@ -74,14 +77,34 @@ class Redactor:
         return text
 
     def mask_data(self, obj: Any) -> Any:
-        """A copy of `obj` (dicts, lists, tuples, strings; other values as they are) masked."""
+        """A copy of `obj` (dicts, lists, tuples, strings; other values as they are) masked.
+
+        Most events hold no secret: one pre-check over their JSON text skips the walk.
+        """
+        if not self.patterns and not isinstance(obj, str):
+            try:
+                text = json.dumps(obj, ensure_ascii=False)
+            except (TypeError, ValueError):
+                text = None
+            if text is not None and not self._may_match_json(text):
+                return obj
+        return self._mask_walk(obj)
+
+    def _may_match_json(self, text: str) -> bool:
+        # JSON escapes quotes, backslashes and control characters: look for those forms too.
+        if any(form in text for form in self._json_values):
+            return True
+        lowered = text.lower()
+        return any(t in lowered for t in self._triggers)
+
+    def _mask_walk(self, obj: Any) -> Any:
         if isinstance(obj, str):
             return self.mask(obj)
         if isinstance(obj, dict):
-            return {self.mask(k) if isinstance(k, str) else k: self.mask_data(v)
+            return {self.mask(k) if isinstance(k, str) else k: self._mask_walk(v)
                     for k, v in obj.items()}
         if isinstance(obj, list):
-            return [self.mask_data(v) for v in obj]
+            return [self._mask_walk(v) for v in obj]
         if isinstance(obj, tuple):
-            return tuple(self.mask_data(v) for v in obj)
+            return tuple(self._mask_walk(v) for v in obj)
         return obj

@@ -59,3 +59,15 @@ def agentctl_env(db: Path, **extra: str) -> dict[str, str]:
         env.pop(name, None)
     env.update(extra)
     return env
+
+
+def sandbox_python() -> str:
+    """A Python that a sandboxed command can see: the sandbox has a private /tmp, so a venv
+    that lives under /tmp (a CI checkout, say) is invisible inside; its base interpreter is not."""
+    real = os.path.realpath(sys.executable)
+    if not real.startswith("/tmp/"):
+        return real
+    for candidate in ("/usr/local/bin/python3", "/usr/bin/python3"):
+        if os.path.exists(candidate):
+            return candidate
+    return real

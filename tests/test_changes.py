@@ -11,8 +11,14 @@ from typing import Any
 
 import pytest
 
-from agentctl.changes import (ChangeRecorder, apply_rollback, collect_changes, net_changes,
-                              plan_rollback, render_diff)
+from agentctl.changes import (
+    ChangeRecorder,
+    apply_rollback,
+    collect_changes,
+    net_changes,
+    plan_rollback,
+    render_diff,
+)
 from agentctl.sandbox import minimal_env, run_process
 from agentctl.store import Event
 from agentctl.tools import build_builtin_tools

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -16,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import sandbox_python
 
 from agentctl import confine, sandbox
 from agentctl.sandbox import (
@@ -36,7 +36,7 @@ needs_netns = pytest.mark.skipif(
     not (PROBED.available and PROBED.network_isolation),
     reason=f"no network isolation here: {PROBED.reason}",
 )
-PY = sys.executable
+PY = sandbox_python()
 FAKE_BWRAP = Confinement("bwrap", "", network_isolation=True, bwrap="/usr/bin/bwrap")
 MISSING = Confinement("none", "bubblewrap (bwrap) is not installed")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from conftest import sandbox_python
 
 from agentctl import confine
 from agentctl.sandbox import Confinement, probe_confinement
@@ -19,7 +19,7 @@ from agentctl.tools.interactive import strip_terminal
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")
-REPL = f"{shlex.quote(sys.executable)} -q"
+REPL = f"{shlex.quote(sandbox_python())} -q"
 PROMPT = r">>> $"
 MODES = ["off", pytest.param("required", marks=needs_bwrap)]
 

@@ -17,10 +17,18 @@ for _p in (str(ROOT), str(ROOT / "tests")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from agentctl.errors import UsageError  # noqa: E402
-from agentctl.models import (ModelError, ModelReply, build_model_client,  # noqa: E402
-                             check_models_configured, estimate_call_cost, resolve_roles)
 from fakeserver import ScriptedOpenAIServer  # noqa: E402
+
+from agentctl.errors import UsageError  # noqa: E402
+from agentctl.models import (  # noqa: E402
+    ModelError,
+    ModelReply,
+    build_model_client,
+    check_models_configured,
+    estimate_call_cost,
+    resolve_roles,
+)
+
 KEY = "sk-fake-secret-key-4242"
 MSGS = [{"role": "system", "content": "you are terse"}, {"role": "user", "content": "list files"}]
 TOOLS = [{"type": "function", "function": {"name": "shell", "description": "run a command",

@@ -10,9 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentctl.errors import AgentctlError, RecipeError, UsageError
-from agentctl.recipe import (BUILTIN_TOOLS, AgentSpec, LoadedRecipe, Recipe, Step, load_recipe,
-                             load_recipe_text, parse_duration, parse_params, render_template,
-                             template_fields)
+from agentctl.recipe import (
+    BUILTIN_TOOLS,
+    AgentSpec,
+    LoadedRecipe,
+    Recipe,
+    Step,
+    load_recipe,
+    load_recipe_text,
+    parse_duration,
+    parse_params,
+    render_template,
+    template_fields,
+)
 
 EXAMPLE = """\
 version: 1

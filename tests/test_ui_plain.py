@@ -10,7 +10,12 @@ import sys
 from conftest import agentctl_env
 
 from agentctl.store import Event
-from agentctl.ui.plain import EventPrinter, describe_event, format_event_line, make_visible
+from agentctl.ui.plain import (
+    EventPrinter,
+    describe_event,
+    format_event_line,
+    make_visible,
+)
 
 EVIL = "\x1b]0;evil\x07\x1b[31mred\x9b2J\r\n[link=http://x]y[/link]\u202eabc\u2066\u200b"
 ESCAPE_CODES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
