@@ -150,8 +150,17 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
     else:
-        show_outcome(outcome)
+        show_outcome(outcome, final_output=_final_output(store, job_id)
+                     if outcome.state == "succeeded" else None)
     raise typer.Exit(outcome.exit_code)
+
+
+def _final_output(store, job_id: str) -> tuple[str, str] | None:
+    """The last step's id and output, which is usually what the person ran the job for."""
+    finished = [e for e in store.read_events(job_id) if e.type == "step_finished"]
+    if not finished or not finished[-1].data.get("output"):
+        return None
+    return finished[-1].step or "", finished[-1].data["output"]
 
 
 def _offer_rollback(store, job_id: str) -> None:

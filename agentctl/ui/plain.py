@@ -74,7 +74,8 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
     if type_ == "action_started":
         what = _summarise_args(data.get("tool", ""), data.get("args", {}))
         decided = ""
-        if data.get("rules") or data.get("decision") not in (None, "allow"):
+        rules_said = [r for r in data.get("rules") or [] if not r.startswith("default:")]
+        if rules_said or data.get("decision") not in (None, "allow"):
             rules = ", ".join(data.get("rules") or [])
             decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
         return f"{where}→ {data.get('tool')}: {what}{decided}"

@@ -29,10 +29,23 @@ DIFF_PREVIEW_LINES = 60
 PREVIEW_MAX_BYTES = 1_000_000
 
 
-def show_outcome(outcome: Any) -> None:
+FINAL_OUTPUT_LINES = 40
+
+
+def show_outcome(outcome: Any, final_output: tuple[str, str] | None = None) -> None:
+    """The end of a run for a person; `final_output` is (step, text) of the last step."""
     job = outcome.job_id
     out = sys.stdout
     if outcome.state == "succeeded":
+        if final_output is not None:
+            step, text = final_output
+            lines = text.rstrip("\n").splitlines()
+            print(f"output of step {step}:", file=out)
+            for line in lines[:FINAL_OUTPUT_LINES]:
+                print(f"  {make_visible(line)}", file=out)
+            if len(lines) > FINAL_OUTPUT_LINES:
+                print(f"  ... {len(lines) - FINAL_OUTPUT_LINES} more lines:"
+                      f" agentctl log {job}", file=out)
         print(f"job {job} succeeded", file=out)
     elif outcome.state == "failed":
         error = outcome.error or {}
