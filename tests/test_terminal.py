@@ -216,3 +216,17 @@ def test_a_failed_run_offers_to_roll_back_its_changes(tmp_path, workspace, termi
     assert terminal.finish() == 1
     assert (workspace / "notes.txt").read_text() == "mine\n"
     assert not (workspace / "extra.txt").exists()
+
+
+def test_cancel_from_another_process_closes_the_prompt(tmp_path, workspace, terminals):
+    db = tmp_path / "a.db"
+    recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Deploy to prod?\n"
+                                    "  - id: after\n    run: echo done > done.txt\n")
+    term = Terminal(["run", str(recipe), "--workspace", str(workspace)], db, tmp_path)
+    terminals.append(term)
+    term.wait_for(r"press a to approve")
+    cancelled = agentctl(["cancel", "last"], db, tmp_path)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert term.finish() == 4, term.screen
+    assert not (workspace / "done.txt").exists()
+    assert status(db, tmp_path)["state"] == "cancelled"

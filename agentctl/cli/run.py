@@ -186,6 +186,8 @@ def pending_check(store, job_id: str):
     """`is_decided(request)` for prompts: true once the request is no longer pending, e.g.
     after `agentctl approve` from another terminal. One indexed query per call."""
     def is_decided(request: dict) -> bool:
+        if store.cancel_requested(job_id):  # `agentctl cancel` closes the prompt too
+            return True
         pending = store.list_approvals(job_id, state="pending")
         return all(a["request"] != request["request"] for a in pending)
 

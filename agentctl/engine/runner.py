@@ -190,6 +190,8 @@ class _Run:
         try:
             self._run_steps()
         except Parked as parked:
+            if self.cancel.is_set() or self.store.cancel_requested(self.job_id):
+                return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
             return self._end("awaiting_approval", "job_paused",
                              {"requests": [p["request"] for p in parked.requests]},
                              pending=parked.requests)
