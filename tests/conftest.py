@@ -71,3 +71,14 @@ def sandbox_python() -> str:
         if os.path.exists(candidate):
             return candidate
     return real
+
+
+def assert_bad_input(result, *needles: str) -> None:
+    """A CLI result for bad input: exit 2, an `error:` line, a `hint:` line, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ")
+    assert any(line.startswith("hint: ") for line in lines)
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import assert_bad_input
 from typer.testing import CliRunner
 
 from agentctl.cli import app
@@ -23,16 +24,6 @@ def invoke(*args: str):
 def _cache_in_tmp(tmp_path, monkeypatch):
     # validate runs policy tests in the user cache dir; keep it inside the test's folder.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-def assert_bad_input(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ")
-    assert any(line.startswith("hint: ") for line in lines)
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in result.stderr
 
 
 @pytest.mark.parametrize("action, first", [

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import assert_bad_input
 from typer.testing import CliRunner
 
 from agentctl.cli import app
@@ -43,16 +44,6 @@ def jobs_json() -> list:
     result = invoke("jobs", "--json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def assert_bad_input(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ")
-    assert any(line.startswith("hint: ") for line in lines)
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in result.stderr
 
 
 def test_run_parks_on_approval_then_approve_and_resume_finish(gated, workspace):
