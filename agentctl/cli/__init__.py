@@ -24,8 +24,18 @@ def _write_error(message: str, hint: str) -> None:
     sys.stderr.flush()
 
 
+# How `agentctl --help` lists commands: the way a person meets them, not the file order.
+COMMAND_ORDER = ("run", "resume", "jobs", "status", "watch", "log", "approve", "deny", "cancel",
+                 "diff", "rollback", "validate", "policy", "prune")
+
+
 class _Boundary(TyperGroup):
     """Maps every error to `error:`/`hint:` and an exit code, for the CLI and CliRunner."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,

@@ -64,8 +64,9 @@ def validate(
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Check recipes (schema, types, duplicate keys, templates) and policies (schema, and the
-    policy's own tests:). Runs nothing.
+    """Check recipes and policies, and run each policy's own tests. Runs nothing.
+
+    Recipes: schema, types, duplicate keys, templates. Policies: schema, then their `tests:`.
 
     Exit 0 when every file is valid and every test passes, else 2 with an `error:` line per
     bad file or failing test naming file:line:column.
