@@ -170,3 +170,10 @@ def test_db_option_before_or_after_the_command(tmp_path, gated, workspace):
 
 def test_jobs_rejects_an_unknown_state():
     assert_bad_input(invoke("jobs", "--state", "sleeping"), "sleeping")
+
+
+def test_a_cancelled_job_has_nothing_left_to_approve(gated, workspace):
+    invoke("run", str(gated), "-p", "name=x", "--workspace", str(workspace), "--non-interactive")
+    assert invoke("cancel", "last").exit_code == 0
+    assert jobs_json()[0]["pending_approvals"] == []
+    assert_bad_input(invoke("approve", "last"), "already cancelled")

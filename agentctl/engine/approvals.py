@@ -132,6 +132,10 @@ class Gate:
 def decide_approval(store: Store, job_id: str, request: str | None, decision: str, *,
                     by: str, comment: str | None, now: float) -> dict[str, Any]:
     """Approve or deny a pending request (the only one when `request` is None)."""
+    state = store.get_job(job_id)["state"]
+    if state in ("succeeded", "failed", "cancelled"):
+        raise UsageError(f"job {job_id} already {state}; there is nothing to approve",
+                         f"see it with `agentctl status {job_id}`")
     pending = store.list_approvals(job_id, state="pending")
     if request is None:
         if not pending:

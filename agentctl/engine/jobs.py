@@ -67,7 +67,8 @@ def iso_time(ts: float | None) -> str | None:
 def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     """A job in the documented JSON form."""
     state = effective_state(job)
-    pending = [
+    # A finished job's unanswered requests can no longer be answered: not "pending".
+    pending = [] if state in ("succeeded", "failed", "cancelled") else [
         {"request": a["request"], "step": a["step"], "tool": a["tool"], "args": a["args"],
          "rules": a["rules"], "reason": a["reason"], "created_at": iso_time(a["created_at"])}
         for a in store.list_approvals(job["id"], state="pending")
