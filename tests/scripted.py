@@ -27,6 +27,8 @@ class ScriptedModel:
         item = self.script.pop(0) if self.script else "done"
         if isinstance(item, str):
             message = {"role": "assistant", "content": item}
+            if on_text is not None:  # as a streaming provider would
+                on_text(item)
         else:
             message = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": f"call_{call_index}_{n}", "type": "function",

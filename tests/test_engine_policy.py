@@ -199,3 +199,13 @@ def test_cli_policy_flag_parks_and_prints_the_approve_command(tmp_path, workspac
                             env=agentctl_env(tmp_path / "a.db"), capture_output=True, text=True)
     pending = json.loads(status.stdout)["pending_approvals"][0]
     assert pending["tool"] == "shell" and pending["args"] == {"command": "touch made.txt"}
+
+
+def test_streamed_model_text_is_masked_before_it_is_shown(store, workspace):
+    shown: list[str] = []
+    env = {"PATH": "/usr/bin:/bin", "MY_TOKEN": "tok-" + "q" * 20}
+    job = make_job(store, workspace, AGENT)
+    model = ScriptedModel([f"here it is: {env['MY_TOKEN']} and {CANARY}"])
+    assert run_job(job, deps(store, model, env=env, on_text=shown.append)).state == "succeeded"
+    text = "".join(shown)
+    assert "here it is" in text and env["MY_TOKEN"] not in text and CANARY not in text

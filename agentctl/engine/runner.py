@@ -359,6 +359,13 @@ class _Run:
                     spent[reply["role"]] = spent.get(reply["role"], 0.0) + reply["cost_usd"]
         return self._model
 
+    def _masked_text(self):
+        """Streamed model text goes to the screen masked, chunk by chunk."""
+        show = self.deps.on_text
+        if show is None:
+            return None
+        return lambda text: show(self.redactor.mask(text))
+
     def _run_agent(self, step) -> str:
         from agentctl.tools import build_toolbox
 
@@ -368,7 +375,7 @@ class _Run:
         loop = AgentLoop(
             journal=self.journal, index=self.index, actions=self.actions, model=model,
             estimate_cost=estimate or (lambda role, messages: 0.0),
-            on_text=self.deps.on_text, run_check=self._run_shell,
+            on_text=self._masked_text(), run_check=self._run_shell,
             active_seconds=lambda: self.index.active_seconds
             + (time.monotonic() - self.session_start),
         )
