@@ -192,7 +192,7 @@ def test_rollback_of_an_unknown_job(job: Job) -> None:
 
 
 def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> None:
-    monkeypatch.setattr("agentctl.cli.run.is_interactive", lambda non_interactive: True)
+    monkeypatch.setattr("agentctl.cli.options.is_interactive", lambda non_interactive: True)
     (job.ws / "notes.md").write_text("written again by a person\n")
     declined = runner.invoke(app, ["rollback", job.id, "--to", "second"], input="n\n")
     assert declined.exit_code == 1

@@ -123,7 +123,7 @@ def prune(
 
     Jobs that are running, waiting for approval or resumable are never pruned.
     """
-    from agentctl.cli.run import is_interactive
+    from agentctl.cli.options import is_interactive
     from agentctl.engine.jobs import prune_jobs
     from agentctl.recipe import parse_duration
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -30,3 +32,9 @@ def open_store(db: str | None):
     from agentctl.store import Store
 
     return Store(resolve_db_path(db or GLOBAL.db))
+
+
+def is_interactive(non_interactive: bool = False) -> bool:
+    """SPEC: stdin and stdout are terminals, CI is not true, and --non-interactive not given."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return not non_interactive and not ci and sys.stdin.isatty() and sys.stdout.isatty()

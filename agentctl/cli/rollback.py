@@ -80,7 +80,7 @@ def rollback(
     debug: DebugOption = False,
 ) -> None:
     """Undo the job's file changes (from STEP on); files changed since are left alone."""
-    from agentctl.cli.run import is_interactive
+    from agentctl.cli.options import is_interactive
     from agentctl.engine.rollback import rollback_job
 
     store = open_store(db)

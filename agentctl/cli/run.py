@@ -18,13 +18,9 @@ from agentctl.cli.options import (
     DebugOption,
     JobArgument,
     JsonOption,
+    is_interactive,
     open_store,
 )
-
-
-def is_interactive(non_interactive: bool) -> bool:
-    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-    return not non_interactive and not ci and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 @app.command()

@@ -23,7 +23,7 @@ def watch(job: JobArgument, db: DbOption = None, debug: DebugOption = False) -> 
     (or anywhere else; the prompt closes). Exit codes as for `run`: 0 succeeded, 1 failed,
     3 waiting for approval, 4 cancelled, 130 interrupted.
     """
-    from agentctl.cli.run import is_interactive
+    from agentctl.cli.options import is_interactive
     from agentctl.engine.jobs import describe_job, effective_state
     from agentctl.engine.runner import EXIT_CODES
     from agentctl.ui.live import open_display

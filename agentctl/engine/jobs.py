@@ -10,14 +10,15 @@ from __future__ import annotations
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from agentctl.errors import JobBusy, UsageError
 from agentctl.procinfo import current_process, is_process_alive
-from agentctl.store import NewEvent, Store, lease_is_live
+from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
 
 STATES = ("running", "awaiting_approval", "succeeded", "failed", "cancelled", "interrupted")
 
@@ -109,32 +110,37 @@ def cancel_job(store: Store, job_id: str, *, wait: float = 15.0,
     if job["state"] in ("succeeded", "failed", "cancelled"):
         raise UsageError(f"job {job_id} already {job['state']}",
                          f"see it with `agentctl status {job_id}`")
-    me = current_process()
+    by = current_process().describe()
     try:
-        token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start,
-                                    now=clock(), ttl=30, is_alive=is_process_alive)
+        with holding_lease(store, job_id, clock=clock) as token:
+            store.append(job_id, [NewEvent("job_cancelled", None, {"by": by})], now=clock(),
+                         token=token, update=JobUpdate(set={"state": "cancelled"}))
+        return "cancelled"
     except JobBusy:
-        store.append(job_id, [NewEvent("cancel_requested", None, {"by": me.describe()})],
-                     now=clock(), update=_set(cancel_requested=1))
-        deadline = clock() + wait
-        while clock() < deadline:
-            state = effective_state(store.get_job(job_id))
-            if state != "running":
-                return state
-            sleep(0.1)
-        return "running"
+        pass
+    store.append(job_id, [NewEvent("cancel_requested", None, {"by": by})], now=clock(),
+                 update=JobUpdate(set={"cancel_requested": 1}))
+    deadline = clock() + wait
+    while clock() < deadline:
+        state = effective_state(store.get_job(job_id))
+        if state != "running":
+            return state
+        sleep(0.1)
+    return "running"
+
+
+@contextmanager
+def holding_lease(store: Store, job_id: str, *, ttl: float = 60.0,
+                  clock: Callable[[], float] = time.time) -> Iterator[int]:
+    """Hold the job's lease (as this process) for a short piece of work; JobBusy if a live
+    runner has it. The fencing token is what the work's appends must name."""
+    me = current_process()
+    token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start, now=clock(),
+                                ttl=ttl, is_alive=is_process_alive)
     try:
-        store.append(job_id, [NewEvent("job_cancelled", None, {"by": me.describe()})],
-                     now=clock(), token=token, update=_set(state="cancelled"))
+        yield token
     finally:
         store.release_lease(job_id, token)
-    return "cancelled"
-
-
-def _set(**fields: Any):
-    from agentctl.store import JobUpdate
-
-    return JobUpdate(set=fields)
 
 
 def prune_jobs(store: Store, *, older_than: float, now: float | None = None,

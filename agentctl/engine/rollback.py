@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.changes import Change, Plan, collect_changes, plan_rollback
+from agentctl.engine.jobs import holding_lease
 from agentctl.errors import JobBusy, UsageError
-from agentctl.procinfo import current_process, is_process_alive
+from agentctl.procinfo import is_process_alive
 from agentctl.store import NewEvent, Store, lease_is_live
 
 
@@ -57,6 +58,7 @@ def rollback_job(store: Store, job_id: str, *, to_step: str | None = None, force
     _check_step(to_step, step_order(store.read_events(job_id, limit=1)))
     if dry_run:
         # Only a look, so no lease is taken; but a plan for a job still changing is no use.
+        # The lease, not the state: `running` may not be written yet by a runner that holds it.
         if lease_is_live(job["lease_host"], job["lease_pid"], job["lease_start"],
                          job["lease_expires"], now=clock(), host=socket.gethostname(),
                          is_alive=is_process_alive):
@@ -65,18 +67,13 @@ def rollback_job(store: Store, job_id: str, *, to_step: str | None = None, force
         plan = plan_rollback(collect_changes(events), Path(job["workspace"]), to_step=to_step,
                              step_order=step_order(events))
         return describe_rollback(job_id, plan, None, force=force)
-    me = current_process()
     try:
-        token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start,
-                                    now=clock(), ttl=60, is_alive=is_process_alive)
+        with holding_lease(store, job_id, clock=clock) as token:
+            return rollback_with_lease(store, job_id, token=token, to_step=to_step,
+                                       force=force, clock=clock)
     except JobBusy:
         job = store.get_job(job_id)
         raise _busy(job_id, job["lease_pid"], job["lease_host"]) from None
-    try:
-        return rollback_with_lease(store, job_id, token=token, to_step=to_step, force=force,
-                                   clock=clock)
-    finally:
-        store.release_lease(job_id, token)
 
 
 def rollback_with_lease(store: Store, job_id: str, *, token: int, to_step: str | None = None,
