@@ -90,6 +90,14 @@ class Redactor:
                 return obj
         return self._mask_walk(obj)
 
+    def mask_json(self, obj: Any) -> tuple[Any, str]:
+        """`obj` masked, and its compact JSON text (what the store writes), serialised once."""
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        if not self.patterns and not self._may_match_json(text):
+            return obj, text
+        masked = self._mask_walk(obj)
+        return masked, json.dumps(masked, ensure_ascii=False, separators=(",", ":"))
+
     def _may_match_json(self, text: str) -> bool:
         # JSON escapes quotes, backslashes and control characters: look for those forms too.
         if any(form in text for form in self._json_values):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -96,3 +97,15 @@ def test_masking_large_ordinary_text_is_fast():
     start = time.perf_counter()
     assert redactor.mask(text) is text
     assert time.perf_counter() - start < 1.0  # generous: the point is "no regex pass"
+
+
+def test_mask_json_serialises_once_and_masks_what_it_returns():
+    from agentctl.redact import Redactor
+
+    redactor = Redactor(values=["s3cr3t-value-123"])
+    clean = {"a": "nothing here", "n": 1}
+    same, text = redactor.mask_json(clean)
+    assert same is clean and json.loads(text) == clean
+    masked, text = redactor.mask_json({"out": "got s3cr3t-value-123"})
+    assert masked == {"out": "got [REDACTED]"} and "s3cr3t" not in text
+    assert json.loads(text) == masked

@@ -64,7 +64,7 @@ class Journal:
 
     def __init__(self, store: Store, job_id: str, token: int, clock: Callable[[], float],
                  on_event: Callable[[Event], None] | None = None,
-                 mask: Callable[[Any], Any] | None = None):
+                 mask: Callable[[Any], tuple[Any, str]] | None = None):
         self.store = store
         # Secrets are masked here, the one door into the log, before anything is stored.
         self.mask = mask
@@ -79,9 +79,10 @@ class Journal:
             set_fields: dict[str, Any] | None = None,
             add_fields: dict[str, float] | None = None) -> None:
         data = data or {}
-        if self.mask is not None:
-            data = self.mask(data)
-        self._pending.append(NewEvent(type_, step, data))
+        encoded = None
+        if self.mask is not None:  # masks, and hands the store the JSON it had to make anyway
+            data, encoded = self.mask(data)
+        self._pending.append(NewEvent(type_, step, data, encoded))
         if set_fields:
             self._update.set.update(set_fields)
         for column, amount in (add_fields or {}).items():

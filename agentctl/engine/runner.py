@@ -166,7 +166,7 @@ class _Run:
         self.workspace = Path(job["workspace"])
         self.policy = _policy_set(self.options.get("policies") or [])
         self.redactor = _redactor(self.recipe, self.policy, deps.env)
-        journal.mask = self.redactor.mask_data
+        journal.mask = self.redactor.mask_json
         self.index = ReplayIndex.from_events(self.store.read_events(job_id))
         self.session_start = time.monotonic()
         self.outputs: dict[str, dict[str, str]] = {}

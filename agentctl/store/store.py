@@ -46,6 +46,8 @@ class NewEvent:
     type: str
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # `data` already serialised compactly (as `_dumps` would), when the caller had to anyway.
+    encoded: str | None = None
 
 
 @dataclass
@@ -90,8 +92,9 @@ class Store:
             raise KeyError(digest)
         return bytes(row[0])
 
-    def _encode(self, conn: sqlite3.Connection, data: dict[str, Any]) -> str:
-        text = _dumps(data)
+    def _encode(self, conn: sqlite3.Connection, data: dict[str, Any],
+                encoded: str | None = None) -> str:
+        text = encoded if encoded is not None else _dumps(data)
         # No string inside can exceed the threshold when the whole document does not.
         if len(text) <= BLOB_THRESHOLD:
             return text
@@ -277,7 +280,8 @@ class Store:
                 conn.execute(
                     "INSERT INTO events (job_id, seq, ts, type, step, data)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (job_id, seq, now, event.type, event.step, self._encode(conn, event.data)),
+                    (job_id, seq, now, event.type, event.step,
+                     self._encode(conn, event.data, event.encoded)),
                 )
                 written.append(Event(seq, now, event.type, event.step, event.data))
         return written
