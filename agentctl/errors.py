@@ -32,8 +32,15 @@ class UsageError(AgentctlError):
 class RecipeError(UsageError):
     """An invalid recipe or policy file; names file:line:column where there is one."""
 
-    def __init__(self, message: str, hint: str = "", *, file: str | None = None,
-                 line: int | None = None, column: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ):
         self.file, self.line, self.column = file, line, column
         where = ""
         if file:

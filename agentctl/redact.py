@@ -20,17 +20,28 @@ MIN_SECRET_LENGTH = 8  # shorter values ("1", "true", "dev") would mask ordinary
 # name -> (regex, lowercase substrings one of which any match must contain). Named groups
 # called `keep` survive masking.
 BUILTIN_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pem-private-key": ((r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?"
-                         r"(?:-----END[A-Z ]{0,40}PRIVATE KEY-----|\Z)"), ("-----begin",)),
+    "pem-private-key": (
+        (
+            r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?"
+            r"(?:-----END[A-Z ]{0,40}PRIVATE KEY-----|\Z)"
+        ),
+        ("-----begin",),
+    ),
     "anthropic-key": (r"\bsk-ant-[A-Za-z0-9_\-]{16,}", ("sk-ant-",)),
     "openai-key": (r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}", ("sk-",)),
-    "github-token": (r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
-                     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    "github-token": (
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
     "aws-access-key-id": (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", ("akia", "asia")),
-    "aws-secret-key": ((r"(?P<keep_aws>(?i:aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)"
-                        r"[A-Za-z0-9/+=]{30,}"), ("aws_secret_access_key",)),
-    "bearer-token": (r"(?P<keep_bearer>\b(?i:bearer)\s+)[A-Za-z0-9\-._~+/]{8,}=*",
-                     ("bearer",)),
+    "aws-secret-key": (
+        (
+            r"(?P<keep_aws>(?i:aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)"
+            r"[A-Za-z0-9/+=]{30,}"
+        ),
+        ("aws_secret_access_key",),
+    ),
+    "bearer-token": (r"(?P<keep_bearer>\b(?i:bearer)\s+)[A-Za-z0-9\-._~+/]{8,}=*", ("bearer",)),
 }
 
 
@@ -38,13 +49,17 @@ class Redactor:
     """Masks secret values and secret-shaped strings in text and in nested data."""
 
     def __init__(self, values: Iterable[str] = (), patterns: Iterable[str] = ()):
-        self.values = sorted({v for v in values if isinstance(v, str)
-                              and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        self.values = sorted(
+            {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH},
+            key=len,
+            reverse=True,
+        )
         # A pattern that matches "" would put a mask between every two characters.
         self.patterns = [p for p in dict.fromkeys(patterns) if not re.search(p, "")]
         self._triggers = tuple(t for _, ts in BUILTIN_PATTERNS.values() for t in ts)
-        self._json_values = tuple({form for v in self.values
-                                   for form in (v, json.dumps(v, ensure_ascii=False)[1:-1])})
+        self._json_values = tuple(
+            {form for v in self.values for form in (v, json.dumps(v, ensure_ascii=False)[1:-1])}
+        )
         branches = [re.escape(v) for v in self.values]
         branches += [p for p, _ in BUILTIN_PATTERNS.values()]
         # A custom pattern with groups runs on its own: in one alternation its backreferences
@@ -109,8 +124,10 @@ class Redactor:
         if isinstance(obj, str):
             return self.mask(obj)
         if isinstance(obj, dict):
-            return {self.mask(k) if isinstance(k, str) else k: self._mask_walk(v)
-                    for k, v in obj.items()}
+            return {
+                self.mask(k) if isinstance(k, str) else k: self._mask_walk(v)
+                for k, v in obj.items()
+            }
         if isinstance(obj, list):
             return [self._mask_walk(v) for v in obj]
         if isinstance(obj, tuple):

@@ -13,8 +13,12 @@ _UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
 def parse_duration(text: str | int | float) -> float:
     """Seconds in "90", "90s", "30m", "1h30m", "2d" (units largest first, each once) or a number."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool) \
-            and math.isfinite(text) and text >= 0:
+    if (
+        isinstance(text, (int, float))
+        and not isinstance(text, bool)
+        and math.isfinite(text)
+        and text >= 0
+    ):
         return float(text)
     s = text.strip().lower() if isinstance(text, str) else ""
     if re.fullmatch(r"\d+(?:\.\d+)?", s):
@@ -22,8 +26,10 @@ def parse_duration(text: str | int | float) -> float:
     parts = _DURATION_PART.findall(s) if _DURATION.fullmatch(s) else []
     units = [_UNIT_SECONDS[unit] for _, unit in parts]
     if not parts or units != sorted(set(units), reverse=True):
-        raise ValueError(f'bad duration "{text}": use seconds or e.g. 90s, 30m, 1h30m, 2d '
-                         "(each unit once, largest first)")
+        raise ValueError(
+            f'bad duration "{text}": use seconds or e.g. 90s, 30m, 1h30m, 2d '
+            "(each unit once, largest first)"
+        )
     return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
 
 
@@ -36,11 +42,23 @@ def _to_seconds(value: Any) -> float | None:
     return seconds
 
 
-
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2,
-               "g": 1000**3, "gb": 1000**3, "ki": 1024, "kib": 1024, "mi": 1024**2,
-               "mib": 1024**2, "gi": 1024**3, "gib": 1024**3}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "ki": 1024,
+    "kib": 1024,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "gi": 1024**3,
+    "gib": 1024**3,
+}
 
 
 def parse_size(value: str | int) -> int:

@@ -76,8 +76,15 @@ class Positions:
 class FieldError(ValueError):
     """Raised by a validator to blame a path (relative to the model that raises it)."""
 
-    def __init__(self, path: DataPath, message: str, hint: str = "", *, at_key: bool = False,
-                 inner_line: int = 0):
+    def __init__(
+        self,
+        path: DataPath,
+        message: str,
+        hint: str = "",
+        *,
+        at_key: bool = False,
+        inner_line: int = 0,
+    ):
         super().__init__(message)
         self.path = tuple(path)
         self.message = message
@@ -107,19 +114,24 @@ class _Loader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}
         self._alias_nodes = 0
 
-    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             node = self.anchors.get(event.anchor)
             if node is not None:
                 if event.anchor in self._open_anchors:
-                    raise _Problem(f"recursive alias *{event.anchor} (it refers to itself)",
-                                   event.start_mark, "an alias may only refer to a finished node")
+                    raise _Problem(
+                        f"recursive alias *{event.anchor} (it refers to itself)",
+                        event.start_mark,
+                        "an alias may only refer to a finished node",
+                    )
                 self._alias_nodes += self._size(node)
                 if self._alias_nodes > MAX_ALIAS_NODES:
-                    raise _Problem("too many aliases: they expand to more than "
-                                   f"{MAX_ALIAS_NODES} nodes", event.start_mark,
-                                   "use fewer or smaller `*alias` references")
+                    raise _Problem(
+                        f"too many aliases: they expand to more than {MAX_ALIAS_NODES} nodes",
+                        event.start_mark,
+                        "use fewer or smaller `*alias` references",
+                    )
             return super().compose_node(parent, index)
         anchor = getattr(self.peek_event(), "anchor", None)
         if anchor is None:
@@ -166,14 +178,18 @@ class _Builder:
         for knode, vnode in node.value:
             if knode.tag == _MERGE_TAG:
                 if merge_key is not None:
-                    raise _Problem('duplicate key "<<"', knode.start_mark,
-                                   "merge several mappings with `<<: [*a, *b]`")
+                    raise _Problem(
+                        'duplicate key "<<"',
+                        knode.start_mark,
+                        "merge several mappings with `<<: [*a, *b]`",
+                    )
                 merge_key = knode
                 merges = self._merge_sources(vnode)
                 continue
             if not isinstance(knode, yaml.ScalarNode):
-                raise _Problem("a mapping key must be a plain value, not a list or mapping",
-                               knode.start_mark)
+                raise _Problem(
+                    "a mapping key must be a plain value, not a list or mapping", knode.start_mark
+                )
             key = self.loader.construct_object(knode)
             try:
                 hash(key)
@@ -181,8 +197,11 @@ class _Builder:
                 raise _Problem("a mapping key must be a plain value", knode.start_mark) from None
             if key in explicit:
                 first = explicit[key][0].start_mark
-                raise _Problem(f'duplicate key "{key}" (first defined on line {first.line + 1})',
-                               knode.start_mark, "each key may appear once in a mapping")
+                raise _Problem(
+                    f'duplicate key "{key}" (first defined on line {first.line + 1})',
+                    knode.start_mark,
+                    "each key may appear once in a mapping",
+                )
             explicit[key] = (knode, vnode)
         result: dict[Any, Any] = {}
         # Earlier merge sources win (YAML merge rules), so build them last.
@@ -199,8 +218,11 @@ class _Builder:
         items = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
         for item in items:
             if not isinstance(item, yaml.MappingNode):
-                raise _Problem("`<<` merges a mapping or a list of mappings", item.start_mark,
-                               "write `<<: *name` where `&name` labels a mapping")
+                raise _Problem(
+                    "`<<` merges a mapping or a list of mappings",
+                    item.start_mark,
+                    "write `<<: *name` where `&name` labels a mapping",
+                )
         return items
 
 
@@ -212,26 +234,40 @@ def load_yaml(text: str, filename: str) -> tuple[Any, Positions]:
         loader = _Loader(text)  # the reader rejects control characters right here
         node = loader.get_single_node()
         if node is None:
-            raise RecipeError("the file is empty", "a recipe is a YAML mapping; start with "
-                              "`version: 1` and `name: ...`", file=filename, line=1, column=1)
+            raise RecipeError(
+                "the file is empty",
+                "a recipe is a YAML mapping; start with `version: 1` and `name: ...`",
+                file=filename,
+                line=1,
+                column=1,
+            )
         data = _Builder(loader, positions).build(node, ())
     except _Problem as e:
-        raise RecipeError(e.message, e.hint, file=filename, line=e.mark.line + 1,
-                          column=e.mark.column + 1) from None
+        raise RecipeError(
+            e.message, e.hint, file=filename, line=e.mark.line + 1, column=e.mark.column + 1
+        ) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         message = "YAML syntax error: " + (e.problem or "invalid YAML")
         if e.context:
             message += f" ({e.context})"
-        raise RecipeError(message, "check the indentation and quoting near that spot",
-                          file=filename, line=mark.line + 1 if mark else None,
-                          column=mark.column + 1 if mark else None) from None
+        raise RecipeError(
+            message,
+            "check the indentation and quoting near that spot",
+            file=filename,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
     except yaml.reader.ReaderError as e:
         line = text.count("\n", 0, e.position) + 1
         column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
-        raise RecipeError(f"the file has a character YAML does not allow ({e.reason})",
-                          "remove control characters; save the file as UTF-8 text",
-                          file=filename, line=line, column=column) from None
+        raise RecipeError(
+            f"the file has a character YAML does not allow ({e.reason})",
+            "remove control characters; save the file as UTF-8 text",
+            file=filename,
+            line=line,
+            column=column,
+        ) from None
     except yaml.YAMLError as e:
         raise RecipeError(f"YAML error: {e}", file=filename) from None
     except RecursionError:
@@ -243,6 +279,7 @@ def load_yaml(text: str, filename: str) -> tuple[Any, Positions]:
 
 
 # --- validation errors -> positions -------------------------------------------------------
+
 
 def format_path(path: DataPath) -> str:
     out = ""
@@ -312,12 +349,12 @@ def _describe(err: dict, root: type[BaseModel]) -> tuple[str, str]:
         return f'missing required key "{loc[-1]}"', f"add `{loc[-1]}:` here"
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     elif msg.startswith("Assertion failed, "):
-        msg = msg[len("Assertion failed, "):]
+        msg = msg[len("Assertion failed, ") :]
     msg = msg[:1].lower() + msg[1:]
     hint = ""
-    if kind.endswith("_type") or kind.endswith("_parsing"):
+    if kind.endswith(("_type", "_parsing")):
         value = err.get("input")
         if not isinstance(value, (dict, list)):
             msg += f" (got {_short(value)})"
@@ -326,10 +363,13 @@ def _describe(err: dict, root: type[BaseModel]) -> tuple[str, str]:
     return msg, hint
 
 
-def validation_to_recipe_error(exc: ValidationError, positions: Positions, filename: str,
-                               root: type[BaseModel],
-                               source_path: Callable[[DataPath], DataPath] = lambda p: p,
-                               ) -> RecipeError:
+def validation_to_recipe_error(
+    exc: ValidationError,
+    positions: Positions,
+    filename: str,
+    root: type[BaseModel],
+    source_path: Callable[[DataPath], DataPath] = lambda p: p,
+) -> RecipeError:
     """The first error in file order, placed at its key or value; `source_path` maps a model
     path back to where the user wrote it (for inputs a validator reshapes)."""
     found: list[tuple[int, int, int, RecipeError]] = []
@@ -360,8 +400,14 @@ def validation_to_recipe_error(exc: ValidationError, positions: Positions, filen
         where = format_path(path)
         text = f"{where}: {message}" if where else message
         line, column = (mark.line, mark.column) if mark else (None, None)
-        found.append((line or 0, column or 0, n,
-                      RecipeError(text, hint, file=filename, line=line, column=column)))
+        found.append(
+            (
+                line or 0,
+                column or 0,
+                n,
+                RecipeError(text, hint, file=filename, line=line, column=column),
+            )
+        )
     found.sort(key=lambda item: item[:3])
     return found[0][3]
 
@@ -371,16 +417,21 @@ def read_text_file(path: Path, kind: str) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise RecipeError(f"{kind} file not found: {path}", f"check the path ({kind}s usually"
-                          f" live in {kind}s/*.yaml)") from None
+        raise RecipeError(
+            f"{kind} file not found: {path}",
+            f"check the path ({kind}s usually live in {kind}s/*.yaml)",
+        ) from None
     except IsADirectoryError:
-        raise RecipeError(f"{path} is a directory, not a {kind} file",
-                          f"pass the {kind}'s .yaml file") from None
+        raise RecipeError(
+            f"{path} is a directory, not a {kind} file", f"pass the {kind}'s .yaml file"
+        ) from None
     except OSError as e:
-        raise RecipeError(f"cannot read {kind} {path}: {e.strerror or e}",
-                          "check the file's permissions") from None
+        raise RecipeError(
+            f"cannot read {kind} {path}: {e.strerror or e}", "check the file's permissions"
+        ) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise RecipeError(f"{path} is not UTF-8 text (byte {e.start})",
-                          f"save the {kind} as UTF-8") from None
+        raise RecipeError(
+            f"{path} is not UTF-8 text (byte {e.start})", f"save the {kind} as UTF-8"
+        ) from None

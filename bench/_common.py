@@ -21,8 +21,8 @@ if str(ROOT) not in sys.path:
 
 from agentctl.engine.jobs import create_job  # noqa: E402
 from agentctl.engine.runner import RunnerDeps  # noqa: E402
-from agentctl.models import ModelReply  # noqa: E402
-from agentctl.recipe import load_recipe_text, parse_params  # noqa: E402
+from agentctl.models.calls import ModelReply  # noqa: E402
+from agentctl.recipe.schema import load_recipe_text, parse_params  # noqa: E402
 from agentctl.store import Store  # noqa: E402
 
 
@@ -35,8 +35,7 @@ def agent_recipe(tools: list[str], name: str = "bench", extra_steps: str = "") -
         "  - id: work\n"
         "    agent:\n"
         "      instructions: Do the benchmark.\n"
-        f"      tools: [{', '.join(tools)}]\n"
-        + extra_steps
+        f"      tools: [{', '.join(tools)}]\n" + extra_steps
     )
 
 
@@ -47,8 +46,13 @@ class BenchModel:
     complete() call of this instance.
     """
 
-    def __init__(self, turns: int, call: tuple[str, dict[str, Any]] | None,
-                 final: str | None = "done", interrupt_after: bool = False):
+    def __init__(
+        self,
+        turns: int,
+        call: tuple[str, dict[str, Any]] | None,
+        final: str | None = "done",
+        interrupt_after: bool = False,
+    ):
         self.turns = turns
         self.call = call
         self.final = final
@@ -69,11 +73,27 @@ class BenchModel:
                 raise KeyboardInterrupt()
             message = {"role": "assistant", "content": self.final}
         else:
-            message = {"role": "assistant", "content": None, "tool_calls": [
-                {"id": f"call_{call_index}", "type": "function",
-                 "function": {"name": self.call[0], "arguments": self._arguments}}]}
-        return ModelReply(message=message, model="bench/scripted", role=role, input_tokens=10,
-                          output_tokens=5, cost_usd=0.0, latency_ms=0.0, attempts=[])
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{call_index}",
+                        "type": "function",
+                        "function": {"name": self.call[0], "arguments": self._arguments},
+                    }
+                ],
+            }
+        return ModelReply(
+            message=message,
+            model="bench/scripted",
+            role=role,
+            input_tokens=10,
+            output_tokens=5,
+            cost_usd=0.0,
+            latency_ms=0.0,
+            attempts=[],
+        )
 
     def estimate_call_cost(self, role, messages) -> float:
         return 0.0
@@ -81,14 +101,16 @@ class BenchModel:
 
 def make_job(store: Store, workspace: Path, text: str) -> str:
     loaded = load_recipe_text(text, "recipe.yaml", base_dir=workspace)
-    return create_job(store, loaded, params=parse_params(loaded.recipe, []),
-                      workspace=workspace, options={})
+    return create_job(
+        store, loaded, params=parse_params(loaded.recipe, []), workspace=workspace, options={}
+    )
 
 
 def deps(store: Store, model: Any) -> RunnerDeps:
     """Production defaults (lease ttl, heartbeat interval); only the model is replaced."""
-    return RunnerDeps(store=store, model_factory=lambda recipe, options: model,
-                      env={"PATH": "/usr/bin:/bin"})
+    return RunnerDeps(
+        store=store, model_factory=lambda recipe, options: model, env={"PATH": "/usr/bin:/bin"}
+    )
 
 
 def checkpoint(store_or_conn: Any) -> None:
@@ -109,8 +131,9 @@ def fs_type(path: Path) -> str:
             for line in f:
                 parts = line.split()
                 mount, fstype = parts[1], parts[2]
-                if (target == mount or target.startswith(mount.rstrip("/") + "/")) \
-                        and len(mount) > len(best):
+                if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(
+                    mount
+                ) > len(best):
                     best, kind = mount, fstype
         return kind
     except OSError:
@@ -121,12 +144,18 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     """Plain text table: numeric-looking columns right-aligned, others left-aligned."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    numeric = [i > 0 and all(not r[i] or r[i][0] in "0123456789+-<=." for r in cells[1:])
-               for i in range(len(headers))]
+    numeric = [
+        i > 0 and all(not r[i] or r[i][0] in "0123456789+-<=." for r in cells[1:])
+        for i in range(len(headers))
+    ]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if numeric[i] else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+        lines.append(
+            "  ".join(
+                c.rjust(w) if numeric[i] else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths))
+            ).rstrip()
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table  # noqa: E402
+from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table
 
-from agentctl.engine.journal import ReplayIndex  # noqa: E402
-from agentctl.engine.runner import run_job  # noqa: E402
-from agentctl.store import Store  # noqa: E402
+from agentctl.engine.journal import ReplayIndex
+from agentctl.engine.runner import run_job
+from agentctl.store import Store
 
 TARGET_SECONDS = 0.3
 
@@ -101,14 +101,20 @@ def resume_once(template: Path, folder: Path, job: str, n: int) -> dict:
     store.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return {"total": replayed, "cpu": replayed_cpu, "open": opened,
-            "read_events": pieces.read_events, "index": pieces.index}
+    return {
+        "total": replayed,
+        "cpu": replayed_cpu,
+        "open": opened,
+        "read_events": pieces.read_events,
+        "index": pieces.index,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--turns", type=int, default=3300,
-                        help="read_file turns in the job (3300: ~10,000 events)")
+    parser.add_argument(
+        "--turns", type=int, default=3300, help="read_file turns in the job (3300: ~10,000 events)"
+    )
     parser.add_argument("--runs", type=int, default=5, help="resumes timed; median shown (5)")
     args = parser.parse_args()
     tmp = Path(os.environ.get("BENCH_DIR") or tempfile.gettempdir())
@@ -125,26 +131,47 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(f"agentctl resume: job with {args.turns} read_file turns, {events} events,"
-          f" state {state}, database {size / 1e6:.1f} MB on {tmp} ({fs_type(tmp)});"
-          f" built in {build_seconds:.1f} s by the real runner")
+    print(
+        f"agentctl resume: job with {args.turns} read_file turns, {events} events,"
+        f" state {state}, database {size / 1e6:.1f} MB on {tmp} ({fs_type(tmp)});"
+        f" built in {build_seconds:.1f} s by the real runner"
+    )
     print()
-    print(table(["run", "run_job -> next model call, wall s", "cpu s"],
-                [[n + 1, f"{r['total']:.3f}", f"{r['cpu']:.3f}"] for n, r in enumerate(runs)]))
+    print(
+        table(
+            ["run", "run_job -> next model call, wall s", "cpu s"],
+            [[n + 1, f"{r['total']:.3f}", f"{r['cpu']:.3f}"] for n, r in enumerate(runs)],
+        )
+    )
     print()
     verdict = "ok" if med["total"] < TARGET_SECONDS else "OVER"
-    print(table(["measure", "median, s", "target", "verdict"], [
-        ["resume: run_job start -> next model call", f"{med['total']:.3f}",
-         f"< {TARGET_SECONDS}", verdict],
-        ["  the same in CPU time (process, all threads)", f"{med['cpu']:.3f}", "", ""],
-        ["  of which Store.read_events (all events)", f"{med['read_events']:.3f}", "", ""],
-        ["  of which ReplayIndex.from_events", f"{med['index']:.3f}", "", ""],
-        ["  the rest (lease, recipe, commit, replaying the turns)",
-         f"{med['total'] - med['read_events'] - med['index']:.3f}", "", ""],
-        ["(before run_job) opening the Store", f"{med['open']:.3f}", "", ""],
-    ]))
-    print(f"\nper event: {med['total'] / events * 1e6:.1f} us wall (the pieces are timed"
-          " inside the same resumes)")
+    print(
+        table(
+            ["measure", "median, s", "target", "verdict"],
+            [
+                [
+                    "resume: run_job start -> next model call",
+                    f"{med['total']:.3f}",
+                    f"< {TARGET_SECONDS}",
+                    verdict,
+                ],
+                ["  the same in CPU time (process, all threads)", f"{med['cpu']:.3f}", "", ""],
+                ["  of which Store.read_events (all events)", f"{med['read_events']:.3f}", "", ""],
+                ["  of which ReplayIndex.from_events", f"{med['index']:.3f}", "", ""],
+                [
+                    "  the rest (lease, recipe, commit, replaying the turns)",
+                    f"{med['total'] - med['read_events'] - med['index']:.3f}",
+                    "",
+                    "",
+                ],
+                ["(before run_job) opening the Store", f"{med['open']:.3f}", "", ""],
+            ],
+        )
+    )
+    print(
+        f"\nper event: {med['total'] / events * 1e6:.1f} us wall (the pieces are timed"
+        " inside the same resumes)"
+    )
 
 
 if __name__ == "__main__":

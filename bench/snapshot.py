@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 from _common import fs_type, table  # noqa: E402
 
-from agentctl.snapshot import ChangeRecorder  # noqa: E402
+from agentctl.changes.record import ChangeRecorder  # noqa: E402
 
 
 def build_tree(root: Path, files: int) -> None:
@@ -57,8 +57,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="agentctl-bench-snapshot-",
-                                 dir=os.environ.get("BENCH_DIR")))
+    base = Path(
+        tempfile.mkdtemp(prefix="agentctl-bench-snapshot-", dir=os.environ.get("BENCH_DIR"))
+    )
     try:
         ws = base / "ws"
         ws.mkdir()
@@ -97,23 +98,32 @@ def main() -> None:
             assert len(recorder.after(token)) == 1
 
         rows = []
-        for name, fn in [("one walk (no-change snapshot)", one_scan),
-                         ("no-change action (before+after)", no_change),
-                         ("action editing 1 file", edit_one),
-                         ("action creating 100 files", create_100),
-                         ("write_file action (no walk)", file_tool)]:
+        for name, fn in [
+            ("one walk (no-change snapshot)", one_scan),
+            ("no-change action (before+after)", no_change),
+            ("action editing 1 file", edit_one),
+            ("action creating 100 files", create_100),
+            ("write_file action (no walk)", file_tool),
+        ]:
             times = timed(fn, args.repeat)
-            rows.append([name, f"{min(times) * 1000:.1f}",
-                         f"{statistics.median(times) * 1000:.1f}"])
-        print(f"workspace: {args.files} files of ~1 KiB in {args.files // 100} folders, plus"
-              f" .git/ (skipped); file system {fs_type(ws)}; load average"
-              f" {os.getloadavg()[0]:.2f}; {args.repeat} runs each")
-        print(f"first snapshot (prime: walk + read every file): {first * 1000:.0f} ms;"
-              f" content cache {recorder.kept_bytes / 2**20:.1f} MiB")
+            rows.append(
+                [name, f"{min(times) * 1000:.1f}", f"{statistics.median(times) * 1000:.1f}"]
+            )
+        print(
+            f"workspace: {args.files} files of ~1 KiB in {args.files // 100} folders, plus"
+            f" .git/ (skipped); file system {fs_type(ws)}; load average"
+            f" {os.getloadavg()[0]:.2f}; {args.repeat} runs each"
+        )
+        print(
+            f"first snapshot (prime: walk + read every file): {first * 1000:.0f} ms;"
+            f" content cache {recorder.kept_bytes / 2**20:.1f} MiB"
+        )
         print(table(["operation", "best ms", "median ms"], rows))
         walk = min(float(r[1]) for r in rows[:1]) / 1000
-        print(f"target: no-change snapshot < 0.5 s: {'met' if walk < 0.5 else 'MISSED'}"
-              f" ({walk * 1000:.1f} ms)")
+        print(
+            f"target: no-change snapshot < 0.5 s: {'met' if walk < 0.5 else 'MISSED'}"
+            f" ({walk * 1000:.1f} ms)"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -34,8 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 MARKER_FD = 987654  # never open: fsync() on it fails with EBADF and marks the trace
-RUNNER_VARIANTS = {"read_file": ("read_file", {"path": "tiny.txt"}),
-                   "write_file": ("write_file", {"path": "out.txt", "content": "x"})}
+RUNNER_VARIANTS = {
+    "read_file": ("read_file", {"path": "tiny.txt"}),
+    "write_file": ("write_file", {"path": "out.txt", "content": "x"}),
+}
 TARGET_FSYNC = 1.0
 TARGET_CPU_MS = 0.1
 
@@ -56,20 +58,25 @@ class Clock:
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.child = ru.ru_utime + ru.ru_stime
 
-    def since(self, start: "Clock") -> dict[str, float]:
-        return {"wall": self.wall - start.wall, "cpu": self.cpu - start.cpu,
-                "child_cpu": self.child - start.child}
+    def since(self, start: Clock) -> dict[str, float]:
+        return {
+            "wall": self.wall - start.wall,
+            "cpu": self.cpu - start.cpu,
+            "child_cpu": self.child - start.child,
+        }
 
 
 # -- the variants, run in a child ------------------------------------------------------------
+
 
 def run_raw(steps: int, folder: Path) -> dict:
     conn = sqlite3.connect(str(folder / "raw.db"), isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, ts REAL, data TEXT)")
-    row = json.dumps({"key": "work/t0/c0", "tool": "read_file", "ok": True,
-                      "output": "x" * 60, "error": None})[:150].ljust(150)
+    row = json.dumps(
+        {"key": "work/t0/c0", "tool": "read_file", "ok": True, "output": "x" * 60, "error": None}
+    )[:150].ljust(150)
     _marker()
     start = Clock()
     for _ in range(steps):
@@ -97,15 +104,15 @@ class TimedModel:
         if self.inner.calls == self.inner.turns:  # the final (text) answer
             self.last = Clock()
             _marker()
-        return self.inner.complete(role, messages, tools, call_index=call_index,
-                                   on_text=on_text)
+        return self.inner.complete(role, messages, tools, call_index=call_index, on_text=on_text)
 
     def estimate_call_cost(self, role, messages) -> float:
         return 0.0
 
 
 def run_runner(variant: str, steps: int, folder: Path) -> dict:
-    from _common import BenchModel, deps, make_job, agent_recipe
+    from _common import BenchModel, agent_recipe, deps, make_job
+
     from agentctl.engine.runner import run_job
     from agentctl.store import Store
 
@@ -121,12 +128,16 @@ def run_runner(variant: str, steps: int, folder: Path) -> dict:
     end = Clock()
     assert outcome.state == "succeeded", outcome
     assert model.first and model.last
-    commits = store.conn.execute("SELECT COUNT(*) FROM events WHERE job_id = ?",
-                                 (job,)).fetchone()[0]
+    commits = store.conn.execute("SELECT COUNT(*) FROM events WHERE job_id = ?", (job,)).fetchone()[
+        0
+    ]
     store.close()
-    return {"loop": model.last.since(model.first),
-            "startup": model.first.since(begin), "finish": end.since(model.last),
-            "events": commits}
+    return {
+        "loop": model.last.since(model.first),
+        "startup": model.first.since(begin),
+        "finish": end.since(model.last),
+        "events": commits,
+    }
 
 
 def run_tool(name: str, steps: int, folder: Path) -> dict:
@@ -140,8 +151,7 @@ def run_tool(name: str, steps: int, folder: Path) -> dict:
     (workspace / "tiny.txt").write_text("hello\n")
     tool = build_toolbox({}, [name])[name]
     args = RUNNER_VARIANTS[name][1]
-    ctx = ToolContext(workspace=workspace, env={"PATH": "/usr/bin:/bin"},
-                      cancel=threading.Event())
+    ctx = ToolContext(workspace=workspace, env={"PATH": "/usr/bin:/bin"}, cancel=threading.Event())
     start = Clock()
     for _ in range(steps):
         result = tool.run(dict(args), ctx)
@@ -164,21 +174,31 @@ def run_model(steps: int, folder: Path) -> dict:
 def run_append(steps: int, folder: Path) -> dict:
     """Store.append of one model_response-sized event (+ job row update), not durable."""
     from _common import BenchModel, agent_recipe, make_job
+
     from agentctl.store import JobUpdate, NewEvent, Store
 
     workspace = folder / "ws"
     workspace.mkdir()
     store = Store(folder / "agentctl.db")
     job = make_job(store, workspace, agent_recipe(["read_file"]))
-    token = store.acquire_lease(job, host="h", pid=1, start="", now=time.time(), ttl=60,
-                                is_alive=lambda pid, start: False)
-    reply = BenchModel(1, RUNNER_VARIANTS["read_file"]).complete(
-        "default", [], [], call_index=0).to_dict()
+    token = store.acquire_lease(
+        job, host="h", pid=1, start="", now=time.time(), ttl=60, is_alive=lambda pid, start: False
+    )
+    reply = (
+        BenchModel(1, RUNNER_VARIANTS["read_file"])
+        .complete("default", [], [], call_index=0)
+        .to_dict()
+    )
     data = {"key": "work/t0", "reply": reply, "wall_ms": 0}
     start = Clock()
     for _ in range(steps):
-        store.append(job, [NewEvent("model_response", "work", data)], now=time.time(),
-                     token=token, update=JobUpdate(add={"model_calls": 1}))
+        store.append(
+            job,
+            [NewEvent("model_response", "work", data)],
+            now=time.time(),
+            token=token,
+            update=JobUpdate(add={"model_calls": 1}),
+        )
     loop = Clock().since(start)
     store.close()
     return {"loop": loop}
@@ -188,8 +208,7 @@ def run_to_dict(steps: int, folder: Path) -> dict:
     """ModelReply.to_dict() (dataclasses.asdict), which the agent loop calls per model call."""
     from _common import BenchModel
 
-    reply = BenchModel(1, RUNNER_VARIANTS["read_file"]).complete(
-        "default", [], [], call_index=0)
+    reply = BenchModel(1, RUNNER_VARIANTS["read_file"]).complete("default", [], [], call_index=0)
     start = Clock()
     for _ in range(steps):
         reply.to_dict()
@@ -220,12 +239,29 @@ def child(variant: str, steps: int) -> None:
 
 # -- the parent: run, trace, report ------------------------------------------------------------
 
+
 def spawn(variant: str, steps: int, strace_out: Path | None = None) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--variant", variant,
-           "--steps", str(steps)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--variant",
+        variant,
+        "--steps",
+        str(steps),
+    ]
     if strace_out is not None:
-        cmd = ["strace", "-f", "-y", "-qq", "-e", "signal=none", "-e",
-               "trace=fsync,fdatasync", "-o", str(strace_out)] + cmd
+        cmd = [
+            "strace",
+            "-f",
+            "-y",
+            "-qq",
+            "-e",
+            "signal=none",
+            "-e",
+            "trace=fsync,fdatasync",
+            "-o",
+            str(strace_out),
+        ] + cmd
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"variant {variant} failed:\n{proc.stderr}")
@@ -252,13 +288,15 @@ def count_fsyncs(trace: Path) -> dict[str, int]:
             continue
         if inside:
             path = match.group(3) or "?"
-            files.append("wal" if path.endswith("-wal") else "db" if path.endswith(".db")
-                         else "other")
+            files.append(
+                "wal" if path.endswith("-wal") else "db" if path.endswith(".db") else "other"
+            )
     counts = {"commit": 0, "checkpoint": 0, "other": 0}
     for n, kind in enumerate(files):
         if kind == "wal":
-            near_db = ((n + 1 < len(files) and files[n + 1] == "db")
-                       or (n > 0 and files[n - 1] == "db"))
+            near_db = (n + 1 < len(files) and files[n + 1] == "db") or (
+                n > 0 and files[n - 1] == "db"
+            )
             counts["checkpoint" if near_db else "commit"] += 1
         elif kind == "db":
             counts["checkpoint"] += 1
@@ -270,8 +308,9 @@ def count_fsyncs(trace: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=500, help="steps per variant (500)")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="timed runs per variant; the best is shown (5)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="timed runs per variant; the best is shown (5)"
+    )
     parser.add_argument("--no-strace", action="store_true", help="skip fsync counting")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,16 +322,19 @@ def main() -> None:
 
     steps = args.steps
     tmp = Path(os.environ.get("BENCH_DIR") or tempfile.gettempdir())
-    print(f"agentctl step overhead: {steps} steps per variant, best of {args.repeat} runs,"
-          f" database on {tmp} ({fs_type(tmp)}), python {sys.version.split()[0]},"
-          f" sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus,"
-          f" load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"agentctl step overhead: {steps} steps per variant, best of {args.repeat} runs,"
+        f" database on {tmp} ({fs_type(tmp)}), python {sys.version.split()[0]},"
+        f" sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus,"
+        f" load average {os.getloadavg()[0]:.2f}"
+    )
 
     def timed(variant: str) -> dict:
         # Best of `repeat`: the machine may be shared, and interference only ever adds time.
         runs = [spawn(variant, steps) for _ in range(args.repeat)]
-        out = {k: min(r["loop"][k] for r in runs) * 1000 / steps
-               for k in ("wall", "cpu", "child_cpu")}
+        out = {
+            k: min(r["loop"][k] for r in runs) * 1000 / steps for k in ("wall", "cpu", "child_cpu")
+        }
         if "startup" in runs[0]:
             out["startup"] = min(r["startup"]["wall"] for r in runs) * 1000
             out["finish"] = min(r["finish"]["wall"] for r in runs) * 1000
@@ -307,13 +349,15 @@ def main() -> None:
     to_dict = timed("to_dict")
 
     strace = shutil.which("strace") if not args.no_strace else None
-    fsyncs: dict[str, dict[str, int] | None] = {v: None for v in variants}
+    fsyncs: dict[str, dict[str, int] | None] = dict.fromkeys(variants)
     strace_note = ""
     if args.no_strace:
         strace_note = "fsync counting skipped (--no-strace)"
     elif strace is None:
-        strace_note = ("strace is not installed: fsyncs not counted"
-                       " (apt-get install -y strace, then run again)")
+        strace_note = (
+            "strace is not installed: fsyncs not counted"
+            " (apt-get install -y strace, then run again)"
+        )
     else:
         with tempfile.TemporaryDirectory() as folder:
             for v in variants:
@@ -323,7 +367,7 @@ def main() -> None:
                     fsyncs[v] = count_fsyncs(trace)
                 except SystemExit as exc:
                     strace_note = f"strace failed ({str(exc).splitlines()[0]}); fsyncs not counted"
-                    fsyncs = {k: None for k in variants}
+                    fsyncs = dict.fromkeys(variants)
                     break
 
     raw = results["raw"]
@@ -340,41 +384,89 @@ def main() -> None:
     for v in variants:
         r = results[v]
         label = "raw sqlite FULL" if v == "raw" else f"runner {v}"
-        rows.append([label, f"{r['wall']:.3f}", f"{r['cpu']:.3f}", f"{r['child_cpu']:.3f}",
-                     "-" if v == "raw" else f"{r['wall'] - raw['wall']:+.3f}",
-                     "-" if v == "raw" else f"{r['cpu'] - raw['cpu']:+.3f}",
-                     per_step(v)])
+        rows.append(
+            [
+                label,
+                f"{r['wall']:.3f}",
+                f"{r['cpu']:.3f}",
+                f"{r['child_cpu']:.3f}",
+                "-" if v == "raw" else f"{r['wall'] - raw['wall']:+.3f}",
+                "-" if v == "raw" else f"{r['cpu'] - raw['cpu']:+.3f}",
+                per_step(v),
+            ]
+        )
     print()
-    print("per step, ms (CPU = time.process_time of the whole process, all threads;"
-          " child = RUSAGE_CHILDREN)")
-    print(table(["variant", "wall", "cpu", "child cpu", "wall-raw", "cpu-raw",
-                 "fsyncs/step (in total: commit, checkpoint)"], rows))
+    print(
+        "per step, ms (CPU = time.process_time of the whole process, all threads;"
+        " child = RUSAGE_CHILDREN)"
+    )
+    print(
+        table(
+            [
+                "variant",
+                "wall",
+                "cpu",
+                "child cpu",
+                "wall-raw",
+                "cpu-raw",
+                "fsyncs/step (in total: commit, checkpoint)",
+            ],
+            rows,
+        )
+    )
     if strace_note:
         print(f"note: {strace_note}")
 
     print()
     print("what is not the engine, per call, ms:")
-    print(table(["piece", "wall", "cpu"], [
-        ["read_file tool run() alone", f"{tools['read_file']['wall']:.3f}",
-         f"{tools['read_file']['cpu']:.3f}"],
-        ["write_file tool run() alone", f"{tools['write_file']['wall']:.3f}",
-         f"{tools['write_file']['cpu']:.3f}"],
-        ["scripted model complete() alone", f"{model['wall']:.3f}", f"{model['cpu']:.3f}"],
-    ]))
+    print(
+        table(
+            ["piece", "wall", "cpu"],
+            [
+                [
+                    "read_file tool run() alone",
+                    f"{tools['read_file']['wall']:.3f}",
+                    f"{tools['read_file']['cpu']:.3f}",
+                ],
+                [
+                    "write_file tool run() alone",
+                    f"{tools['write_file']['wall']:.3f}",
+                    f"{tools['write_file']['cpu']:.3f}",
+                ],
+                ["scripted model complete() alone", f"{model['wall']:.3f}", f"{model['cpu']:.3f}"],
+            ],
+        )
+    )
     print()
     print("engine pieces, per call, ms (for reading the overhead; a step makes 2 appends):")
-    print(table(["piece", "wall", "cpu"], [
-        ["Store.append, 1 small event, NORMAL", f"{append['wall']:.3f}",
-         f"{append['cpu']:.3f}"],
-        ["ModelReply.to_dict() (asdict)", f"{to_dict['wall']:.3f}", f"{to_dict['cpu']:.3f}"],
-    ]))
+    print(
+        table(
+            ["piece", "wall", "cpu"],
+            [
+                [
+                    "Store.append, 1 small event, NORMAL",
+                    f"{append['wall']:.3f}",
+                    f"{append['cpu']:.3f}",
+                ],
+                [
+                    "ModelReply.to_dict() (asdict)",
+                    f"{to_dict['wall']:.3f}",
+                    f"{to_dict['cpu']:.3f}",
+                ],
+            ],
+        )
+    )
 
     print()
-    print("engine overhead per step = runner - raw loop - tool alone - model alone (ms),"
-          " against the targets")
-    print("(the raw loop already pays one durable commit per step, so this is CPU beyond it;"
-          " fsyncs: durable commits' WAL syncs per step, and all fsyncs including"
-          " checkpoints' minus the raw loop's)")
+    print(
+        "engine overhead per step = runner - raw loop - tool alone - model alone (ms),"
+        " against the targets"
+    )
+    print(
+        "(the raw loop already pays one durable commit per step, so this is CPU beyond it;"
+        " fsyncs: durable commits' WAL syncs per step, and all fsyncs including"
+        " checkpoints' minus the raw loop's)"
+    )
     rows = []
     for v in ("read_file", "write_file"):
         r, t = results[v], tools[v]
@@ -389,20 +481,60 @@ def main() -> None:
             wal = c["commit"] / steps
             wal_fsync = f"{wal:.3f}"
             extra_fsync = f"{total - raw_total:+.3f}"
-            fs_verdict = "ok" if wal <= TARGET_FSYNC and total - raw_total <= TARGET_FSYNC \
-                else "OVER"
-        rows.append([f"runner {v}", f"{engine_wall:+.3f}", f"{engine_cpu:+.3f}",
-                     f"<= {TARGET_CPU_MS}", "ok" if engine_cpu <= TARGET_CPU_MS else "OVER",
-                     wal_fsync, extra_fsync, f"<= {TARGET_FSYNC:g}", fs_verdict])
-    print(table(["variant", "wall", "cpu", "cpu target", "cpu ok?", "commit fsyncs/step",
-                 "all fsyncs - raw", "fsync target", "fsync ok?"], rows))
+            fs_verdict = (
+                "ok" if wal <= TARGET_FSYNC and total - raw_total <= TARGET_FSYNC else "OVER"
+            )
+        rows.append(
+            [
+                f"runner {v}",
+                f"{engine_wall:+.3f}",
+                f"{engine_cpu:+.3f}",
+                f"<= {TARGET_CPU_MS}",
+                "ok" if engine_cpu <= TARGET_CPU_MS else "OVER",
+                wal_fsync,
+                extra_fsync,
+                f"<= {TARGET_FSYNC:g}",
+                fs_verdict,
+            ]
+        )
+    print(
+        table(
+            [
+                "variant",
+                "wall",
+                "cpu",
+                "cpu target",
+                "cpu ok?",
+                "commit fsyncs/step",
+                "all fsyncs - raw",
+                "fsync target",
+                "fsync ok?",
+            ],
+            rows,
+        )
+    )
 
     print()
     print("once per run (not in the per-step figures), ms wall:")
-    print(table(["variant", "run_job start -> 1st model call", "last call -> run_job returns",
-                 "events"], [[f"runner {v}", f"{results[v]['startup']:.1f}",
-                              f"{results[v]['finish']:.1f}", results[v]["events"]]
-                             for v in ("read_file", "write_file")]))
+    print(
+        table(
+            [
+                "variant",
+                "run_job start -> 1st model call",
+                "last call -> run_job returns",
+                "events",
+            ],
+            [
+                [
+                    f"runner {v}",
+                    f"{results[v]['startup']:.1f}",
+                    f"{results[v]['finish']:.1f}",
+                    results[v]["events"],
+                ]
+                for v in ("read_file", "write_file")
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

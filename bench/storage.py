@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import struct
 import shutil
+import struct
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table  # noqa: E402
+import itertools
 
-from agentctl.engine.runner import run_job  # noqa: E402
-from agentctl.store import Store  # noqa: E402
+from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table
+
+from agentctl.engine.runner import run_job
+from agentctl.store import Store
 
 TARGET_BYTES = 2048
 
@@ -43,7 +45,7 @@ def wal_frames(wal: Path, page_size: int) -> tuple[int, int]:
         return 0, 0
     offset = 32
     while offset + 24 + page_size <= len(data):
-        _, db_size = struct.unpack(">II", data[offset:offset + 8])
+        _, db_size = struct.unpack(">II", data[offset : offset + 8])
         frames += 1
         commits += db_size != 0
         offset += 24 + page_size
@@ -58,8 +60,9 @@ def measure(steps: int, folder: Path) -> dict:
     job = make_job(store, workspace, agent_recipe(["read_file"]))
     page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
     before = db_bytes(store)
-    blobs_before = store.conn.execute("SELECT COALESCE(SUM(length(data)), 0) FROM blobs"
-                                      ).fetchone()[0]
+    blobs_before = store.conn.execute(
+        "SELECT COALESCE(SUM(length(data)), 0) FROM blobs"
+    ).fetchone()[0]
     seq_before = store.get_job(job)["last_seq"]
     # No automatic checkpoint on the runner's connection, so the WAL holds every frame the
     # run wrote; a long lease keeps the heartbeat's renewals (its own commits) out of it too.
@@ -73,22 +76,35 @@ def measure(steps: int, folder: Path) -> dict:
     row = store.conn.execute(
         "SELECT COUNT(*), SUM(length(data)),"
         " SUM(length(job_id) + 8 + 8 + length(type) + COALESCE(length(step), 0) + length(data))"
-        " FROM events WHERE job_id = ? AND seq > ?", (job, seq_before)).fetchone()
-    blobs_after = store.conn.execute("SELECT COALESCE(SUM(length(data)), 0) FROM blobs"
-                                     ).fetchone()[0]
+        " FROM events WHERE job_id = ? AND seq > ?",
+        (job, seq_before),
+    ).fetchone()
+    blobs_after = store.conn.execute("SELECT COALESCE(SUM(length(data)), 0) FROM blobs").fetchone()[
+        0
+    ]
     freelist = store.conn.execute("PRAGMA freelist_count").fetchone()[0]
     store.close()
-    return {"steps": steps, "before": before, "after": after, "events": row[0],
-            "data": row[1], "payload": row[2], "blobs": blobs_after - blobs_before,
-            "wal_bytes": frames * page_size, "frames": frames, "commits": commits,
-            "freelist": freelist,
-            "page_size": page_size}
+    return {
+        "steps": steps,
+        "before": before,
+        "after": after,
+        "events": row[0],
+        "data": row[1],
+        "payload": row[2],
+        "blobs": blobs_after - blobs_before,
+        "wal_bytes": frames * page_size,
+        "frames": frames,
+        "commits": commits,
+        "freelist": freelist,
+        "page_size": page_size,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="50,200,1000",
-                        help="steps per job, comma-separated (50,200,1000)")
+    parser.add_argument(
+        "--sizes", default="50,200,1000", help="steps per job, comma-separated (50,200,1000)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     tmp = Path(os.environ.get("BENCH_DIR") or tempfile.gettempdir())
@@ -100,37 +116,74 @@ def main() -> None:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"agentctl storage per trivial step (scripted model, read_file of a 6-byte file),"
-          f" database on {tmp} ({fs_type(tmp)}), page size {results[0]['page_size']}")
+    print(
+        f"agentctl storage per trivial step (scripted model, read_file of a 6-byte file),"
+        f" database on {tmp} ({fs_type(tmp)}), page size {results[0]['page_size']}"
+    )
     print()
     rows = []
     for r in results:
         n = r["steps"]
         growth = (r["after"] - r["before"]) / n
-        rows.append([n, r["events"], r["before"], r["after"], f"{growth:.0f}",
-                     f"{r['data'] / n:.0f}", f"{r['payload'] / n:.0f}", f"{r['blobs'] / n:.0f}",
-                     f"{r['wal_bytes'] / n:.0f}", f"{r['commits'] / n:.2f}",
-                     f"{r['frames'] / max(r['commits'], 1):.2f}",
-                     f"<= {TARGET_BYTES}", "ok" if growth <= TARGET_BYTES else "OVER"])
+        rows.append(
+            [
+                n,
+                r["events"],
+                r["before"],
+                r["after"],
+                f"{growth:.0f}",
+                f"{r['data'] / n:.0f}",
+                f"{r['payload'] / n:.0f}",
+                f"{r['blobs'] / n:.0f}",
+                f"{r['wal_bytes'] / n:.0f}",
+                f"{r['commits'] / n:.2f}",
+                f"{r['frames'] / max(r['commits'], 1):.2f}",
+                f"<= {TARGET_BYTES}",
+                "ok" if growth <= TARGET_BYTES else "OVER",
+            ]
+        )
     print("bytes (per step unless said)")
-    print(table(["steps", "events", "db before", "db after", "growth/step", "data/step",
-                 "event rows/step", "blobs/step", "WAL written/step", "commits/step",
-                 "pages/commit", "target", "verdict"], rows))
+    print(
+        table(
+            [
+                "steps",
+                "events",
+                "db before",
+                "db after",
+                "growth/step",
+                "data/step",
+                "event rows/step",
+                "blobs/step",
+                "WAL written/step",
+                "commits/step",
+                "pages/commit",
+                "target",
+                "verdict",
+            ],
+            rows,
+        )
+    )
     print()
     print("linearity: marginal growth between job sizes (bytes per extra step)")
     rows = []
-    for a, b in zip(results, results[1:]):
+    for a, b in itertools.pairwise(results):
         extra = b["steps"] - a["steps"]
-        rows.append([f"{a['steps']} -> {b['steps']}",
-                     f"{((b['after'] - b['before']) - (a['after'] - a['before'])) / extra:.0f}",
-                     f"{(b['data'] - a['data']) / extra:.1f}",
-                     f"{(b['events'] - a['events']) / extra:.2f}"])
+        rows.append(
+            [
+                f"{a['steps']} -> {b['steps']}",
+                f"{((b['after'] - b['before']) - (a['after'] - a['before'])) / extra:.0f}",
+                f"{(b['data'] - a['data']) / extra:.1f}",
+                f"{(b['events'] - a['events']) / extra:.2f}",
+            ]
+        )
     print(table(["sizes", "db growth", "event data", "events"], rows))
     print()
-    print("growth/step: file size after minus before, each after wal_checkpoint(TRUNCATE);"
-          " data/step: sum(length(events.data)); event rows/step: data plus job_id, seq, ts,"
-          " type, step;\nWAL written/step: frames the run appended to the WAL x page size (write"
-          " volume before checkpoints, which copy it again into the database file).")
+    print(
+        "growth/step: file size after minus before, each after wal_checkpoint(TRUNCATE);"
+        " data/step: sum(length(events.data)); event rows/step: data plus job_id, seq, ts,"
+        " type, step;\nWAL written/step: frames the run appended to the WAL x page size (write"
+        " volume before checkpoints, which copy it again into the database file)."
+    )
 
 
 if __name__ == "__main__":

@@ -12,10 +12,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                 "MISTRAL_API_KEY", "GROQ_API_KEY", "AZURE_API_KEY", "COHERE_API_KEY",
-                 "TOGETHER_API_KEY", "OPENROUTER_API_KEY", "AWS_ACCESS_KEY_ID",
-                 "AWS_SECRET_ACCESS_KEY", "AGENTCTL_MODEL")
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+    "AZURE_API_KEY",
+    "COHERE_API_KEY",
+    "TOGETHER_API_KEY",
+    "OPENROUTER_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AGENTCTL_MODEL",
+)
 
 _real_connect = socket.socket.connect
 
@@ -25,8 +36,10 @@ def _loopback_only(self, address):
     if host is not None and self.family in (socket.AF_INET, socket.AF_INET6):
         try:
             if not ipaddress.ip_address(host).is_loopback:
-                raise AssertionError(f"a test tried to reach {host}: tests never call a real"
-                                     " model provider or any outside host")
+                raise AssertionError(
+                    f"a test tried to reach {host}: tests never call a real"
+                    " model provider or any outside host"
+                )
         except ValueError:
             raise AssertionError(f"a test tried to reach {host!r}") from None
     return _real_connect(self, address)

@@ -47,9 +47,15 @@ def _tokens(text: str) -> int:
 
 
 class ScriptedOpenAIServer:
-    def __init__(self, script: list[dict[str, Any]] | None = None, *, port: int = 0,
-                 exhausted: dict[str, Any] | None = None, model: str = "fake-model",
-                 by_turn: bool = False):
+    def __init__(
+        self,
+        script: list[dict[str, Any]] | None = None,
+        *,
+        port: int = 0,
+        exhausted: dict[str, Any] | None = None,
+        model: str = "fake-model",
+        by_turn: bool = False,
+    ):
         self.script = list(script or [])
         # by_turn: answer item K to a request holding K assistant messages, so a client that
         # crashed and asks the same turn again gets the same answer (crash tests).
@@ -64,7 +70,7 @@ class ScriptedOpenAIServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> "ScriptedOpenAIServer":
+    def start(self) -> ScriptedOpenAIServer:
         handler = type("Handler", (_Handler,), {"server_obj": self})
         self._httpd = _QuietServer(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True
@@ -79,7 +85,7 @@ class ScriptedOpenAIServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "ScriptedOpenAIServer":
+    def __enter__(self) -> ScriptedOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -119,12 +125,16 @@ class ScriptedOpenAIServer:
         tool_calls = []
         for tc in item.get("tool_calls") or []:
             args = tc.get("arguments", {})
-            tool_calls.append({
-                "id": tc.get("id") or self._call_id(),
-                "type": "function",
-                "function": {"name": tc["name"],
-                             "arguments": args if isinstance(args, str) else json.dumps(args)},
-            })
+            tool_calls.append(
+                {
+                    "id": tc.get("id") or self._call_id(),
+                    "type": "function",
+                    "function": {
+                        "name": tc["name"],
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
+            )
         content = item.get("content", None if tool_calls else "")
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if tool_calls:
@@ -152,10 +162,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _record(self, body: Any) -> None:
-        self.server_obj.requests.append({
-            "method": self.command, "path": self.path,
-            "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
-        })
+        self.server_obj.requests.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+            }
+        )
 
     def _send_json(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
@@ -168,10 +182,24 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record(None)
         if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._send_json(200, {"object": "list", "data": [
-                {"id": self.server_obj.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": self.server_obj.model,
+                            "object": "model",
+                            "created": 0,
+                            "owned_by": "fake",
+                        }
+                    ],
+                },
+            )
         else:
-            self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            self._send_json(
+                404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
+            )
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -182,7 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"_raw": raw.decode("utf-8", "replace")}
         self._record(body)
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            self._send_json(
+                404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
+            )
             return
         srv = self.server_obj
         item = srv._take(body)
@@ -190,9 +220,13 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(item["delay"]))
         if "status" in item and int(item["status"]) >= 400:
             status = int(item["status"])
-            payload = item.get("body") or {"error": {
-                "message": f"scripted error {status}", "type": "server_error" if status >= 500
-                else "invalid_request_error", "code": str(status)}}
+            payload = item.get("body") or {
+                "error": {
+                    "message": f"scripted error {status}",
+                    "type": "server_error" if status >= 500 else "invalid_request_error",
+                    "code": str(status),
+                }
+            }
             self._send_json(status, payload)
             return
         message, usage = srv.build_reply(item, body)
@@ -202,21 +236,31 @@ class _Handler(BaseHTTPRequestHandler):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self._send_stream(model, message, usage, finish, include_usage)
             return
-        self._send_json(200, {
-            "id": f"chatcmpl-{len(srv.requests)}", "object": "chat.completion",
-            "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": usage,
-        })
+        self._send_json(
+            200,
+            {
+                "id": f"chatcmpl-{len(srv.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": usage,
+            },
+        )
 
-    def _send_stream(self, model: str, message: dict, usage: dict, finish: str,
-                     include_usage: bool) -> None:
+    def _send_stream(
+        self, model: str, message: dict, usage: dict, finish: str, include_usage: bool
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": model}
+        base = {
+            "id": "chatcmpl-stream",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
 
         def emit(delta: dict | None, finish_reason: str | None = None, **extra: Any) -> None:
             chunk = dict(base, **extra)
@@ -228,13 +272,23 @@ class _Handler(BaseHTTPRequestHandler):
         emit({"role": "assistant", "content": ""})
         content = message.get("content") or ""
         for i in range(0, len(content), 5):  # several pieces, so on_text sees real deltas
-            emit({"content": content[i:i + 5]})
+            emit({"content": content[i : i + 5]})
         for idx, tc in enumerate(message.get("tool_calls") or []):
-            emit({"tool_calls": [{"index": idx, "id": tc["id"], "type": "function",
-                                  "function": {"name": tc["function"]["name"], "arguments": ""}}]})
+            emit(
+                {
+                    "tool_calls": [
+                        {
+                            "index": idx,
+                            "id": tc["id"],
+                            "type": "function",
+                            "function": {"name": tc["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
             args = tc["function"]["arguments"]
             for i in range(0, len(args), 7):
-                emit({"tool_calls": [{"index": idx, "function": {"arguments": args[i:i + 7]}}]})
+                emit({"tool_calls": [{"index": idx, "function": {"arguments": args[i : i + 7]}}]})
         emit({}, finish)
         if include_usage:
             emit(None, choices=[], usage=usage)
@@ -245,8 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--script", help="JSON file: a list of items, or {script, exhausted}")
-    ap.add_argument("--by-turn", action="store_true",
-                    help="answer by the number of assistant messages in the request")
+    ap.add_argument(
+        "--by-turn",
+        action="store_true",
+        help="answer by the number of assistant messages in the request",
+    )
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args(argv)
     script: Any = []
@@ -257,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(script, dict):
             exhausted = script.get("exhausted")
             script = script.get("script", [])
-    server = ScriptedOpenAIServer(script, port=args.port, exhausted=exhausted,
-                                  by_turn=args.by_turn).start()
+    server = ScriptedOpenAIServer(
+        script, port=args.port, exhausted=exhausted, by_turn=args.by_turn
+    ).start()
     print(server.base_url, flush=True)
     try:
         while True:

@@ -23,8 +23,10 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 RECIPES = ROOT / "recipes"
 SCRIPTED_MODEL = "scripted/not-a-real-model"
-NOTE = ("SCRIPTED by the agentctl developers (tests/recipe_sessions.py), served by a fake "
-        "server and recorded with --record: not a real model's output. Replay with --replay.")
+NOTE = (
+    "SCRIPTED by the agentctl developers (tests/recipe_sessions.py), served by a fake "
+    "server and recorded with --record: not a real model's output. Replay with --replay."
+)
 
 LABELS = """| issue | label | reason |
 | --- | --- | --- |
@@ -37,13 +39,21 @@ SESSIONS: dict[str, dict] = {
     "triage-issues": {
         "example": "triage",
         "script": [
-            {"tool_calls": [
-                {"name": "read_file", "arguments": {"path": "issues/101-crash-on-empty-config.md"}},
-                {"name": "read_file", "arguments": {"path": "issues/102-export-to-csv.md"}},
-                {"name": "read_file", "arguments": {"path": "issues/103-proxy-settings.md"}},
-            ]},
-            {"tool_calls": [{"name": "write_file",
-                             "arguments": {"path": "LABELS.md", "content": LABELS}}]},
+            {
+                "tool_calls": [
+                    {
+                        "name": "read_file",
+                        "arguments": {"path": "issues/101-crash-on-empty-config.md"},
+                    },
+                    {"name": "read_file", "arguments": {"path": "issues/102-export-to-csv.md"}},
+                    {"name": "read_file", "arguments": {"path": "issues/103-proxy-settings.md"}},
+                ]
+            },
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "LABELS.md", "content": LABELS}}
+                ]
+            },
             {"content": "Wrote LABELS.md: 1 bug, 1 feature, 1 question."},
         ],
         "expect": {"LABELS.md": LABELS},
@@ -53,13 +63,31 @@ SESSIONS: dict[str, dict] = {
         "script": [
             {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
             # A first fix that is wrong on purpose, so the recording shows the check loop.
-            {"tool_calls": [{"name": "edit_file", "arguments": {
-                "path": "calc.py", "old": "sum(numbers) / len(numbers) + 1",
-                "new": "sum(numbers) // len(numbers) + 1"}}]},
+            {
+                "tool_calls": [
+                    {
+                        "name": "edit_file",
+                        "arguments": {
+                            "path": "calc.py",
+                            "old": "sum(numbers) / len(numbers) + 1",
+                            "new": "sum(numbers) // len(numbers) + 1",
+                        },
+                    }
+                ]
+            },
             {"content": "Changed the division in average()."},
-            {"tool_calls": [{"name": "edit_file", "arguments": {
-                "path": "calc.py", "old": "sum(numbers) // len(numbers) + 1",
-                "new": "sum(numbers) / len(numbers)"}}]},
+            {
+                "tool_calls": [
+                    {
+                        "name": "edit_file",
+                        "arguments": {
+                            "path": "calc.py",
+                            "old": "sum(numbers) // len(numbers) + 1",
+                            "new": "sum(numbers) / len(numbers)",
+                        },
+                    }
+                ]
+            },
             {"content": "average() no longer adds 1 to the mean; the check passes."},
         ],
         "expect": {"calc.py": None},  # checked by the recipe's own check step
@@ -74,22 +102,40 @@ def record_session(name: str, out: Path | None = None) -> Path:
 
     session = SESSIONS[name]
     out = out or RECIPES / f"{name}.session.jsonl"
-    with tempfile.TemporaryDirectory() as tmp, \
-            ScriptedOpenAIServer(session["script"], exhausted={"status": 500}) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ScriptedOpenAIServer(session["script"], exhausted={"status": 500}) as server,
+    ):
         tmp_path = Path(tmp)
         workspace = tmp_path / "ws"
         shutil.copytree(RECIPES / "examples" / session["example"], workspace)
         recipe = (RECIPES / f"{name}.yaml").read_text()
         # Only the model settings change; prompts and tools, which replay checks, do not.
-        recipe = re.sub(r"(?m)^models:\n  default:.*$", "models:\n  default: {model: openai/fake-model,"
-                        f" api_base: \"{server.base_url}\"}}", recipe)
+        recipe = re.sub(
+            r"(?m)^models:\n  default:.*$",
+            f'models:\n  default: {{model: openai/fake-model, api_base: "{server.base_url}"}}',
+            recipe,
+        )
         (tmp_path / "recipe.yaml").write_text(recipe)
         cassette = tmp_path / "session.jsonl"
         done = subprocess.run(
-            [sys.executable, "-m", "agentctl", "--db", str(tmp_path / "a.db"), "run",
-             str(tmp_path / "recipe.yaml"), "--workspace", str(workspace), "--record",
-             str(cassette), "--non-interactive"],
-            capture_output=True, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "agentctl",
+                "--db",
+                str(tmp_path / "a.db"),
+                "run",
+                str(tmp_path / "recipe.yaml"),
+                "--workspace",
+                str(workspace),
+                "--record",
+                str(cassette),
+                "--non-interactive",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
         )
         if done.returncode != 0:
             raise SystemExit(f"recording {name} failed:\n{done.stdout}\n{done.stderr}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentctl.models import ModelReply
+from agentctl.models.calls import ModelReply
 
 
 def tool_call(name: str, **args: Any) -> dict[str, Any]:
@@ -21,22 +21,42 @@ class ScriptedModel:
         self.cost_per_call = cost_per_call
 
     def complete(self, role, messages, tools, *, call_index, on_text=None) -> ModelReply:
-        self.calls.append({"role": role, "messages": json.loads(json.dumps(messages)),
-                           "tools": [t["function"]["name"] for t in tools],
-                           "call_index": call_index})
+        self.calls.append(
+            {
+                "role": role,
+                "messages": json.loads(json.dumps(messages)),
+                "tools": [t["function"]["name"] for t in tools],
+                "call_index": call_index,
+            }
+        )
         item = self.script.pop(0) if self.script else "done"
         if isinstance(item, str):
             message = {"role": "assistant", "content": item}
             if on_text is not None:  # as a streaming provider would
                 on_text(item)
         else:
-            message = {"role": "assistant", "content": None, "tool_calls": [
-                {"id": f"call_{call_index}_{n}", "type": "function",
-                 "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
-                for n, c in enumerate(item)]}
-        return ModelReply(message=message, model="scripted/model", role=role, input_tokens=10,
-                          output_tokens=5, cost_usd=self.cost_per_call, latency_ms=1.0,
-                          attempts=[])
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{call_index}_{n}",
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                    }
+                    for n, c in enumerate(item)
+                ],
+            }
+        return ModelReply(
+            message=message,
+            model="scripted/model",
+            role=role,
+            input_tokens=10,
+            output_tokens=5,
+            cost_usd=self.cost_per_call,
+            latency_ms=1.0,
+            attempts=[],
+        )
 
     def estimate_call_cost(self, role, messages) -> float:
         return self.cost_per_call

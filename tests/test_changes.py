@@ -1,5 +1,5 @@
-"""Tests for agentctl.snapshot (recording changes), agentctl.changes (diff, rollback) and
-agentctl.workspace_files (contained writes), with real file tools and real shell commands."""
+"""Tests for agentctl.changes.record (recording changes), agentctl.changes.history (diff, rollback) and
+agentctl.changes.workspace_files (contained writes), with real file tools and real shell commands."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentctl.changes import (
+from agentctl.changes.history import (
     ChangeRecorder,
     apply_rollback,
     collect_changes,
@@ -19,7 +19,7 @@ from agentctl.changes import (
     plan_rollback,
     render_diff,
 )
-from agentctl.sandbox import minimal_env, run_process
+from agentctl.process.run import minimal_env, run_process
 from agentctl.store import Event
 from agentctl.tools import build_builtin_tools
 from agentctl.tools.base import ToolContext
@@ -70,16 +70,31 @@ class Log:
         self.events: list[Event] = [Event(1, 0.0, "job_created", None, {})]
 
     def add(self, step: str, changes: list[dict[str, Any]]) -> None:
-        self.events.append(Event(len(self.events) + 1, 0.0, "action_finished", step,
-                                 {"key": f"{step}/{len(self.events)}", "changes": changes}))
+        self.events.append(
+            Event(
+                len(self.events) + 1,
+                0.0,
+                "action_finished",
+                step,
+                {"key": f"{step}/{len(self.events)}", "changes": changes},
+            )
+        )
 
-    def rollback(self, ws: Path, *, to_step: str | None = None, force: bool = False,
-                 steps: tuple[str, ...] = ("a", "b", "c")):
-        plan = plan_rollback(collect_changes(self.events), ws, to_step=to_step,
-                             step_order=list(steps))
+    def rollback(
+        self,
+        ws: Path,
+        *,
+        to_step: str | None = None,
+        force: bool = False,
+        steps: tuple[str, ...] = ("a", "b", "c"),
+    ):
+        plan = plan_rollback(
+            collect_changes(self.events), ws, to_step=to_step, step_order=list(steps)
+        )
         result = apply_rollback(plan, ws, force=force)
-        self.events.append(Event(len(self.events) + 1, 0.0, "rollback", None,
-                                 {"changes": result.undone}))
+        self.events.append(
+            Event(len(self.events) + 1, 0.0, "rollback", None, {"changes": result.undone})
+        )
         return plan, result
 
 
@@ -90,16 +105,29 @@ def rec(workspace: Path) -> ChangeRecorder:
 
 # --- recording ------------------------------------------------------------------------------
 
+
 def test_file_tools_record_one_file_before_and_after(workspace: Path, rec: ChangeRecorder) -> None:
     created = record_tool(rec, workspace, "write_file", path="src/app.py", content="a = 1\n")
-    assert created == [{
-        "path": "src/app.py", "kind": "created", "before": None,
-        "after": {"mode": "100644", "sha256": created[0]["after"]["sha256"], "size": 6,
-                  "text": "a = 1\n"},
-        "too_large": False, "binary": False, "created_dirs": ["src"]}]
+    assert created == [
+        {
+            "path": "src/app.py",
+            "kind": "created",
+            "before": None,
+            "after": {
+                "mode": "100644",
+                "sha256": created[0]["after"]["sha256"],
+                "size": 6,
+                "text": "a = 1\n",
+            },
+            "too_large": False,
+            "binary": False,
+            "created_dirs": ["src"],
+        }
+    ]
     edited = record_tool(rec, workspace, "edit_file", path="src/app.py", old="1", new="2")
-    assert [(c["kind"], c["before"]["text"], c["after"]["text"]) for c in edited] == \
-        [("modified", "a = 1\n", "a = 2\n")]
+    assert [(c["kind"], c["before"]["text"], c["after"]["text"]) for c in edited] == [
+        ("modified", "a = 1\n", "a = 2\n")
+    ]
     assert "created_dirs" not in edited[0]
 
 
@@ -120,8 +148,9 @@ def test_read_only_tools_record_nothing(workspace: Path, rec: ChangeRecorder) ->
     assert rec.after(token) == []
 
 
-def test_a_file_tool_path_outside_the_workspace_records_nothing(workspace: Path,
-                                                                rec: ChangeRecorder) -> None:
+def test_a_file_tool_path_outside_the_workspace_records_nothing(
+    workspace: Path, rec: ChangeRecorder
+) -> None:
     assert rec.after(rec.before("write_file", {"path": "../escape.txt"})) == []
     assert rec.after(rec.before("edit_file", {"path": None})) == []
 
@@ -132,11 +161,20 @@ def test_shell_edits_creations_deletions_and_renames(workspace: Path, rec: Chang
     (workspace / "old.txt").write_text("moving\n")
     (workspace / "d").mkdir()
     (workspace / "d" / "keep.txt").write_text("stays\n")
-    changes = by_path(record_shell(
-        rec, workspace, "sed -i s/two/TWO/ a.txt && rm gone.txt && mv old.txt new.txt"
-                        " && mkdir -p x/y && echo hi > x/y/n.txt"))
+    changes = by_path(
+        record_shell(
+            rec,
+            workspace,
+            "sed -i s/two/TWO/ a.txt && rm gone.txt && mv old.txt new.txt"
+            " && mkdir -p x/y && echo hi > x/y/n.txt",
+        )
+    )
     assert {p: c["kind"] for p, c in changes.items()} == {
-        "a.txt": "modified", "gone.txt": "deleted", "new.txt": "renamed", "x/y/n.txt": "created"}
+        "a.txt": "modified",
+        "gone.txt": "deleted",
+        "new.txt": "renamed",
+        "x/y/n.txt": "created",
+    }
     assert changes["a.txt"]["before"]["text"] == "one\ntwo\n"
     assert changes["a.txt"]["after"]["text"] == "one\nTWO\n"
     assert changes["gone.txt"]["before"]["text"] == "bye\n" and changes["gone.txt"]["after"] is None
@@ -146,7 +184,8 @@ def test_shell_edits_creations_deletions_and_renames(workspace: Path, rec: Chang
 
 
 def test_untouched_content_is_no_change_and_same_size_rewrites_are_caught(
-        workspace: Path, rec: ChangeRecorder) -> None:
+    workspace: Path, rec: ChangeRecorder
+) -> None:
     (workspace / "a.txt").write_text("aaaa\n")
     assert record_shell(rec, workspace, "touch a.txt") == []
     st = (workspace / "a.txt").stat()
@@ -178,8 +217,13 @@ def test_files_over_the_cap_are_named_but_not_kept(workspace: Path) -> None:
     rec = ChangeRecorder(workspace, max_file_size=100)
     (workspace / "big.log").write_text("x" * 500)
     (workspace / "small.txt").write_text("s")
-    changes = by_path(record_shell(rec, workspace, "echo more >> big.log; echo t > small.txt;"
-                                                   " head -c 300 /dev/zero > new.bin"))
+    changes = by_path(
+        record_shell(
+            rec,
+            workspace,
+            "echo more >> big.log; echo t > small.txt; head -c 300 /dev/zero > new.bin",
+        )
+    )
     big = changes["big.log"]
     assert big["kind"] == "modified" and big["too_large"] is True and "max_file_size" in big["note"]
     assert set(big["before"]) == {"mode", "sha256", "size"} and big["before"]["sha256"] is None
@@ -193,8 +237,11 @@ def test_a_large_file_moved_is_a_rename_by_inode(workspace: Path) -> None:
     rec = ChangeRecorder(workspace, max_file_size=10)
     (workspace / "data.csv").write_text("a,b\n" * 100)
     [change] = record_shell(rec, workspace, "mv data.csv moved.csv")
-    assert (change["kind"], change["from_path"], change["too_large"]) == \
-        ("renamed", "data.csv", True)
+    assert (change["kind"], change["from_path"], change["too_large"]) == (
+        "renamed",
+        "data.csv",
+        True,
+    )
 
 
 def test_content_over_the_memory_budget_is_said_to_be_not_kept(workspace: Path) -> None:
@@ -209,10 +256,14 @@ def test_git_and_excluded_paths_are_not_recorded(workspace: Path) -> None:
     rec = ChangeRecorder(workspace, exclude=["*.log", "build/", "/cache/**", "docs/*.tmp"])
     (workspace / ".git").mkdir()
     (workspace / "sub" / ".git").mkdir(parents=True)
-    changes = record_shell(rec, workspace, "echo x > .git/HEAD; echo x > sub/.git/config;"
-                           " echo x > app.log; mkdir -p build/o deep/build; echo x > build/o/a;"
-                           " echo x > deep/build/b; mkdir -p cache/z; echo x > cache/z/c;"
-                           " mkdir docs; echo x > docs/d.tmp; echo x > keep.txt; echo x > docs/k")
+    changes = record_shell(
+        rec,
+        workspace,
+        "echo x > .git/HEAD; echo x > sub/.git/config;"
+        " echo x > app.log; mkdir -p build/o deep/build; echo x > build/o/a;"
+        " echo x > deep/build/b; mkdir -p cache/z; echo x > cache/z/c;"
+        " mkdir docs; echo x > docs/d.tmp; echo x > keep.txt; echo x > docs/k",
+    )
     assert sorted(c["path"] for c in changes) == ["docs/k", "keep.txt"]
     assert record_tool(rec, workspace, "write_file", path=".git/config", content="x") == []
     assert record_tool(rec, workspace, "write_file", path="build/x.txt", content="x") == []
@@ -223,11 +274,15 @@ def test_symlinks_are_recorded_as_links_and_never_followed(workspace: Path, tmp_
     outside.mkdir()
     (outside / "secret.txt").write_text("secret\n")
     rec = ChangeRecorder(workspace)
-    changes = by_path(record_shell(rec, workspace, f"ln -s {outside} door;"
-                                   f" ln -s {outside}/secret.txt s.txt"))
-    assert changes["door"]["after"] == {"mode": "120000", "size": len(str(outside)),
-                                        "sha256": changes["door"]["after"]["sha256"],
-                                        "link": str(outside)}
+    changes = by_path(
+        record_shell(rec, workspace, f"ln -s {outside} door; ln -s {outside}/secret.txt s.txt")
+    )
+    assert changes["door"]["after"] == {
+        "mode": "120000",
+        "size": len(str(outside)),
+        "sha256": changes["door"]["after"]["sha256"],
+        "link": str(outside),
+    }
     assert changes["s.txt"]["after"]["link"] == str(outside / "secret.txt")
     assert not any("text" in c["after"] for c in changes.values())  # the target is not read
     # What happens beyond the link is not the workspace's: not walked, not recorded.
@@ -237,8 +292,9 @@ def test_symlinks_are_recorded_as_links_and_never_followed(workspace: Path, tmp_
     assert rec.after(token) == []
 
 
-def test_the_cache_makes_later_snapshots_read_only_what_changed(workspace: Path,
-                                                                 monkeypatch) -> None:
+def test_the_cache_makes_later_snapshots_read_only_what_changed(
+    workspace: Path, monkeypatch
+) -> None:
     for i in range(50):
         (workspace / f"f{i}.txt").write_text(str(i))
     rec = ChangeRecorder(workspace)
@@ -254,6 +310,7 @@ def test_the_cache_makes_later_snapshots_read_only_what_changed(workspace: Path,
 
 # --- diff -----------------------------------------------------------------------------------
 
+
 def test_render_diff_is_git_style(workspace: Path, rec: ChangeRecorder) -> None:
     (workspace / "a.txt").write_text("one\ntwo\nthree\n")
     (workspace / "old.txt").write_text("same\n")
@@ -261,15 +318,26 @@ def test_render_diff_is_git_style(workspace: Path, rec: ChangeRecorder) -> None:
     (workspace / "run.sh").write_text("x\n")
     (workspace / "pic.bin").write_bytes(b"\0\1")
     log = Log()
-    log.add("a", record_shell(rec, workspace, "sed -i s/two/2/ a.txt; mv old.txt new.txt;"
-                              " rm gone.txt; chmod 755 run.sh; printf '\\0\\2' > pic.bin;"
-                              " echo fresh > c.txt"))
+    log.add(
+        "a",
+        record_shell(
+            rec,
+            workspace,
+            "sed -i s/two/2/ a.txt; mv old.txt new.txt;"
+            " rm gone.txt; chmod 755 run.sh; printf '\\0\\2' > pic.bin;"
+            " echo fresh > c.txt",
+        ),
+    )
     text = render_diff(collect_changes(log.events), color=False)
-    assert "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n" \
-           "+2\n three\n" in text
+    assert (
+        "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n"
+        "+2\n three\n" in text
+    )
     assert "diff --git a/old.txt b/new.txt\nrename from old.txt\nrename to new.txt\n" in text
-    assert "deleted file mode 100644\n--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n" \
-           "\\ No newline at end of file\n" in text
+    assert (
+        "deleted file mode 100644\n--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n"
+        "\\ No newline at end of file\n" in text
+    )
     assert "old mode 100644\nnew mode 100755\n" in text
     assert "Binary file pic.bin changed" in text
     assert "new file mode 100644\n--- /dev/null\n+++ b/c.txt\n@@ -0,0 +1 @@\n+fresh\n" in text
@@ -299,6 +367,7 @@ def test_diff_names_files_too_large_to_keep(workspace: Path) -> None:
 
 # --- rollback -------------------------------------------------------------------------------
 
+
 def seed(ws: Path) -> None:
     (ws / "a.txt").write_text("original\n")
     (ws / "lib").mkdir()
@@ -315,8 +384,14 @@ def make_job(ws: Path, rec: ChangeRecorder, *, seeded: bool = False) -> Log:
     log = Log()
     log.add("a", record_tool(rec, ws, "write_file", path="a.txt", content="step a\n"))
     log.add("a", record_tool(rec, ws, "write_file", path="new/dir/n.txt", content="new\n"))
-    log.add("b", record_shell(rec, ws, "rm -r lib && mv old.txt moved.txt && printf '\\377' >"
-                                       " pic.bin && chmod 755 a.txt"))
+    log.add(
+        "b",
+        record_shell(
+            rec,
+            ws,
+            "rm -r lib && mv old.txt moved.txt && printf '\\377' > pic.bin && chmod 755 a.txt",
+        ),
+    )
     log.add("c", record_shell(rec, ws, "echo 'step c' > a.txt && echo more >> new/dir/n.txt"))
     return log
 
@@ -345,7 +420,7 @@ def test_rollback_restores_the_exact_state(workspace: Path, rec: ChangeRecorder)
 
 def test_rollback_to_a_step_keeps_earlier_steps(workspace: Path, rec: ChangeRecorder) -> None:
     log = make_job(workspace, rec)
-    plan, result = log.rollback(workspace, to_step="c")
+    _plan, result = log.rollback(workspace, to_step="c")
     assert sorted(result.restored) == ["a.txt", "new/dir/n.txt"]
     assert (workspace / "a.txt").read_text() == "step a\n"
     assert (workspace / "new/dir/n.txt").read_text() == "new\n"
@@ -383,8 +458,9 @@ def test_conflicts_are_left_alone_unless_forced(workspace: Path, rec: ChangeReco
     (workspace / "a.txt").write_text("edited by a person\n")
     os.remove(workspace / "pic.bin")
     os.remove(workspace / "moved.txt")  # what rollback would do anyway: not a conflict
-    plan = plan_rollback(collect_changes(log.events), workspace, to_step=None,
-                         step_order=["a", "b", "c"])
+    plan = plan_rollback(
+        collect_changes(log.events), workspace, to_step=None, step_order=["a", "b", "c"]
+    )
     flagged = {i.path: i.reason for i in plan.items if i.status == "conflict"}
     assert flagged == {"a.txt": "changed since the job", "pic.bin": "deleted since the job"}
     result = apply_rollback(plan, workspace, force=False)
@@ -394,8 +470,7 @@ def test_conflicts_are_left_alone_unless_forced(workspace: Path, rec: ChangeReco
     assert (workspace / "lib/gone.py").exists() and not (workspace / "new").exists()
     assert (workspace / "old.txt").read_text() == "moving\n" and "moved.txt" in result.unchanged
     # Changes that touched a conflicting path stay recorded, to roll back later.
-    log.events.append(Event(len(log.events) + 1, 0.0, "rollback", None,
-                            {"changes": result.undone}))
+    log.events.append(Event(len(log.events) + 1, 0.0, "rollback", None, {"changes": result.undone}))
     live = [c for c in collect_changes(log.events) if c.rolled_back_by is None]
     assert {c.path for c in live} == {"a.txt", "pic.bin"}
     _, forced = log.rollback(workspace, force=True)
@@ -404,8 +479,9 @@ def test_conflicts_are_left_alone_unless_forced(workspace: Path, rec: ChangeReco
     assert (workspace / "pic.bin").read_bytes() == b"\0\1\2\3"
 
 
-def test_a_file_created_again_since_the_job_is_a_conflict(workspace: Path,
-                                                           rec: ChangeRecorder) -> None:
+def test_a_file_created_again_since_the_job_is_a_conflict(
+    workspace: Path, rec: ChangeRecorder
+) -> None:
     (workspace / "x.txt").write_text("x")
     log = Log()
     log.add("a", record_shell(rec, workspace, "rm x.txt"))
@@ -429,7 +505,8 @@ def test_too_large_files_are_skipped(workspace: Path) -> None:
 
 
 def test_rollback_never_writes_through_a_symlink_planted_after_the_job(
-        workspace: Path, rec: ChangeRecorder, tmp_path: Path) -> None:
+    workspace: Path, rec: ChangeRecorder, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim.txt").write_text("do not touch\n")
@@ -437,8 +514,15 @@ def test_rollback_never_writes_through_a_symlink_planted_after_the_job(
     (workspace / "pkg").mkdir()
     (workspace / "pkg" / "mod.py").write_text("v1\n")
     log = Log()
-    log.add("a", record_shell(rec, workspace, "echo v2 > conf.txt; echo v2 > pkg/mod.py;"
-                                              " rm pkg/mod.py; mkdir sub; echo s > sub/s.txt"))
+    log.add(
+        "a",
+        record_shell(
+            rec,
+            workspace,
+            "echo v2 > conf.txt; echo v2 > pkg/mod.py;"
+            " rm pkg/mod.py; mkdir sub; echo s > sub/s.txt",
+        ),
+    )
     # After the job: every path it touched now leads outside.
     (workspace / "conf.txt").unlink()
     (workspace / "conf.txt").symlink_to(outside / "victim.txt")
@@ -461,8 +545,9 @@ def test_rollback_never_writes_through_a_symlink_planted_after_the_job(
     assert all("symlink" in c["reason"] for c in forced.conflicts)
 
 
-def test_rollback_restores_symlinks_and_removes_created_ones(workspace: Path,
-                                                              rec: ChangeRecorder) -> None:
+def test_rollback_restores_symlinks_and_removes_created_ones(
+    workspace: Path, rec: ChangeRecorder
+) -> None:
     (workspace / "target.txt").write_text("t")
     (workspace / "link").symlink_to("target.txt")
     log = Log()

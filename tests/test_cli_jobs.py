@@ -18,9 +18,16 @@ runner = CliRunner()
 
 
 def agentctl(args, db: Path, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agentctl", *args], env=agentctl_env(db),
-                          cwd=cwd, capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "agentctl", *args],
+        env=agentctl_env(db),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 def write_recipe(tmp_path: Path, steps: str, name: str = "r") -> Path:
@@ -41,11 +48,14 @@ def wait_for(predicate, timeout: float = 20.0):
 
 def test_detach_returns_at_once_and_log_follow_streams_to_the_end(tmp_path, workspace):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: a\n    run: sleep 1.5; echo slow > done.txt\n"
-                                    "  - id: b\n    run: echo fast\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: a\n    run: sleep 1.5; echo slow > done.txt\n  - id: b\n    run: echo fast\n",
+    )
     started = time.monotonic()
-    detached = agentctl(["run", str(recipe), "--workspace", str(workspace), "--detach",
-                         "--json"], db, tmp_path)
+    detached = agentctl(
+        ["run", str(recipe), "--workspace", str(workspace), "--detach", "--json"], db, tmp_path
+    )
     assert detached.returncode == 0, detached.stderr
     job = json.loads(detached.stdout)
     assert job["state"] == "running" and job["runner"]["pid"] > 0
@@ -59,8 +69,9 @@ def test_detach_returns_at_once_and_log_follow_streams_to_the_end(tmp_path, work
 
 def test_jobs_and_status_tables_for_people(tmp_path, workspace):
     recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Go on?\n", name="tables")
-    result = runner.invoke(app, ["run", str(recipe), "--workspace", str(workspace),
-                                 "--non-interactive"])
+    result = runner.invoke(
+        app, ["run", str(recipe), "--workspace", str(workspace), "--non-interactive"]
+    )
     assert result.exit_code == 3
     listed = runner.invoke(app, ["jobs"])
     assert "awaiting_approval" in listed.stdout and "tables" in listed.stdout
@@ -75,8 +86,12 @@ def test_prune_deletes_only_old_finished_jobs(tmp_path, workspace):
     done = write_recipe(tmp_path, "  - id: a\n    run: 'true'\n", name="done")
     parked = write_recipe(tmp_path, "  - id: g\n    approval: wait\n", name="parked")
     assert runner.invoke(app, ["run", str(done), "--workspace", str(workspace)]).exit_code == 0
-    assert runner.invoke(app, ["run", str(parked), "--workspace", str(workspace),
-                               "--non-interactive"]).exit_code == 3
+    assert (
+        runner.invoke(
+            app, ["run", str(parked), "--workspace", str(workspace), "--non-interactive"]
+        ).exit_code
+        == 3
+    )
     kept = runner.invoke(app, ["prune", "--older-than", "1h", "--yes"])
     assert kept.exit_code == 0 and "no finished jobs" in kept.stdout
     refused = runner.invoke(app, ["prune", "--older-than", "0s"])
@@ -92,19 +107,36 @@ def test_prune_deletes_only_old_finished_jobs(tmp_path, workspace):
 def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path, workspace):
     db = tmp_path / "a.db"
     wait_loop = "until [ -f go ]; do sleep 0.1; done; echo waited >> log.txt"
-    recipe = write_recipe(tmp_path, "  - id: a\n    run: echo start >> log.txt\n"
-                                    f"  - id: b\n    run: {wait_loop}\n"
-                                    "  - id: c\n    run: echo end >> log.txt\n")
-    proc = subprocess.Popen([sys.executable, "-m", "agentctl", "run", str(recipe),
-                             "--workspace", str(workspace), "--non-interactive"],
-                            env=agentctl_env(db), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: a\n    run: echo start >> log.txt\n"
+        f"  - id: b\n    run: {wait_loop}\n"
+        "  - id: c\n    run: echo end >> log.txt\n",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentctl",
+            "run",
+            str(recipe),
+            "--workspace",
+            str(workspace),
+            "--non-interactive",
+        ],
+        env=agentctl_env(db),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     wait_for(lambda: "until [ -f go ]" in _log_text(db, tmp_path))
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # a second Ctrl-C must not corrupt anything
-    out, err = proc.communicate(timeout=20)
+    _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert time.monotonic() - started < 10
@@ -133,10 +165,14 @@ def _still_running(pattern: str) -> bool:
 
 def test_cancel_from_another_process_stops_a_running_tool(tmp_path, workspace):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: wait\n    run: until [ -f never ]; do sleep 0.1;"
-                                    " done\n  - id: after\n    run: touch after\n")
-    detached = agentctl(["run", str(recipe), "--workspace", str(workspace), "--detach"],
-                        db, tmp_path)
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: wait\n    run: until [ -f never ]; do sleep 0.1;"
+        " done\n  - id: after\n    run: touch after\n",
+    )
+    detached = agentctl(
+        ["run", str(recipe), "--workspace", str(workspace), "--detach"], db, tmp_path
+    )
     assert detached.returncode == 0, detached.stderr
     wait_for(lambda: "until [ -f never ]" in _log_text(db, tmp_path))
     started = time.monotonic()
@@ -148,8 +184,10 @@ def test_cancel_from_another_process_stops_a_running_tool(tmp_path, workspace):
     assert not (workspace / "after").exists()
     assert not _still_running("until \\[ -f never")
     assert [s["state"] for s in status["steps"]] == ["cancelled", "pending"]
-    events = [json.loads(line) for line in
-              agentctl(["log", "last", "--json"], db, tmp_path).stdout.splitlines()]
+    events = [
+        json.loads(line)
+        for line in agentctl(["log", "last", "--json"], db, tmp_path).stdout.splitlines()
+    ]
     types = [e["type"] for e in events]
     assert "cancel_requested" in types and types[-1] == "job_cancelled"
     finished = [e for e in events if e["type"] == "action_finished"]

@@ -26,14 +26,17 @@ def _cache_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-@pytest.mark.parametrize("action, first", [
-    (["shell", "command=git status"], "allow"),
-    (["shell", "command=git push origin main"], "ask"),
-    (["shell", "command=git status; rm -rf /"], "deny"),
-    (["read_file", "path=src/.env"], "deny"),
-    (["write_file", "path=src/app.py"], "allow"),
-    (["http_get", "url=http://169.254.169.254/"], "deny"),
-])
+@pytest.mark.parametrize(
+    "action, first",
+    [
+        (["shell", "command=git status"], "allow"),
+        (["shell", "command=git push origin main"], "ask"),
+        (["shell", "command=git status; rm -rf /"], "deny"),
+        (["read_file", "path=src/.env"], "deny"),
+        (["write_file", "path=src/app.py"], "allow"),
+        (["http_get", "url=http://169.254.169.254/"], "deny"),
+    ],
+)
 def test_explain_prints_the_decision_first(workspace, action, first):
     result = invoke("policy", "explain", CI_SAFE, "--workspace", str(workspace), "--", *action)
     assert result.exit_code == 0, result.stderr
@@ -42,15 +45,32 @@ def test_explain_prints_the_decision_first(workspace, action, first):
 
 
 def test_explain_lists_every_rule_that_voted(workspace):
-    result = invoke("policy", "explain", CI_SAFE, "--workspace", str(workspace), "--",
-                    "shell", "command=git status; rm -rf /")
+    result = invoke(
+        "policy",
+        "explain",
+        CI_SAFE,
+        "--workspace",
+        str(workspace),
+        "--",
+        "shell",
+        "command=git status; rm -rf /",
+    )
     assert "ci-safe:safe-commands (allow)" in result.stdout
     assert "ci-safe:no-destruction (deny)" in result.stdout
 
 
 def test_explain_json(workspace):
-    result = invoke("policy", "explain", CI_SAFE, "--workspace", str(workspace), "--json",
-                    "--", "shell", "command=git push --force origin main")
+    result = invoke(
+        "policy",
+        "explain",
+        CI_SAFE,
+        "--workspace",
+        str(workspace),
+        "--json",
+        "--",
+        "shell",
+        "command=git push --force origin main",
+    )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["decision"] == "deny"
@@ -59,9 +79,18 @@ def test_explain_json(workspace):
 
 
 def test_explain_several_policies_strictest_wins(workspace):
-    result = invoke("policy", "explain", str(POLICIES / "dev-laptop.yaml"),
-                    str(POLICIES / "read-only.yaml"), "--workspace", str(workspace), "--json",
-                    "--", "write_file", "path=notes.md")
+    result = invoke(
+        "policy",
+        "explain",
+        str(POLICIES / "dev-laptop.yaml"),
+        str(POLICIES / "read-only.yaml"),
+        "--workspace",
+        str(workspace),
+        "--json",
+        "--",
+        "write_file",
+        "path=notes.md",
+    )
     doc = json.loads(result.stdout)
     assert doc["decision"] == "deny"
     assert "dev-laptop:files-in-workspace (allow)" in doc["rules"]
@@ -69,28 +98,41 @@ def test_explain_several_policies_strictest_wins(workspace):
 
 
 def test_explain_without_policy_uses_the_default(workspace):
-    result = invoke("policy", "explain", "--workspace", str(workspace), "--",
-                    "shell", "command=ls -la")
+    result = invoke(
+        "policy", "explain", "--workspace", str(workspace), "--", "shell", "command=ls -la"
+    )
     assert result.exit_code == 0 and result.stdout.split()[0] == "allow"
     assert "built-in default" in result.stdout
 
 
 def test_explain_values_may_look_like_options(workspace):
-    result = invoke("policy", "explain", CI_SAFE, "--workspace", str(workspace), "--json",
-                    "--", "shell", "command=--help")
+    result = invoke(
+        "policy",
+        "explain",
+        CI_SAFE,
+        "--workspace",
+        str(workspace),
+        "--json",
+        "--",
+        "shell",
+        "command=--help",
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["decision"] == "ask"
 
 
-@pytest.mark.parametrize("args, needle", [
-    ([CI_SAFE, "--", "shell"], "command="),
-    ([CI_SAFE, "--", "shell", "nonsense"], "ARG=VALUE"),
-    ([CI_SAFE, "--"], "no action"),
-    ([CI_SAFE], "no action"),
-    ([CI_SAFE, "--", "shell", "command=a", "command=b"], "twice"),
-    (["missing.yaml", "--", "shell", "command=ls"], "not found"),
-    ([CI_SAFE, "--workspace", "/no/such/dir", "--", "shell", "command=ls"], "not a directory"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        ([CI_SAFE, "--", "shell"], "command="),
+        ([CI_SAFE, "--", "shell", "nonsense"], "ARG=VALUE"),
+        ([CI_SAFE, "--"], "no action"),
+        ([CI_SAFE], "no action"),
+        ([CI_SAFE, "--", "shell", "command=a", "command=b"], "twice"),
+        (["missing.yaml", "--", "shell", "command=ls"], "not found"),
+        ([CI_SAFE, "--workspace", "/no/such/dir", "--", "shell", "command=ls"], "not a directory"),
+    ],
+)
 def test_explain_bad_input_exits_2(args, needle):
     assert_bad_input(invoke("policy", "explain", *args), needle)
 
@@ -114,11 +156,13 @@ def test_validate_the_shipped_policies_and_recipes():
 
 def test_validate_a_policy_with_a_failing_test(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nname: p\ndefault: ask\nrules:\n"
-                    "  - {id: st, tools: [shell], commands: ['git status'], decision: allow}\n"
-                    "tests:\n"
-                    "  - {tool: shell, args: {command: 'git status'}, expect: allow}\n"
-                    "  - {tool: shell, args: {command: 'git status; rm -rf /'}, expect: allow}\n")
+    path.write_text(
+        "version: 1\nname: p\ndefault: ask\nrules:\n"
+        "  - {id: st, tools: [shell], commands: ['git status'], decision: allow}\n"
+        "tests:\n"
+        "  - {tool: shell, args: {command: 'git status'}, expect: allow}\n"
+        "  - {tool: shell, args: {command: 'git status; rm -rf /'}, expect: allow}\n"
+    )
     result = invoke("validate", str(path))
     assert_bad_input(result, f"{path}:8:5: test 2", "expected allow, got deny")
     assert "ok " not in result.stdout
@@ -132,8 +176,10 @@ def test_validate_reports_policy_schema_errors(tmp_path):
 
 def test_validate_counts_rules_and_tests(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nname: tiny\nrules:\n  - {id: a, decision: allow}\n"
-                    "tests:\n  - {tool: read_file, args: {path: x}, expect: allow}\n")
+    path.write_text(
+        "version: 1\nname: tiny\nrules:\n  - {id: a, decision: allow}\n"
+        "tests:\n  - {tool: read_file, args: {path: x}, expect: allow}\n"
+    )
     result = invoke("validate", str(path))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == f"ok {path}: policy tiny, 1 rules, 1 tests pass"

@@ -12,17 +12,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentctl.changes import ChangeRecorder
+from agentctl.changes.history import ChangeRecorder
 from agentctl.cli import app
 from agentctl.engine.jobs import create_job
-from agentctl.procinfo import current_process, is_process_alive
-from agentctl.recipe import load_recipe_text
-from agentctl.sandbox import minimal_env, run_process
+from agentctl.process.procinfo import current_process, is_process_alive
+from agentctl.process.run import minimal_env, run_process
+from agentctl.recipe.schema import load_recipe_text
 from agentctl.store import NewEvent, Store
 
 runner = CliRunner()
-RECIPE = ("version: 1\nname: edits\nsteps:\n  - id: first\n    run: 'true'\n"
-          "  - id: second\n    run: 'true'\n  - id: third\n    run: 'true'\n")
+RECIPE = (
+    "version: 1\nname: edits\nsteps:\n  - id: first\n    run: 'true'\n"
+    "  - id: second\n    run: 'true'\n  - id: third\n    run: 'true'\n"
+)
 
 
 class Job:
@@ -40,10 +42,27 @@ class Job:
         result = run_process(command, cwd=self.ws, env=minimal_env(), timeout=30)
         assert result.exit_code == 0, result.output
         changes = self.recorder.after(token)
-        self.store.append(self.id, [NewEvent("action_finished", step, {
-            "key": f"{step}/run", "tool": "shell", "ok": True, "output": result.output,
-            "exit_code": 0, "truncated": False, "error": None, "duration_ms": 1,
-            "changes": changes})], now=time.time())
+        self.store.append(
+            self.id,
+            [
+                NewEvent(
+                    "action_finished",
+                    step,
+                    {
+                        "key": f"{step}/run",
+                        "tool": "shell",
+                        "ok": True,
+                        "output": result.output,
+                        "exit_code": 0,
+                        "truncated": False,
+                        "error": None,
+                        "duration_ms": 1,
+                        "changes": changes,
+                    },
+                )
+            ],
+            now=time.time(),
+        )
 
     def events(self, type_: str) -> list:
         return [e for e in self.store.read_events(self.id) if e.type == type_]
@@ -56,8 +75,10 @@ def job(tmp_path: Path, workspace: Path) -> Job:
     (workspace / "logo.bin").write_bytes(b"\0PNG")
     made = Job(tmp_path / "agentctl.db", workspace)
     made.act("first", "sed -i 's/return 1/return 2/' app.py && echo 'new' > added.txt")
-    made.act("second", "rm notes.md && printf '\\1\\2' > logo.bin && mkdir out"
-                       " && echo built > out/result.txt")
+    made.act(
+        "second",
+        "rm notes.md && printf '\\1\\2' > logo.bin && mkdir out && echo built > out/result.txt",
+    )
     return made
 
 
@@ -90,12 +111,24 @@ def test_diff_json_lists_changes_without_contents(job: Job) -> None:
     assert result.exit_code == 0
     changes = json.loads(result.stdout)
     assert [(c["step"], c["path"], c["kind"]) for c in changes] == [
-        ("first", "added.txt", "created"), ("first", "app.py", "modified"),
-        ("second", "logo.bin", "modified"), ("second", "notes.md", "deleted"),
-        ("second", "out/result.txt", "created")]
+        ("first", "added.txt", "created"),
+        ("first", "app.py", "modified"),
+        ("second", "logo.bin", "modified"),
+        ("second", "notes.md", "deleted"),
+        ("second", "out/result.txt", "created"),
+    ]
     app_py = changes[1]
-    assert set(app_py) == {"id", "seq", "step", "path", "kind", "before", "after", "binary",
-                           "too_large"}
+    assert set(app_py) == {
+        "id",
+        "seq",
+        "step",
+        "path",
+        "kind",
+        "before",
+        "after",
+        "binary",
+        "too_large",
+    }
     assert set(app_py["before"]) == {"mode", "sha256", "size"}
     assert app_py["before"]["size"] == len("def main():\n    return 1\n")
     assert len(app_py["after"]["sha256"]) == 64 and app_py["before"]["mode"] == "100644"
@@ -144,7 +177,10 @@ def test_rollback_to_a_step(job: Job) -> None:
     assert sorted(done["restored"]) == ["logo.bin", "notes.md"]
     assert done["removed"] == ["out/result.txt"] and done["conflicts"] == []
     assert {i["path"]: i["action"] for i in done["plan"]} == {
-        "logo.bin": "restore", "notes.md": "restore", "out/result.txt": "remove"}
+        "logo.bin": "restore",
+        "notes.md": "restore",
+        "out/result.txt": "remove",
+    }
     assert (job.ws / "app.py").read_text().endswith("return 2\n")
     assert (job.ws / "added.txt").exists() and not (job.ws / "out").exists()
     assert job.events("rollback")[0].data["to_step"] == "second"
@@ -167,7 +203,8 @@ def test_conflicts_are_left_alone_exit_1_then_force(job: Job) -> None:
     assert (job.ws / "app.py").read_text() == "a person's edit\n"
     assert (job.ws / "notes.md").exists()  # everything else was rolled back
     assert job.events("rollback")[0].data["conflicts"] == [
-        {"path": "app.py", "reason": "changed since the job"}]
+        {"path": "app.py", "reason": "changed since the job"}
+    ]
     forced = runner.invoke(app, ["rollback", job.id, "--yes", "--force"])
     assert forced.exit_code == 0, forced.stderr
     assert (job.ws / "app.py").read_text() == "def main():\n    return 1\n"
@@ -176,8 +213,15 @@ def test_conflicts_are_left_alone_exit_1_then_force(job: Job) -> None:
 
 def test_rollback_refuses_a_job_with_a_live_runner(job: Job) -> None:
     me = current_process()
-    job.store.acquire_lease(job.id, host=socket.gethostname(), pid=me.pid, start=me.start,
-                            now=time.time(), ttl=30, is_alive=is_process_alive)
+    job.store.acquire_lease(
+        job.id,
+        host=socket.gethostname(),
+        pid=me.pid,
+        start=me.start,
+        now=time.time(),
+        ttl=30,
+        is_alive=is_process_alive,
+    )
     for args in (["rollback", job.id, "--yes"], ["rollback", job.id]):
         result = runner.invoke(app, args)
         assert result.exit_code == 2
@@ -199,8 +243,10 @@ def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> 
     assert f"job {job.id}: roll back 3 file(s) from step second on:" in declined.stdout
     assert "  restore   logo.bin  (step second)" in declined.stdout
     assert "  remove    out/result.txt  (step second)" in declined.stdout
-    assert "  conflict  notes.md: created since the job (left alone; --force overwrites)" \
+    assert (
+        "  conflict  notes.md: created since the job (left alone; --force overwrites)"
         in declined.stdout
+    )
     assert (job.ws / "out" / "result.txt").exists() and not job.events("rollback")
     accepted = runner.invoke(app, ["rollback", job.id, "--to", "second"], input="y\n")
     assert accepted.exit_code == 1  # done, but the conflict is reported

@@ -25,7 +25,9 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def gated(tmp_path) -> Path:
-    return write(tmp_path / "gated.yaml", """\
+    return write(
+        tmp_path / "gated.yaml",
+        """\
 version: 1
 name: gated
 params:
@@ -37,7 +39,8 @@ steps:
     approval: Keep {{ params.name }}?
   - id: bye
     run: echo bye >> hello.txt
-""")
+""",
+    )
 
 
 def jobs_json() -> list:
@@ -47,8 +50,16 @@ def jobs_json() -> list:
 
 
 def test_run_parks_on_approval_then_approve_and_resume_finish(gated, workspace):
-    result = invoke("run", str(gated), "-p", "name=ada", "--workspace", str(workspace),
-                    "--non-interactive", "--json")
+    result = invoke(
+        "run",
+        str(gated),
+        "-p",
+        "name=ada",
+        "--workspace",
+        str(workspace),
+        "--non-interactive",
+        "--json",
+    )
     assert result.exit_code == 3, result.stderr
     job = json.loads(result.stdout)
     assert job["state"] == "awaiting_approval"
@@ -76,8 +87,9 @@ def test_run_parks_on_approval_then_approve_and_resume_finish(gated, workspace):
 
 
 def test_human_run_prints_the_approve_command(gated, workspace):
-    result = invoke("run", str(gated), "-p", "name=x", "--workspace", str(workspace),
-                    "--non-interactive")
+    result = invoke(
+        "run", str(gated), "-p", "name=x", "--workspace", str(workspace), "--non-interactive"
+    )
     assert result.exit_code == 3
     job_id = jobs_json()[0]["id"]
     assert f"agentctl approve {job_id} r" in result.stdout
@@ -98,27 +110,34 @@ def test_failed_step_exits_1_with_the_error_in_json(tmp_path, workspace):
     assert_bad_input(resumed, "already failed")
 
 
-@pytest.mark.parametrize("text,where", [
-    ("version: 1\nname: a\nname: b\nsteps: []\n", "r.yaml:3:1"),
-    ("version: 1\nname: a\nsteps:\n  - id: x\n    rum: ls\n", "r.yaml:5:5"),
-    ("version: 1\nname: a\nsteps:\n  - id: x\n    run: echo {{ params.nope }}\n", "r.yaml:5"),
-])
-def test_invalid_recipe_exits_2_naming_the_place_and_leaves_no_job(tmp_path, workspace, text,
-                                                                   where):
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("version: 1\nname: a\nname: b\nsteps: []\n", "r.yaml:3:1"),
+        ("version: 1\nname: a\nsteps:\n  - id: x\n    rum: ls\n", "r.yaml:5:5"),
+        ("version: 1\nname: a\nsteps:\n  - id: x\n    run: echo {{ params.nope }}\n", "r.yaml:5"),
+    ],
+)
+def test_invalid_recipe_exits_2_naming_the_place_and_leaves_no_job(
+    tmp_path, workspace, text, where
+):
     recipe = write(tmp_path / "r.yaml", text)
     assert_bad_input(invoke("run", str(recipe), "--workspace", str(workspace)), where)
     assert_bad_input(invoke("validate", str(recipe)), where)
     assert jobs_json() == []
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["-p", "name"], "name"),
-    (["-p", "nope=1"], "nope"),
-    ([], "name"),
-    (["-p", "name=a", "--workspace", "/does/not/exist"], "/does/not/exist"),
-    (["-p", "name=a", "--bogus-flag"], "--bogus-flag"),
-    (["-p", "name=a", "--record", "a.jsonl", "--replay", "b.jsonl"], "replay"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["-p", "name"], "name"),
+        (["-p", "nope=1"], "nope"),
+        ([], "name"),
+        (["-p", "name=a", "--workspace", "/does/not/exist"], "/does/not/exist"),
+        (["-p", "name=a", "--bogus-flag"], "--bogus-flag"),
+        (["-p", "name=a", "--record", "a.jsonl", "--replay", "b.jsonl"], "replay"),
+    ],
+)
 def test_bad_params_and_flags_exit_2_and_leave_no_job(gated, args, needle):
     assert_bad_input(invoke("run", str(gated), *args), needle)
     assert jobs_json() == []
@@ -131,8 +150,17 @@ def test_agent_recipe_without_a_model_exits_2_with_the_three_ways(tmp_path, work
     assert jobs_json() == []
 
 
-@pytest.mark.parametrize("command", [["status", "nope"], ["log", "nope"], ["resume", "nope"],
-                                     ["cancel", "nope"], ["approve", "nope"], ["status", "last"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status", "nope"],
+        ["log", "nope"],
+        ["resume", "nope"],
+        ["cancel", "nope"],
+        ["approve", "nope"],
+        ["status", "last"],
+    ],
+)
 def test_unknown_job_exits_2(command):
     assert_bad_input(invoke(*command))
 
@@ -140,7 +168,7 @@ def test_unknown_job_exits_2(command):
 def test_ambiguous_prefix_exits_2(tmp_path, workspace):
     from agentctl.engine.jobs import create_job
     from agentctl.paths import default_db_path
-    from agentctl.recipe import load_recipe_text
+    from agentctl.recipe.schema import load_recipe_text
     from agentctl.store import Store
 
     store = Store(default_db_path())
@@ -161,8 +189,17 @@ def test_cancel_a_parked_job(gated, workspace):
 
 def test_db_option_before_or_after_the_command(tmp_path, gated, workspace):
     db = tmp_path / "other.db"
-    invoke("--db", str(db), "run", str(gated), "-p", "name=x", "--workspace", str(workspace),
-           "--non-interactive")
+    invoke(
+        "--db",
+        str(db),
+        "run",
+        str(gated),
+        "-p",
+        "name=x",
+        "--workspace",
+        str(workspace),
+        "--non-interactive",
+    )
     assert jobs_json() == []
     listed = invoke("jobs", "--db", str(db), "--json")
     assert len(json.loads(listed.stdout)) == 1

@@ -1,4 +1,4 @@
-"""Tests of confinement (agentctl.confine, the reaper) and of the shell tool's sandbox modes.
+"""Tests of confinement (agentctl.process.sandbox, the reaper) and of the shell tool's sandbox modes.
 
 Tests that need bubblewrap skip, with the probe's reason, where it does not work.
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import sandbox_python
 
-from agentctl import confine, sandbox
-from agentctl.sandbox import (
+from agentctl.process import run as sandbox
+from agentctl.process import sandbox as confine
+from agentctl.process.run import (
     Confinement,
     build_argv,
     confinement_for,
@@ -57,10 +58,24 @@ def outside() -> Path:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def confined(command: str, cwd: Path, *, network: bool = False, hidden=(), timeout: float = 20,
-             env: dict[str, str] | None = None) -> sandbox.ProcessResult:
-    return run_process(command, cwd=cwd, env=env or minimal_env(), timeout=timeout,
-                       confinement=PROBED, network=network, hidden_paths=hidden)
+def confined(
+    command: str,
+    cwd: Path,
+    *,
+    network: bool = False,
+    hidden=(),
+    timeout: float = 20,
+    env: dict[str, str] | None = None,
+) -> sandbox.ProcessResult:
+    return run_process(
+        command,
+        cwd=cwd,
+        env=env or minimal_env(),
+        timeout=timeout,
+        confinement=PROBED,
+        network=network,
+        hidden_paths=hidden,
+    )
 
 
 def processes_with(marker: str, within: float = 2.0) -> list[str]:
@@ -110,21 +125,43 @@ def test_build_argv_confines(tmp_path):
     db.write_text("x")
     state = ws / ".state"
     state.mkdir()
-    argv = build_argv("make", workspace=ws, confinement=FAKE_BWRAP, network=False,
-                      hidden_paths=(db, state, ws / "absent-wal"), env={"PATH": "/bin", "A": "1"})
+    argv = build_argv(
+        "make",
+        workspace=ws,
+        confinement=FAKE_BWRAP,
+        network=False,
+        hidden_paths=(db, state, ws / "absent-wal"),
+        env={"PATH": "/bin", "A": "1"},
+    )
     joined = " ".join(argv)
     assert argv[0] == "/usr/bin/bwrap" and argv[-2:] == ["-c", "make"] and "--" in argv
-    for flag in ("--ro-bind / /", "--tmpfs /tmp", "--dev /dev", "--proc /proc", "--unshare-all",
-                 "--die-with-parent", "--new-session", f"--chdir {ws}",
-                 f"--bind {ws} {ws}", f"--ro-bind /dev/null {db}", f"--tmpfs {state}"):
+    for flag in (
+        "--ro-bind / /",
+        "--tmpfs /tmp",
+        "--dev /dev",
+        "--proc /proc",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        f"--chdir {ws}",
+        f"--bind {ws} {ws}",
+        f"--ro-bind /dev/null {db}",
+        f"--tmpfs {state}",
+    ):
         assert flag in joined, flag
     assert "--share-net" not in argv and "absent-wal" not in joined
     # Environment values never go on the command line, where `ps` shows them to everyone.
     assert "--setenv" not in argv and "/bin" not in argv[:-3]
     # Order matters: /tmp first, the workspace, then what is hidden inside it; env after clear.
-    assert joined.index("--tmpfs /tmp") < joined.index(f"--bind {ws}") < joined.index(f"--tmpfs {state}")
+    assert (
+        joined.index("--tmpfs /tmp")
+        < joined.index(f"--bind {ws}")
+        < joined.index(f"--tmpfs {state}")
+    )
     assert "--share-net" in build_argv("x", workspace=ws, confinement=FAKE_BWRAP, network=True)
-    assert "--new-session" not in build_argv("x", workspace=ws, confinement=FAKE_BWRAP, new_session=False)
+    assert "--new-session" not in build_argv(
+        "x", workspace=ws, confinement=FAKE_BWRAP, new_session=False
+    )
 
 
 # --------------------------------------------------------------------------- modes
@@ -165,7 +202,10 @@ def test_required_mode_refuses_when_unavailable(ws, monkeypatch):
     ctx = ToolContext(workspace=ws, sandbox="preferred")
     assert shell.run({"command": "touch ran"}, ctx).ok and (ws / "ran").exists()
     assert ctx.sessions["last_confinement"] == {
-        "confinement": "none", "mode": "preferred", "network": True, "refused": False,
+        "confinement": "none",
+        "mode": "preferred",
+        "network": True,
+        "refused": False,
         "reason": MISSING.reason,
     }
 
@@ -180,7 +220,8 @@ def test_off_mode_never_confines(ws):
 def test_shell_tool_runs_confined_and_reports_it(ws):
     ctx = ToolContext(workspace=ws, sandbox="required", network=False)
     result = build_toolbox({}, ["shell"])["shell"].run(
-        {"command": "touch /etc/agentctl-test-shell"}, ctx)
+        {"command": "touch /etc/agentctl-test-shell"}, ctx
+    )
     assert not result.ok and "Read-only file system" in result.output
     assert ctx.sessions["last_confinement"]["confinement"] == "bwrap"
     assert not Path("/etc/agentctl-test-shell").exists()
@@ -195,7 +236,9 @@ def test_writes_outside_the_workspace_fail(ws):
     name = f"agentctl-test-{uuid.uuid4().hex[:8]}"
     result = confined(
         f"touch /etc/{name}; echo etc=$?; touch {home}/{name}; echo home=$?; "
-        f"touch inside && echo ws=$?", ws)
+        f"touch inside && echo ws=$?",
+        ws,
+    )
     assert result.confinement == "bwrap"
     assert "etc=1" in result.output and "home=1" in result.output and "ws=0" in result.output
     assert not Path(f"/etc/{name}").exists() and not (home / name).exists()
@@ -227,9 +270,12 @@ def test_hidden_paths_are_unreadable_even_inside_the_workspace(ws, outside):
     (state / "runner.log").write_text("SECRET-STATE")
     far_db = outside / "other.db"
     far_db.write_text("SECRET-FAR")
-    result = confined(f"cat agentctl.db agentctl.db-wal {state}/runner.log {far_db}; "
-                      f"echo overwrite > agentctl.db; ls {state}; echo done", ws,
-                      hidden=(db, wal, ws / "agentctl.db-shm", state, far_db))
+    result = confined(
+        f"cat agentctl.db agentctl.db-wal {state}/runner.log {far_db}; "
+        f"echo overwrite > agentctl.db; ls {state}; echo done",
+        ws,
+        hidden=(db, wal, ws / "agentctl.db-shm", state, far_db),
+    )
     assert "SECRET" not in result.output and "done" in result.output
     assert db.read_text() == "SECRET-DB" and far_db.read_text() == "SECRET-FAR"
 
@@ -274,8 +320,10 @@ def server():
 
 
 def connect_command(port: int) -> str:
-    code = (f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3); "
-            f"print('connected')")
+    code = (
+        f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3); "
+        f"print('connected')"
+    )
     return f'{PY} -I -S -c "{code}"'
 
 
@@ -294,8 +342,9 @@ def test_no_network_unless_allowed(ws, server):
 def test_environment_holds_no_secret(ws, monkeypatch, use_bwrap):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-0123456789abcdef")
     env = minimal_env()
-    result = run_process("env", cwd=ws, env=env, timeout=10,
-                         confinement=PROBED if use_bwrap else None)
+    result = run_process(
+        "env", cwd=ws, env=env, timeout=10, confinement=PROBED if use_bwrap else None
+    )
     assert "sk-fake" not in result.output and "OPENAI_API_KEY" not in result.output
     names = {line.split("=", 1)[0] for line in result.output.splitlines() if "=" in line}
     assert names <= set(env) | {"PWD", "SHLVL", "_", "OLDPWD"}
@@ -319,9 +368,13 @@ def test_resource_limits_apply(ws):
 def test_setsid_child_outliving_a_timeout_is_killed(ws, use_bwrap):
     marker = f"{1000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6:06d}"
     started = time.monotonic()
-    result = run_process(f"setsid sleep {marker} & (setsid sh -c 'sleep {marker}' &); sleep 30",
-                         cwd=ws, env=minimal_env(), timeout=0.5,
-                         confinement=PROBED if use_bwrap else None)
+    result = run_process(
+        f"setsid sleep {marker} & (setsid sh -c 'sleep {marker}' &); sleep 30",
+        cwd=ws,
+        env=minimal_env(),
+        timeout=0.5,
+        confinement=PROBED if use_bwrap else None,
+    )
     assert result.timed_out and time.monotonic() - started < 5
     assert result.confinement == ("bwrap" if use_bwrap else "none")
     assert processes_with(f"sleep {marker}") == []
@@ -330,8 +383,13 @@ def test_setsid_child_outliving_a_timeout_is_killed(ws, use_bwrap):
 @pytest.mark.parametrize("use_bwrap", [False, pytest.param(True, marks=needs_bwrap)])
 def test_setsid_child_of_a_finished_command_is_killed(ws, use_bwrap):
     marker = f"{1000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6:06d}"
-    result = run_process(f"setsid sleep {marker} & echo done", cwd=ws, env=minimal_env(),
-                         timeout=20, confinement=PROBED if use_bwrap else None)
+    result = run_process(
+        f"setsid sleep {marker} & echo done",
+        cwd=ws,
+        env=minimal_env(),
+        timeout=20,
+        confinement=PROBED if use_bwrap else None,
+    )
     assert result.exit_code == 0 and "done" in result.output and not result.timed_out
     assert processes_with(f"sleep {marker}") == []
 
@@ -342,8 +400,13 @@ def test_cancel_kills_a_setsid_tree(ws):
     timer = threading.Timer(0.5, cancel.set)
     timer.start()
     try:
-        result = run_process(f"setsid sleep {marker} & sleep 30", cwd=ws, env=minimal_env(),
-                             timeout=20, cancel=cancel)
+        result = run_process(
+            f"setsid sleep {marker} & sleep 30",
+            cwd=ws,
+            env=minimal_env(),
+            timeout=20,
+            cancel=cancel,
+        )
     finally:
         timer.cancel()
     assert result.cancelled

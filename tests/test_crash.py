@@ -56,8 +56,15 @@ def agentctl(args, *, db: Path, crash: str | None = None, cwd: Path) -> subproce
         command = [sys.executable, str(HERE / "crash_harness.py"), *args]
     else:
         command = [sys.executable, "-m", "agentctl", *args]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        command,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def status(db: Path, cwd: Path) -> dict:
@@ -88,16 +95,21 @@ CRASH_POINTS = [
 ]
 
 
-@pytest.mark.parametrize("when,event,nth,answer", CRASH_POINTS,
-                         ids=[f"{w}-{e}-{n}" for w, e, n, _ in CRASH_POINTS])
+@pytest.mark.parametrize(
+    "when,event,nth,answer", CRASH_POINTS, ids=[f"{w}-{e}-{n}" for w, e, n, _ in CRASH_POINTS]
+)
 def test_sigkill_then_resume_runs_every_effect_once(tmp_path, server, when, event, nth, answer):
     ws = tmp_path / "ws"
     ws.mkdir()
     db = tmp_path / "agentctl.db"
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE.format(base=server.base_url))
-    crashed = agentctl(["run", str(recipe), "--workspace", str(ws), "--non-interactive"],
-                       db=db, crash=f"{when}:{event}:{nth}", cwd=tmp_path)
+    crashed = agentctl(
+        ["run", str(recipe), "--workspace", str(ws), "--non-interactive"],
+        db=db,
+        crash=f"{when}:{event}:{nth}",
+        cwd=tmp_path,
+    )
     assert crashed.returncode == -9, (crashed.returncode, crashed.stderr)
     assert status(db, tmp_path)["state"] == "interrupted"  # the dead runner is noticed at once
 
@@ -124,14 +136,27 @@ def test_two_resumes_at_once_one_runs_the_other_names_the_holder(tmp_path, serve
     db = tmp_path / "agentctl.db"
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("version: 1\nname: slow\nsteps:\n  - id: a\n    run: sleep 3\n")
-    first = agentctl(["run", str(recipe), "--workspace", str(ws), "--non-interactive"],
-                     db=db, crash="after:job_created:1", cwd=tmp_path)
+    first = agentctl(
+        ["run", str(recipe), "--workspace", str(ws), "--non-interactive"],
+        db=db,
+        crash="after:job_created:1",
+        cwd=tmp_path,
+    )
     assert first.returncode == -9
     env = agentctl_env(db)
     command = [sys.executable, "-m", "agentctl", "resume", "last", "--non-interactive"]
-    procs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
     codes = sorted(r[2] for r in results)
     assert codes == [0, 2], results
@@ -151,10 +176,27 @@ def test_six_jobs_writing_one_database_at_once(tmp_path):
     for n in range(6):
         ws = tmp_path / f"ws{n}"
         ws.mkdir()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "agentctl", "run", str(recipe), "--workspace", str(ws),
-             "--non-interactive", "--json"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "agentctl",
+                    "run",
+                    str(recipe),
+                    "--workspace",
+                    str(ws),
+                    "--non-interactive",
+                    "--json",
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            )
+        )
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err

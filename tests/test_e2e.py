@@ -32,17 +32,28 @@ steps:
 
 SCRIPT = [
     {"tool_calls": [{"name": "list_files", "arguments": {}}]},
-    {"tool_calls": [{"name": "write_file",
-                     "arguments": {"path": "NOTES.md", "content": "# Notes\n- a.txt\n"}}]},
+    {
+        "tool_calls": [
+            {
+                "name": "write_file",
+                "arguments": {"path": "NOTES.md", "content": "# Notes\n- a.txt\n"},
+            }
+        ]
+    },
     {"content": "Wrote NOTES.md."},
 ]
 
 
 def agentctl(args, db: Path, cwd: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agentctl", *args],
-                          env=agentctl_env(db, FAKE_KEY=KEY, **env), cwd=cwd,
-                          capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "agentctl", *args],
+        env=agentctl_env(db, FAKE_KEY=KEY, **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def make_workspace(root: Path, name: str) -> Path:
@@ -59,8 +70,11 @@ def test_record_then_replay_without_the_server_gives_the_same_effects(tmp_path):
         recipe = tmp_path / "notes.yaml"
         recipe.write_text(RECIPE.format(base=server.base_url, max_turns=10))
         first = make_workspace(tmp_path, "first")
-        done = agentctl(["run", str(recipe), "--workspace", str(first), "--record",
-                         str(cassette), "--json"], db, tmp_path)
+        done = agentctl(
+            ["run", str(recipe), "--workspace", str(first), "--record", str(cassette), "--json"],
+            db,
+            tmp_path,
+        )
         assert done.returncode == 0, done.stderr
         job = json.loads(done.stdout)
         assert job["usage"]["model_calls"] == 3 and job["usage"]["input_tokens"] > 0
@@ -70,24 +84,38 @@ def test_record_then_replay_without_the_server_gives_the_same_effects(tmp_path):
         sent = server.chat_requests[0]["body"]
         assert "a.txt" in sent["messages"][0]["content"]  # the template saw the run step
         assert {t["function"]["name"] for t in sent["tools"]} == {
-            "write_file", "read_file", "list_files"}
+            "write_file",
+            "read_file",
+            "list_files",
+        }
     assert (first / "NOTES.md").read_text() == "# Notes\n- a.txt\n"
 
     # The server is gone: the replay answers from the recording alone.
     second = make_workspace(tmp_path, "second")
-    replayed = agentctl(["run", str(recipe), "--workspace", str(second), "--replay",
-                         str(cassette), "--json"], db, tmp_path)
+    replayed = agentctl(
+        ["run", str(recipe), "--workspace", str(second), "--replay", str(cassette), "--json"],
+        db,
+        tmp_path,
+    )
     assert replayed.returncode == 0, replayed.stderr
     assert (second / "NOTES.md").read_text() == (first / "NOTES.md").read_text()
 
     log = agentctl(["log", "last", "--json"], db, tmp_path)
-    responses = [json.loads(line) for line in log.stdout.splitlines()
-                 if json.loads(line)["type"] == "model_response"]
+    responses = [
+        json.loads(line)
+        for line in log.stdout.splitlines()
+        if json.loads(line)["type"] == "model_response"
+    ]
     assert [r["reply"]["model"] for r in responses] == ["openai/fake-model"] * 3
 
     # The key never reaches the cassette, the database, the log or the output.
-    for blob in (cassette.read_bytes(), db.read_bytes(), log.stdout.encode(),
-                 done.stdout.encode(), done.stderr.encode()):
+    for blob in (
+        cassette.read_bytes(),
+        db.read_bytes(),
+        log.stdout.encode(),
+        done.stdout.encode(),
+        done.stderr.encode(),
+    ):
         assert KEY.encode() not in blob
     wal = Path(str(db) + "-wal")
     if wal.exists():
@@ -101,12 +129,21 @@ def test_a_diverging_replay_fails_naming_the_model_call(tmp_path):
         recipe = tmp_path / "notes.yaml"
         recipe.write_text(RECIPE.format(base=server.base_url, max_turns=10))
         ws = make_workspace(tmp_path, "ws")
-        assert agentctl(["run", str(recipe), "--workspace", str(ws), "--record",
-                         str(cassette)], db, tmp_path).returncode == 0
+        assert (
+            agentctl(
+                ["run", str(recipe), "--workspace", str(ws), "--record", str(cassette)],
+                db,
+                tmp_path,
+            ).returncode
+            == 0
+        )
     other = make_workspace(tmp_path, "other")
     (other / "b.txt").write_text("b")  # the run step's output, and so the prompt, differ
-    failed = agentctl(["run", str(recipe), "--workspace", str(other), "--replay", str(cassette),
-                       "--json"], db, tmp_path)
+    failed = agentctl(
+        ["run", str(recipe), "--workspace", str(other), "--replay", str(cassette), "--json"],
+        db,
+        tmp_path,
+    )
     assert failed.returncode == 1, failed.stderr
     error = json.loads(failed.stdout)["error"]
     assert error["type"] == "model" and "model call 0" in error["message"]
@@ -147,20 +184,25 @@ steps:
 def test_primary_500s_fall_back_and_the_log_says_why(tmp_path):
     db = tmp_path / "agentctl.db"
     failing = [{"status": 500}] * 10
-    with ScriptedOpenAIServer(failing, exhausted={"status": 500}) as primary, \
-            ScriptedOpenAIServer([{"content": "hello from the backup"}]) as backup:
+    with (
+        ScriptedOpenAIServer(failing, exhausted={"status": 500}) as primary,
+        ScriptedOpenAIServer([{"content": "hello from the backup"}]) as backup,
+    ):
         recipe = tmp_path / "fallback.yaml"
-        recipe.write_text(FALLBACK_RECIPE.format(primary=primary.base_url,
-                                                 backup=backup.base_url))
+        recipe.write_text(FALLBACK_RECIPE.format(primary=primary.base_url, backup=backup.base_url))
         ws = make_workspace(tmp_path, "ws")
         done = agentctl(["run", str(recipe), "--workspace", str(ws), "--json"], db, tmp_path)
         assert done.returncode == 0, done.stderr
         assert len(primary.chat_requests) >= 2  # retried before giving up on it
         assert len(backup.chat_requests) == 1
     log = agentctl(["log", "last", "--json"], db, tmp_path)
-    reply = next(json.loads(line)["reply"] for line in log.stdout.splitlines()
-                 if json.loads(line)["type"] == "model_response")
+    reply = next(
+        json.loads(line)["reply"]
+        for line in log.stdout.splitlines()
+        if json.loads(line)["type"] == "model_response"
+    )
     assert reply["model"] == "openai/backup-model"
-    assert reply["attempts"] and all(a["model"] == "openai/primary-model"
-                                     for a in reply["attempts"])
+    assert reply["attempts"] and all(
+        a["model"] == "openai/primary-model" for a in reply["attempts"]
+    )
     assert "500" in reply["attempts"][-1]["reason"]

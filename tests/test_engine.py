@@ -13,21 +13,27 @@ from agentctl.engine.approvals import decide_approval
 from agentctl.engine.jobs import cancel_job, create_job, describe_job
 from agentctl.engine.runner import RunnerDeps, run_job
 from agentctl.errors import JobBusy, UsageError
-from agentctl.procinfo import ProcessIdentity
-from agentctl.recipe import load_recipe_text, parse_params
+from agentctl.process.procinfo import ProcessIdentity
+from agentctl.recipe.schema import load_recipe_text, parse_params
 from agentctl.store import Store
 
 
 def make_job(store: Store, workspace: Path, text: str, params=()) -> str:
     loaded = load_recipe_text(text, "recipe.yaml", base_dir=workspace)
-    return create_job(store, loaded, params=parse_params(loaded.recipe, list(params)),
-                      workspace=workspace, options={})
+    return create_job(
+        store,
+        loaded,
+        params=parse_params(loaded.recipe, list(params)),
+        workspace=workspace,
+        options={},
+    )
 
 
 def deps(store: Store, model=None, **kw) -> RunnerDeps:
     model = model or ScriptedModel([])
-    return RunnerDeps(store=store, model_factory=lambda recipe, options: model,
-                      heartbeat_interval=0.05, **kw)
+    return RunnerDeps(
+        store=store, model_factory=lambda recipe, options: model, heartbeat_interval=0.05, **kw
+    )
 
 
 @pytest.fixture
@@ -51,7 +57,10 @@ def events_of(store, job_id, type_=None):
 
 
 def test_run_steps_share_outputs_through_templates(store, workspace):
-    job = make_job(store, workspace, """
+    job = make_job(
+        store,
+        workspace,
+        """
 version: 1
 name: two
 params: {who: {type: string, default: world}}
@@ -60,7 +69,8 @@ steps:
     run: echo hello {{ params.who }}
   - id: second
     run: "echo 'got: {{ steps.first.output | trim }}' > got.txt"
-""")
+""",
+    )
     outcome = run_job(job, deps(store))
     assert outcome.state == "succeeded" and outcome.exit_code == 0
     assert (workspace / "got.txt").read_text() == "got: hello world\n"
@@ -70,7 +80,10 @@ steps:
 
 
 def test_failing_run_step_fails_the_job_and_names_the_step(store, workspace):
-    job = make_job(store, workspace, """
+    job = make_job(
+        store,
+        workspace,
+        """
 version: 1
 name: bad
 steps:
@@ -78,7 +91,8 @@ steps:
     run: exit 3
   - id: never
     run: touch never
-""")
+""",
+    )
     outcome = run_job(job, deps(store))
     assert outcome.state == "failed" and outcome.exit_code == 1
     assert outcome.error["type"] == "step_failed" and "boom" in outcome.error["message"]
@@ -87,8 +101,13 @@ steps:
 
 
 def test_agent_loop_runs_tools_and_commits_response_before_the_action(store, workspace):
-    model = ScriptedModel([[tool_call("write_file", path="a.txt", content="hi")],
-                           [tool_call("read_file", path="a.txt")], "all done"])
+    model = ScriptedModel(
+        [
+            [tool_call("write_file", path="a.txt", content="hi")],
+            [tool_call("read_file", path="a.txt")],
+            "all done",
+        ]
+    )
     job = make_job(store, workspace, AGENT)
     outcome = run_job(job, deps(store, model))
     assert outcome.state == "succeeded"
@@ -105,8 +124,9 @@ def test_agent_loop_runs_tools_and_commits_response_before_the_action(store, wor
 
 
 def test_tool_errors_are_answers_not_crashes(store, workspace):
-    model = ScriptedModel([[tool_call("read_file", path="missing.txt"),
-                            tool_call("no_such_tool", x=1)], "ok"])
+    model = ScriptedModel(
+        [[tool_call("read_file", path="missing.txt"), tool_call("no_such_tool", x=1)], "ok"]
+    )
     job = make_job(store, workspace, AGENT)
     assert run_job(job, deps(store, model)).state == "succeeded"
     tool_messages = [m for m in model.calls[-1]["messages"] if m["role"] == "tool"]
@@ -115,12 +135,17 @@ def test_tool_errors_are_answers_not_crashes(store, workspace):
 
 
 def test_resume_replays_the_log_without_asking_the_model_again(store, workspace):
-    job = make_job(store, workspace, AGENT + """
+    job = make_job(
+        store,
+        workspace,
+        AGENT
+        + """
   - id: gate
     approval: Ship it?
   - id: after
     run: echo shipped >> ship.log
-""")
+""",
+    )
     first = ScriptedModel([[tool_call("shell", command="echo run >> effects.log")], "done"])
     outcome = run_job(job, deps(store, first))
     assert outcome.state == "awaiting_approval" and outcome.exit_code == 3
@@ -173,8 +198,10 @@ def _simulate_crash_after_action_started(store, job, model, workspace):
     type(real["shell"]).run = run_then_die
     try:
         with pytest.raises(Crash):
-            run_job(job, RunnerDeps(store=store, model_factory=crashing_factory,
-                                    heartbeat_interval=0.05))
+            run_job(
+                job,
+                RunnerDeps(store=store, model_factory=crashing_factory, heartbeat_interval=0.05),
+            )
     finally:
         type(real["shell"]).run = original_run
 
@@ -216,7 +243,7 @@ def test_uncertain_read_only_action_reruns_by_itself(store, workspace):
         read_cls.run = original
     resumed = ScriptedModel(["done"])
     assert run_job(job, deps(store, resumed)).state == "succeeded"
-    tool_message = [m for m in resumed.calls[0]["messages"] if m["role"] == "tool"][0]
+    tool_message = next(m for m in resumed.calls[0]["messages"] if m["role"] == "tool")
     assert tool_message["content"] == "content" or "content" in tool_message["content"]
 
 
@@ -233,8 +260,13 @@ def test_denied_uncertain_action_is_told_to_the_model(store, workspace):
 
 
 def test_max_turns_limit_fails_naming_the_limit(store, workspace):
-    job = make_job(store, workspace, AGENT.replace("tools: [write_file, read_file, shell]",
-                                                   "tools: [read_file]\n      max_turns: 3"))
+    job = make_job(
+        store,
+        workspace,
+        AGENT.replace(
+            "tools: [write_file, read_file, shell]", "tools: [read_file]\n      max_turns: 3"
+        ),
+    )
     (workspace / "f").write_text("x")
     forever = ScriptedModel([[tool_call("read_file", path="f")]] * 50)
     outcome = run_job(job, deps(store, forever))
@@ -244,8 +276,11 @@ def test_max_turns_limit_fails_naming_the_limit(store, workspace):
 
 
 def test_job_wide_cost_limit_is_checked_before_the_call(store, workspace):
-    job = make_job(store, workspace, "version: 1\nname: c\nlimits: {max_cost_usd: 0.25}\n"
-                   + AGENT.split("name: agent\n")[1])
+    job = make_job(
+        store,
+        workspace,
+        "version: 1\nname: c\nlimits: {max_cost_usd: 0.25}\n" + AGENT.split("name: agent\n")[1],
+    )
     (workspace / "f").write_text("x")
     pricey = ScriptedModel([[tool_call("read_file", path="f")]] * 50, cost_per_call=0.1)
     outcome = run_job(job, deps(store, pricey))
@@ -254,8 +289,9 @@ def test_job_wide_cost_limit_is_checked_before_the_call(store, workspace):
 
 
 def test_cancel_from_elsewhere_kills_the_running_tool(store, workspace, tmp_path):
-    job = make_job(store, workspace, "version: 1\nname: s\nsteps:\n  - id: slow\n"
-                   "    run: sleep 30\n")
+    job = make_job(
+        store, workspace, "version: 1\nname: s\nsteps:\n  - id: slow\n    run: sleep 30\n"
+    )
     result = {}
     thread = threading.Thread(target=lambda: result.update(o=run_job(job, deps(store))))
     started = time.monotonic()
@@ -280,8 +316,15 @@ def test_cancel_of_a_job_with_no_runner_ends_it(store, workspace):
 
 def test_second_runner_is_refused_naming_the_holder(store, workspace):
     job = make_job(store, workspace, "version: 1\nname: s\nsteps:\n  - id: a\n    run: 'true'\n")
-    store.acquire_lease(job, host="h", pid=4242, start="1", now=time.time(), ttl=60,
-                        is_alive=lambda pid, start: True)
+    store.acquire_lease(
+        job,
+        host="h",
+        pid=4242,
+        start="1",
+        now=time.time(),
+        ttl=60,
+        is_alive=lambda pid, start: True,
+    )
     me = ProcessIdentity(host="h", pid=1, start="2")
     with pytest.raises(JobBusy) as info:
         run_job(job, deps(store, identity=me, is_alive=lambda pid, start: pid == 4242))
@@ -290,8 +333,15 @@ def test_second_runner_is_refused_naming_the_holder(store, workspace):
 
 def test_dead_runner_on_this_host_is_taken_over_at_once(store, workspace):
     job = make_job(store, workspace, "version: 1\nname: s\nsteps:\n  - id: a\n    run: 'true'\n")
-    store.acquire_lease(job, host="h", pid=4242, start="1", now=time.time(), ttl=3600,
-                        is_alive=lambda pid, start: False)
+    store.acquire_lease(
+        job,
+        host="h",
+        pid=4242,
+        start="1",
+        now=time.time(),
+        ttl=3600,
+        is_alive=lambda pid, start: False,
+    )
     me = ProcessIdentity(host="h", pid=1, start="2")
     outcome = run_job(job, deps(store, identity=me, is_alive=lambda pid, start: False))
     assert outcome.state == "succeeded"
@@ -303,19 +353,25 @@ def test_stale_runner_writes_are_refused(store, workspace):
 
     job = make_job(store, workspace, "version: 1\nname: s\nsteps:\n  - id: a\n    run: 'true'\n")
     alive = lambda pid, start: False  # noqa: E731
-    old = store.acquire_lease(job, host="h", pid=1, start="", now=time.time(), ttl=60,
-                              is_alive=alive)
-    new = store.acquire_lease(job, host="h", pid=2, start="", now=time.time(), ttl=60,
-                              is_alive=alive)
+    old = store.acquire_lease(
+        job, host="h", pid=1, start="", now=time.time(), ttl=60, is_alive=alive
+    )
+    new = store.acquire_lease(
+        job, host="h", pid=2, start="", now=time.time(), ttl=60, is_alive=alive
+    )
     with pytest.raises(LeaseLost):
         store.append(job, [NewEvent("x")], now=time.time(), token=old)
     store.append(job, [NewEvent("x")], now=time.time(), token=new)
 
 
 def test_large_outputs_are_stored_once(store, workspace):
-    job = make_job(store, workspace, "version: 1\nname: big\nsteps:\n"
-                   "  - id: a\n    run: yes x | head -n 20000 | tr -d '\\n'\n"
-                   "  - id: b\n    run: yes x | head -n 20000 | tr -d '\\n'\n")
+    job = make_job(
+        store,
+        workspace,
+        "version: 1\nname: big\nsteps:\n"
+        "  - id: a\n    run: yes x | head -n 20000 | tr -d '\\n'\n"
+        "  - id: b\n    run: yes x | head -n 20000 | tr -d '\\n'\n",
+    )
     assert run_job(job, deps(store)).state == "succeeded"
     blobs = store.conn.execute("SELECT COUNT(*), SUM(size) FROM blobs").fetchone()
     # The recipe text plus one copy of the 20,000-byte output, shared by both steps' events.

@@ -8,7 +8,7 @@ import pytest
 from scripted import ScriptedModel, tool_call
 from test_engine import _simulate_crash_after_action_started, deps, make_job
 
-from agentctl.changes import collect_changes, render_diff
+from agentctl.changes.history import collect_changes, render_diff
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.rollback import rollback_job
 from agentctl.engine.runner import run_job
@@ -36,9 +36,16 @@ steps:
 def test_file_tools_and_shell_changes_are_recorded_and_rolled_back(store, workspace):
     (workspace / "keep.txt").write_text("one\n")
     (workspace / "old.txt").write_text("old\n")
-    model = ScriptedModel([[tool_call("edit_file", path="keep.txt", old="one", new="two"),
-                            tool_call("write_file", path="fresh.txt", content="hi\n"),
-                            tool_call("shell", command="mv fresh.txt moved.txt")], "done"])
+    model = ScriptedModel(
+        [
+            [
+                tool_call("edit_file", path="keep.txt", old="one", new="two"),
+                tool_call("write_file", path="fresh.txt", content="hi\n"),
+                tool_call("shell", command="mv fresh.txt moved.txt"),
+            ],
+            "done",
+        ]
+    )
     job = make_job(store, workspace, AGENT)
     assert run_job(job, deps(store, model)).state == "succeeded"
     changes = collect_changes(store.read_events(job))
@@ -71,7 +78,10 @@ def test_rollback_after_a_crash_and_resume(store, workspace):
 
 def test_on_failure_rollback_undoes_the_failed_job(store, workspace):
     (workspace / "a.txt").write_text("original\n")
-    job = make_job(store, workspace, """
+    job = make_job(
+        store,
+        workspace,
+        """
 version: 1
 name: undo
 on_failure: rollback
@@ -80,7 +90,8 @@ steps:
     run: echo changed > a.txt && touch b.txt
   - id: boom
     run: exit 1
-""")
+""",
+    )
     outcome = run_job(job, deps(store))
     assert outcome.state == "failed"
     assert (workspace / "a.txt").read_text() == "original\n"
@@ -92,8 +103,9 @@ steps:
 def test_the_database_inside_the_workspace_is_not_a_change(tmp_path):
     workspace = tmp_path
     store = Store(workspace / "inside.db")
-    job = make_job(store, workspace, "version: 1\nname: d\nsteps:\n  - id: a\n"
-                                     "    run: echo hi > hi.txt\n")
+    job = make_job(
+        store, workspace, "version: 1\nname: d\nsteps:\n  - id: a\n    run: echo hi > hi.txt\n"
+    )
     assert run_job(job, deps(store)).state == "succeeded"
     paths = {c.path for c in collect_changes(store.read_events(job))}
     assert paths == {"hi.txt"}

@@ -18,7 +18,7 @@ from agentctl.engine.jobs import create_job
 from agentctl.engine.launch import load_policy_snapshots
 from agentctl.engine.runner import run_job
 from agentctl.errors import RecipeError, UsageError
-from agentctl.recipe import load_recipe_text, parse_params
+from agentctl.recipe.schema import load_recipe_text, parse_params
 from agentctl.store import Store
 
 CANARY = "sk-canary0123456789abcdefghij"
@@ -51,8 +51,9 @@ def store(tmp_path) -> Store:
 def make_job(store, workspace, text, policies=(), tmp_path=None):
     loaded = load_recipe_text(text, str(workspace / "recipe.yaml"), base_dir=workspace)
     options = {"policies": load_policy_snapshots(loaded, [str(p) for p in policies])}
-    return create_job(store, loaded, params=parse_params(loaded.recipe, []), workspace=workspace,
-                      options=options)
+    return create_job(
+        store, loaded, params=parse_params(loaded.recipe, []), workspace=workspace, options=options
+    )
 
 
 def policy_file(tmp_path: Path, text: str = STRICT, name: str = "strict.yaml") -> Path:
@@ -73,8 +74,7 @@ steps:
 """
 
 
-def test_a_denied_action_is_answered_to_the_model_and_the_job_goes_on(store, workspace,
-                                                                      tmp_path):
+def test_a_denied_action_is_answered_to_the_model_and_the_job_goes_on(store, workspace, tmp_path):
     (workspace / "precious").write_text("keep")
     job = make_job(store, workspace, AGENT, [policy_file(tmp_path)])
     model = ScriptedModel([[tool_call("shell", command="echo hi; rm precious")], "understood"])
@@ -113,8 +113,7 @@ def test_an_expired_approval_counts_as_a_deny(store, workspace, tmp_path):
     assert "expiry" in after.calls[0]["messages"][-1]["content"]
 
 
-def test_a_recipe_policy_cannot_loosen_one_given_on_the_command_line(store, workspace,
-                                                                     tmp_path):
+def test_a_recipe_policy_cannot_loosen_one_given_on_the_command_line(store, workspace, tmp_path):
     loose = policy_file(workspace, "version: 1\nname: loose\ndefault: allow\n", "loose.yaml")
     text = AGENT.replace("name: guarded\n", f"name: guarded\npolicy: {loose.name}\n")
     job = make_job(store, workspace, text, [policy_file(tmp_path)])
@@ -125,19 +124,29 @@ def test_a_recipe_policy_cannot_loosen_one_given_on_the_command_line(store, work
 
 def test_a_run_step_is_decided_part_by_part(store, workspace, tmp_path):
     (workspace / "precious").write_text("keep")
-    job = make_job(store, workspace, "version: 1\nname: r\nsteps:\n"
-                                     "  - id: sneaky\n    run: echo ok; rm precious\n",
-                   [policy_file(tmp_path)])
+    job = make_job(
+        store,
+        workspace,
+        "version: 1\nname: r\nsteps:\n  - id: sneaky\n    run: echo ok; rm precious\n",
+        [policy_file(tmp_path)],
+    )
     outcome = run_job(job, deps(store))
     assert outcome.state == "failed" and (workspace / "precious").exists()
 
 
 def test_secrets_are_masked_in_the_log_and_the_tool_environment_is_minimal(
-        store, workspace, tmp_path, monkeypatch):
+    store, workspace, tmp_path, monkeypatch
+):
     env = {"PATH": "/usr/bin:/bin", "MY_TOKEN": "tok-" + "z" * 20, "OPENAI_API_KEY": CANARY}
-    model = ScriptedModel([[tool_call("shell", command="env"),
-                            tool_call("shell", command=f"echo leaked {CANARY}; printenv MY_TOKEN")],
-                           f"the key is {CANARY}"])
+    model = ScriptedModel(
+        [
+            [
+                tool_call("shell", command="env"),
+                tool_call("shell", command=f"echo leaked {CANARY}; printenv MY_TOKEN"),
+            ],
+            f"the key is {CANARY}",
+        ]
+    )
     job = make_job(store, workspace, AGENT)
     outcome = run_job(job, deps(store, model, env=env))
     assert outcome.state == "succeeded"
@@ -159,21 +168,27 @@ def test_http_get_to_loopback_is_refused_by_default(store, workspace):
     assert answer.startswith("error") and ("refused" in answer or "denied" in answer)
 
 
-def test_a_preferred_sandbox_that_is_missing_makes_shell_ask(store, workspace, tmp_path,
-                                                             monkeypatch):
-    import agentctl.confine as confine
+def test_a_preferred_sandbox_that_is_missing_makes_shell_ask(
+    store, workspace, tmp_path, monkeypatch
+):
+    import agentctl.process.sandbox as confine
 
-    monkeypatch.setattr(confine, "_probed", confine.Confinement(kind="none",
-                                                                reason="not installed"))
-    allow_all = policy_file(tmp_path, "version: 1\nname: open\ndefault: allow\n"
-                                      "sandbox: preferred\n", "open.yaml")
+    monkeypatch.setattr(
+        confine, "_probed", confine.Confinement(kind="none", reason="not installed")
+    )
+    allow_all = policy_file(
+        tmp_path, "version: 1\nname: open\ndefault: allow\nsandbox: preferred\n", "open.yaml"
+    )
     job = make_job(store, workspace, AGENT, [allow_all])
     model = ScriptedModel([[tool_call("shell", command="echo hi")], "ok"])
     outcome = run_job(job, deps(store, model))
     assert outcome.state == "awaiting_approval"
     assert "sandbox" in outcome.pending[0]["reason"]
-    assert any("sandbox" in e.data.get("message", "") for e in store.read_events(job)
-               if e.type == "warning")
+    assert any(
+        "sandbox" in e.data.get("message", "")
+        for e in store.read_events(job)
+        if e.type == "warning"
+    )
 
 
 def test_bad_or_missing_policy_files_are_bad_input(workspace, tmp_path):
@@ -189,14 +204,33 @@ def test_bad_or_missing_policy_files_are_bad_input(workspace, tmp_path):
 def test_cli_policy_flag_parks_and_prints_the_approve_command(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("version: 1\nname: r\nsteps:\n  - id: w\n    run: touch made.txt\n")
-    done = subprocess.run([sys.executable, "-m", "agentctl", "run", str(recipe), "--workspace",
-                           str(workspace), "--policy", str(policy_file(tmp_path)),
-                           "--non-interactive"], env=agentctl_env(tmp_path / "a.db"),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentctl",
+            "run",
+            str(recipe),
+            "--workspace",
+            str(workspace),
+            "--policy",
+            str(policy_file(tmp_path)),
+            "--non-interactive",
+        ],
+        env=agentctl_env(tmp_path / "a.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 3, done.stderr
     assert "agentctl approve" in done.stdout and not (workspace / "made.txt").exists()
-    status = subprocess.run([sys.executable, "-m", "agentctl", "status", "last", "--json"],
-                            env=agentctl_env(tmp_path / "a.db"), capture_output=True, text=True)
+    status = subprocess.run(
+        [sys.executable, "-m", "agentctl", "status", "last", "--json"],
+        env=agentctl_env(tmp_path / "a.db"),
+        capture_output=True,
+        text=True,
+    )
     pending = json.loads(status.stdout)["pending_approvals"][0]
     assert pending["tool"] == "shell" and pending["args"] == {"command": "touch made.txt"}
 

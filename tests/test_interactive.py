@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import sandbox_python
 
-from agentctl import confine
-from agentctl.sandbox import Confinement, probe_confinement
+from agentctl.process import sandbox as confine
+from agentctl.process.run import Confinement, probe_confinement
 from agentctl.tools import build_toolbox, close_sessions
 from agentctl.tools.base import ToolContext
 from agentctl.tools.interactive import strip_terminal
@@ -73,7 +73,14 @@ def test_not_in_the_default_tool_set_but_available_by_name():
     tool = build_toolbox({}, ["interactive"])["interactive"]
     assert tool.spec.read_only is False
     assert set(tool.spec.parameters["properties"]) == {
-        "action", "session", "command", "input", "newline", "expect", "timeout"}
+        "action",
+        "session",
+        "command",
+        "input",
+        "newline",
+        "expect",
+        "timeout",
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -81,7 +88,9 @@ def test_python_repl_computes_and_closes(tool, make_ctx, mode):
     ctx = make_ctx(mode)
     started = tool.run({"action": "start", "session": "py", "command": REPL, "expect": PROMPT}, ctx)
     assert started.ok, started.output
-    assert ctx.sessions["last_confinement"]["confinement"] == ("bwrap" if mode == "required" else "none")
+    assert ctx.sessions["last_confinement"]["confinement"] == (
+        "bwrap" if mode == "required" else "none"
+    )
     answer = tool.run({"action": "send", "session": "py", "input": "6*7", "expect": PROMPT}, ctx)
     assert answer.ok and "42" in answer.output
     assert "\x1b" not in answer.output and "\r" not in answer.output
@@ -113,10 +122,24 @@ def test_session_survives_across_calls_and_close_sessions_kills_it(tool, make_ct
 def test_confined_session_is_killed_by_close_sessions(tool, make_ctx):
     ctx = make_ctx("required")
     marker = f"{3000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6:06d}"
-    assert tool.run({"action": "start", "session": "s",
-                     "command": f"setsid sleep {marker} & {REPL}", "expect": PROMPT}, ctx).ok
-    written = tool.run({"action": "send", "session": "s", "expect": PROMPT,
-                        "input": "open('/etc/agentctl-interactive', 'w')"}, ctx)
+    assert tool.run(
+        {
+            "action": "start",
+            "session": "s",
+            "command": f"setsid sleep {marker} & {REPL}",
+            "expect": PROMPT,
+        },
+        ctx,
+    ).ok
+    written = tool.run(
+        {
+            "action": "send",
+            "session": "s",
+            "expect": PROMPT,
+            "input": "open('/etc/agentctl-interactive', 'w')",
+        },
+        ctx,
+    )
     assert "Read-only file system" in written.output
     close_sessions(ctx.sessions)
     assert processes_with(f"sleep {marker}") == []
@@ -125,11 +148,19 @@ def test_confined_session_is_killed_by_close_sessions(tool, make_ctx):
 def test_expect_timeout_leaves_the_session_running(tool, make_ctx):
     ctx = make_ctx()
     assert tool.run({"action": "start", "command": REPL, "expect": PROMPT}, ctx).ok
-    waited = tool.run({"action": "send", "input": "import time; time.sleep(30)",
-                       "expect": PROMPT, "timeout": 0.5}, ctx)
+    waited = tool.run(
+        {
+            "action": "send",
+            "input": "import time; time.sleep(30)",
+            "expect": PROMPT,
+            "timeout": 0.5,
+        },
+        ctx,
+    )
     assert not waited.ok and waited.error == "timeout" and "still running" in waited.output
-    interrupted = tool.run({"action": "send", "input": "\x03", "newline": False,
-                            "expect": PROMPT, "timeout": 5}, ctx)
+    interrupted = tool.run(
+        {"action": "send", "input": "\x03", "newline": False, "expect": PROMPT, "timeout": 5}, ctx
+    )
     assert interrupted.ok and "KeyboardInterrupt" in interrupted.output
 
 
@@ -161,7 +192,9 @@ def test_bad_requests_are_told_to_the_model(tool, make_ctx):
 
 
 def test_required_mode_refuses_without_a_sandbox(tool, make_ctx, monkeypatch):
-    monkeypatch.setattr(confine, "_probed", Confinement("none", "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setattr(
+        confine, "_probed", Confinement("none", "bubblewrap (bwrap) is not installed")
+    )
     ctx = make_ctx("required")
     result = tool.run({"action": "start", "command": REPL}, ctx)
     assert not result.ok and result.error == "sandbox_unavailable"
@@ -176,5 +209,6 @@ def test_output_is_capped(tool, make_ctx):
 
 
 def test_strip_terminal():
-    assert strip_terminal("\x1b[31mred\x1b[0m\r\n50%\r100%\n\x1b]0;title\x07ok\x07") == "red\n100%\nok"
-
+    assert (
+        strip_terminal("\x1b[31mred\x1b[0m\r\n50%\r100%\n\x1b]0;title\x07ok\x07") == "red\n100%\nok"
+    )

@@ -1,4 +1,4 @@
-"""agentctl.models through tests/fakeserver.py, so litellm's real HTTP path runs (no provider)."""
+"""agentctl.models.calls through tests/fakeserver.py, so litellm's real HTTP path runs (no provider)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ for _p in (str(ROOT), str(ROOT / "tests")):
 from fakeserver import ScriptedOpenAIServer  # noqa: E402
 
 from agentctl.errors import UsageError  # noqa: E402
-from agentctl.models import (  # noqa: E402
+from agentctl.models.calls import (  # noqa: E402
     ModelError,
     ModelReply,
     build_model_client,
@@ -31,14 +31,23 @@ from agentctl.models import (  # noqa: E402
 
 KEY = "sk-fake-secret-key-4242"
 MSGS = [{"role": "system", "content": "you are terse"}, {"role": "user", "content": "list files"}]
-TOOLS = [{"type": "function", "function": {"name": "shell", "description": "run a command",
-                                           "parameters": {"type": "object", "properties": {
-                                               "cmd": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "shell",
+            "description": "run a command",
+            "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
+        },
+    }
+]
 NO_WAIT = (0.0, 0.0)
 # litellm's own pydantic models warn on first use; models.py silences them for users, but pytest
 # resets warning filters per test.
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning"),
+]
 
 
 @dataclass
@@ -74,10 +83,12 @@ def client_for(*servers_roles, record=None, **kw):
 
 
 def test_import_does_not_load_litellm_until_prefetch():
-    code = ("import sys, agentctl.models as m, agentctl.cassette\n"
-            "print('litellm' in sys.modules)\n"
-            "m.start_prefetch(); t = m._prefetch_thread; m.start_prefetch(); assert m._prefetch_thread is t\n"
-            "m._litellm(); print('litellm' in sys.modules)")
+    code = (
+        "import sys, agentctl.models.calls as m, agentctl.models.cassette\n"
+        "print('litellm' in sys.modules)\n"
+        "m.start_prefetch(); t = m._prefetch_thread; m.start_prefetch(); assert m._prefetch_thread is t\n"
+        "m._litellm(); print('litellm' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.split() == ["False", "True"], out.stderr
     assert out.stderr == ""  # no litellm chatter (cost-map fetch warnings, banners)
@@ -85,11 +96,22 @@ def test_import_does_not_load_litellm_until_prefetch():
 
 def test_plain_reply_with_usage_and_cost(server):
     server.add({"content": "hello there", "usage": {"prompt_tokens": 100, "completion_tokens": 20}})
-    role = Role("openai/fake-model", api_base=server.base_url, temperature=0.2, max_tokens=50,
-                input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+    role = Role(
+        "openai/fake-model",
+        api_base=server.base_url,
+        temperature=0.2,
+        max_tokens=50,
+        input_cost_per_token=1e-6,
+        output_cost_per_token=2e-6,
+    )
     reply = client_for(("default", role)).complete("default", MSGS, [], call_index=0)
     assert reply.message == {"role": "assistant", "content": "hello there"}
-    assert (reply.model, reply.role, reply.input_tokens, reply.output_tokens) == ("openai/fake-model", "default", 100, 20)
+    assert (reply.model, reply.role, reply.input_tokens, reply.output_tokens) == (
+        "openai/fake-model",
+        "default",
+        100,
+        20,
+    )
     assert reply.cost_usd == pytest.approx(100e-6 + 40e-6)
     assert reply.latency_ms > 0 and reply.attempts == []
     req = server.chat_requests[0]
@@ -104,7 +126,8 @@ def test_plain_reply_with_usage_and_cost(server):
 def test_unknown_model_costs_zero(server):
     server.add({"content": "x"})
     reply = client_for(("default", Role("openai/fake-model", api_base=server.base_url))).complete(
-        "default", MSGS, [], call_index=0)
+        "default", MSGS, [], call_index=0
+    )
     assert reply.cost_usd == 0.0 and reply.input_tokens > 0
 
 
@@ -118,7 +141,8 @@ def test_local_server_role_without_key_env_never_gets_the_ambient_key(server, mo
 
 
 def test_missing_credentials_is_an_auth_failure():
-    from agentctl.models import _classify
+    from agentctl.models.calls import _classify
+
     exc = RuntimeError("OpenAIException - Missing credentials. Please pass an `api_key`")
     exc.status_code = 500
     assert _classify(exc) == ("fatal", "auth failed (no API key)")
@@ -126,9 +150,17 @@ def test_missing_credentials_is_an_auth_failure():
 
 def test_tool_call_round_trips_arguments(server):
     args = {"cmd": "ls -la 'a b'", "n": [1, 2], "nested": {"ü": True}}
-    server.add({"tool_calls": [{"name": "shell", "arguments": args}, {"name": "shell", "arguments": {"cmd": "pwd"}}]})
+    server.add(
+        {
+            "tool_calls": [
+                {"name": "shell", "arguments": args},
+                {"name": "shell", "arguments": {"cmd": "pwd"}},
+            ]
+        }
+    )
     reply = client_for(("default", Role("openai/fake-model", api_base=server.base_url))).complete(
-        "default", MSGS, TOOLS, call_index=0)
+        "default", MSGS, TOOLS, call_index=0
+    )
     assert reply.message["content"] is None
     calls = reply.message["tool_calls"]
     assert [c["id"] for c in calls] == ["call_1", "call_2"]
@@ -138,8 +170,11 @@ def test_tool_call_round_trips_arguments(server):
 
 
 def test_streaming_feeds_on_text_and_matches_non_streaming():
-    item = {"content": "streamed hello, world", "tool_calls": [{"name": "shell", "arguments": {"cmd": "echo hi"}}],
-            "usage": {"prompt_tokens": 30, "completion_tokens": 12}}
+    item = {
+        "content": "streamed hello, world",
+        "tool_calls": [{"name": "shell", "arguments": {"cmd": "echo hi"}}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 12},
+    }
     replies, pieces = [], []
     for on_text in (None, pieces.append):
         with ScriptedOpenAIServer([item]) as s:
@@ -153,11 +188,17 @@ def test_streaming_feeds_on_text_and_matches_non_streaming():
 
 
 def test_500s_fall_back_to_backup_role_and_record_why():
-    with ScriptedOpenAIServer([{"status": 500}] * 5) as primary, \
-            ScriptedOpenAIServer([{"content": "from backup"}]) as backup:
+    with (
+        ScriptedOpenAIServer([{"status": 500}] * 5) as primary,
+        ScriptedOpenAIServer([{"content": "from backup"}]) as backup,
+    ):
         client = client_for(
-            ("default", Role("openai/primary-model", api_base=primary.base_url, fallbacks=["backup"])),
-            ("backup", Role("openai/backup-model", api_base=backup.base_url)))
+            (
+                "default",
+                Role("openai/primary-model", api_base=primary.base_url, fallbacks=["backup"]),
+            ),
+            ("backup", Role("openai/backup-model", api_base=backup.base_url)),
+        )
         reply = client.complete("default", MSGS, [], call_index=0)
         assert reply.message["content"] == "from backup"
         assert reply.model == "openai/backup-model" and reply.role == "default"
@@ -175,7 +216,11 @@ def test_connection_refused_falls_back_to_model_string():
         # the role at the live server and make the primary a role on the dead one.
         client = client_for(
             ("default", Role("openai/dead-model", api_base=dead_url, fallbacks=["alive"])),
-            ("alive", Role("openai/other", api_base=live.base_url, fallbacks=["openai/fake-model"])))
+            (
+                "alive",
+                Role("openai/other", api_base=live.base_url, fallbacks=["openai/fake-model"]),
+            ),
+        )
         reply = client.complete("default", MSGS, [], call_index=0)
     assert reply.model == "openai/other"
     assert {a["reason"] for a in reply.attempts} == {"connection error"}
@@ -184,7 +229,8 @@ def test_connection_refused_falls_back_to_model_string():
 def test_429_is_retried_then_succeeds(server):
     server.add({"status": 429}, {"status": 429}, {"content": "finally"})
     reply = client_for(("default", Role("openai/fake-model", api_base=server.base_url))).complete(
-        "default", MSGS, [], call_index=0)
+        "default", MSGS, [], call_index=0
+    )
     assert reply.message["content"] == "finally" and reply.model == "openai/fake-model"
     assert [a["reason"] for a in reply.attempts] == ["rate limited (429)"] * 2
     assert len(server.chat_requests) == 3
@@ -199,11 +245,14 @@ def test_timeout_is_retried(server):
 
 
 def test_401_fails_fast_even_with_fallback(server):
-    server.add({"status": 401, "body": {"error": {"message": f"Incorrect API key provided: {KEY}"}}})
+    server.add(
+        {"status": 401, "body": {"error": {"message": f"Incorrect API key provided: {KEY}"}}}
+    )
     with ScriptedOpenAIServer([{"content": "never"}]) as backup:
         client = client_for(
             ("default", Role("openai/fake-model", api_base=server.base_url, fallbacks=["backup"])),
-            ("backup", Role("openai/fake-model", api_base=backup.base_url)))
+            ("backup", Role("openai/fake-model", api_base=backup.base_url)),
+        )
         with pytest.raises(ModelError) as ei:
             client.complete("default", MSGS, [], call_index=0)
         assert backup.chat_requests == []
@@ -221,14 +270,21 @@ def test_400_fails_fast_and_404_moves_on(server):
         client.complete("default", MSGS, [], call_index=0)
     assert "model name" in ei.value.hint and len(server.chat_requests) == 1
     server.add({"status": 404}, {"content": "fallback ok"})
-    client = client_for(("default", Role("openai/gone", api_base=server.base_url, fallbacks=["openai/fake-model"])))
+    client = client_for(
+        ("default", Role("openai/gone", api_base=server.base_url, fallbacks=["openai/fake-model"]))
+    )
     reply = client.complete("default", MSGS, [], call_index=1)
-    assert reply.model == "openai/fake-model" and reply.attempts[0]["reason"] == "model not found (404)"
+    assert (
+        reply.model == "openai/fake-model"
+        and reply.attempts[0]["reason"] == "model not found (404)"
+    )
 
 
 def test_all_fallbacks_exhausted_raises_model_error():
     with ScriptedOpenAIServer(exhausted={"status": 503}) as s:
-        client = client_for(("default", Role("openai/a", api_base=s.base_url, fallbacks=["openai/b"])))
+        client = client_for(
+            ("default", Role("openai/a", api_base=s.base_url, fallbacks=["openai/b"]))
+        )
         with pytest.raises(ModelError) as ei:
             client.complete("default", MSGS, [], call_index=0)
     assert "openai/a" in ei.value.message and "openai/b" in ei.value.message
@@ -236,19 +292,36 @@ def test_all_fallbacks_exhausted_raises_model_error():
 
 
 def test_budget_skips_role_to_its_fallback(server):
-    server.add({"content": "one", "usage": {"prompt_tokens": 1000, "completion_tokens": 0}},
-               {"content": "two"}, {"content": "three"})
+    server.add(
+        {"content": "one", "usage": {"prompt_tokens": 1000, "completion_tokens": 0}},
+        {"content": "two"},
+        {"content": "three"},
+    )
     client = client_for(
-        ("default", Role("openai/pricey", api_base=server.base_url, fallbacks=["cheap"],
-                         input_cost_per_token=1e-3, max_cost_usd=0.5)),
-        ("cheap", Role("openai/cheap", api_base=server.base_url, max_cost_usd=100)))
+        (
+            "default",
+            Role(
+                "openai/pricey",
+                api_base=server.base_url,
+                fallbacks=["cheap"],
+                input_cost_per_token=1e-3,
+                max_cost_usd=0.5,
+            ),
+        ),
+        ("cheap", Role("openai/cheap", api_base=server.base_url, max_cost_usd=100)),
+    )
     first = client.complete("default", MSGS, [], call_index=0)
     assert first.model == "openai/pricey" and first.cost_usd == pytest.approx(1.0)
     assert client.spent["default"] == pytest.approx(1.0)
     second = client.complete("default", MSGS, [], call_index=1)
     assert second.model == "openai/cheap"
-    assert second.attempts == [{"model": "openai/pricey", "reason": "over budget",
-                                "error": "role 'default' spent $1.0000 of $0.5000"}]
+    assert second.attempts == [
+        {
+            "model": "openai/pricey",
+            "reason": "over budget",
+            "error": "role 'default' spent $1.0000 of $0.5000",
+        }
+    ]
     client.spent["cheap"] = 100.0
     with pytest.raises(ModelError, match="over its budget") as ei:
         client.complete("default", MSGS, [], call_index=2)
@@ -261,7 +334,11 @@ def test_model_override_parsing():
     assert r["default"].model == "openai/gpt-4.1-mini" and r["default"].input_cost_per_token is None
     assert r["default"].api_key_env == "FAKE_LLM_KEY"  # the rest of the role is kept
     r = resolve_roles(roles, ["planner=anthropic/claude-x", "critic=openai/c"], env={})
-    assert (r["default"].model, r["planner"].model, r["critic"].model) == ("openai/a", "anthropic/claude-x", "openai/c")
+    assert (r["default"].model, r["planner"].model, r["critic"].model) == (
+        "openai/a",
+        "anthropic/claude-x",
+        "openai/c",
+    )
     # A left side that is not a role-like name means the whole thing is a model string.
     r = resolve_roles({}, ["bedrock/arn:aws:x/y=z"], env={})
     assert r["default"].model == "bedrock/arn:aws:x/y=z"
@@ -278,27 +355,44 @@ def test_no_model_configured_is_a_usage_error(monkeypatch):
         check_models_configured({}, [], env={}, needed_roles={"default", "planner"}, replay=None)
     err = ei.value
     assert err.exit_code == 2 and "no model is configured" in err.message
-    for needle in ("--model openai/gpt-4.1-mini", "AGENTCTL_MODEL", "Ollama", "api_base", "--replay FILE"):
+    for needle in (
+        "--model openai/gpt-4.1-mini",
+        "AGENTCTL_MODEL",
+        "Ollama",
+        "api_base",
+        "--replay FILE",
+    ):
         assert needle in err.hint
     client = build_model_client({"default": Role()}, [], env={})  # building never fails
     with pytest.raises(UsageError, match="no model is configured"):
         client.complete("default", MSGS, [], call_index=0)
     # Any of the three ways satisfies the check.
-    check_models_configured({}, [], env={"AGENTCTL_MODEL": "openai/x"}, needed_roles={"planner"}, replay=None)
+    check_models_configured(
+        {}, [], env={"AGENTCTL_MODEL": "openai/x"}, needed_roles={"planner"}, replay=None
+    )
     check_models_configured({}, ["openai/x"], env={}, needed_roles={"default"}, replay=None)
     with pytest.raises(UsageError, match="\\$FAKE_LLM_KEY, which is not set"):
-        check_models_configured({"default": Role("openai/x")}, [], env={}, needed_roles={"default"}, replay=None)
+        check_models_configured(
+            {"default": Role("openai/x")}, [], env={}, needed_roles={"default"}, replay=None
+        )
 
 
 def test_record_then_replay_without_server(tmp_path):
     cas = tmp_path / "run.cassette.jsonl"
-    script = [{"content": "thinking", "tool_calls": [{"name": "shell", "arguments": {"cmd": "ls"}}]},
-              {"content": "all done"}]
-    msgs2 = MSGS + [{"role": "assistant", "content": "thinking"}, {"role": "tool", "tool_call_id": "call_1", "content": "a\nb"}]
+    script = [
+        {"content": "thinking", "tool_calls": [{"name": "shell", "arguments": {"cmd": "ls"}}]},
+        {"content": "all done"},
+    ]
+    msgs2 = MSGS + [
+        {"role": "assistant", "content": "thinking"},
+        {"role": "tool", "tool_call_id": "call_1", "content": "a\nb"},
+    ]
     with ScriptedOpenAIServer(script) as s:
         live = client_for(("default", Role("openai/fake-model", api_base=s.base_url)), record=cas)
-        recorded = [live.complete("default", MSGS, TOOLS, call_index=0),
-                    live.complete("default", msgs2, TOOLS, call_index=1, on_text=lambda t: None)]
+        recorded = [
+            live.complete("default", MSGS, TOOLS, call_index=0),
+            live.complete("default", msgs2, TOOLS, call_index=1, on_text=lambda t: None),
+        ]
     lines = cas.read_text().splitlines()
     assert json.loads(lines[0])["agentctl_cassette"] == 1 and len(lines) == 3
     assert KEY not in cas.read_text() and "authorization" not in cas.read_text().lower()
@@ -309,18 +403,28 @@ def test_record_then_replay_without_server(tmp_path):
     replay = build_model_client({}, replay=cas)  # no roles, no server, no key needed
     seen = []
     assert replay.complete("default", MSGS, TOOLS, call_index=0).to_dict() == recorded[0].to_dict()
-    assert replay.complete("default", msgs2, TOOLS, call_index=1, on_text=seen.append).to_dict() == recorded[1].to_dict()
+    assert (
+        replay.complete("default", msgs2, TOOLS, call_index=1, on_text=seen.append).to_dict()
+        == recorded[1].to_dict()
+    )
     assert seen == ["all done"]
     # A resumed job asks for its next call first; replay serves it directly.
-    assert build_model_client({}, replay=cas).complete("default", msgs2, TOOLS, call_index=1).message["content"] == "all done"
+    assert (
+        build_model_client({}, replay=cas)
+        .complete("default", msgs2, TOOLS, call_index=1)
+        .message["content"]
+        == "all done"
+    )
     check_models_configured({}, [], env={}, needed_roles={"default"}, replay=cas)
 
     # Replay in a fresh process never imports litellm.
-    code = ("import sys, json; from pathlib import Path; from agentctl.models import build_model_client\n"
-            f"c = build_model_client({{}}, replay=Path({str(cas)!r}))\n"
-            f"r = c.complete('default', json.loads({json.dumps(json.dumps(MSGS))}), "
-            f"json.loads({json.dumps(json.dumps(TOOLS))}), call_index=0)\n"
-            "print(r.message['tool_calls'][0]['function']['name'], 'litellm' in sys.modules)")
+    code = (
+        "import sys, json; from pathlib import Path; from agentctl.models.calls import build_model_client\n"
+        f"c = build_model_client({{}}, replay=Path({str(cas)!r}))\n"
+        f"r = c.complete('default', json.loads({json.dumps(json.dumps(MSGS))}), "
+        f"json.loads({json.dumps(json.dumps(TOOLS))}), call_index=0)\n"
+        "print(r.message['tool_calls'][0]['function']['name'], 'litellm' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "shell False", out.stderr
 
@@ -341,8 +445,12 @@ def test_diverging_replay_names_the_call(tmp_path):
     with pytest.raises(ModelError, match="call 0: tools differ"):
         replay.complete("default", MSGS, [], call_index=0)
     with pytest.raises(ModelError, match="call 0: recorded 2 messages, now 3"):
-        replay.complete("default", MSGS + [{"role": "user", "content": "more"}], TOOLS, call_index=0)
-    with pytest.raises(ModelError, match="replay diverged at model call 2: the recording has no call 2"):
+        replay.complete(
+            "default", MSGS + [{"role": "user", "content": "more"}], TOOLS, call_index=0
+        )
+    with pytest.raises(
+        ModelError, match="replay diverged at model call 2: the recording has no call 2"
+    ):
         replay.complete("default", MSGS, TOOLS, call_index=2)
     with pytest.raises(UsageError, match="replay file not found"):
         build_model_client({}, replay=tmp_path / "missing.jsonl")
@@ -351,8 +459,13 @@ def test_diverging_replay_names_the_call(tmp_path):
 def test_estimate_call_cost():
     msgs = [{"role": "user", "content": "x" * 4000}]
     roles = {"default": Role("openai/x", input_cost_per_token=1e-6, max_tokens=10)}
-    assert build_model_client(roles).estimate_call_cost("planner", msgs) == pytest.approx(len(json.dumps(msgs)) / 4 * 1e-6)
-    est = estimate_call_cost(Role("openai/x", input_cost_per_token=1e-6, output_cost_per_token=2e-6, max_tokens=500), msgs)
+    assert build_model_client(roles).estimate_call_cost("planner", msgs) == pytest.approx(
+        len(json.dumps(msgs)) / 4 * 1e-6
+    )
+    est = estimate_call_cost(
+        Role("openai/x", input_cost_per_token=1e-6, output_cost_per_token=2e-6, max_tokens=500),
+        msgs,
+    )
     assert est == pytest.approx(len(json.dumps(msgs)) / 4 * 1e-6 + 500 * 2e-6)
     assert estimate_call_cost(Role("openai/x", input_cost_per_token=1e-6), msgs) > 0.001
     assert estimate_call_cost(Role("openai/surely-not-a-real-model"), msgs) == 0.0
@@ -361,15 +474,28 @@ def test_estimate_call_cost():
 def test_fakeserver_runs_as_a_script(tmp_path):
     script = tmp_path / "s.json"
     script.write_text(json.dumps({"script": [{"content": "hi"}], "exhausted": {"status": 500}}))
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--script", str(script),
-                             "--port", "0"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fakeserver.py"),
+            "--script",
+            str(script),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
         models = json.load(urllib.request.urlopen(base + "/models", timeout=5))
         assert models["data"][0]["id"] == "fake-model"
-        req = urllib.request.Request(base + "/chat/completions", data=json.dumps(
-            {"model": "m", "messages": MSGS}).encode(), headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            base + "/chat/completions",
+            data=json.dumps({"model": "m", "messages": MSGS}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         body = json.load(urllib.request.urlopen(req, timeout=5))
         assert body["choices"][0]["message"]["content"] == "hi"
         with pytest.raises(urllib.error.HTTPError) as ei:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentctl.errors import RecipeError
-from agentctl.policy import (
+from agentctl.policy.rules import (
     DEFAULT_POLICY,
     PolicySet,
     check_url_allowed,
@@ -105,7 +105,7 @@ BYPASSES = [
     ("find . -exec rm {} \\;", "deny"),
     ("find . -execdir rm -rf {} +", "deny"),
     ("bash -c 'rm x'", "deny"),
-    ("sh -c \"git status; rm x\"", "deny"),
+    ('sh -c "git status; rm x"', "deny"),
     ("eval 'rm x'", "deny"),
     ("bash <<EOF\nrm x\nEOF\n", "deny"),
     ("python -c 'import shutil; shutil.rmtree(\"x\")'", "ask"),
@@ -174,19 +174,22 @@ def test_corpus_is_big_enough():
     assert len(BYPASSES) >= 40
 
 
-@pytest.mark.parametrize("command, expected", [
-    ("git status", "allow"),
-    ("git diff --stat", "allow"),
-    ("pytest -x tests && git status", "allow"),
-    ("ls -la | cat", "allow"),
-    ("cat x > /dev/null 2>&1", "allow"),
-    ("echo ok > src/out.txt", "allow"),
-    ("echo ok > notes.txt", "ask"),
-    ("git push origin main", "ask"),
-    ("git status; git push", "ask"),
-    ("python3 script.py", "ask"),
-    ("", "ask"),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ("git status", "allow"),
+        ("git diff --stat", "allow"),
+        ("pytest -x tests && git status", "allow"),
+        ("ls -la | cat", "allow"),
+        ("cat x > /dev/null 2>&1", "allow"),
+        ("echo ok > src/out.txt", "allow"),
+        ("echo ok > notes.txt", "ask"),
+        ("git push origin main", "ask"),
+        ("git status; git push", "ask"),
+        ("python3 script.py", "ask"),
+        ("", "ask"),
+    ],
+)
 def test_ordinary_commands(policies, workspace, command, expected):
     assert shell(policies, workspace, command) == expected
 
@@ -203,6 +206,7 @@ def test_decision_names_every_rule_that_voted(policies, workspace):
 
 
 # --- paths, symlinks, hard links, built-ins -----------------------------------------------
+
 
 def test_symlink_planted_in_the_workspace(policies, workspace, tmp_path):
     outside = tmp_path / "outside"
@@ -245,12 +249,14 @@ def test_outside_paths_named_by_a_rule(policies, workspace, named):
     assert shell(policies, workspace, f"cat {target}") == "allow"
     # A redirect outside stays at least ask, even where a rule names the place.
     assert shell(policies, workspace, f"echo x > {target}") == "ask"
-    assert decide(policies, workspace, "write_file", path=str(named.parent / "x")).decision \
-        == "deny"
+    assert (
+        decide(policies, workspace, "write_file", path=str(named.parent / "x")).decision == "deny"
+    )
 
 
-def test_a_named_outside_path_is_named_whatever_else_the_command_touches(policies, workspace,
-                                                                        named):
+def test_a_named_outside_path_is_named_whatever_else_the_command_touches(
+    policies, workspace, named
+):
     (workspace / "src").mkdir()
     (workspace / "src" / "a.py").write_text("x")
     assert shell(policies, workspace, f"cat src/a.py {named}/b") == "allow"
@@ -276,17 +282,36 @@ def test_database_and_its_companions_are_denied(policies, workspace):
     for name in ("agentctl.db", "agentctl.db-wal", "agentctl.db-shm"):
         got = policies.decide("read_file", {"path": name}, workspace=workspace, db_path=db)
         assert got.decision == "deny" and "builtin:database (deny)" in got.rules
-    got = policies.decide("shell", {"command": "cat agentctl.db-wal"}, workspace=workspace,
-                          db_path=db)
+    got = policies.decide(
+        "shell", {"command": "cat agentctl.db-wal"}, workspace=workspace, db_path=db
+    )
     assert got.decision == "deny"
 
 
-@pytest.mark.parametrize("path", [".env", "a/.env", ".env.production", "id_rsa", "k/id_rsa.pub",
-                                  "id_ed25519", "tls/server.pem", "x.key", ".ENV"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        "a/.env",
+        ".env.production",
+        "id_rsa",
+        "k/id_rsa.pub",
+        "id_ed25519",
+        "tls/server.pem",
+        "x.key",
+        ".ENV",
+    ],
+)
 def test_secret_files_cannot_be_allowed(workspace, path):
-    allow_all = PolicySet([load_policy_text(
-        "version: 1\nname: open\ndefault: allow\nrules:\n"
-        "  - {id: all, paths: ['**'], decision: allow}\n", "open.yaml")])
+    allow_all = PolicySet(
+        [
+            load_policy_text(
+                "version: 1\nname: open\ndefault: allow\nrules:\n"
+                "  - {id: all, paths: ['**'], decision: allow}\n",
+                "open.yaml",
+            )
+        ]
+    )
     for tool in ("read_file", "write_file"):
         assert allow_all.decide(tool, {"path": path}, workspace=workspace).decision == "deny"
 
@@ -295,16 +320,24 @@ def test_writing_git_internals_asks(workspace):
     open_set = PolicySet()
     for path in (".git/config", ".git/hooks/pre-commit"):
         assert open_set.decide("write_file", {"path": path}, workspace=workspace).decision == "ask"
-    assert open_set.decide("read_file", {"path": ".git/config"},
-                           workspace=workspace).decision == "allow"
+    assert (
+        open_set.decide("read_file", {"path": ".git/config"}, workspace=workspace).decision
+        == "allow"
+    )
 
 
 def test_paths_allow_rules_must_cover_every_path(workspace):
-    policy = PolicySet([load_policy_text(
-        "version: 1\nname: p\ndefault: ask\nrules:\n"
-        "  - {id: build, tools: [shell], commands: ['cp *'], paths: ['build/**'],"
-        " decision: allow}\n"
-        "  - {id: secrets, tools: ['*'], paths: ['private/**'], decision: deny}\n", "p.yaml")])
+    policy = PolicySet(
+        [
+            load_policy_text(
+                "version: 1\nname: p\ndefault: ask\nrules:\n"
+                "  - {id: build, tools: [shell], commands: ['cp *'], paths: ['build/**'],"
+                " decision: allow}\n"
+                "  - {id: secrets, tools: ['*'], paths: ['private/**'], decision: deny}\n",
+                "p.yaml",
+            )
+        ]
+    )
     assert shell(policy, workspace, "cp build/a build/b") == "allow"
     assert shell(policy, workspace, "cp build/a src/b") == "ask"
     assert shell(policy, workspace, "cp build/a private/b") == "deny"
@@ -318,9 +351,15 @@ def test_bad_arguments(policies, workspace):
 
 
 def test_custom_tools_match_by_name_and_path_arguments(workspace):
-    policy = PolicySet([load_policy_text(
-        "version: 1\nname: p\ndefault: deny\nrules:\n"
-        "  - {id: tests, tools: [run_tests], decision: allow}\n", "p.yaml")])
+    policy = PolicySet(
+        [
+            load_policy_text(
+                "version: 1\nname: p\ndefault: deny\nrules:\n"
+                "  - {id: tests, tools: [run_tests], decision: allow}\n",
+                "p.yaml",
+            )
+        ]
+    )
     assert decide(policy, workspace, "run_tests", path="tests").decision == "allow"
     assert decide(policy, workspace, "run_tests", path="../../etc").decision == "deny"
     assert decide(policy, workspace, "other_tool").decision == "deny"
@@ -328,14 +367,22 @@ def test_custom_tools_match_by_name_and_path_arguments(workspace):
 
 # --- http_get -------------------------------------------------------------------------------
 
+
 def test_hosts_rules(policies, workspace):
-    assert decide(policies, workspace, "http_get", url="https://docs.python.org/3/").decision \
+    assert (
+        decide(policies, workspace, "http_get", url="https://docs.python.org/3/").decision
         == "allow"
-    assert decide(policies, workspace, "http_get", url="https://a.example.org/").decision \
-        == "allow"
+    )
+    assert decide(policies, workspace, "http_get", url="https://a.example.org/").decision == "allow"
     assert decide(policies, workspace, "http_get", url="https://example.com/").decision == "ask"
-    for url in ("http://169.254.169.254/latest/", "http://127.0.0.1:8080/", "http://[::1]/",
-                "http://10.0.0.5/", "http://localhost/", "http://[fe80::1]/"):
+    for url in (
+        "http://169.254.169.254/latest/",
+        "http://127.0.0.1:8080/",
+        "http://[::1]/",
+        "http://10.0.0.5/",
+        "http://localhost/",
+        "http://[fe80::1]/",
+    ):
         assert decide(policies, workspace, "http_get", url=url).decision == "deny", url
 
 
@@ -343,17 +390,26 @@ def fake_resolver(table: dict[str, list[str]]):
     def resolve(host, port, type=0):
         if host not in table:
             raise socket.gaierror("unknown host")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, type, 6, "", (a, port))
-                for a in table[host]]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, type, 6, "", (a, port))
+            for a in table[host]
+        ]
+
     return resolve
 
 
 def test_check_url_allowed_refuses_private_addresses(policies):
-    resolve = fake_resolver({"docs.python.org": ["151.101.0.223"],
-                             "evil.example.org": ["169.254.169.254"],
-                             "intranet": ["10.1.2.3"], "mixed": ["8.8.8.8", "192.168.1.1"],
-                             "v6": ["fd00:ec2::254"], "mapped": ["::ffff:127.0.0.1"],
-                             "cgnat": ["100.100.100.200"]})
+    resolve = fake_resolver(
+        {
+            "docs.python.org": ["151.101.0.223"],
+            "evil.example.org": ["169.254.169.254"],
+            "intranet": ["10.1.2.3"],
+            "mixed": ["8.8.8.8", "192.168.1.1"],
+            "v6": ["fd00:ec2::254"],
+            "mapped": ["::ffff:127.0.0.1"],
+            "cgnat": ["100.100.100.200"],
+        }
+    )
     assert check_url_allowed("https://docs.python.org/3/", policies, resolve=resolve) is None
     for host in ("evil.example.org", "intranet", "mixed", "v6", "mapped", "cgnat"):
         reason = check_url_allowed(f"http://{host}/", policies, resolve=resolve)
@@ -362,15 +418,19 @@ def test_check_url_allowed_refuses_private_addresses(policies):
 
 
 def test_a_host_named_in_every_policy_may_be_private(workspace):
-    text = ("version: 1\nname: {n}\nrules:\n"
-            "  - {{id: local, tools: [http_get], hosts: ['127.0.0.1'], decision: allow}}\n")
+    text = (
+        "version: 1\nname: {n}\nrules:\n"
+        "  - {{id: local, tools: [http_get], hosts: ['127.0.0.1'], decision: allow}}\n"
+    )
     one = PolicySet([load_policy_text(text.format(n="a"), "a.yaml")])
     resolve = fake_resolver({"127.0.0.1": ["127.0.0.1"]})
     assert check_url_allowed("http://127.0.0.1:9/", one, resolve=resolve) is None
     both = PolicySet([one.policies[0], load_policy_text("version: 1\nname: b\n", "b.yaml")])
     assert check_url_allowed("http://127.0.0.1:9/", both, resolve=resolve) is not None
-    assert PolicySet().decide("http_get", {"url": "http://127.0.0.1:9/"},
-                              workspace=workspace).decision == "deny"
+    assert (
+        PolicySet().decide("http_get", {"url": "http://127.0.0.1:9/"}, workspace=workspace).decision
+        == "deny"
+    )
 
 
 class _Redirects(http.server.BaseHTTPRequestHandler):
@@ -382,8 +442,10 @@ class _Redirects(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        target = {"/to-localhost": f"http://localhost:{self.server.server_address[1]}/hello",
-                  "/to-hello": "/hello"}[self.path]
+        target = {
+            "/to-localhost": f"http://localhost:{self.server.server_address[1]}/hello",
+            "/to-hello": "/hello",
+        }[self.path]
         self.send_response(302)
         self.send_header("Location", target)
         self.send_header("Content-Length", "0")
@@ -395,8 +457,14 @@ class _Redirects(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def local_server(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -406,10 +474,15 @@ def local_server(monkeypatch):
 
 
 def test_http_get_checks_the_url_and_every_redirect_hop(workspace, local_server):
-    policy = PolicySet([load_policy_text(
-        "version: 1\nname: local\ndefault: allow\nrules:\n"
-        "  - {id: local, tools: [http_get], hosts: ['127.0.0.1'], decision: allow}\n",
-        "l.yaml")])
+    policy = PolicySet(
+        [
+            load_policy_text(
+                "version: 1\nname: local\ndefault: allow\nrules:\n"
+                "  - {id: local, tools: [http_get], hosts: ['127.0.0.1'], decision: allow}\n",
+                "l.yaml",
+            )
+        ]
+    )
     http_get = build_builtin_tools()["http_get"]
     ctx = ToolContext(workspace=workspace, timeout=10)
     ctx.sessions["url_checker"] = make_url_checker(policy, workspace)
@@ -450,14 +523,20 @@ approvals: {expires_after: 1d}
 
 def test_the_strictest_policy_wins(workspace):
     both = PolicySet([load_policy_text(STRICT, "s.yaml"), load_policy_text(LOOSE, "l.yaml")])
-    assert both.decide("shell", {"command": "git status"}, workspace=workspace).decision \
-        == "allow"
+    assert both.decide("shell", {"command": "git status"}, workspace=workspace).decision == "allow"
     got = both.decide("shell", {"command": "ls"}, workspace=workspace)
-    assert got.decision == "deny" and got.rules == ["strict:default (deny)",
-                                                    "loose:default (allow)"]
+    assert got.decision == "deny" and got.rules == [
+        "strict:default (deny)",
+        "loose:default (allow)",
+    ]
     limits = both.limits
-    assert (limits.max_turns, limits.max_cost_usd, limits.timeout, limits.tool_timeout,
-            limits.max_tool_calls) == (10, 3.0, 600.0, 30.0, None)
+    assert (
+        limits.max_turns,
+        limits.max_cost_usd,
+        limits.timeout,
+        limits.tool_timeout,
+        limits.max_tool_calls,
+    ) == (10, 3.0, 600.0, 30.0, None)
     assert both.sandbox == "required" and both.network is False
     assert both.redact == ["token-[0-9]+", "key-[a-z]+"]
     assert both.approval_expires_after == 7200.0
@@ -467,41 +546,71 @@ def test_without_a_policy_the_default_keeps_recipes_running(workspace):
     default = PolicySet()
     assert default.is_default and default.policies == [default_policy()]
     assert "keep running" in DEFAULT_POLICY
-    for tool, args in [("shell", {"command": "python3 test_calc.py 2>&1 || true"}),
-                       ("shell", {"command": "ls issues"}), ("shell", {"command": "cat X.md"}),
-                       ("write_file", {"path": "LABELS.md"}), ("read_file", {"path": "a"}),
-                       ("http_get", {"url": "https://example.com/"})]:
+    for tool, args in [
+        ("shell", {"command": "python3 test_calc.py 2>&1 || true"}),
+        ("shell", {"command": "ls issues"}),
+        ("shell", {"command": "cat X.md"}),
+        ("write_file", {"path": "LABELS.md"}),
+        ("read_file", {"path": "a"}),
+        ("http_get", {"url": "https://example.com/"}),
+    ]:
         assert default.decide(tool, args, workspace=workspace).decision == "allow", args
-    for tool, args, expected in [("shell", {"command": "rm -rf /"}, "deny"),
-                                 ("read_file", {"path": ".env"}, "deny"),
-                                 ("shell", {"command": "bash -c ls"}, "ask"),
-                                 ("write_file", {"path": "../x"}, "deny")]:
+    for tool, args, expected in [
+        ("shell", {"command": "rm -rf /"}, "deny"),
+        ("read_file", {"path": ".env"}, "deny"),
+        ("shell", {"command": "bash -c ls"}, "ask"),
+        ("write_file", {"path": "../x"}, "deny"),
+    ]:
         assert default.decide(tool, args, workspace=workspace).decision == expected, args
 
 
 # --- property: an allowed command never carries a denied one -----------------------------------
 
-ALLOWED = ["git status", "ls -la", "cat README.md", "echo hello", "pytest -x tests",
-           "git diff --stat"]
-DENIED = ["rm -rf x", "rm x", "curl http://x", "/bin/rm -rf /", "'r'm x", "cat /etc/passwd",
-          "echo x > /etc/passwd", "cat .env", "env rm x", "bash -c 'rm x'", "echo $(rm x)"]
+ALLOWED = [
+    "git status",
+    "ls -la",
+    "cat README.md",
+    "echo hello",
+    "pytest -x tests",
+    "git diff --stat",
+]
+DENIED = [
+    "rm -rf x",
+    "rm x",
+    "curl http://x",
+    "/bin/rm -rf /",
+    "'r'm x",
+    "cat /etc/passwd",
+    "echo x > /etc/passwd",
+    "cat .env",
+    "env rm x",
+    "bash -c 'rm x'",
+    "echo $(rm x)",
+]
 SEPARATORS = [";", "&&", "||", "|", "\n", "&", " ; ", " && ", " | "]
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(allowed=st.sampled_from(ALLOWED), separator=st.sampled_from(SEPARATORS),
-       denied=st.sampled_from(DENIED), denied_first=st.booleans())
-def test_allowed_then_separator_then_denied_is_deny(policies, workspace, allowed, separator,
-                                                     denied, denied_first):
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    allowed=st.sampled_from(ALLOWED),
+    separator=st.sampled_from(SEPARATORS),
+    denied=st.sampled_from(DENIED),
+    denied_first=st.booleans(),
+)
+def test_allowed_then_separator_then_denied_is_deny(
+    policies, workspace, allowed, separator, denied, denied_first
+):
     command = denied + separator + allowed if denied_first else allowed + separator + denied
     assert shell(policies, workspace, allowed) == "allow"
     assert shell(policies, workspace, denied) == "deny"
     assert shell(policies, workspace, command) == "deny"
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(alphabet=st.sampled_from(list("ab $()`'\";&|<>\\{}\n=*-/.")), max_size=25))
 def test_an_allowed_prefix_never_makes_anything_allowed_that_was_not(policies, workspace, tail):
     whole = shell(policies, workspace, "git status; " + tail)
@@ -512,29 +621,57 @@ def test_an_allowed_prefix_never_makes_anything_allowed_that_was_not(policies, w
 
 # --- loading --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, where, words", [
-    ("version: 1\nname: x\nrules:\n  - {id: a, decision: allow}\n  - {id: a, decision: deny}\n",
-     "p.yaml:5:", "duplicate rule id"),
-    ("version: 1\nname: x\nbogus: 1\n", "p.yaml:3:1", 'unknown key "bogus"'),
-    ("version: 1\nname: x\nredact: ['(']\n", "p.yaml:3:", "not a valid regex"),
-    ("version: 1\nname: x\nredact: ['a*']\n", "p.yaml:3:", "empty string"),
-    ("version: 1\nname: x\nlimits: {timeout: soon}\n", "p.yaml:3:19", "bad duration"),
-    ("version: 2\nname: x\n", "p.yaml:1:10", "version"),
-    ("version: 1\nname: x\ndefault: maybe\n", "p.yaml:3:10", "default"),
-    ("version: 1\nname: x\nrules:\n  - {id: a, tools: [read_file], commands: [ls], decision: allow}\n",
-     "p.yaml:4:", "only applies to the shell tool"),
-    ("version: 1\nname: x\nrules:\n  - {id: a, tools: [shell], commands: ['ls; rm'], decision: allow}\n",
-     "p.yaml:4:", "one simple command"),
-    (("version: 1\nname: x\nrules:\n  - {id: a, tools: [http_get], hosts: ['https://x.org/'],"
-      " decision: allow}\n"), "p.yaml:4:", "not a host name"),
-    ("version: 1\nname: x\nrules:\n  - {id: a, paths: [], decision: allow}\n", "p.yaml:4:",
-     "empty paths"),
-    ("version: 1\nname: x\ntests:\n  - {tool: x, expect: allow, workspace_files: {../a: b}}\n",
-     "p.yaml:4:", "relative path inside"),
-    ("version: 1\nname: x\nrules:\n  - {id: default, decision: allow}\n", "p.yaml:4:",
-     "default"),
-    ("- 1\n", "p.yaml:1:1", "mapping"),
-])
+
+@pytest.mark.parametrize(
+    "text, where, words",
+    [
+        (
+            "version: 1\nname: x\nrules:\n  - {id: a, decision: allow}\n  - {id: a, decision: deny}\n",
+            "p.yaml:5:",
+            "duplicate rule id",
+        ),
+        ("version: 1\nname: x\nbogus: 1\n", "p.yaml:3:1", 'unknown key "bogus"'),
+        ("version: 1\nname: x\nredact: ['(']\n", "p.yaml:3:", "not a valid regex"),
+        ("version: 1\nname: x\nredact: ['a*']\n", "p.yaml:3:", "empty string"),
+        ("version: 1\nname: x\nlimits: {timeout: soon}\n", "p.yaml:3:19", "bad duration"),
+        ("version: 2\nname: x\n", "p.yaml:1:10", "version"),
+        ("version: 1\nname: x\ndefault: maybe\n", "p.yaml:3:10", "default"),
+        (
+            "version: 1\nname: x\nrules:\n  - {id: a, tools: [read_file], commands: [ls], decision: allow}\n",
+            "p.yaml:4:",
+            "only applies to the shell tool",
+        ),
+        (
+            "version: 1\nname: x\nrules:\n  - {id: a, tools: [shell], commands: ['ls; rm'], decision: allow}\n",
+            "p.yaml:4:",
+            "one simple command",
+        ),
+        (
+            (
+                "version: 1\nname: x\nrules:\n  - {id: a, tools: [http_get], hosts: ['https://x.org/'],"
+                " decision: allow}\n"
+            ),
+            "p.yaml:4:",
+            "not a host name",
+        ),
+        (
+            "version: 1\nname: x\nrules:\n  - {id: a, paths: [], decision: allow}\n",
+            "p.yaml:4:",
+            "empty paths",
+        ),
+        (
+            "version: 1\nname: x\ntests:\n  - {tool: x, expect: allow, workspace_files: {../a: b}}\n",
+            "p.yaml:4:",
+            "relative path inside",
+        ),
+        (
+            "version: 1\nname: x\nrules:\n  - {id: default, decision: allow}\n",
+            "p.yaml:4:",
+            "default",
+        ),
+        ("- 1\n", "p.yaml:1:1", "mapping"),
+    ],
+)
 def test_load_errors_name_file_line_column(text, where, words):
     with pytest.raises(RecipeError) as info:
         load_policy_text(text, "p.yaml")
@@ -553,8 +690,11 @@ def test_load_policy_reads_files(tmp_path):
 
 # --- a policy's own tests ---------------------------------------------------------------------
 
+
 def test_run_policy_tests_reports_failures_with_their_line(tmp_path):
-    policy = load_policy_text(POLICY.replace("NAMED", str(tmp_path)) + """\
+    policy = load_policy_text(
+        POLICY.replace("NAMED", str(tmp_path))
+        + """\
 tests:
   - {tool: shell, args: {command: "git status"}, expect: allow}
   - {tool: shell, args: {command: "git status; rm -rf /"}, expect: allow}
@@ -562,12 +702,18 @@ tests:
     args: {path: link/x}
     workspace_files: {link: {symlink: /etc}, src/a.py: "print(1)"}
     expect: deny
-""", "p.yaml")
+""",
+        "p.yaml",
+    )
     failures = run_policy_tests(policy, tmp_path)
     assert len(failures) == 1
     failure = failures[0]
-    assert (failure.index, failure.line, failure.expected, failure.got.decision) == \
-        (1, 17, "allow", "deny")
+    assert (failure.index, failure.line, failure.expected, failure.got.decision) == (
+        1,
+        17,
+        "allow",
+        "deny",
+    )
     assert failure.message().startswith("p.yaml:17:5: test 2 (shell")
 
 

@@ -1,4 +1,4 @@
-"""Tests for agentctl.recipe and agentctl.yamlload: schema, error positions, params, templates."""
+"""Tests for agentctl.recipe.schema and agentctl.yamlload: schema, error positions, params, templates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentctl.errors import AgentctlError, RecipeError, UsageError
-from agentctl.recipe import (
+from agentctl.recipe.schema import (
     BUILTIN_TOOLS,
     AgentSpec,
     LoadedRecipe,
@@ -85,6 +85,7 @@ def assert_at(text: str, line: int, column: int, *fragments: str) -> RecipeError
 
 # --- loading the contract example ---------------------------------------------------------
 
+
 def test_full_example_loads(tmp_path: Path) -> None:
     folder = tmp_path / "recipes"
     folder.mkdir()
@@ -110,8 +111,10 @@ def test_full_example_loads(tmp_path: Path) -> None:
     assert fix.check.run == "pytest -x {{ params.test }}" and fix.check.attempts == 3
     assert r.tools_for(fix.agent) == fix.agent.tools
     assert r.tools_for(AgentSpec(instructions="x")) == [*BUILTIN_TOOLS, "run_tests"]
-    assert dict(template_fields(fix)) == {"agent.instructions": fix.agent.instructions,
-                                          "check.run": fix.check.run}
+    assert dict(template_fields(fix)) == {
+        "agent.instructions": fix.agent.instructions,
+        "check.run": fix.check.run,
+    }
 
 
 def test_text_reload_is_identical_and_dump_round_trips(tmp_path: Path) -> None:
@@ -123,24 +126,40 @@ def test_text_reload_is_identical_and_dump_round_trips(tmp_path: Path) -> None:
 
 
 def test_shorthand_becomes_one_agent_step() -> None:
-    text = HEAD + ("models: {fast: {model: openai/x}}\ninstructions: do {{ params.a }}\n"
-                   "prompt: go\nmodel: fast\nagent_tools: [read_file]\nparams: {a: {}}\n")
+    text = HEAD + (
+        "models: {fast: {model: openai/x}}\ninstructions: do {{ params.a }}\n"
+        "prompt: go\nmodel: fast\nagent_tools: [read_file]\nparams: {a: {}}\n"
+    )
     r = load_recipe_text(text, "r.yaml").recipe
     assert len(r.steps) == 1
     step = r.steps[0]
     assert step.id == "agent" and step.kind == "agent"
-    assert step.agent == AgentSpec(model="fast", instructions="do {{ params.a }}", prompt="go",
-                                   tools=["read_file"])
+    assert step.agent == AgentSpec(
+        model="fast", instructions="do {{ params.a }}", prompt="go", tools=["read_file"]
+    )
     assert r.instructions is None and "instructions" not in r.model_dump()
 
 
 def test_shorthand_errors_point_at_what_the_user_wrote() -> None:
-    assert_at(HEAD + "instructions: hi\nagent_tools: [read_file, nope]\n", 4, 26,
-              'agent_tools[1]: unknown tool "nope"')
-    assert_at(HEAD + "instructions: |\n  ok\n  {{ params.zz }}\n", 5, 3,
-              'instructions: unknown param "zz"')
-    assert_at(HEAD + "steps: [{id: a, run: ls}]\ninstructions: hi\n", 4, 1,
-              "instructions:", "cannot be used with steps")
+    assert_at(
+        HEAD + "instructions: hi\nagent_tools: [read_file, nope]\n",
+        4,
+        26,
+        'agent_tools[1]: unknown tool "nope"',
+    )
+    assert_at(
+        HEAD + "instructions: |\n  ok\n  {{ params.zz }}\n",
+        5,
+        3,
+        'instructions: unknown param "zz"',
+    )
+    assert_at(
+        HEAD + "steps: [{id: a, run: ls}]\ninstructions: hi\n",
+        4,
+        1,
+        "instructions:",
+        "cannot be used with steps",
+    )
     assert_at(HEAD + "description: nothing to do\n", 1, 1, "needs steps:")
 
 
@@ -168,8 +187,13 @@ def test_duplicate_key() -> None:
 
 
 def test_unknown_key_lists_allowed_keys() -> None:
-    err = assert_at(HEAD + "steps:\n  - id: a\n    runn: ls\n", 5, 5,
-                    'steps[0].runn: unknown key "runn"', "allowed keys: id, run, agent")
+    err = assert_at(
+        HEAD + "steps:\n  - id: a\n    runn: ls\n",
+        5,
+        5,
+        'steps[0].runn: unknown key "runn"',
+        "allowed keys: id, run, agent",
+    )
     assert "`run`" in err.hint
 
 
@@ -181,64 +205,108 @@ def test_wrong_type() -> None:
 
 def test_missing_required_field() -> None:
     assert_at("version: 1\n" + STEP, 1, 1, 'missing required key "name"')
-    assert_at(HEAD + "tools:\n  t1:\n    description: d\n" + STEP, 4, 3,
-              'tools.t1: missing required key "command"')
+    assert_at(
+        HEAD + "tools:\n  t1:\n    description: d\n" + STEP,
+        4,
+        3,
+        'tools.t1: missing required key "command"',
+    )
     assert_at(HEAD + "steps:\n  - run: ls\n", 4, 5, 'steps[0]: missing required key "id"')
 
 
 def test_bad_and_duplicate_step_ids() -> None:
     assert_at(HEAD + "steps:\n  - id: 1a\n    run: ls\n", 4, 9, "steps[0].id", '"1a"')
-    assert_at(HEAD + STEP + "  - id: a\n    run: pwd\n", 6, 9,
-              'steps[1].id: duplicate step id "a"')
+    assert_at(HEAD + STEP + "  - id: a\n    run: pwd\n", 6, 9, 'steps[1].id: duplicate step id "a"')
 
 
 def test_unknown_tool_and_role() -> None:
     agent = "steps:\n  - id: a\n    agent:\n      instructions: hi\n"
-    assert_at(HEAD + agent + "      tools: [read_file, edit]\n", 7, 26,
-              'steps[0].agent.tools[1]: unknown tool "edit"; known: read_file')
-    assert_at(HEAD + agent + "      model: fast\n", 7, 14,
-              'steps[0].agent.model: unknown model role "fast"')
+    assert_at(
+        HEAD + agent + "      tools: [read_file, edit]\n",
+        7,
+        26,
+        'steps[0].agent.tools[1]: unknown tool "edit"; known: read_file',
+    )
+    assert_at(
+        HEAD + agent + "      model: fast\n",
+        7,
+        14,
+        'steps[0].agent.model: unknown model role "fast"',
+    )
 
 
 def test_step_kind_rules() -> None:
     assert_at(HEAD + STEP + "    check: {run: ls}\n", 6, 5, "steps[0].check", "agent step")
-    assert_at(HEAD + STEP + "    agent: {instructions: hi}\n", 6, 5, "exactly one of",
-              "run and agent")
+    assert_at(
+        HEAD + STEP + "    agent: {instructions: hi}\n", 6, 5, "exactly one of", "run and agent"
+    )
     assert_at(HEAD + "steps:\n  - id: a\n", 4, 5, "exactly one of", "none of them")
 
 
 def test_custom_tool_rules() -> None:
-    assert_at(HEAD + "tools:\n  t1:\n    command: echo {pth}\n    params: {path: {}}\n" + STEP,
-              5, 14, "tools.t1.command: placeholder {pth} is not a declared param")
+    assert_at(
+        HEAD + "tools:\n  t1:\n    command: echo {pth}\n    params: {path: {}}\n" + STEP,
+        5,
+        14,
+        "tools.t1.command: placeholder {pth} is not a declared param",
+    )
     assert_at(HEAD + "tools:\n  shell: {command: ls}\n" + STEP, 4, 3, "built-in")
 
 
 def test_param_default_must_match_type() -> None:
-    assert_at(HEAD + "params:\n  n: {type: integer, default: 3.5}\n" + STEP, 4, 31,
-              "params.n.default", "integer")
+    assert_at(
+        HEAD + "params:\n  n: {type: integer, default: 3.5}\n" + STEP,
+        4,
+        31,
+        "params.n.default",
+        "integer",
+    )
     text = HEAD + "params:\n  n: {type: number, default: 2}\n" + STEP
     assert load_recipe_text(text, "r.yaml").recipe.params["n"].default == 2.0
 
 
 def test_template_errors() -> None:
-    assert_at(HEAD + "steps:\n  - id: a\n    agent:\n      instructions: |\n        line one\n"
-              "        {{ params.x \n", 8, 9, "steps[0].agent.instructions: template syntax error")
-    assert_at(HEAD + "params: {test: {}, attempts: {}}\nsteps:\n  - id: a\n    agent:\n"
-              "      instructions: |\n        hi\n        fix {{ params.tset }}\n", 9, 9,
-              'steps[0].agent.instructions: unknown param "tset" in {{ params.tset }}; '
-              "params: test, attempts")
-    assert_at(HEAD + "steps:\n  - id: a\n    run: echo {{ steps.b.output }}\n"
-              "  - id: b\n    run: ls\n", 5, 10, 'step "b" has not run yet')
-    assert_at(HEAD + STEP + "  - {id: b, run: 'echo {{ steps[\"zz\"].output }}'}\n", 6, 18,
-              'unknown step "zz"')
-    assert_at(HEAD + "env: [A]\nsteps:\n  - id: a\n    run: echo {{ env.B }}\n", 6, 10,
-              'env "B" is not listed')
+    assert_at(
+        HEAD + "steps:\n  - id: a\n    agent:\n      instructions: |\n        line one\n"
+        "        {{ params.x \n",
+        8,
+        9,
+        "steps[0].agent.instructions: template syntax error",
+    )
+    assert_at(
+        HEAD + "params: {test: {}, attempts: {}}\nsteps:\n  - id: a\n    agent:\n"
+        "      instructions: |\n        hi\n        fix {{ params.tset }}\n",
+        9,
+        9,
+        'steps[0].agent.instructions: unknown param "tset" in {{ params.tset }}; '
+        "params: test, attempts",
+    )
+    assert_at(
+        HEAD + "steps:\n  - id: a\n    run: echo {{ steps.b.output }}\n  - id: b\n    run: ls\n",
+        5,
+        10,
+        'step "b" has not run yet',
+    )
+    assert_at(
+        HEAD + STEP + "  - {id: b, run: 'echo {{ steps[\"zz\"].output }}'}\n",
+        6,
+        18,
+        'unknown step "zz"',
+    )
+    assert_at(
+        HEAD + "env: [A]\nsteps:\n  - id: a\n    run: echo {{ env.B }}\n",
+        6,
+        10,
+        'env "B" is not listed',
+    )
     assert_at(HEAD + STEP + "  - {id: b, approval: '{{ foo }}'}\n", 6, 23, 'unknown name "foo"')
     assert_at(HEAD + STEP + "  - {id: b, run: \"{{ ''.__class__ }}\"}\n", 6, 18, "__class__")
 
 
 def test_templates_accept_valid_references() -> None:
-    text = HEAD + """env: [TOKEN]
+    text = (
+        HEAD
+        + """env: [TOKEN]
 params: {p: {}}
 steps:
   - id: first-step
@@ -249,6 +317,7 @@ steps:
       prompt: "{% set t = env.TOKEN %}{{ t }} {{ params.p }} {{ loop_var | default('') }}"
     check: {run: "test -n {{ steps.b.output | q }}"}
 """
+    )
     err = load_error(text)  # loop_var is not local: still rejected
     assert 'unknown name "loop_var"' in str(err)
     ok = load_recipe_text(text.replace(" {{ loop_var | default('') }}", ""), "r.yaml")
@@ -280,7 +349,9 @@ def test_alias_bomb_rejected_quickly() -> None:
 
 
 def test_merge_key_works_and_keeps_positions() -> None:
-    text = HEAD + """models:
+    text = (
+        HEAD
+        + """models:
   base: &base {model: openai/x, temperature: 0.5}
   other:
     <<: *base
@@ -288,54 +359,73 @@ def test_merge_key_works_and_keeps_positions() -> None:
 steps:
   - {id: a, agent: {model: other, instructions: hi}}
 """
+    )
     r = load_recipe_text(text, "r.yaml").recipe
     assert r.models["other"].model == "openai/y" and r.models["other"].temperature == 0.5
     bad = text.replace("temperature: 0.5", "temperature: hot")
     assert_at(bad, 4, 46, "models.base.temperature")
-    assert_at(text.replace("model: openai/y", "model: openai/y\n    tempreature: 1"), 8, 5,
-              'unknown key "tempreature"')
+    assert_at(
+        text.replace("model: openai/y", "model: openai/y\n    tempreature: 1"),
+        8,
+        5,
+        'unknown key "tempreature"',
+    )
 
 
 # --- params ---------------------------------------------------------------------------------
 
+
 def params_recipe() -> Recipe:
-    text = HEAD + """params:
+    text = (
+        HEAD
+        + """params:
   test: {type: string, required: true}
   attempts: {type: integer, default: 3}
   ratio: {type: number}
   fast: {type: boolean, default: false}
-""" + STEP
+"""
+        + STEP
+    )
     return load_recipe_text(text, "r.yaml").recipe
 
 
 def test_parse_params_converts_and_fills_defaults() -> None:
     r = params_recipe()
-    assert parse_params(r, ["test=a=b"]) == {"test": "a=b", "attempts": 3, "ratio": None,
-                                            "fast": False}
+    assert parse_params(r, ["test=a=b"]) == {
+        "test": "a=b",
+        "attempts": 3,
+        "ratio": None,
+        "fast": False,
+    }
     got = parse_params(r, ["test=", "attempts=-7", "ratio=2.5", "fast=YES"])
     assert got == {"test": "", "attempts": -7, "ratio": 2.5, "fast": True}
     for raw, value in [("true", True), ("0", False), ("No", False), ("1", True)]:
         assert parse_params(r, ["test=t", f"fast={raw}"])["fast"] is value
 
 
-@pytest.mark.parametrize("pairs, fragment", [
-    (["test"], "KEY=VALUE"),
-    (["tset=x"], 'unknown param "tset"'),
-    (["test=a", "test=b"], "more than once"),
-    ([], 'missing required param "test"'),
-    (["test=a", "attempts=3.5"], "whole number"),
-    (["test=a", "ratio=fast"], "number"),
-    (["test=a", "ratio=nan"], "number"),
-    (["test=a", "fast=maybe"], "true/false"),
-])
+@pytest.mark.parametrize(
+    "pairs, fragment",
+    [
+        (["test"], "KEY=VALUE"),
+        (["tset=x"], 'unknown param "tset"'),
+        (["test=a", "test=b"], "more than once"),
+        ([], 'missing required param "test"'),
+        (["test=a", "attempts=3.5"], "whole number"),
+        (["test=a", "ratio=fast"], "number"),
+        (["test=a", "ratio=nan"], "number"),
+        (["test=a", "fast=maybe"], "true/false"),
+    ],
+)
 def test_parse_params_errors(pairs: list[str], fragment: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_params(params_recipe(), pairs)
     assert fragment in str(info.value)
     assert info.value.exit_code == 2
-    assert info.value.hint == ("this recipe takes: -p test=<string> (required), -p attempts="
-                               "<integer> (default 3), -p ratio=<number> (optional), "
-                               "-p fast=<boolean> (default false)")
+    assert info.value.hint == (
+        "this recipe takes: -p test=<string> (required), -p attempts="
+        "<integer> (default 3), -p ratio=<number> (optional), "
+        "-p fast=<boolean> (default false)"
+    )
 
 
 @given(st.integers())
@@ -345,26 +435,35 @@ def test_parse_params_integers_round_trip(n: int) -> None:
 
 # --- templates ------------------------------------------------------------------------------
 
-CTX = {"params": {"test": "a b", "items": "I"}, "steps": {"context": {"output": "log"}},
-       "env": {"TOKEN": "tok"}}
+CTX = {
+    "params": {"test": "a b", "items": "I"},
+    "steps": {"context": {"output": "log"}},
+    "env": {"TOKEN": "tok"},
+}
 
 
 def test_render_template_reads_params_steps_env() -> None:
-    out = render_template("{{ params.test | q }} {{ steps.context.output }} {{ env.TOKEN }} "
-                          "{{ params.items }} {{ steps['context'].output | shell_quote }}", CTX)
+    out = render_template(
+        "{{ params.test | q }} {{ steps.context.output }} {{ env.TOKEN }} "
+        "{{ params.items }} {{ steps['context'].output | shell_quote }}",
+        CTX,
+    )
     assert out == "'a b' log tok I log"
     assert render_template("line\n", {}) == "line\n"
 
 
-@pytest.mark.parametrize("source, fragment", [
-    ("{{ params.nope }}", "nope"),
-    ("{{ steps.later.output }}", "later"),
-    ("{{ x", "syntax"),
-    ("{{ 1 / 0 }}", "division"),
-    ("{{ ''.__class__.__mro__ }}", "unsafe"),
-    ("{{ ().__class__.__base__.__subclasses__() }}", "unsafe"),
-    ("{{ 'a' * 100000000 }}", "too large"),
-])
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("{{ params.nope }}", "nope"),
+        ("{{ steps.later.output }}", "later"),
+        ("{{ x", "syntax"),
+        ("{{ 1 / 0 }}", "division"),
+        ("{{ ''.__class__.__mro__ }}", "unsafe"),
+        ("{{ ().__class__.__base__.__subclasses__() }}", "unsafe"),
+        ("{{ 'a' * 100000000 }}", "too large"),
+    ],
+)
 def test_render_template_errors_are_agentctl_errors(source: str, fragment: str) -> None:
     with pytest.raises(AgentctlError) as info:
         render_template(source, CTX, where="steps[0].run")
@@ -374,10 +473,22 @@ def test_render_template_errors_are_agentctl_errors(source: str, fragment: str) 
 
 # --- durations and direct construction ------------------------------------------------------
 
-@pytest.mark.parametrize("text, seconds", [
-    ("90s", 90), ("30m", 1800), ("1h", 3600), ("1h30m", 5400), ("2d", 172800), ("45", 45),
-    (" 1.5h ", 5400), ("1d2h3m4s", 93784), (12, 12), (2.5, 2.5),
-])
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("90s", 90),
+        ("30m", 1800),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("2d", 172800),
+        ("45", 45),
+        (" 1.5h ", 5400),
+        ("1d2h3m4s", 93784),
+        (12, 12),
+        (2.5, 2.5),
+    ],
+)
 def test_parse_duration(text: str | float, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -398,11 +509,15 @@ def test_models_validate_when_built_directly() -> None:
     with pytest.raises(ValueError):
         Step(id="a", run="ls", approval="ok?")
     with pytest.raises(ValueError, match="unknown tool"):
-        Recipe(version=1, name="x", steps=[Step(id="a", agent=AgentSpec(instructions="hi",
-                                                                        tools=["nope"]))])
+        Recipe(
+            version=1,
+            name="x",
+            steps=[Step(id="a", agent=AgentSpec(instructions="hi", tools=["nope"]))],
+        )
 
 
 # --- change tracking: changes and on_failure --------------------------------------------------
+
 
 def test_changes_and_on_failure_default_to_tracking_everything_and_no_rollback() -> None:
     recipe = load_recipe_text(HEAD + STEP, "r.yaml").recipe
@@ -412,18 +527,30 @@ def test_changes_and_on_failure_default_to_tracking_everything_and_no_rollback()
 
 
 def test_changes_and_on_failure_load() -> None:
-    text = (HEAD + "changes:\n  exclude: ['*.log', build/, '/dist/**']\n  max_file_size: 2MB\n"
-            "on_failure: rollback\n" + STEP)
+    text = (
+        HEAD + "changes:\n  exclude: ['*.log', build/, '/dist/**']\n  max_file_size: 2MB\n"
+        "on_failure: rollback\n" + STEP
+    )
     recipe = load_recipe_text(text, "r.yaml").recipe
     assert recipe.changes.exclude == ["*.log", "build/", "/dist/**"]
     assert recipe.changes.max_file_size == 2_000_000
     assert recipe.on_failure == "rollback"
 
 
-@pytest.mark.parametrize("given, size", [
-    (1000, 1000), ("1000", 1000), ("500KB", 500_000), ("1MB", 1_000_000), ("1mb", 1_000_000),
-    ("2MiB", 2 * 2**20), ("1.5 KiB", 1536), ("3G", 3 * 10**9), ("64k", 64_000),
-])
+@pytest.mark.parametrize(
+    "given, size",
+    [
+        (1000, 1000),
+        ("1000", 1000),
+        ("500KB", 500_000),
+        ("1MB", 1_000_000),
+        ("1mb", 1_000_000),
+        ("2MiB", 2 * 2**20),
+        ("1.5 KiB", 1536),
+        ("3G", 3 * 10**9),
+        ("64k", 64_000),
+    ],
+)
 def test_max_file_size_takes_bytes_or_units(given: object, size: int) -> None:
     value = given if isinstance(given, int) else f'"{given}"'
     text = HEAD + f"changes: {{max_file_size: {value}}}\n" + STEP

@@ -16,8 +16,11 @@ RECIPE_FILES = sorted(RECIPES.glob("*.yaml"))
 
 def test_every_recipe_validates():
     assert RECIPE_FILES, "recipes/ holds no recipe"
-    done = subprocess.run([sys.executable, "-m", "agentctl", "validate", *map(str, RECIPE_FILES)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "agentctl", "validate", *map(str, RECIPE_FILES)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("ok ") == len(RECIPE_FILES)
 
@@ -31,10 +34,24 @@ def test_recipe_replays_its_scripted_session(tmp_path, name):
     ws = tmp_path / "ws"
     shutil.copytree(RECIPES / "examples" / session["example"], ws)
     done = subprocess.run(
-        [sys.executable, "-m", "agentctl", "run", str(RECIPES / f"{name}.yaml"), "--workspace",
-         str(ws), "--replay", str(cassette), "--json"],
-        env=agentctl_env(tmp_path / "a.db"), capture_output=True, text=True, timeout=120,
-        stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "agentctl",
+            "run",
+            str(RECIPES / f"{name}.yaml"),
+            "--workspace",
+            str(ws),
+            "--replay",
+            str(cassette),
+            "--json",
+        ],
+        env=agentctl_env(tmp_path / "a.db"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert job["state"] == "succeeded"

@@ -18,12 +18,12 @@ GITHUB = {prefix: prefix + "A" * 36 for prefix in ("ghp_", "gho_", "ghu_", "ghs_
 GITHUB_PAT = "github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"
 AWS_ID = "AKIA" + "IOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
-PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabcdef==\n"
-       "-----END RSA PRIVATE KEY-----")
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabcdef==\n-----END RSA PRIVATE KEY-----"
 
 
-@pytest.mark.parametrize("secret", [OPENAI, OPENAI_PROJ, ANTHROPIC, GITHUB_PAT, AWS_ID,
-                                    *GITHUB.values()])
+@pytest.mark.parametrize(
+    "secret", [OPENAI, OPENAI_PROJ, ANTHROPIC, GITHUB_PAT, AWS_ID, *GITHUB.values()]
+)
 def test_builtin_patterns_mask_the_whole_secret(secret):
     redactor = Redactor()
     text = f"key={secret} and more"
@@ -35,12 +35,16 @@ def test_builtin_patterns_mask_the_whole_secret(secret):
 
 def test_aws_secret_and_bearer_keep_their_label():
     redactor = Redactor()
-    assert redactor.mask(f"aws_secret_access_key = {AWS_SECRET}") == \
-        f"aws_secret_access_key = {MASK}"
-    assert redactor.mask(f'AWS_SECRET_ACCESS_KEY="{AWS_SECRET}"') == \
-        f'AWS_SECRET_ACCESS_KEY="{MASK}"'
-    assert redactor.mask("Authorization: Bearer abc.def-123_XYZ~+/=") == \
-        f"Authorization: Bearer {MASK}"
+    assert (
+        redactor.mask(f"aws_secret_access_key = {AWS_SECRET}") == f"aws_secret_access_key = {MASK}"
+    )
+    assert (
+        redactor.mask(f'AWS_SECRET_ACCESS_KEY="{AWS_SECRET}"') == f'AWS_SECRET_ACCESS_KEY="{MASK}"'
+    )
+    assert (
+        redactor.mask("Authorization: Bearer abc.def-123_XYZ~+/=")
+        == f"Authorization: Bearer {MASK}"
+    )
     assert redactor.mask("authorization: bearer abcdefgh12345") == f"authorization: bearer {MASK}"
 
 
@@ -56,8 +60,10 @@ def test_pem_private_key_blocks_even_unterminated():
 
 def test_secret_values_are_masked_only_when_long_enough():
     redactor = Redactor(values=["hunter2-is-long", "short", "", "hunter2-is-longer-still"])
-    assert redactor.mask("pw hunter2-is-longer-still / hunter2-is-long / short") == \
-        f"pw {MASK} / {MASK} / short"
+    assert (
+        redactor.mask("pw hunter2-is-longer-still / hunter2-is-long / short")
+        == f"pw {MASK} / {MASK} / short"
+    )
     assert redactor.values == ["hunter2-is-longer-still", "hunter2-is-long"]
 
 
@@ -82,18 +88,23 @@ def test_ordinary_text_is_untouched():
 
 def test_mask_data_walks_nested_structures():
     redactor = Redactor(values=["supersecretvalue"])
-    data = {"args": {"command": "echo supersecretvalue", "n": 3, "ok": True},
-            "list": ["a", OPENAI, ("t", "supersecretvalue"), None, 1.5],
-            "supersecretvalue": "key"}
+    data = {
+        "args": {"command": "echo supersecretvalue", "n": 3, "ok": True},
+        "list": ["a", OPENAI, ("t", "supersecretvalue"), None, 1.5],
+        "supersecretvalue": "key",
+    }
     masked = redactor.mask_data(data)
-    assert masked == {"args": {"command": f"echo {MASK}", "n": 3, "ok": True},
-                      "list": ["a", MASK, ("t", MASK), None, 1.5], MASK: "key"}
+    assert masked == {
+        "args": {"command": f"echo {MASK}", "n": 3, "ok": True},
+        "list": ["a", MASK, ("t", MASK), None, 1.5],
+        MASK: "key",
+    }
     assert data["args"]["command"] == "echo supersecretvalue"  # the input is not changed
 
 
 def test_masking_large_ordinary_text_is_fast():
     redactor = Redactor(values=["supersecretvalue"])
-    text = ("an ordinary line of tool output, nothing to hide here\n" * 20000)
+    text = "an ordinary line of tool output, nothing to hide here\n" * 20000
     start = time.perf_counter()
     assert redactor.mask(text) is text
     assert time.perf_counter() - start < 1.0  # generous: the point is "no regex pass"

@@ -14,9 +14,17 @@ NOW = 1_800_000_000.0
 
 
 def make(store: Store, job_id: str, created: float = NOW) -> str:
-    store.create_job(job_id=job_id, recipe="r", recipe_path=None, recipe_text="version: 1",
-                     params={}, options={}, workspace="/tmp", now=created,
-                     event=NewEvent("job_created", None, {}))
+    store.create_job(
+        job_id=job_id,
+        recipe="r",
+        recipe_path=None,
+        recipe_text="version: 1",
+        params={},
+        options={},
+        workspace="/tmp",
+        now=created,
+        event=NewEvent("job_created", None, {}),
+    )
     return job_id
 
 
@@ -37,8 +45,7 @@ def test_wal_and_migrations_reopen_an_existing_database(tmp_path):
 
 def test_events_are_append_only_and_numbered(store):
     make(store, "a")
-    written = store.append("a", [NewEvent("x", "s", {"n": 1}), NewEvent("y", None, {})],
-                           now=NOW)
+    written = store.append("a", [NewEvent("x", "s", {"n": 1}), NewEvent("y", None, {})], now=NOW)
     assert [e.seq for e in written] == [2, 3]
     assert [e.type for e in store.read_events("a")] == ["job_created", "x", "y"]
     assert store.get_job("a")["last_seq"] == 3
@@ -48,9 +55,15 @@ def test_events_are_append_only_and_numbered(store):
 
 def test_job_update_sets_and_adds_in_the_same_transaction(store):
     make(store, "a")
-    store.append("a", [NewEvent("m")], now=NOW + 1, update=JobUpdate(
-        set={"state": "running", "steps": [{"id": "s", "kind": "run", "state": "running"}]},
-        add={"model_calls": 1, "cost_usd": 0.25}))
+    store.append(
+        "a",
+        [NewEvent("m")],
+        now=NOW + 1,
+        update=JobUpdate(
+            set={"state": "running", "steps": [{"id": "s", "kind": "run", "state": "running"}]},
+            add={"model_calls": 1, "cost_usd": 0.25},
+        ),
+    )
     store.append("a", [NewEvent("m")], now=NOW + 2, update=JobUpdate(add={"cost_usd": 0.5}))
     job = store.get_job("a")
     assert job["state"] == "running" and job["steps"][0]["id"] == "s"
@@ -71,8 +84,7 @@ def test_a_failing_extra_rolls_the_append_back(store):
 def test_large_strings_are_stored_once_by_content(store):
     make(store, "a")
     big = "line\n" * 2000
-    store.append("a", [NewEvent("out", None, {"output": big, "nested": [{"again": big}]})],
-                  now=NOW)
+    store.append("a", [NewEvent("out", None, {"output": big, "nested": [{"again": big}]})], now=NOW)
     store.append("a", [NewEvent("out", None, {"output": big})], now=NOW)
     sizes = [row[0] for row in store.conn.execute("SELECT size FROM blobs")]
     assert sizes.count(len(big)) == 1
@@ -103,17 +115,19 @@ def test_lease_is_exclusive_until_the_holder_dies_or_expires(store):
     def is_alive(pid, start):
         return alive["pid"]
 
-    token = store.acquire_lease("a", host="h1", pid=10, start="s", now=NOW, ttl=30,
-                                is_alive=is_alive)
+    token = store.acquire_lease(
+        "a", host="h1", pid=10, start="s", now=NOW, ttl=30, is_alive=is_alive
+    )
     with pytest.raises(JobBusy, match="pid 10 on h1"):
-        store.acquire_lease("a", host="h1", pid=11, start="t", now=NOW, ttl=30,
-                            is_alive=is_alive)
+        store.acquire_lease("a", host="h1", pid=11, start="t", now=NOW, ttl=30, is_alive=is_alive)
     # Another host cannot see our pids: only expiry frees the lease for it.
     with pytest.raises(JobBusy):
-        store.acquire_lease("a", host="h2", pid=12, start="", now=NOW + 29, ttl=30,
-                            is_alive=is_alive)
-    taken = store.acquire_lease("a", host="h2", pid=12, start="", now=NOW + 31, ttl=30,
-                                is_alive=is_alive)
+        store.acquire_lease(
+            "a", host="h2", pid=12, start="", now=NOW + 29, ttl=30, is_alive=is_alive
+        )
+    taken = store.acquire_lease(
+        "a", host="h2", pid=12, start="", now=NOW + 31, ttl=30, is_alive=is_alive
+    )
     assert taken == token + 1
     with pytest.raises(LeaseLost):
         store.renew_lease("a", token, now=NOW + 32, ttl=30)
@@ -122,17 +136,21 @@ def test_lease_is_exclusive_until_the_holder_dies_or_expires(store):
     assert [e.type for e in store.read_events("a")] == ["job_created"]
     # On the holder's own host a dead pid frees the lease at once, expiry or not.
     alive["pid"] = False
-    store.acquire_lease("a", host="h2", pid=13, start="", now=NOW + 33, ttl=30,
-                        is_alive=is_alive)
+    store.acquire_lease("a", host="h2", pid=13, start="", now=NOW + 33, ttl=30, is_alive=is_alive)
 
 
 def test_renew_reports_a_cancel_request(store):
     make(store, "a")
-    token = store.acquire_lease("a", host="h", pid=1, start="", now=NOW, ttl=30,
-                                is_alive=lambda p, s: True)
+    token = store.acquire_lease(
+        "a", host="h", pid=1, start="", now=NOW, ttl=30, is_alive=lambda p, s: True
+    )
     assert store.renew_lease("a", token, now=NOW + 1, ttl=30) is False
-    store.append("a", [NewEvent("cancel_requested")], now=NOW + 2,
-                 update=JobUpdate(set={"cancel_requested": 1}))
+    store.append(
+        "a",
+        [NewEvent("cancel_requested")],
+        now=NOW + 2,
+        update=JobUpdate(set={"cancel_requested": 1}),
+    )
     assert store.renew_lease("a", token, now=NOW + 3, ttl=30) is True
 
 
@@ -153,6 +171,7 @@ def test_finished_before_lists_only_old_finished_jobs(store):
         make(store, job_id, NOW)
         store.append(job_id, [NewEvent("end")], now=NOW, update=JobUpdate(set={"state": state}))
     make(store, "new", NOW)
-    store.append("new", [NewEvent("end")], now=NOW + 1000,
-                 update=JobUpdate(set={"state": "failed"}))
+    store.append(
+        "new", [NewEvent("end")], now=NOW + 1000, update=JobUpdate(set={"state": "failed"})
+    )
     assert store.finished_before(NOW + 10) == ["old"]

@@ -27,9 +27,16 @@ class Terminal:
 
     def __init__(self, args: list[str], db: Path, cwd: Path):
         env = agentctl_env(db, TERM="xterm-256color", GITHUB_ACTIONS="")
-        self.child = pexpect.spawn(sys.executable, ["-m", "agentctl", *args], env=env,
-                                   cwd=str(cwd), dimensions=(40, 120), encoding="utf-8",
-                                   codec_errors="replace", timeout=WAIT)
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "agentctl", *args],
+            env=env,
+            cwd=str(cwd),
+            dimensions=(40, 120),
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=WAIT,
+        )
         self.raw = ""
 
     @property
@@ -64,8 +71,11 @@ class Terminal:
             except pexpect.EOF:
                 break
         self.child.close()
-        return self.child.exitstatus if self.child.exitstatus is not None \
+        return (
+            self.child.exitstatus
+            if self.child.exitstatus is not None
             else 128 + (self.child.signalstatus or 0)
+        )
 
 
 @pytest.fixture
@@ -78,9 +88,15 @@ def terminals():
 
 
 def agentctl(args, db: Path, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agentctl", *args],
-                          env=agentctl_env(db, GITHUB_ACTIONS=""), cwd=cwd, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "agentctl", *args],
+        env=agentctl_env(db, GITHUB_ACTIONS=""),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def write_recipe(tmp_path: Path, steps: str) -> Path:
@@ -97,9 +113,12 @@ def status(db: Path, cwd: Path) -> dict:
 
 def test_live_screen_shows_the_job_and_a_key_approves(tmp_path, workspace, terminals):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: build\n    run: sleep 1; echo built\n"
-                                    "  - id: gate\n    approval: Ship it?\n"
-                                    "  - id: after\n    run: echo shipped > shipped.txt\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: build\n    run: sleep 1; echo built\n"
+        "  - id: gate\n    approval: Ship it?\n"
+        "  - id: after\n    run: echo shipped > shipped.txt\n",
+    )
     term = Terminal(["run", str(recipe), "--workspace", str(workspace)], db, tmp_path)
     terminals.append(term)
     job_id = term.wait_for(r"job ([0-9a-f]{10})  ship ").group(1)  # the live header
@@ -116,8 +135,11 @@ def test_live_screen_shows_the_job_and_a_key_approves(tmp_path, workspace, termi
 
 def test_ctrl_c_interrupts_with_130_and_resume_continues(tmp_path, workspace, terminals):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: wait\n    run: '[ -f go ] || sleep 30'\n"
-                                    "  - id: after\n    run: echo after > after.txt\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: wait\n    run: '[ -f go ] || sleep 30'\n"
+        "  - id: after\n    run: echo after > after.txt\n",
+    )
     term = Terminal(["run", str(recipe), "--workspace", str(workspace)], db, tmp_path)
     terminals.append(term)
     term.wait_for(r"\[wait\] shell: \[ -f go \] \|\| sleep 30")
@@ -143,8 +165,11 @@ def test_ctrl_c_interrupts_with_130_and_resume_continues(tmp_path, workspace, te
 
 def test_approve_from_another_process_closes_the_prompt(tmp_path, workspace, terminals):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Deploy to prod?\n"
-                                    "  - id: after\n    run: echo done > done.txt\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: gate\n    approval: Deploy to prod?\n"
+        "  - id: after\n    run: echo done > done.txt\n",
+    )
     term = Terminal(["run", str(recipe), "--workspace", str(workspace)], db, tmp_path)
     terminals.append(term)
     term.wait_for(r"press a to approve")
@@ -154,18 +179,25 @@ def test_approve_from_another_process_closes_the_prompt(tmp_path, workspace, ter
     assert term.finish() == 0, term.screen
     assert (workspace / "done.txt").read_text() == "done\n"
     log = agentctl(["log", "last", "--json"], db, tmp_path).stdout
-    decided = [json.loads(line) for line in log.splitlines()
-               if json.loads(line)["type"] == "approval_decided"]
+    decided = [
+        json.loads(line)
+        for line in log.splitlines()
+        if json.loads(line)["type"] == "approval_decided"
+    ]
     assert [d["comment"] for d in decided] == ["from elsewhere"]
 
 
 def test_watch_shows_a_detached_job_and_answers_its_approval(tmp_path, workspace, terminals):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: build\n    run: sleep 2; echo built\n"
-                                    "  - id: gate\n    approval: Ship it?\n"
-                                    "  - id: after\n    run: echo shipped > shipped.txt\n")
-    detached = agentctl(["run", str(recipe), "--workspace", str(workspace), "--detach",
-                         "--json"], db, tmp_path)
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: build\n    run: sleep 2; echo built\n"
+        "  - id: gate\n    approval: Ship it?\n"
+        "  - id: after\n    run: echo shipped > shipped.txt\n",
+    )
+    detached = agentctl(
+        ["run", str(recipe), "--workspace", str(workspace), "--detach", "--json"], db, tmp_path
+    )
     assert detached.returncode == 0, detached.stderr
     job_id = json.loads(detached.stdout)["id"]
     term = Terminal(["watch", job_id], db, tmp_path)
@@ -182,11 +214,13 @@ def test_watch_shows_a_detached_job_and_answers_its_approval(tmp_path, workspace
     assert (workspace / "shipped.txt").read_text() == "shipped\n"
 
 
-def test_watch_answers_the_prompt_of_a_runner_in_another_terminal(tmp_path, workspace,
-                                                                  terminals):
+def test_watch_answers_the_prompt_of_a_runner_in_another_terminal(tmp_path, workspace, terminals):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Ship it?\n"
-                                    "  - id: after\n    run: echo shipped > shipped.txt\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: gate\n    approval: Ship it?\n"
+        "  - id: after\n    run: echo shipped > shipped.txt\n",
+    )
     runner = Terminal(["run", str(recipe), "--workspace", str(workspace)], db, tmp_path)
     terminals.append(runner)
     job_id = runner.wait_for(r"job ([0-9a-f]{10})  ship ").group(1)
@@ -204,11 +238,14 @@ def test_watch_answers_the_prompt_of_a_runner_in_another_terminal(tmp_path, work
 def test_a_failed_run_offers_to_roll_back_its_changes(tmp_path, workspace, terminals):
     (workspace / "notes.txt").write_text("mine\n")
     recipe = tmp_path / "fails.yaml"
-    recipe.write_text("version: 1\nname: fails\nsteps:\n"
-                      "  - id: change\n    run: echo theirs > notes.txt && touch extra.txt\n"
-                      "  - id: boom\n    run: exit 1\n")
-    terminal = Terminal(["run", str(recipe), "--workspace", str(workspace)],
-                        tmp_path / "a.db", tmp_path)
+    recipe.write_text(
+        "version: 1\nname: fails\nsteps:\n"
+        "  - id: change\n    run: echo theirs > notes.txt && touch extra.txt\n"
+        "  - id: boom\n    run: exit 1\n"
+    )
+    terminal = Terminal(
+        ["run", str(recipe), "--workspace", str(workspace)], tmp_path / "a.db", tmp_path
+    )
     terminals.append(terminal)
     terminal.wait_for(r"roll these changes back\?")
     assert "notes.txt" in terminal.screen and "extra.txt" in terminal.screen
@@ -220,8 +257,11 @@ def test_a_failed_run_offers_to_roll_back_its_changes(tmp_path, workspace, termi
 
 def test_cancel_from_another_process_closes_the_prompt(tmp_path, workspace, terminals):
     db = tmp_path / "a.db"
-    recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Deploy to prod?\n"
-                                    "  - id: after\n    run: echo done > done.txt\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: gate\n    approval: Deploy to prod?\n"
+        "  - id: after\n    run: echo done > done.txt\n",
+    )
     term = Terminal(["run", str(recipe), "--workspace", str(workspace)], db, tmp_path)
     terminals.append(term)
     term.wait_for(r"press a to approve")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+import typing
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from agentctl.errors import ToolError, UsageError
-from agentctl.sandbox import minimal_env
+from agentctl.process.run import minimal_env
 from agentctl.tools import BUILTIN_TOOLS, build_toolbox, resolve_in_workspace
 from agentctl.tools.base import ToolContext, ToolResult
 
@@ -41,8 +42,14 @@ def call(tools, name: str, ctx: ToolContext, **args) -> ToolResult:
 
 def test_specs_are_object_schemas_with_honest_read_only(tools):
     assert tuple(tools) == BUILTIN_TOOLS
-    expected_read_only = {"read_file": True, "list_files": True, "http_get": True,
-                          "write_file": False, "edit_file": False, "shell": False}
+    expected_read_only = {
+        "read_file": True,
+        "list_files": True,
+        "http_get": True,
+        "write_file": False,
+        "edit_file": False,
+        "shell": False,
+    }
     for name, tool in tools.items():
         spec = tool.spec
         assert spec.name == name and spec.description.strip()
@@ -251,14 +258,14 @@ def test_shell_output_is_capped(tools, ctx):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    ROUTES = {  # path: (status, extra headers, body)
+    ROUTES: typing.ClassVar = {  # path: (status, extra headers, body)
         "/hello": (200, {}, b"hello body"),
         "/redirect": (302, {"Location": "/hello"}, b""),
         "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
         "/big": (200, {}, b"A" * 100_000 + b"END"),
     }
 
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         status, headers, body = self.ROUTES.get(self.path, (404, {}, b"no such page"))
         self.send_response(status)
         for name, value in {"Content-Type": "text/plain; charset=utf-8", **headers}.items():
@@ -283,7 +290,14 @@ def server_url():
 
 @pytest.fixture
 def no_proxy(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -327,15 +341,23 @@ def param(type_="string", required=False, default=None, description="a value"):
 
 
 def custom_def(command, params=None, read_only=False, timeout=None, description="Custom."):
-    return SimpleNamespace(description=description, command=command, params=params or {},
-                           read_only=read_only, timeout=timeout)
+    return SimpleNamespace(
+        description=description,
+        command=command,
+        params=params or {},
+        read_only=read_only,
+        timeout=timeout,
+    )
 
 
 def test_custom_tool_spec_and_run(ctx):
     definition = custom_def(
         "echo {name} {count} {loud} ${HOME:+home} '{untouched}'",
-        {"name": param(required=True), "count": param("integer", default=2),
-         "loud": param("boolean", default=False)},
+        {
+            "name": param(required=True),
+            "count": param("integer", default=2),
+            "loud": param("boolean", default=False),
+        },
         read_only=True,
     )
     box = build_toolbox({"greet": definition}, None)
@@ -344,7 +366,10 @@ def test_custom_tool_spec_and_run(ctx):
     assert tool.spec.read_only is True and tool.spec.description == "Custom."
     assert tool.spec.parameters["required"] == ["name"]
     assert tool.spec.parameters["properties"]["count"] == {
-        "type": "integer", "description": "a value", "default": 2}
+        "type": "integer",
+        "description": "a value",
+        "default": 2,
+    }
     result = tool.run({"name": "Ann Lee", "loud": True}, ctx)
     assert result.ok and result.output.strip() == "Ann Lee 2 true home {untouched}"
 
@@ -358,7 +383,9 @@ def test_custom_tool_quotes_arguments(ctx, ws):
 
 
 def test_custom_tool_argument_errors(ctx):
-    box = build_toolbox({"n": custom_def("echo {x}", {"x": param("integer", required=True)})}, ["n"])
+    box = build_toolbox(
+        {"n": custom_def("echo {x}", {"x": param("integer", required=True)})}, ["n"]
+    )
     missing = box["n"].run({}, ctx)
     assert not missing.ok and "'x'" in missing.output
     wrong = box["n"].run({"x": "1; rm -rf /"}, ctx)

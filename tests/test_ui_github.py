@@ -13,14 +13,31 @@ from agentctl.store import Event
 from agentctl.ui.github import WorkflowCommands, escape_data, md_text, render_summary
 
 
-def run_in_actions(tmp_path: Path, recipe: Path, workspace: Path, *extra: str,
-                   summary: Path | None = None) -> subprocess.CompletedProcess:
+def run_in_actions(
+    tmp_path: Path, recipe: Path, workspace: Path, *extra: str, summary: Path | None = None
+) -> subprocess.CompletedProcess:
     summary = summary or tmp_path / "summary.md"
-    env = agentctl_env(tmp_path / "a.db", GITHUB_ACTIONS="true", CI="true",
-                       GITHUB_STEP_SUMMARY=str(summary))
-    return subprocess.run([sys.executable, "-m", "agentctl", "run", str(recipe),
-                           "--workspace", str(workspace), *extra], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    env = agentctl_env(
+        tmp_path / "a.db", GITHUB_ACTIONS="true", CI="true", GITHUB_STEP_SUMMARY=str(summary)
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentctl",
+            "run",
+            str(recipe),
+            "--workspace",
+            str(workspace),
+            *extra,
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def write_recipe(tmp_path: Path, steps: str) -> Path:
@@ -30,9 +47,12 @@ def write_recipe(tmp_path: Path, steps: str) -> Path:
 
 
 def test_a_parked_run_groups_steps_and_its_summary_says_how_to_approve(tmp_path, workspace):
-    recipe = write_recipe(tmp_path, "  - id: build\n    run: echo built\n"
-                                    "  - id: ship\n    approval: Ship it?\n"
-                                    "  - id: after\n    run: 'true'\n")
+    recipe = write_recipe(
+        tmp_path,
+        "  - id: build\n    run: echo built\n"
+        "  - id: ship\n    approval: Ship it?\n"
+        "  - id: after\n    run: 'true'\n",
+    )
     (tmp_path / "summary.md").write_text("earlier content\n")
     done = run_in_actions(tmp_path, recipe, workspace, "--non-interactive", "--json")
     assert done.returncode == 3, done.stderr
@@ -41,10 +61,12 @@ def test_a_parked_run_groups_steps_and_its_summary_says_how_to_approve(tmp_path,
     assert "::group::step build (run)" in lines and "::group::step ship (approval)" in lines
     assert lines.count("::endgroup::") == 2
     opened = lines.index("::group::step build (run)")
-    assert any("[build] step succeeded" in line for line in lines[opened:lines.index(
-        "::endgroup::")])
-    assert any(line.startswith("::notice") and f"agentctl approve {job['id']}" in line
-               for line in lines)
+    assert any(
+        "[build] step succeeded" in line for line in lines[opened : lines.index("::endgroup::")]
+    )
+    assert any(
+        line.startswith("::notice") and f"agentctl approve {job['id']}" in line for line in lines
+    )
     summary = (tmp_path / "summary.md").read_text()
     assert summary.startswith("earlier content\n")  # appended, never overwritten
     request = job["pending_approvals"][0]["request"]
@@ -67,10 +89,14 @@ def test_a_failed_step_is_an_error_annotation(tmp_path, workspace):
 
 def test_outside_actions_there_are_no_workflow_commands(tmp_path, workspace):
     recipe = write_recipe(tmp_path, "  - id: a\n    run: 'true'\n")
-    done = subprocess.run([sys.executable, "-m", "agentctl", "run", str(recipe),
-                           "--workspace", str(workspace)],
-                          env=agentctl_env(tmp_path / "a.db", CI="true", GITHUB_ACTIONS=""),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "agentctl", "run", str(recipe), "--workspace", str(workspace)],
+        env=agentctl_env(tmp_path / "a.db", CI="true", GITHUB_ACTIONS=""),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0 and "::" not in done.stderr
 
 
@@ -81,7 +107,9 @@ def ev(seq: int, type_: str, step: str | None = None, **data) -> Event:
 def test_groups_close_when_the_job_stops_mid_step():
     commands = WorkflowCommands("j1")
     assert commands.around(ev(1, "step_started", "a", kind="run")) == (
-        ["::group::step a (run)"], [])
+        ["::group::step a (run)"],
+        [],
+    )
     before, after = commands.around(ev(2, "job_interrupted", reason="x"))
     assert before == ["::endgroup::"] and after == []
     assert commands.around(ev(3, "job_succeeded")) == ([], [])
@@ -90,8 +118,9 @@ def test_groups_close_when_the_job_stops_mid_step():
 def test_data_cannot_forge_a_workflow_command():
     commands = WorkflowCommands("j1")
     commands.around(ev(1, "step_started", "a\n::add-mask::x", kind="run"))
-    _, after = commands.around(ev(2, "step_finished", "a", state="failed",
-                                  error="50% done\n::set-output name=x::y\r"))
+    _, after = commands.around(
+        ev(2, "step_finished", "a", state="failed", error="50% done\n::set-output name=x::y\r")
+    )
     line = after[-1]
     assert "\n" not in line and "\r" not in line
     assert line.endswith("50%25 done\\n::set-output name=x::y\\r")
@@ -99,17 +128,36 @@ def test_data_cannot_forge_a_workflow_command():
 
 
 def test_summary_escapes_markdown_and_html():
-    job = {"id": "j1", "recipe": "<img src=x onerror=alert(1)>", "state": "awaiting_approval",
-           "steps": [{"id": "a|b", "kind": "run", "state": "succeeded"}],
-           "usage": {"model_calls": 1, "tool_calls": 1, "input_tokens": 10,
-                     "output_tokens": 2, "cost_usd": 0.0042},
-           "pending_approvals": [{"request": "r4", "step": "a|b", "tool": "shell",
-                                  "args": {"command": "git push | tee `x`"},
-                                  "rules": ["push-needs-a-human"], "reason": "**bold** [l](u)"}]}
-    events = [ev(3, "action_started", "a|b", key="k", tool="shell",
-                 args={"command": "echo '|' \x1b[31m"}),
-              ev(4, "action_finished", "a|b", key="k", tool="shell", ok=True, duration_ms=5),
-              ev(5, "approval_requested", "a|b", request="r4", reason="**bold** [l](u)")]
+    job = {
+        "id": "j1",
+        "recipe": "<img src=x onerror=alert(1)>",
+        "state": "awaiting_approval",
+        "steps": [{"id": "a|b", "kind": "run", "state": "succeeded"}],
+        "usage": {
+            "model_calls": 1,
+            "tool_calls": 1,
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "cost_usd": 0.0042,
+        },
+        "pending_approvals": [
+            {
+                "request": "r4",
+                "step": "a|b",
+                "tool": "shell",
+                "args": {"command": "git push | tee `x`"},
+                "rules": ["push-needs-a-human"],
+                "reason": "**bold** [l](u)",
+            }
+        ],
+    }
+    events = [
+        ev(
+            3, "action_started", "a|b", key="k", tool="shell", args={"command": "echo '|' \x1b[31m"}
+        ),
+        ev(4, "action_finished", "a|b", key="k", tool="shell", ok=True, duration_ms=5),
+        ev(5, "approval_requested", "a|b", request="r4", reason="**bold** [l](u)"),
+    ]
     summary = render_summary(job, events)
     assert "<img" not in summary and "&lt;img" in summary
     assert "| a\\|b | run |" in summary  # a pipe in data stays inside its cell

@@ -25,8 +25,19 @@ EVERY_EVENT = [
     ("job_created", None, {"recipe": EVIL, "workspace": EVIL}),
     ("runner_started", None, {"pid": 7, "host": EVIL, "resumed": False}),
     ("step_started", EVIL, {"kind": EVIL}),
-    ("model_response", "s", {"reply": {"model": EVIL, "message": {"content": EVIL},
-                                       "input_tokens": 1, "output_tokens": 2, "cost_usd": 0.1}}),
+    (
+        "model_response",
+        "s",
+        {
+            "reply": {
+                "model": EVIL,
+                "message": {"content": EVIL},
+                "input_tokens": 1,
+                "output_tokens": 2,
+                "cost_usd": 0.1,
+            }
+        },
+    ),
     ("action_started", "s", {"tool": "shell", "args": {"command": EVIL}}),
     ("action_started", "s", {"tool": "write_file", "args": {"path": EVIL, "content": EVIL}}),
     ("action_started", "s", {"tool": EVIL, "args": {"x": EVIL}}),
@@ -48,8 +59,16 @@ EVERY_EVENT = [
 def test_make_visible_escapes_controls_ansi_and_bidi_but_keeps_text():
     shown = make_visible(EVIL)
     assert ESCAPE_CODES.search(shown.replace("\n", "")) is None
-    for escaped in ("\\x1b]0;evil\\x07", "\\x1b[31m", "\\x9b", "\\r", "\\u202e", "\\u2066",
-                    "\\u200b", "[link=http://x]y[/link]"):
+    for escaped in (
+        "\\x1b]0;evil\\x07",
+        "\\x1b[31m",
+        "\\x9b",
+        "\\r",
+        "\\u202e",
+        "\\u2066",
+        "\\u200b",
+        "[link=http://x]y[/link]",
+    ):
         assert escaped in shown
     assert make_visible(shown) == shown  # idempotent: escaping twice changes nothing
     assert make_visible("naïve café ✓ 日本") == "naïve café ✓ 日本"
@@ -88,12 +107,18 @@ def test_printer_adds_lines_around_an_event():
 
 def test_a_run_in_a_pipe_prints_plain_lines_on_stderr(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("version: 1\nname: plain\nsteps:\n  - id: say\n"
-                      "    run: printf '\\033]0;evil\\007\\033[31mred\\n'\n")
-    done = subprocess.run([sys.executable, "-m", "agentctl", "run", str(recipe),
-                           "--workspace", str(workspace)],
-                          env=agentctl_env(tmp_path / "a.db", GITHUB_ACTIONS=""),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    recipe.write_text(
+        "version: 1\nname: plain\nsteps:\n  - id: say\n"
+        "    run: printf '\\033]0;evil\\007\\033[31mred\\n'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agentctl", "run", str(recipe), "--workspace", str(workspace)],
+        env=agentctl_env(tmp_path / "a.db", GITHUB_ACTIONS=""),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stderr and "\x1b" not in done.stdout
     lines = done.stderr.splitlines()
@@ -104,9 +129,18 @@ def test_a_run_in_a_pipe_prints_plain_lines_on_stderr(tmp_path, workspace):
 
 
 def test_an_action_line_carries_the_policy_decision_when_there_is_one():
-    line = describe_event("action_started", "fix", {
-        "tool": "shell", "args": {"command": "pytest -x"}, "decision": "allow",
-        "rules": ["safe-commands"]})
+    line = describe_event(
+        "action_started",
+        "fix",
+        {
+            "tool": "shell",
+            "args": {"command": "pytest -x"},
+            "decision": "allow",
+            "rules": ["safe-commands"],
+        },
+    )
     assert line == "[fix] → shell: pytest -x (allow by safe-commands)"
-    assert describe_event("action_started", "fix", {"tool": "shell", "args": {
-        "command": "ls"}}) == "[fix] → shell: ls"
+    assert (
+        describe_event("action_started", "fix", {"tool": "shell", "args": {"command": "ls"}})
+        == "[fix] → shell: ls"
+    )

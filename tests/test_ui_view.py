@@ -15,29 +15,71 @@ T0 = 1_700_000_000.0
 
 
 def events(*items) -> list[Event]:
-    return [Event(seq, T0 + seq, type_, step, data)
-            for seq, (type_, step, data) in enumerate(items, start=1)]
+    return [
+        Event(seq, T0 + seq, type_, step, data)
+        for seq, (type_, step, data) in enumerate(items, start=1)
+    ]
 
 
 def agent_job() -> list[Event]:
     return events(
-        ("job_created", None, {"recipe": "fix-tests", "steps": [
-            {"id": "context", "kind": "run"}, {"id": "fix", "kind": "agent"},
-            {"id": "confirm", "kind": "approval"}]}),
+        (
+            "job_created",
+            None,
+            {
+                "recipe": "fix-tests",
+                "steps": [
+                    {"id": "context", "kind": "run"},
+                    {"id": "fix", "kind": "agent"},
+                    {"id": "confirm", "kind": "approval"},
+                ],
+            },
+        ),
         ("runner_started", None, {"pid": 1, "host": "h", "resumed": False}),
         ("step_started", "context", {"kind": "run"}),
-        ("action_started", "context", {"key": "context/run", "tool": "shell",
-                                       "args": {"command": "git log -5"}}),
-        ("action_finished", "context", {"key": "context/run", "tool": "shell", "ok": True,
-                                        "output": "abc fix\n", "exit_code": 0}),
+        (
+            "action_started",
+            "context",
+            {"key": "context/run", "tool": "shell", "args": {"command": "git log -5"}},
+        ),
+        (
+            "action_finished",
+            "context",
+            {
+                "key": "context/run",
+                "tool": "shell",
+                "ok": True,
+                "output": "abc fix\n",
+                "exit_code": 0,
+            },
+        ),
         ("step_finished", "context", {"state": "succeeded", "output": "abc fix\n"}),
         ("step_started", "fix", {"kind": "agent"}),
-        ("model_response", "fix", {"key": "fix/t0", "reply": {
-            "model": "openai/gpt-4.1-mini", "input_tokens": 1200, "output_tokens": 34,
-            "cost_usd": 0.0123, "message": {"content": None, "tool_calls": [{}]}}}),
-        ("action_started", "fix", {"key": "fix/t0/c0", "tool": "shell",
-                                   "args": {"command": "pytest -x tests/test_a.py"},
-                                   "decision": "allow", "rules": ["safe-commands"]}),
+        (
+            "model_response",
+            "fix",
+            {
+                "key": "fix/t0",
+                "reply": {
+                    "model": "openai/gpt-4.1-mini",
+                    "input_tokens": 1200,
+                    "output_tokens": 34,
+                    "cost_usd": 0.0123,
+                    "message": {"content": None, "tool_calls": [{}]},
+                },
+            },
+        ),
+        (
+            "action_started",
+            "fix",
+            {
+                "key": "fix/t0/c0",
+                "tool": "shell",
+                "args": {"command": "pytest -x tests/test_a.py"},
+                "decision": "allow",
+                "rules": ["safe-commands"],
+            },
+        ),
     )
 
 
@@ -72,9 +114,20 @@ def test_header_steps_and_current_action(width):
 
 def test_usage_adds_up_and_the_end_stops_the_clock():
     items = agent_job() + events(
-        ("model_response", "fix", {"key": "fix/t1", "reply": {
-            "model": "anthropic/claude", "input_tokens": 10, "output_tokens": 6,
-            "cost_usd": 0.5, "message": {"content": "All green now."}}}),
+        (
+            "model_response",
+            "fix",
+            {
+                "key": "fix/t1",
+                "reply": {
+                    "model": "anthropic/claude",
+                    "input_tokens": 10,
+                    "output_tokens": 6,
+                    "cost_usd": 0.5,
+                    "message": {"content": "All green now."},
+                },
+            },
+        ),
         ("job_failed", None, {"error": {"type": "step_failed", "message": "boom"}}),
     )
     items[-1].ts = items[-2].ts = T0 + 20
@@ -88,11 +141,17 @@ def test_usage_adds_up_and_the_end_stops_the_clock():
 
 
 def test_from_a_described_job_then_events():
-    job = {"id": "ffff000011", "recipe": "r", "state": "interrupted",
-           "steps": [{"id": "a", "kind": "run", "state": "succeeded"},
-                     {"id": "b", "kind": "run", "state": "interrupted"}],
-           "usage": {"input_tokens": 5, "output_tokens": 6, "cost_usd": 0.25},
-           "pending_approvals": []}
+    job = {
+        "id": "ffff000011",
+        "recipe": "r",
+        "state": "interrupted",
+        "steps": [
+            {"id": "a", "kind": "run", "state": "succeeded"},
+            {"id": "b", "kind": "run", "state": "interrupted"},
+        ],
+        "usage": {"input_tokens": 5, "output_tokens": 6, "cost_usd": 0.25},
+        "pending_approvals": [],
+    }
     state = JobViewState.from_job(job, state="starting")
     text, _ = render(state, 80)
     assert "starting" in text and "tokens 5+6" in text and "$0.2500" in text
@@ -102,12 +161,17 @@ def test_from_a_described_job_then_events():
 
 
 def test_pending_approval_is_the_current_thing():
-    state = folded(events(
-        ("runner_started", None, {}),
-        ("step_started", "gate", {"kind": "approval"}),
-        ("approval_requested", "gate", {"request": "r3", "reason": "Ship it?", "tool": None,
-                                        "args": {}, "rules": []}),
-    ))
+    state = folded(
+        events(
+            ("runner_started", None, {}),
+            ("step_started", "gate", {"kind": "approval"}),
+            (
+                "approval_requested",
+                "gate",
+                {"request": "r3", "reason": "Ship it?", "tool": None, "args": {}, "rules": []},
+            ),
+        )
+    )
     text, _ = render(state, 80)
     assert "approval r3" in text and "Ship it?" in text
     state.apply(Event(4, T0, "approval_decided", "gate", {"request": "r3"}))
@@ -116,14 +180,19 @@ def test_pending_approval_is_the_current_thing():
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_tool_output_and_model_text_are_shown_never_obeyed(width):
-    state = folded(events(
-        ("job_created", None, {"recipe": EVIL, "steps": [{"id": "s", "kind": "agent"}]}),
-        ("runner_started", None, {}),
-        ("step_started", "s", {"kind": "agent"}),
-        ("action_started", "s", {"key": "k", "tool": "shell", "args": {"command": EVIL}}),
-        ("action_finished", "s", {"key": "k", "tool": "shell", "ok": True,
-                                  "output": "line one\n" + EVIL + "\n"}),
-    ))
+    state = folded(
+        events(
+            ("job_created", None, {"recipe": EVIL, "steps": [{"id": "s", "kind": "agent"}]}),
+            ("runner_started", None, {}),
+            ("step_started", "s", {"kind": "agent"}),
+            ("action_started", "s", {"key": "k", "tool": "shell", "args": {"command": EVIL}}),
+            (
+                "action_finished",
+                "s",
+                {"key": "k", "tool": "shell", "ok": True, "output": "line one\n" + EVIL + "\n"},
+            ),
+        )
+    )
     state.add_text("thinking " + EVIL)
     text, styled = render(state, width)
     for shown in EVIL_SHOWN:
@@ -157,6 +226,7 @@ def test_a_spinner_while_waiting_and_none_when_done():
 
 # -- the approval prompt (rendered the same way) ----------------------------------------
 
+
 class Keys:
     """A fake keyboard: each read returns the next item ("" = no key within the timeout)."""
 
@@ -180,8 +250,15 @@ def prompt_console(width: int = 80) -> Console:
 
 
 def shell_request(command: str, **extra) -> dict:
-    return {"request": "r7", "step": "deploy", "tool": "shell", "args": {"command": command},
-            "rules": ["push-needs-a-human"], "reason": "git push needs a human", **extra}
+    return {
+        "request": "r7",
+        "step": "deploy",
+        "tool": "shell",
+        "args": {"command": command},
+        "rules": ["push-needs-a-human"],
+        "reason": "git push needs a human",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -190,12 +267,15 @@ def test_prompt_shows_the_whole_command_visibly_and_the_rules(width):
 
     words = " ".join(f"w{number}" for number in range(150))
     console = prompt_console(width)
-    answer = ask_approval(shell_request(f"git push {words}; {EVIL}"), console=console,
-                          reader=Keys("x", "", "a"))
+    answer = ask_approval(
+        shell_request(f"git push {words}; {EVIL}"), console=console, reader=Keys("x", "", "a")
+    )
     assert answer == "approve"
     text = console.export_text()
-    assert all(f"w{number} " in text or f"w{number}\n" in text or f"w{number};" in text
-               for number in range(150))  # wrapped, never cut short
+    assert all(
+        f"w{number} " in text or f"w{number}\n" in text or f"w{number};" in text
+        for number in range(150)
+    )  # wrapped, never cut short
     for shown in EVIL_SHOWN:
         assert shown in text
     assert "\x1b]" not in console.export_text(styles=True)
@@ -203,13 +283,21 @@ def test_prompt_shows_the_whole_command_visibly_and_the_rules(width):
     assert "approved r7" in text
 
 
-@pytest.mark.parametrize("key,answer", [("a", "approve"), ("y", "approve"), ("A", "approve"),
-                                        ("d", "deny"), ("n", "deny"), (None, None)])
+@pytest.mark.parametrize(
+    "key,answer",
+    [
+        ("a", "approve"),
+        ("y", "approve"),
+        ("A", "approve"),
+        ("d", "deny"),
+        ("n", "deny"),
+        (None, None),
+    ],
+)
 def test_prompt_keys(key, answer):
     from agentctl.ui.prompts import ask_approval
 
-    assert ask_approval(shell_request("ls"), console=prompt_console(),
-                        reader=Keys(key)) == answer
+    assert ask_approval(shell_request("ls"), console=prompt_console(), reader=Keys(key)) == answer
 
 
 def test_question_mark_shows_details_then_waits_again():
@@ -229,8 +317,9 @@ def test_an_answer_from_another_terminal_closes_the_prompt():
     checks = iter([False, False, True])
     keys = Keys("", "", "", "a")
     console = prompt_console()
-    answer = ask_approval(shell_request("ls"), console=console, reader=keys,
-                          is_decided=lambda: next(checks))
+    answer = ask_approval(
+        shell_request("ls"), console=console, reader=keys, is_decided=lambda: next(checks)
+    )
     assert answer == "decided" and keys.reads == 2
     assert "decided from another terminal" in console.export_text()
 
@@ -239,8 +328,7 @@ def test_diff_preview_for_write_and_edit(tmp_path):
     from agentctl.ui.prompts import diff_preview, render_approval
 
     (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    edit = diff_preview("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"},
-                        tmp_path)
+    edit = diff_preview("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"}, tmp_path)
     assert "-    return a - b" in edit and "+    return a + b" in edit
     assert edit[0] == "--- a/calc.py"
     new = diff_preview("write_file", {"path": "new.txt", "content": "hello\n"}, tmp_path)
@@ -251,10 +339,19 @@ def test_diff_preview_for_write_and_edit(tmp_path):
     assert "-root" not in "\n".join(outside)  # files outside the workspace are never read
     assert diff_preview("shell", {"command": "ls"}, tmp_path) == []
     console = prompt_console()
-    console.print(render_approval({"request": "r1", "step": "fix", "tool": "write_file",
-                                   "args": {"path": "calc.py", "content": f"x = 1 # {EVIL}\n"},
-                                   "rules": [], "reason": "no rule allowed it"},
-                                  workspace=tmp_path))
+    console.print(
+        render_approval(
+            {
+                "request": "r1",
+                "step": "fix",
+                "tool": "write_file",
+                "args": {"path": "calc.py", "content": f"x = 1 # {EVIL}\n"},
+                "rules": [],
+                "reason": "no rule allowed it",
+            },
+            workspace=tmp_path,
+        )
+    )
     text = console.export_text()
     assert "+x = 1 # \\x1b]0;evil\\x07" in text and "calc.py" in text
     assert "\x1b]" not in console.export_text(styles=True)

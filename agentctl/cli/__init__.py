@@ -25,8 +25,22 @@ def _write_error(message: str, hint: str) -> None:
 
 
 # How `agentctl --help` lists commands: the way a person meets them, not the file order.
-COMMAND_ORDER = ("run", "resume", "jobs", "status", "watch", "log", "approve", "deny", "cancel",
-                 "diff", "rollback", "validate", "policy", "prune")
+COMMAND_ORDER = (
+    "run",
+    "resume",
+    "jobs",
+    "status",
+    "watch",
+    "log",
+    "approve",
+    "deny",
+    "cancel",
+    "diff",
+    "rollback",
+    "validate",
+    "policy",
+    "prune",
+)
 
 
 class _Boundary(TyperGroup):
@@ -37,14 +51,24 @@ class _Boundary(TyperGroup):
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
         return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
-    def main(self, args: Any = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
         try:
-            result = super().main(args=argv, prog_name=prog_name or "agentctl",
-                                  complete_var=complete_var, standalone_mode=False, **extra)
+            result = super().main(
+                args=argv,
+                prog_name=prog_name or "agentctl",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
             code = result if isinstance(result, int) else 0
         except AgentctlError as error:
             if debug:
@@ -53,7 +77,7 @@ class _Boundary(TyperGroup):
             code = error.exit_code
         except KeyboardInterrupt:
             code = 130
-        except Exception as error:  # noqa: BLE001 - this is the boundary
+        except Exception as error:
             code = _report_unexpected(error, argv, debug)
         if standalone_mode:
             sys.exit(code)
@@ -72,8 +96,10 @@ def _report_unexpected(error: Exception, argv: list[str], debug: bool) -> int:
         return 2 if exit_code in (1, 2) else exit_code
     if debug:
         traceback.print_exc()
-    _write_error(f"internal error: {type(error).__name__}: {error}",
-                 "run again with --debug for the traceback, and report it")
+    _write_error(
+        f"internal error: {type(error).__name__}: {error}",
+        "run again with --debug for the traceback, and report it",
+    )
     return 1
 
 
@@ -90,8 +116,13 @@ app = typer.Typer(
 
 @app.callback()
 def _global(
-    db: str = typer.Option(None, "--db", help="The job database (else $AGENTCTL_DB, else the"
-                           " user data dir).", envvar="AGENTCTL_DB", show_envvar=False),
+    db: str = typer.Option(
+        None,
+        "--db",
+        help="The job database (else $AGENTCTL_DB, else the user data dir).",
+        envvar="AGENTCTL_DB",
+        show_envvar=False,
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run AI agents as durable, resumable, audited jobs from YAML recipes.

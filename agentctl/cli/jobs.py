@@ -22,9 +22,13 @@ from agentctl.errors import UsageError
 
 @app.command()
 def jobs(
-    state: Annotated[str | None, typer.Option(
-        help="Only jobs in this state: running, awaiting_approval, succeeded, failed,"
-             " cancelled, interrupted.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Only jobs in this state: running, awaiting_approval, succeeded, failed,"
+            " cancelled, interrupted."
+        ),
+    ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -37,8 +41,10 @@ def jobs(
         raise UsageError(f"unknown state {state!r}", f"use one of: {', '.join(STATES)}")
     store = open_store(db)
     # `running` in the row may mean a dead runner: filter on the state as described.
-    listed = [describe_job(store, job) for job in store.list_jobs(
-        state=None if state in ("running", "interrupted") else state)]
+    listed = [
+        describe_job(store, job)
+        for job in store.list_jobs(state=None if state in ("running", "interrupted") else state)
+    ]
     if state:
         listed = [job for job in listed if job["state"] == state]
     if json_out:
@@ -48,8 +54,9 @@ def jobs(
 
 
 @app.command()
-def status(job: JobArgument, json_out: JsonOption = False, db: DbOption = None,
-           debug: DebugOption = False) -> None:
+def status(
+    job: JobArgument, json_out: JsonOption = False, db: DbOption = None, debug: DebugOption = False
+) -> None:
     """One job: its state, steps, pending approvals and usage."""
     from agentctl.engine.jobs import describe_job
     from agentctl.ui.tables import render_status
@@ -65,10 +72,12 @@ def status(job: JobArgument, json_out: JsonOption = False, db: DbOption = None,
 @app.command()
 def log(
     job: JobArgument,
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="One JSON event per line (JSON Lines).")] = False,
-    follow: Annotated[bool, typer.Option(
-        "--follow", "-f", help="Keep printing new events until the job stops.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON event per line (JSON Lines).")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until the job stops.")
+    ] = False,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -83,8 +92,18 @@ def log(
         for event in store.read_events(job_id, after_seq=seq):
             seq = event.seq
             if json_out:
-                print(json.dumps({"seq": event.seq, "ts": iso_time(event.ts), "type": event.type,
-                                  "step": event.step, **event.data}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "seq": event.seq,
+                            "ts": iso_time(event.ts),
+                            "type": event.type,
+                            "step": event.step,
+                            **event.data,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
             else:
                 line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
                 if line:
@@ -113,8 +132,9 @@ def cancel(job: JobArgument, db: DbOption = None, debug: DebugOption = False) ->
 
 @app.command()
 def prune(
-    older_than: Annotated[str, typer.Option(
-        "--older-than", help="Age of the last change, e.g. 30d, 12h, 90m.")] = "30d",
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of the last change, e.g. 30d, 12h, 90m.")
+    ] = "30d",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -125,13 +145,14 @@ def prune(
     """
     from agentctl.cli.options import is_interactive
     from agentctl.engine.jobs import prune_jobs
-    from agentctl.recipe import parse_duration
+    from agentctl.recipe.schema import parse_duration
 
     try:
         seconds = parse_duration(older_than)
     except ValueError as error:
-        raise UsageError(f"--older-than {older_than!r}: {error}",
-                         "give an age such as 30d, 12h or 90m") from None
+        raise UsageError(
+            f"--older-than {older_than!r}: {error}", "give an age such as 30d, 12h or 90m"
+        ) from None
     store = open_store(db)
     ids, _ = prune_jobs(store, older_than=seconds, delete=False)
     if not ids:
@@ -139,8 +160,10 @@ def prune(
         return
     if not yes:
         if not is_interactive(False):
-            raise UsageError(f"{len(ids)} finished job(s) older than {older_than} would be"
-                             " deleted", "pass --yes to delete them")
+            raise UsageError(
+                f"{len(ids)} finished job(s) older than {older_than} would be deleted",
+                "pass --yes to delete them",
+            )
         if not typer.confirm(f"delete {len(ids)} finished job(s) older than {older_than}?"):
             raise typer.Exit(1)
     ids, blobs = prune_jobs(store, older_than=seconds, delete=True)

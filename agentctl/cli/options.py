@@ -18,12 +18,18 @@ class GlobalOptions:
 
 GLOBAL = GlobalOptions()
 
-DbOption = Annotated[str | None, typer.Option(
-    "--db", help="The job database (else $AGENTCTL_DB, else the user data dir).")]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="The job database (else $AGENTCTL_DB, else the user data dir)."),
+]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-JobArgument = Annotated[str, typer.Argument(
-    help="A job id, a unique prefix of one, or `last` (the newest job).", metavar="JOB")]
+JobArgument = Annotated[
+    str,
+    typer.Argument(
+        help="A job id, a unique prefix of one, or `last` (the newest job).", metavar="JOB"
+    ),
+]
 
 
 def open_store(db: str | None):

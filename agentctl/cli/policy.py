@@ -19,13 +19,19 @@ from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JsonOption
 from agentctl.errors import UsageError
 
-policy_app = typer.Typer(name="policy", help="Inspect policies: which rules decide an action.",
-                         no_args_is_help=True)
+policy_app = typer.Typer(
+    name="policy", help="Inspect policies: which rules decide an action.", no_args_is_help=True
+)
 app.add_typer(policy_app, name="policy")
 
-_ACTION_KEY = "agentctl.policy.action"
-_REQUIRED_ARGS = {"shell": "command", "read_file": "path", "write_file": "path",
-                  "edit_file": "path", "http_get": "url"}
+_ACTION_KEY = "agentctl.policy.rules.action"
+_REQUIRED_ARGS = {
+    "shell": "command",
+    "read_file": "path",
+    "write_file": "path",
+    "edit_file": "path",
+    "http_get": "url",
+}
 _USAGE = 'agentctl policy explain POLICY... -- shell command="git status"'
 
 
@@ -35,7 +41,7 @@ class _ActionAfterDashes(TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if "--" in args:
             cut = args.index("--")
-            ctx.meta[_ACTION_KEY] = args[cut + 1:]
+            ctx.meta[_ACTION_KEY] = args[cut + 1 :]
             args = args[:cut]
         else:
             ctx.meta[_ACTION_KEY] = None
@@ -48,31 +54,44 @@ def parse_action(words: list[str] | None) -> tuple[str, dict[str, str]]:
         raise UsageError("no action given after `--`", f"for example: {_USAGE}")
     tool, pairs = words[0], words[1:]
     if "=" in tool:
-        raise UsageError(f'"{tool}" is not a tool name; the action starts with the tool',
-                         f"for example: {_USAGE}")
+        raise UsageError(
+            f'"{tool}" is not a tool name; the action starts with the tool',
+            f"for example: {_USAGE}",
+        )
     args: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f'bad action argument "{pair}": expected ARG=VALUE',
-                             'quote values with spaces: command="git status"')
+            raise UsageError(
+                f'bad action argument "{pair}": expected ARG=VALUE',
+                'quote values with spaces: command="git status"',
+            )
         if key in args:
             raise UsageError(f'action argument "{key}" given twice', "give each ARG once")
         args[key] = value
     needed = _REQUIRED_ARGS.get(tool)
     if needed and needed not in args:
-        raise UsageError(f"{tool} needs {needed}=...", f"for example: agentctl policy explain "
-                         f"POLICY -- {tool} {needed}=...")
+        raise UsageError(
+            f"{tool} needs {needed}=...",
+            f"for example: agentctl policy explain POLICY -- {tool} {needed}=...",
+        )
     return tool, args
 
 
 @policy_app.command(cls=_ActionAfterDashes)
 def explain(
     ctx: typer.Context,
-    policies: Annotated[list[Path] | None, typer.Argument(
-        help="Policy files (none: the built-in default policy).", metavar="POLICY...")] = None,
-    workspace: Annotated[Path | None, typer.Option(
-        "--workspace", help="Resolve paths against this folder (default: the current one).")
+    policies: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Policy files (none: the built-in default policy).", metavar="POLICY..."
+        ),
+    ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", help="Resolve paths against this folder (default: the current one)."
+        ),
     ] = None,
     json_output: JsonOption = False,
     db: DbOption = None,
@@ -86,16 +105,18 @@ def explain(
     """
     from agentctl.cli.options import GLOBAL
     from agentctl.paths import resolve_db_path
-    from agentctl.policy import PolicySet
+    from agentctl.policy.rules import PolicySet
 
     tool, args = parse_action(ctx.meta.get(_ACTION_KEY))
     folder = workspace or Path(os.getcwd())
     if not folder.is_dir():
-        raise UsageError(f"workspace {folder} is not a directory",
-                         "pass an existing folder with --workspace")
+        raise UsageError(
+            f"workspace {folder} is not a directory", "pass an existing folder with --workspace"
+        )
     policy_set = PolicySet.from_files(policies or [])
-    decision = policy_set.decide(tool, args, workspace=folder,
-                                 db_path=resolve_db_path(db or GLOBAL.db))
+    decision = policy_set.decide(
+        tool, args, workspace=folder, db_path=resolve_db_path(db or GLOBAL.db)
+    )
     if json_output:
         print(json.dumps(decision.to_dict(), indent=2))
         return

@@ -23,15 +23,20 @@ from agentctl.errors import AgentctlError, UsageError
 @app.command()
 def diff(
     job: JobArgument,
-    step: Annotated[str | None, typer.Option(
-        "--step", help="Only the changes this step made.", metavar="STEP")] = None,
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="The changes as JSON (paths, kinds, hashes, sizes; no contents).")] = False,
+    step: Annotated[
+        str | None, typer.Option("--step", help="Only the changes this step made.", metavar="STEP")
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="The changes as JSON (paths, kinds, hashes, sizes; no contents)."
+        ),
+    ] = False,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
     """The file changes the job made, as a unified diff."""
-    from agentctl.changes import render_diff
+    from agentctl.changes.history import render_diff
     from agentctl.engine.rollback import diff_job
 
     store = open_store(db)
@@ -41,8 +46,9 @@ def diff(
         print(json.dumps([c.summary() for c in changes], indent=2, ensure_ascii=False))
         return
     if not changes:
-        sys.stderr.write(f"job {job_id} has no recorded file changes"
-                         f"{f' in step {step}' if step else ''}\n")
+        sys.stderr.write(
+            f"job {job_id} has no recorded file changes{f' in step {step}' if step else ''}\n"
+        )
         return
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     sys.stdout.write(render_diff(changes, color=color))
@@ -56,8 +62,9 @@ def _plan_lines(described: dict[str, Any]) -> list[str]:
     for item in described["plan"]:
         steps = f"  (step {', '.join(item['steps'])})" if item["steps"] else ""
         if item["status"] == "conflict":
-            lines.append(f"  conflict  {item['path']}: {item['reason']}"
-                         " (left alone; --force overwrites)")
+            lines.append(
+                f"  conflict  {item['path']}: {item['reason']} (left alone; --force overwrites)"
+            )
         elif item["status"] == "too_large":
             lines.append(f"  skip      {item['path']}: {item['reason']}")
         elif item["status"] == "unchanged":
@@ -70,11 +77,14 @@ def _plan_lines(described: dict[str, Any]) -> list[str]:
 @app.command()
 def rollback(
     job: JobArgument,
-    to: Annotated[str | None, typer.Option(
-        "--to", help="Undo only the changes from this step on.", metavar="STEP")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Undo only the changes from this step on.", metavar="STEP"),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Roll back without asking.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Also overwrite files changed since the job.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also overwrite files changed since the job.")
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -96,8 +106,10 @@ def rollback(
     if not yes:
         count = len(preview["plan"])
         if not is_interactive(False):
-            raise UsageError(f"rolling back job {job_id} would change {count} file(s)",
-                             f"review with `agentctl diff {job_id}`, then add --yes")
+            raise UsageError(
+                f"rolling back job {job_id} would change {count} file(s)",
+                f"review with `agentctl diff {job_id}`, then add --yes",
+            )
         say(f"job {job_id}: roll back {count} file(s)" + (f" from step {to} on:" if to else ":"))
         for line in _plan_lines(preview):
             say(line)
@@ -116,11 +128,16 @@ def rollback(
         for conflict in done["conflicts"]:
             say(f"conflict  {conflict['path']}: {conflict['reason']}")
     if done["conflicts"] and force:
-        raise AgentctlError(f"{len(done['conflicts'])} file(s) could not be put back safely",
-                            "a symlink or a directory is in the way; fix those paths by hand",
-                            exit_code=1)
+        raise AgentctlError(
+            f"{len(done['conflicts'])} file(s) could not be put back safely",
+            "a symlink or a directory is in the way; fix those paths by hand",
+            exit_code=1,
+        )
     if done["conflicts"]:
         raise AgentctlError(
             f"{len(done['conflicts'])} file(s) changed since the job; left them alone",
             f"look at them, then `agentctl rollback {job_id}"
-            + (f" --to {to}" if to else "") + " --force` to overwrite them", exit_code=1)
+            + (f" --to {to}" if to else "")
+            + " --force` to overwrite them",
+            exit_code=1,
+        )

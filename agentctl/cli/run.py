@@ -26,25 +26,51 @@ from agentctl.cli.options import (
 @app.command()
 def run(
     recipe: Annotated[Path, typer.Argument(help="The recipe file (YAML).", metavar="RECIPE")],
-    param: Annotated[list[str] | None, typer.Option(
-        "-p", "--param", help="A recipe param as KEY=VALUE; repeat for more.")] = None,
-    workspace: Annotated[str | None, typer.Option(
-        help="The folder the agent works in (default: the current folder).")] = None,
-    policy: Annotated[list[str] | None, typer.Option(
-        "--policy", help="A policy file, on top of the recipe's; repeat for more. The strictest"
-        " decision wins.", metavar="FILE")] = None,
-    model: Annotated[list[str] | None, typer.Option(
-        "--model", help="MODEL for the default role, or ROLE=MODEL; repeat for more.")] = None,
-    record: Annotated[str | None, typer.Option(
-        help="Write every model exchange to FILE (JSON Lines).", metavar="FILE")] = None,
-    replay: Annotated[str | None, typer.Option(
-        help="Answer model calls from FILE, made by --record; no network.",
-        metavar="FILE")] = None,
-    non_interactive: Annotated[bool, typer.Option(
-        "--non-interactive", help="Never prompt: park the job for approval and exit 3.")] = False,
-    detach: Annotated[bool, typer.Option(
-        "--detach", help="Run in the background and return at once; follow with"
-        " `agentctl log JOB --follow`.")] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--param", help="A recipe param as KEY=VALUE; repeat for more."),
+    ] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="The folder the agent works in (default: the current folder)."),
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            help="A policy file, on top of the recipe's; repeat for more. The strictest"
+            " decision wins.",
+            metavar="FILE",
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="MODEL for the default role, or ROLE=MODEL; repeat for more."),
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(help="Write every model exchange to FILE (JSON Lines).", metavar="FILE"),
+    ] = None,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer model calls from FILE, made by --record; no network.", metavar="FILE"
+        ),
+    ] = None,
+    non_interactive: Annotated[
+        bool,
+        typer.Option(
+            "--non-interactive", help="Never prompt: park the job for approval and exit 3."
+        ),
+    ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Run in the background and return at once; follow with"
+            " `agentctl log JOB --follow`.",
+        ),
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -59,9 +85,16 @@ def run(
     from agentctl.engine.launch import prepare_job
 
     store = open_store(db)
-    job_id = prepare_job(store, str(recipe), param_pairs=param or [], workspace=workspace,
-                         model_overrides=model or [], record=record, replay=replay,
-                         policy_files=policy or [])
+    job_id = prepare_job(
+        store,
+        str(recipe),
+        param_pairs=param or [],
+        workspace=workspace,
+        model_overrides=model or [],
+        record=record,
+        replay=replay,
+        policy_files=policy or [],
+    )
     if detach:
         _detach(store, job_id, json_out=json_out)
         return
@@ -71,8 +104,12 @@ def run(
 @app.command()
 def resume(
     job: JobArgument,
-    non_interactive: Annotated[bool, typer.Option(
-        "--non-interactive", help="Never prompt: park the job for approval and exit 3.")] = False,
+    non_interactive: Annotated[
+        bool,
+        typer.Option(
+            "--non-interactive", help="Never prompt: park the job for approval and exit 3."
+        ),
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -84,8 +121,9 @@ def resume(
     re-run by itself only if its tool is read-only; otherwise it waits for `agentctl approve`.
     """
     store = open_store(db)
-    _follow(store, store.find_job(job), json_out=json_out,
-            interactive=is_interactive(non_interactive))
+    _follow(
+        store, store.find_job(job), json_out=json_out, interactive=is_interactive(non_interactive)
+    )
 
 
 def _detach(store, job_id: str, *, json_out: bool) -> None:
@@ -118,14 +156,20 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     github = os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
     view = JobViewState.from_job(job, state="starting")
     display = open_display(view, live=interactive, github=github)
-    approver = display.approver(workspace=Path(job["workspace"]),
-                                is_decided=pending_check(store, job_id)) if interactive else None
+    approver = (
+        display.approver(workspace=Path(job["workspace"]), is_decided=pending_check(store, job_id))
+        if interactive
+        else None
+    )
 
     def on_event(event) -> None:
         if event.type == "runner_started":
             verb = "resumed" if event.data.get("resumed") else "started"
-            print(f"job {job_id} {verb}; watch it from elsewhere with"
-                  f" `agentctl watch {job_id}`", file=sys.stderr, flush=True)
+            print(
+                f"job {job_id} {verb}; watch it from elsewhere with `agentctl watch {job_id}`",
+                file=sys.stderr,
+                flush=True,
+            )
         display.on_event(event)
 
     previous = None
@@ -133,8 +177,9 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
         previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
         with display:
-            outcome = run_prepared_job(store, job_id, approver=approver, on_event=on_event,
-                                       on_text=display.on_text)
+            outcome = run_prepared_job(
+                store, job_id, approver=approver, on_event=on_event, on_text=display.on_text
+            )
     finally:
         # After a Ctrl-C the handler stays "ignore" until exit; otherwise put it back.
         if previous is not None and signal.getsignal(signal.SIGINT) is _interrupt_once:
@@ -146,8 +191,10 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
     else:
-        show_outcome(outcome, final_output=_final_output(store, job_id)
-                     if outcome.state == "succeeded" else None)
+        show_outcome(
+            outcome,
+            final_output=_final_output(store, job_id) if outcome.state == "succeeded" else None,
+        )
     raise typer.Exit(outcome.exit_code)
 
 
@@ -161,26 +208,32 @@ def _final_output(store, job_id: str) -> tuple[str, str] | None:
 
 def _offer_rollback(store, job_id: str) -> None:
     """A failed or cancelled run in a terminal offers to undo the files it changed."""
-    from agentctl.changes import net_changes
+    from agentctl.changes.history import net_changes
     from agentctl.engine.rollback import diff_job, rollback_job
     from agentctl.ui.prompts import offer_rollback
 
     changes = net_changes(diff_job(store, job_id))
-    lines = [f"{c.kind:<9} {c.path}" + (f" (from {c.from_path})" if c.from_path else "")
-             for c in changes]
+    lines = [
+        f"{c.kind:<9} {c.path}" + (f" (from {c.from_path})" if c.from_path else "") for c in changes
+    ]
     if not changes or not offer_rollback("\n".join(lines)):
         return
     report = rollback_job(store, job_id)
-    print(f"rolled back: {len(report['restored'])} restored, {len(report['removed'])} removed",
-          file=sys.stderr)
+    print(
+        f"rolled back: {len(report['restored'])} restored, {len(report['removed'])} removed",
+        file=sys.stderr,
+    )
     for conflict in report["conflicts"]:
-        print(f"left alone (changed since the job): {conflict['path']}: {conflict['reason']}",
-              file=sys.stderr)
+        print(
+            f"left alone (changed since the job): {conflict['path']}: {conflict['reason']}",
+            file=sys.stderr,
+        )
 
 
 def pending_check(store, job_id: str):
     """`is_decided(request)` for prompts: true once the request is no longer pending, e.g.
     after `agentctl approve` from another terminal. One indexed query per call."""
+
     def is_decided(request: dict) -> bool:
         if store.cancel_requested(job_id):  # `agentctl cancel` closes the prompt too
             return True
@@ -203,5 +256,4 @@ def append_step_summary(store, job_id: str) -> None:
         with open(path, "a", encoding="utf-8") as summary:
             summary.write(text)
     except OSError as error:
-        print(f"warning: could not write the step summary to {path}: {error}",
-              file=sys.stderr)
+        print(f"warning: could not write the step summary to {path}: {error}", file=sys.stderr)

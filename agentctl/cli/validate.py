@@ -18,7 +18,7 @@ _TEST_HINT = "fix the rule or the test's expect:, then run `agentctl validate FI
 
 def _is_policy_file(path: Path) -> bool:
     """A YAML file whose top level has rules: or default: and no steps:/instructions:."""
-    from agentctl.policy import is_policy_data
+    from agentctl.policy.rules import is_policy_data
     from agentctl.yamlload import load_yaml
 
     try:
@@ -43,7 +43,7 @@ def _scratch_parent() -> str | None:
 
 def _validate_policy(path: Path) -> int:
     """Load a policy and run its tests; print ok or one error per failing test. Bad count."""
-    from agentctl.policy import load_policy, run_policy_tests
+    from agentctl.policy.rules import load_policy, run_policy_tests
 
     policy = load_policy(path)
     with tempfile.TemporaryDirectory(prefix="run-", dir=_scratch_parent()) as folder:
@@ -52,15 +52,18 @@ def _validate_policy(path: Path) -> int:
         _write_error(failure.message(), _TEST_HINT)
     if failures:
         return 1
-    print(f"ok {path}: policy {policy.name}, {len(policy.rules)} rules, "
-          f"{len(policy.tests)} tests pass")
+    print(
+        f"ok {path}: policy {policy.name}, {len(policy.rules)} rules, "
+        f"{len(policy.tests)} tests pass"
+    )
     return 0
 
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Recipe and policy files.",
-                                                metavar="FILE...")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Recipe and policy files.", metavar="FILE...")
+    ],
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -71,7 +74,7 @@ def validate(
     Exit 0 when every file is valid and every test passes, else 2 with an `error:` line per
     bad file or failing test naming file:line:column.
     """
-    from agentctl.recipe import load_recipe
+    from agentctl.recipe.schema import load_recipe
 
     bad = 0
     for path in files:

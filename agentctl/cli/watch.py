@@ -35,8 +35,9 @@ def watch(job: JobArgument, db: DbOption = None, debug: DebugOption = False) -> 
     interactive = is_interactive(False)
     display = open_display(JobViewState(job_id), live=interactive)
     with display:
-        _follow_log(store, job_id, display, interactive=interactive,
-                    workspace=Path(described["workspace"]))
+        _follow_log(
+            store, job_id, display, interactive=interactive, workspace=Path(described["workspace"])
+        )
     state = effective_state(store.get_job(job_id))
     _print_end(job_id, state, pending=bool(store.list_approvals(job_id, state="pending")))
     raise typer.Exit(EXIT_CODES.get(state, 0))
@@ -54,8 +55,7 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
         # A job that ended (e.g. cancelled) leaves its request pending: the prompt closes too.
         return decided(request) or store.get_job(job_id)["state"] in TERMINAL_STATES
 
-    approver = display.approver(workspace=workspace, is_decided=is_decided) \
-        if interactive else None
+    approver = display.approver(workspace=workspace, is_decided=is_decided) if interactive else None
     asked: set[str] = set()
     seq, last_check = 0, time.monotonic()
     while True:
@@ -76,8 +76,9 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
         quiet = not events and time.monotonic() - last_check > LIVENESS_SECONDS
         if quiet or view.state == "interrupted":
             last_check = time.monotonic()
-            if effective_state(store.get_job(job_id)) != "running" \
-                    and not store.read_events(job_id, after_seq=seq, limit=1):
+            if effective_state(store.get_job(job_id)) != "running" and not store.read_events(
+                job_id, after_seq=seq, limit=1
+            ):
                 return
         time.sleep(POLL_SECONDS)
 
@@ -89,8 +90,15 @@ def _answer(store, job_id: str, request: dict, answer: str | None) -> None:
     if answer not in ("approve", "deny"):
         return
     try:
-        decide_approval(store, job_id, request["request"], answer, by=describe_decider(),
-                        comment="answered in agentctl watch", now=time.time())
+        decide_approval(
+            store,
+            job_id,
+            request["request"],
+            answer,
+            by=describe_decider(),
+            comment="answered in agentctl watch",
+            now=time.time(),
+        )
     except UsageError as error:  # answered elsewhere a moment before
         typer.echo(f"note: {error.message}", err=True)
 
@@ -100,13 +108,13 @@ def _print_end(job_id: str, state: str, *, pending: bool) -> None:
         state = "decided"
     lines = {
         "decided": f"job {job_id} is paused and its approvals are decided; continue it with"
-                   f" `agentctl resume {job_id}`",
+        f" `agentctl resume {job_id}`",
         "succeeded": f"job {job_id} succeeded",
         "failed": f"job {job_id} failed; see `agentctl log {job_id}`",
         "cancelled": f"job {job_id} cancelled",
         "awaiting_approval": f"job {job_id} is waiting for approval; decide with `agentctl"
-                             f" approve {job_id}` or `agentctl deny {job_id}`, then"
-                             f" `agentctl resume {job_id}`",
+        f" approve {job_id}` or `agentctl deny {job_id}`, then"
+        f" `agentctl resume {job_id}`",
         "interrupted": f"job {job_id} interrupted; continue it with `agentctl resume {job_id}`",
         "running": f"job {job_id} is still running",
     }

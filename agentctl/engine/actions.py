@@ -27,8 +27,10 @@ from agentctl.tools.base import (
     ToolResult,
 )
 
-UNCERTAIN = ("uncertain: this action started but its runner stopped before recording a result;"
-             " it may or may not have taken effect. Run it again?")
+UNCERTAIN = (
+    "uncertain: this action started but its runner stopped before recording a result;"
+    " it may or may not have taken effect. Run it again?"
+)
 
 
 @dataclass
@@ -52,7 +54,7 @@ class ActionContext:
     tool_timeout_cap: float | None = None  # the policy's tool_timeout: no action runs longer
     output_cap: int = DEFAULT_OUTPUT_CAP
     decide: Callable[[str, dict[str, Any], Tool], Verdict] | None = None
-    mask: Callable[[str], str] = staticmethod(lambda text: text)  # type: ignore[assignment]
+    mask: Callable[[str], str] = staticmethod(lambda text: text)  # noqa: RUF009
     recorder: Any = None  # a ChangeRecorder, or None to record no file changes
     sandbox: str = "off"
     network: bool = True
@@ -61,9 +63,13 @@ class ActionContext:
 
 
 def result_from_log(data: dict[str, Any]) -> ToolResult:
-    return ToolResult(ok=data["ok"], output=data.get("output", ""),
-                      exit_code=data.get("exit_code"), truncated=data.get("truncated", False),
-                      error=data.get("error"))
+    return ToolResult(
+        ok=data["ok"],
+        output=data.get("output", ""),
+        exit_code=data.get("exit_code"),
+        truncated=data.get("truncated", False),
+        error=data.get("error"),
+    )
 
 
 class ActionRunner:
@@ -77,8 +83,16 @@ class ActionRunner:
         if self.ctx.cancel.is_set():
             raise Cancelled()
 
-    def run(self, *, step: str, key: str, name: str, tool: Tool, args: dict[str, Any],
-            timeout: float | None = None) -> ToolResult:
+    def run(
+        self,
+        *,
+        step: str,
+        key: str,
+        name: str,
+        tool: Tool,
+        args: dict[str, Any],
+        timeout: float | None = None,
+    ) -> ToolResult:
         recorded = self.index.finished.get(key)
         if recorded is not None:
             return result_from_log(recorded)
@@ -90,16 +104,22 @@ class ActionRunner:
         approval = None
         if verdict.decision == "ask" or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
-            answer, approval = self.gate.require(step=step, key=key, tool=name, args=args,
-                                                 reason=reason, rules=verdict.rules)
+            answer, approval = self.gate.require(
+                step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rules
+            )
             if answer == "deny":
                 who = approval.get("decided_by") or "a person"
-                why = ("running it again was denied" if uncertain else "it was denied")
+                why = "running it again was denied" if uncertain else "it was denied"
                 return self._refuse(step, key, name, args, verdict, f"{why} by {who}")
         self.check_cancel()
         tool_timeout = self._timeout_for(timeout)
-        started_data: dict[str, Any] = {"key": key, "tool": name, "args": args,
-                                        "read_only": read_only, "decision": verdict.decision}
+        started_data: dict[str, Any] = {
+            "key": key,
+            "tool": name,
+            "args": args,
+            "read_only": read_only,
+            "decision": verdict.decision,
+        }
         if verdict.rules:
             started_data["rules"] = verdict.rules
         if approval is not None:
@@ -113,12 +133,20 @@ class ActionRunner:
         token = recorder.before(name, args, read_only=read_only) if recorder else None
         started = time.monotonic()
         try:
-            result = tool.run(args, ToolContext(
-                workspace=self.ctx.workspace, timeout=tool_timeout,
-                output_cap=self.ctx.output_cap, env=self.ctx.env, cancel=self.ctx.cancel,
-                sandbox=self.ctx.sandbox, network=self.ctx.network,
-                hidden_paths=self.ctx.hidden_paths, sessions=self.ctx.sessions,
-            ))
+            result = tool.run(
+                args,
+                ToolContext(
+                    workspace=self.ctx.workspace,
+                    timeout=tool_timeout,
+                    output_cap=self.ctx.output_cap,
+                    env=self.ctx.env,
+                    cancel=self.ctx.cancel,
+                    sandbox=self.ctx.sandbox,
+                    network=self.ctx.network,
+                    hidden_paths=self.ctx.hidden_paths,
+                    sessions=self.ctx.sessions,
+                ),
+            )
         finally:
             changes = recorder.after(token) if recorder else []
         result.output = self.ctx.mask(result.output)
@@ -136,9 +164,12 @@ class ActionRunner:
     def _timeout_for(self, timeout: float | None) -> float:
         limits, usage = self.ctx.limits, self.ctx.usage
         if limits.max_tool_calls is not None and usage.tool_calls >= limits.max_tool_calls:
-            raise LimitExceeded("max_tool_calls", f"limit max_tool_calls reached:"
-                                f" {usage.tool_calls} tool calls of {limits.max_tool_calls}"
-                                " allowed")
+            raise LimitExceeded(
+                "max_tool_calls",
+                f"limit max_tool_calls reached:"
+                f" {usage.tool_calls} tool calls of {limits.max_tool_calls}"
+                " allowed",
+            )
         tool_timeout = timeout or self.ctx.tool_timeout
         if self.ctx.tool_timeout_cap is not None:
             tool_timeout = min(tool_timeout, self.ctx.tool_timeout_cap)
@@ -149,8 +180,9 @@ class ActionRunner:
             tool_timeout = min(tool_timeout, remaining)
         return tool_timeout
 
-    def record(self, *, step: str, key: str, name: str, args: dict[str, Any],
-               result: ToolResult) -> ToolResult:
+    def record(
+        self, *, step: str, key: str, name: str, args: dict[str, Any], result: ToolResult
+    ) -> ToolResult:
         """Log an action refused before running (unknown tool, bad arguments)."""
         recorded = self.index.finished.get(key)
         if recorded is not None:
@@ -158,20 +190,44 @@ class ActionRunner:
         self._finish(step, key, name, result, 0.0, {"args": args, "refused": True})
         return result
 
-    def _refuse(self, step: str, key: str, name: str, args: dict[str, Any], verdict: Verdict,
-                why: str) -> ToolResult:
+    def _refuse(
+        self, step: str, key: str, name: str, args: dict[str, Any], verdict: Verdict, why: str
+    ) -> ToolResult:
         rules = ", ".join(verdict.rules) or "the default"
-        result = ToolResult(ok=False, error="denied", output=(
-            f"{name} was not run: {why} (rules: {rules}). {verdict.reason}".strip()
-            + " Do not retry it; find another way or explain what you need."))
-        self._finish(step, key, name, result, 0.0, {
-            "args": args, "refused": True, "decision": "deny", "rules": verdict.rules})
+        result = ToolResult(
+            ok=False,
+            error="denied",
+            output=(
+                f"{name} was not run: {why} (rules: {rules}). {verdict.reason}".strip()
+                + " Do not retry it; find another way or explain what you need."
+            ),
+        )
+        self._finish(
+            step,
+            key,
+            name,
+            result,
+            0.0,
+            {"args": args, "refused": True, "decision": "deny", "rules": verdict.rules},
+        )
         return result
 
-    def _finish(self, step: str, key: str, name: str, result: ToolResult, seconds: float,
-                extra: dict[str, Any] | None = None) -> None:
-        data = {"key": key, "tool": name, **result.to_dict(),
-                "duration_ms": round(seconds * 1000), **(extra or {})}
+    def _finish(
+        self,
+        step: str,
+        key: str,
+        name: str,
+        result: ToolResult,
+        seconds: float,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        data = {
+            "key": key,
+            "tool": name,
+            **result.to_dict(),
+            "duration_ms": round(seconds * 1000),
+            **(extra or {}),
+        }
         self.journal.add("action_finished", step, data)
         self.journal.commit()
         self.index.finished[key] = data

@@ -41,10 +41,18 @@ def format_tool_result(result: ToolResult) -> str:
 
 
 class AgentLoop:
-    def __init__(self, *, journal: Journal, index: ReplayIndex, actions: ActionRunner,
-                 model: Any, estimate_cost: Callable[[str, list[dict]], float],
-                 on_text: Callable[[str], None] | None, run_check: Callable[..., ToolResult],
-                 active_seconds: Callable[[], float]):
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        index: ReplayIndex,
+        actions: ActionRunner,
+        model: Any,
+        estimate_cost: Callable[[str, list[dict]], float],
+        on_text: Callable[[str], None] | None,
+        run_check: Callable[..., ToolResult],
+        active_seconds: Callable[[], float],
+    ):
         self.journal = journal
         self.index = index
         self.actions = actions
@@ -66,8 +74,9 @@ class AgentLoop:
             final = self._converse(spec, messages, tool_specs, state)
             if spec.check_command is None:
                 return final
-            result = self.run_check(step=spec.step_id, key=f"{spec.step_id}/check{attempt}",
-                                    command=spec.check_command)
+            result = self.run_check(
+                step=spec.step_id, key=f"{spec.step_id}/check{attempt}", command=spec.check_command
+            )
             if result.ok:
                 return final
             if attempt == spec.check_attempts:
@@ -76,14 +85,25 @@ class AgentLoop:
                     f" {attempt} attempt(s)",
                     f"see its output with `agentctl log {self.journal.job_id}`",
                 )
-            messages.append({"role": "user", "content": (
-                f"The check `{spec.check_command}` failed (attempt {attempt} of"
-                f" {spec.check_attempts}):\n{format_tool_result(result)}\n"
-                "Fix the problem, then reply without calling a tool.")})
+            messages.append(
+                {
+                    "role": "user",
+                    "content": (
+                        f"The check `{spec.check_command}` failed (attempt {attempt} of"
+                        f" {spec.check_attempts}):\n{format_tool_result(result)}\n"
+                        "Fix the problem, then reply without calling a tool."
+                    ),
+                }
+            )
         return final
 
-    def _converse(self, spec: AgentStep, messages: list[dict[str, Any]],
-                  tool_specs: list[dict[str, Any]], state: dict[str, int]) -> str:
+    def _converse(
+        self,
+        spec: AgentStep,
+        messages: list[dict[str, Any]],
+        tool_specs: list[dict[str, Any]],
+        state: dict[str, int],
+    ) -> str:
         while True:
             key = f"{spec.step_id}/t{state['turn']}"
             recorded = self.index.models.get(key)
@@ -97,34 +117,60 @@ class AgentLoop:
             if not calls:
                 return message.get("content") or ""
             for number, call in enumerate(calls):
-                if (spec.max_tool_calls is not None
-                        and state["tool_calls"] >= spec.max_tool_calls
-                        and f"{key}/c{number}" not in self.index.finished):
-                    raise LimitExceeded("max_tool_calls", (
-                        f"limit max_tool_calls reached in step {spec.step_id}:"
-                        f" {state['tool_calls']} tool calls of {spec.max_tool_calls} allowed"))
+                if (
+                    spec.max_tool_calls is not None
+                    and state["tool_calls"] >= spec.max_tool_calls
+                    and f"{key}/c{number}" not in self.index.finished
+                ):
+                    raise LimitExceeded(
+                        "max_tool_calls",
+                        (
+                            f"limit max_tool_calls reached in step {spec.step_id}:"
+                            f" {state['tool_calls']} tool calls of {spec.max_tool_calls} allowed"
+                        ),
+                    )
                 state["tool_calls"] += 1
                 result = self._act(spec, f"{key}/c{number}", call)
-                messages.append({"role": "tool", "tool_call_id": call.get("id", ""),
-                                 "content": format_tool_result(result)})
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.get("id", ""),
+                        "content": format_tool_result(result),
+                    }
+                )
 
-    def _ask(self, spec: AgentStep, key: str, messages: list[dict[str, Any]],
-             tool_specs: list[dict[str, Any]], turn: int) -> dict[str, Any]:
+    def _ask(
+        self,
+        spec: AgentStep,
+        key: str,
+        messages: list[dict[str, Any]],
+        tool_specs: list[dict[str, Any]],
+        turn: int,
+    ) -> dict[str, Any]:
         self.actions.check_cancel()
         if spec.max_turns is not None and turn >= spec.max_turns:
-            raise LimitExceeded("max_turns", f"limit max_turns reached in step {spec.step_id}:"
-                                f" {turn} model calls of {spec.max_turns} allowed")
+            raise LimitExceeded(
+                "max_turns",
+                f"limit max_turns reached in step {spec.step_id}:"
+                f" {turn} model calls of {spec.max_turns} allowed",
+            )
         limits = self.actions.ctx.limits
         # Estimating serialises the whole conversation: only worth it under a cost limit.
-        estimate = (self.estimate_cost(spec.role, messages)
-                    if limits.max_cost_usd is not None else 0.0)
-        check_limits(limits, self.actions.ctx.usage, active_seconds=self.active_seconds(),
-                     next_cost_estimate=estimate)
+        estimate = (
+            self.estimate_cost(spec.role, messages) if limits.max_cost_usd is not None else 0.0
+        )
+        check_limits(
+            limits,
+            self.actions.ctx.usage,
+            active_seconds=self.active_seconds(),
+            next_cost_estimate=estimate,
+        )
         # Whatever is buffered (e.g. the last tool result) is committed before paying for a call.
         self.journal.commit()
         started = time.monotonic()
-        reply = self.model.complete(spec.role, messages, tool_specs,
-                                    call_index=self.index.model_calls, on_text=self.on_text)
+        reply = self.model.complete(
+            spec.role, messages, tool_specs, call_index=self.index.model_calls, on_text=self.on_text
+        )
         data = reply.to_dict()
         usage = self.actions.ctx.usage
         usage.model_calls += 1
@@ -132,11 +178,21 @@ class AgentLoop:
         usage.input_tokens += reply.input_tokens
         usage.output_tokens += reply.output_tokens
         self.index.model_calls += 1
-        self.journal.add("model_response", spec.step_id, {
-            "key": key, "reply": data,
-            "wall_ms": round((time.monotonic() - started) * 1000),
-        }, add_fields={"model_calls": 1, "cost_usd": reply.cost_usd,
-                       "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens})
+        self.journal.add(
+            "model_response",
+            spec.step_id,
+            {
+                "key": key,
+                "reply": data,
+                "wall_ms": round((time.monotonic() - started) * 1000),
+            },
+            add_fields={
+                "model_calls": 1,
+                "cost_usd": reply.cost_usd,
+                "input_tokens": reply.input_tokens,
+                "output_tokens": reply.output_tokens,
+            },
+        )
         self.index.models[key] = {"key": key, "reply": data}
         if not reply.message.get("tool_calls"):
             self.journal.commit()
@@ -152,14 +208,29 @@ class AgentLoop:
             if not isinstance(args, dict):
                 raise ValueError("not an object")
         except ValueError:
-            return self.actions.record(step=spec.step_id, key=key, name=name, args={"raw": raw},
-                                       result=ToolResult(ok=False, error="bad_arguments",
-                                       output=f"the arguments for {name} are not a JSON object:"
-                                              f" {raw[:200]}"))
+            return self.actions.record(
+                step=spec.step_id,
+                key=key,
+                name=name,
+                args={"raw": raw},
+                result=ToolResult(
+                    ok=False,
+                    error="bad_arguments",
+                    output=f"the arguments for {name} are not a JSON object: {raw[:200]}",
+                ),
+            )
         tool = spec.tools.get(name)
         if tool is None:
             known = ", ".join(spec.tools) or "none"
-            return self.actions.record(step=spec.step_id, key=key, name=name, args=args,
-                                       result=ToolResult(ok=False, error="unknown_tool",
-                                       output=f"there is no tool {name!r}; tools: {known}"))
+            return self.actions.record(
+                step=spec.step_id,
+                key=key,
+                name=name,
+                args=args,
+                result=ToolResult(
+                    ok=False,
+                    error="unknown_tool",
+                    output=f"there is no tool {name!r}; tools: {known}",
+                ),
+            )
         return self.actions.run(step=spec.step_id, key=key, name=name, tool=tool, args=args)

@@ -41,33 +41,66 @@ def describe_decider() -> str:
 class Gate:
     """Asks for approvals on behalf of one runner."""
 
-    def __init__(self, store: Store, journal: Journal, index: ReplayIndex,
-                 approver: Approver | None, expires_after: float | None = None):
+    def __init__(
+        self,
+        store: Store,
+        journal: Journal,
+        index: ReplayIndex,
+        approver: Approver | None,
+        expires_after: float | None = None,
+    ):
         self.store = store
         self.journal = journal
         self.index = index
         self.approver = approver
         self.expires_after = expires_after  # the policy's approvals.expires_after, seconds
 
-    def require(self, *, step: str, key: str, tool: str | None, args: dict[str, Any],
-                reason: str, rules: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    def require(
+        self,
+        *,
+        step: str,
+        key: str,
+        tool: str | None,
+        args: dict[str, Any],
+        reason: str,
+        rules: list[str] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         """Return ("approve" | "deny", the approval record), or raise Parked."""
         job_id = self.journal.job_id
         digest = hash_action(tool, args)
         request = self.index.requests.get(key)
         record = None
         if request is not None and request.get("action_hash") == digest:
-            record = next((a for a in self.store.list_approvals(job_id)
-                           if a["request"] == request["request"]), None)
+            record = next(
+                (
+                    a
+                    for a in self.store.list_approvals(job_id)
+                    if a["request"] == request["request"]
+                ),
+                None,
+            )
         if record is None or record["state"] == "used":
-            record = self._create(step=step, key=key, tool=tool, args=args, digest=digest,
-                                  reason=reason, rules=rules or [])
+            record = self._create(
+                step=step,
+                key=key,
+                tool=tool,
+                args=args,
+                digest=digest,
+                reason=reason,
+                rules=rules or [],
+            )
         if record["state"] == "pending" and self.approver is not None:
             answer = self.approver(record)
             if answer in ("approve", "deny"):
-                record = decide_approval(self.store, job_id, record["request"], answer,
-                                         by=describe_decider(), comment="answered at the prompt",
-                                         now=self.journal.clock())
+                record = decide_approval(
+                    self.store,
+                    job_id,
+                    record["request"],
+                    answer,
+                    by=describe_decider(),
+                    comment="answered at the prompt",
+                    now=self.journal.clock(),
+                )
             elif answer == "decided":  # `agentctl approve/deny` answered from elsewhere
                 record = self._record(record["request"])
         if record["state"] == "pending":
@@ -80,38 +113,77 @@ class Gate:
         return "deny", record
 
     def _expired(self, record: dict[str, Any]) -> bool:
-        return (self.expires_after is not None and record["decided_at"] is not None
-                and self.journal.clock() - record["decided_at"] > self.expires_after)
+        return (
+            self.expires_after is not None
+            and record["decided_at"] is not None
+            and self.journal.clock() - record["decided_at"] > self.expires_after
+        )
 
     def _expire(self, record: dict[str, Any]) -> dict[str, Any]:
         """An approval used too late counts as a deny (the policy's approvals.expires_after)."""
         job_id = self.journal.job_id
         self.journal.add("approval_expired", record["step"], {"request": record["request"]})
-        self.journal.commit(extra=lambda conn: self.store.set_approval_state(
-            conn, job_id, record["request"], expect="approved", state="expired",
-            now=self.journal.clock()))
+        self.journal.commit(
+            extra=lambda conn: self.store.set_approval_state(
+                conn,
+                job_id,
+                record["request"],
+                expect="approved",
+                state="expired",
+                now=self.journal.clock(),
+            )
+        )
         expired = self._record(record["request"])
         expired["decided_by"] = f"expiry (approved by {record['decided_by']} too long ago)"
         return expired
 
     def _record(self, request: str) -> dict[str, Any]:
-        return next(a for a in self.store.list_approvals(self.journal.job_id)
-                    if a["request"] == request)
+        return next(
+            a for a in self.store.list_approvals(self.journal.job_id) if a["request"] == request
+        )
 
-    def _create(self, *, step: str, key: str, tool: str | None, args: dict[str, Any],
-                digest: str, reason: str, rules: list[str]) -> dict[str, Any]:
+    def _create(
+        self,
+        *,
+        step: str,
+        key: str,
+        tool: str | None,
+        args: dict[str, Any],
+        digest: str,
+        reason: str,
+        rules: list[str],
+    ) -> dict[str, Any]:
         job_id = self.journal.job_id
         # Named after the seq its event gets: short, easy to type, and unique in the job since
         # only the lease holder creates requests and seqs only grow.
         self.journal.commit()
         request = f"r{self.store.get_job(job_id)['last_seq'] + 1}"
-        data = {"request": request, "key": key, "tool": tool, "args": args,
-                "action_hash": digest, "reason": reason, "rules": rules}
+        data = {
+            "request": request,
+            "key": key,
+            "tool": tool,
+            "args": args,
+            "action_hash": digest,
+            "reason": reason,
+            "rules": rules,
+        }
         now = self.journal.clock()
         self.journal.add("approval_requested", step, data)
-        self.journal.commit(extra=lambda conn: self.store.add_approval(
-            conn, job_id=job_id, request=request, step=step, key=key, tool=tool, args=args,
-            action_hash=digest, rules=rules, reason=reason, now=now))
+        self.journal.commit(
+            extra=lambda conn: self.store.add_approval(
+                conn,
+                job_id=job_id,
+                request=request,
+                step=step,
+                key=key,
+                tool=tool,
+                args=args,
+                action_hash=digest,
+                rules=rules,
+                reason=reason,
+                now=now,
+            )
+        )
         self.index.requests[key] = data
         return next(a for a in self.store.list_approvals(job_id) if a["request"] == request)
 
@@ -119,46 +191,80 @@ class Gate:
         job_id = self.journal.job_id
 
         def use(conn) -> None:
-            if not self.store.set_approval_state(conn, job_id, record["request"],
-                                                 expect="approved", state="used",
-                                                 now=self.journal.clock()):
-                raise UsageError(f"approval {record['request']} was already used",
-                                 f"see `agentctl status {job_id}`")
+            if not self.store.set_approval_state(
+                conn,
+                job_id,
+                record["request"],
+                expect="approved",
+                state="used",
+                now=self.journal.clock(),
+            ):
+                raise UsageError(
+                    f"approval {record['request']} was already used",
+                    f"see `agentctl status {job_id}`",
+                )
 
         self.journal.add("approval_used", record["step"], {"request": record["request"]})
         self.journal.commit(extra=use)
 
 
-def decide_approval(store: Store, job_id: str, request: str | None, decision: str, *,
-                    by: str, comment: str | None, now: float) -> dict[str, Any]:
+def decide_approval(
+    store: Store,
+    job_id: str,
+    request: str | None,
+    decision: str,
+    *,
+    by: str,
+    comment: str | None,
+    now: float,
+) -> dict[str, Any]:
     """Approve or deny a pending request (the only one when `request` is None)."""
     state = store.get_job(job_id)["state"]
     if state in ("succeeded", "failed", "cancelled"):
-        raise UsageError(f"job {job_id} already {state}; there is nothing to approve",
-                         f"see it with `agentctl status {job_id}`")
+        raise UsageError(
+            f"job {job_id} already {state}; there is nothing to approve",
+            f"see it with `agentctl status {job_id}`",
+        )
     pending = store.list_approvals(job_id, state="pending")
     if request is None:
         if not pending:
-            raise UsageError(f"job {job_id} has no pending approval",
-                             f"see `agentctl status {job_id}`")
+            raise UsageError(
+                f"job {job_id} has no pending approval", f"see `agentctl status {job_id}`"
+            )
         if len(pending) > 1:
             names = ", ".join(a["request"] for a in pending)
-            raise UsageError(f"job {job_id} has {len(pending)} pending approvals: {names}",
-                             f"name one: `agentctl {decision} {job_id} REQUEST`")
+            raise UsageError(
+                f"job {job_id} has {len(pending)} pending approvals: {names}",
+                f"name one: `agentctl {decision} {job_id} REQUEST`",
+            )
         request = pending[0]["request"]
     match = next((a for a in pending if a["request"] == request), None)
     if match is None:
-        raise UsageError(f"job {job_id} has no pending approval {request!r}",
-                         f"see the pending ones with `agentctl status {job_id}`")
+        raise UsageError(
+            f"job {job_id} has no pending approval {request!r}",
+            f"see the pending ones with `agentctl status {job_id}`",
+        )
     state = "approved" if decision == "approve" else "denied"
 
     def decide(conn) -> None:
-        if not store.set_approval_state(conn, job_id, request, expect="pending", state=state,
-                                        now=now, by=by, comment=comment):
-            raise UsageError(f"approval {request} of job {job_id} is no longer pending",
-                             f"see `agentctl status {job_id}`")
+        if not store.set_approval_state(
+            conn, job_id, request, expect="pending", state=state, now=now, by=by, comment=comment
+        ):
+            raise UsageError(
+                f"approval {request} of job {job_id} is no longer pending",
+                f"see `agentctl status {job_id}`",
+            )
 
-    store.append(job_id, [NewEvent("approval_decided", match["step"], {
-        "request": request, "decision": state, "by": by, "comment": comment})],
-        now=now, extra=decide)
+    store.append(
+        job_id,
+        [
+            NewEvent(
+                "approval_decided",
+                match["step"],
+                {"request": request, "decision": state, "by": by, "comment": comment},
+            )
+        ],
+        now=now,
+        extra=decide,
+    )
     return next(a for a in store.list_approvals(job_id) if a["request"] == request)

@@ -35,11 +35,19 @@ def hidden_paths_for(db_path: Path, workspace: Path) -> tuple[Path, ...]:
     return tuple(paths)
 
 
-def build_action_context(*, recipe: Any, job: Mapping[str, Any], workspace: Path,
-                         env: Mapping[str, str], cancel: threading.Event,
-                         active_seconds: float, db_path: Path, policy: Any = None,
-                         warn: Any = None) -> ActionContext:
-    from agentctl.sandbox import minimal_env
+def build_action_context(
+    *,
+    recipe: Any,
+    job: Mapping[str, Any],
+    workspace: Path,
+    env: Mapping[str, str],
+    cancel: threading.Event,
+    active_seconds: float,
+    db_path: Path,
+    policy: Any = None,
+    warn: Any = None,
+) -> ActionContext:
+    from agentctl.process.run import minimal_env
 
     policy_limits = getattr(policy, "limits", None)
 
@@ -52,9 +60,13 @@ def build_action_context(*, recipe: Any, job: Mapping[str, Any], workspace: Path
         max_cost_usd=_smallest(recipe.limits.max_cost_usd, policy_limit("max_cost_usd")),
         timeout=_smallest(recipe.limits.timeout, policy_limit("timeout")),
     )
-    usage = Usage(model_calls=job["model_calls"], tool_calls=job["tool_calls"],
-                  cost_usd=job["cost_usd"], input_tokens=job["input_tokens"],
-                  output_tokens=job["output_tokens"])
+    usage = Usage(
+        model_calls=job["model_calls"],
+        tool_calls=job["tool_calls"],
+        cost_usd=job["cost_usd"],
+        input_tokens=job["input_tokens"],
+        output_tokens=job["output_tokens"],
+    )
     deadline = None
     if limits.timeout is not None:
         deadline = time.monotonic() + limits.timeout - active_seconds
@@ -63,7 +75,7 @@ def build_action_context(*, recipe: Any, job: Mapping[str, Any], workspace: Path
     network = bool(getattr(policy, "network", True)) if policy is not None else True
     confined = False
     if sandbox != "off":
-        from agentctl.sandbox import probe_confinement, warning_for
+        from agentctl.process.run import probe_confinement, warning_for
 
         confined = probe_confinement().available
         message = warning_for(sandbox, network=network)
@@ -76,20 +88,29 @@ def build_action_context(*, recipe: Any, job: Mapping[str, Any], workspace: Path
     if policy is not None:
         # Without any policy, commands keep running unconfined where no sandbox exists (with
         # the warning above); a policy that prefers a sandbox makes each of them ask.
-        escalate = (sandbox == "preferred" and not confined
-                    and not getattr(policy, "is_default", False))
+        escalate = (
+            sandbox == "preferred" and not confined and not getattr(policy, "is_default", False)
+        )
         decide = _policy_decider(policy, workspace, db_path, process_tools, escalate=escalate)
     ctx = ActionContext(
-        workspace=workspace, env=tool_env, cancel=cancel, limits=limits, usage=usage,
-        deadline=deadline, tool_timeout_cap=policy_limit("tool_timeout"), decide=decide,
-        recorder=_recorder_for(recipe, workspace, db_path), sandbox=sandbox, network=network,
+        workspace=workspace,
+        env=tool_env,
+        cancel=cancel,
+        limits=limits,
+        usage=usage,
+        deadline=deadline,
+        tool_timeout_cap=policy_limit("tool_timeout"),
+        decide=decide,
+        recorder=_recorder_for(recipe, workspace, db_path),
+        sandbox=sandbox,
+        network=network,
         hidden_paths=hidden_paths_for(db_path, workspace),
     )
     return ctx
 
 
 def _recorder_for(recipe: Any, workspace: Path, db_path: Path):
-    from agentctl.changes import ChangeRecorder
+    from agentctl.changes.history import ChangeRecorder
 
     exclude = list(recipe.changes.exclude)
     db = db_path.resolve()
@@ -99,15 +120,19 @@ def _recorder_for(recipe: Any, workspace: Path, db_path: Path):
     return ChangeRecorder(workspace, exclude=exclude, max_file_size=recipe.changes.max_file_size)
 
 
-def _policy_decider(policy: Any, workspace: Path, db_path: Path, process_tools: set[str], *,
-                    escalate: bool):
+def _policy_decider(
+    policy: Any, workspace: Path, db_path: Path, process_tools: set[str], *, escalate: bool
+):
     def decide(name: str, args: dict[str, Any], tool: Any) -> Verdict:
         decision = policy.decide(name, args, workspace=workspace, db_path=db_path)
         verdict = Verdict(decision.decision, list(decision.rules), decision.reason)
         if escalate and name in process_tools and verdict.decision == "allow":
-            verdict = Verdict("ask", verdict.rules + ["builtin:sandbox-unavailable (ask)"],
-                              "no sandbox is available here and the policy prefers one:"
-                              " this command would run unconfined")
+            verdict = Verdict(
+                "ask",
+                verdict.rules + ["builtin:sandbox-unavailable (ask)"],
+                "no sandbox is available here and the policy prefers one:"
+                " this command would run unconfined",
+            )
         return verdict
 
     return decide

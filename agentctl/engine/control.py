@@ -25,8 +25,11 @@ class StepFailed(JobFailure):
 
 class LimitExceeded(JobFailure):
     def __init__(self, limit: str, message: str):
-        super().__init__("limit", message, "raise the limit in the recipe's `limits:` and resume,"
-                         " or start a new run")
+        super().__init__(
+            "limit",
+            message,
+            "raise the limit in the recipe's `limits:` and resume, or start a new run",
+        )
         self.limit = limit
 
 
@@ -61,20 +64,34 @@ class Usage:
     output_tokens: int = 0
 
 
-def check_limits(limits: Limits, usage: Usage, *, active_seconds: float,
-                 next_cost_estimate: float = 0.0) -> None:
+def check_limits(
+    limits: Limits, usage: Usage, *, active_seconds: float, next_cost_estimate: float = 0.0
+) -> None:
     """Raise LimitExceeded when the next model call would break a job-wide limit."""
     if limits.max_turns is not None and usage.model_calls >= limits.max_turns:
-        raise LimitExceeded("max_turns", f"limit max_turns reached: {usage.model_calls} model"
-                            f" calls of {limits.max_turns} allowed")
+        raise LimitExceeded(
+            "max_turns",
+            f"limit max_turns reached: {usage.model_calls} model"
+            f" calls of {limits.max_turns} allowed",
+        )
     if limits.max_tool_calls is not None and usage.tool_calls >= limits.max_tool_calls:
-        raise LimitExceeded("max_tool_calls", f"limit max_tool_calls reached: {usage.tool_calls}"
-                            f" tool calls of {limits.max_tool_calls} allowed")
+        raise LimitExceeded(
+            "max_tool_calls",
+            f"limit max_tool_calls reached: {usage.tool_calls}"
+            f" tool calls of {limits.max_tool_calls} allowed",
+        )
     if limits.timeout is not None and active_seconds >= limits.timeout:
-        raise LimitExceeded("timeout", f"limit timeout reached: the job ran {active_seconds:.0f}s"
-                            f" of {limits.timeout:.0f}s allowed")
+        raise LimitExceeded(
+            "timeout",
+            f"limit timeout reached: the job ran {active_seconds:.0f}s"
+            f" of {limits.timeout:.0f}s allowed",
+        )
     if limits.max_cost_usd is not None and (
-            usage.cost_usd + next_cost_estimate > limits.max_cost_usd):
-        raise LimitExceeded("max_cost_usd", f"limit max_cost_usd reached: ${usage.cost_usd:.4f}"
-                            f" spent, the next call may cost ${next_cost_estimate:.4f}, of"
-                            f" ${limits.max_cost_usd:.2f} allowed")
+        usage.cost_usd + next_cost_estimate > limits.max_cost_usd
+    ):
+        raise LimitExceeded(
+            "max_cost_usd",
+            f"limit max_cost_usd reached: ${usage.cost_usd:.4f}"
+            f" spent, the next call may cost ${next_cost_estimate:.4f}, of"
+            f" ${limits.max_cost_usd:.2f} allowed",
+        )

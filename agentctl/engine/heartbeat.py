@@ -17,8 +17,17 @@ class Heartbeat:
     killed and the runner stops at its next safe point.
     """
 
-    def __init__(self, db_path: Path, job_id: str, token: int, *, ttl: float, interval: float,
-                 clock: Callable[[], float], cancel: threading.Event):
+    def __init__(
+        self,
+        db_path: Path,
+        job_id: str,
+        token: int,
+        *,
+        ttl: float,
+        interval: float,
+        clock: Callable[[], float],
+        cancel: threading.Event,
+    ):
         self.db_path = db_path
         self.job_id = job_id
         self.token = token
@@ -48,8 +57,9 @@ class Heartbeat:
                 now = self.clock()
                 try:
                     if now - last_renew >= self.renew_every:
-                        requested = store.renew_lease(self.job_id, self.token, now=now,
-                                                      ttl=self.ttl)
+                        requested = store.renew_lease(
+                            self.job_id, self.token, now=now, ttl=self.ttl
+                        )
                         last_renew = now
                     else:
                         requested = store.cancel_requested(self.job_id)

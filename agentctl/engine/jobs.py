@@ -12,12 +12,12 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agentctl.errors import JobBusy, UsageError
-from agentctl.procinfo import current_process, is_process_alive
+from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
 
 STATES = ("running", "awaiting_approval", "succeeded", "failed", "cancelled", "interrupted")
@@ -27,53 +27,92 @@ def new_job_id() -> str:
     return secrets.token_hex(5)
 
 
-def create_job(store: Store, loaded: Any, *, params: Mapping[str, Any], workspace: Path,
-               options: Mapping[str, Any], now: float | None = None,
-               job_id: str | None = None) -> str:
+def create_job(
+    store: Store,
+    loaded: Any,
+    *,
+    params: Mapping[str, Any],
+    workspace: Path,
+    options: Mapping[str, Any],
+    now: float | None = None,
+    job_id: str | None = None,
+) -> str:
     """Record a new job (state `interrupted` until a runner takes it) and return its id."""
     job_id = job_id or new_job_id()
     recipe = loaded.recipe
     store.create_job(
-        job_id=job_id, recipe=recipe.name,
+        job_id=job_id,
+        recipe=recipe.name,
         recipe_path=str(loaded.path.resolve()) if loaded.path else None,
-        recipe_text=loaded.text, params=params, options=options,
-        workspace=str(workspace), now=now if now is not None else time.time(),
-        event=NewEvent("job_created", None, {
-            "recipe": recipe.name, "recipe_path": str(loaded.path) if loaded.path else None,
-            "params": dict(params), "workspace": str(workspace),
-            "steps": [{"id": s.id, "kind": s.kind} for s in recipe.steps],
-        }),
+        recipe_text=loaded.text,
+        params=params,
+        options=options,
+        workspace=str(workspace),
+        now=now if now is not None else time.time(),
+        event=NewEvent(
+            "job_created",
+            None,
+            {
+                "recipe": recipe.name,
+                "recipe_path": str(loaded.path) if loaded.path else None,
+                "params": dict(params),
+                "workspace": str(workspace),
+                "steps": [{"id": s.id, "kind": s.kind} for s in recipe.steps],
+            },
+        ),
     )
     return job_id
 
 
-def effective_state(job: Mapping[str, Any], *, now: float | None = None,
-                    host: str | None = None,
-                    is_alive: Callable[[int, str], bool] = is_process_alive) -> str:
+def effective_state(
+    job: Mapping[str, Any],
+    *,
+    now: float | None = None,
+    host: str | None = None,
+    is_alive: Callable[[int, str], bool] = is_process_alive,
+) -> str:
     if job["state"] != "running":
         return job["state"]
-    live = lease_is_live(job["lease_host"], job["lease_pid"], job["lease_start"],
-                         job["lease_expires"], now=now if now is not None else time.time(),
-                         host=host or socket.gethostname(), is_alive=is_alive)
+    live = lease_is_live(
+        job["lease_host"],
+        job["lease_pid"],
+        job["lease_start"],
+        job["lease_expires"],
+        now=now if now is not None else time.time(),
+        host=host or socket.gethostname(),
+        is_alive=is_alive,
+    )
     return "running" if live else "interrupted"
 
 
 def iso_time(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")\
-        .replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     """A job in the documented JSON form."""
     state = effective_state(job)
     # A finished job's unanswered requests can no longer be answered: not "pending".
-    pending = [] if state in ("succeeded", "failed", "cancelled") else [
-        {"request": a["request"], "step": a["step"], "tool": a["tool"], "args": a["args"],
-         "rules": a["rules"], "reason": a["reason"], "created_at": iso_time(a["created_at"])}
-        for a in store.list_approvals(job["id"], state="pending")
-    ]
+    pending = (
+        []
+        if state in ("succeeded", "failed", "cancelled")
+        else [
+            {
+                "request": a["request"],
+                "step": a["step"],
+                "tool": a["tool"],
+                "args": a["args"],
+                "rules": a["rules"],
+                "reason": a["reason"],
+                "created_at": iso_time(a["created_at"]),
+            }
+            for a in store.list_approvals(job["id"], state="pending")
+        ]
+    )
     out: dict[str, Any] = {
         "id": job["id"],
         "state": state,
@@ -86,8 +125,10 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
         "steps": job["steps"],
         "pending_approvals": pending,
         "usage": {
-            "input_tokens": job["input_tokens"], "output_tokens": job["output_tokens"],
-            "cost_usd": round(job["cost_usd"], 6), "model_calls": job["model_calls"],
+            "input_tokens": job["input_tokens"],
+            "output_tokens": job["output_tokens"],
+            "cost_usd": round(job["cost_usd"], 6),
+            "model_calls": job["model_calls"],
             "tool_calls": job["tool_calls"],
         },
     }
@@ -98,9 +139,14 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def cancel_job(store: Store, job_id: str, *, wait: float = 15.0,
-               clock: Callable[[], float] = time.time,
-               sleep: Callable[[float], None] = time.sleep) -> str:
+def cancel_job(
+    store: Store,
+    job_id: str,
+    *,
+    wait: float = 15.0,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
     """Cancel a job; a live runner is asked to stop at its next safe point.
 
     Returns the job's state afterwards (`cancelled`, or `running` if its runner has not
@@ -108,18 +154,28 @@ def cancel_job(store: Store, job_id: str, *, wait: float = 15.0,
     """
     job = store.get_job(job_id)
     if job["state"] in ("succeeded", "failed", "cancelled"):
-        raise UsageError(f"job {job_id} already {job['state']}",
-                         f"see it with `agentctl status {job_id}`")
+        raise UsageError(
+            f"job {job_id} already {job['state']}", f"see it with `agentctl status {job_id}`"
+        )
     by = current_process().describe()
     try:
         with holding_lease(store, job_id, clock=clock) as token:
-            store.append(job_id, [NewEvent("job_cancelled", None, {"by": by})], now=clock(),
-                         token=token, update=JobUpdate(set={"state": "cancelled"}))
+            store.append(
+                job_id,
+                [NewEvent("job_cancelled", None, {"by": by})],
+                now=clock(),
+                token=token,
+                update=JobUpdate(set={"state": "cancelled"}),
+            )
         return "cancelled"
     except JobBusy:
         pass
-    store.append(job_id, [NewEvent("cancel_requested", None, {"by": by})], now=clock(),
-                 update=JobUpdate(set={"cancel_requested": 1}))
+    store.append(
+        job_id,
+        [NewEvent("cancel_requested", None, {"by": by})],
+        now=clock(),
+        update=JobUpdate(set={"cancel_requested": 1}),
+    )
     deadline = clock() + wait
     while clock() < deadline:
         state = effective_state(store.get_job(job_id))
@@ -130,21 +186,30 @@ def cancel_job(store: Store, job_id: str, *, wait: float = 15.0,
 
 
 @contextmanager
-def holding_lease(store: Store, job_id: str, *, ttl: float = 60.0,
-                  clock: Callable[[], float] = time.time) -> Iterator[int]:
+def holding_lease(
+    store: Store, job_id: str, *, ttl: float = 60.0, clock: Callable[[], float] = time.time
+) -> Iterator[int]:
     """Hold the job's lease (as this process) for a short piece of work; JobBusy if a live
     runner has it. The fencing token is what the work's appends must name."""
     me = current_process()
-    token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start, now=clock(),
-                                ttl=ttl, is_alive=is_process_alive)
+    token = store.acquire_lease(
+        job_id,
+        host=me.host,
+        pid=me.pid,
+        start=me.start,
+        now=clock(),
+        ttl=ttl,
+        is_alive=is_process_alive,
+    )
     try:
         yield token
     finally:
         store.release_lease(job_id, token)
 
 
-def prune_jobs(store: Store, *, older_than: float, now: float | None = None,
-               delete: bool) -> tuple[list[str], int]:
+def prune_jobs(
+    store: Store, *, older_than: float, now: float | None = None, delete: bool
+) -> tuple[list[str], int]:
     """Finished jobs last updated more than `older_than` seconds ago; deleted if `delete`.
 
     Returns (the job ids, blobs freed). Jobs that are running, paused or resumable are kept.

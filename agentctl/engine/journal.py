@@ -62,9 +62,15 @@ class ReplayIndex:
 class Journal:
     """Buffered, fenced appends to one job's log."""
 
-    def __init__(self, store: Store, job_id: str, token: int, clock: Callable[[], float],
-                 on_event: Callable[[Event], None] | None = None,
-                 mask: Callable[[Any], tuple[Any, str]] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        token: int,
+        clock: Callable[[], float],
+        on_event: Callable[[Event], None] | None = None,
+        mask: Callable[[Any], tuple[Any, str]] | None = None,
+    ):
         self.store = store
         # Secrets are masked here, the one door into the log, before anything is stored.
         self.mask = mask
@@ -75,9 +81,15 @@ class Journal:
         self._pending: list[NewEvent] = []
         self._update = JobUpdate()
 
-    def add(self, type_: str, step: str | None = None, data: dict[str, Any] | None = None, *,
-            set_fields: dict[str, Any] | None = None,
-            add_fields: dict[str, float] | None = None) -> None:
+    def add(
+        self,
+        type_: str,
+        step: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        add_fields: dict[str, float] | None = None,
+    ) -> None:
         data = data or {}
         encoded = None
         if self.mask is not None:  # masks, and hands the store the JSON it had to make anyway
@@ -95,8 +107,13 @@ class Journal:
         events, update = self._pending, self._update
         self._pending, self._update = [], JobUpdate()
         written = self.store.append(
-            self.job_id, events, now=self.clock(), token=self.token, durable=durable,
-            update=update, extra=extra,
+            self.job_id,
+            events,
+            now=self.clock(),
+            token=self.token,
+            durable=durable,
+            update=update,
+            extra=extra,
         )
         if self.on_event:
             for event in written:

@@ -17,31 +17,44 @@ from agentctl.errors import UsageError
 from agentctl.store import Event, Store
 
 
-def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
-                workspace: str | None, model_overrides: Sequence[str],
-                record: str | None, replay: str | None,
-                policy_files: Sequence[str] = (),
-                env: Mapping[str, str] | None = None) -> str:
+def prepare_job(
+    store: Store,
+    recipe_file: str,
+    *,
+    param_pairs: Sequence[str],
+    workspace: str | None,
+    model_overrides: Sequence[str],
+    record: str | None,
+    replay: str | None,
+    policy_files: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
-    from agentctl.models import check_models_configured, start_prefetch
-    from agentctl.recipe import load_recipe, parse_params
+    from agentctl.models.calls import check_models_configured, start_prefetch
+    from agentctl.recipe.schema import load_recipe, parse_params
 
     env = os.environ if env is None else env
     loaded = load_recipe(recipe_file)
     params = parse_params(loaded.recipe, list(param_pairs))
     folder = Path(workspace or ".").expanduser()
     if not folder.is_dir():
-        raise UsageError(f"workspace {folder} is not a folder",
-                         "pass --workspace DIR with an existing folder")
+        raise UsageError(
+            f"workspace {folder} is not a folder", "pass --workspace DIR with an existing folder"
+        )
     if record and replay:
-        raise UsageError("--record and --replay cannot be used together",
-                         "record a session first, then replay it in another run")
+        raise UsageError(
+            "--record and --replay cannot be used together",
+            "record a session first, then replay it in another run",
+        )
     if replay and not Path(replay).is_file():
-        raise UsageError(f"no recording at {replay}", "pass --replay FILE with a file made by"
-                         " `agentctl run --record FILE`")
+        raise UsageError(
+            f"no recording at {replay}",
+            "pass --replay FILE with a file made by `agentctl run --record FILE`",
+        )
     roles = {s.agent.model for s in loaded.recipe.steps if s.kind == "agent"}
-    check_models_configured(loaded.recipe.models, list(model_overrides), env, roles,
-                            Path(replay) if replay else None)
+    check_models_configured(
+        loaded.recipe.models, list(model_overrides), env, roles, Path(replay) if replay else None
+    )
     if roles and not replay:
         start_prefetch()  # litellm takes seconds to import: start while the job gets going
     policies = load_policy_snapshots(loaded, policy_files)
@@ -51,8 +64,7 @@ def prepare_job(store: Store, recipe_file: str, *, param_pairs: Sequence[str],
         "record": str(Path(record).resolve()) if record else None,
         "replay": str(Path(replay).resolve()) if replay else None,
     }
-    return create_job(store, loaded, params=params, workspace=folder.resolve(),
-                      options=options)
+    return create_job(store, loaded, params=params, workspace=folder.resolve(), options=options)
 
 
 def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict[str, str]]:
@@ -61,7 +73,7 @@ def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict
     A job keeps the text of its policies, so a resume decides by the same rules even if the
     files changed; none can loosen another (the strictest decision wins).
     """
-    from agentctl.policy import load_policy_text
+    from agentctl.policy.rules import load_policy_text
 
     paths: list[Path] = []
     if loaded.recipe.policy:
@@ -72,8 +84,10 @@ def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise UsageError(f"cannot read the policy {path}: {error.strerror or error}",
-                             "check the path (a recipe's policy: is relative to the recipe)")
+            raise UsageError(
+                f"cannot read the policy {path}: {error.strerror or error}",
+                "check the path (a recipe's policy: is relative to the recipe)",
+            ) from None
         load_policy_text(text, str(path))  # errors name file:line:column
         snapshots.append({"path": str(path.resolve()), "text": text})
     return snapshots
@@ -81,10 +95,12 @@ def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict
 
 def build_model_factory(env: Mapping[str, str] | None = None) -> Callable[[Any, Mapping], Any]:
     def factory(recipe: Any, options: Mapping[str, Any]) -> Any:
-        from agentctl.models import build_model_client
+        from agentctl.models.calls import build_model_client
 
         return build_model_client(
-            recipe.models, options.get("models") or [], env=env,
+            recipe.models,
+            options.get("models") or [],
+            env=env,
             record=Path(options["record"]) if options.get("record") else None,
             replay=Path(options["replay"]) if options.get("replay") else None,
         )
@@ -92,16 +108,27 @@ def build_model_factory(env: Mapping[str, str] | None = None) -> Callable[[Any, 
     return factory
 
 
-def run_prepared_job(store: Store, job_id: str, *, approver: Approver | None,
-                     on_event: Callable[[Event], None] | None = None,
-                     on_text: Callable[[str], None] | None = None) -> Outcome:
-    deps = RunnerDeps(store=store, model_factory=build_model_factory(),
-                      approver=approver, on_event=on_event, on_text=on_text)
+def run_prepared_job(
+    store: Store,
+    job_id: str,
+    *,
+    approver: Approver | None,
+    on_event: Callable[[Event], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Outcome:
+    deps = RunnerDeps(
+        store=store,
+        model_factory=build_model_factory(),
+        approver=approver,
+        on_event=on_event,
+        on_text=on_text,
+    )
     return run_job(job_id, deps)
 
 
-def detach_job(store: Store, job_id: str, *, env: Mapping[str, str] | None = None,
-               wait: float = 10.0) -> tuple[int, Path]:
+def detach_job(
+    store: Store, job_id: str, *, env: Mapping[str, str] | None = None, wait: float = 10.0
+) -> tuple[int, Path]:
     """Run the job in a background process of its own; return its pid and its log file.
 
     Waits until that runner holds the job (or the job already ended), so the caller can
@@ -111,10 +138,18 @@ def detach_job(store: Store, job_id: str, *, env: Mapping[str, str] | None = Non
     import time
 
     from agentctl.engine.jobs import effective_state
-    from agentctl.sandbox import spawn_detached
+    from agentctl.process.run import spawn_detached
 
-    argv = [sys.executable, "-m", "agentctl", "--db", str(store.path), "resume", job_id,
-            "--non-interactive"]
+    argv = [
+        sys.executable,
+        "-m",
+        "agentctl",
+        "--db",
+        str(store.path),
+        "resume",
+        job_id,
+        "--non-interactive",
+    ]
     log_path = store.path.parent / "logs" / f"{job_id}.log"
     pid = spawn_detached(argv, env=os.environ if env is None else env, log_path=log_path)
     deadline = time.monotonic() + wait

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentctl.changes import Change, Plan, collect_changes, plan_rollback
+from agentctl.changes.history import Change, Plan, collect_changes, plan_rollback
 from agentctl.engine.jobs import holding_lease
 from agentctl.errors import JobBusy, UsageError
-from agentctl.procinfo import is_process_alive
+from agentctl.process.procinfo import is_process_alive
 from agentctl.store import NewEvent, Store, lease_is_live
 
 
@@ -32,8 +32,9 @@ def step_order(events: list[Any]) -> list[str]:
 
 def _check_step(step: str | None, order: list[str]) -> None:
     if step is not None and step not in order:
-        raise UsageError(f"unknown step {step!r}",
-                         "steps of this job: " + (", ".join(order) or "none"))
+        raise UsageError(
+            f"unknown step {step!r}", "steps of this job: " + (", ".join(order) or "none")
+        )
 
 
 def diff_job(store: Store, job_id: str, step: str | None = None) -> list[Change]:
@@ -46,12 +47,21 @@ def diff_job(store: Store, job_id: str, step: str | None = None) -> list[Change]
 
 
 def _busy(job_id: str, pid: Any, host: Any) -> JobBusy:
-    return JobBusy(f"job {job_id} is running (pid {pid} on {host}); its files cannot be rolled"
-                   " back under it", f"stop it first with `agentctl cancel {job_id}`")
+    return JobBusy(
+        f"job {job_id} is running (pid {pid} on {host}); its files cannot be rolled back under it",
+        f"stop it first with `agentctl cancel {job_id}`",
+    )
 
 
-def rollback_job(store: Store, job_id: str, *, to_step: str | None = None, force: bool = False,
-                 dry_run: bool = False, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+def rollback_job(
+    store: Store,
+    job_id: str,
+    *,
+    to_step: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
     """Roll back the job's file changes (from `to_step` on); with `dry_run`, only say what
     would happen. Returns `describe_rollback`'s dict."""
     job = store.get_job(job_id)
@@ -59,54 +69,116 @@ def rollback_job(store: Store, job_id: str, *, to_step: str | None = None, force
     if dry_run:
         # Only a look, so no lease is taken; but a plan for a job still changing is no use.
         # The lease, not the state: `running` may not be written yet by a runner that holds it.
-        if lease_is_live(job["lease_host"], job["lease_pid"], job["lease_start"],
-                         job["lease_expires"], now=clock(), host=socket.gethostname(),
-                         is_alive=is_process_alive):
+        if lease_is_live(
+            job["lease_host"],
+            job["lease_pid"],
+            job["lease_start"],
+            job["lease_expires"],
+            now=clock(),
+            host=socket.gethostname(),
+            is_alive=is_process_alive,
+        ):
             raise _busy(job_id, job["lease_pid"], job["lease_host"])
         events = store.read_events(job_id)
-        plan = plan_rollback(collect_changes(events), Path(job["workspace"]), to_step=to_step,
-                             step_order=step_order(events))
+        plan = plan_rollback(
+            collect_changes(events),
+            Path(job["workspace"]),
+            to_step=to_step,
+            step_order=step_order(events),
+        )
         return describe_rollback(job_id, plan, None, force=force)
     try:
         with holding_lease(store, job_id, clock=clock) as token:
-            return rollback_with_lease(store, job_id, token=token, to_step=to_step,
-                                       force=force, clock=clock)
+            return rollback_with_lease(
+                store, job_id, token=token, to_step=to_step, force=force, clock=clock
+            )
     except JobBusy:
         job = store.get_job(job_id)
         raise _busy(job_id, job["lease_pid"], job["lease_host"]) from None
 
 
-def rollback_with_lease(store: Store, job_id: str, *, token: int, to_step: str | None = None,
-                        force: bool = False,
-                        clock: Callable[[], float] = time.time) -> dict[str, Any]:
+def rollback_with_lease(
+    store: Store,
+    job_id: str,
+    *,
+    token: int,
+    to_step: str | None = None,
+    force: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
     """Roll back as the holder of the job's lease `token`: `rollback_job` once it has taken
     the lease, or a runner undoing its own job (`on_failure: rollback`)."""
-    from agentctl.changes import apply_rollback
+    from agentctl.changes.history import apply_rollback
 
     job = store.get_job(job_id)
     events = store.read_events(job_id)  # read under the lease: nobody else appends now
-    plan = plan_rollback(collect_changes(events), Path(job["workspace"]), to_step=to_step,
-                         step_order=step_order(events))
+    plan = plan_rollback(
+        collect_changes(events),
+        Path(job["workspace"]),
+        to_step=to_step,
+        step_order=step_order(events),
+    )
     if not plan.items:
         return describe_rollback(job_id, plan, None, force=force)
-    store.append(job_id, [NewEvent("rollback_started", None, {
-        "to_step": to_step, "paths": [item.path for item in plan.items], "forced": force,
-    })], now=clock(), token=token, durable=True)
+    store.append(
+        job_id,
+        [
+            NewEvent(
+                "rollback_started",
+                None,
+                {
+                    "to_step": to_step,
+                    "paths": [item.path for item in plan.items],
+                    "forced": force,
+                },
+            )
+        ],
+        now=clock(),
+        token=token,
+        durable=True,
+    )
     result = apply_rollback(plan, Path(job["workspace"]), force=force)
-    store.append(job_id, [NewEvent("rollback", None, {
-        "to_step": to_step, "restored": result.restored, "removed": result.removed,
-        "conflicts": result.conflicts, "skipped_too_large": result.skipped_too_large,
-        "unchanged": result.unchanged, "changes": result.undone, "forced": force,
-    })], now=clock(), token=token)
+    store.append(
+        job_id,
+        [
+            NewEvent(
+                "rollback",
+                None,
+                {
+                    "to_step": to_step,
+                    "restored": result.restored,
+                    "removed": result.removed,
+                    "conflicts": result.conflicts,
+                    "skipped_too_large": result.skipped_too_large,
+                    "unchanged": result.unchanged,
+                    "changes": result.undone,
+                    "forced": force,
+                },
+            )
+        ],
+        now=clock(),
+        token=token,
+    )
     return describe_rollback(job_id, plan, result, force=force)
 
 
 def describe_rollback(job_id: str, plan: Plan, result: Any, *, force: bool) -> dict[str, Any]:
     """The plan (and, once applied, the outcome) as JSON: what `rollback --json` prints."""
     out: dict[str, Any] = {
-        "job": job_id, "to_step": plan.to_step, "dry_run": result is None, "forced": force,
-        "plan": [{"path": i.path, "action": i.action, "steps": i.steps, "status": i.status,
-                  "reason": i.reason} for i in plan.items],
+        "job": job_id,
+        "to_step": plan.to_step,
+        "dry_run": result is None,
+        "forced": force,
+        "plan": [
+            {
+                "path": i.path,
+                "action": i.action,
+                "steps": i.steps,
+                "status": i.status,
+                "reason": i.reason,
+            }
+            for i in plan.items
+        ],
     }
     if result is not None:
         out.update({k: v for k, v in result.to_dict().items() if k != "undone"})

@@ -23,12 +23,17 @@ from agentctl.engine.control import Cancelled, JobFailure, Parked, StepFailed
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
-from agentctl.procinfo import ProcessIdentity, current_process, is_process_alive
+from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, Store
 
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
-EXIT_CODES = {"succeeded": 0, "failed": 1, "awaiting_approval": 3, "cancelled": 4,
-              "interrupted": 130}
+EXIT_CODES = {
+    "succeeded": 0,
+    "failed": 1,
+    "awaiting_approval": 3,
+    "cancelled": 4,
+    "interrupted": 130,
+}
 
 
 @dataclass
@@ -66,14 +71,30 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
     store = deps.store
     job = store.get_job(job_id)
     if job["state"] in TERMINAL_STATES:
-        raise UsageError(f"job {job_id} already {job['state']}; there is nothing to resume",
-                         f"see it with `agentctl status {job_id}`, or start a new run")
+        raise UsageError(
+            f"job {job_id} already {job['state']}; there is nothing to resume",
+            f"see it with `agentctl status {job_id}`, or start a new run",
+        )
     me = deps.identity
-    token = store.acquire_lease(job_id, host=me.host, pid=me.pid, start=me.start,
-                                now=deps.clock(), ttl=deps.lease_ttl, is_alive=deps.is_alive)
+    token = store.acquire_lease(
+        job_id,
+        host=me.host,
+        pid=me.pid,
+        start=me.start,
+        now=deps.clock(),
+        ttl=deps.lease_ttl,
+        is_alive=deps.is_alive,
+    )
     cancel = threading.Event()
-    heartbeat = Heartbeat(store.path, job_id, token, ttl=deps.lease_ttl,
-                          interval=deps.heartbeat_interval, clock=deps.clock, cancel=cancel)
+    heartbeat = Heartbeat(
+        store.path,
+        job_id,
+        token,
+        ttl=deps.lease_ttl,
+        interval=deps.heartbeat_interval,
+        clock=deps.clock,
+        cancel=cancel,
+    )
     journal = Journal(store, job_id, token, deps.clock, deps.on_event)
     previous_sigterm = _install_sigterm()
     try:
@@ -111,14 +132,25 @@ def _signals_ignored():
 
 
 # Provider keys litellm reads by itself: their values are secrets even if no recipe names them.
-PROVIDER_KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                      "MISTRAL_API_KEY", "GROQ_API_KEY", "AZURE_API_KEY", "COHERE_API_KEY",
-                      "TOGETHER_API_KEY", "OPENROUTER_API_KEY", "AWS_SECRET_ACCESS_KEY",
-                      "GITHUB_TOKEN", "GH_TOKEN")
+PROVIDER_KEY_NAMES = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+    "AZURE_API_KEY",
+    "COHERE_API_KEY",
+    "TOGETHER_API_KEY",
+    "OPENROUTER_API_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+)
 
 
 def _policy_set(snapshots: list[dict[str, str]]):
-    from agentctl.policy import PolicySet, load_policy_text
+    from agentctl.policy.rules import PolicySet, load_policy_text
 
     return PolicySet([load_policy_text(s["text"], s["path"]) for s in snapshots])
 
@@ -128,8 +160,9 @@ def _redactor(recipe: Any, policy: Any, env: Mapping[str, str]):
 
     names = set(recipe.env) | set(PROVIDER_KEY_NAMES)
     names |= {role.api_key_env for role in recipe.models.values() if role.api_key_env}
-    return Redactor(values=[env[name] for name in sorted(names) if env.get(name)],
-                    patterns=policy.redact)
+    return Redactor(
+        values=[env[name] for name in sorted(names) if env.get(name)], patterns=policy.redact
+    )
 
 
 def _close_sessions(sessions: dict[str, Any]) -> None:
@@ -145,9 +178,16 @@ def _restore_sigterm(previous) -> None:
 
 
 class _Run:
-    def __init__(self, job_id: str, job: dict[str, Any], deps: RunnerDeps, journal: Journal,
-                 cancel: threading.Event, heartbeat: Heartbeat):
-        from agentctl.recipe import load_recipe_text
+    def __init__(
+        self,
+        job_id: str,
+        job: dict[str, Any],
+        deps: RunnerDeps,
+        journal: Journal,
+        cancel: threading.Event,
+        heartbeat: Heartbeat,
+    ):
+        from agentctl.recipe.schema import load_recipe_text
 
         self.job_id = job_id
         self.job = job
@@ -158,8 +198,9 @@ class _Run:
         self.heartbeat = heartbeat
         text = self.store.recipe_text(job)
         path = Path(job["recipe_path"]) if job["recipe_path"] else None
-        self.loaded = load_recipe_text(text, str(path or job["recipe"]),
-                                       base_dir=path.parent if path else None)
+        self.loaded = load_recipe_text(
+            text, str(path or job["recipe"]), base_dir=path.parent if path else None
+        )
         self.recipe = self.loaded.recipe
         self.params = job["params"]
         self.options = job["options"]
@@ -170,8 +211,9 @@ class _Run:
         self.index = ReplayIndex.from_events(self.store.read_events(job_id))
         self.session_start = time.monotonic()
         self.outputs: dict[str, dict[str, str]] = {}
-        self.steps_view = [{"id": s.id, "kind": s.kind, "state": "pending"}
-                           for s in self.recipe.steps]
+        self.steps_view = [
+            {"id": s.id, "kind": s.kind, "state": "pending"} for s in self.recipe.steps
+        ]
         for view in self.steps_view:
             done = self.index.steps.get(view["id"])
             if done:
@@ -182,23 +224,41 @@ class _Run:
     def execute(self) -> Outcome:
         me = self.deps.identity
         resumed = bool(self.index.steps or self.index.models or self.index.started)
-        self.journal.add("runner_started", None, {
-            "pid": me.pid, "host": me.host, "token": self.journal.token, "resumed": resumed,
-        }, set_fields={"state": "running", "steps": self.steps_view, "cancel_requested": 0,
-                       "error_type": None, "error_message": None})
+        self.journal.add(
+            "runner_started",
+            None,
+            {
+                "pid": me.pid,
+                "host": me.host,
+                "token": self.journal.token,
+                "resumed": resumed,
+            },
+            set_fields={
+                "state": "running",
+                "steps": self.steps_view,
+                "cancel_requested": 0,
+                "error_type": None,
+                "error_message": None,
+            },
+        )
         self.journal.commit()
         try:
             self._run_steps()
         except Parked as parked:
             if self.cancel.is_set() or self.store.cancel_requested(self.job_id):
                 return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
-            return self._end("awaiting_approval", "job_paused",
-                             {"requests": [p["request"] for p in parked.requests]},
-                             pending=parked.requests)
+            return self._end(
+                "awaiting_approval",
+                "job_paused",
+                {"requests": [p["request"] for p in parked.requests]},
+                pending=parked.requests,
+            )
         except Cancelled:
             if self.heartbeat.lease_lost:
-                raise LeaseLost(f"job {self.job_id} was taken over by another runner",
-                                f"see `agentctl status {self.job_id}`")
+                raise LeaseLost(
+                    f"job {self.job_id} was taken over by another runner",
+                    f"see `agentctl status {self.job_id}`",
+                ) from None
             return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
         except (KeyboardInterrupt, _Interrupt):
             with _signals_ignored():  # a second Ctrl-C must not cut the write short
@@ -216,16 +276,23 @@ class _Run:
         except BaseException as error:
             # A bug in agentctl must not lose the job: it stays resumable.
             self.journal.discard()
-            self._end("interrupted", "job_interrupted",
-                      {"reason": f"internal error: {type(error).__name__}: {error}"})
+            self._end(
+                "interrupted",
+                "job_interrupted",
+                {"reason": f"internal error: {type(error).__name__}: {error}"},
+            )
             raise
         return self._end("succeeded", "job_succeeded", {})
 
     def _fail(self, kind: str, message: str) -> Outcome:
         if self.recipe.on_failure == "rollback":
             self._roll_back()
-        return self._end("failed", "job_failed", {"error": {"type": kind, "message": message}},
-                         error={"type": kind, "message": message})
+        return self._end(
+            "failed",
+            "job_failed",
+            {"error": {"type": kind, "message": message}},
+            error={"type": kind, "message": message},
+        )
 
     def _roll_back(self) -> None:
         """`on_failure: rollback`: undo the job's file changes before it ends failed."""
@@ -233,14 +300,20 @@ class _Run:
 
         self.journal.commit()
         try:
-            rollback_with_lease(self.store, self.job_id, token=self.journal.token,
-                                clock=self.deps.clock)
+            rollback_with_lease(
+                self.store, self.job_id, token=self.journal.token, clock=self.deps.clock
+            )
         except AgentctlError as error:
             self._warn_once(f"on_failure rollback did not finish: {error.message}")
 
-    def _end(self, state: str, event: str, data: dict[str, Any],
-             error: dict[str, str] | None = None,
-             pending: list[dict[str, Any]] | None = None) -> Outcome:
+    def _end(
+        self,
+        state: str,
+        event: str,
+        data: dict[str, Any],
+        error: dict[str, str] | None = None,
+        pending: list[dict[str, Any]] | None = None,
+    ) -> Outcome:
         for view in self.steps_view:
             if view["state"] == "running":  # the step the job stopped in says how it stopped
                 view["state"] = "succeeded" if state == "succeeded" else state
@@ -259,16 +332,27 @@ class _Run:
         recipe = self.recipe
         self.env_values = {name: self.deps.env.get(name, "") for name in recipe.env}
         ctx = build_action_context(
-            recipe=recipe, job=self.store.get_job(self.job_id), workspace=self.workspace,
-            env=self.deps.env, cancel=self.cancel, active_seconds=self.index.active_seconds,
-            db_path=self.store.path, policy=self.policy, warn=self._warn_once,
+            recipe=recipe,
+            job=self.store.get_job(self.job_id),
+            workspace=self.workspace,
+            env=self.deps.env,
+            cancel=self.cancel,
+            active_seconds=self.index.active_seconds,
+            db_path=self.store.path,
+            policy=self.policy,
+            warn=self._warn_once,
         )
-        from agentctl.policy import make_url_checker
+        from agentctl.policy.rules import make_url_checker
 
         self._url_checker = make_url_checker(self.policy, self.workspace)
         ctx.mask = self.redactor.mask
-        gate = Gate(self.store, self.journal, self.index, self.deps.approver,
-                    expires_after=self.policy.approval_expires_after)
+        gate = Gate(
+            self.store,
+            self.journal,
+            self.index,
+            self.deps.approver,
+            expires_after=self.policy.approval_expires_after,
+        )
         self.actions = ActionRunner(self.journal, self.index, gate, ctx)
         self.gate = gate
         self._model = None
@@ -278,8 +362,7 @@ class _Run:
                 self.outputs[step.id] = {"output": done.get("output", "")}
                 continue
             self.actions.check_cancel()
-            self._set_step_state(step.id, "running", event="step_started",
-                                 data={"kind": step.kind})
+            self._set_step_state(step.id, "running", event="step_started", data={"kind": step.kind})
             ctx.sessions = {"url_checker": self._url_checker}
             try:
                 output = self._run_step(step)
@@ -295,8 +378,9 @@ class _Run:
         self.journal.add("warning", None, {"message": message})
         self.journal.commit()
 
-    def _set_step_state(self, step_id: str, state: str, *, event: str,
-                        data: dict[str, Any]) -> None:
+    def _set_step_state(
+        self, step_id: str, state: str, *, event: str, data: dict[str, Any]
+    ) -> None:
         for view in self.steps_view:
             if view["id"] == step_id:
                 view["state"] = state
@@ -314,14 +398,18 @@ class _Run:
         return {"params": self.params, "steps": self.outputs, "env": self.env_values}
 
     def _render(self, template: str) -> str:
-        from agentctl.recipe import render_template
+        from agentctl.recipe.schema import render_template
 
         return render_template(template, self._context())
 
     def _run_step(self, step) -> str:
         if step.kind == "run":
-            result = self._run_shell(step=step.id, key=f"{step.id}/run",
-                                     command=self._render(step.run), timeout=step.timeout)
+            result = self._run_shell(
+                step=step.id,
+                key=f"{step.id}/run",
+                command=self._render(step.run),
+                timeout=step.timeout,
+            )
             if not result.ok:
                 raise StepFailed(
                     f"step {step.id}: `{step.run.strip()}` failed"
@@ -331,11 +419,18 @@ class _Run:
             return result.output
         if step.kind == "approval":
             message = self._render(step.approval)
-            decision, record = self.gate.require(step=step.id, key=f"{step.id}/gate", tool=None,
-                                                 args={"message": message}, reason=message)
+            decision, record = self.gate.require(
+                step=step.id,
+                key=f"{step.id}/gate",
+                tool=None,
+                args={"message": message},
+                reason=message,
+            )
             if decision == "deny":
-                raise StepFailed(f"step {step.id}: {message!r} was denied by"
-                                 f" {record.get('decided_by') or 'a person'}")
+                raise StepFailed(
+                    f"step {step.id}: {message!r} was denied by"
+                    f" {record.get('decided_by') or 'a person'}"
+                )
             return "approved"
         return self._run_agent(step)
 
@@ -343,8 +438,9 @@ class _Run:
         from agentctl.tools import build_toolbox
 
         shell = build_toolbox({}, ["shell"])["shell"]
-        return self.actions.run(step=step, key=key, name="shell", tool=shell,
-                                args={"command": command}, timeout=timeout)
+        return self.actions.run(
+            step=step, key=key, name="shell", tool=shell, args={"command": command}, timeout=timeout
+        )
 
     def _model_client(self):
         if self._model is None:
@@ -373,17 +469,25 @@ class _Run:
         model = self._model_client()
         estimate = getattr(model, "estimate_call_cost", None)
         loop = AgentLoop(
-            journal=self.journal, index=self.index, actions=self.actions, model=model,
+            journal=self.journal,
+            index=self.index,
+            actions=self.actions,
+            model=model,
             estimate_cost=estimate or (lambda role, messages: 0.0),
-            on_text=self._masked_text(), run_check=self._run_shell,
-            active_seconds=lambda: self.index.active_seconds
-            + (time.monotonic() - self.session_start),
+            on_text=self._masked_text(),
+            run_check=self._run_shell,
+            active_seconds=lambda: (
+                self.index.active_seconds + (time.monotonic() - self.session_start)
+            ),
         )
         spec = AgentStep(
-            step_id=step.id, role=agent.model, instructions=self._render(agent.instructions),
+            step_id=step.id,
+            role=agent.model,
+            instructions=self._render(agent.instructions),
             prompt=self._render(agent.prompt) if agent.prompt else "",
             tools=build_toolbox(self.recipe.tools, agent.tools),
-            max_turns=agent.max_turns, max_tool_calls=agent.max_tool_calls,
+            max_turns=agent.max_turns,
+            max_tool_calls=agent.max_tool_calls,
             check_command=self._render(step.check.run) if step.check else None,
             check_attempts=step.check.attempts if step.check else 1,
         )

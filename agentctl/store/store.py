@@ -26,10 +26,31 @@ BLOB_THRESHOLD = 1024
 _BLOB_KEY = "$blob"
 
 _JOB_COLUMNS = (
-    "id", "recipe", "recipe_path", "recipe_blob", "params", "options", "workspace", "state",
-    "created_at", "updated_at", "last_seq", "steps", "error_type", "error_message",
-    "input_tokens", "output_tokens", "cost_usd", "model_calls", "tool_calls", "lease_token",
-    "lease_pid", "lease_host", "lease_start", "lease_expires", "heartbeat_at",
+    "id",
+    "recipe",
+    "recipe_path",
+    "recipe_blob",
+    "params",
+    "options",
+    "workspace",
+    "state",
+    "created_at",
+    "updated_at",
+    "last_seq",
+    "steps",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "model_calls",
+    "tool_calls",
+    "lease_token",
+    "lease_pid",
+    "lease_host",
+    "lease_start",
+    "lease_expires",
+    "heartbeat_at",
     "cancel_requested",
 )
 _JSON_COLUMNS = ("params", "options", "steps")
@@ -92,8 +113,9 @@ class Store:
             raise KeyError(digest)
         return bytes(row[0])
 
-    def _encode(self, conn: sqlite3.Connection, data: dict[str, Any],
-                encoded: str | None = None) -> str:
+    def _encode(
+        self, conn: sqlite3.Connection, data: dict[str, Any], encoded: str | None = None
+    ) -> str:
         text = encoded if encoded is not None else _dumps(data)
         # No string inside can exceed the threshold when the whole document does not.
         if len(text) <= BLOB_THRESHOLD:
@@ -125,9 +147,19 @@ class Store:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def create_job(self, *, job_id: str, recipe: str, recipe_path: str | None, recipe_text: str,
-                   params: Mapping[str, Any], options: Mapping[str, Any], workspace: str,
-                   now: float, event: NewEvent) -> None:
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        recipe: str,
+        recipe_path: str | None,
+        recipe_text: str,
+        params: Mapping[str, Any],
+        options: Mapping[str, Any],
+        workspace: str,
+        now: float,
+        event: NewEvent,
+    ) -> None:
         """Insert the job row and its first event in one transaction."""
         with self.tx.write() as conn:
             blob = self._put_blob(conn, recipe_text.encode("utf-8"))
@@ -135,8 +167,17 @@ class Store:
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
                 " workspace, state, created_at, updated_at, last_seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 'interrupted', ?, ?, 1)",
-                (job_id, recipe, recipe_path, blob, _dumps(dict(params)), _dumps(dict(options)),
-                 workspace, now, now),
+                (
+                    job_id,
+                    recipe,
+                    recipe_path,
+                    blob,
+                    _dumps(dict(params)),
+                    _dumps(dict(options)),
+                    workspace,
+                    now,
+                    now,
+                ),
             )
             conn.execute(
                 "INSERT INTO events (job_id, seq, ts, type, step, data) VALUES (?, 1, ?, ?, ?, ?)",
@@ -168,8 +209,7 @@ class Store:
                 "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT 1"
             ).fetchone()
             if row is None:
-                raise JobNotFound("there are no jobs yet",
-                                  "start one with `agentctl run RECIPE`")
+                raise JobNotFound("there are no jobs yet", "start one with `agentctl run RECIPE`")
             return row[0]
         if not ref or any(ch in ref for ch in "%_\\"):
             raise JobNotFound(f"no job {ref!r}", "list jobs with `agentctl jobs`")
@@ -215,25 +255,34 @@ class Store:
                 conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
             keep = {row[0] for row in conn.execute("SELECT recipe_blob FROM jobs")}
             for (data,) in conn.execute(
-                    "SELECT data FROM events WHERE instr(data, ?) > 0", (f'"{_BLOB_KEY}"',)):
+                "SELECT data FROM events WHERE instr(data, ?) > 0", (f'"{_BLOB_KEY}"',)
+            ):
                 keep.update(_blob_refs(json.loads(data)))
-            stale = [row[0] for row in conn.execute("SELECT hash FROM blobs")
-                     if row[0] not in keep]
+            stale = [row[0] for row in conn.execute("SELECT hash FROM blobs") if row[0] not in keep]
             conn.executemany("DELETE FROM blobs WHERE hash = ?", [(h,) for h in stale])
         return len(ids), len(stale)
 
     def finished_before(self, cutoff: float) -> list[str]:
         rows = self.conn.execute(
             "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
-            " AND updated_at < ? ORDER BY created_at", (cutoff,)).fetchall()
+            " AND updated_at < ? ORDER BY created_at",
+            (cutoff,),
+        ).fetchall()
         return [row[0] for row in rows]
 
     # -- events --------------------------------------------------------------------------
 
-    def append(self, job_id: str, events: list[NewEvent], *, now: float,
-               token: int | None = None, durable: bool = False,
-               update: JobUpdate | None = None,
-               extra: Callable[[sqlite3.Connection], None] | None = None) -> list[Event]:
+    def append(
+        self,
+        job_id: str,
+        events: list[NewEvent],
+        *,
+        now: float,
+        token: int | None = None,
+        durable: bool = False,
+        update: JobUpdate | None = None,
+        extra: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> list[Event]:
         """Append events (and update the job row) in one transaction.
 
         `extra(conn)` runs inside the same transaction (e.g. to record an approval with its
@@ -280,15 +329,22 @@ class Store:
                 conn.execute(
                     "INSERT INTO events (job_id, seq, ts, type, step, data)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (job_id, seq, now, event.type, event.step,
-                     self._encode(conn, event.data, event.encoded)),
+                    (
+                        job_id,
+                        seq,
+                        now,
+                        event.type,
+                        event.step,
+                        self._encode(conn, event.data, event.encoded),
+                    ),
                 )
                 written.append(Event(seq, now, event.type, event.step, event.data))
         return written
 
-    def read_events(self, job_id: str, after_seq: int = 0,
-                    limit: int | None = None) -> list[Event]:
-        sql = "SELECT seq, ts, type, step, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq"
+    def read_events(self, job_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        sql = (
+            "SELECT seq, ts, type, step, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq"
+        )
         args: list[Any] = [job_id, after_seq]
         if limit:
             sql += " LIMIT ?"
@@ -304,19 +360,34 @@ class Store:
 
     # -- leases --------------------------------------------------------------------------
 
-    def acquire_lease(self, job_id: str, *, host: str, pid: int, start: str, now: float,
-                      ttl: float, is_alive: Callable[[int, str], bool]) -> int:
+    def acquire_lease(
+        self,
+        job_id: str,
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        is_alive: Callable[[int, str], bool],
+    ) -> int:
         """Take the job's lease and return the new fencing token, or raise JobBusy."""
         with self.tx.write() as conn:
             row = conn.execute(
                 "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token"
-                " FROM jobs WHERE id = ?", (job_id,),
+                " FROM jobs WHERE id = ?",
+                (job_id,),
             ).fetchone()
             if row is None:
                 raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
             holder_pid, holder_host, holder_start, expires, token = row
             if holder_pid is not None and lease_is_live(
-                holder_host, holder_pid, holder_start, expires, now=now, host=host,
+                holder_host,
+                holder_pid,
+                holder_start,
+                expires,
+                now=now,
+                host=host,
                 is_alive=is_alive,
             ):
                 raise JobBusy(
@@ -341,12 +412,16 @@ class Store:
             )
             if cursor.rowcount == 0:
                 raise LeaseLost(f"job {job_id} was taken over by another runner")
-            return bool(conn.execute(
-                "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
+            return bool(
+                conn.execute(
+                    "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()[0]
+            )
 
     def cancel_requested(self, job_id: str) -> bool:
         row = self.conn.execute(
-            "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
         return bool(row and row[0])
 
     def release_lease(self, job_id: str, token: int) -> None:
@@ -359,27 +434,64 @@ class Store:
 
     # -- approvals -----------------------------------------------------------------------
 
-    def add_approval(self, conn: sqlite3.Connection, *, job_id: str, request: str,
-                     step: str | None, key: str, tool: str | None, args: Mapping[str, Any],
-                     action_hash: str, rules: list[str], reason: str, now: float) -> None:
+    def add_approval(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        job_id: str,
+        request: str,
+        step: str | None,
+        key: str,
+        tool: str | None,
+        args: Mapping[str, Any],
+        action_hash: str,
+        rules: list[str],
+        reason: str,
+        now: float,
+    ) -> None:
         """Insert a pending approval; call from `append(extra=...)` so it lands with its event."""
         conn.execute(
             "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash, rules,"
             " reason, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-            (job_id, request, step, key, tool, _dumps(dict(args)), action_hash, _dumps(rules),
-             reason, now),
+            (
+                job_id,
+                request,
+                step,
+                key,
+                tool,
+                _dumps(dict(args)),
+                action_hash,
+                _dumps(rules),
+                reason,
+                now,
+            ),
         )
 
     def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
-        sql = ("SELECT request, step, key, tool, args, action_hash, rules, reason, state,"
-               " created_at, decided_at, decided_by, comment FROM approvals WHERE job_id = ?")
+        sql = (
+            "SELECT request, step, key, tool, args, action_hash, rules, reason, state,"
+            " created_at, decided_at, decided_by, comment FROM approvals WHERE job_id = ?"
+        )
         args: list[Any] = [job_id]
         if state:
             sql += " AND state = ?"
             args.append(state)
         sql += " ORDER BY created_at, request"
-        names = ("request", "step", "key", "tool", "args", "action_hash", "rules", "reason",
-                 "state", "created_at", "decided_at", "decided_by", "comment")
+        names = (
+            "request",
+            "step",
+            "key",
+            "tool",
+            "args",
+            "action_hash",
+            "rules",
+            "reason",
+            "state",
+            "created_at",
+            "decided_at",
+            "decided_by",
+            "comment",
+        )
         out = []
         for row in self.conn.execute(sql, args):
             item = dict(zip(names, row))
@@ -388,9 +500,18 @@ class Store:
             out.append(item)
         return out
 
-    def set_approval_state(self, conn: sqlite3.Connection, job_id: str, request: str, *,
-                           expect: str, state: str, now: float, by: str | None = None,
-                           comment: str | None = None) -> bool:
+    def set_approval_state(
+        self,
+        conn: sqlite3.Connection,
+        job_id: str,
+        request: str,
+        *,
+        expect: str,
+        state: str,
+        now: float,
+        by: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
         """Move an approval from `expect` to `state`; False if it was not in `expect`."""
         if state in ("approved", "denied"):
             cursor = conn.execute(
@@ -418,9 +539,16 @@ def _blob_refs(value: Any) -> Iterable[str]:
             yield from _blob_refs(item)
 
 
-def lease_is_live(holder_host: str | None, holder_pid: int | None, holder_start: str | None,
-                  expires: float | None, *, now: float, host: str,
-                  is_alive: Callable[[int, str], bool]) -> bool:
+def lease_is_live(
+    holder_host: str | None,
+    holder_pid: int | None,
+    holder_start: str | None,
+    expires: float | None,
+    *,
+    now: float,
+    host: str,
+    is_alive: Callable[[int, str], bool],
+) -> bool:
     """Whether a recorded lease still belongs to a running runner.
 
     On this host a dead pid frees the lease at once; elsewhere only expiry does.

@@ -18,7 +18,14 @@ from agentctl.tools.http import build_http_tool
 from agentctl.tools.interactive import build_interactive_tool, close_sessions
 from agentctl.tools.shell import build_shell_tool
 
-BUILTIN_TOOLS: tuple[str, ...] = ("read_file", "write_file", "edit_file", "list_files", "shell", "http_get")
+BUILTIN_TOOLS: tuple[str, ...] = (
+    "read_file",
+    "write_file",
+    "edit_file",
+    "list_files",
+    "shell",
+    "http_get",
+)
 # Built-in tools a recipe gets only by naming them (not in the names=None default set):
 # `interactive` keeps terminal sessions open across calls.
 OPTIONAL_TOOLS: tuple[str, ...] = ("interactive",)

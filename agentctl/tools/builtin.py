@@ -38,7 +38,9 @@ def describe_param(type_: str, description: str, **extra: Any) -> dict[str, Any]
     return {"type": type_, "description": description, **extra}
 
 
-def build_object_schema(properties: dict[str, dict[str, Any]], required: list[str]) -> dict[str, Any]:
+def build_object_schema(
+    properties: dict[str, dict[str, Any]], required: list[str]
+) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": properties,
@@ -55,7 +57,7 @@ def _coerce_value(name: str, value: Any, schema: dict[str, Any]) -> Any:
         return value
     if type_ == "boolean" and isinstance(value, bool):
         return value
-    if type_ == "integer" and not isinstance(value, bool):
+    if type_ == "integer" and not isinstance(value, bool):  # noqa: SIM102
         # Models sometimes send 3.0 for 3; that is still the integer the schema asks for.
         if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
             value = int(value)

@@ -73,11 +73,15 @@ def build_command_spec(name: str, definition: Any) -> ToolSpec:
         default = getattr(param, "default", None)
         if default is not None:
             extra["default"] = default
-        properties[pname] = describe_param(type_, getattr(param, "description", "") or pname, **extra)
+        properties[pname] = describe_param(
+            type_, getattr(param, "description", "") or pname, **extra
+        )
         # A parameter with a default is never missing, so the model need not send it.
         if getattr(param, "required", False) and default is None:
             required.append(pname)
-    description = (getattr(definition, "description", "") or "").strip() or f"Run the {name} command."
+    description = (
+        getattr(definition, "description", "") or ""
+    ).strip() or f"Run the {name} command."
     return ToolSpec(
         name,
         description,

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agentctl.sandbox import CappedBuffer
+from agentctl.process.run import CappedBuffer
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
 from agentctl.tools.builtin import (
     FunctionTool,
@@ -136,7 +136,9 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     # errors="replace": JSON can carry lone surrogates, which UTF-8 cannot encode.
     data = args["content"].encode("utf-8", errors="replace")
     resolved = write_in_workspace(ctx.workspace, args["path"], data)
-    return ToolResult(ok=True, output=f"wrote {len(data)} bytes to {show_path(ctx.workspace, resolved)}")
+    return ToolResult(
+        ok=True, output=f"wrote {len(data)} bytes to {show_path(ctx.workspace, resolved)}"
+    )
 
 
 def edit_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
@@ -147,7 +149,10 @@ def edit_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     text = _read_text(resolved, path)
     count = text.count(old)
     if count == 0:
-        return fail(f"'old' text not found in {path} (0 matches); read the file and copy it exactly", "no_match")
+        return fail(
+            f"'old' text not found in {path} (0 matches); read the file and copy it exactly",
+            "no_match",
+        )
     if count > 1:
         return fail(
             f"'old' text occurs {count} times in {path}; include more surrounding lines so it occurs once",
@@ -155,7 +160,9 @@ def edit_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         )
     at = text.index(old)
     line = text.count("\n", 0, at) + 1
-    write_in_workspace(ctx.workspace, path, text.replace(old, new, 1).encode("utf-8", errors="replace"))
+    write_in_workspace(
+        ctx.workspace, path, text.replace(old, new, 1).encode("utf-8", errors="replace")
+    )
     return ToolResult(ok=True, output=f"replaced 1 occurrence in {path} at line {line}")
 
 
@@ -165,7 +172,9 @@ def _matches(rel: str, pattern: str | None) -> bool:
     return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(os.path.basename(rel), pattern)
 
 
-def _collect_entries(root: Path, workspace: Path, recursive: bool, pattern: str | None) -> list[str]:
+def _collect_entries(
+    root: Path, workspace: Path, recursive: bool, pattern: str | None
+) -> list[str]:
     """Return workspace-relative entries under `root`; directories end with '/'."""
     entries: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -180,7 +189,9 @@ def _collect_entries(root: Path, workspace: Path, recursive: bool, pattern: str 
             # A symlinked directory is not descended into, but it exists: show it.
             names += [d for d in dirnames if (base / d).is_symlink()]
         for name in names:
-            rel = show_path(workspace, base / name.rstrip("/")) + ("/" if name.endswith("/") else "")
+            rel = show_path(workspace, base / name.rstrip("/")) + (
+                "/" if name.endswith("/") else ""
+            )
             if _matches(rel.rstrip("/"), pattern):
                 entries.append(rel)
         if not recursive:
@@ -195,7 +206,9 @@ def list_files(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         return fail(f"no such directory: {path}", "not_found")
     if not root.is_dir():
         return fail(f"not a directory: {path}", "not_a_directory")
-    entries = _collect_entries(root, Path(ctx.workspace), args.get("recursive", True), args.get("pattern"))
+    entries = _collect_entries(
+        root, Path(ctx.workspace), args.get("recursive", True), args.get("pattern")
+    )
     if not entries:
         return ToolResult(ok=True, output="(no matching files)")
     shown = entries[:MAX_LIST_ENTRIES]
@@ -209,45 +222,82 @@ def list_files(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
 def build_file_tools() -> dict[str, FunctionTool]:
     path_param = describe_param("string", "File path, relative to the workspace root.")
     specs = [
-        (ToolSpec(
-            "read_file",
-            "Read a UTF-8 text file in the workspace; optionally only `limit` lines from line `offset` (1-based).",
-            build_object_schema({
-                "path": path_param,
-                "offset": describe_param("integer", "First line to return, 1-based.", minimum=1, default=1),
-                "limit": describe_param("integer", "Maximum number of lines to return.", minimum=1),
-            }, ["path"]),
-            read_only=True,
-        ), read_file),
-        (ToolSpec(
-            "write_file",
-            "Create or overwrite a file in the workspace with `content`, creating parent directories.",
-            build_object_schema({
-                "path": path_param,
-                "content": describe_param("string", "The complete new file content."),
-            }, ["path", "content"]),
-            read_only=False,
-        ), write_file),
-        (ToolSpec(
-            "edit_file",
-            "Replace the text `old` with `new` in a workspace file; `old` must occur exactly once.",
-            build_object_schema({
-                "path": path_param,
-                "old": describe_param("string", "Exact text to replace, with enough context to be unique."),
-                "new": describe_param("string", "Replacement text."),
-            }, ["path", "old", "new"]),
-            read_only=False,
-        ), edit_file),
-        (ToolSpec(
-            "list_files",
-            "List files under a workspace directory (sorted, relative to the workspace, skipping .git).",
-            build_object_schema({
-                "path": describe_param("string", "Directory to list, relative to the workspace root.", default="."),
-                "recursive": describe_param("boolean", "Descend into subdirectories.", default=True),
-                "pattern": describe_param("string", "Glob matched against the path or file name, e.g. '*.py'."),
-            }, []),
-            read_only=True,
-        ), list_files),
+        (
+            ToolSpec(
+                "read_file",
+                "Read a UTF-8 text file in the workspace; optionally only `limit` lines from line `offset` (1-based).",
+                build_object_schema(
+                    {
+                        "path": path_param,
+                        "offset": describe_param(
+                            "integer", "First line to return, 1-based.", minimum=1, default=1
+                        ),
+                        "limit": describe_param(
+                            "integer", "Maximum number of lines to return.", minimum=1
+                        ),
+                    },
+                    ["path"],
+                ),
+                read_only=True,
+            ),
+            read_file,
+        ),
+        (
+            ToolSpec(
+                "write_file",
+                "Create or overwrite a file in the workspace with `content`, creating parent directories.",
+                build_object_schema(
+                    {
+                        "path": path_param,
+                        "content": describe_param("string", "The complete new file content."),
+                    },
+                    ["path", "content"],
+                ),
+                read_only=False,
+            ),
+            write_file,
+        ),
+        (
+            ToolSpec(
+                "edit_file",
+                "Replace the text `old` with `new` in a workspace file; `old` must occur exactly once.",
+                build_object_schema(
+                    {
+                        "path": path_param,
+                        "old": describe_param(
+                            "string", "Exact text to replace, with enough context to be unique."
+                        ),
+                        "new": describe_param("string", "Replacement text."),
+                    },
+                    ["path", "old", "new"],
+                ),
+                read_only=False,
+            ),
+            edit_file,
+        ),
+        (
+            ToolSpec(
+                "list_files",
+                "List files under a workspace directory (sorted, relative to the workspace, skipping .git).",
+                build_object_schema(
+                    {
+                        "path": describe_param(
+                            "string",
+                            "Directory to list, relative to the workspace root.",
+                            default=".",
+                        ),
+                        "recursive": describe_param(
+                            "boolean", "Descend into subdirectories.", default=True
+                        ),
+                        "pattern": describe_param(
+                            "string", "Glob matched against the path or file name, e.g. '*.py'."
+                        ),
+                    },
+                    [],
+                ),
+                read_only=True,
+            ),
+            list_files,
+        ),
     ]
     return {spec.name: FunctionTool(spec, handler) for spec, handler in specs}
-

@@ -2,7 +2,7 @@
 
 Only http and https are fetched, also after redirects. The host policy comes from the engine
 as `ctx.sessions["url_checker"]`, a callable `(url) -> refusal reason or None` (see
-`agentctl.policy.make_url_checker`); it is asked before the first request and again before
+`agentctl.policy.rules.make_url_checker`); it is asked before the first request and again before
 every redirect hop, so an allowed host cannot bounce the fetch to a private address. Without
 a checker any host the machine can reach is fetched.
 """
@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from agentctl.sandbox import CappedBuffer
+from agentctl.process.run import CappedBuffer
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
 from agentctl.tools.builtin import (
     FunctionTool,
@@ -50,7 +50,9 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         scheme = urllib.parse.urlsplit(newurl).scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
-            raise urllib.error.URLError(f"refused redirect to a {scheme or 'relative'} URL: {newurl}")
+            raise urllib.error.URLError(
+                f"refused redirect to a {scheme or 'relative'} URL: {newurl}"
+            )
         reason = self.checker(newurl) if self.checker is not None else None
         if reason:
             raise _Refused(f"refused redirect to {newurl}: {reason}")
@@ -79,7 +81,9 @@ def _read_body(response, ctx: ToolContext) -> tuple[str, bool, str]:
     return text, truncated or bool(note), note
 
 
-def _format_response(response, status: int, reason: str, ctx: ToolContext, url: str) -> tuple[str, bool]:
+def _format_response(
+    response, status: int, reason: str, ctx: ToolContext, url: str
+) -> tuple[str, bool]:
     lines = [f"HTTP {status} {reason}".rstrip()]
     final_url = response.geturl()
     if final_url and final_url != url:
@@ -98,7 +102,10 @@ def http_get(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     url = args["url"].strip()
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        return fail(f"only http and https URLs can be fetched, not {scheme or 'a URL without a scheme'}: {url}", "bad_scheme")
+        return fail(
+            f"only http and https URLs can be fetched, not {scheme or 'a URL without a scheme'}: {url}",
+            "bad_scheme",
+        )
     checker = ctx.sessions.get("url_checker")
     if not callable(checker):
         checker = None
@@ -135,7 +142,9 @@ def build_http_tool() -> FunctionTool:
     spec = ToolSpec(
         "http_get",
         "Fetch an http(s) URL with GET (redirects followed) and return the status line and body text.",
-        build_object_schema({"url": describe_param("string", "The http:// or https:// URL to fetch.")}, ["url"]),
+        build_object_schema(
+            {"url": describe_param("string", "The http:// or https:// URL to fetch.")}, ["url"]
+        ),
         read_only=True,
     )
     return FunctionTool(spec, http_get)

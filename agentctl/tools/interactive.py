@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentctl import reaper
-from agentctl.sandbox import (
+from agentctl.process import reaper
+from agentctl.process.run import (
     KILL_GRACE_S,
     REAPER_STOP_S,
     CappedBuffer,
@@ -70,8 +70,10 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def strip_terminal(text: str) -> str:
     """Plain text from terminal output: no escapes, `\\r\\n` as `\\n`, `\\r` overwrites."""
     text = ANSI.sub("", text).replace("\r\n", "\n")
-    lines = [line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r")
-             for line in text.split("\n")]
+    lines = [
+        line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r")
+        for line in text.split("\n")
+    ]
     return CONTROL.sub("", "\n".join(lines))
 
 
@@ -88,8 +90,9 @@ def _sessions(ctx: ToolContext) -> dict[str, Session]:
     return ctx.sessions.setdefault(SESSIONS_KEY, {})
 
 
-def _collect(session: Session, *, pattern: re.Pattern[str] | None, timeout: float,
-             ctx: ToolContext) -> tuple[str, bool, str]:
+def _collect(
+    session: Session, *, pattern: re.Pattern[str] | None, timeout: float, ctx: ToolContext
+) -> tuple[str, bool, str]:
     """Read the session's output; return (text, truncated, how it ended).
 
     How: "matched", "settled" (quiet, no pattern), "timeout", "eof" or "cancelled".
@@ -159,24 +162,44 @@ def close_sessions(sessions: dict[str, Any]) -> None:
     sessions.pop(SESSIONS_KEY, None)
 
 
-def _finish(session: Session, ctx: ToolContext, text: str, truncated: bool, how: str,
-            pattern: re.Pattern[str] | None, timeout: float) -> ToolResult:
+def _finish(
+    session: Session,
+    ctx: ToolContext,
+    text: str,
+    truncated: bool,
+    how: str,
+    pattern: re.Pattern[str] | None,
+    timeout: float,
+) -> ToolResult:
     """Turn a read into the ToolResult the model sees."""
     if how == "eof":
         code = stop_session(session)
         _sessions(ctx).pop(session.name, None)
         note = f"[session {session.name!r} ended; exit code {code}]"
         ok = pattern is None
-        return ToolResult(ok=ok, output=_with_note(text, note), exit_code=code, truncated=truncated,
-                          error=None if ok else "session_ended")
+        return ToolResult(
+            ok=ok,
+            output=_with_note(text, note),
+            exit_code=code,
+            truncated=truncated,
+            error=None if ok else "session_ended",
+        )
     if how == "cancelled":
-        return ToolResult(ok=False, output=_with_note(text, "[cancelled]"), truncated=truncated,
-                          error="cancelled")
+        return ToolResult(
+            ok=False, output=_with_note(text, "[cancelled]"), truncated=truncated, error="cancelled"
+        )
     if how == "timeout":
-        note = (f"[no match for /{pattern.pattern}/ within {timeout:g}s; session "
-                f"{session.name!r} is still running]") if pattern is not None else ""
-        return ToolResult(ok=False, output=_with_note(text, note), truncated=truncated,
-                          error="timeout")
+        note = (
+            (
+                f"[no match for /{pattern.pattern}/ within {timeout:g}s; session "
+                f"{session.name!r} is still running]"
+            )
+            if pattern is not None
+            else ""
+        )
+        return ToolResult(
+            ok=False, output=_with_note(text, note), truncated=truncated, error="timeout"
+        )
     return ToolResult(ok=True, output=text, truncated=truncated)
 
 
@@ -186,7 +209,9 @@ def _with_note(text: str, note: str) -> str:
     return (text if not text or text.endswith("\n") else text + "\n") + note
 
 
-def _start(args: dict[str, Any], ctx: ToolContext, name: str, pattern, timeout: float) -> ToolResult:
+def _start(
+    args: dict[str, Any], ctx: ToolContext, name: str, pattern, timeout: float
+) -> ToolResult:
     import pexpect
 
     command = (args.get("command") or "").strip()
@@ -194,11 +219,14 @@ def _start(args: dict[str, Any], ctx: ToolContext, name: str, pattern, timeout: 
         return fail("action 'start' needs 'command'", "bad_args")
     sessions = _sessions(ctx)
     if name in sessions:
-        return fail(f"session {name!r} is already running; send to it, close it, or pick "
-                    f"another name", "session_exists")
+        return fail(
+            f"session {name!r} is already running; send to it, close it, or pick another name",
+            "session_exists",
+        )
     if len(sessions) >= MAX_SESSIONS:
-        return fail(f"at most {MAX_SESSIONS} sessions may run at once; close one first",
-                    "too_many_sessions")
+        return fail(
+            f"at most {MAX_SESSIONS} sessions may run at once; close one first", "too_many_sessions"
+        )
     if not ctx.workspace.is_dir():
         return fail(f"workspace {ctx.workspace} does not exist", "no_workspace")
     confinement, refusal = confinement_for(ctx.sandbox, network=ctx.network)
@@ -206,28 +234,43 @@ def _start(args: dict[str, Any], ctx: ToolContext, name: str, pattern, timeout: 
     if refusal is not None:
         return fail(refusal, "sandbox_unavailable")
     env = context_env(ctx)
-    argv = build_argv(command, workspace=ctx.workspace, confinement=confinement,
-                      network=ctx.network, hidden_paths=ctx.hidden_paths, env=env,
-                      new_session=False)  # the session's own pty stays its terminal
+    argv = build_argv(
+        command,
+        workspace=ctx.workspace,
+        confinement=confinement,
+        network=ctx.network,
+        hidden_paths=ctx.hidden_paths,
+        env=env,
+        new_session=False,
+    )  # the session's own pty stays its terminal
     limits = process_limits(None)  # no CPU limit: a session may live as long as its step
-    argv = reaper.reaper_argv(argv, pgroup=False, deathsig=False, rlimits=limits,
-                              grace=KILL_GRACE_S)
+    argv = reaper.reaper_argv(
+        argv, pgroup=False, deathsig=False, rlimits=limits, grace=KILL_GRACE_S
+    )
     try:
-        child = pexpect.spawn(argv[0], argv[1:], cwd=str(ctx.workspace), env=env, echo=False,
-                              dimensions=TERMINAL_SIZE)
+        child = pexpect.spawn(
+            argv[0], argv[1:], cwd=str(ctx.workspace), env=env, echo=False, dimensions=TERMINAL_SIZE
+        )
     except (pexpect.ExceptionPexpect, OSError) as exc:
         return fail(f"cannot start {command!r}: {exc}", "start_failed")
     kind = "bwrap" if confinement is not None and confinement.available else "none"
     session = Session(name, command, child, kind)
     sessions[name] = session
-    return _finish(session, ctx, *_collect(session, pattern=pattern, timeout=timeout, ctx=ctx),
-                   pattern, timeout)
+    return _finish(
+        session,
+        ctx,
+        *_collect(session, pattern=pattern, timeout=timeout, ctx=ctx),
+        pattern,
+        timeout,
+    )
 
 
 def run_interactive(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     action = args["action"]
     if action not in ACTIONS:
-        return fail(f"unknown action {action!r} (expected one of: {', '.join(ACTIONS)})", "bad_args")
+        return fail(
+            f"unknown action {action!r} (expected one of: {', '.join(ACTIONS)})", "bad_args"
+        )
     name = args.get("session") or "default"
     timeout = min(max(float(args.get("timeout", DEFAULT_WAIT_S)), 0.0), ctx.timeout)
     pattern = None
@@ -246,8 +289,12 @@ def run_interactive(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         text, truncated, _how = _collect(session, pattern=None, timeout=0.2, ctx=ctx)
         code = stop_session(session)
         _sessions(ctx).pop(name, None)
-        return ToolResult(ok=True, output=_with_note(text, f"[session {name!r} closed]"),
-                          exit_code=code, truncated=truncated)
+        return ToolResult(
+            ok=True,
+            output=_with_note(text, f"[session {name!r} closed]"),
+            exit_code=code,
+            truncated=truncated,
+        )
     if action == "send":
         if args.get("input") is None:
             return fail("action 'send' needs 'input'", "bad_args")
@@ -255,8 +302,13 @@ def run_interactive(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         if not session.child.isalive():
             return _finish(session, ctx, "", False, "eof", pattern, timeout)
         session.child.send(text.encode())
-    return _finish(session, ctx, *_collect(session, pattern=pattern, timeout=timeout, ctx=ctx),
-                   pattern, timeout)
+    return _finish(
+        session,
+        ctx,
+        *_collect(session, pattern=pattern, timeout=timeout, ctx=ctx),
+        pattern,
+        timeout,
+    )
 
 
 def build_interactive_tool() -> FunctionTool:
@@ -269,14 +321,17 @@ def build_interactive_tool() -> FunctionTool:
         "(a regex) matches, else until the program is quiet briefly, at most `timeout` s.",
         build_object_schema(
             {
-                "action": describe_param("string", "start | send | read | close", enum=list(ACTIONS)),
+                "action": describe_param(
+                    "string", "start | send | read | close", enum=list(ACTIONS)
+                ),
                 "session": describe_param("string", "Session name.", default="default"),
                 "command": describe_param("string", "Command line to run (start)."),
                 "input": describe_param("string", "Text to type (send)."),
                 "newline": describe_param("boolean", "Press Enter after input.", default=True),
                 "expect": describe_param("string", "Regex: read until the output matches it."),
-                "timeout": describe_param("number", "Seconds to wait for output.",
-                                          default=DEFAULT_WAIT_S),
+                "timeout": describe_param(
+                    "number", "Seconds to wait for output.", default=DEFAULT_WAIT_S
+                ),
             },
             ["action"],
         ),

@@ -1,6 +1,6 @@
 """The shell tool, and `run_command_tool`, which custom command tools share with it.
 
-A command runs through `agentctl.sandbox.run_process` in the workspace with the context's
+A command runs through `agentctl.process.run.run_process` in the workspace with the context's
 environment, timeout, cancel event and output cap, confined as the context's `sandbox` mode
 says (`required` refuses with a message the model sees when no sandbox works here), with its
 `network` and `hidden_paths`. Its exit status becomes `ok`, so the model sees failures as
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentctl.sandbox import (
+from agentctl.process.run import (
     Confinement,
     confinement_for,
     minimal_env,
@@ -50,7 +50,9 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
     )
     output = result.output
     if result.timed_out or result.cancelled:
-        note = f"[timed out after {limit:g}s; stopped]" if result.timed_out else "[cancelled; stopped]"
+        note = (
+            f"[timed out after {limit:g}s; stopped]" if result.timed_out else "[cancelled; stopped]"
+        )
         return ToolResult(
             ok=False,
             output=_append_line(output, note),
@@ -75,7 +77,9 @@ def context_env(ctx: ToolContext) -> dict[str, str]:
     return dict(ctx.env) if ctx.env else minimal_env()
 
 
-def record_confinement(ctx: ToolContext, confinement: Confinement | None, refusal: str | None) -> None:
+def record_confinement(
+    ctx: ToolContext, confinement: Confinement | None, refusal: str | None
+) -> None:
     """Tell the engine how this action ran: ctx.sessions["last_confinement"].
 
     {"confinement": "bwrap" | "none", "mode": ctx.sandbox, "network": bool,

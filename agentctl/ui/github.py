@@ -56,8 +56,10 @@ class WorkflowCommands:
                 message = f"({error.get('type')}) {error.get('message', '')}"
                 after.append(f"::error title={title}::{escape_data(message)}")
             elif event.type == "job_paused":
-                after.append(f"::notice title=agentctl job {self.job_id} awaits approval::"
-                             f"{escape_data(approve_hint(self.job_id, data.get('requests')))}")
+                after.append(
+                    f"::notice title=agentctl job {self.job_id} awaits approval::"
+                    f"{escape_data(approve_hint(self.job_id, data.get('requests')))}"
+                )
         return before, after
 
     def _close(self) -> list[str]:
@@ -69,11 +71,14 @@ class WorkflowCommands:
 
 def approve_hint(job_id: str, requests: list[str] | None) -> str:
     named = " ".join(requests or []) if len(requests or []) == 1 else "REQUEST"
-    return (f"approve with `agentctl approve {job_id} {named}`, then continue with"
-            f" `agentctl resume {job_id}`")
+    return (
+        f"approve with `agentctl approve {job_id} {named}`, then continue with"
+        f" `agentctl resume {job_id}`"
+    )
 
 
 # -- the summary -------------------------------------------------------------------------
+
 
 def md_text(text: Any) -> str:
     """Data as Markdown text: one line, nothing rendered (HTML, links, emphasis, tables)."""
@@ -90,29 +95,53 @@ def md_code(text: Any) -> str:
     fence = "`"
     while fence in flat:
         fence += "`"
-    return f"{fence} {flat} {fence}" if flat.startswith("`") or flat.endswith("`") \
+    return (
+        f"{fence} {flat} {fence}"
+        if flat.startswith("`") or flat.endswith("`")
         else f"{fence}{flat}{fence}"
+    )
 
 
-_STATE_ICONS = {"succeeded": "✅", "failed": "❌", "cancelled": "⛔", "interrupted": "⏸️",
-                "awaiting_approval": "⏳", "running": "▶️", "pending": "·"}
+_STATE_ICONS = {
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "⛔",
+    "interrupted": "⏸️",
+    "awaiting_approval": "⏳",
+    "running": "▶️",
+    "pending": "·",
+}
 
 
 def render_summary(job: dict[str, Any], events: list[Any]) -> str:
     """The job's Markdown summary for `$GITHUB_STEP_SUMMARY`."""
     job_id, state = job["id"], job["state"]
-    out = [f"## agentctl: {md_text(job['recipe'])} {_STATE_ICONS.get(state, '')} {state}", "",
-           f"Job `{job_id}`" + (f" — error ({md_text(job['error'].get('type'))}):"
-                                f" {md_text(job['error'].get('message', ''))}"
-                                if job.get("error") else ""), ""]
+    out = [
+        f"## agentctl: {md_text(job['recipe'])} {_STATE_ICONS.get(state, '')} {state}",
+        "",
+        f"Job `{job_id}`"
+        + (
+            f" — error ({md_text(job['error'].get('type'))}):"
+            f" {md_text(job['error'].get('message', ''))}"
+            if job.get("error")
+            else ""
+        ),
+        "",
+    ]
     out += _steps_section(job)
     out += _actions_section(events)
     out += _approvals_section(events)
     usage = job["usage"]
-    out += ["### Usage", "",
-            (f"{usage['model_calls']} model call(s), {usage['tool_calls']} tool call(s),"
-             f" {usage['input_tokens']} input + {usage['output_tokens']} output tokens,"
-             f" cost ${usage['cost_usd']:.4f}"), ""]
+    out += [
+        "### Usage",
+        "",
+        (
+            f"{usage['model_calls']} model call(s), {usage['tool_calls']} tool call(s),"
+            f" {usage['input_tokens']} input + {usage['output_tokens']} output tokens,"
+            f" cost ${usage['cost_usd']:.4f}"
+        ),
+        "",
+    ]
     if state == "awaiting_approval":
         out += _how_to_approve(job)
     elif state == "interrupted":
@@ -126,8 +155,10 @@ def _steps_section(job: dict[str, Any]) -> list[str]:
     lines = ["### Steps", "", "| step | kind | state |", "| --- | --- | --- |"]
     for step in job["steps"]:
         icon = _STATE_ICONS.get(step["state"], "")
-        lines.append(f"| {md_text(step['id'])} | {md_text(step.get('kind', ''))} |"
-                     f" {icon} {md_text(step['state'])} |")
+        lines.append(
+            f"| {md_text(step['id'])} | {md_text(step.get('kind', ''))} |"
+            f" {icon} {md_text(step['state'])} |"
+        )
     return lines + [""]
 
 
@@ -145,11 +176,16 @@ def _actions_section(events: list[Any]) -> list[str]:
     for event, finished in started.values():
         data = event.data
         args = data.get("args") or {}
-        what = args.get("command") if data.get("tool") == "shell" else (
-            args.get("path") or args.get("url") or json.dumps(args, ensure_ascii=False))
+        what = (
+            args.get("command")
+            if data.get("tool") == "shell"
+            else (args.get("path") or args.get("url") or json.dumps(args, ensure_ascii=False))
+        )
         decision = f" ({md_text(data['decision'])})" if data.get("decision") else ""
-        lines.append(f"| {md_text(event.step or '')} | {md_text(data.get('tool', ''))} |"
-                     f" {md_code(one_line(str(what), 120))}{decision} | {_result(finished)} |")
+        lines.append(
+            f"| {md_text(event.step or '')} | {md_text(data.get('tool', ''))} |"
+            f" {md_code(one_line(str(what), 120))}{decision} | {_result(finished)} |"
+        )
     return lines + [""]
 
 
@@ -167,41 +203,67 @@ def _approvals_section(events: list[Any]) -> list[str]:
     for event in events:
         data = event.data or {}
         if event.type == "approval_requested":
-            rows[data["request"]] = {"step": event.step, "reason": data.get("reason", ""),
-                                     "state": "pending", "by": ""}
+            rows[data["request"]] = {
+                "step": event.step,
+                "reason": data.get("reason", ""),
+                "state": "pending",
+                "by": "",
+            }
         elif event.type == "approval_decided" and data.get("request") in rows:
             rows[data["request"]].update(state=data.get("decision"), by=data.get("by") or "")
         elif event.type == "approval_used" and data.get("request") in rows:
             rows[data["request"]]["state"] += ", used"
     if not rows:
         return []
-    lines = ["### Approvals", "", "| request | step | reason | decision | by |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "### Approvals",
+        "",
+        "| request | step | reason | decision | by |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for request, row in rows.items():
-        lines.append(f"| {md_text(request)} | {md_text(row['step'] or '')} |"
-                     f" {md_text(one_line(row['reason'], 200))} | {md_text(row['state'])} |"
-                     f" {md_text(row['by'])} |")
+        lines.append(
+            f"| {md_text(request)} | {md_text(row['step'] or '')} |"
+            f" {md_text(one_line(row['reason'], 200))} | {md_text(row['state'])} |"
+            f" {md_text(row['by'])} |"
+        )
     return lines + [""]
 
 
 def _how_to_approve(job: dict[str, Any]) -> list[str]:
     job_id = job["id"]
-    lines = ["### ⏳ Waiting for approval", "",
-             ("The job is parked; nothing more runs until a person decides. With this run's"
-              " job database (e.g. the workflow's artifact) in `AGENTCTL_DB` or `--db`:"), ""]
+    lines = [
+        "### ⏳ Waiting for approval",
+        "",
+        (
+            "The job is parked; nothing more runs until a person decides. With this run's"
+            " job database (e.g. the workflow's artifact) in `AGENTCTL_DB` or `--db`:"
+        ),
+        "",
+    ]
     for request in job["pending_approvals"]:
-        lines.append(f"- **{md_text(request['request'])}** (step {md_text(request['step'])}):"
-                     f" {md_text(one_line(request['reason'], 300))}")
+        lines.append(
+            f"- **{md_text(request['request'])}** (step {md_text(request['step'])}):"
+            f" {md_text(one_line(request['reason'], 300))}"
+        )
         if request.get("tool"):
             args = request.get("args") or {}
-            what = args.get("command") if request["tool"] == "shell" else json.dumps(
-                args, ensure_ascii=False)
+            what = (
+                args.get("command")
+                if request["tool"] == "shell"
+                else json.dumps(args, ensure_ascii=False)
+            )
             lines.append(f"  - action: {md_text(request['tool'])} {md_code(one_line(what, 300))}")
         if request.get("rules"):
             lines.append(f"  - asked by rule(s): {md_text(', '.join(request['rules']))}")
     lines += ["", "```sh"]
     for request in job["pending_approvals"]:
         lines.append(f"agentctl approve {job_id} {request['request']} --comment 'why'")
-    lines += [f"agentctl resume {job_id}", "```", "",
-              f"Deny instead with `agentctl deny {job_id} REQUEST`.", ""]
+    lines += [
+        f"agentctl resume {job_id}",
+        "```",
+        "",
+        f"Deny instead with `agentctl deny {job_id} REQUEST`.",
+        "",
+    ]
     return lines

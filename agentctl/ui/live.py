@@ -26,15 +26,27 @@ MAX_FPS = 10
 class LiveJobView:
     """A live view of one job on `console`; use it as a context manager."""
 
-    def __init__(self, state: JobViewState, console: Console, *, fps: float = 8,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        state: JobViewState,
+        console: Console,
+        *,
+        fps: float = 8,
+        clock: Callable[[], float] = time.time,
+    ):
         self.state = state
         self.console = console
         self.clock = clock
         self._lock = threading.Lock()
-        self._live = Live(get_renderable=self._frame, console=console, transient=True,
-                          auto_refresh=True, refresh_per_second=min(fps, MAX_FPS),
-                          redirect_stdout=True, redirect_stderr=True)
+        self._live = Live(
+            get_renderable=self._frame,
+            console=console,
+            transient=True,
+            auto_refresh=True,
+            refresh_per_second=min(fps, MAX_FPS),
+            redirect_stdout=True,
+            redirect_stderr=True,
+        )
         self._running = False
 
     def _frame(self) -> RenderableType:
@@ -84,16 +96,20 @@ class LiveJobView:
             if was_running:
                 self.start()
 
-    def approver(self, *, workspace: Path | None,
-                 is_decided: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]],
-                                                                             str | None]:
+    def approver(
+        self, *, workspace: Path | None, is_decided: Callable[[dict[str, Any]], bool]
+    ) -> Callable[[dict[str, Any]], str | None]:
         """An Approver (see engine.approvals) that asks with the view paused."""
         from agentctl.ui.prompts import ask_approval
 
         def ask(request: dict[str, Any]) -> str | None:
             with self.paused():
-                return ask_approval(request, console=self.console, workspace=workspace,
-                                    is_decided=lambda: is_decided(request))
+                return ask_approval(
+                    request,
+                    console=self.console,
+                    workspace=workspace,
+                    is_decided=lambda: is_decided(request),
+                )
 
         return ask
 
@@ -104,8 +120,12 @@ class PlainDisplay:
     `around` adds lines around each event's line (GitHub workflow commands).
     """
 
-    def __init__(self, state: JobViewState, *,
-                 around: Callable[[Any], tuple[list[str], list[str]]] | None = None):
+    def __init__(
+        self,
+        state: JobViewState,
+        *,
+        around: Callable[[Any], tuple[list[str], list[str]]] | None = None,
+    ):
         from agentctl.ui.plain import EventPrinter
 
         self.state = state  # folded too, so callers can ask how the job stands
@@ -124,20 +144,25 @@ class PlainDisplay:
     def on_text(self, chunk: str) -> None:
         pass  # a log gets the model's text once, in its `model_response` line
 
-    def approver(self, *, workspace: Path | None,
-                 is_decided: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]],
-                                                                             str | None]:
+    def approver(
+        self, *, workspace: Path | None, is_decided: Callable[[dict[str, Any]], bool]
+    ) -> Callable[[dict[str, Any]], str | None]:
         from agentctl.ui.prompts import ask_approval
 
         def ask(request: dict[str, Any]) -> str | None:
-            return ask_approval(request, console=Console(stderr=True), workspace=workspace,
-                                is_decided=lambda: is_decided(request))
+            return ask_approval(
+                request,
+                console=Console(stderr=True),
+                workspace=workspace,
+                is_decided=lambda: is_decided(request),
+            )
 
         return ask
 
 
-def open_display(state: JobViewState, *, live: bool, github: bool = False,
-                 console: Console | None = None) -> LiveJobView | PlainDisplay:
+def open_display(
+    state: JobViewState, *, live: bool, github: bool = False, console: Console | None = None
+) -> LiveJobView | PlainDisplay:
     """The live view when `live` (and stderr is a terminal), else plain lines on stderr."""
     console = console or Console(stderr=True)
     if live and console.is_terminal:

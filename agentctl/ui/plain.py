@@ -16,8 +16,10 @@ from typing import Any, TextIO
 
 # C0/C1 controls (tab and newline excepted), bidi overrides and marks, invisible separators
 # and zero-width characters: anything that could hide or reorder what a person reads.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
-                      r"\u2060-\u2069\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+    r"\u2060-\u2069\ufeff]"
+)
 _LINE_BREAKS = re.compile(r"[\n\t]")
 
 
@@ -62,15 +64,26 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         reply = data.get("reply", {})
         message = reply.get("message", {})
         calls = message.get("tool_calls") or []
-        what = (f"{len(calls)} tool call(s)" if calls
-                else one_line(message.get("content") or "", 80) or "(no text)")
+        what = (
+            f"{len(calls)} tool call(s)"
+            if calls
+            else one_line(message.get("content") or "", 80) or "(no text)"
+        )
         tried = reply.get("attempts") or []
-        fallback = (f"; after {len(tried)} failed tr{'y' if len(tried) == 1 else 'ies'},"
-                    f" last: {one_line(tried[-1].get('model', ''), 40)}"
-                    f" {one_line(tried[-1].get('reason', ''), 60)}") if tried else ""
-        return (f"{where}model {reply.get('model')} answered: {what}"
-                f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
-                f" ${reply.get('cost_usd', 0):.4f}{fallback})")
+        fallback = (
+            (
+                f"; after {len(tried)} failed tr{'y' if len(tried) == 1 else 'ies'},"
+                f" last: {one_line(tried[-1].get('model', ''), 40)}"
+                f" {one_line(tried[-1].get('reason', ''), 60)}"
+            )
+            if tried
+            else ""
+        )
+        return (
+            f"{where}model {reply.get('model')} answered: {what}"
+            f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
+            f" ${reply.get('cost_usd', 0):.4f}{fallback})"
+        )
     if type_ == "action_started":
         what = _summarise_args(data.get("tool", ""), data.get("args", {}))
         decided = ""
@@ -82,16 +95,16 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
     if type_ == "action_finished":
         if data.get("refused"):
             rules = ", ".join(data.get("rules") or [])
-            return (f"{where}✗ {data.get('tool')} not run: {data.get('error') or 'refused'}"
-                    + (f" by {rules}" if rules else ""))
+            return f"{where}✗ {data.get('tool')} not run: {data.get('error') or 'refused'}" + (
+                f" by {rules}" if rules else ""
+            )
         status = "ok" if data.get("ok") else (data.get("error") or "failed")
         code = f", exit {data['exit_code']}" if data.get("exit_code") not in (None, 0) else ""
         return f"{where}← {data.get('tool')} {status}{code} ({data.get('duration_ms', 0)} ms)"
     if type_ == "approval_requested":
         return f"{where}approval {data.get('request')} needed: {one_line(data.get('reason', ''))}"
     if type_ == "approval_decided":
-        return (f"{where}approval {data.get('request')} {data.get('decision')}"
-                f" by {data.get('by')}")
+        return f"{where}approval {data.get('request')} {data.get('decision')} by {data.get('by')}"
     if type_ == "approval_used":
         return f"{where}approval {data.get('request')} used"
     if type_ == "job_paused":
@@ -102,8 +115,10 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         return "rollback started"
     if type_ == "rollback":
         conflicts = data.get("conflicts") or []
-        text = (f"rolled back: {len(data.get('restored') or [])} restored,"
-                f" {len(data.get('removed') or [])} removed")
+        text = (
+            f"rolled back: {len(data.get('restored') or [])} restored,"
+            f" {len(data.get('removed') or [])} removed"
+        )
         return text + (f", {len(conflicts)} conflict(s) left alone" if conflicts else "")
     if type_ == "warning":
         return f"warning: {one_line(data.get('message', ''), 200)}"
@@ -124,8 +139,9 @@ def flatten_line(text: str) -> str:
     return _LINE_BREAKS.sub(lambda m: "\\n" if m.group() == "\n" else "\\t", make_visible(text))
 
 
-def format_event_line(seq: int, ts: float, type_: str, step: str | None,
-                      data: dict[str, Any]) -> str | None:
+def format_event_line(
+    seq: int, ts: float, type_: str, step: str | None, data: dict[str, Any]
+) -> str | None:
     text = describe_event(type_, step, data)
     if text is None:
         return None
@@ -140,8 +156,12 @@ class EventPrinter:
     commands); they are printed as given.
     """
 
-    def __init__(self, job_id: str, stream: TextIO | None = None,
-                 around: Callable[[Any], tuple[list[str], list[str]]] | None = None):
+    def __init__(
+        self,
+        job_id: str,
+        stream: TextIO | None = None,
+        around: Callable[[Any], tuple[list[str], list[str]]] | None = None,
+    ):
         self.job_id = job_id
         self.stream = stream
         self.around = around

@@ -44,13 +44,17 @@ def show_outcome(outcome: Any, final_output: tuple[str, str] | None = None) -> N
             for line in lines[:FINAL_OUTPUT_LINES]:
                 print(f"  {make_visible(line)}", file=out)
             if len(lines) > FINAL_OUTPUT_LINES:
-                print(f"  ... {len(lines) - FINAL_OUTPUT_LINES} more lines:"
-                      f" agentctl log {job}", file=out)
+                print(
+                    f"  ... {len(lines) - FINAL_OUTPUT_LINES} more lines: agentctl log {job}",
+                    file=out,
+                )
         print(f"job {job} succeeded", file=out)
     elif outcome.state == "failed":
         error = outcome.error or {}
-        print(f"job {job} failed ({error.get('type')}): {make_visible(error.get('message', ''))}",
-              file=out)
+        print(
+            f"job {job} failed ({error.get('type')}): {make_visible(error.get('message', ''))}",
+            file=out,
+        )
         print(f"hint: see what happened with `agentctl log {job}`", file=sys.stderr)
     elif outcome.state == "awaiting_approval":
         print(f"job {job} is waiting for approval:", file=out)
@@ -69,6 +73,7 @@ def show_outcome(outcome: Any, final_output: tuple[str, str] | None = None) -> N
 
 
 # -- what the prompt shows -----------------------------------------------------------------
+
 
 def _visible(text: Any, style: str = "") -> Text:
     return Text(make_visible(str(text)), style=style)
@@ -99,8 +104,11 @@ def diff_preview(tool: str | None, args: dict[str, Any], workspace: Path | None)
     if tool == "write_file" and isinstance(args.get("content"), str):
         before, after = current or "", args["content"]
         label = path if current is not None else "/dev/null"
-    elif tool == "edit_file" and isinstance(args.get("old"), str) \
-            and isinstance(args.get("new"), str):
+    elif (
+        tool == "edit_file"
+        and isinstance(args.get("old"), str)
+        and isinstance(args.get("new"), str)
+    ):
         old, new = args["old"], args["new"]
         if current is not None and current.count(old) == 1:
             before, after = current, current.replace(old, new, 1)
@@ -111,9 +119,15 @@ def diff_preview(tool: str | None, args: dict[str, Any], workspace: Path | None)
         return []
     if len(before) + len(after) > PREVIEW_MAX_BYTES:  # difflib is slow on huge texts
         return []
-    return list(difflib.unified_diff(before.splitlines(), after.splitlines(),
-                                     fromfile=f"a/{label}" if label != "/dev/null" else label,
-                                     tofile=f"b/{path}", lineterm=""))
+    return list(
+        difflib.unified_diff(
+            before.splitlines(),
+            after.splitlines(),
+            fromfile=f"a/{label}" if label != "/dev/null" else label,
+            tofile=f"b/{path}",
+            lineterm="",
+        )
+    )
 
 
 def _render_diff(lines: list[str], limit: int | None) -> Text:
@@ -122,17 +136,28 @@ def _render_diff(lines: list[str], limit: int | None) -> Text:
     for number, line in enumerate(shown):
         if number:
             out.append("\n")
-        style = ("bold" if line.startswith(("+++", "---")) else "green" if line.startswith("+")
-                 else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "")
+        style = (
+            "bold"
+            if line.startswith(("+++", "---"))
+            else "green"
+            if line.startswith("+")
+            else "red"
+            if line.startswith("-")
+            else "cyan"
+            if line.startswith("@@")
+            else ""
+        )
         out.append_text(_visible(line, style))
     if limit is not None and len(lines) > limit:
-        out.append(f"\n… {len(lines) - limit} more diff lines: press ? to see them all",
-                   style="dim")
+        out.append(
+            f"\n… {len(lines) - limit} more diff lines: press ? to see them all", style="dim"
+        )
     return out
 
 
-def render_approval(request: dict[str, Any], *, workspace: Path | None = None,
-                    details: bool = False) -> RenderableType:
+def render_approval(
+    request: dict[str, Any], *, workspace: Path | None = None, details: bool = False
+) -> RenderableType:
     """The approval request as a panel: reason, the full action, rules, a diff preview."""
     tool = request.get("tool")
     args = request.get("args") or {}
@@ -149,33 +174,60 @@ def render_approval(request: dict[str, Any], *, workspace: Path | None = None,
         diff_keys = ("content", "old", "new") if diff else ()
         for key, value in args.items():
             if details or key not in diff_keys:  # those are shown as the diff below
-                shown = value if isinstance(value, str) else json.dumps(value,
-                                                                        ensure_ascii=False)
+                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 parts.append(Text.assemble((f"{key}: ", "dim"), _visible(shown)))
     rules = request.get("rules") or []
     if rules:
-        parts.append(Text.assemble(("asked by rule(s): ", "dim"),
-                                   _visible(", ".join(rules), "yellow")))
+        parts.append(
+            Text.assemble(("asked by rule(s): ", "dim"), _visible(", ".join(rules), "yellow"))
+        )
     elif tool is not None and not str(request.get("reason", "")).startswith("uncertain"):
         parts.append(Text("asked by: the policy's default (no rule matched)", style="dim"))
     if diff:
         parts.append(_render_diff(diff, None if details else DIFF_PREVIEW_LINES))
     if details:
-        parts.append(_visible(json.dumps(
-            {k: request.get(k) for k in ("request", "step", "key", "tool", "args",
-                                          "action_hash", "created_at") if k in request},
-            ensure_ascii=False, indent=2, default=str), "dim"))
+        parts.append(
+            _visible(
+                json.dumps(
+                    {
+                        k: request.get(k)
+                        for k in (
+                            "request",
+                            "step",
+                            "key",
+                            "tool",
+                            "args",
+                            "action_hash",
+                            "created_at",
+                        )
+                        if k in request
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                    default=str,
+                ),
+                "dim",
+            )
+        )
     title = Text(f" approval {request.get('request')} · step ", style="yellow bold")
     title.append_text(_visible(request.get("step") or "-", "yellow bold"))
     title.append(" ")
     return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
 
 
-KEYS_HINT = Text.assemble("press ", ("a", "bold green"), " to approve, ", ("d", "bold red"),
-                          " to deny, ", ("?", "bold"), " for details: ")
+KEYS_HINT = Text.assemble(
+    "press ",
+    ("a", "bold green"),
+    " to approve, ",
+    ("d", "bold red"),
+    " to deny, ",
+    ("?", "bold"),
+    " for details: ",
+)
 
 
 # -- reading keys ------------------------------------------------------------------------
+
 
 class KeyReader:
     """Single keys from a terminal (cbreak: no Enter needed, Ctrl-C still interrupts).
@@ -224,9 +276,13 @@ class KeyReader:
         return data.decode("utf-8", "replace")[:1] if data else None
 
 
-def wait_for_key(keys: dict[str, str], *, reader: KeyReader,
-                 is_decided: Callable[[], bool] | None,
-                 poll: float = POLL_SECONDS) -> str | None:
+def wait_for_key(
+    keys: dict[str, str],
+    *,
+    reader: KeyReader,
+    is_decided: Callable[[], bool] | None,
+    poll: float = POLL_SECONDS,
+) -> str | None:
     """The answer for the first key in `keys`; "decided" when `is_decided()` turns true."""
     while True:
         if is_decided is not None and is_decided():
@@ -240,10 +296,15 @@ def wait_for_key(keys: dict[str, str], *, reader: KeyReader,
 
 # -- the prompts -------------------------------------------------------------------------
 
-def ask_approval(request: dict[str, Any], *, console: Console | None = None,
-                 workspace: Path | None = None,
-                 is_decided: Callable[[], bool] | None = None,
-                 reader: KeyReader | None = None) -> str | None:
+
+def ask_approval(
+    request: dict[str, Any],
+    *,
+    console: Console | None = None,
+    workspace: Path | None = None,
+    is_decided: Callable[[], bool] | None = None,
+    reader: KeyReader | None = None,
+) -> str | None:
     """Ask on the terminal: "approve", "deny", "decided" (answered elsewhere meanwhile), or
     None when nobody can answer here (end of input)."""
     console = console or Console(stderr=True)
@@ -269,21 +330,36 @@ def ask_approval(request: dict[str, Any], *, console: Console | None = None,
     return answer
 
 
-def offer_rollback(changes_summary: str, *, console: Console | None = None,
-                   reader: KeyReader | None = None) -> bool:
+def offer_rollback(
+    changes_summary: str, *, console: Console | None = None, reader: KeyReader | None = None
+) -> bool:
     """After a failed or cancelled interactive run: undo its file changes? [y/N].
 
     `changes_summary` is shown as data (escaped); the caller does the rollback when True.
     """
     console = console or Console(stderr=True)
-    console.print(Panel(_visible(changes_summary), title="files this run changed",
-                        title_align="left", border_style="yellow"))
-    console.print(Text.assemble("roll these changes back? press ", ("y", "bold"), " for yes, ",
-                                ("n", "bold"), " or Enter for no: "), end="")
+    console.print(
+        Panel(
+            _visible(changes_summary),
+            title="files this run changed",
+            title_align="left",
+            border_style="yellow",
+        )
+    )
+    console.print(
+        Text.assemble(
+            "roll these changes back? press ",
+            ("y", "bold"),
+            " for yes, ",
+            ("n", "bold"),
+            " or Enter for no: ",
+        ),
+        end="",
+    )
     console.file.flush()
     with reader or KeyReader() as keyboard:
-        answer = wait_for_key({"y": "yes", "n": "no", "\n": "no", "\r": "no"},
-                              reader=keyboard, is_decided=None)
+        answer = wait_for_key(
+            {"y": "yes", "n": "no", "\n": "no", "\r": "no"}, reader=keyboard, is_decided=None
+        )
     console.print()
     return answer == "yes"
-

@@ -13,8 +13,12 @@ from rich.text import Text
 from agentctl.ui.plain import make_visible
 
 _STATE_STYLE = {
-    "running": "cyan", "awaiting_approval": "yellow", "succeeded": "green", "failed": "red",
-    "cancelled": "magenta", "interrupted": "yellow",
+    "running": "cyan",
+    "awaiting_approval": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+    "interrupted": "yellow",
 }
 
 
@@ -40,9 +44,14 @@ def render_jobs(jobs: list[dict[str, Any]], console: Console | None = None) -> N
     for job in jobs:
         steps = job["steps"]
         done = sum(1 for s in steps if s["state"] == "succeeded")
-        table.add_row(job["id"], _state(job["state"]), Text(make_visible(job["recipe"])),
-                      f"{done}/{len(steps)}", _when(job["created_at"]),
-                      f"${job['usage']['cost_usd']:.4f}")
+        table.add_row(
+            job["id"],
+            _state(job["state"]),
+            Text(make_visible(job["recipe"])),
+            f"{done}/{len(steps)}",
+            _when(job["created_at"]),
+            f"${job['usage']['cost_usd']:.4f}",
+        )
     console.print(table)
 
 
@@ -52,17 +61,26 @@ def render_status(job: dict[str, Any], console: Console | None = None) -> None:
     console.print(head)
     console.print(Text(f"recipe     {make_visible(job['recipe'])}"))
     console.print(Text(f"workspace  {make_visible(job['workspace'])}"))
-    console.print(Text(f"created    {_when(job['created_at'])}   updated"
-                       f" {_when(job['updated_at'])}"))
+    console.print(
+        Text(f"created    {_when(job['created_at'])}   updated {_when(job['updated_at'])}")
+    )
     usage = job["usage"]
-    console.print(Text(f"usage      {usage['model_calls']} model calls, {usage['tool_calls']}"
-                       f" tool calls, {usage['input_tokens']}+{usage['output_tokens']} tokens,"
-                       f" ${usage['cost_usd']:.4f}"))
+    console.print(
+        Text(
+            f"usage      {usage['model_calls']} model calls, {usage['tool_calls']}"
+            f" tool calls, {usage['input_tokens']}+{usage['output_tokens']} tokens,"
+            f" ${usage['cost_usd']:.4f}"
+        )
+    )
     if job.get("runner"):
         console.print(Text(f"runner     pid {job['runner']['pid']} on {job['runner']['host']}"))
     if job.get("error"):
-        console.print(Text(f"error      ({job['error']['type']}) "
-                           f"{make_visible(job['error']['message'])}", style="red"))
+        console.print(
+            Text(
+                f"error      ({job['error']['type']}) {make_visible(job['error']['message'])}",
+                style="red",
+            )
+        )
     table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
     table.add_column("STEP")
     table.add_column("KIND")
@@ -75,8 +93,11 @@ def render_status(job: dict[str, Any], console: Console | None = None) -> None:
         console.print()
         console.print(Text("pending approvals", style="bold yellow"))
         for request in job["pending_approvals"]:
-            console.print(Text(f"  {request['request']} [{request['step']}]"
-                               f" {make_visible(request['reason'])}"))
+            console.print(
+                Text(
+                    f"  {request['request']} [{request['step']}] {make_visible(request['reason'])}"
+                )
+            )
             if request.get("tool"):
                 args = make_visible(json.dumps(request["args"], ensure_ascii=False))
                 console.print(Text(f"    {request['tool']} {args}"))

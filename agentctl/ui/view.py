@@ -27,17 +27,32 @@ OUTPUT_LINES = 3
 ACTION_CHARS = 400
 
 STATE_STYLES = {
-    "running": "cyan", "awaiting_approval": "yellow", "succeeded": "green", "failed": "red",
-    "cancelled": "magenta", "interrupted": "yellow", "pending": "dim",
+    "running": "cyan",
+    "awaiting_approval": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+    "interrupted": "yellow",
+    "pending": "dim",
 }
 STEP_MARKS = {
-    "pending": "·", "running": "▶", "succeeded": "✓", "failed": "✗", "cancelled": "⊘",
-    "interrupted": "‖", "awaiting_approval": "?",
+    "pending": "·",
+    "running": "▶",
+    "succeeded": "✓",
+    "failed": "✗",
+    "cancelled": "⊘",
+    "interrupted": "‖",
+    "awaiting_approval": "?",
 }
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 # Events after which the job is no longer running in this runner.
-END_EVENTS = {"job_succeeded": "succeeded", "job_failed": "failed", "job_cancelled": "cancelled",
-              "job_interrupted": "interrupted", "job_paused": "awaiting_approval"}
+END_EVENTS = {
+    "job_succeeded": "succeeded",
+    "job_failed": "failed",
+    "job_cancelled": "cancelled",
+    "job_interrupted": "interrupted",
+    "job_paused": "awaiting_approval",
+}
 
 
 @dataclass
@@ -89,13 +104,18 @@ class JobViewState:
         """Start from a described job (`describe_job`), e.g. before its runner emits events;
         `state` overrides the job's (a job about to be run says "starting")."""
         usage = job.get("usage") or {}
-        view = cls(job_id=job["id"], recipe=job.get("recipe", ""),
-                   state=state or job.get("state", "running"),
-                   input_tokens=usage.get("input_tokens", 0),
-                   output_tokens=usage.get("output_tokens", 0),
-                   cost_usd=usage.get("cost_usd", 0.0))
-        view.steps = [StepView(s["id"], s.get("kind", ""), s.get("state", "pending"))
-                      for s in job.get("steps") or []]
+        view = cls(
+            job_id=job["id"],
+            recipe=job.get("recipe", ""),
+            state=state or job.get("state", "running"),
+            input_tokens=usage.get("input_tokens", 0),
+            output_tokens=usage.get("output_tokens", 0),
+            cost_usd=usage.get("cost_usd", 0.0),
+        )
+        view.steps = [
+            StepView(s["id"], s.get("kind", ""), s.get("state", "pending"))
+            for s in job.get("steps") or []
+        ]
         for request in job.get("pending_approvals") or []:
             view.pending[request["request"]] = dict(request)
         return view
@@ -123,9 +143,14 @@ class JobViewState:
         elif kind == "model_response":
             self._fold_reply(data.get("reply") or {})
         elif kind == "action_started":
-            self.action = ActionView(step=step, tool=data.get("tool") or "", args=dict(
-                data.get("args") or {}), decision=data.get("decision"),
-                rules=list(data.get("rules") or []), started=event.ts)
+            self.action = ActionView(
+                step=step,
+                tool=data.get("tool") or "",
+                args=dict(data.get("args") or {}),
+                decision=data.get("decision"),
+                rules=list(data.get("rules") or []),
+                started=event.ts,
+            )
         elif kind == "action_finished" and self.action is not None:
             self.action.finished, self.action.ok = True, bool(data.get("ok"))
             self.action.error, self.action.exit_code = data.get("error"), data.get("exit_code")
@@ -190,6 +215,7 @@ class JobViewState:
 
 # -- rendering ---------------------------------------------------------------------------
 
+
 def visible_text(text: Any, style: str = "") -> Text:
     """Data as a Text: control, ANSI and bidi characters shown, never obeyed or parsed."""
     return Text(make_visible(str(text)), style=style)
@@ -219,14 +245,25 @@ def describe_action(tool: str, args: dict[str, Any]) -> str:
 def render_header(state: JobViewState, now: float) -> Text:
     end = state.ended_at if state.ended_at is not None else now
     elapsed = format_elapsed(end - state.session_start) if state.session_start else "--:--"
-    line = Text.assemble(("job ", "bold"), (state.job_id, "bold"), "  ",
-                         visible_text(state.recipe, "bold"), "  ",
-                         (state.state, STATE_STYLES.get(state.state, "")), "  ", elapsed)
+    line = Text.assemble(
+        ("job ", "bold"),
+        (state.job_id, "bold"),
+        "  ",
+        visible_text(state.recipe, "bold"),
+        "  ",
+        (state.state, STATE_STYLES.get(state.state, "")),
+        "  ",
+        elapsed,
+    )
     line.append("\n")
-    line.append_text(Text.assemble(
-        "model ", visible_text(state.model or "-", "cyan"),
-        f"  tokens {state.input_tokens}+{state.output_tokens}",
-        f"  cost ${state.cost_usd:.4f}"))
+    line.append_text(
+        Text.assemble(
+            "model ",
+            visible_text(state.model or "-", "cyan"),
+            f"  tokens {state.input_tokens}+{state.output_tokens}",
+            f"  cost ${state.cost_usd:.4f}",
+        )
+    )
     return line
 
 
@@ -240,8 +277,11 @@ def render_steps(state: JobViewState, now: float) -> Table:
         if step.status == "running" and state.waiting:
             mark = spinner_frame(now)
         style = STATE_STYLES.get(step.status, "")
-        table.add_row(Text(mark, style=style), visible_text(step.id),
-                      Text(f"{step.kind} {step.status}".strip(), style=style))
+        table.add_row(
+            Text(mark, style=style),
+            visible_text(step.id),
+            Text(f"{step.kind} {step.status}".strip(), style=style),
+        )
     return table
 
 
@@ -273,8 +313,9 @@ def render_action(state: JobViewState, now: float) -> Text | None:
     if action.decision:
         line.append(f"  ({action.decision}", style=_decision_style(action.decision))
         if action.rules:
-            line.append_text(visible_text(" by " + ", ".join(action.rules),
-                                          _decision_style(action.decision)))
+            line.append_text(
+                visible_text(" by " + ", ".join(action.rules), _decision_style(action.decision))
+            )
         line.append(")", style=_decision_style(action.decision))
     if action.finished and not action.ok:
         detail = action.error or (f"exit {action.exit_code}" if action.exit_code else "failed")

@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from agentctl.errors import RecipeError, UsageError
-from agentctl.templates import IDENT, _check_template, render_template  # noqa: F401
+from agentctl.recipe.templates import IDENT, _check_template, render_template  # noqa: F401
 from agentctl.units import _to_seconds, parse_duration, parse_size  # noqa: F401 - re-exported
 from agentctl.yamlload import (
     FieldError,
@@ -46,8 +46,12 @@ OPTIONAL_TOOLS = ("interactive",)
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys of the one-agent shorthand -> the AgentSpec field each one fills.
-SHORTHAND = {"instructions": "instructions", "prompt": "prompt", "model": "model",
-             "agent_tools": "tools"}
+SHORTHAND = {
+    "instructions": "instructions",
+    "prompt": "prompt",
+    "model": "model",
+    "agent_tools": "tools",
+}
 
 Duration = Annotated[float | None, BeforeValidator(_to_seconds)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
@@ -71,16 +75,24 @@ class ParamSpec(BaseModel):
         if self.default is None:
             return self
         if self.required:
-            raise FieldError(("default",), "a required param cannot have a default",
-                             "drop `required: true` or the default", at_key=True)
-        ok = {"string": isinstance(self.default, str),
-              "integer": isinstance(self.default, int) and not isinstance(self.default, bool),
-              "number": isinstance(self.default, (int, float))
-              and not isinstance(self.default, bool),
-              "boolean": isinstance(self.default, bool)}[self.type]
+            raise FieldError(
+                ("default",),
+                "a required param cannot have a default",
+                "drop `required: true` or the default",
+                at_key=True,
+            )
+        ok = {
+            "string": isinstance(self.default, str),
+            "integer": isinstance(self.default, int) and not isinstance(self.default, bool),
+            "number": isinstance(self.default, (int, float)) and not isinstance(self.default, bool),
+            "boolean": isinstance(self.default, bool),
+        }[self.type]
         if not ok:
-            raise FieldError(("default",), f"default {self.default!r} is not of type {self.type}",
-                             f"give a default of type {self.type}, or change `type:`")
+            raise FieldError(
+                ("default",),
+                f"default {self.default!r} is not of type {self.type}",
+                f"give a default of type {self.type}, or change `type:`",
+            )
         if self.type == "number":
             self.default = float(self.default)
         return self
@@ -120,14 +132,20 @@ class CustomTool(BaseModel):
     def _placeholders_declared(self) -> CustomTool:
         for name in self.params:
             if not IDENT.match(name):
-                raise FieldError(("params", name), f'param name "{name}" is not an identifier',
-                                 "use letters, digits and _", at_key=True)
+                raise FieldError(
+                    ("params", name),
+                    f'param name "{name}" is not an identifier',
+                    "use letters, digits and _",
+                    at_key=True,
+                )
         for name in PLACEHOLDER.findall(self.command):
             if name not in self.params:
                 declared = ", ".join(self.params) or "none"
-                raise FieldError(("command",), f"placeholder {{{name}}} is not a declared param; "
-                                 f"params: {declared}", f"declare it under params: {name}: "
-                                 "{type: string}")
+                raise FieldError(
+                    ("command",),
+                    f"placeholder {{{name}}} is not a declared param; params: {declared}",
+                    f"declare it under params: {name}: {{type: string}}",
+                )
         return self
 
 
@@ -160,8 +178,10 @@ class Step(BaseModel):
     @classmethod
     def _id_shape(cls, value: str) -> str:
         if not STEP_ID.match(value):
-            raise ValueError(f'step id "{value}" must start with a letter or _ and use only '
-                             "letters, digits, _ and -")
+            raise ValueError(
+                f'step id "{value}" must start with a letter or _ and use only '
+                "letters, digits, _ and -"
+            )
         return value
 
     @model_validator(mode="after")
@@ -170,11 +190,19 @@ class Step(BaseModel):
         if len(kinds) != 1:
             where = (kinds[1],) if kinds else ()
             said = " and ".join(kinds) if kinds else "none of them"
-            raise FieldError(where, f"a step needs exactly one of run, agent, approval; this one "
-                             f"has {said}", "split it into separate steps", at_key=bool(kinds))
+            raise FieldError(
+                where,
+                f"a step needs exactly one of run, agent, approval; this one has {said}",
+                "split it into separate steps",
+                at_key=bool(kinds),
+            )
         if self.check is not None and self.agent is None:
-            raise FieldError(("check",), "only an agent step can have a check",
-                             "to test a run step, add another run step after it", at_key=True)
+            raise FieldError(
+                ("check",),
+                "only an agent step can have a check",
+                "to test a run step, add another run step after it",
+                at_key=True,
+            )
         return self
 
     @property
@@ -218,17 +246,26 @@ class Recipe(BaseModel):
         present = [k for k in data if k in SHORTHAND]
         if "steps" in data:
             if present:
-                raise FieldError((present[0],), "this belongs to the one-agent shorthand and "
-                                 "cannot be used with steps:",
-                                 "move it into a step's agent: block, or drop steps:",
-                                 at_key=True)
+                raise FieldError(
+                    (present[0],),
+                    "this belongs to the one-agent shorthand and cannot be used with steps:",
+                    "move it into a step's agent: block, or drop steps:",
+                    at_key=True,
+                )
             return data
         if "instructions" not in data:
             if present:
-                raise FieldError((present[0],), "this needs instructions: (the one-agent "
-                                 "shorthand)", "add instructions:", at_key=True)
-            raise FieldError((), "a recipe needs steps: (or instructions: for one agent step)",
-                             "add a steps: list")
+                raise FieldError(
+                    (present[0],),
+                    "this needs instructions: (the one-agent shorthand)",
+                    "add instructions:",
+                    at_key=True,
+                )
+            raise FieldError(
+                (),
+                "a recipe needs steps: (or instructions: for one agent step)",
+                "add a steps: list",
+            )
         data = dict(data)
         data["steps"] = [{"id": "agent", "agent": {SHORTHAND[k]: data.pop(k) for k in present}}]
         return data
@@ -245,31 +282,47 @@ class Recipe(BaseModel):
     def _env_names(cls, names: list[str]) -> list[str]:
         for i, name in enumerate(names):
             if not IDENT.match(name):
-                raise FieldError((i,), f'"{name}" is not an environment variable name',
-                                 "use letters, digits and _, not starting with a digit")
+                raise FieldError(
+                    (i,),
+                    f'"{name}" is not an environment variable name',
+                    "use letters, digits and _, not starting with a digit",
+                )
         return names
 
     @model_validator(mode="after")
     def _cross_check(self) -> Recipe:
         for name in self.params:
             if not IDENT.match(name):
-                raise FieldError(("params", name), f'param name "{name}" is not an identifier',
-                                 "use letters, digits and _ so templates can say "
-                                 "{{ params.NAME }}", at_key=True)
+                raise FieldError(
+                    ("params", name),
+                    f'param name "{name}" is not an identifier',
+                    "use letters, digits and _ so templates can say {{ params.NAME }}",
+                    at_key=True,
+                )
         for name in self.tools:
             if not IDENT.match(name) or name in BUILTIN_TOOLS + OPTIONAL_TOOLS:
-                why = ("is a built-in tool" if name in BUILTIN_TOOLS + OPTIONAL_TOOLS
-                       else "is not an identifier")
-                raise FieldError(("tools", name), f'custom tool name "{name}" {why}',
-                                 "pick another name (letters, digits, _)", at_key=True)
+                why = (
+                    "is a built-in tool"
+                    if name in BUILTIN_TOOLS + OPTIONAL_TOOLS
+                    else "is not an identifier"
+                )
+                raise FieldError(
+                    ("tools", name),
+                    f'custom tool name "{name}" {why}',
+                    "pick another name (letters, digits, _)",
+                    at_key=True,
+                )
         if not self.steps:
             raise FieldError(("steps",), "a recipe needs at least one step", "add a step")
         seen: dict[str, int] = {}
         for i, step in enumerate(self.steps):
             at = ("steps", i)
             if step.id in seen:
-                raise FieldError(at + ("id",), f'duplicate step id "{step.id}" (also used by '
-                                 f"steps[{seen[step.id]}])", "give each step its own id")
+                raise FieldError(
+                    at + ("id",),
+                    f'duplicate step id "{step.id}" (also used by steps[{seen[step.id]}])',
+                    "give each step its own id",
+                )
             seen[step.id] = i
             if step.agent is not None:
                 self._check_agent(step.agent, at + ("agent",))
@@ -283,14 +336,19 @@ class Recipe(BaseModel):
     def _check_agent(self, agent: AgentSpec, at: tuple) -> None:
         if agent.model != "default" and agent.model not in self.models:
             roles = ", ".join(self.models) or "none declared"
-            raise FieldError(at + ("model",), f'unknown model role "{agent.model}"; roles: '
-                             f"{roles}", "declare it under models: or use a listed role")
+            raise FieldError(
+                at + ("model",),
+                f'unknown model role "{agent.model}"; roles: {roles}',
+                "declare it under models: or use a listed role",
+            )
         known = list(BUILTIN_TOOLS) + list(OPTIONAL_TOOLS) + list(self.tools)
         for j, tool in enumerate(agent.tools or []):
             if tool not in known:
-                raise FieldError(at + ("tools", j), f'unknown tool "{tool}"; known: '
-                                 + ", ".join(known), "use a built-in tool or declare it under "
-                                 "tools:")
+                raise FieldError(
+                    at + ("tools", j),
+                    f'unknown tool "{tool}"; known: ' + ", ".join(known),
+                    "use a built-in tool or declare it under tools:",
+                )
 
     def tools_for(self, agent: AgentSpec) -> list[str]:
         """The tool names an agent step may call (its list, else every built-in and custom)."""
@@ -301,14 +359,17 @@ def template_fields(step: Step) -> list[tuple[str, str]]:
     """(dotted field inside the step, template source) for every templated field of a step."""
     out = [("run", step.run), ("approval", step.approval)]
     if step.agent is not None:
-        out += [("agent.instructions", step.agent.instructions),
-                ("agent.prompt", step.agent.prompt)]
+        out += [
+            ("agent.instructions", step.agent.instructions),
+            ("agent.prompt", step.agent.prompt),
+        ]
     if step.check is not None:
         out.append(("check.run", step.check.run))
     return [(f, s) for f, s in out if s is not None]
 
 
 # --- loading ------------------------------------------------------------------------------
+
 
 @dataclass
 class LoadedRecipe:
@@ -341,15 +402,20 @@ def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> 
     if not isinstance(data, dict):
         mark = positions.value(())
         got = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
-        raise RecipeError(f"the top level must be a mapping (version:, name:, steps: ...), "
-                          f"not {got}", "start the file with `version: 1`", file=filename,
-                          line=mark.line if mark else 1, column=mark.column if mark else 1)
+        raise RecipeError(
+            f"the top level must be a mapping (version:, name:, steps: ...), not {got}",
+            "start the file with `version: 1`",
+            file=filename,
+            line=mark.line if mark else 1,
+            column=mark.column if mark else 1,
+        )
     shorthand = "steps" not in data and "instructions" in data
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
-        raise validation_to_recipe_error(e, positions, filename, Recipe,
-                                         functools.partial(_source_path, shorthand)) from None
+        raise validation_to_recipe_error(
+            e, positions, filename, Recipe, functools.partial(_source_path, shorthand)
+        ) from None
     if base_dir is None:
         base_dir = Path(filename).parent if not filename.startswith("<") else Path(".")
     return LoadedRecipe(recipe, None, text, Path(os.path.abspath(base_dir)))
@@ -366,6 +432,7 @@ def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
 
 # --- params -------------------------------------------------------------------------------
 
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -380,8 +447,13 @@ def params_hint(recipe: Recipe) -> str:
         return "this recipe takes no params"
     parts = []
     for name, spec in recipe.params.items():
-        note = ("required" if spec.required else "optional" if spec.default is None
-                else f"default {_show(spec.default)}")
+        note = (
+            "required"
+            if spec.required
+            else "optional"
+            if spec.default is None
+            else f"default {_show(spec.default)}"
+        )
         parts.append(f"-p {name}=<{spec.type}> ({note})")
     return "this recipe takes: " + ", ".join(parts)
 
@@ -404,8 +476,11 @@ def _convert(name: str, spec: ParamSpec, raw: str, hint: str) -> Any:
                 return text.lower() in _TRUE
             raise ValueError
     except ValueError:
-        expect = {"integer": "a whole number", "number": "a number",
-                  "boolean": "true/false, yes/no or 1/0"}[spec.type]
+        expect = {
+            "integer": "a whole number",
+            "number": "a number",
+            "boolean": "true/false, yes/no or 1/0",
+        }[spec.type]
         raise UsageError(f'param "{name}" must be {expect}, got "{raw}"', hint) from None
     return raw
 
@@ -426,6 +501,10 @@ def parse_params(recipe: Recipe, pairs: list[str]) -> dict[str, Any]:
         given[key] = _convert(key, spec, raw, hint)
     missing = [k for k, s in recipe.params.items() if s.required and k not in given]
     if missing:
-        raise UsageError("missing required param" + ("s " if len(missing) > 1 else " ")
-                         + ", ".join(f'"{k}"' for k in missing), hint)
+        raise UsageError(
+            "missing required param"
+            + ("s " if len(missing) > 1 else " ")
+            + ", ".join(f'"{k}"' for k in missing),
+            hint,
+        )
     return {k: given.get(k, s.default) for k, s in recipe.params.items()}

@@ -1,4 +1,4 @@
-"""Tests of agentctl.sandbox: environment, output capping, and process-group control."""
+"""Tests of agentctl.process.run: environment, output capping, and process-group control."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agentctl import sandbox
 from agentctl.errors import ToolError
-from agentctl.sandbox import cap_output, minimal_env, run_process
+from agentctl.process import run as sandbox
+from agentctl.process.run import cap_output, minimal_env, run_process
 from agentctl.tools.base import DEFAULT_OUTPUT_CAP
 
 

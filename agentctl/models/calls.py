@@ -6,7 +6,7 @@ This is the only module that imports litellm, and only lazily (in `_litellm()` o
 
 The engine sees one thing: `ModelClient.complete(role, messages, tools, call_index=...)`
 returning a `ModelReply` with an OpenAI-format assistant message. Record/replay files are in
-agentctl.cassette.
+agentctl.models.cassette.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
-from agentctl import cassette
 from agentctl.errors import AgentctlError, UsageError
-from agentctl.roles import (  # noqa: F401
+from agentctl.models import cassette
+from agentctl.models.roles import (  # noqa: F401
     DEFAULT_ROLE,
     RoleConfig,
     _missing_key_message,
@@ -41,9 +42,12 @@ DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models
 
 # -- results and errors --------------------------------------------------------------------
 
+
 @dataclass
 class ModelReply:
-    message: dict  # {"role": "assistant", "content": str|None, "tool_calls": [...]} (no key if none)
+    message: (
+        dict  # {"role": "assistant", "content": str|None, "tool_calls": [...]} (no key if none)
+    )
     model: str  # the litellm model string that answered
     role: str  # the role asked
     input_tokens: int = 0
@@ -54,18 +58,29 @@ class ModelReply:
 
     def to_dict(self) -> dict:
         # By hand: dataclasses.asdict deep-copies every value, a quarter of a step's budget.
-        return {"message": self.message, "model": self.model, "role": self.role,
-                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                "cost_usd": self.cost_usd, "latency_ms": self.latency_ms,
-                "attempts": list(self.attempts)}
+        return {
+            "message": self.message,
+            "model": self.model,
+            "role": self.role,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "attempts": list(self.attempts),
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ModelReply":
-        return cls(message=copy.deepcopy(dict(d["message"])), model=str(d.get("model", "")),
-                   role=str(d.get("role", DEFAULT_ROLE)), input_tokens=int(d.get("input_tokens") or 0),
-                   output_tokens=int(d.get("output_tokens") or 0),
-                   cost_usd=float(d.get("cost_usd") or 0.0), latency_ms=float(d.get("latency_ms") or 0.0),
-                   attempts=copy.deepcopy(list(d.get("attempts") or [])))
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelReply:
+        return cls(
+            message=copy.deepcopy(dict(d["message"])),
+            model=str(d.get("model", "")),
+            role=str(d.get("role", DEFAULT_ROLE)),
+            input_tokens=int(d.get("input_tokens") or 0),
+            output_tokens=int(d.get("output_tokens") or 0),
+            cost_usd=float(d.get("cost_usd") or 0.0),
+            latency_ms=float(d.get("latency_ms") or 0.0),
+            attempts=copy.deepcopy(list(d.get("attempts") or [])),
+        )
 
 
 class ModelError(AgentctlError):
@@ -77,8 +92,15 @@ class ModelError(AgentctlError):
 
 
 class ModelClient(Protocol):
-    def complete(self, role: str, messages: list[dict], tools: list[dict], *, call_index: int,
-                 on_text: Callable[[str], None] | None = None) -> ModelReply: ...
+    def complete(
+        self,
+        role: str,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        call_index: int,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ModelReply: ...
 
 
 # -- lazy litellm ----------------------------------------------------------------------------
@@ -102,7 +124,9 @@ def _load_litellm() -> Any:
             for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
                 logging.getLogger(name).setLevel(logging.ERROR)
             # litellm's pydantic models warn on first use; that is noise on a user's terminal.
-            warnings.filterwarnings("ignore", message=r"Item '.*' on TypedDict class", category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message=r"Item '.*' on TypedDict class", category=UserWarning
+            )
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
             _litellm_mod = litellm
         return _litellm_mod
@@ -129,8 +153,10 @@ def _litellm() -> Any:
     try:
         return _load_litellm()
     except ImportError as e:
-        raise ModelError(f"cannot import litellm: {e}", "install agentctl's dependencies: "
-                         "pip install 'litellm>=1.100,!=1.107.0,<1.111'") from e
+        raise ModelError(
+            f"cannot import litellm: {e}",
+            "install agentctl's dependencies: pip install 'litellm>=1.100,!=1.107.0,<1.111'",
+        ) from e
 
 
 def estimate_call_cost(role: Any, messages: list[dict]) -> float:
@@ -151,6 +177,7 @@ def estimate_call_cost(role: Any, messages: list[dict]) -> float:
 
 
 # -- the live client ---------------------------------------------------------------------------
+
 
 class _EmptyReply(Exception):
     """The provider answered with no choices (treated like a transient server fault)."""
@@ -213,10 +240,18 @@ def _normalise_message(msg: Any, call_index: int) -> dict:
         if not isinstance(args, str):
             args = json.dumps(args if args is not None else {})
         # Some local servers omit ids; the id must be stable so replays and tool results match.
-        calls.append({"id": tget("id") or f"call_{call_index}_{i}", "type": "function",
-                      "function": {"name": fget("name") or "", "arguments": args or "{}"}})
+        calls.append(
+            {
+                "id": tget("id") or f"call_{call_index}_{i}",
+                "type": "function",
+                "function": {"name": fget("name") or "", "arguments": args or "{}"},
+            }
+        )
     content = get("content")
-    message: dict[str, Any] = {"role": "assistant", "content": (content or None) if calls else (content or "")}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": (content or None) if calls else (content or ""),
+    }
     if calls:
         message["tool_calls"] = calls
     return message
@@ -226,9 +261,16 @@ class LiteLLMClient:
     """Calls models through litellm. `spent` (role -> USD) is public so a resumed job can
     seed it from its event log."""
 
-    def __init__(self, roles: dict[str, RoleConfig], *, env: Mapping[str, str] | None = None,
-                 record: Path | None = None, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
-                 timeout: float = DEFAULT_TIMEOUT, mask: Callable[[Any], Any] | None = None):
+    def __init__(
+        self,
+        roles: dict[str, RoleConfig],
+        *,
+        env: Mapping[str, str] | None = None,
+        record: Path | None = None,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        timeout: float = DEFAULT_TIMEOUT,
+        mask: Callable[[Any], Any] | None = None,
+    ):
         self.roles = roles
         self.mask = mask or (lambda value: value)
         self._env = env  # None: os.environ, read at call time
@@ -260,13 +302,29 @@ class LiteLLMClient:
                     if target.model:
                         add(target)
                 else:
-                    add(replace(cfg, model=fb, fallbacks=[], input_cost_per_token=None,
-                                output_cost_per_token=None, max_cost_usd=None))
+                    add(
+                        replace(
+                            cfg,
+                            model=fb,
+                            fallbacks=[],
+                            input_cost_per_token=None,
+                            output_cost_per_token=None,
+                            max_cost_usd=None,
+                        )
+                    )
+
         add(_role_for(self.roles, name))
         return chain
 
-    def complete(self, role: str, messages: list[dict], tools: list[dict], *, call_index: int,
-                 on_text: Callable[[str], None] | None = None) -> ModelReply:
+    def complete(
+        self,
+        role: str,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        call_index: int,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ModelReply:
         chain = self._chain(role)
         env = os.environ if self._env is None else self._env
         attempts: list[dict] = []
@@ -274,12 +332,19 @@ class LiteLLMClient:
         for cfg in chain:
             spent = self.spent.get(cfg.name, 0.0)
             if cfg.max_cost_usd is not None and spent >= cfg.max_cost_usd:
-                attempts.append({"model": cfg.model, "reason": "over budget",
-                                 "error": f"role '{cfg.name}' spent ${spent:.4f} of ${cfg.max_cost_usd:.4f}"})
+                attempts.append(
+                    {
+                        "model": cfg.model,
+                        "reason": "over budget",
+                        "error": f"role '{cfg.name}' spent ${spent:.4f} of ${cfg.max_cost_usd:.4f}",
+                    }
+                )
                 continue
             key = env.get(cfg.api_key_env) if cfg.api_key_env else None
             if cfg.api_key_env and not key:
-                raise ModelError(_missing_key_message(cfg), f"export {cfg.api_key_env}=...", attempts)
+                raise ModelError(
+                    _missing_key_message(cfg), f"export {cfg.api_key_env}=...", attempts
+                )
             if not cfg.api_key_env and cfg.api_base and cfg.model.startswith("openai/"):
                 # A local OpenAI-compatible server (Ollama, llama.cpp, vLLM) needs no key, but the
                 # SDK refuses to run without one, and it must not get the ambient OPENAI_API_KEY:
@@ -288,7 +353,7 @@ class LiteLLMClient:
             for n in range(len(self.retry_delays) + 1):
                 try:
                     reply = self._call(cfg, role, messages, tools, call_index, on_text, key)
-                except Exception as exc:  # noqa: BLE001 - every provider fault is classified
+                except Exception as exc:
                     kind, reason = _classify(exc)
                     last = _short(exc, [key or ""])
                     attempts.append({"model": cfg.model, "error": last, "reason": reason})
@@ -303,32 +368,59 @@ class LiteLLMClient:
                     self.spent[cfg.name] = self.spent.get(cfg.name, 0.0) + reply.cost_usd
                 if self.recorder:
                     # Secrets never reach the recording: it is stored like the log.
-                    self.recorder.write(call_index, role, cfg.model, self.mask(messages), tools,
-                                        self.mask(reply.to_dict()))
+                    self.recorder.write(
+                        call_index,
+                        role,
+                        cfg.model,
+                        self.mask(messages),
+                        tools,
+                        self.mask(reply.to_dict()),
+                    )
                 return reply
         tried = _summarise(attempts)
         if attempts and all(a["reason"] == "over budget" for a in attempts):
-            raise ModelError(f"every model for role '{role}' is over its budget: {tried}",
-                             "raise max_cost_usd under the recipe's models, or add a fallback", attempts)
-        raise ModelError(f"model call failed for role '{role}' after trying {tried}; last error: {last}",
-                         "the provider may be down or rate-limiting: try again later (agentctl "
-                         "resume continues the job), or add fallbacks to the role", attempts)
+            raise ModelError(
+                f"every model for role '{role}' is over its budget: {tried}",
+                "raise max_cost_usd under the recipe's models, or add a fallback",
+                attempts,
+            )
+        raise ModelError(
+            f"model call failed for role '{role}' after trying {tried}; last error: {last}",
+            "the provider may be down or rate-limiting: try again later (agentctl "
+            "resume continues the job), or add fallbacks to the role",
+            attempts,
+        )
 
     @staticmethod
     def _fatal(cfg: RoleConfig, reason: str, error: str, attempts: list[dict]) -> ModelError:
         if reason.startswith("auth"):
-            hint = (f"check that ${cfg.api_key_env} holds a valid key for {cfg.model}" if cfg.api_key_env
-                    else f"set the provider's API key (e.g. OPENAI_API_KEY) or api_key_env for role '{cfg.name}'")
+            hint = (
+                f"check that ${cfg.api_key_env} holds a valid key for {cfg.model}"
+                if cfg.api_key_env
+                else f"set the provider's API key (e.g. OPENAI_API_KEY) or api_key_env for role '{cfg.name}'"
+            )
         else:
             hint = f"check the model name '{cfg.model}' and the options of role '{cfg.name}' in the recipe"
         return ModelError(f"{cfg.model}: {reason}: {error}", hint, attempts)
 
-    def _call(self, cfg: RoleConfig, role: str, messages: list[dict], tools: list[dict],
-              call_index: int, on_text: Callable[[str], None] | None, key: str | None) -> ModelReply:
+    def _call(
+        self,
+        cfg: RoleConfig,
+        role: str,
+        messages: list[dict],
+        tools: list[dict],
+        call_index: int,
+        on_text: Callable[[str], None] | None,
+        key: str | None,
+    ) -> ModelReply:
         lt = _litellm()
         kwargs: dict[str, Any] = {"timeout": self.timeout, **cfg.options}
-        explicit = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
-                    "api_base": cfg.api_base, "api_key": key}
+        explicit = {
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+            "api_base": cfg.api_base,
+            "api_key": key,
+        }
         kwargs.update({k: v for k, v in explicit.items() if v is not None})
         # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden ones.
         kwargs.update(model=cfg.model, messages=messages, tools=tools or None, max_retries=0)
@@ -337,10 +429,16 @@ class LiteLLMClient:
             resp = lt.completion(**kwargs)
         else:
             chunks = []
-            for chunk in lt.completion(stream=True, stream_options={"include_usage": True}, **kwargs):
+            for chunk in lt.completion(
+                stream=True, stream_options={"include_usage": True}, **kwargs
+            ):
                 chunks.append(chunk)
                 choices = getattr(chunk, "choices", None) or []
-                text = getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
+                text = (
+                    getattr(getattr(choices[0], "delta", None), "content", None)
+                    if choices
+                    else None
+                )
                 if text:
                     on_text(text)
             resp = lt.stream_chunk_builder(chunks, messages=messages) if chunks else None
@@ -351,18 +449,27 @@ class LiteLLMClient:
         tin = int(getattr(usage, "prompt_tokens", 0) or 0)
         tout = int(getattr(usage, "completion_tokens", 0) or 0)
         if cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
-            cost = tin * (cfg.input_cost_per_token or 0.0) + tout * (cfg.output_cost_per_token or 0.0)
+            cost = tin * (cfg.input_cost_per_token or 0.0) + tout * (
+                cfg.output_cost_per_token or 0.0
+            )
         else:
             try:
                 cost = float(lt.completion_cost(completion_response=resp, model=cfg.model) or 0.0)
             except Exception:  # a model missing from litellm's price table costs "unknown" = 0
                 cost = 0.0
-        return ModelReply(message=_normalise_message(resp.choices[0].message, call_index),
-                          model=cfg.model, role=role, input_tokens=tin, output_tokens=tout,
-                          cost_usd=cost, latency_ms=latency)
+        return ModelReply(
+            message=_normalise_message(resp.choices[0].message, call_index),
+            model=cfg.model,
+            role=role,
+            input_tokens=tin,
+            output_tokens=tout,
+            cost_usd=cost,
+            latency_ms=latency,
+        )
 
 
 # -- replay ----------------------------------------------------------------------------------
+
 
 class ReplayClient:
     """Answers from a cassette by call_index: no network, no litellm import."""
@@ -377,17 +484,28 @@ class ReplayClient:
     def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
         return 0.0  # replays cost nothing
 
-    def complete(self, role: str, messages: list[dict], tools: list[dict], *, call_index: int,
-                 on_text: Callable[[str], None] | None = None) -> ModelReply:
+    def complete(
+        self,
+        role: str,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        call_index: int,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ModelReply:
         entry = self.entries.get(call_index)
-        hint = ("the run asked something the recording did not; record it again with --record FILE "
-                f"(replaying {self.path})")
+        hint = (
+            "the run asked something the recording did not; record it again with --record FILE "
+            f"(replaying {self.path})"
+        )
         if entry is None:
             held = f"calls {min(self.entries)}-{max(self.entries)}" if self.entries else "no calls"
-            raise ModelError(f"replay diverged at model call {call_index}: the recording has no "
-                             f"call {call_index} (it holds {held})", hint)
-        diff = cassette.describe_difference(entry.get("request") or {}, self.mask(messages),
-                                            tools)
+            raise ModelError(
+                f"replay diverged at model call {call_index}: the recording has no "
+                f"call {call_index} (it holds {held})",
+                hint,
+            )
+        diff = cassette.describe_difference(entry.get("request") or {}, self.mask(messages), tools)
         if diff is None and entry.get("role", role) != role:
             diff = f"recorded role '{entry.get('role')}', now '{role}'"
         if diff:
@@ -399,18 +517,31 @@ class ReplayClient:
         return reply
 
 
-def build_model_client(roles: Mapping[str, Any], overrides: Sequence[str] = (), *,
-                       env: Mapping[str, str] | None = None, record: Path | None = None,
-                       replay: Path | None = None, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
-                       timeout: float = DEFAULT_TIMEOUT,
-                       mask: Callable[[Any], Any] | None = None) -> ModelClient:
+def build_model_client(
+    roles: Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+    record: Path | None = None,
+    replay: Path | None = None,
+    retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    timeout: float = DEFAULT_TIMEOUT,
+    mask: Callable[[Any], Any] | None = None,
+) -> ModelClient:
     """A replaying client when `replay` is given, else a live one. Never fails for a missing
     model: that is reported by complete() (or up front by check_models_configured)."""
     if replay is not None:
         if record is not None:
-            raise UsageError("--record and --replay cannot be combined",
-                             "replay answers from the file; record a fresh run without --replay")
+            raise UsageError(
+                "--record and --replay cannot be combined",
+                "replay answers from the file; record a fresh run without --replay",
+            )
         return ReplayClient(Path(replay), mask=mask)
-    return LiteLLMClient(resolve_roles(roles, overrides, env), env=env,
-                         record=Path(record) if record else None,
-                         retry_delays=retry_delays, timeout=timeout, mask=mask)
+    return LiteLLMClient(
+        resolve_roles(roles, overrides, env),
+        env=env,
+        record=Path(record) if record else None,
+        retry_delays=retry_delays,
+        timeout=timeout,
+        mask=mask,
+    )

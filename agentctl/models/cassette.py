@@ -1,6 +1,6 @@
 """Model-call cassettes: the JSON Lines file behind `--record FILE` and `--replay FILE`.
 
-Owns the file format and the "did the run ask the same thing?" comparison; agentctl.models
+Owns the file format and the "did the run ask the same thing?" comparison; agentctl.models.calls
 owns the clients that use it. Format: a header line `{"agentctl_cassette": 1, "note": ...}`
 then one line per model call:
 
@@ -22,8 +22,10 @@ from typing import Any
 from agentctl.errors import UsageError
 
 CASSETTE_VERSION = 1
-_NOTE = ("agentctl model-call recording: one JSON line per model call, replay with "
-         "--replay FILE. Holds prompts and replies, never API keys.")
+_NOTE = (
+    "agentctl model-call recording: one JSON line per model call, replay with "
+    "--replay FILE. Holds prompts and replies, never API keys."
+)
 
 
 class CassetteWriter:
@@ -34,16 +36,30 @@ class CassetteWriter:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def write(self, call_index: int, role: str, model: str, messages: list[dict],
-              tools: list[dict], response: dict[str, Any]) -> None:
-        entry = {"call_index": call_index, "role": role, "model": model,
-                 "request": {"messages": messages, "tools": tools or []}, "response": response}
+    def write(
+        self,
+        call_index: int,
+        role: str,
+        model: str,
+        messages: list[dict],
+        tools: list[dict],
+        response: dict[str, Any],
+    ) -> None:
+        entry = {
+            "call_index": call_index,
+            "role": role,
+            "model": model,
+            "request": {"messages": messages, "tools": tools or []},
+            "response": response,
+        }
         line = json.dumps(entry, ensure_ascii=False, default=str)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as f:
                 if f.tell() == 0:
-                    f.write(json.dumps({"agentctl_cassette": CASSETTE_VERSION, "note": _NOTE}) + "\n")
+                    f.write(
+                        json.dumps({"agentctl_cassette": CASSETTE_VERSION, "note": _NOTE}) + "\n"
+                    )
                 f.write(line + "\n")
                 f.flush()
                 # A crash right after a model call must not lose the answer we paid for.
@@ -57,8 +73,10 @@ def load_cassette(path: Path) -> dict[int, dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise UsageError(f"replay file not found: {path}",
-                         "record one first with `agentctl run ... --record FILE`") from None
+        raise UsageError(
+            f"replay file not found: {path}",
+            "record one first with `agentctl run ... --record FILE`",
+        ) from None
     except OSError as e:
         raise UsageError(f"cannot read replay file {path}: {e}") from None
     entries: dict[int, dict[str, Any]] = {}
@@ -70,13 +88,17 @@ def load_cassette(path: Path) -> dict[int, dict[str, Any]]:
         except ValueError:
             if no == len(lines):
                 break
-            raise UsageError(f"{path}:{no}: not a JSON line", "is this an agentctl cassette?") from None
+            raise UsageError(
+                f"{path}:{no}: not a JSON line", "is this an agentctl cassette?"
+            ) from None
         if not isinstance(obj, dict):
             raise UsageError(f"{path}:{no}: not a cassette entry", "is this an agentctl cassette?")
         if "agentctl_cassette" in obj:
             if obj["agentctl_cassette"] != CASSETTE_VERSION:
-                raise UsageError(f"{path}: cassette version {obj['agentctl_cassette']} is not "
-                                 f"supported (this agentctl reads version {CASSETTE_VERSION})")
+                raise UsageError(
+                    f"{path}: cassette version {obj['agentctl_cassette']} is not "
+                    f"supported (this agentctl reads version {CASSETTE_VERSION})"
+                )
             continue
         if not isinstance(obj.get("call_index"), int) or "response" not in obj:
             raise UsageError(f"{path}:{no}: not a cassette entry (needs call_index and response)")
@@ -107,13 +129,15 @@ def _snip(a: Any, b: Any, width: int = 40) -> tuple[str, str]:
     start = max(0, i - width // 2)
 
     def cut(s: str) -> str:
-        piece = s[start:start + width]
+        piece = s[start : start + width]
         return ("…" if start else "") + piece + ("…" if start + width < len(s) else "")
+
     return cut(sa), cut(sb)
 
 
-def describe_difference(recorded: dict[str, Any], messages: list[dict],
-                        tools: list[dict] | None) -> str | None:
+def describe_difference(
+    recorded: dict[str, Any], messages: list[dict], tools: list[dict] | None
+) -> str | None:
     """None when the request matches the recording, else a one-line description of the first
     difference (messages first, then the set of tool names)."""
     old, new = _canon(recorded.get("messages") or []), _canon(messages)

@@ -19,7 +19,7 @@ def _start_time(pid: int) -> str:
     except OSError:
         return ""
     # The command name (field 2) may hold spaces and parentheses: split after its last ")".
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return fields[19] if len(fields) > 19 else ""
 
 
@@ -56,7 +56,7 @@ def is_process_alive(pid: int, start: str = "") -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read().decode("ascii", "replace")
-        if stat[stat.rfind(")") + 2:].split()[:1] == ["Z"]:
+        if stat[stat.rfind(")") + 2 :].split()[:1] == ["Z"]:
             return False
     except OSError:
         pass

@@ -45,8 +45,16 @@ class FileState:
 
     __slots__ = ("data", "kind", "note", "racy", "sha256", "sig", "target")
 
-    def __init__(self, kind: str, sig: tuple, sha256: str | None, data: bytes | None = None,
-                 target: str | None = None, note: str | None = None, racy: bool = False):
+    def __init__(
+        self,
+        kind: str,
+        sig: tuple,
+        sha256: str | None,
+        data: bytes | None = None,
+        target: str | None = None,
+        note: str | None = None,
+        racy: bool = False,
+    ):
         self.kind, self.sig, self.sha256, self.data = kind, sig, sha256, data
         self.target, self.note, self.racy = target, note, racy
 
@@ -109,6 +117,7 @@ def _sig(st: os.stat_result) -> tuple:
 
 # --- excludes -------------------------------------------------------------------------------
 
+
 def glob_to_regex(pattern: str) -> str:
     """gitignore-like globs: `*` and `?` stay inside one path part, `**` spans parts."""
     out, i = [], 0
@@ -125,9 +134,9 @@ def glob_to_regex(pattern: str) -> str:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
             end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end].replace("\\", "\\\\")
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
             out.append("[^" + body[1:] + "]" if body[:1] in "!^" and body else "[" + body + "]")
             i = end + 1
         else:
@@ -148,8 +157,15 @@ def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
             continue
         regex = glob_to_regex(pattern)
         rooted = "/" in raw.strip().rstrip("/")
-        (dirs_anchored if dir_only and rooted else dirs_anywhere if dir_only
-         else anchored if rooted else anywhere).append(regex)
+        (
+            dirs_anchored
+            if dir_only and rooted
+            else dirs_anywhere
+            if dir_only
+            else anchored
+            if rooted
+            else anywhere
+        ).append(regex)
 
     def join(parts: list[str]) -> re.Pattern | None:
         return re.compile("(?:" + "|".join(parts) + r")\Z") if parts else None
@@ -163,13 +179,15 @@ def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
             return True
         if (names and names.match(name)) or (paths and paths.match(rel)):
             return True
-        return is_dir and bool((dir_names and dir_names.match(name))
-                               or (dir_paths and dir_paths.match(rel)))
+        return is_dir and bool(
+            (dir_names and dir_names.match(name)) or (dir_paths and dir_paths.match(rel))
+        )
 
     return excluded
 
 
 # --- recording ------------------------------------------------------------------------------
+
 
 @dataclass
 class _Token:
@@ -184,9 +202,14 @@ class _Token:
 class ChangeRecorder:
     """Records, per action, the workspace files it created, modified, deleted or renamed."""
 
-    def __init__(self, workspace: Path, *, exclude: Iterable[str] = (),
-                 max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-                 max_total: int = DEFAULT_MAX_TOTAL):
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        exclude: Iterable[str] = (),
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        max_total: int = DEFAULT_MAX_TOTAL,
+    ):
         self.root = Path(workspace).resolve()
         self.max_file_size = max_file_size
         self.max_total = max_total
@@ -213,8 +236,9 @@ class ChangeRecorder:
                 rel = self._file_tool_path(args)
                 if rel is None:
                     return _Token("none")
-                return _Token("file", rel=rel, state=self._read_one(rel),
-                              missing_dirs=self._missing_dirs(rel))
+                return _Token(
+                    "file", rel=rel, state=self._read_one(rel), missing_dirs=self._missing_dirs(rel)
+                )
             files, dirs = self._scan()
             return _Token("tree", files=files, dirs=dirs)
 
@@ -249,8 +273,11 @@ class ChangeRecorder:
         if not _storable(rel):
             return None
         parts = rel.split("/")
-        if rel == "." or any(self.excluded("/".join(parts[:i]), True)
-                             for i in range(1, len(parts))) or self.excluded(rel, False):
+        if (
+            rel == "."
+            or any(self.excluded("/".join(parts[:i]), True) for i in range(1, len(parts)))
+            or self.excluded(rel, False)
+        ):
             return None
         return rel
 
@@ -296,8 +323,11 @@ class ChangeRecorder:
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) \
-                            or excluded(rel, False) or not _storable(rel):
+                    if (
+                        not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
+                        or excluded(rel, False)
+                        or not _storable(rel)
+                    ):
                         continue
                     sig = _sig(st)
                     cached = cache.get(rel)
@@ -324,10 +354,12 @@ class ChangeRecorder:
             except OSError:
                 return None
             if not _storable(target):
-                return FileState("link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(),
-                                 note="unreadable")
-            return FileState("link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(),
-                             target=target)
+                return FileState(
+                    "link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(), note="unreadable"
+                )
+            return FileState(
+                "link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(), target=target
+            )
         if sig[1] > self.max_file_size:
             return FileState("file", sig, None, note="too_large")
         try:
@@ -368,14 +400,22 @@ class ChangeRecorder:
             self.kept_bytes -= len(old.data)
 
 
-_NOTES = {"too_large": "larger than changes.max_file_size; content not kept",
-          "over_budget": "content not kept: the recorder's memory budget was full",
-          "unreadable": "content not kept: the file could not be read"}
+_NOTES = {
+    "too_large": "larger than changes.max_file_size; content not kept",
+    "over_budget": "content not kept: the recorder's memory budget was full",
+    "unreadable": "content not kept: the file could not be read",
+}
 
 
-def change_dict(kind: str, path: str, before: FileState | None, after: FileState | None, *,
-                from_path: str | None = None, created_dirs: list[str] | None = None
-                ) -> dict[str, Any]:
+def change_dict(
+    kind: str,
+    path: str,
+    before: FileState | None,
+    after: FileState | None,
+    *,
+    from_path: str | None = None,
+    created_dirs: list[str] | None = None,
+) -> dict[str, Any]:
     """One recorded change: `{"path", "kind", "from_path"?, "before", "after", "too_large",
     "binary", "created_dirs"?, "note"?}`; before/after are `FileState.to_dict()` or None."""
     sides = [s for s in (before, after) if s is not None]
@@ -394,8 +434,9 @@ def change_dict(kind: str, path: str, before: FileState | None, after: FileState
     return out
 
 
-def _compare(rel: str, before: FileState | None, after: FileState | None,
-             created_dirs: list[str]) -> list[dict[str, Any]]:
+def _compare(
+    rel: str, before: FileState | None, after: FileState | None, created_dirs: list[str]
+) -> list[dict[str, Any]]:
     if before is None and after is None:
         return []
     if before is None:
@@ -409,16 +450,19 @@ def _compare(rel: str, before: FileState | None, after: FileState | None,
     return [change_dict("modified", rel, before, after)]
 
 
-def diff_snapshots(before: dict[str, FileState], before_dirs: set[str],
-                   after: dict[str, FileState], after_dirs: set[str]) -> list[dict[str, Any]]:
+def diff_snapshots(
+    before: dict[str, FileState],
+    before_dirs: set[str],
+    after: dict[str, FileState],
+    after_dirs: set[str],
+) -> list[dict[str, Any]]:
     """Changes between two walks, in path order; a deleted+created pair with the same content
     (or the same inode and mtime, for content not kept) is one rename."""
     new_dirs = after_dirs - before_dirs
 
     def dirs_for(rel: str) -> list[str]:
         parts = rel.split("/")[:-1]
-        return [d for d in ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-                if d in new_dirs]
+        return [d for d in ("/".join(parts[:i]) for i in range(1, len(parts) + 1)) if d in new_dirs]
 
     out: list[dict[str, Any]] = []
     for rel, now in after.items():
@@ -447,8 +491,16 @@ def diff_snapshots(before: dict[str, FileState], before_dirs: set[str],
             source = inode_match if inode_match in gone else None
         if source is not None:
             gone.discard(source)
-            out.append(change_dict("renamed", rel, before[source], now, from_path=source,
-                                   created_dirs=dirs_for(rel)))
+            out.append(
+                change_dict(
+                    "renamed",
+                    rel,
+                    before[source],
+                    now,
+                    from_path=source,
+                    created_dirs=dirs_for(rel),
+                )
+            )
         else:
             out.append(change_dict("created", rel, None, now, created_dirs=dirs_for(rel)))
     out.extend(change_dict("deleted", rel, before[rel], None) for rel in sorted(gone))

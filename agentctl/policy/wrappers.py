@@ -3,7 +3,7 @@
 Owns the knowledge of commands that run other code (`env rm x`, `bash -c "..."`,
 `find -exec`, `python -c`, `awk 'system(...)'`, `sed 's/x/y/e'`, `git -c`/aliases) as flags,
 and, where the inner command can be seen, that command as words or as a string a shell would
-parse. Pure word analysis: `agentctl.shellwords` parses and recurses into what this returns.
+parse. Pure word analysis: `agentctl.policy.shellwords` parses and recurses into what this returns.
 """
 
 from __future__ import annotations
@@ -12,28 +12,77 @@ import re
 from dataclasses import dataclass
 
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh"}
-_INTERPRETER = re.compile(r"^(?:python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|"
-                          r"php[0-9.]*|lua[0-9.]*|luajit|rscript|osascript|bun|deno|tclsh[0-9.]*|"
-                          r"wish|jshell|irb|ghci|julia)$", re.IGNORECASE)
+_INTERPRETER = re.compile(
+    r"^(?:python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|"
+    r"php[0-9.]*|lua[0-9.]*|luajit|rscript|osascript|bun|deno|tclsh[0-9.]*|"
+    r"wish|jshell|irb|ghci|julia)$",
+    re.IGNORECASE,
+)
 # Short options that mean "the next word is code", per interpreter family.
-_INLINE_LETTERS = {"python": "c", "pypy": "c", "perl": "eE", "ruby": "e", "node": "ep",
-                   "nodejs": "ep", "php": "r", "lua": "e", "luajit": "e", "rscript": "e",
-                   "osascript": "e", "bun": "e", "julia": "e"}
+_INLINE_LETTERS = {
+    "python": "c",
+    "pypy": "c",
+    "perl": "eE",
+    "ruby": "e",
+    "node": "ep",
+    "nodejs": "ep",
+    "php": "r",
+    "lua": "e",
+    "luajit": "e",
+    "rscript": "e",
+    "osascript": "e",
+    "bun": "e",
+    "julia": "e",
+}
 _INLINE_LONG = {"--eval", "--print", "--command", "--expression"}
-_INTERPRETER_VALUE_OPTS = {"-W", "-X", "-m", "-I", "-M", "-r", "--require", "--import",
-                           "--loader", "-x"}
+_INTERPRETER_VALUE_OPTS = {
+    "-W",
+    "-X",
+    "-m",
+    "-I",
+    "-M",
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "-x",
+}
 _AWKS = {"awk", "gawk", "mawk", "nawk"}
 
 # Wrappers whose inner command is the rest of the words after their options: name ->
 # (options that take a value, positional words to skip before the command).
 _PREFIX_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
-    name: (frozenset(opts), skip) for name, opts, skip in [
+    name: (frozenset(opts), skip)
+    for name, opts, skip in [
         ("nice", {"-n", "--adjustment"}, 0),
         ("nohup", set(), 0),
         ("timeout", {"-s", "--signal", "-k", "--kill-after"}, 1),
-        ("sudo", {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "--user",
-                  "--group", "--host", "--prompt", "--chdir", "--role", "--type",
-                  "--other-user", "--close-from", "--command-timeout"}, 0),
+        (
+            "sudo",
+            {
+                "-u",
+                "-g",
+                "-h",
+                "-p",
+                "-C",
+                "-D",
+                "-r",
+                "-t",
+                "-U",
+                "-T",
+                "--user",
+                "--group",
+                "--host",
+                "--prompt",
+                "--chdir",
+                "--role",
+                "--type",
+                "--other-user",
+                "--close-from",
+                "--command-timeout",
+            },
+            0,
+        ),
         ("doas", {"-u", "-C"}, 0),
         ("exec", {"-a"}, 0),
         ("command", set(), 0),
@@ -45,9 +94,29 @@ _PREFIX_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
         ("chrt", set(), 1),
         ("taskset", set(), 1),
         ("flock", {"-w", "-E", "--timeout", "--conflict-exit-code"}, 1),
-        ("xargs", {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file",
-                   "--delimiter", "--eof", "--replace", "--max-lines", "--max-args",
-                   "--max-procs", "--max-chars", "--process-slot-var"}, 0),
+        (
+            "xargs",
+            {
+                "-a",
+                "-d",
+                "-E",
+                "-I",
+                "-L",
+                "-n",
+                "-P",
+                "-s",
+                "--arg-file",
+                "--delimiter",
+                "--eof",
+                "--replace",
+                "--max-lines",
+                "--max-args",
+                "--max-procs",
+                "--max-chars",
+                "--process-slot-var",
+            },
+            0,
+        ),
         ("parallel", {"-j", "--jobs", "-S", "--sshlogin", "-d", "--delimiter", "-I"}, 0),
         ("watch", {"-n", "--interval", "-d", "--differences", "-g", "-q", "-s"}, 0),
         ("strace", {"-o", "-e", "-p", "-s", "-u", "-P"}, 0),
@@ -55,14 +124,30 @@ _PREFIX_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
         ("chroot", {"--userspec", "--groups"}, 1),
         ("runuser", {"-u", "-g", "-G", "--user", "--group"}, 0),
         ("pkexec", {"--user"}, 0),
-        ("unshare", set(), 0), ("nsenter", {"-t", "--target"}, 0), ("fakeroot", set(), 0),
-        ("firejail", set(), 0), ("proxychains", {"-f"}, 0), ("proxychains4", {"-f"}, 0),
-        ("torsocks", set(), 0), ("unbuffer", set(), 0), ("chronic", set(), 0),
-        ("catchsegv", set(), 0), ("prlimit", set(), 0), ("setpriv", set(), 0),
-        ("numactl", set(), 0), ("setarch", set(), 1), ("linux32", set(), 0),
-        ("linux64", set(), 0), ("faketime", set(), 1), ("entr", set(), 0),
-        ("rlwrap", set(), 0), ("busybox", set(), 0), ("systemd-run", set(), 0),
-        ("caffeinate", set(), 0), ("npx", {"-p", "--package"}, 0), ("uvx", {"--from"}, 0),
+        ("unshare", set(), 0),
+        ("nsenter", {"-t", "--target"}, 0),
+        ("fakeroot", set(), 0),
+        ("firejail", set(), 0),
+        ("proxychains", {"-f"}, 0),
+        ("proxychains4", {"-f"}, 0),
+        ("torsocks", set(), 0),
+        ("unbuffer", set(), 0),
+        ("chronic", set(), 0),
+        ("catchsegv", set(), 0),
+        ("prlimit", set(), 0),
+        ("setpriv", set(), 0),
+        ("numactl", set(), 0),
+        ("setarch", set(), 1),
+        ("linux32", set(), 0),
+        ("linux64", set(), 0),
+        ("faketime", set(), 1),
+        ("entr", set(), 0),
+        ("rlwrap", set(), 0),
+        ("busybox", set(), 0),
+        ("systemd-run", set(), 0),
+        ("caffeinate", set(), 0),
+        ("npx", {"-p", "--package"}, 0),
+        ("uvx", {"--from"}, 0),
     ]
 }
 # Wrappers that join their words into a string a shell runs.
@@ -70,10 +155,108 @@ _JOINING = {"eval", "watch", "parallel"}
 # Builtins whose effect outlives the command (aliases, hashed paths, traps, exported names).
 _STATE_BUILTINS = {"alias", "hash", "enable", "trap", "bind", "complete", "fc", "shopt"}
 _DECLARERS = {"export", "declare", "typeset", "readonly", "local"}
-_GIT_SAFE = frozenset(["add", "am", "annotate", "apply", "archive", "bisect", "blame", "branch", "bundle", "cat-file", "check-attr", "check-ignore", "check-mailmap", "checkout", "cherry", "cherry-pick", "citool", "clean", "clone", "commit", "commit-graph", "commit-tree", "count-objects", "describe", "diff", "diff-files", "diff-index", "diff-tree", "fetch", "for-each-ref", "format-patch", "fsck", "gc", "grep", "hash-object", "help", "init", "log", "ls-files", "ls-remote", "ls-tree", "merge", "merge-base", "mktag", "mktree", "mv", "name-rev", "notes", "prune", "pull", "push", "range-diff", "read-tree", "rebase", "reflog", "remote", "repack", "replace", "reset", "restore", "rev-list", "rev-parse", "revert", "rm", "shortlog", "show", "show-branch", "show-ref", "sparse-checkout", "stash", "status", "stripspace", "submodule", "switch", "symbolic-ref", "tag", "config", "update-index", "update-ref", "var", "verify-commit", "verify-pack", "verify-tag", "version", "whatchanged", "worktree", "write-tree"])
-_GIT_VALUE_OPTS = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix",
-                   "--config-env", "--exec-path", "--list-cmds"}
-
+_GIT_SAFE = frozenset(
+    [
+        "add",
+        "am",
+        "annotate",
+        "apply",
+        "archive",
+        "bisect",
+        "blame",
+        "branch",
+        "bundle",
+        "cat-file",
+        "check-attr",
+        "check-ignore",
+        "check-mailmap",
+        "checkout",
+        "cherry",
+        "cherry-pick",
+        "citool",
+        "clean",
+        "clone",
+        "commit",
+        "commit-graph",
+        "commit-tree",
+        "count-objects",
+        "describe",
+        "diff",
+        "diff-files",
+        "diff-index",
+        "diff-tree",
+        "fetch",
+        "for-each-ref",
+        "format-patch",
+        "fsck",
+        "gc",
+        "grep",
+        "hash-object",
+        "help",
+        "init",
+        "log",
+        "ls-files",
+        "ls-remote",
+        "ls-tree",
+        "merge",
+        "merge-base",
+        "mktag",
+        "mktree",
+        "mv",
+        "name-rev",
+        "notes",
+        "prune",
+        "pull",
+        "push",
+        "range-diff",
+        "read-tree",
+        "rebase",
+        "reflog",
+        "remote",
+        "repack",
+        "replace",
+        "reset",
+        "restore",
+        "rev-list",
+        "rev-parse",
+        "revert",
+        "rm",
+        "shortlog",
+        "show",
+        "show-branch",
+        "show-ref",
+        "sparse-checkout",
+        "stash",
+        "status",
+        "stripspace",
+        "submodule",
+        "switch",
+        "symbolic-ref",
+        "tag",
+        "config",
+        "update-index",
+        "update-ref",
+        "var",
+        "verify-commit",
+        "verify-pack",
+        "verify-tag",
+        "version",
+        "whatchanged",
+        "worktree",
+        "write-tree",
+    ]
+)
+_GIT_VALUE_OPTS = {
+    "-C",
+    "-c",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--super-prefix",
+    "--config-env",
+    "--exec-path",
+    "--list-cmds",
+}
 
 
 @dataclass(frozen=True)
@@ -85,9 +268,9 @@ class Inner:
     source: str | None = None
 
 
-
-def _skip_options(args: tuple[str, ...], value_opts: frozenset[str] | set[str],
-                  positional: int = 0) -> int:
+def _skip_options(
+    args: tuple[str, ...], value_opts: frozenset[str] | set[str], positional: int = 0
+) -> int:
     """Index of the first word after a wrapper's options and `positional` leading words."""
     i = 0
     while i < len(args):
@@ -108,8 +291,9 @@ def _short_letters(word: str) -> str:
     return word[1:] if word.startswith("-") and not word.startswith("--") else ""
 
 
-def analyse_command(name: str, args: tuple[str, ...], stdin: tuple[str, ...] = ()
-                    ) -> tuple[set[str], list[Inner]]:
+def analyse_command(
+    name: str, args: tuple[str, ...], stdin: tuple[str, ...] = ()
+) -> tuple[set[str], list[Inner]]:
     """Flags for a command that runs other code, and the inner commands that can be seen.
     `stdin` holds the here-documents and here-strings the command reads."""
     flags: set[str] = set()
@@ -132,7 +316,7 @@ def analyse_command(name: str, args: tuple[str, ...], stdin: tuple[str, ...] = (
         flags.add(f"runs-command:{name}")
         if name in _JOINING:
             if name == "parallel" and ":::" in inner:
-                inner = inner[:inner.index(":::")]
+                inner = inner[: inner.index(":::")]
             return flags, [Inner(name, source=" ".join(inner))]
         return flags, [Inner(name, words=tuple(inner))]
     if name in ("su", "sg", "script") or name in _SHELLS:
@@ -163,11 +347,11 @@ def _analyse_env(args: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
         word = args[i]
         if word in ("-S", "--split-string") and i + 1 < len(args):
             flags.add("runs-command:env")
-            return flags, [Inner("env -S", source=" ".join(args[i + 1:]))]
+            return flags, [Inner("env -S", source=" ".join(args[i + 1 :]))]
         if word.startswith("--split-string=") or (word.startswith("-S") and len(word) > 2):
             flags.add("runs-command:env")
             rest = word.split("=", 1)[1] if word.startswith("--") else word[2:]
-            return flags, [Inner("env -S", source=" ".join((rest, *args[i + 1:])))]
+            return flags, [Inner("env -S", source=" ".join((rest, *args[i + 1 :])))]
         if word in ("-u", "--unset", "-C", "--chdir"):
             i += 2
             continue
@@ -188,7 +372,9 @@ def _analyse_env(args: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
     return flags, nested
 
 
-def _analyse_shell(name: str, args: tuple[str, ...], stdin: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
+def _analyse_shell(
+    name: str, args: tuple[str, ...], stdin: tuple[str, ...]
+) -> tuple[set[str], list[Inner]]:
     flags: set[str] = {f"runs-command:{name}"} if name not in _SHELLS else set()
     i, code_next = 0, False
     while i < len(args):
@@ -196,8 +382,9 @@ def _analyse_shell(name: str, args: tuple[str, ...], stdin: tuple[str, ...]) -> 
         if word == "--":
             i += 1
             break
-        if word in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file") or \
-                (name in ("su", "script") and word in ("-s", "--shell", "-g", "-G", "--group")):
+        if word in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file") or (
+            name in ("su", "script") and word in ("-s", "--shell", "-g", "-G", "--group")
+        ):
             i += 2
             continue
         if word.startswith("--command=") and name in ("su", "script"):
@@ -237,7 +424,7 @@ def _analyse_find(args: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
             end = i + 1
             while end < len(args) and args[end] not in (";", "+"):
                 end += 1
-            nested.append(Inner("find " + args[i], words=args[i + 1:end]))
+            nested.append(Inner("find " + args[i], words=args[i + 1 : end]))
             i = end
         elif args[i] == "-delete":
             flags.add("find-delete")
@@ -254,8 +441,11 @@ def _analyse_interpreter(name: str, args: tuple[str, ...]) -> set[str]:
         if word == "--":
             i += 1
             break
-        if word in _INLINE_LONG or word.split("=", 1)[0] in _INLINE_LONG or \
-                (letters and any(c in letters for c in _short_letters(word))):
+        if (
+            word in _INLINE_LONG
+            or word.split("=", 1)[0] in _INLINE_LONG
+            or (letters and any(c in letters for c in _short_letters(word)))
+        ):
             return {f"inline-code:{name}"}
         if word == "-m" and family in ("python", "pypy"):
             return set()  # runs an installed module
@@ -263,7 +453,7 @@ def _analyse_interpreter(name: str, args: tuple[str, ...]) -> set[str]:
             i += 2 if word in _INTERPRETER_VALUE_OPTS else 1
             continue
         break
-    if family == "deno" and args[i:i + 1] == ("eval",):
+    if family == "deno" and args[i : i + 1] == ("eval",):
         return {f"inline-code:{name}"}
     if i >= len(args) or args[i] == "-":
         return {f"reads-stdin-code:{name}"}
@@ -372,14 +562,19 @@ def _analyse_git(args: tuple[str, ...]) -> set[str]:
         break
     if i >= len(args):
         return set()
-    sub, rest = args[i], args[i + 1:]
+    sub, rest = args[i], args[i + 1 :]
     if sub not in _GIT_SAFE:
         return {"git-config"}  # an alias or an external git-* command we cannot see
-    if sub == "config" and not any(a in ("--get", "--get-all", "--list", "-l", "--get-regexp")
-                                   for a in rest) and len([a for a in rest
-                                                           if not a.startswith("-")]) > 1:
+    if (
+        sub == "config"
+        and not any(a in ("--get", "--get-all", "--list", "-l", "--get-regexp") for a in rest)
+        and len([a for a in rest if not a.startswith("-")]) > 1
+    ):
         return {"git-config"}
-    if (sub == "rebase" and any(a in ("-x", "--exec") or a.startswith("--exec=") for a in rest)) \
-            or (sub == "submodule" and "foreach" in rest) or (sub == "bisect" and "run" in rest):
+    if (
+        (sub == "rebase" and any(a in ("-x", "--exec") or a.startswith("--exec=") for a in rest))
+        or (sub == "submodule" and "foreach" in rest)
+        or (sub == "bisect" and "run" in rest)
+    ):
         return {"git-config"}
     return set()

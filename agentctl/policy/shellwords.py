@@ -8,7 +8,7 @@ commands (`env`, `xargs`, `bash -c`, `find -exec`, `python -c`, ...), sourcing, 
 definitions. Where a wrapper's inner command can be seen (`env rm x`, `bash -c "rm x"`,
 `$(rm x)`), it is yielded as a simple command of its own too, so a deny rule still sees it.
 Anything bashlex cannot parse is one "unparseable" result; the policy asks about it. Which
-commands run other code is known to `agentctl.shellwrappers`.
+commands run other code is known to `agentctl.policy.wrappers`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import bashlex.ast
 import bashlex.errors
 import bashlex.heredoc
 
-from agentctl.shellwrappers import Inner, analyse_command
+from agentctl.policy.wrappers import Inner, analyse_command
 
 # Commands longer than this are not parsed (bashlex is recursive and not fast on huge input).
 MAX_COMMAND_CHARS = 64 * 1024
@@ -116,7 +116,7 @@ def remove_quotes(raw: str) -> str | None:
             end = raw.find("'", i + 1)
             if end < 0:
                 return None
-            out.append(raw[i + 1:end])
+            out.append(raw[i + 1 : end])
             i = end + 1
         elif c == '"':
             i += 1
@@ -156,7 +156,7 @@ def _unquote_delimiter(word: str) -> tuple[str, bool]:
         if c in "'\"":
             end = word.find(c, i + 1)
             end = len(word) if end < 0 else end
-            out.append(word[i + 1:end])
+            out.append(word[i + 1 : end])
             quoted, i = True, end + 1
             continue
         out.append(c)
@@ -181,10 +181,13 @@ def _makeheredoc(tokenizer, redirnode, lineno, killleading):
     if not line:
         raise bashlex.errors.ParsingError(
             f"here-document delimited by end-of-file (wanted {delimiter!r})",
-            tokenizer._shell_input_line, tokenizer._shell_input_line_index)
+            tokenizer._shell_input_line,
+            tokenizer._shell_input_line_index,
+        )
     endpos = tokenizer._shell_input_line_index - 1
-    redirnode.heredoc = bashlex.ast.node(kind="heredoc", value="".join(document),
-                                         pos=(startpos, endpos))
+    redirnode.heredoc = bashlex.ast.node(
+        kind="heredoc", value="".join(document), pos=(startpos, endpos)
+    )
     if redirnode.pos[1] + 1 == startpos:
         redirnode.pos = (redirnode.pos[0], endpos)
     return redirnode.heredoc.value
@@ -194,6 +197,7 @@ bashlex.heredoc.makeheredoc = _makeheredoc
 
 
 # --- parsing ---------------------------------------------------------------------------------
+
 
 class _Unsupported(Exception):
     pass
@@ -205,8 +209,7 @@ def parse_command(command: str) -> ParsedShell:
 
 
 def _only_comments(command: str) -> bool:
-    return all(not line.strip() or line.lstrip().startswith("#")
-               for line in command.splitlines())
+    return all(not line.strip() or line.lstrip().startswith("#") for line in command.splitlines())
 
 
 def _parse(command: str, depth: int) -> ParsedShell:
@@ -224,7 +227,7 @@ def _parse(command: str, depth: int) -> ParsedShell:
             walker.visit(tree, ())
     except RecursionError:
         return ParsedShell([], "the command is nested too deeply to parse")
-    except Exception as exc:  # noqa: BLE001 - bashlex raises many kinds; all mean "cannot tell"
+    except Exception as exc:
         detail = str(exc).strip() or type(exc).__name__
         if isinstance(exc, NotImplementedError):
             detail = f"not supported by the parser: {detail}"
@@ -260,8 +263,9 @@ class _Walker:
         elif kind == "compound":
             own, flags, inner = self._redirects(getattr(node, "redirects", []))
             if flags:
-                self.out.append(SimpleCommand("", (), tuple(own), tuple(sorted(flags)),
-                                              self.text(node)))
+                self.out.append(
+                    SimpleCommand("", (), tuple(own), tuple(sorted(flags)), self.text(node))
+                )
             for part in node.list:
                 self.visit(part, redirects + tuple(own))
             self._visit_all(inner)
@@ -334,8 +338,14 @@ class _Walker:
             elif op in (">&", "<&") and (word.isdigit() or word == "-"):
                 out.append(Redirect(op, word, "dup", fd))
             else:
-                direction = {"<": "in", "<>": "inout", ">>": "append", "&>>": "append",
-                             ">&": "out", "<&": "in"}.get(op, "out")
+                direction = {
+                    "<": "in",
+                    "<>": "inout",
+                    ">>": "append",
+                    "&>>": "append",
+                    ">&": "out",
+                    "<&": "in",
+                }.get(op, "out")
                 out.append(Redirect(op, word, direction, fd))
         return out, flags, inner
 
@@ -366,13 +376,23 @@ class _Walker:
         extra_flags, inners = analyse_command(name, args, stdin)
         flags |= extra_flags
         nested = _expand(inners, self.depth, flags)
-        self.out.append(SimpleCommand(name, args, redirects, tuple(sorted(flags)),
-                                      self.text(node), "", texts[0] if texts else ""))
+        self.out.append(
+            SimpleCommand(
+                name,
+                args,
+                redirects,
+                tuple(sorted(flags)),
+                self.text(node),
+                "",
+                texts[0] if texts else "",
+            )
+        )
         self.out.extend(nested)
         self._visit_all(inner + redirect_inner)
 
 
 # --- what a command runs ---------------------------------------------------------------------
+
 
 def _expand(inners: list[Inner], depth: int, flags: set[str]) -> list[SimpleCommand]:
     """The simple commands of what a command runs (see shellwrappers), recursively."""
@@ -395,8 +415,10 @@ def _from_words(words: list[str], via: str, depth: int) -> list[SimpleCommand]:
     name, args = normalise_name(words[0]), tuple(words[1:])
     flags, inners = analyse_command(name, args)
     nested = _expand(inners, depth + 1, flags)
-    return [SimpleCommand(name, args, (), tuple(sorted(flags)), " ".join(words), via, words[0]),
-            *nested]
+    return [
+        SimpleCommand(name, args, (), tuple(sorted(flags)), " ".join(words), via, words[0]),
+        *nested,
+    ]
 
 
 def _from_source(text: str, via: str, depth: int, flags: set[str]) -> list[SimpleCommand]:
@@ -408,5 +430,7 @@ def _from_source(text: str, via: str, depth: int, flags: set[str]) -> list[Simpl
     if parsed.unparseable is not None:
         flags.add("unparseable-inner")
         return []
-    return [SimpleCommand(c.name, c.args, c.redirects, c.flags, c.text, c.via or via, c.program)
-            for c in parsed.commands]
+    return [
+        SimpleCommand(c.name, c.args, c.redirects, c.flags, c.text, c.via or via, c.program)
+        for c in parsed.commands
+    ]

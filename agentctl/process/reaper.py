@@ -26,8 +26,18 @@ SWEEP_PAUSE_S = 0.01
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 # Python ignores some of these at start-up and the reaper others; the command gets defaults.
-_RESET_SIGNALS = ("SIGPIPE", "SIGXFZ", "SIGXFSZ", "SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN",
-                  "SIGTTOU", "SIGTERM", "SIGHUP")
+_RESET_SIGNALS = (
+    "SIGPIPE",
+    "SIGXFZ",
+    "SIGXFSZ",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGTERM",
+    "SIGHUP",
+)
 # A terminal's ^C or ^Z is for the command in it, not for the reaper.
 _TERMINAL_SIGNALS = ("SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
@@ -147,7 +157,7 @@ def _exec_child(argv: list[str], config: dict) -> None:
             except (ValueError, OSError):
                 pass
         os.execvp(argv[0], argv)
-    except BaseException as exc:  # noqa: BLE001 - report anything, then leave
+    except BaseException as exc:
         os.write(2, f"agentctl: cannot run {argv[0] if argv else '?'}: {exc}\n".encode())
     os._exit(127)
 
@@ -224,8 +234,14 @@ def reaper_main(args: list[str]) -> None:
     _exit_like(signal.SIGKILL if status is None else status)  # raw status: killed by SIGKILL
 
 
-def reaper_argv(argv: list[str], *, pgroup: bool, deathsig: bool,
-                rlimits: dict[str, tuple[int, int]] | None = None, grace: float = 0.5) -> list[str]:
+def reaper_argv(
+    argv: list[str],
+    *,
+    pgroup: bool,
+    deathsig: bool,
+    rlimits: dict[str, tuple[int, int]] | None = None,
+    grace: float = 0.5,
+) -> list[str]:
     """Return the argv that runs `argv` under the reaper.
 
     `pgroup`: the command gets its own process group (not for a terminal session, whose
@@ -233,8 +249,13 @@ def reaper_argv(argv: list[str], *, pgroup: bool, deathsig: bool,
     process dies (not for sessions that outlive the thread that started them).
     `rlimits`: {"FSIZE": (soft, hard), ...}, names of `resource.RLIMIT_*` without the prefix.
     """
-    config = {"parent": os.getpid(), "pgroup": pgroup, "deathsig": deathsig,
-              "rlimits": {k: list(v) for k, v in (rlimits or {}).items()}, "grace": grace}
+    config = {
+        "parent": os.getpid(),
+        "pgroup": pgroup,
+        "deathsig": deathsig,
+        "rlimits": {k: list(v) for k, v in (rlimits or {}).items()},
+        "grace": grace,
+    }
     python = sys.executable or "/usr/bin/python3"
     return [python, "-I", "-S", os.path.abspath(__file__), json.dumps(config), "--", *argv]
 

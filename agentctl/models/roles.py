@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from agentctl import cassette
 from agentctl.errors import UsageError
+from agentctl.models import cassette
 
 DEFAULT_ROLE = "default"
 _ROLE_OVERRIDE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.*)$")
 
+
 @dataclass
 class RoleConfig:
     """A role as this module uses it: a normalised copy of the recipe's ModelRole."""
+
     name: str
     model: str = ""
     fallbacks: list[str] = field(default_factory=list)
@@ -50,8 +53,9 @@ def _role_config(name: str, obj: Any) -> RoleConfig:
     return RoleConfig(name, **vals)
 
 
-def resolve_roles(roles: Mapping[str, Any], overrides: Sequence[str] = (),
-                  env: Mapping[str, str] | None = None) -> dict[str, RoleConfig]:
+def resolve_roles(
+    roles: Mapping[str, Any], overrides: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> dict[str, RoleConfig]:
     """Roles after `--model` overrides and AGENTCTL_MODEL. `MODEL` sets the default role's
     model; `ROLE=MODEL` (identifier-like ROLE) another role's; both create missing roles."""
     env = os.environ if env is None else env
@@ -62,7 +66,9 @@ def resolve_roles(roles: Mapping[str, Any], overrides: Sequence[str] = (),
         m = _ROLE_OVERRIDE.match(ov)
         name, model = (m.group(1), m.group(2).strip()) if m else (DEFAULT_ROLE, ov)
         if not model:
-            raise UsageError(f"--model {ov!r} names no model", "use --model MODEL or --model ROLE=MODEL")
+            raise UsageError(
+                f"--model {ov!r} names no model", "use --model MODEL or --model ROLE=MODEL"
+            )
         role = out.setdefault(name, RoleConfig(name))
         if role.model != model:
             # The recipe's prices belong to the recipe's model, not the one swapped in.
@@ -91,16 +97,21 @@ def _no_model_error(role: str) -> UsageError:
         "pick one of: (1) set a provider key, e.g. OPENAI_API_KEY, and pass "
         "--model openai/gpt-4.1-mini (or set AGENTCTL_MODEL); (2) run a local OpenAI-compatible "
         "server (Ollama, llama.cpp, vLLM) and pass --model openai/NAME with api_base under the "
-        "recipe's models; (3) replay a recorded run with --replay FILE")
+        "recipe's models; (3) replay a recorded run with --replay FILE",
+    )
 
 
 def _missing_key_message(role: RoleConfig) -> str:
     return f"role '{role.name}' reads its API key from ${role.api_key_env}, which is not set"
 
 
-def check_models_configured(roles: Mapping[str, Any], overrides: Sequence[str] = (),
-                            env: Mapping[str, str] | None = None, needed_roles: set[str] = frozenset(),
-                            replay: Path | None = None) -> None:
+def check_models_configured(
+    roles: Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    needed_roles: set[str] = frozenset(),
+    replay: Path | None = None,
+) -> None:
     """Raise UsageError (exit 2) now, before a job exists, if a needed role has no model or its
     api_key_env is unset. With --replay nothing is needed but the file. A recipe with no
     agent step needs no model."""
@@ -114,5 +125,7 @@ def check_models_configured(roles: Mapping[str, Any], overrides: Sequence[str] =
     for name in sorted(needed_roles):
         role = _role_for(resolved, name)
         if role.api_key_env and not env.get(role.api_key_env):
-            raise UsageError(_missing_key_message(role), f"export {role.api_key_env}=... or "
-                             "change api_key_env under the recipe's models")
+            raise UsageError(
+                _missing_key_message(role),
+                f"export {role.api_key_env}=... or change api_key_env under the recipe's models",
+            )

@@ -49,8 +49,9 @@ def open_parent(root: Path, rel: str, *, create: bool = False) -> tuple[int, str
                 os.mkdir(name, 0o755, dir_fd=fd)
                 next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError as error:
-                raise Unreachable(f"{rel}: a parent directory is now a symlink or a file"
-                                  ) from error
+                raise Unreachable(
+                    f"{rel}: a parent directory is now a symlink or a file"
+                ) from error
             os.close(fd)
             fd = next_fd
     except BaseException:
@@ -82,8 +83,9 @@ def read_current(root: Path, rel: str, *, hash_content: bool = True) -> Current 
             return None
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(name, dir_fd=fd)
-            return Current("link", st.st_mode, st.st_size,
-                           hashlib.sha256(os.fsencode(target)).hexdigest())
+            return Current(
+                "link", st.st_mode, st.st_size, hashlib.sha256(os.fsencode(target)).hexdigest()
+            )
         if stat.S_ISDIR(st.st_mode):
             return Current("dir", st.st_mode, 0, None)
         if not stat.S_ISREG(st.st_mode):
@@ -100,8 +102,9 @@ def read_current(root: Path, rel: str, *, hash_content: bool = True) -> Current 
         os.close(fd)
 
 
-def write_file_at(root: Path, rel: str, *, mode: int, data: bytes | None = None,
-                  link: str | None = None) -> None:
+def write_file_at(
+    root: Path, rel: str, *, mode: int, data: bytes | None = None, link: str | None = None
+) -> None:
     """Put a file (or symlink) at `rel` atomically: written beside it, then renamed over it,
     so an existing symlink there is replaced, never written through."""
     fd, name = open_parent(root, rel, create=True)

@@ -5,7 +5,7 @@ command patterns (`git diff *`), turning an action into parts (a shell command's
 commands, each with the paths it touches; a file tool's path; an http_get host), the
 built-in protections that no rule can loosen (outside the workspace, secret files, the job
 database, hard links, .git internals, commands that cannot be proven harmless) and
-`vote_part`, one policy's votes on one part. Combining votes lives in `agentctl.policy`.
+`vote_part`, one policy's votes on one part. Combining votes lives in `agentctl.policy.rules`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agentctl.shellwords import (
+from agentctl.policy.shellwords import (
     SimpleCommand,
     describe_flag,
     parse_command,
@@ -34,13 +34,26 @@ SECRET_GLOBS = ("**/.env", "**/.env.*", "**/id_rsa*", "**/id_ed25519*", "**/*.pe
 # Writing these lets the next `git status` run anything (hooks, core.fsmonitor, aliases).
 GIT_INTERNAL_GLOBS = ("**/.git/config", "**/.git/hooks/**")
 # Device files every shell uses; they are not places a command can leave data.
-DEVICES = {"/dev/null", "/dev/zero", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty",
-           "/dev/random", "/dev/urandom", "/dev/fd/0", "/dev/fd/1", "/dev/fd/2", "-"}
+DEVICES = {
+    "/dev/null",
+    "/dev/zero",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/dev/stderr",
+    "/dev/tty",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/fd/0",
+    "/dev/fd/1",
+    "/dev/fd/2",
+    "-",
+}
 MAX_GLOB_MATCHES = 500
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 # --- globs -----------------------------------------------------------------------------------
+
 
 def glob_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     """A path glob as a regex: `**` any depth (also none), `*` and `?` within one name,
@@ -63,9 +76,9 @@ def glob_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
         elif c == "?":
             out.append("[^/]")
             i += 1
-        elif c == "[" and "]" in pattern[i + 2:]:
+        elif c == "[" and "]" in pattern[i + 2 :]:
             end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end]
+            body = pattern[i + 1 : end]
             negate = body[:1] in ("!", "^")
             body = body[1:] if negate else body
             out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
@@ -94,7 +107,7 @@ class PathGlob:
             head = _GLOB_CHARS.split(pattern, 1)[0]
             prefix = head.rsplit("/", 1)[0] if _GLOB_CHARS.search(pattern) else pattern
             if prefix:
-                forms.add(os.path.realpath(prefix) + pattern[len(prefix):])
+                forms.add(os.path.realpath(prefix) + pattern[len(prefix) :])
             return cls(text, True, tuple(glob_regex(f.rstrip("/") or "/") for f in sorted(forms)))
         while pattern.startswith("./"):
             pattern = pattern[2:]
@@ -110,6 +123,7 @@ _GIT_RE = tuple(glob_regex(g) for g in GIT_INTERNAL_GLOBS)
 
 
 # --- command patterns ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CommandPattern:
@@ -128,8 +142,10 @@ class CommandPattern:
             raise ValueError(f'command pattern "{text}" cannot be parsed: {parsed.unparseable}')
         plain = [c for c in parsed.commands if not c.via]
         if len(plain) != 1 or not plain[0].name or plain[0].redirects:
-            raise ValueError(f'command pattern "{text}" must be one simple command without '
-                             "redirects, like `git diff *`")
+            raise ValueError(
+                f'command pattern "{text}" must be one simple command without '
+                "redirects, like `git diff *`"
+            )
         words = plain[0].words
         open_ended = len(words) > 1 and words[-1] == "*"
         return cls(text, words[:-1] if open_ended else words, open_ended)
@@ -142,6 +158,7 @@ class CommandPattern:
 
 
 # --- what an action touches ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TouchedPath:
@@ -172,8 +189,9 @@ class Part:
     tool: str | None = None  # decide this part as another tool (a redirect as write_file)
 
 
-def resolve_path(raw: str, root: str, *, writes: bool = False,
-                 redirect: bool = False) -> TouchedPath:
+def resolve_path(
+    raw: str, root: str, *, writes: bool = False, redirect: bool = False
+) -> TouchedPath:
     """Where `raw` (relative to the workspace `root`, absolute, or `~...`) really is."""
     expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
     joined = os.path.join(root, expanded)
@@ -189,9 +207,14 @@ def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset
     if not word or word in DEVICES:
         return False
     # Secret and database names count even before they exist (a .env about to be written).
-    return ("/" in word or word.startswith("~") or ".." in word or word in sensitive
-            or any(r.fullmatch(word) for r in _SECRET_RE)
-            or os.path.lexists(os.path.join(root, word)))
+    return (
+        "/" in word
+        or word.startswith("~")
+        or ".." in word
+        or word in sensitive
+        or any(r.fullmatch(word) for r in _SECRET_RE)
+        or os.path.lexists(os.path.join(root, word))
+    )
 
 
 def _expand_glob(pattern: str, root: str) -> list[str]:
@@ -210,8 +233,14 @@ def _expand_glob(pattern: str, root: str) -> list[str]:
     return found
 
 
-def _word_paths(word: str, root: str, sensitive: frozenset[str] = frozenset(), *,
-                writes: bool = False, redirect: bool = False) -> list[TouchedPath]:
+def _word_paths(
+    word: str,
+    root: str,
+    sensitive: frozenset[str] = frozenset(),
+    *,
+    writes: bool = False,
+    redirect: bool = False,
+) -> list[TouchedPath]:
     """Paths a word may name: itself, the value of `--opt=VALUE` or `key=VALUE`, the rest of
     `-oVALUE`; glob patterns expanded the way the shell would."""
     candidates = [word]
@@ -229,26 +258,33 @@ def _word_paths(word: str, root: str, sensitive: frozenset[str] = frozenset(), *
     return out
 
 
-def command_paths(command: SimpleCommand, root: str,
-                  sensitive: frozenset[str] = frozenset()) -> list[TouchedPath]:
+def command_paths(
+    command: SimpleCommand, root: str, sensitive: frozenset[str] = frozenset()
+) -> list[TouchedPath]:
     """Every path a simple command touches: redirect targets and path-like arguments."""
-    paths = [p for r in command.redirects if r.is_file and r.target not in DEVICES
-             for p in _word_paths(r.target, root, writes=r.writes, redirect=True)]
+    paths = [
+        p
+        for r in command.redirects
+        if r.is_file and r.target not in DEVICES
+        for p in _word_paths(r.target, root, writes=r.writes, redirect=True)
+    ]
     program = command.program
     if "/" in program and not program.startswith("/"):
         paths.append(resolve_path(program, root))  # ./script, ../bin/tool, ~/bin/tool
     for arg in command.args:
         paths += _word_paths(arg, root, sensitive)
-    if command.name in ("cd", "pushd") and \
-            not [a for a in command.args if not a.startswith("-")]:
+    if command.name in ("cd", "pushd") and not [a for a in command.args if not a.startswith("-")]:
         paths.append(resolve_path("~", root))  # a bare `cd` goes home
     return paths
 
 
-def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]
-                  ) -> list[TouchedPath]:
-    return [p for value in args.values() if isinstance(value, str)
-            for p in _word_paths(value, root, sensitive)]
+def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]) -> list[TouchedPath]:
+    return [
+        p
+        for value in args.values()
+        if isinstance(value, str)
+        for p in _word_paths(value, root, sensitive)
+    ]
 
 
 def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) -> list[Part]:
@@ -257,13 +293,26 @@ def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) 
     if tool == "shell":
         command = args.get("command")
         if not isinstance(command, str):
-            return [Part("shell", votes=[Vote("deny", "builtin:bad-arguments",
-                                              "shell needs a string `command`")])]
+            return [
+                Part(
+                    "shell",
+                    votes=[Vote("deny", "builtin:bad-arguments", "shell needs a string `command`")],
+                )
+            ]
         parsed = parse_command(command)
         if parsed.unparseable is not None:
-            return [Part(command, votes=[Vote("ask", "builtin:unparseable",
-                                              f"the command cannot be parsed "
-                                              f"({parsed.unparseable})")])]
+            return [
+                Part(
+                    command,
+                    votes=[
+                        Vote(
+                            "ask",
+                            "builtin:unparseable",
+                            f"the command cannot be parsed ({parsed.unparseable})",
+                        )
+                    ],
+                )
+            ]
         if not parsed.commands:
             return [Part(command)]
         parts = []
@@ -272,14 +321,24 @@ def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) 
             parts.append(Part(text, c, command_paths(c, root, sensitive)))
             # A redirect that writes a file is a file write: the rules for write_file decide
             # it too, so a read-only policy stays read-only for `echo x > file`.
-            parts += [Part(f"{text} (writes {p.raw})", paths=[replace(p, redirect=False)],
-                           tool="write_file")
-                      for p in parts[-1].paths if p.redirect and p.writes]
+            parts += [
+                Part(
+                    f"{text} (writes {p.raw})",
+                    paths=[replace(p, redirect=False)],
+                    tool="write_file",
+                )
+                for p in parts[-1].paths
+                if p.redirect and p.writes
+            ]
     elif tool in FILE_TOOLS:
         raw = args.get("path", "." if tool == "list_files" else None)
         if not isinstance(raw, str):
-            return [Part(tool, votes=[Vote("deny", "builtin:bad-arguments",
-                                           f"{tool} needs a string `path`")])]
+            return [
+                Part(
+                    tool,
+                    votes=[Vote("deny", "builtin:bad-arguments", f"{tool} needs a string `path`")],
+                )
+            ]
         parts = [Part(raw, paths=[resolve_path(raw, root, writes=FILE_TOOLS[tool])])]
     elif tool == "http_get":
         url = args.get("url")
@@ -289,8 +348,14 @@ def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) 
         except ValueError:  # e.g. an unclosed [IPv6 bracket
             host, scheme = None, ""
         if not host or scheme not in ("http", "https"):
-            return [Part(str(url), votes=[Vote("deny", "builtin:bad-url",
-                                               f"not an http(s) URL with a host: {url!r}")])]
+            return [
+                Part(
+                    str(url),
+                    votes=[
+                        Vote("deny", "builtin:bad-url", f"not an http(s) URL with a host: {url!r}")
+                    ],
+                )
+            ]
         parts = [Part(url, host=host.lower().rstrip("."))]
     else:
         parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
@@ -310,18 +375,33 @@ def _builtin_votes(part: Part, db_files: set[str]) -> list[Vote]:
             continue
         forms = (path.absolute, path.literal)
         if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
-            votes.append(Vote("deny", "builtin:secret-file",
-                              f"{path.raw} is a secret file (.env or a private key)"))
+            votes.append(
+                Vote(
+                    "deny",
+                    "builtin:secret-file",
+                    f"{path.raw} is a secret file (.env or a private key)",
+                )
+            )
         if db_files & set(forms):
             votes.append(Vote("deny", "builtin:database", f"{path.raw} is agentctl's database"))
         # A shell argument may be written (cp, mv, sed -i): it counts as a write here.
         maybe_written = path.writes or part.command is not None
         if maybe_written and any(r.fullmatch(f) for r in _GIT_RE for f in forms):
-            votes.append(Vote("ask", "builtin:git-internals",
-                              f"writing {path.raw} can make later git commands run anything"))
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:git-internals",
+                    f"writing {path.raw} can make later git commands run anything",
+                )
+            )
         if maybe_written and path.rel is not None and _is_hardlinked(path.absolute):
-            votes.append(Vote("ask", "builtin:hardlink",
-                              f"{path.raw} has other hard links, maybe outside the workspace"))
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:hardlink",
+                    f"{path.raw} has other hard links, maybe outside the workspace",
+                )
+            )
     return votes
 
 
@@ -358,18 +438,19 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
 
 # --- one policy's votes ----------------------------------------------------------------------
 
+
 def rule_matches(rule: Any, tool: str, part: Part) -> bool:
     """Whether a compiled rule applies to a part: every matcher it has must match. An allow
     rule's `paths` must cover every path touched; ask and deny need only one."""
     if not any(fnmatch.fnmatchcase(tool, g) for g in rule.tools):
         return False
     if rule.command_patterns is not None and (
-            part.command is None
-            or not any(p.matches(part.command) for p in rule.command_patterns)):
+        part.command is None or not any(p.matches(part.command) for p in rule.command_patterns)
+    ):
         return False
     if rule.host_globs is not None and (
-            part.host is None
-            or not any(fnmatch.fnmatchcase(part.host, g) for g in rule.host_globs)):
+        part.host is None or not any(fnmatch.fnmatchcase(part.host, g) for g in rule.host_globs)
+    ):
         return False
     if rule.path_globs is not None:
         if not part.paths:
@@ -384,28 +465,48 @@ def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
     """One policy's votes on one part: its matching rules (or its default), plus denies for
     paths outside the workspace that no matching rule names, plus the built-in votes."""
     matched = [r for r in policy.compiled_rules() if rule_matches(r, tool, part)]
-    votes = [Vote(r.decision, f"{policy.name}:{r.id}", r.reason or _rule_why(r, part))
-             for r in matched]
+    votes = [
+        Vote(r.decision, f"{policy.name}:{r.id}", r.reason or _rule_why(r, part)) for r in matched
+    ]
     if not votes:
-        votes.append(Vote(policy.default, f"{policy.name}:default",
-                          f"no rule of {policy.name} matches `{part.text}`"))
+        votes.append(
+            Vote(
+                policy.default,
+                f"{policy.name}:default",
+                f"no rule of {policy.name} matches `{part.text}`",
+            )
+        )
     if part.host is not None:
         problem = literal_address_problem(part.host)
         if problem and not names_host(policy, part.host, []):
-            votes.append(Vote("deny", "builtin:private-address",
-                              f"{problem}; no rule of {policy.name} names it in hosts:"))
+            votes.append(
+                Vote(
+                    "deny",
+                    "builtin:private-address",
+                    f"{problem}; no rule of {policy.name} names it in hosts:",
+                )
+            )
     for path in part.paths:
         if path.rel is not None:
             continue
         named = any(_names_path(r, tool, part, path) for r in policy.compiled_rules())
         if not named:
-            votes.append(Vote("deny", "builtin:outside-workspace",
-                              f"{path.raw} is outside the workspace ({path.absolute}) and no "
-                              f"rule of {policy.name} names it"))
+            votes.append(
+                Vote(
+                    "deny",
+                    "builtin:outside-workspace",
+                    f"{path.raw} is outside the workspace ({path.absolute}) and no "
+                    f"rule of {policy.name} names it",
+                )
+            )
         elif path.redirect:
-            votes.append(Vote("ask", "builtin:redirect-outside",
-                              f"`{part.text}` redirects to {path.absolute}, outside the "
-                              "workspace"))
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:redirect-outside",
+                    f"`{part.text}` redirects to {path.absolute}, outside the workspace",
+                )
+            )
     return votes + part.votes
 
 
@@ -415,8 +516,8 @@ def _names_path(rule: Any, tool: str, part: Part, path: TouchedPath) -> bool:
     if not rule.path_globs or not any(fnmatch.fnmatchcase(tool, g) for g in rule.tools):
         return False
     if rule.command_patterns is not None and (
-            part.command is None or not any(p.matches(part.command)
-                                            for p in rule.command_patterns)):
+        part.command is None or not any(p.matches(part.command) for p in rule.command_patterns)
+    ):
         return False
     return any(g.absolute and g.matches(path) for g in rule.path_globs)
 
@@ -428,9 +529,12 @@ def _rule_why(rule: Any, part: Part) -> str:
 def names_host(policy: Any, host: str, addresses: list[str]) -> bool:
     """Whether a non-deny rule's `hosts` names this host or one of its addresses exactly."""
     wanted = {host.lower().strip("[]"), *addresses}
-    return any(r.decision != "deny" and r.host_globs is not None
-               and any(g.strip("[]") in wanted for g in r.host_globs)
-               for r in policy.compiled_rules())
+    return any(
+        r.decision != "deny"
+        and r.host_globs is not None
+        and any(g.strip("[]") in wanted for g in r.host_globs)
+        for r in policy.compiled_rules()
+    )
 
 
 def strictest(decisions: list[str]) -> str:

@@ -1,14 +1,14 @@
 """Running commands for tools: a minimal environment, a timeout, and capped output.
 
-This module is the only place (with `agentctl.confine`, `agentctl.reaper` and
+This module is the only place (with `agentctl.process.sandbox`, `agentctl.process.reaper` and
 `agentctl.tools.interactive`) that starts processes. A command runs in its own session, so its whole process group can be stopped on timeout or cancel, and
 anything it left running in the background is killed when it exits. Output is read while it
 streams and only a bounded head and tail are kept, so a command printing gigabytes costs
 bounded memory.
 
-Confinement is in `agentctl.confine` (bubblewrap: read-only system, writable workspace, no
+Confinement is in `agentctl.process.sandbox` (bubblewrap: read-only system, writable workspace, no
 network unless allowed, the job's files hidden), re-exported here. Every command runs under
-`agentctl.reaper`, which applies resource limits (file size, no core dumps, CPU time) and
+`agentctl.process.reaper`, which applies resource limits (file size, no core dumps, CPU time) and
 kills the whole process tree, including children that started their own session, when the
 command ends, times out or is cancelled. Unconfined (`confinement=None`, the default) a
 command runs with the agent's own user rights.
@@ -27,8 +27,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentctl import reaper
-from agentctl.confine import (
+from agentctl.errors import ToolError
+from agentctl.process import reaper
+from agentctl.process.sandbox import (
     MODES,
     Confinement,
     build_argv,
@@ -36,7 +37,6 @@ from agentctl.confine import (
     probe_confinement,
     warning_for,
 )
-from agentctl.errors import ToolError
 
 # Equal to agentctl.tools.base.DEFAULT_OUTPUT_CAP (a test checks). Not imported from there:
 # importing the tools package imports this module back, a cycle.
@@ -66,7 +66,9 @@ CPU_SLACK_S = 5
 REAPER_STOP_S = 3.0
 
 
-def minimal_env(names: Iterable[str] = (), source: Mapping[str, str] | None = None) -> dict[str, str]:
+def minimal_env(
+    names: Iterable[str] = (), source: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Return PATH, HOME, LANG, TERM plus the named variables present in `source`."""
     src = os.environ if source is None else source
     env = {key: src.get(key) or default for key, default in BASE_ENV_DEFAULTS.items()}
@@ -86,7 +88,7 @@ def _cut_head(data: bytes, size: int) -> bytes:
         return data
     end = max(size, 0)
     # Continuation bytes look like 0b10xxxxxx; back off to the start of that character.
-    while 0 < end and (data[end] & 0xC0) == 0x80:
+    while end > 0 and (data[end] & 0xC0) == 0x80:
         end -= 1
     return data[:end]
 
@@ -119,7 +121,9 @@ def join_capped(
     omitted = total - len(kept_head) - len(kept_tail)
     marker = _marker(omitted).decode()
     return (
-        kept_head.decode(encoding, errors="replace") + marker + kept_tail.decode(encoding, errors="replace"),
+        kept_head.decode(encoding, errors="replace")
+        + marker
+        + kept_tail.decode(encoding, errors="replace"),
         True,
     )
 
@@ -277,12 +281,23 @@ def run_process(
     started = time.monotonic()
     deadline = started + max(timeout, 0)
     confined = confinement is not None and confinement.available
-    argv = build_argv(command, workspace=cwd, confinement=confinement, network=network,
-                      hidden_paths=hidden_paths, env=env)
+    argv = build_argv(
+        command,
+        workspace=cwd,
+        confinement=confinement,
+        network=network,
+        hidden_paths=hidden_paths,
+        env=env,
+    )
     try:
         proc = subprocess.Popen(
-            reaper.reaper_argv(argv, pgroup=True, deathsig=True, rlimits=process_limits(timeout),
-                               grace=KILL_GRACE_S),
+            reaper.reaper_argv(
+                argv,
+                pgroup=True,
+                deathsig=True,
+                rlimits=process_limits(timeout),
+                grace=KILL_GRACE_S,
+            ),
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -350,9 +365,15 @@ def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   close_fds=True)
+        process = subprocess.Popen(
+            argv,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     return process.pid
 
 

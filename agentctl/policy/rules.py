@@ -5,7 +5,7 @@ file:line:column), the built-in DEFAULT_POLICY used when no policy is given, `Po
 (the recipe's policy plus every --policy: the strictest decision wins, the smallest limits,
 the strictest sandbox) and its `decide(tool, args)`, the http_get address check, and running
 a policy's own `tests:`. How an action is split into parts and matched against rules lives
-in `agentctl.policy_match`; shell parsing in `agentctl.shellwords`.
+in `agentctl.policy.match`; shell parsing in `agentctl.policy.shellwords`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from agentctl.errors import RecipeError
-from agentctl.policy_match import (
+from agentctl.policy.match import (
     STRICTNESS,
     CommandPattern,
     PathGlob,
@@ -48,7 +48,7 @@ from agentctl.policy_match import (
     strictest,
     vote_part,
 )
-from agentctl.recipe import Duration, PosFloat, PosInt
+from agentctl.recipe.schema import Duration, PosFloat, PosInt
 from agentctl.yamlload import (
     FieldError,
     Positions,
@@ -106,8 +106,11 @@ class Rule(BaseModel):
         for key in ("tools", "paths", "commands", "hosts"):
             values = getattr(self, key)
             if values is not None and not values:
-                raise FieldError((key,), f"an empty {key}: list matches nothing",
-                                 f"remove `{key}:` or list at least one entry")
+                raise FieldError(
+                    (key,),
+                    f"an empty {key}: list matches nothing",
+                    f"remove `{key}:` or list at least one entry",
+                )
             for i, value in enumerate(values or []):
                 if not isinstance(value, str) or not value.strip():
                     raise FieldError((key, i), f"{key} entries must be non-empty strings")
@@ -120,23 +123,32 @@ class Rule(BaseModel):
                 try:
                     compiled.append(CommandPattern.compile(text))
                 except ValueError as e:
-                    raise FieldError(("commands", i), str(e), "write the command's words, "
-                                     'with a trailing * for "any further arguments"') from None
+                    raise FieldError(
+                        ("commands", i),
+                        str(e),
+                        'write the command\'s words, with a trailing * for "any further arguments"',
+                    ) from None
             self._commands = tuple(compiled)
         if self.hosts is not None:
             self._check_tool("hosts", "http_get")
             for i, host in enumerate(self.hosts):
                 if "/" in host or host.count(":") == 1:
-                    raise FieldError(("hosts", i), f'"{host}" is not a host name',
-                                     "write only the host, e.g. api.github.com or *.python.org")
+                    raise FieldError(
+                        ("hosts", i),
+                        f'"{host}" is not a host name',
+                        "write only the host, e.g. api.github.com or *.python.org",
+                    )
             self._hosts = tuple(h.strip().lower().rstrip(".") for h in self.hosts)
         return self
 
     def _check_tool(self, key: str, tool: str) -> None:
         if not any(fnmatch.fnmatchcase(tool, g) for g in self.tools):
-            raise FieldError((key,), f"{key}: only applies to the {tool} tool, which tools: "
-                             "does not include", f"add {tool} to tools:, or remove {key}:",
-                             at_key=True)
+            raise FieldError(
+                (key,),
+                f"{key}: only applies to the {tool} tool, which tools: does not include",
+                f"add {tool} to tools:, or remove {key}:",
+                at_key=True,
+            )
 
     @property
     def path_globs(self) -> tuple[PathGlob, ...] | None:
@@ -183,9 +195,12 @@ class PolicyTest(BaseModel):
         for name in files:
             parts = Path(name).parts
             if not name or os.path.isabs(name) or ".." in parts or name.startswith("~"):
-                raise FieldError((name,), f'workspace file "{name}" must be a relative path '
-                                 "inside the test workspace", "use a path like src/app.py",
-                                 at_key=True)
+                raise FieldError(
+                    (name,),
+                    f'workspace file "{name}" must be a relative path inside the test workspace',
+                    "use a path like src/app.py",
+                    at_key=True,
+                )
         return files
 
 
@@ -202,8 +217,9 @@ class Policy(BaseModel):
     default: DecisionName = "ask"
     rules: list[Rule] = []
     limits: PolicyLimits = PolicyLimits()
-    sandbox: Annotated[Literal["required", "preferred", "off"],
-                       BeforeValidator(_sandbox_off)] = "preferred"
+    sandbox: Annotated[Literal["required", "preferred", "off"], BeforeValidator(_sandbox_off)] = (
+        "preferred"
+    )
     network: StrictBool = False
     redact: list[str] = []
     approvals: ApprovalSettings = ApprovalSettings()
@@ -216,18 +232,27 @@ class Policy(BaseModel):
         seen: dict[str, int] = {}
         for i, rule in enumerate(self.rules):
             if rule.id in seen:
-                raise FieldError(("rules", i, "id"), f'duplicate rule id "{rule.id}" (also '
-                                 f"rules[{seen[rule.id]}])", "give each rule its own id")
+                raise FieldError(
+                    ("rules", i, "id"),
+                    f'duplicate rule id "{rule.id}" (also rules[{seen[rule.id]}])',
+                    "give each rule its own id",
+                )
             seen[rule.id] = i
         for i, pattern in enumerate(self.redact):
             try:
                 compiled = re.compile(pattern)
             except re.error as e:
-                raise FieldError(("redact", i), f"redact pattern is not a valid regex: {e}",
-                                 "use Python regex syntax; quote the pattern in YAML") from None
+                raise FieldError(
+                    ("redact", i),
+                    f"redact pattern is not a valid regex: {e}",
+                    "use Python regex syntax; quote the pattern in YAML",
+                ) from None
             if compiled.search(""):
-                raise FieldError(("redact", i), "redact pattern matches the empty string",
-                                 "make it match at least one character, e.g. + instead of *")
+                raise FieldError(
+                    ("redact", i),
+                    "redact pattern matches the empty string",
+                    "make it match at least one character, e.g. + instead of *",
+                )
         return self
 
     def compiled_rules(self) -> list[Rule]:
@@ -244,8 +269,12 @@ class Policy(BaseModel):
 
 def is_policy_data(data: Any) -> bool:
     """Whether loaded YAML is a policy rather than a recipe (`rules`/`default`, no steps)."""
-    return isinstance(data, dict) and ("rules" in data or "default" in data) \
-        and "steps" not in data and "instructions" not in data
+    return (
+        isinstance(data, dict)
+        and ("rules" in data or "default" in data)
+        and "steps" not in data
+        and "instructions" not in data
+    )
 
 
 def load_policy_text(text: str, filename: str) -> Policy:
@@ -253,9 +282,13 @@ def load_policy_text(text: str, filename: str) -> Policy:
     data, positions = load_yaml(text, filename)
     if not isinstance(data, dict):
         mark = positions.value(())
-        raise RecipeError("a policy's top level must be a mapping (version:, name:, rules: ...)",
-                          "start the file with `version: 1`", file=filename,
-                          line=mark.line if mark else 1, column=mark.column if mark else 1)
+        raise RecipeError(
+            "a policy's top level must be a mapping (version:, name:, rules: ...)",
+            "start the file with `version: 1`",
+            file=filename,
+            line=mark.line if mark else 1,
+            column=mark.column if mark else 1,
+        )
     try:
         policy = Policy.model_validate(data)
     except ValidationError as e:
@@ -278,6 +311,7 @@ def default_policy() -> Policy:
 
 
 # --- deciding ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -306,13 +340,18 @@ class PolicySet:
     def from_files(cls, paths: Sequence[str | os.PathLike]) -> PolicySet:
         return cls([load_policy(p) for p in paths])
 
-    def decide(self, tool: str, args: dict[str, Any], *, workspace: Path,
-               db_path: Path | None = None) -> Decision:
+    def decide(
+        self, tool: str, args: dict[str, Any], *, workspace: Path, db_path: Path | None = None
+    ) -> Decision:
         """The decision for one action, the rules that voted, and why."""
         root = os.path.realpath(workspace)
         parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path))
-        votes = [v for part in parts for policy in self.policies
-                 for v in vote_part(policy, part.tool or tool, part)]
+        votes = [
+            v
+            for part in parts
+            for policy in self.policies
+            for v in vote_part(policy, part.tool or tool, part)
+        ]
         final = strictest([v.decision for v in votes])
         rules = _unique([f"{v.label} ({v.decision})" for v in votes])
         reason = "; ".join(_unique([v.why for v in votes if v.decision == final]))
@@ -342,8 +381,11 @@ class PolicySet:
 
     @property
     def approval_expires_after(self) -> float | None:
-        values = [p.approvals.expires_after for p in self.policies
-                  if p.approvals.expires_after is not None]
+        values = [
+            p.approvals.expires_after
+            for p in self.policies
+            if p.approvals.expires_after is not None
+        ]
         return min(values) if values else None
 
 
@@ -352,8 +394,9 @@ class PolicySet:
 Resolver = Callable[..., list]
 
 
-def check_url_allowed(url: str, policy_set: PolicySet, *,
-                      resolve: Resolver = socket.getaddrinfo) -> str | None:
+def check_url_allowed(
+    url: str, policy_set: PolicySet, *, resolve: Resolver = socket.getaddrinfo
+) -> str | None:
     """None if `url`'s host resolves only to public addresses, or every policy names the host
     (or the address) in a `hosts:` rule; else why it must not be fetched."""
     try:
@@ -379,23 +422,29 @@ def check_url_allowed(url: str, policy_set: PolicySet, *,
             problems.append(problem)
     if not problems or all(names_host(p, host, addresses) for p in policy_set.policies):
         return None
-    return (f"refused {url}: {host} resolves to {problems[0]}; to allow it, name "
-            f"{host} in a rule's hosts: in every policy")
+    return (
+        f"refused {url}: {host} resolves to {problems[0]}; to allow it, name "
+        f"{host} in a rule's hosts: in every policy"
+    )
 
 
-def make_url_checker(policy_set: PolicySet, workspace: Path, *,
-                     resolve: Resolver = socket.getaddrinfo) -> Callable[[str], str | None]:
+def make_url_checker(
+    policy_set: PolicySet, workspace: Path, *, resolve: Resolver = socket.getaddrinfo
+) -> Callable[[str], str | None]:
     """The `url_checker` http_get takes from ctx.sessions: it refuses non-public addresses
     (see check_url_allowed) and URLs the policies deny, at the first hop and every redirect."""
+
     def check(url: str) -> str | None:
         decision = policy_set.decide("http_get", {"url": url}, workspace=workspace)
         if decision.decision == "deny":
             return f"refused {url}: {decision.reason}"
         return check_url_allowed(url, policy_set, resolve=resolve)
+
     return check
 
 
 # --- a policy's own tests ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TestFailure:
@@ -410,11 +459,16 @@ class TestFailure:
     got: Decision
 
     def message(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "") + \
-            (f":{self.column}" if self.line and self.column else "")
-        return (f"{where}: test {self.index + 1} ({self.tool} {json.dumps(self.args)}) expected "
-                f"{self.expected}, got {self.got.decision}: {self.got.reason} "
-                f"[rules: {', '.join(self.got.rules)}]")
+        where = (
+            self.file
+            + (f":{self.line}" if self.line else "")
+            + (f":{self.column}" if self.line and self.column else "")
+        )
+        return (
+            f"{where}: test {self.index + 1} ({self.tool} {json.dumps(self.args)}) expected "
+            f"{self.expected}, got {self.got.decision}: {self.got.reason} "
+            f"[rules: {', '.join(self.got.rules)}]"
+        )
 
 
 def _write_workspace_files(folder: Path, files: dict[str, Any]) -> None:
@@ -430,8 +484,9 @@ def _write_workspace_files(folder: Path, files: dict[str, Any]) -> None:
 def run_policy_tests(target: Policy | PolicySet, workspace: Path) -> list[TestFailure]:
     """Run the `tests:` of a policy (or of each policy in a set, each against its own policy)
     in fresh folders under `workspace`; return the tests whose decision differs."""
-    policies = [target] if isinstance(target, Policy) else \
-        ([] if target.is_default else target.policies)
+    policies = (
+        [target] if isinstance(target, Policy) else ([] if target.is_default else target.policies)
+    )
     failures = []
     for policy in policies:
         alone = PolicySet([policy])
@@ -441,12 +496,30 @@ def run_policy_tests(target: Policy | PolicySet, workspace: Path) -> list[TestFa
             got = alone.decide(test.tool, test.args, workspace=folder)
             if got.decision != test.expect:
                 line, column = policy.test_position(i)
-                failures.append(TestFailure(policy.file, line, column, i, test.tool,
-                                            dict(test.args), test.expect, got))
+                failures.append(
+                    TestFailure(
+                        policy.file, line, column, i, test.tool, dict(test.args), test.expect, got
+                    )
+                )
     return failures
 
 
-__all__ = ["DEFAULT_POLICY", "STRICTNESS", "ApprovalSettings", "Decision", "Policy",
-           "PolicyLimits", "PolicySet", "PolicyTest", "Rule", "TestFailure",
-           "check_url_allowed", "default_policy", "is_policy_data", "load_policy",
-           "load_policy_text", "make_url_checker", "run_policy_tests"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "STRICTNESS",
+    "ApprovalSettings",
+    "Decision",
+    "Policy",
+    "PolicyLimits",
+    "PolicySet",
+    "PolicyTest",
+    "Rule",
+    "TestFailure",
+    "check_url_allowed",
+    "default_policy",
+    "is_policy_data",
+    "load_policy",
+    "load_policy_text",
+    "make_url_checker",
+    "run_policy_tests",
+]

@@ -20,7 +20,7 @@ from agentctl.errors import AgentctlError
 from agentctl.yamlload import FieldError
 
 if TYPE_CHECKING:
-    from agentctl.recipe import Recipe
+    from agentctl.recipe.schema import Recipe
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -44,8 +44,11 @@ class _Sandbox(SandboxedEnvironment):
             raise SecurityError("exponent too large in template")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
-                        and len(seq) * n > _MAX_REPEAT:
+                if (
+                    isinstance(seq, (str, list, tuple))
+                    and isinstance(n, int)
+                    and len(seq) * n > _MAX_REPEAT
+                ):
                     raise SecurityError("repetition too large in template")
         return super().call_binop(context, operator, left, right)
 
@@ -75,13 +78,16 @@ def render_template(source: str, context: dict[str, Any], *, where: str = "") ->
     try:
         return _compile(source).render(scope)
     except TemplateSyntaxError as e:
-        raise AgentctlError(f"template syntax error{label} (line {e.lineno}): {e.message}",
-                            "fix the Jinja syntax: {{ expr }}, {% tag %}") from None
+        raise AgentctlError(
+            f"template syntax error{label} (line {e.lineno}): {e.message}",
+            "fix the Jinja syntax: {{ expr }}, {% tag %}",
+        ) from None
     except SecurityError as e:
-        raise AgentctlError(f"template blocked by the sandbox{label}: {e}",
-                            "templates may read params, steps and env, not Python internals") \
-            from None
-    except Exception as e:  # noqa: BLE001 - any failure inside user text is the user's to fix
+        raise AgentctlError(
+            f"template blocked by the sandbox{label}: {e}",
+            "templates may read params, steps and env, not Python internals",
+        ) from None
+    except Exception as e:
         raise AgentctlError(f"template error{label}: {e}", _TEMPLATE_HINT) from None
 
 
@@ -93,20 +99,27 @@ def _ref(name: str, *keys: str) -> str:
 def _static_key(parent: nodes.Node | None, child: nodes.Node) -> str | None:
     if isinstance(parent, nodes.Getattr) and parent.node is child:
         return parent.attr
-    if isinstance(parent, nodes.Getitem) and parent.node is child \
-            and isinstance(parent.arg, nodes.Const) and isinstance(parent.arg.value, str):
+    if (
+        isinstance(parent, nodes.Getitem)
+        and parent.node is child
+        and isinstance(parent.arg, nodes.Const)
+        and isinstance(parent.arg.value, str)
+    ):
         return parent.arg.value
     return None
 
 
-def _check_template(recipe: "Recipe", source: str, path: tuple, earlier: list[str]) -> None:
+def _check_template(recipe: Recipe, source: str, path: tuple, earlier: list[str]) -> None:
     """Raise FieldError at `path` if the template does not parse or names something unknown."""
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as e:
-        raise FieldError(path, f"template syntax error: {e.message}",
-                         "Jinja syntax is {{ expr }} and {% tag %}", inner_line=e.lineno or 0) \
-            from None
+        raise FieldError(
+            path,
+            f"template syntax error: {e.message}",
+            "Jinja syntax is {{ expr }} and {% tag %}",
+            inner_line=e.lineno or 0,
+        ) from None
     local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     ids = [s.id for s in recipe.steps]
 
@@ -115,8 +128,11 @@ def _check_template(recipe: "Recipe", source: str, path: tuple, earlier: list[st
 
     def visit(node: nodes.Node, parents: list[nodes.Node]) -> None:
         if isinstance(node, (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
-            fail(node, "include, extends and import are not available in recipe templates",
-                 _TEMPLATE_HINT)
+            fail(
+                node,
+                "include, extends and import are not available in recipe templates",
+                _TEMPLATE_HINT,
+            )
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             fail(node, f'attribute "{node.attr}" is not allowed in a template', _TEMPLATE_HINT)
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in local:
@@ -129,31 +145,51 @@ def _check_template(recipe: "Recipe", source: str, path: tuple, earlier: list[st
         if name in _ALWAYS_OK:
             return
         if name not in _SCOPES:
-            fail(node, f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
-                 'a step id with a "-" needs steps["my-step"].output')
+            fail(
+                node,
+                f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
+                'a step id with a "-" needs steps["my-step"].output',
+            )
         parent = parents[-1] if parents else None
         key = _static_key(parent, node)
         if key is None:
             return  # dynamic lookups are checked when rendering (StrictUndefined)
         if name == "params" and key not in recipe.params and key not in _DICT_METHODS:
-            fail(node, f'unknown param "{key}" in {_ref(name, key)}; params: '
-                 + (", ".join(recipe.params) or "none"), "declare it under params: or fix "
-                 "the name")
+            fail(
+                node,
+                f'unknown param "{key}" in {_ref(name, key)}; params: '
+                + (", ".join(recipe.params) or "none"),
+                "declare it under params: or fix the name",
+            )
         if name == "env" and key not in recipe.env and key not in _DICT_METHODS:
-            fail(node, f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
-                 + (", ".join(recipe.env) or "none"), f"add {key} to the recipe's env: list")
+            fail(
+                node,
+                f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
+                + (", ".join(recipe.env) or "none"),
+                f"add {key} to the recipe's env: list",
+            )
         if name != "steps" or (key in _DICT_METHODS and key not in ids):
             return
         before = "steps before this one: " + (", ".join(earlier) or "none")
         if key not in ids:
-            fail(node, f'unknown step "{key}" in {_ref(name, key, "output")}; {before}',
-                 "use the id of an earlier step")
+            fail(
+                node,
+                f'unknown step "{key}" in {_ref(name, key, "output")}; {before}',
+                "use the id of an earlier step",
+            )
         if key not in earlier:
-            fail(node, f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
-                 f"not available; {before}", "a template can only use earlier steps' output")
+            fail(
+                node,
+                f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
+                f"not available; {before}",
+                "a template can only use earlier steps' output",
+            )
         attr = _static_key(parents[-2] if len(parents) > 1 else None, parent)
         if attr is not None and attr != "output":
-            fail(node, f'steps.{key} has only .output, not .{attr}', "use "
-                 + _ref(name, key, "output"))
+            fail(
+                node,
+                f"steps.{key} has only .output, not .{attr}",
+                "use " + _ref(name, key, "output"),
+            )
 
     visit(tree, [])

@@ -1,6 +1,6 @@
 """A job's file changes read back from its log: the diff a person reads, and rollback.
 
-The recorder (`agentctl.snapshot.ChangeRecorder`, re-exported here) puts each action's changes
+The recorder (`agentctl.changes.record.ChangeRecorder`, re-exported here) puts each action's changes
 in its `action_finished` event; `collect_changes` turns them into `Change`s in log order, and
 `rollback` events name the changes they undid, so no change is undone twice.
 
@@ -8,7 +8,7 @@ Rollback works per path, not per change: the state to put back is the `before` o
 earliest change being undone, and the path must still hold what the job last left there (the
 `after` of its latest change, or what an earlier rollback put back). A path that holds
 anything else was changed since, by someone else: a conflict, left alone unless forced. File
-system access goes through `agentctl.workspace_files`, which never follows a symlink.
+system access goes through `agentctl.changes.workspace_files`, which never follows a symlink.
 """
 
 from __future__ import annotations
@@ -22,12 +22,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agentctl.changes.record import ChangeRecorder
+from agentctl.changes.workspace_files import Unreachable, read_current, remove_at, write_file_at
 from agentctl.errors import UsageError
-from agentctl.snapshot import ChangeRecorder
-from agentctl.workspace_files import Unreachable, read_current, remove_at, write_file_at
 
-__all__ = ["Change", "ChangeRecorder", "Plan", "PlanItem", "RollbackResult", "apply_rollback",
-           "collect_changes", "net_changes", "plan_rollback", "render_diff"]
+__all__ = [
+    "Change",
+    "ChangeRecorder",
+    "Plan",
+    "PlanItem",
+    "RollbackResult",
+    "apply_rollback",
+    "collect_changes",
+    "net_changes",
+    "plan_rollback",
+    "render_diff",
+]
 
 State = dict[str, Any] | None  # a FileState.to_dict(), or None where there is no file
 _PAYLOAD_KEYS = frozenset({"text", "base64", "link"})
@@ -58,13 +68,19 @@ class Change:
 
     def summary(self) -> dict[str, Any]:
         """The change without file contents: for `diff --json`."""
-        out: dict[str, Any] = {"id": self.id, "seq": self.seq, "step": self.step,
-                               "path": self.path, "kind": self.kind}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "seq": self.seq,
+            "step": self.step,
+            "path": self.path,
+            "kind": self.kind,
+        }
         if self.from_path is not None:
             out["from_path"] = self.from_path
         for side, state in (("before", self.before), ("after", self.after)):
-            out[side] = None if state is None else {
-                k: state.get(k) for k in ("mode", "sha256", "size")}
+            out[side] = (
+                None if state is None else {k: state.get(k) for k in ("mode", "sha256", "size")}
+            )
         out.update(binary=self.binary, too_large=self.too_large)
         return out
 
@@ -76,12 +92,23 @@ def collect_changes(events: Iterable[Any]) -> list[Change]:
     for event in events:
         if event.type == "action_finished":
             for i, data in enumerate(event.data.get("changes") or []):
-                changes.append(Change(
-                    id=f"{event.seq}.{i}", seq=event.seq, index=i, step=event.step,
-                    path=data["path"], kind=data["kind"], before=data.get("before"),
-                    after=data.get("after"), from_path=data.get("from_path"),
-                    too_large=bool(data.get("too_large")), binary=bool(data.get("binary")),
-                    created_dirs=list(data.get("created_dirs") or []), note=data.get("note")))
+                changes.append(
+                    Change(
+                        id=f"{event.seq}.{i}",
+                        seq=event.seq,
+                        index=i,
+                        step=event.step,
+                        path=data["path"],
+                        kind=data["kind"],
+                        before=data.get("before"),
+                        after=data.get("after"),
+                        from_path=data.get("from_path"),
+                        too_large=bool(data.get("too_large")),
+                        binary=bool(data.get("binary")),
+                        created_dirs=list(data.get("created_dirs") or []),
+                        note=data.get("note"),
+                    )
+                )
         elif event.type == "rollback":
             for change_id in event.data.get("changes") or []:
                 undone.setdefault(change_id, event.seq)
@@ -93,8 +120,11 @@ def collect_changes(events: Iterable[Any]) -> list[Change]:
 def _same(a: State, b: State) -> bool:
     if a is None or b is None:
         return a is b
-    return a["mode"] == b["mode"] and a.get("sha256") is not None \
+    return (
+        a["mode"] == b["mode"]
+        and a.get("sha256") is not None
         and a.get("sha256") == b.get("sha256")
+    )
 
 
 def net_changes(changes: Iterable[Change]) -> list[Change]:
@@ -109,8 +139,7 @@ def net_changes(changes: Iterable[Change]) -> list[Change]:
         source = c.from_path if c.kind == "renamed" and c.from_path else c.path
         net = active.pop(source, None)
         if net is None:
-            net = replace(c, from_path=source if c.before is not None else None,
-                          created_dirs=[])
+            net = replace(c, from_path=source if c.before is not None else None, created_dirs=[])
         if c.path in active:  # a deleted file's path, reused by this rename
             done.append(active.pop(c.path))
         net.path, net.after = c.path, c.after
@@ -126,9 +155,17 @@ def net_changes(changes: Iterable[Change]) -> list[Change]:
             net.path = origin or net.path
         if origin == net.path and _same(net.before, net.after):
             continue
-        net.kind = ("created" if net.before is None else "deleted" if net.after is None
-                    else "renamed" if origin != net.path
-                    else "mode" if _same_content(net.before, net.after) else "modified")
+        net.kind = (
+            "created"
+            if net.before is None
+            else "deleted"
+            if net.after is None
+            else "renamed"
+            if origin != net.path
+            else "mode"
+            if _same_content(net.before, net.after)
+            else "modified"
+        )
         net.from_path = origin if net.kind == "renamed" else None
         sides = [s for s in (net.before, net.after) if s is not None]
         net.binary = any("base64" in s for s in sides)
@@ -139,8 +176,13 @@ def net_changes(changes: Iterable[Change]) -> list[Change]:
 
 # --- diff -----------------------------------------------------------------------------------
 
-_COLORS = {"meta": "\x1b[1m", "hunk": "\x1b[36m", "del": "\x1b[31m", "add": "\x1b[32m",
-           "note": "\x1b[2m"}
+_COLORS = {
+    "meta": "\x1b[1m",
+    "hunk": "\x1b[36m",
+    "del": "\x1b[31m",
+    "add": "\x1b[32m",
+    "note": "\x1b[2m",
+}
 
 
 def _payload_bytes(state: State) -> bytes | None:
@@ -168,8 +210,10 @@ def render_diff(changes: Iterable[Change], *, color: bool) -> str:
             lines.append(("meta", f"deleted file mode {c.before['mode']}"))
         else:
             if c.before["mode"] != c.after["mode"]:
-                lines += [("meta", f"old mode {c.before['mode']}"),
-                          ("meta", f"new mode {c.after['mode']}")]
+                lines += [
+                    ("meta", f"old mode {c.before['mode']}"),
+                    ("meta", f"new mode {c.after['mode']}"),
+                ]
             if c.kind == "renamed":
                 lines += [("meta", f"rename from {old}"), ("meta", f"rename to {c.path}")]
         if c.kind in ("mode", "renamed") and _same_content(c.before, c.after):
@@ -188,19 +232,37 @@ def render_diff(changes: Iterable[Change], *, color: bool) -> str:
 
 
 def _same_content(a: State, b: State) -> bool:
-    return a is not None and b is not None and a.get("sha256") is not None \
+    return (
+        a is not None
+        and b is not None
+        and a.get("sha256") is not None
         and a.get("sha256") == b.get("sha256")
+    )
 
 
 def _unified(c: Change, old: str) -> list[tuple[str, str]]:
     a = (_payload_bytes(c.before) or b"").decode("utf-8", "replace").splitlines(keepends=True)
     b = (_payload_bytes(c.after) or b"").decode("utf-8", "replace").splitlines(keepends=True)
     out: list[tuple[str, str]] = []
-    for i, line in enumerate(difflib.unified_diff(
-            a, b, "/dev/null" if c.before is None else f"a/{old}",
-            "/dev/null" if c.after is None else f"b/{c.path}")):
-        style = "meta" if i < 2 else "hunk" if line.startswith("@@") else \
-            "del" if line.startswith("-") else "add" if line.startswith("+") else "context"
+    for i, line in enumerate(
+        difflib.unified_diff(
+            a,
+            b,
+            "/dev/null" if c.before is None else f"a/{old}",
+            "/dev/null" if c.after is None else f"b/{c.path}",
+        )
+    ):
+        style = (
+            "meta"
+            if i < 2
+            else "hunk"
+            if line.startswith("@@")
+            else "del"
+            if line.startswith("-")
+            else "add"
+            if line.startswith("+")
+            else "context"
+        )
         out.append((style, line.rstrip("\n")))
         if not line.endswith("\n"):
             out.append(("note", "\\ No newline at end of file"))
@@ -208,6 +270,7 @@ def _unified(c: Change, old: str) -> list[tuple[str, str]]:
 
 
 # --- rollback -------------------------------------------------------------------------------
+
 
 @dataclass
 class PlanItem:
@@ -247,17 +310,19 @@ def _select(live: list[Change], to_step: str | None, step_order: list[str]) -> l
     if to_step is None:
         return live
     if to_step not in step_order:
-        raise UsageError(f"unknown step {to_step!r}",
-                         "steps of this job: " + (", ".join(step_order) or "none"))
-    later = set(step_order[step_order.index(to_step):])
+        raise UsageError(
+            f"unknown step {to_step!r}", "steps of this job: " + (", ".join(step_order) or "none")
+        )
+    later = set(step_order[step_order.index(to_step) :])
     # Everything logged from the first change of that step on: steps run in order, and a
     # suffix of the log is what leaves every file in a state the job really had.
     cut = next((c.seq for c in live if c.step in later), None)
     return [] if cut is None else [c for c in live if c.seq >= cut]
 
 
-def plan_rollback(changes: list[Change], workspace: Path, *, to_step: str | None,
-                  step_order: list[str]) -> Plan:
+def plan_rollback(
+    changes: list[Change], workspace: Path, *, to_step: str | None, step_order: list[str]
+) -> Plan:
     """What rolling back the job's changes (from `to_step` on) would do to each path, checked
     against the workspace as it is now. Raises UsageError for an unknown step."""
     root = Path(workspace).resolve()
@@ -272,8 +337,11 @@ def plan_rollback(changes: list[Change], workspace: Path, *, to_step: str | None
                     contents.setdefault(state["sha256"], state)
             # The latest event to touch a path says what is there: a live change leaves its
             # `after`; a rollback leaves the `before` of the earliest change it undid.
-            pos, state = ((c.seq, c.index, 0), after) if c.rolled_back_by is None \
+            pos, state = (
+                ((c.seq, c.index, 0), after)
+                if c.rolled_back_by is None
                 else ((c.rolled_back_by, -c.seq, -c.index), before)
+            )
             if path not in last or pos > last[path][0]:
                 last[path] = (pos, state)
     items: dict[str, PlanItem] = {}
@@ -286,11 +354,17 @@ def plan_rollback(changes: list[Change], workspace: Path, *, to_step: str | None
             if before is None and after is not None:
                 item.created_dirs += [d for d in c.created_dirs if d not in item.created_dirs]
     for item in items.values():
-        item.action = ("none" if _same(item.target, item.expected)
-                       else "remove" if item.target is None else "restore")
+        item.action = (
+            "none"
+            if _same(item.target, item.expected)
+            else "remove"
+            if item.target is None
+            else "restore"
+        )
         item.status, item.reason, _ = _judge(item, root, False, contents)
-    return Plan(to_step, sorted(items.values(), key=lambda i: i.path),
-                [c.id for c in selected], contents)
+    return Plan(
+        to_step, sorted(items.values(), key=lambda i: i.path), [c.id for c in selected], contents
+    )
 
 
 def _matches(current: Any, state: State) -> bool | None:
@@ -310,8 +384,9 @@ def _matches(current: Any, state: State) -> bool | None:
     return state["sha256"] == current.sha256
 
 
-def _judge(item: PlanItem, root: Path, force: bool,
-           contents: dict[str, dict[str, Any]]) -> tuple[str, str, bytes | None]:
+def _judge(
+    item: PlanItem, root: Path, force: bool, contents: dict[str, dict[str, Any]]
+) -> tuple[str, str, bytes | None]:
     """(status, reason, content to write) for one path right now."""
     if item.action == "none":
         return "unchanged", "", None
@@ -335,15 +410,19 @@ def _judge(item: PlanItem, root: Path, force: bool,
     if verdict is None and not force:
         return "too_large", "its content was not kept, so changes since cannot be ruled out", None
     if verdict is False and not force:
-        reason = ("deleted since the job" if current is None else
-                  "created since the job" if item.expected is None else "changed since the job")
+        reason = (
+            "deleted since the job"
+            if current is None
+            else "created since the job"
+            if item.expected is None
+            else "changed since the job"
+        )
         return "conflict", reason, None
     return "ok", "", payload
 
 
 def _restorable(state: dict[str, Any], contents: dict[str, dict[str, Any]]) -> bytes | None:
-    source = state if _PAYLOAD_KEYS & state.keys() else contents.get(
-        state.get("sha256") or "")
+    source = state if _PAYLOAD_KEYS & state.keys() else contents.get(state.get("sha256") or "")
     data = _payload_bytes(source) if source is not None else None
     if data is None or hashlib.sha256(data).hexdigest() != state.get("sha256"):
         return None  # never write content that is not what was recorded
@@ -357,8 +436,9 @@ def apply_rollback(plan: Plan, workspace: Path, *, force: bool) -> RollbackResul
     root = Path(workspace).resolve()
     result = RollbackResult()
     settled: set[str] = set()
-    removals = sorted((i for i in plan.items if i.action == "remove"),
-                      key=lambda i: (-i.path.count("/"), i.path))
+    removals = sorted(
+        (i for i in plan.items if i.action == "remove"), key=lambda i: (-i.path.count("/"), i.path)
+    )
     restores = sorted((i for i in plan.items if i.action == "restore"), key=lambda i: i.path)
     for item in [i for i in plan.items if i.action == "none"] + removals:
         _apply_one(item, root, force, plan.contents, result, settled)
@@ -370,13 +450,22 @@ def apply_rollback(plan: Plan, workspace: Path, *, force: bool) -> RollbackResul
             pass
     for item in restores:
         _apply_one(item, root, force, plan.contents, result, settled)
-    result.undone = [cid for cid in plan.change_ids
-                     if all(i.path in settled for i in plan.items if cid in i.change_ids)]
+    result.undone = [
+        cid
+        for cid in plan.change_ids
+        if all(i.path in settled for i in plan.items if cid in i.change_ids)
+    ]
     return result
 
 
-def _apply_one(item: PlanItem, root: Path, force: bool, contents: dict[str, dict[str, Any]],
-               result: RollbackResult, settled: set[str]) -> None:
+def _apply_one(
+    item: PlanItem,
+    root: Path,
+    force: bool,
+    contents: dict[str, dict[str, Any]],
+    result: RollbackResult,
+    settled: set[str],
+) -> None:
     status, reason, payload = _judge(item, root, force, contents)
     if status == "unchanged":
         result.unchanged.append(item.path)
@@ -398,7 +487,6 @@ def _apply_one(item: PlanItem, root: Path, force: bool, contents: dict[str, dict
                 write_file_at(root, item.path, mode=mode, data=payload, link=link)
                 result.restored.append(item.path)
         except (OSError, Unreachable) as error:
-            result.conflicts.append({"path": item.path,
-                                     "reason": f"could not be written: {error}"})
+            result.conflicts.append({"path": item.path, "reason": f"could not be written: {error}"})
             return
     settled.add(item.path)

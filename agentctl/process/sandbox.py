@@ -54,16 +54,35 @@ _probed: Confinement | None = None
 
 
 def _bwrap_base(bwrap: str) -> list[str]:
-    return [bwrap, "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
-            "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    return [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/tmp",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ]
 
 
 def _try(argv: list[str]) -> str | None:
     """Run a probe; return None when it worked, else what went wrong."""
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=PROBE_TIMEOUT_S, env={"PATH": "/usr/bin:/bin"},
-                              check=False)
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=PROBE_TIMEOUT_S,
+            env={"PATH": "/usr/bin:/bin"},
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode == 0:
@@ -86,8 +105,9 @@ def _probe() -> Confinement:
         return Confinement("bwrap", "", network_isolation=True, bwrap=bwrap)
     # Some containers allow every namespace but the network one.
     if _try([*_bwrap_base(bwrap), "--share-net", "--", true]) is None:
-        return Confinement("bwrap", f"no network isolation: {failed}", network_isolation=False,
-                           bwrap=bwrap)
+        return Confinement(
+            "bwrap", f"no network isolation: {failed}", network_isolation=False, bwrap=bwrap
+        )
     return Confinement("none", f"bubblewrap does not work here: {failed}")
 
 
@@ -115,25 +135,35 @@ def confinement_for(
     found = probe_confinement() if available is None else available
     if mode == "required":
         if not found.available:
-            return None, (f"refused: the policy requires a sandbox (sandbox: required) but "
-                          f"none is available here: {found.reason}. Nothing was run.")
+            return None, (
+                f"refused: the policy requires a sandbox (sandbox: required) but "
+                f"none is available here: {found.reason}. Nothing was run."
+            )
         if not network and not found.network_isolation:
-            return None, (f"refused: the policy requires a sandbox without network "
-                          f"(sandbox: required, network: false) but {found.reason}. "
-                          f"Nothing was run.")
+            return None, (
+                f"refused: the policy requires a sandbox without network "
+                f"(sandbox: required, network: false) but {found.reason}. "
+                f"Nothing was run."
+            )
     return (found if found.available else None), None
 
 
-def warning_for(mode: str, *, network: bool = True, available: Confinement | None = None) -> str | None:
+def warning_for(
+    mode: str, *, network: bool = True, available: Confinement | None = None
+) -> str | None:
     """The one warning the engine shows for `mode` on this machine, or None."""
     if mode != "preferred":
         return None
     found = probe_confinement() if available is None else available
     if not found.available:
-        return (f"sandbox unavailable ({found.reason}): shell tools run unconfined, with the "
-                f"agent's own rights; every shell action needs approval")
+        return (
+            f"sandbox unavailable ({found.reason}): shell tools run unconfined, with the "
+            f"agent's own rights; every shell action needs approval"
+        )
     if not network and not found.network_isolation:
-        return f"sandbox cannot cut the network here ({found.reason}): shell tools keep network access"
+        return (
+            f"sandbox cannot cut the network here ({found.reason}): shell tools keep network access"
+        )
     return None
 
 
@@ -182,8 +212,18 @@ def build_argv(
         raise ValueError("a confined command needs its workspace")
     ws = _real(workspace)
     hidden = [_real(p) for p in hidden_paths]
-    argv = [confinement.bwrap, "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev",
-            "--proc", "/proc"]
+    argv = [
+        confinement.bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/tmp",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+    ]
     # Mounts apply in order: a hidden folder holding the workspace goes before the workspace
     # bind (the workspace stays usable), everything else after (it stays hidden).
     around = [p for p in hidden if _within(ws, p) and os.path.isdir(p)]

@@ -1,0 +1,1 @@
+"""Change recording (record), reading changes back for diff and rollback (history)."""

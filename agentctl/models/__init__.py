@@ -1,0 +1,1 @@
+"""Language models: litellm calls (calls), roles, and record/replay cassettes."""

@@ -1,0 +1,1 @@
+"""Running processes: the sandbox (bubblewrap), commands with a minimal environment, the reaper."""

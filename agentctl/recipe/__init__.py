@@ -1,0 +1,1 @@
+"""Recipes: the schema and loading (schema), and Jinja templates (templates)."""
