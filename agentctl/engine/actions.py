@@ -92,6 +92,7 @@ class ActionRunner:
         tool: Tool,
         args: dict[str, Any],
         timeout: float | None = None,
+        repeat: int = 0,
     ) -> ToolResult:
         recorded = self.index.finished.get(key)
         if recorded is not None:
@@ -124,6 +125,8 @@ class ActionRunner:
             started_data["rules"] = verdict.rules
         if approval is not None:
             started_data["approval"] = approval["request"]
+        if repeat:
+            started_data["repeat"] = repeat  # the log marks an identical action done again
         self.journal.add("action_started", step, started_data, add_fields={"tool_calls": 1})
         self.ctx.usage.tool_calls += 1
         # Durable before a side effect: after a power cut the log still says it may have run.

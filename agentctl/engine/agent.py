@@ -68,7 +68,7 @@ class AgentLoop:
             {"role": "user", "content": spec.prompt or DEFAULT_PROMPT},
         ]
         tool_specs = [tool.spec.to_openai() for tool in spec.tools.values()]
-        state = {"turn": 0, "tool_calls": 0}
+        state: dict[str, Any] = {"turn": 0, "tool_calls": 0, "seen": {}}
         final = ""
         for attempt in range(1, spec.check_attempts + 1):
             final = self._converse(spec, messages, tool_specs, state)
@@ -102,7 +102,7 @@ class AgentLoop:
         spec: AgentStep,
         messages: list[dict[str, Any]],
         tool_specs: list[dict[str, Any]],
-        state: dict[str, int],
+        state: dict[str, Any],
     ) -> str:
         while True:
             key = f"{spec.step_id}/t{state['turn']}"
@@ -129,14 +129,18 @@ class AgentLoop:
                             f" {state['tool_calls']} tool calls of {spec.max_tool_calls} allowed"
                         ),
                     )
+                repeat = self._count_repeat(spec, call, state["seen"])
                 state["tool_calls"] += 1
-                result = self._act(spec, f"{key}/c{number}", call)
+                result = self._act(spec, f"{key}/c{number}", call, repeat)
+                content = format_tool_result(result)
+                if repeat and repeat == self.actions.ctx.limits.max_repeats:
+                    content += (
+                        f"\n\n[agentctl] You have now made this exact call (same tool, same"
+                        f" arguments) {repeat + 1} times in this step. Another identical call"
+                        " ends the step as failed: try something different."
+                    )
                 messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.get("id", ""),
-                        "content": format_tool_result(result),
-                    }
+                    {"role": "tool", "tool_call_id": call.get("id", ""), "content": content}
                 )
 
     def _ask(
@@ -199,7 +203,33 @@ class AgentLoop:
         # With tool calls, the response is committed together with the first action's start.
         return reply.message
 
-    def _act(self, spec: AgentStep, key: str, call: dict[str, Any]) -> ToolResult:
+    def _count_repeat(self, spec: AgentStep, call: dict[str, Any], seen: dict[str, int]) -> int:
+        """How many identical calls this step made before this one; past the limit, fail.
+
+        Counted from the conversation, so a resumed step counts exactly as the first run did.
+        """
+        function = call.get("function") or {}
+        name = function.get("name", "")
+        raw = function.get("arguments") or "{}"
+        try:
+            args = json.loads(raw) if isinstance(raw, str) else raw
+            identity = json.dumps([name, args], sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            identity = json.dumps([name, str(raw)])
+        repeat = seen.get(identity, 0)
+        seen[identity] = repeat + 1
+        limit = self.actions.ctx.limits.max_repeats
+        if repeat > limit:
+            shown = identity if len(identity) <= 300 else identity[:300] + "…"
+            raise StepFailed(
+                f"step {spec.step_id}: the agent repeated the same action {repeat + 1} times"
+                f" (limit: {limit} repeats): {name} {shown}",
+                "raise limits.max_repeats in the recipe or policy if the repeats are intended,"
+                f" or see the conversation with `agentctl log {self.journal.job_id}`",
+            )
+        return repeat
+
+    def _act(self, spec: AgentStep, key: str, call: dict[str, Any], repeat: int = 0) -> ToolResult:
         function = call.get("function") or {}
         name = function.get("name", "")
         raw = function.get("arguments") or "{}"
@@ -233,4 +263,6 @@ class AgentLoop:
                     output=f"there is no tool {name!r}; tools: {known}",
                 ),
             )
-        return self.actions.run(step=spec.step_id, key=key, name=name, tool=tool, args=args)
+        return self.actions.run(
+            step=spec.step_id, key=key, name=name, tool=tool, args=args, repeat=repeat
+        )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.engine.actions import ActionContext, Verdict
-from agentctl.engine.control import Limits, Usage
+from agentctl.engine.control import DEFAULT_MAX_REPEATS, Limits, Usage
 
 PROCESS_TOOLS = ("shell", "interactive")
 
@@ -59,6 +59,9 @@ def build_action_context(
         max_tool_calls=_smallest(recipe.limits.max_tool_calls, policy_limit("max_tool_calls")),
         max_cost_usd=_smallest(recipe.limits.max_cost_usd, policy_limit("max_cost_usd")),
         timeout=_smallest(recipe.limits.timeout, policy_limit("timeout")),
+        max_repeats=int(
+            _smallest(recipe.limits.max_repeats, policy_limit("max_repeats")) or DEFAULT_MAX_REPEATS
+        ),
     )
     usage = Usage(
         model_calls=job["model_calls"],

@@ -45,6 +45,9 @@ class Cancelled(Exception):
     """A cancel was requested; the runner stops at a safe point."""
 
 
+DEFAULT_MAX_REPEATS = 3
+
+
 @dataclass
 class Limits:
     """The job-wide limits in force (None: no limit)."""
@@ -53,6 +56,8 @@ class Limits:
     max_tool_calls: int | None = None
     max_cost_usd: float | None = None
     timeout: float | None = None
+    # How often one step may repeat an identical action (same tool, same arguments).
+    max_repeats: int = DEFAULT_MAX_REPEATS
 
 
 @dataclass

@@ -168,6 +168,7 @@ class PolicyLimits(BaseModel):
     max_cost_usd: PosFloat | None = None
     max_turns: PosInt | None = None
     max_tool_calls: PosInt | None = None
+    max_repeats: PosInt | None = None
     timeout: Duration = None
     tool_timeout: Duration = None
 

@@ -117,6 +117,7 @@ class Limits(BaseModel):
     max_turns: PosInt | None = None
     max_cost_usd: PosFloat | None = None
     max_tool_calls: PosInt | None = None
+    max_repeats: PosInt | None = None  # identical actions in one step (default 3)
     timeout: Duration = None
 
 

@@ -91,7 +91,8 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         if rules_said or data.get("decision") not in (None, "allow"):
             rules = ", ".join(data.get("rules") or [])
             decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
-        return f"{where}→ {data.get('tool')}: {what}{decided}"
+        again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
+        return f"{where}→ {data.get('tool')}: {what}{decided}{again}"
     if type_ == "action_finished":
         if data.get("refused"):
             rules = ", ".join(data.get("rules") or [])
