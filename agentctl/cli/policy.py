@@ -1,4 +1,6 @@
-"""`agentctl policy explain POLICY... [--workspace DIR] [--json] -- TOOL ARG=VALUE...`.
+"""`agentctl policy explain | add | replay`: decide one action, tighten a live job, re-judge a job.
+
+`explain POLICY... [--workspace DIR] [--json] -- TOOL ARG=VALUE...`:
 
 Shows the decision the policies make for one action and every rule that voted. The words
 after `--` are the action; they never reach the option parser, so `command=rm -rf /` or an
@@ -16,7 +18,7 @@ import typer
 from typer.core import TyperCommand
 
 from agentctl.cli import app
-from agentctl.cli.options import DbOption, DebugOption, JsonOption
+from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 from agentctl.errors import UsageError
 
 policy_app = typer.Typer(
@@ -127,3 +129,97 @@ def explain(
     for rule in decision.rules:
         print(f"  {rule}")
     print(f"reason: {decision.reason}")
+
+
+PolicyFiles = Annotated[list[Path], typer.Argument(help="Policy files.", metavar="POLICY...")]
+
+
+@policy_app.command("add")
+def add(
+    job: JobArgument,
+    policies: PolicyFiles,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Attach policies to JOB while it runs, waits or is interrupted: tighten, never loosen.
+
+    A running job applies them from its next action; a parked or interrupted one when it
+    resumes. They vote beside the job's other policies (the strictest decision wins). A
+    pending approval whose action they deny is void. Example, revoking pushes mid-job:
+    `agentctl policy add last no-push.yaml`.
+    """
+    import time
+
+    from agentctl.engine.approvals import describe_decider
+    from agentctl.engine.policy_updates import add_policies
+
+    store = open_store(db)
+    job_id = store.find_job(job)
+    added = add_policies(
+        store, job_id, [str(p) for p in policies], by=describe_decider(), now=time.time()
+    )
+    state = store.get_job(job_id)["state"]
+    if json_output:
+        print(
+            json.dumps(
+                {"job": job_id, "state": state, "policies": added.policies, "voided": added.voided},
+                indent=2,
+            )
+        )
+        return
+    for path in added.policies:
+        print(f"added policy {path} to job {job_id}")
+    for item in added.voided:
+        print(f"voided approval {item['request']} ({item['tool']}): the added policy denies it")
+    if state == "running":
+        print("the running job applies it from its next action")
+    else:
+        print(f"it applies when the job continues: `agentctl resume {job_id}`")
+
+
+@policy_app.command("replay")
+def replay(
+    job: JobArgument,
+    policies: PolicyFiles,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Re-decide every action JOB took under POLICY... and list the decisions that change.
+
+    Exits 1 when an action that ran would now be denied, so CI can check a tightened policy
+    against real job history before shipping it; 0 otherwise.
+    """
+    from agentctl.engine.policy_updates import replay_policies
+
+    store = open_store(db)
+    job_id = store.find_job(job)
+    result = replay_policies(store, job_id, [str(p) for p in policies])
+    if json_output:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        for action in result.changed:
+            what = json.dumps(action.args, ensure_ascii=False)
+            if len(what) > 120:
+                what = what[:119] + "…"
+            ran = "ran" if action.ran else "not run"
+            print(
+                f"#{action.seq} {action.step or '-'} {action.tool} {what}:"
+                f" {action.was} → {action.now} ({ran})"
+            )
+            rules = ", ".join(_rule_label(r) for r in action.rules) or "the default"
+            print(f"    rules: {rules}")
+        denied = len(result.ran_now_denied)
+        print(
+            f"{result.actions} actions re-decided, {len(result.changed)} would change,"
+            f" {denied} that ran would now be denied"
+        )
+    if result.ran_now_denied:
+        raise typer.Exit(1)
+
+
+def _rule_label(rule: Any) -> str:
+    if isinstance(rule, dict):  # a vote as an object: {"policy", "id", "decision"}
+        return f"{rule.get('policy')}:{rule.get('id')} ({rule.get('decision')})"
+    return str(rule)

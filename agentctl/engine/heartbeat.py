@@ -1,4 +1,4 @@
-"""The runner's background thread: renews the lease and notices a cancel from elsewhere."""
+"""The runner's background thread: renews the lease, notices a cancel or an added policy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentctl.errors import LeaseLost
-from agentctl.store import Store
+from agentctl.store import Event, Store
 
 
 class Heartbeat:
@@ -27,6 +27,7 @@ class Heartbeat:
         interval: float,
         clock: Callable[[], float],
         cancel: threading.Event,
+        seen_seq: int = 0,
     ):
         self.db_path = db_path
         self.job_id = job_id
@@ -38,6 +39,9 @@ class Heartbeat:
         self.cancel = cancel
         self.cancel_requested = False
         self.lease_lost = False
+        self._seen_seq = seen_seq  # events up to here were read by the runner itself
+        self._added: list[Event] = []  # `policy add` events not yet taken by the runner
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="agentctl-heartbeat", daemon=True)
 
@@ -47,6 +51,22 @@ class Heartbeat:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def take_added_policies(self) -> list[Event]:
+        """The `policy_added` events seen since the last call (the runner applies them)."""
+        with self._lock:
+            added, self._added = self._added, []
+        return added
+
+    def _watch_policies(self, store: Store) -> None:
+        events = store.read_events(self.job_id, after_seq=self._seen_seq)
+        if not events:
+            return
+        self._seen_seq = events[-1].seq
+        added = [e for e in events if e.type == "policy_added"]
+        if added:
+            with self._lock:
+                self._added.extend(added)
 
     def _loop(self) -> None:
         # A connection of its own: the runner's connection may be busy in a transaction.
@@ -72,5 +92,9 @@ class Heartbeat:
                 if requested:
                     self.cancel_requested = True
                     self.cancel.set()
+                try:
+                    self._watch_policies(store)
+                except Exception:  # as above: try again at the next beat
+                    continue
         finally:
             store.close()

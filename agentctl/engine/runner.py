@@ -22,6 +22,12 @@ from agentctl.engine.approvals import Approver, Gate
 from agentctl.engine.control import Cancelled, JobFailure, Parked, StepFailed
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.engine.policy_updates import (
+    POLICY_ADDED,
+    changed_policy_files,
+    load_policy_set,
+    policy_snapshots,
+)
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, Store
@@ -94,6 +100,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
         interval=deps.heartbeat_interval,
         clock=deps.clock,
         cancel=cancel,
+        seen_seq=job["last_seq"],
     )
     journal = Journal(store, job_id, token, deps.clock, deps.on_event)
     previous_sigterm = _install_sigterm()
@@ -149,12 +156,6 @@ PROVIDER_KEY_NAMES = (
 )
 
 
-def _policy_set(snapshots: list[dict[str, str]]):
-    from agentctl.policy.rules import PolicySet, load_policy_text
-
-    return PolicySet([load_policy_text(s["text"], s["path"]) for s in snapshots])
-
-
 def _redactor(recipe: Any, policy: Any, env: Mapping[str, str]):
     from agentctl.redact import Redactor
 
@@ -205,10 +206,15 @@ class _Run:
         self.params = job["params"]
         self.options = job["options"]
         self.workspace = Path(job["workspace"])
-        self.policy = _policy_set(self.options.get("policies") or [])
+        events = self.store.read_events(job_id)
+        snapshots = policy_snapshots(job, events)
+        # Policy files edited since the job started vote beside their snapshots (never looser).
+        self.changed_policies = changed_policy_files(snapshots)
+        self.policy = load_policy_set(snapshots + self.changed_policies)
+        self.applied_policy_seqs = {e.seq for e in events if e.type == POLICY_ADDED}
         self.redactor = _redactor(self.recipe, self.policy, deps.env)
         journal.mask = self.redactor.mask_json
-        self.index = ReplayIndex.from_events(self.store.read_events(job_id))
+        self.index = ReplayIndex.from_events(events)
         self.session_start = time.monotonic()
         self.outputs: dict[str, dict[str, str]] = {}
         self.steps_view = [
@@ -241,6 +247,10 @@ class _Run:
                 "error_message": None,
             },
         )
+        for changed in self.changed_policies:
+            self.journal.add(
+                POLICY_ADDED, None, {**changed, "by": "the file changed since the job started"}
+            )
         self.journal.commit()
         try:
             self._run_steps()
@@ -346,6 +356,7 @@ class _Run:
 
         self._url_checker = make_url_checker(self.policy, self.workspace)
         ctx.mask = self.redactor.mask
+        ctx.decide = self._deciding_with_added_policies(ctx)
         gate = Gate(
             self.store,
             self.journal,
@@ -373,6 +384,45 @@ class _Run:
                 _close_sessions(ctx.sessions)
             self.outputs[step.id] = {"output": output}
             self._finish_step(step.id, "succeeded", output)
+
+    def _deciding_with_added_policies(self, ctx: Any) -> Any:
+        """Before each decision, apply the policies `agentctl policy add` attached meanwhile."""
+        base = ctx.decide
+
+        def decide(name: str, args: dict[str, Any], tool: Any) -> Any:
+            for event in self.heartbeat.take_added_policies():
+                if event.seq not in self.applied_policy_seqs:
+                    self.applied_policy_seqs.add(event.seq)
+                    self._apply_policy(ctx, event)
+            return base(name, args, tool)
+
+        return decide
+
+    def _apply_policy(self, ctx: Any, event: Any) -> None:
+        from agentctl.policy.rules import load_policy_text
+
+        path = event.data.get("path") or "<added policy>"
+        policy = load_policy_text(event.data["text"], path)
+        self.policy.policies.append(policy)
+        limits = policy.limits
+        for name in ("max_turns", "max_tool_calls", "max_cost_usd", "timeout", "max_repeats"):
+            value = getattr(limits, name, None)
+            current = getattr(ctx.limits, name)
+            if value is not None and (current is None or value < current):
+                setattr(ctx.limits, name, value)
+                if name == "timeout":
+                    spent = self.index.active_seconds + (time.monotonic() - self.session_start)
+                    ctx.deadline = time.monotonic() + value - spent
+        if limits.tool_timeout is not None:
+            cap = ctx.tool_timeout_cap
+            ctx.tool_timeout_cap = (
+                limits.tool_timeout if cap is None else min(cap, limits.tool_timeout)
+            )
+        ctx.network = ctx.network and policy.network
+        self.redactor = _redactor(self.recipe, self.policy, self.deps.env)
+        self.journal.mask = self.redactor.mask_json
+        ctx.mask = self.redactor.mask
+        self.journal.add("policy_applied", None, {"seq": event.seq, "path": path})
 
     def _warn_once(self, message: str) -> None:
         self.journal.add("warning", None, {"message": message})

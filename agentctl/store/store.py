@@ -513,7 +513,7 @@ class Store:
         comment: str | None = None,
     ) -> bool:
         """Move an approval from `expect` to `state`; False if it was not in `expect`."""
-        if state in ("approved", "denied"):
+        if state in ("approved", "denied", "void"):
             cursor = conn.execute(
                 "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, comment = ?"
                 " WHERE job_id = ? AND request = ? AND state = ?",

@@ -57,6 +57,15 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         return f"runner {verb} (pid {data.get('pid')} on {data.get('host')})"
     if type_ == "step_started":
         return f"{where}step started ({data.get('kind')})"
+    if type_ == "policy_added":
+        return f"policy {data.get('path') or '(added)'} added by {data.get('by')}"
+    if type_ == "policy_applied":
+        return f"policy {data.get('path')} now applies to every next action"
+    if type_ == "approval_voided":
+        return (
+            f"{where}approval {data.get('request')} ({data.get('tool')}) voided:"
+            " an added policy denies it"
+        )
     if type_ == "step_finished":
         extra = f": {one_line(data['error'])}" if data.get("error") else ""
         return f"{where}step {data.get('state')}{extra}"

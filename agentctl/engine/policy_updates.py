@@ -1,0 +1,236 @@
+"""Policies that change while a job lives, and old jobs judged by new policies.
+
+- `agentctl policy add JOB POLICY...` appends a `policy_added` event to a job that is
+  running, parked or interrupted. A live runner applies it before its next action (its
+  heartbeat notices the event, as it notices a cancel); a later runner reads it from the log.
+  A pending approval whose action the new rules deny is void.
+- A resume re-reads the job's policy files: a file whose text changed since its snapshot is
+  added as it is now, beside the snapshot. Added policies vote with the others and the
+  strictest decision wins, so nothing ever gets looser without a new approval.
+- `agentctl policy replay JOB POLICY...` re-decides every action a job took under other
+  policies and lists those whose decision would change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentctl.errors import UsageError
+from agentctl.store import Event, NewEvent, Store
+
+POLICY_ADDED = "policy_added"
+APPROVAL_VOIDED = "approval_voided"
+# A job in one of these states may still take actions, so its policies may still change.
+LIVE_STATES = ("queued", "running", "awaiting_approval", "interrupted")
+
+
+def policy_snapshots(job: Mapping[str, Any], events: Iterable[Event]) -> list[dict[str, str]]:
+    """Every policy text in force for a job: its start-up snapshots, then each one added."""
+    snapshots = [dict(s) for s in (job.get("options") or {}).get("policies") or []]
+    for event in events:
+        if event.type == POLICY_ADDED:
+            snapshots.append({"path": event.data.get("path", ""), "text": event.data["text"]})
+    return snapshots
+
+
+def load_policy_set(snapshots: Sequence[Mapping[str, str]]) -> Any:
+    from agentctl.policy.rules import PolicySet, load_policy_text
+
+    return PolicySet(
+        [load_policy_text(s["text"], s["path"] or "<added policy>") for s in snapshots]
+    )
+
+
+def changed_policy_files(snapshots: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Policy files whose current text matches none of the job's snapshots of that path.
+
+    A file that is gone keeps deciding by its snapshot. A changed file that no longer loads
+    stops the resume (exit 2): deciding by the old text alone could be looser than intended.
+    """
+    from agentctl.policy.rules import load_policy_text
+
+    texts: dict[str, set[str]] = {}
+    for snapshot in snapshots:
+        if snapshot.get("path"):
+            texts.setdefault(snapshot["path"], set()).add(snapshot["text"])
+    changed = []
+    for path, known in texts.items():
+        try:
+            current = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if current not in known:
+            load_policy_text(current, path)  # errors name file:line:column
+            changed.append({"path": path, "text": current})
+    return changed
+
+
+@dataclass
+class PolicyAdded:
+    job_id: str
+    policies: list[str]
+    voided: list[dict[str, Any]] = field(default_factory=list)
+
+
+def add_policies(
+    store: Store,
+    job_id: str,
+    files: Sequence[str],
+    *,
+    by: str,
+    now: float,
+) -> PolicyAdded:
+    """Attach policy files to a live job; void the pending approvals they now deny."""
+    from agentctl.policy.rules import load_policy_text
+
+    job = store.get_job(job_id)
+    if job["state"] not in LIVE_STATES:
+        raise UsageError(
+            f"job {job_id} already {job['state']}; a policy can only be added to a job that"
+            " may still act (running, awaiting approval or interrupted)",
+            f"check a policy against its history with `agentctl policy replay {job_id} POLICY`",
+        )
+    added = []
+    for name in files:
+        path = Path(name).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(
+                f"cannot read the policy {path}: {error.strerror or error}",
+                "check the path",
+            ) from None
+        load_policy_text(text, str(path))  # errors name file:line:column
+        added.append({"path": str(path.resolve()), "text": text, "by": by})
+    snapshots = policy_snapshots(job, store.read_events(job_id)) + added
+    policy = load_policy_set(snapshots)
+    workspace = Path(job["workspace"])
+    voided = []
+    for approval in store.list_approvals(job_id, state="pending"):
+        decision = policy.decide(approval["tool"] or "", approval["args"], workspace=workspace)
+        if decision.decision == "deny":
+            voided.append(
+                {
+                    "request": approval["request"],
+                    "step": approval["step"],
+                    "tool": approval["tool"],
+                    "args": approval["args"],
+                    "rules": list(decision.rules),
+                    "reason": decision.reason,
+                }
+            )
+
+    def void(conn) -> None:
+        for item in voided:
+            store.set_approval_state(
+                conn,
+                job_id,
+                item["request"],
+                expect="pending",
+                state="void",
+                now=now,
+                by=f"policy add by {by}",
+                comment="the added policy denies this action",
+            )
+
+    events = [NewEvent(POLICY_ADDED, None, data) for data in added]
+    events += [NewEvent(APPROVAL_VOIDED, item["step"], item) for item in voided]
+    store.append(job_id, events, now=now, extra=void if voided else None)
+    return PolicyAdded(job_id, [a["path"] for a in added], voided)
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayedAction:
+    seq: int
+    step: str | None
+    key: str
+    tool: str
+    args: dict[str, Any]
+    ran: bool
+    was: str
+    now: str
+    rules: list[Any]
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "step": self.step,
+            "key": self.key,
+            "tool": self.tool,
+            "args": self.args,
+            "ran": self.ran,
+            "was": self.was,
+            "now": self.now,
+            "rules": self.rules,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class PolicyReplay:
+    job_id: str
+    policies: list[str]
+    actions: int
+    changed: list[ReplayedAction]
+
+    @property
+    def ran_now_denied(self) -> list[ReplayedAction]:
+        return [a for a in self.changed if a.ran and a.now == "deny"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job_id,
+            "policies": self.policies,
+            "actions": self.actions,
+            "changed": [a.to_dict() for a in self.changed],
+            "ran_now_denied": len(self.ran_now_denied),
+        }
+
+
+def replay_policies(store: Store, job_id: str, files: Sequence[str]) -> PolicyReplay:
+    """Re-decide every action the job took (or was refused) under the given policy files."""
+    from agentctl.policy.rules import PolicySet, load_policy
+
+    if not files:
+        raise UsageError(
+            "no policy given", f"name one or more: `agentctl policy replay {job_id} POLICY...`"
+        )
+    policy = PolicySet([load_policy(f) for f in files])
+    job = store.get_job(job_id)
+    workspace = Path(job["workspace"])
+    actions = 0
+    changed = []
+    for event in store.read_events(job_id):
+        data = event.data
+        if event.type == "action_started":
+            ran, was = True, data.get("decision") or "allow"
+        elif event.type == "action_finished" and data.get("refused") and "decision" in data:
+            ran, was = False, data["decision"]
+        else:
+            continue
+        actions += 1
+        tool, args = data.get("tool") or "", data.get("args") or {}
+        decision = policy.decide(tool, args, workspace=workspace)
+        if decision.decision != was:
+            changed.append(
+                ReplayedAction(
+                    seq=event.seq,
+                    step=event.step,
+                    key=data.get("key", ""),
+                    tool=tool,
+                    args=args,
+                    ran=ran,
+                    was=was,
+                    now=decision.decision,
+                    rules=list(decision.rules),
+                    reason=decision.reason,
+                )
+            )
+    return PolicyReplay(job_id, [str(Path(f)) for f in files], actions, changed)
