@@ -417,9 +417,11 @@ def read_text_file(path: Path, kind: str) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        plural = "policies" if kind == "policy" else f"{kind}s"
         raise RecipeError(
             f"{kind} file not found: {path}",
-            f"check the path ({kind}s usually live in {kind}s/*.yaml)",
+            f"check the path ({plural} usually live in {plural}/*.yaml;"
+            " `agentctl init` writes one to start from)",
         ) from None
     except IsADirectoryError:
         raise RecipeError(

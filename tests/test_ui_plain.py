@@ -19,7 +19,7 @@ from agentctl.ui.plain import (
 
 EVIL = "\x1b]0;evil\x07\x1b[31mred\x9b2J\r\n[link=http://x]y[/link]\u202eabc\u2066\u200b"
 ESCAPE_CODES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-LINE = re.compile(r"^[0-9a-f]{10} \d\d:\d\d:\d\d \S")
+LINE = re.compile(r"^[0-9a-f]{10} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:[A-Z]{2,5}|[+-]\d\d:\d\d) \S")
 
 EVERY_EVENT = [
     ("job_created", None, {"recipe": EVIL, "workspace": EVIL}),

@@ -91,8 +91,18 @@ def _report_unexpected(error: Exception, argv: list[str], debug: bool) -> int:
     if type(error).__name__ == "Abort":
         return 130
     if callable(format_message) and isinstance(exit_code, int):
-        command = next((a for a in argv if not a.startswith("-")), "")
-        _write_error(format_message(), f"see `agentctl {command} --help`".replace("  ", " "))
+        # The parser's context knows which command it was parsing (never a `--db` value).
+        ctx = getattr(error, "ctx", None)
+        command = getattr(ctx, "command_path", None) or "agentctl"
+        if type(error).__name__ == "NoArgsIsHelpError":
+            # The help is already shown. Bare `agentctl` asked for nothing else; a group
+            # without its command (`agentctl policy`) says which ones there are.
+            if ctx is None or ctx.parent is None:
+                return 0
+            names = ", ".join(ctx.command.list_commands(ctx))
+            _write_error(f"`{command}` needs a command", f"one of: {names}")
+            return 2
+        _write_error(format_message(), f"see `{command} --help`")
         return 2 if exit_code in (1, 2) else exit_code
     if debug:
         traceback.print_exc()

@@ -82,7 +82,8 @@ def log(
     debug: DebugOption = False,
 ) -> None:
     """The job's audit history, event by event."""
-    from agentctl.engine.jobs import effective_state, iso_time
+    from agentctl.engine.jobs import effective_state
+    from agentctl.times import iso_time
     from agentctl.ui.plain import format_event_line
 
     store = open_store(db)

@@ -80,7 +80,8 @@ def run(
     Exit codes: 0 succeeded, 1 failed, 2 bad input, 3 waiting for approval, 4 cancelled,
     130 interrupted (resume it with `agentctl resume JOB`).
 
-    Example: agentctl run recipes/changes-summary.yaml --replay recipes/changes-summary.session.jsonl
+    Example, no model key needed (`agentctl init --example triage` writes these files):
+    agentctl run triage-issues.yaml --replay triage-issues.session.jsonl
     """
     from agentctl.engine.launch import prepare_job
 

@@ -12,13 +12,13 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agentctl.errors import JobBusy, UsageError
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
+from agentctl.times import iso_time
 
 STATES = ("running", "awaiting_approval", "succeeded", "failed", "cancelled", "interrupted")
 
@@ -83,14 +83,6 @@ def effective_state(
         is_alive=is_alive,
     )
     return "running" if live else "interrupted"
-
-
-def iso_time(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return (
-        datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:

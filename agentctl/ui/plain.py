@@ -11,8 +11,9 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TextIO
+
+from agentctl.times import human_time
 
 # C0/C1 controls (tab and newline excepted), bidi overrides and marks, invisible separators
 # and zero-width characters: anything that could hide or reorder what a person reads.
@@ -34,7 +35,7 @@ def one_line(text: str, width: int = 100) -> str:
 
 
 def _clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%H:%M:%S")
+    return human_time(ts)
 
 
 def _summarise_args(tool: str, args: dict[str, Any]) -> str:

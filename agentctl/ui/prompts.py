@@ -21,6 +21,7 @@ from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
+from agentctl.times import human_time
 from agentctl.ui.plain import make_visible
 
 POLL_SECONDS = 0.2
@@ -190,7 +191,7 @@ def render_approval(
             _visible(
                 json.dumps(
                     {
-                        k: request.get(k)
+                        k: human_time(request[k]) if k == "created_at" else request.get(k)
                         for k in (
                             "request",
                             "step",

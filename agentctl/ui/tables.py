@@ -1,15 +1,22 @@
-"""Tables for `agentctl jobs` and `agentctl status` (rich; text is never read as markup)."""
+"""Tables for `agentctl jobs` and `agentctl status` (rich; text is never read as markup).
+
+On a terminal they are rich tables; anywhere else (a pipe, a file) every line is written
+whole, never wrapped or cut to a width, so `agentctl jobs | grep` sees full names and JSON
+shown in `status` stays one line.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import sys
+import time
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agentctl.times import human_age, human_time, parse_time
 from agentctl.ui.plain import make_visible
 
 _STATE_STYLE = {
@@ -23,40 +30,78 @@ _STATE_STYLE = {
 
 
 def _when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return human_time(iso)
+
+
+def _age(iso: str | None, now: float) -> str:
+    ts = parse_time(iso)
+    return "" if ts is None else human_age(now - ts)
+
+
+def make_console(stream: Any = None) -> Console:
+    """A console that wraps and cuts only on a terminal; elsewhere lines are kept whole."""
+    stream = stream or sys.stdout
+    console = Console(file=stream)
+    if console.is_terminal:
+        return console
+    return Console(file=stream, width=1_000_000, soft_wrap=True, no_color=True, highlight=False)
+
+
+def _print_rows(console: Console, header: tuple[str, ...], rows: list[list[str]]) -> None:
+    """Columns aligned by their widest cell, two spaces apart, no trailing blanks."""
+    widths = [max(len(row[i]) for row in [list(header), *rows]) for i in range(len(header))]
+    for row in [list(header), *rows]:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        console.print(Text(line), soft_wrap=True)
 
 
 def _state(state: str) -> Text:
     return Text(state, style=_STATE_STYLE.get(state, ""))
 
 
-def render_jobs(jobs: list[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or Console()
+JOB_COLUMNS = ("ID", "STATE", "RECIPE", "STEPS", "CREATED", "AGE", "COST")
+
+
+def render_jobs(
+    jobs: list[dict[str, Any]],
+    console: Console | None = None,
+    *,
+    empty: str = "no jobs yet; start one with `agentctl run RECIPE`",
+    now: float | None = None,
+) -> None:
+    console = console or make_console()
     if not jobs:
-        console.print("no jobs yet; start one with `agentctl run RECIPE`", markup=False)
+        console.print(empty, markup=False)
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("ID", "STATE", "RECIPE", "STEPS", "CREATED", "COST"):
-        table.add_column(column, no_wrap=column != "RECIPE")
+    now = time.time() if now is None else now
+    rows = []
     for job in jobs:
         steps = job["steps"]
         done = sum(1 for s in steps if s["state"] == "succeeded")
-        table.add_row(
-            job["id"],
-            _state(job["state"]),
-            Text(make_visible(job["recipe"])),
-            f"{done}/{len(steps)}",
-            _when(job["created_at"]),
-            f"${job['usage']['cost_usd']:.4f}",
+        rows.append(
+            [
+                job["id"],
+                job["state"],
+                make_visible(job["recipe"]),
+                f"{done}/{len(steps)}",
+                _when(job["created_at"]),
+                _age(job["created_at"], now),
+                f"${job['usage']['cost_usd']:.4f}",
+            ]
         )
+    if not console.is_terminal:
+        _print_rows(console, JOB_COLUMNS, rows)
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in JOB_COLUMNS:
+        table.add_column(column, no_wrap=column != "RECIPE")
+    for row in rows:
+        table.add_row(row[0], _state(row[1]), Text(row[2]), *row[3:])
     console.print(table)
 
 
 def render_status(job: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     head = Text.assemble(("job ", "bold"), (job["id"], "bold"), "  ", _state(job["state"]))
     console.print(head)
     console.print(Text(f"recipe     {make_visible(job['recipe'])}"))
@@ -81,14 +126,18 @@ def render_status(job: dict[str, Any], console: Console | None = None) -> None:
                 style="red",
             )
         )
-    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
-    table.add_column("STEP")
-    table.add_column("KIND")
-    table.add_column("STATE")
-    for step in job["steps"]:
-        table.add_row(Text(step["id"]), step["kind"], _state(step["state"]))
     console.print()
-    console.print(table)
+    if console.is_terminal:
+        table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+        table.add_column("STEP")
+        table.add_column("KIND")
+        table.add_column("STATE")
+        for step in job["steps"]:
+            table.add_row(Text(make_visible(step["id"])), step["kind"], _state(step["state"]))
+        console.print(table)
+    else:
+        rows = [[make_visible(s["id"]), s["kind"], s["state"]] for s in job["steps"]]
+        _print_rows(console, ("STEP", "KIND", "STATE"), rows)
     if job["pending_approvals"]:
         console.print()
         console.print(Text("pending approvals", style="bold yellow"))
