@@ -228,11 +228,13 @@ def test_a_spinner_while_waiting_and_none_when_done():
 
 
 class Keys:
-    """A fake keyboard: each read returns the next item ("" = no key within the timeout)."""
+    """A fake keyboard: each read returns the next item ("" = no key within the timeout);
+    `line` is what is typed when a whole line is asked for (the reason after `d`)."""
 
-    def __init__(self, *keys: str | None):
+    def __init__(self, *keys: str | None, line: str | None = ""):
         self.keys = list(keys)
         self.reads = 0
+        self.line = line
 
     def __enter__(self):
         return self
@@ -243,6 +245,9 @@ class Keys:
     def read(self, timeout: float):
         self.reads += 1
         return self.keys.pop(0) if self.keys else None
+
+    def read_line(self):
+        return self.line
 
 
 def prompt_console(width: int = 80) -> Console:
@@ -298,6 +303,18 @@ def test_prompt_keys(key, answer):
     from agentctl.ui.prompts import ask_approval
 
     assert ask_approval(shell_request("ls"), console=prompt_console(), reader=Keys(key)) == answer
+
+
+def test_d_asks_for_an_optional_reason_for_the_agent():
+    from agentctl.ui.prompts import ask_approval
+
+    console = prompt_console()
+    answer = ask_approval(
+        shell_request("ls"), console=console, reader=Keys("d", line="  use the  staging host ")
+    )
+    assert answer == ("deny", "use the staging host")
+    assert "why?" in console.export_text()
+    assert ask_approval(shell_request("ls"), console=prompt_console(), reader=Keys("d")) == "deny"
 
 
 def test_question_mark_shows_details_then_waits_again():

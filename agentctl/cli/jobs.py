@@ -29,6 +29,19 @@ def jobs(
             " cancelled, interrupted."
         ),
     ] = None,
+    recipe: Annotated[
+        str | None, typer.Option("--recipe", help="Only jobs of the recipe with this name.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only jobs created since then: an age (30m, 12h, 7d) or a date (2026-01-31).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="At most this many jobs.")
+    ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -47,10 +60,37 @@ def jobs(
     ]
     if state:
         listed = [job for job in listed if job["state"] == state]
+    listed = filter_jobs(listed, recipe=recipe, since=since, limit=limit)
     if json_out:
         print(json.dumps(listed, indent=2))
+    elif not listed and (state or recipe or since):
+        render_jobs(listed, empty="no jobs match")
     else:
         render_jobs(listed)
+
+
+def filter_jobs(
+    listed: list[dict], *, recipe: str | None, since: str | None, limit: int | None
+) -> list[dict]:
+    """`jobs --recipe/--since/--limit` over described jobs (newest first)."""
+    from agentctl.times import parse_time
+    from agentctl.units import parse_duration
+
+    if recipe is not None:
+        listed = [job for job in listed if job["recipe"] == recipe]
+    if since is not None:
+        try:
+            cutoff = time.time() - parse_duration(since)
+        except ValueError:
+            try:
+                cutoff = parse_time(since) or 0.0
+            except ValueError:
+                raise UsageError(
+                    f"--since {since!r} is neither an age nor a date",
+                    "give an age such as 12h or 7d, or a date such as 2026-01-31",
+                ) from None
+        listed = [job for job in listed if (parse_time(job["created_at"]) or 0.0) >= cutoff]
+    return listed[:limit] if limit is not None else listed
 
 
 @app.command()
@@ -118,14 +158,18 @@ def log(
 
 
 @app.command()
-def cancel(job: JobArgument, db: DbOption = None, debug: DebugOption = False) -> None:
+def cancel(
+    job: JobArgument, json_out: JsonOption = False, db: DbOption = None, debug: DebugOption = False
+) -> None:
     """Stop a job. A running runner stops at its next safe point and kills a running tool."""
-    from agentctl.engine.jobs import cancel_job
+    from agentctl.engine.jobs import cancel_job, describe_job
 
     store = open_store(db)
     job_id = store.find_job(job)
     state = cancel_job(store, job_id)
-    if state == "cancelled":
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+    elif state == "cancelled":
         print(f"job {job_id} cancelled")
     else:
         print(f"cancel requested; job {job_id} is {state} and stops at its next safe point")
@@ -137,6 +181,10 @@ def prune(
         str, typer.Option("--older-than", help="Age of the last change, e.g. 30d, 12h, 90m.")
     ] = "30d",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the jobs that would be deleted; delete none.")
+    ] = False,
+    json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -156,16 +204,29 @@ def prune(
         ) from None
     store = open_store(db)
     ids, _ = prune_jobs(store, older_than=seconds, delete=False)
-    if not ids:
-        print(f"no finished jobs older than {older_than}")
+    say = (lambda text: print(text, file=sys.stderr)) if json_out else print
+    if not ids or dry_run:
+        if json_out:
+            print(json.dumps({"dry_run": dry_run, "jobs": ids, "deleted": [], "blobs": 0}))
+        elif not ids:
+            say(f"no finished jobs older than {older_than}")
+        else:
+            say(f"would delete {len(ids)} finished job(s) older than {older_than}:")
+            for job_id in ids:
+                say(f"  {job_id}")
         return
     if not yes:
         if not is_interactive(False):
             raise UsageError(
                 f"{len(ids)} finished job(s) older than {older_than} would be deleted",
-                "pass --yes to delete them",
+                "pass --yes to delete them (or --dry-run to list them)",
             )
-        if not typer.confirm(f"delete {len(ids)} finished job(s) older than {older_than}?"):
+        if not typer.confirm(
+            f"delete {len(ids)} finished job(s) older than {older_than}?", err=json_out
+        ):
             raise typer.Exit(1)
     ids, blobs = prune_jobs(store, older_than=seconds, delete=True)
+    if json_out:
+        print(json.dumps({"dry_run": False, "jobs": ids, "deleted": ids, "blobs": blobs}))
+        return
     print(f"deleted {len(ids)} job(s) and {blobs} stored output(s)")

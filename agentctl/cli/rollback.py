@@ -85,6 +85,9 @@ def rollback(
     force: Annotated[
         bool, typer.Option("--force", help="Also overwrite files changed since the job.")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be undone; change nothing.")
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -102,6 +105,14 @@ def rollback(
             print(json.dumps(preview, indent=2, ensure_ascii=False))
         else:
             say(f"job {job_id}: nothing to roll back" + (f" from step {to} on" if to else ""))
+        return
+    if dry_run:
+        if json_out:
+            print(json.dumps(preview, indent=2, ensure_ascii=False))
+            return
+        say(f"job {job_id}: would roll back" + (f" from step {to} on:" if to else ":"))
+        for line in _plan_lines(preview):
+            say(line)
         return
     if not yes:
         count = len(preview["plan"])

@@ -71,6 +71,14 @@ def run(
             " `agentctl log JOB --follow`.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only the final output (the last step's) on stdout; no progress lines.",
+        ),
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -99,7 +107,9 @@ def run(
     if detach:
         _detach(store, job_id, json_out=json_out)
         return
-    _follow(store, job_id, json_out=json_out, interactive=is_interactive(non_interactive))
+    _follow(
+        store, job_id, json_out=json_out, interactive=is_interactive(non_interactive), quiet=quiet
+    )
 
 
 @app.command()
@@ -110,6 +120,9 @@ def resume(
         typer.Option(
             "--non-interactive", help="Never prompt: park the job for approval and exit 3."
         ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the final output on stdout.")
     ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
@@ -123,7 +136,11 @@ def resume(
     """
     store = open_store(db)
     _follow(
-        store, store.find_job(job), json_out=json_out, interactive=is_interactive(non_interactive)
+        store,
+        store.find_job(job),
+        json_out=json_out,
+        interactive=is_interactive(non_interactive),
+        quiet=quiet,
     )
 
 
@@ -145,8 +162,9 @@ def _interrupt_once(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
-    """Run the job here, shown live on a terminal or as plain lines (stderr) elsewhere."""
+def _follow(store, job_id: str, *, json_out: bool, interactive: bool, quiet: bool = False) -> None:
+    """Run the job here, shown live on a terminal or as plain lines (stderr) elsewhere;
+    `quiet` shows nothing but the final output (and, on stderr, why there is none)."""
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
     from agentctl.ui.live import open_display
@@ -156,7 +174,7 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     job = describe_job(store, store.get_job(job_id))
     github = os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
     view = JobViewState.from_job(job, state="starting")
-    display = open_display(view, live=interactive, github=github)
+    display = open_display(view, live=interactive and not quiet, github=github, quiet=quiet)
     approver = (
         display.approver(workspace=Path(job["workspace"]), is_decided=pending_check(store, job_id))
         if interactive
@@ -164,7 +182,7 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
     )
 
     def on_event(event) -> None:
-        if event.type == "runner_started":
+        if event.type == "runner_started" and not quiet:
             verb = "resumed" if event.data.get("resumed") else "started"
             print(
                 f"job {job_id} {verb}; watch it from elsewhere with `agentctl watch {job_id}`",
@@ -191,12 +209,31 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool) -> None:
         _offer_rollback(store, job_id)
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+    elif quiet:
+        _print_quiet(store, outcome)
     else:
         show_outcome(
             outcome,
             final_output=_final_output(store, job_id) if outcome.state == "succeeded" else None,
         )
     raise typer.Exit(outcome.exit_code)
+
+
+def _print_quiet(store, outcome) -> None:
+    """Only the final output on stdout, whole (made visible on a terminal, raw in a file); any
+    other ending is said on stderr, so stdout stays clean."""
+    from agentctl.ui.plain import make_visible
+    from agentctl.ui.prompts import show_outcome
+
+    if outcome.state != "succeeded":
+        show_outcome(outcome, stream=sys.stderr)
+        return
+    final = _final_output(store, outcome.job_id)
+    if final is None:
+        return
+    text = final[1] if final[1].endswith("\n") else final[1] + "\n"
+    sys.stdout.write(make_visible(text) if sys.stdout.isatty() else text)
+    sys.stdout.flush()
 
 
 def _final_output(store, job_id: str) -> tuple[str, str] | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 
 import typer
 
 from agentctl.cli import app
-from agentctl.cli.options import DbOption, DebugOption, JobArgument, open_store
+from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 
 POLL_SECONDS = 0.2
 # A runner that dies says nothing: its lease is checked this often while the log is quiet.
@@ -16,7 +18,9 @@ LIVENESS_SECONDS = 2.0
 
 
 @app.command()
-def watch(job: JobArgument, db: DbOption = None, debug: DebugOption = False) -> None:
+def watch(
+    job: JobArgument, json_out: JsonOption = False, db: DbOption = None, debug: DebugOption = False
+) -> None:
     """Show the live view of a job that another process runs, until it ends or pauses.
 
     On a terminal, a pending approval is shown with the same prompt as `run`: answer it here
@@ -39,7 +43,11 @@ def watch(job: JobArgument, db: DbOption = None, debug: DebugOption = False) -> 
             store, job_id, display, interactive=interactive, workspace=Path(described["workspace"])
         )
     state = effective_state(store.get_job(job_id))
-    _print_end(job_id, state, pending=bool(store.list_approvals(job_id, state="pending")))
+    _print_end(
+        job_id, state, pending=bool(store.list_approvals(job_id, state="pending")), err=json_out
+    )
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
     raise typer.Exit(EXIT_CODES.get(state, 0))
 
 
@@ -83,10 +91,13 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
         time.sleep(POLL_SECONDS)
 
 
-def _answer(store, job_id: str, request: dict, answer: str | None) -> None:
+def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | None) -> None:
     from agentctl.engine.approvals import decide_approval, describe_decider
     from agentctl.errors import UsageError
 
+    reason = None
+    if isinstance(answer, tuple):
+        answer, reason = answer
     if answer not in ("approve", "deny"):
         return
     try:
@@ -95,15 +106,15 @@ def _answer(store, job_id: str, request: dict, answer: str | None) -> None:
             job_id,
             request["request"],
             answer,
-            by=describe_decider(),
-            comment="answered in agentctl watch",
+            by=describe_decider(via="agentctl watch"),
+            comment=reason or None,
             now=time.time(),
         )
     except UsageError as error:  # answered elsewhere a moment before
         typer.echo(f"note: {error.message}", err=True)
 
 
-def _print_end(job_id: str, state: str, *, pending: bool) -> None:
+def _print_end(job_id: str, state: str, *, pending: bool, err: bool = False) -> None:
     if state == "awaiting_approval" and not pending:
         state = "decided"
     lines = {
@@ -118,4 +129,4 @@ def _print_end(job_id: str, state: str, *, pending: bool) -> None:
         "interrupted": f"job {job_id} interrupted; continue it with `agentctl resume {job_id}`",
         "running": f"job {job_id} is still running",
     }
-    typer.echo(lines.get(state, f"job {job_id} is {state}"))
+    print(lines.get(state, f"job {job_id} is {state}"), file=sys.stderr if err else sys.stdout)

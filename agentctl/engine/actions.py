@@ -109,9 +109,7 @@ class ActionRunner:
                 step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rules
             )
             if answer == "deny":
-                who = approval.get("decided_by") or "a person"
-                why = "running it again was denied" if uncertain else "it was denied"
-                return self._refuse(step, key, name, args, verdict, f"{why} by {who}")
+                return self._refuse_for_person(step, key, name, args, approval, uncertain)
         self.check_cancel()
         tool_timeout = self._timeout_for(timeout)
         started_data: dict[str, Any] = {
@@ -213,6 +211,39 @@ class ActionRunner:
             0.0,
             {"args": args, "refused": True, "decision": "deny", "rules": verdict.rules},
         )
+        return result
+
+    def _refuse_for_person(
+        self,
+        step: str,
+        key: str,
+        name: str,
+        args: dict[str, Any],
+        approval: dict[str, Any],
+        uncertain: bool,
+    ) -> ToolResult:
+        """A person said no: the agent hears it as theirs (with their comment), never as a
+        policy rule's."""
+        from agentctl.engine.approvals import person_denial
+
+        if approval.get("state") == "expired":
+            said = f"its approval ran out ({approval.get('decided_by')})"
+        else:
+            said = person_denial(approval)
+        again = "running it again was " if uncertain else ""
+        result = ToolResult(
+            ok=False,
+            error="denied",
+            output=(
+                f"{name} was not run: {again}{said}."
+                " Do not retry it; find another way or explain what you need."
+            ),
+        )
+        extra: dict[str, Any] = {"args": args, "refused": True, "decision": "deny"}
+        extra["denied_by"] = approval.get("decided_by") or "a person"
+        if approval.get("comment"):
+            extra["comment"] = approval["comment"]
+        self._finish(step, key, name, result, 0.0, extra)
         return result
 
     def _finish(

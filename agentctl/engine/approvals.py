@@ -20,9 +20,10 @@ from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.errors import UsageError
 from agentctl.store import NewEvent, Store
 
-# An approver is shown the request and answers "approve" or "deny"; "decided" when someone
-# answered it from another process meanwhile; or None when nobody here can answer.
-Approver = Callable[[dict[str, Any]], "str | None"]
+# An approver is shown the request and answers "approve" or "deny" (or ("deny", reason) when
+# the person gave one: the agent is told it); "decided" when someone answered it from another
+# process meanwhile; or None when nobody here can answer.
+Approver = Callable[[dict[str, Any]], "str | tuple[str, str] | None"]
 
 
 def hash_action(tool: str | None, args: dict[str, Any]) -> str:
@@ -30,12 +31,26 @@ def hash_action(tool: str | None, args: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def describe_decider() -> str:
+def describe_decider(via: str = "") -> str:
+    """Who decides, for the audit log: `alice (uid 1000) on host` (`, via the prompt`)."""
     try:
         user = getpass.getuser()
     except Exception:
         user = "unknown"
-    return f"{user} (uid {os.getuid()}) on {socket.gethostname()}"
+    return f"{user} (uid {os.getuid()}) on {socket.gethostname()}" + (f", via {via}" if via else "")
+
+
+def decider_name(decided_by: str | None) -> str:
+    """The person's name out of `describe_decider`'s text: what "denied by alice" shows."""
+    return (decided_by or "").split(" (")[0].strip() or "a person"
+
+
+def person_denial(record: dict[str, Any]) -> str:
+    """`denied by alice` or `denied by alice: <comment>`: a person's deny in their words."""
+    comment = " ".join(str(record.get("comment") or "").split())
+    return f"denied by {decider_name(record.get('decided_by'))}" + (
+        f": {comment}" if comment else ""
+    )
 
 
 class Gate:
@@ -91,14 +106,17 @@ class Gate:
             )
         if record["state"] == "pending" and self.approver is not None:
             answer = self.approver(record)
+            said: str | None = None  # the person's reason, told to the agent on a deny
+            if isinstance(answer, tuple):
+                answer, said = answer
             if answer in ("approve", "deny"):
                 record = decide_approval(
                     self.store,
                     job_id,
                     record["request"],
                     answer,
-                    by=describe_decider(),
-                    comment="answered at the prompt",
+                    by=describe_decider(via="the prompt"),
+                    comment=said or None,
                     now=self.journal.clock(),
                 )
             elif answer == "decided":  # `agentctl approve/deny` answered from elsewhere

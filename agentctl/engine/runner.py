@@ -32,6 +32,8 @@ from agentctl.errors import AgentctlError, LeaseLost, UsageError
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, Store
 
+# `steps[].output` in job JSON keeps this many characters; `log --json` has all of it.
+STEP_OUTPUT_CAP = 4000
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 EXIT_CODES = {
     "succeeded": 0,
@@ -224,6 +226,7 @@ class _Run:
             done = self.index.steps.get(view["id"])
             if done:
                 view["state"] = done["state"]
+                self._show_output(view, done.get("output") or "")
 
     # -- the run as a whole --------------------------------------------------------------
 
@@ -437,10 +440,25 @@ class _Run:
         self.journal.add(event, step_id, data, set_fields={"steps": self.steps_view})
         self.journal.commit()
 
+    def _show_output(self, view: dict[str, Any], output: str) -> None:
+        """The job row's copy of a step's output (`steps[].output`): masked and capped, so
+        listing jobs stays small; the whole output stays in the step_finished event."""
+        view.pop("output", None)
+        view.pop("output_truncated", None)
+        if not output:
+            return
+        output = self.redactor.mask(output)
+        view["output"] = output[:STEP_OUTPUT_CAP]
+        if len(output) > STEP_OUTPUT_CAP:
+            view["output_truncated"] = True
+
     def _finish_step(self, step_id: str, state: str, output: str, error: str = "") -> None:
         data: dict[str, Any] = {"state": state, "output": output}
         if error:
             data["error"] = error
+        for view in self.steps_view:
+            if view["id"] == step_id:
+                self._show_output(view, output)
         self._set_step_state(step_id, state, event="step_finished", data=data)
         self.index.steps[step_id] = data
 
@@ -477,10 +495,9 @@ class _Run:
                 reason=message,
             )
             if decision == "deny":
-                raise StepFailed(
-                    f"step {step.id}: {message!r} was denied by"
-                    f" {record.get('decided_by') or 'a person'}"
-                )
+                from agentctl.engine.approvals import person_denial
+
+                raise StepFailed(f"step {step.id}: {message!r} was {person_denial(record)}")
             return "approved"
         return self._run_agent(step)
 

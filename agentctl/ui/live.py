@@ -98,11 +98,11 @@ class LiveJobView:
 
     def approver(
         self, *, workspace: Path | None, is_decided: Callable[[dict[str, Any]], bool]
-    ) -> Callable[[dict[str, Any]], str | None]:
+    ) -> Callable[[dict[str, Any]], str | tuple[str, str] | None]:
         """An Approver (see engine.approvals) that asks with the view paused."""
         from agentctl.ui.prompts import ask_approval
 
-        def ask(request: dict[str, Any]) -> str | None:
+        def ask(request: dict[str, Any]) -> str | tuple[str, str] | None:
             with self.paused():
                 return ask_approval(
                     request,
@@ -125,11 +125,12 @@ class PlainDisplay:
         state: JobViewState,
         *,
         around: Callable[[Any], tuple[list[str], list[str]]] | None = None,
+        quiet: bool = False,
     ):
         from agentctl.ui.plain import EventPrinter
 
         self.state = state  # folded too, so callers can ask how the job stands
-        self._printer = EventPrinter(state.job_id, around=around)
+        self._printer = None if quiet else EventPrinter(state.job_id, around=around)
 
     def __enter__(self) -> PlainDisplay:
         return self
@@ -139,17 +140,18 @@ class PlainDisplay:
 
     def on_event(self, event: Any) -> None:
         self.state.apply(event)
-        self._printer.on_event(event)
+        if self._printer is not None:
+            self._printer.on_event(event)
 
     def on_text(self, chunk: str) -> None:
         pass  # a log gets the model's text once, in its `model_response` line
 
     def approver(
         self, *, workspace: Path | None, is_decided: Callable[[dict[str, Any]], bool]
-    ) -> Callable[[dict[str, Any]], str | None]:
+    ) -> Callable[[dict[str, Any]], str | tuple[str, str] | None]:
         from agentctl.ui.prompts import ask_approval
 
-        def ask(request: dict[str, Any]) -> str | None:
+        def ask(request: dict[str, Any]) -> str | tuple[str, str] | None:
             return ask_approval(
                 request,
                 console=Console(stderr=True),
@@ -161,9 +163,15 @@ class PlainDisplay:
 
 
 def open_display(
-    state: JobViewState, *, live: bool, github: bool = False, console: Console | None = None
+    state: JobViewState,
+    *,
+    live: bool,
+    github: bool = False,
+    console: Console | None = None,
+    quiet: bool = False,
 ) -> LiveJobView | PlainDisplay:
-    """The live view when `live` (and stderr is a terminal), else plain lines on stderr."""
+    """The live view when `live` (and stderr is a terminal), else plain lines on stderr
+    (none when `quiet`)."""
     console = console or Console(stderr=True)
     if live and console.is_terminal:
         return LiveJobView(state, console)
@@ -172,4 +180,4 @@ def open_display(
         from agentctl.ui.github import WorkflowCommands
 
         around = WorkflowCommands(state.job_id).around
-    return PlainDisplay(state, around=around)
+    return PlainDisplay(state, around=around, quiet=quiet)

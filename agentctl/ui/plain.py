@@ -104,6 +104,11 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
         return f"{where}→ {data.get('tool')}: {what}{decided}{again}"
     if type_ == "action_finished":
+        if data.get("refused") and data.get("denied_by"):  # a person's no, in their words
+            from agentctl.engine.approvals import person_denial
+
+            said = person_denial({"decided_by": data["denied_by"], "comment": data.get("comment")})
+            return f"{where}✗ {data.get('tool')} not run: {said}"
         if data.get("refused"):
             rules = ", ".join(data.get("rules") or [])
             return f"{where}✗ {data.get('tool')} not run: {data.get('error') or 'refused'}" + (

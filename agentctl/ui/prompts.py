@@ -33,10 +33,12 @@ PREVIEW_MAX_BYTES = 1_000_000
 FINAL_OUTPUT_LINES = 40
 
 
-def show_outcome(outcome: Any, final_output: tuple[str, str] | None = None) -> None:
+def show_outcome(
+    outcome: Any, final_output: tuple[str, str] | None = None, stream: Any = None
+) -> None:
     """The end of a run for a person; `final_output` is (step, text) of the last step."""
     job = outcome.job_id
-    out = sys.stdout
+    out = stream or sys.stdout
     if outcome.state == "succeeded":
         if final_output is not None:
             step, text = final_output
@@ -262,6 +264,31 @@ class KeyReader:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
             self._saved = None
 
+    def read_line(self) -> str | None:
+        """A whole line, typed with echo and editing (the terminal's own line mode for a
+        moment); None at end of input."""
+        if self.fd is None:
+            line = self.stream.readline()
+            return line.rstrip("\r\n") if line else None
+        if self._saved is None:
+            line = self.stream.readline()
+            return line.rstrip("\r\n") if line else None
+        import termios
+        import tty
+
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+        try:
+            chunks = []
+            while True:
+                data = os.read(self.fd, 1024)
+                if not data:
+                    return None if not chunks else b"".join(chunks).decode("utf-8", "replace")
+                chunks.append(data)
+                if data.endswith((b"\n", b"\r")):
+                    return b"".join(chunks).decode("utf-8", "replace").rstrip("\r\n")
+        finally:
+            tty.setcbreak(self.fd)
+
     def read(self, timeout: float) -> str | None:
         """A key, "" when none came within `timeout`, None at end of input."""
         if self.fd is None:
@@ -305,9 +332,10 @@ def ask_approval(
     workspace: Path | None = None,
     is_decided: Callable[[], bool] | None = None,
     reader: KeyReader | None = None,
-) -> str | None:
-    """Ask on the terminal: "approve", "deny", "decided" (answered elsewhere meanwhile), or
-    None when nobody can answer here (end of input)."""
+) -> str | tuple[str, str] | None:
+    """Ask on the terminal: "approve", "deny" (or ("deny", reason) when the person typed a
+    reason for the agent), "decided" (answered elsewhere meanwhile), or None when nobody can
+    answer here (end of input)."""
     console = console or Console(stderr=True)
     console.print()
     console.print(render_approval(request, workspace=workspace))
@@ -321,11 +349,20 @@ def ask_approval(
             if answer != "details":
                 break
             console.print(render_approval(request, workspace=workspace, details=True))
+        reason = ""
+        if answer == "deny":
+            console.print(
+                Text("why? (optional; the agent is told) then Enter: ", style="dim"), end=""
+            )
+            console.file.flush()
+            reason = " ".join((keyboard.read_line() or "").split())
     request_id = request.get("request")
     if answer == "approve":
         console.print(Text(f"approved {request_id}", style="green"))
     elif answer == "deny":
         console.print(Text(f"denied {request_id}", style="red"))
+        if reason:
+            return ("deny", reason)
     elif answer == "decided":
         console.print(Text(f"{request_id} was decided from another terminal", style="yellow"))
     return answer
