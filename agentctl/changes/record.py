@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentctl.changes.ignore import default_skips, glob_to_regex
+
 READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "http_get"})
 FILE_TOOLS = frozenset({"write_file", "edit_file"})
 DEFAULT_MAX_FILE_SIZE = 1_000_000
@@ -36,7 +38,13 @@ BINARY_SNIFF = 8192
 # its size or mtime showing it ("racy git"), so such entries are re-read at the next walk.
 RACY_WINDOW_NS = 100_000_000
 ALWAYS_EXCLUDED = ".git"
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a file that is not what its type says (a device node swapped in after the walk
+# looked) must not block the snapshot; regular files ignore the flag.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+# A snapshot slower than this says so (files counted, time taken) once per run.
+SLOW_SNAPSHOT_SECONDS = 2.0
+# How many entries a walk looks at between two looks at the cancel flag.
+CANCEL_CHECK_EVERY = 512
 
 
 class FileState:
@@ -118,33 +126,6 @@ def _sig(st: os.stat_result) -> tuple:
 # --- excludes -------------------------------------------------------------------------------
 
 
-def glob_to_regex(pattern: str) -> str:
-    """gitignore-like globs: `*` and `?` stay inside one path part, `**` spans parts."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[^" + body[1:] + "]" if body[:1] in "!^" and body else "[" + body + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
-
-
 def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
     """A test `(relative path, is_dir) -> excluded`. A pattern without `/` matches a name at
     any depth; with one (or a leading `/`) the whole path; a trailing `/` only directories."""
@@ -199,8 +180,18 @@ class _Token:
     dirs: set[str] = field(default_factory=set)
 
 
+class SnapshotCancelled(Exception):
+    """The job was cancelled while a snapshot walked the workspace."""
+
+
 class ChangeRecorder:
-    """Records, per action, the workspace files it created, modified, deleted or renamed."""
+    """Records, per action, the workspace files it created, modified, deleted or renamed.
+
+    Snapshots hold regular files and symlinks only, and never leave the workspace's file
+    system: a mount below it (`/proc`, `/sys`, `/dev`, another disk) is not walked, so a
+    special file can neither block a snapshot nor fill its memory. `cancel`, when set, stops
+    a walk that comes before an action; `warn` hears once per run about a slow snapshot.
+    """
 
     def __init__(
         self,
@@ -209,11 +200,22 @@ class ChangeRecorder:
         exclude: Iterable[str] = (),
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         max_total: int = DEFAULT_MAX_TOTAL,
+        gitignore: bool = True,
+        cancel: threading.Event | None = None,
+        warn: Callable[[str], None] | None = None,
+        slow_after: float = SLOW_SNAPSHOT_SECONDS,
     ):
         self.root = Path(workspace).resolve()
         self.max_file_size = max_file_size
         self.max_total = max_total
         self.excluded = compile_excludes(exclude)
+        user_excluded, skipped = self.excluded, default_skips(self.root, gitignore=gitignore)
+        # Whole-tree walks also skip caches and git-ignored paths; file tools do not.
+        self.walk_excluded = lambda rel, is_dir: user_excluded(rel, is_dir) or skipped(rel, is_dir)
+        self.cancel = cancel
+        self.warn = warn
+        self.slow_after = slow_after
+        self._warned_slow = self._said_scanning = False
         self._cache: dict[str, FileState] = {}
         self.kept_bytes = 0
         # prime() may run in a background thread while the first action starts.
@@ -239,7 +241,7 @@ class ChangeRecorder:
                 return _Token(
                     "file", rel=rel, state=self._read_one(rel), missing_dirs=self._missing_dirs(rel)
                 )
-            files, dirs = self._scan()
+            files, dirs = self._scan(cancellable=True)
             return _Token("tree", files=files, dirs=dirs)
 
     def after(self, token: _Token) -> list[dict[str, Any]]:
@@ -297,13 +299,22 @@ class ChangeRecorder:
 
     # -- snapshots ---------------------------------------------------------------------------
 
-    def _scan(self) -> tuple[dict[str, FileState], set[str]]:
+    def _scan(self, *, cancellable: bool = False) -> tuple[dict[str, FileState], set[str]]:
+        """One walk. `cancellable` walks (before an action) stop at a cancel; the walk after
+        an action always finishes, since what the action changed must be recorded."""
         started = time.time_ns()
-        cache, excluded = self._cache, self.excluded
+        clock = time.monotonic()
+        cache, excluded = self._cache, self.walk_excluded
+        cancel = self.cancel if cancellable else None
+        try:
+            device = os.stat(self.root).st_dev
+        except OSError:
+            return {}, set()
         files: dict[str, FileState] = {}
         dirs: set[str] = set()
         stack = [("", str(self.root))]
         unlisted: list[str] = []
+        seen = 0
         while stack:
             prefix, path = stack.pop()
             try:
@@ -313,10 +324,20 @@ class ChangeRecorder:
                 continue
             with entries:
                 for entry in entries:
+                    seen += 1
+                    if seen % CANCEL_CHECK_EVERY == 0:
+                        if cancel is not None and cancel.is_set():
+                            raise SnapshotCancelled()
+                        self._say_if_slow(seen, clock, done=False)
                     rel = prefix + entry.name
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            if not excluded(rel, True):
+                            # Another file system (/proc, /sys, /dev, a mount) is not the
+                            # workspace's: its files are not the job's changes.
+                            if (
+                                not excluded(rel, True)
+                                and entry.stat(follow_symlinks=False).st_dev == device
+                            ):
                                 dirs.add(rel)
                                 stack.append((rel + "/", entry.path))
                             continue
@@ -325,6 +346,7 @@ class ChangeRecorder:
                         continue
                     if (
                         not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
+                        or st.st_dev != device
                         or excluded(rel, False)
                         or not _storable(rel)
                     ):
@@ -345,7 +367,33 @@ class ChangeRecorder:
             files.update((r, c) for r, c in cache.items() if r.startswith(kept) and r not in files)
         for rel in [r for r in cache if r not in files]:
             self._forget(rel)
+        self._say_if_slow(len(files), clock, done=True)
         return files, dirs
+
+    def _say_if_slow(self, count: int, since: float, *, done: bool) -> None:
+        """Tell the person once per run that snapshots are slow, and how to make them fast:
+        first while the walk is still going, then (if it was) with the whole walk's figures."""
+        if self.warn is None or self._warned_slow:
+            return
+        seconds = time.monotonic() - since
+        if seconds < self.slow_after:
+            return
+        hint = (
+            'exclude what the job does not change with `changes: {exclude: ["big/dir/**"]}`'
+            " in the recipe, or pick a smaller --workspace"
+        )
+        if done:
+            self._warned_slow = True
+            self.warn(
+                f"the workspace snapshot of {self.root} took {seconds:.1f} s"
+                f" ({count:,} files); every command is bracketed by one: {hint}"
+            )
+        elif not self._said_scanning:
+            self._said_scanning = True
+            self.warn(
+                f"snapshotting the workspace {self.root}: {count:,} entries in {seconds:.1f} s"
+                " so far (every command's file changes are recorded)"
+            )
 
     def _read(self, rel: str, path: str, sig: tuple, started_ns: int) -> FileState | None:
         if stat.S_ISLNK(sig[0]):

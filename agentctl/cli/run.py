@@ -34,6 +34,13 @@ def run(
         str | None,
         typer.Option(help="The folder the agent works in (default: the current folder)."),
     ] = None,
+    force_workspace: Annotated[
+        bool,
+        typer.Option(
+            "--force-workspace",
+            help="Accept `/` or a home folder as the workspace (refused without it).",
+        ),
+    ] = False,
     policy: Annotated[
         list[str] | None,
         typer.Option(
@@ -103,6 +110,7 @@ def run(
         record=record,
         replay=replay,
         policy_files=policy or [],
+        force_workspace=force_workspace,
     )
     if detach:
         _detach(store, job_id, json_out=json_out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentctl.changes.record import SnapshotCancelled
 from agentctl.engine.approvals import Gate
 from agentctl.engine.control import Cancelled, LimitExceeded, Limits, Usage
 from agentctl.engine.journal import Journal, ReplayIndex
@@ -125,13 +126,18 @@ class ActionRunner:
             started_data["approval"] = approval["request"]
         if repeat:
             started_data["repeat"] = repeat  # the log marks an identical action done again
+        recorder = self.ctx.recorder if not read_only else None
+        # The snapshot before comes before the action is logged as started: a cancel during a
+        # long walk then leaves nothing uncertain behind.
+        try:
+            token = recorder.before(name, args, read_only=read_only) if recorder else None
+        except SnapshotCancelled:
+            raise Cancelled() from None
         self.journal.add("action_started", step, started_data, add_fields={"tool_calls": 1})
         self.ctx.usage.tool_calls += 1
         # Durable before a side effect: after a power cut the log still says it may have run.
         self.journal.commit(durable=not read_only)
         self.index.started[key] = {"key": key}
-        recorder = self.ctx.recorder if not read_only else None
-        token = recorder.before(name, args, read_only=read_only) if recorder else None
         started = time.monotonic()
         try:
             result = tool.run(

@@ -104,7 +104,7 @@ def build_action_context(
         deadline=deadline,
         tool_timeout_cap=policy_limit("tool_timeout"),
         decide=decide,
-        recorder=_recorder_for(recipe, workspace, db_path),
+        recorder=_recorder_for(recipe, workspace, db_path, cancel=cancel, warn=warn),
         sandbox=sandbox,
         network=network,
         hidden_paths=hidden_paths_for(db_path, workspace),
@@ -112,7 +112,14 @@ def build_action_context(
     return ctx
 
 
-def _recorder_for(recipe: Any, workspace: Path, db_path: Path):
+def _recorder_for(
+    recipe: Any,
+    workspace: Path,
+    db_path: Path,
+    *,
+    cancel: threading.Event | None = None,
+    warn: Any = None,
+):
     from agentctl.changes.history import ChangeRecorder
 
     exclude = list(recipe.changes.exclude)
@@ -120,7 +127,14 @@ def _recorder_for(recipe: Any, workspace: Path, db_path: Path):
     if workspace in db.parents:  # the job's own database is not one of its changes
         relative = db.relative_to(workspace).as_posix()
         exclude += [relative, f"{relative}-wal", f"{relative}-shm", f"{relative}-journal"]
-    return ChangeRecorder(workspace, exclude=exclude, max_file_size=recipe.changes.max_file_size)
+    return ChangeRecorder(
+        workspace,
+        exclude=exclude,
+        max_file_size=recipe.changes.max_file_size,
+        gitignore=recipe.changes.gitignore,
+        cancel=cancel,
+        warn=warn,
+    )
 
 
 def _policy_decider(

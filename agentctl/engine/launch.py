@@ -28,6 +28,7 @@ def prepare_job(
     replay: str | None,
     policy_files: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    force_workspace: bool = False,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
     from agentctl.models.calls import check_models_configured, start_prefetch
@@ -41,6 +42,8 @@ def prepare_job(
         raise UsageError(
             f"workspace {folder} is not a folder", "pass --workspace DIR with an existing folder"
         )
+    if not force_workspace:
+        refuse_broad_workspace(folder.resolve())
     if record and replay:
         raise UsageError(
             "--record and --replay cannot be used together",
@@ -65,6 +68,24 @@ def prepare_job(
         "replay": str(Path(replay).resolve()) if replay else None,
     }
     return create_job(store, loaded, params=params, workspace=folder.resolve(), options=options)
+
+
+def refuse_broad_workspace(folder: Path) -> None:
+    """`/` or a home folder as the workspace is almost always a slip: every command would be
+    bracketed by a snapshot of everything under it. It takes `--force-workspace`."""
+    homes = {Path("/"), Path("/root")}
+    try:
+        homes.add(Path.home().resolve())
+    except (RuntimeError, OSError):
+        pass
+    if folder in homes or (folder.parent in (Path("/home"), Path("/Users"))):
+        what = "the root folder" if folder == Path("/") else "a home folder"
+        raise UsageError(
+            f"workspace {folder} is {what}: the job could change, and agentctl would record,"
+            " every file under it",
+            "pass --workspace with the project folder the job works on"
+            " (or add --force-workspace if you really mean it)",
+        )
 
 
 def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict[str, str]]:
