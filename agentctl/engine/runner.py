@@ -465,17 +465,17 @@ class _Run:
     def _context(self) -> dict[str, Any]:
         return {"params": self.params, "steps": self.outputs, "env": self.env_values}
 
-    def _render(self, template: str) -> str:
+    def _render(self, template: str, *, shell: bool = False) -> str:
         from agentctl.recipe.schema import render_template
 
-        return render_template(template, self._context())
+        return render_template(template, self._context(), shell=shell)
 
     def _run_step(self, step) -> str:
         if step.kind == "run":
             result = self._run_shell(
                 step=step.id,
                 key=f"{step.id}/run",
-                command=self._render(step.run),
+                command=self._render(step.run, shell=True),
                 timeout=step.timeout,
             )
             if not result.ok:
@@ -555,7 +555,7 @@ class _Run:
             tools=build_toolbox(self.recipe.tools, agent.tools),
             max_turns=agent.max_turns,
             max_tool_calls=agent.max_tool_calls,
-            check_command=self._render(step.check.run) if step.check else None,
+            check_command=self._render(step.check.run, shell=True) if step.check else None,
             check_attempts=step.check.attempts if step.check else 1,
         )
         return loop.run(spec)

@@ -6,13 +6,14 @@ for names the recipe lists; anything else is an error when the recipe is loaded.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -53,17 +54,66 @@ class _Sandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-def _shell_quote(value: Any) -> str:
-    return shlex.quote(str(value))
+class Raw(str):
+    """Template output that goes into a shell command exactly as written: `| raw`, or text the
+    template already quoted with `| q`."""
+
+
+def _shell_quote(value: Any) -> Raw:
+    return Raw(shlex.quote(str(value)))
+
+
+def _raw(value: Any) -> Raw:
+    return Raw(str(value))
 
 
 _ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _ENV.filters["shell_quote"] = _shell_quote
 _ENV.filters["q"] = _shell_quote
+_ENV.filters["raw"] = _raw
 _SCOPES = ("params", "steps", "env")
 _ALWAYS_OK = frozenset({"loop", "caller", "varargs", "kwargs"}) | frozenset(_ENV.globals)
 _DICT_METHODS = frozenset({"items", "keys", "values", "get"})
 _TEMPLATE_HINT = "a template can use params.<name>, steps.<id>.output and env.<NAME>"
+# Marks where a value goes in a rendered shell command, before it is quoted for its place.
+_SLOT = re.compile("\x00(\\d+)\x00")
+
+
+def _quote_for_shell(text: str, values: list[str]) -> str:
+    """Put each value into the rendered command `text` (which holds `\\0N\\0` markers where
+    values go) so that it is one literal piece of shell text wherever it stands: a word of
+    its own outside quotes, an escaped run inside double quotes, and inside single quotes a
+    quoted word between closing and reopening the quote."""
+    out: list[str] = []
+    quote = ""  # "", "'" or '"': the quoting in force at this point of the command
+    i = 0
+    while i < len(text):
+        slot = _SLOT.match(text, i)
+        if slot is not None:
+            value = values[int(slot.group(1))]
+            if quote == "'":
+                out.append("'" + shlex.quote(value) + "'")
+            elif quote == '"':
+                out.append(re.sub(r'([\\$`"])', r"\\\1", value))
+            else:
+                out.append(shlex.quote(value))
+            i = slot.end()
+            continue
+        char = text[i]
+        out.append(char)
+        if quote == "'":
+            if char == "'":
+                quote = ""
+        elif char == "\\" and i + 1 < len(text) and text[i + 1] != "\x00":
+            out.append(text[i + 1])
+            i += 1
+        elif quote == '"':
+            if char == '"':
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        i += 1
+    return "".join(out)
 
 
 @functools.lru_cache(maxsize=256)
@@ -71,12 +121,51 @@ def _compile(source: str) -> Any:
     return _ENV.from_string(source)
 
 
-def render_template(source: str, context: dict[str, Any], *, where: str = "") -> str:
-    """Render `source` with `params`, `steps` (id -> {"output": str}) and `env` in scope."""
+_SLOT_VALUES: contextvars.ContextVar[list[str]] = contextvars.ContextVar("_SLOT_VALUES")
+
+
+@pass_context
+def _slot(context: Any, value: Any) -> str:
+    """Jinja's `finalize` for shell commands: called with the value of every {{ ... }} (never
+    literal text); leaves a marker that `_quote_for_shell` replaces. Taking the context keeps
+    Jinja from folding constants at compile time, outside any render."""
+    if isinstance(value, Raw):
+        return str(value).replace("\x00", "")  # never a marker of its own
+    values = _SLOT_VALUES.get()
+    values.append("" if value is None else str(value))
+    return f"\x00{len(values) - 1}\x00"
+
+
+_SHELL_ENV = _Sandbox(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_slot
+)
+_SHELL_ENV.filters.update(_ENV.filters)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_shell(source: str) -> Any:
+    return _SHELL_ENV.from_string(source)
+
+
+def render_template(
+    source: str, context: dict[str, Any], *, where: str = "", shell: bool = False
+) -> str:
+    """Render `source` with `params`, `steps` (id -> {"output": str}) and `env` in scope.
+
+    `shell`: the result is a shell command, so every value is quoted for where it stands
+    (see `_quote_for_shell`) unless the template says `| raw` (or quoted it with `| q`)."""
     scope = {"params": {}, "steps": {}, "env": {}, **context}
     label = f" in {where}" if where else ""
     try:
-        return _compile(source).render(scope)
+        if not shell:
+            return _compile(source).render(scope)
+        values: list[str] = []
+        token = _SLOT_VALUES.set(values)
+        try:
+            rendered = _compile_shell(source).render(scope)
+        finally:
+            _SLOT_VALUES.reset(token)
+        return _quote_for_shell(rendered, values)
     except TemplateSyntaxError as e:
         raise AgentctlError(
             f"template syntax error{label} (line {e.lineno}): {e.message}",
