@@ -183,8 +183,31 @@ def test_cancel_a_parked_job(gated, workspace):
     invoke("run", str(gated), "-p", "name=x", "--workspace", str(workspace), "--non-interactive")
     result = invoke("cancel", "last")
     assert result.exit_code == 0 and "cancelled" in result.stdout
-    assert jobs_json()[0]["state"] == "cancelled"
-    assert_bad_input(invoke("cancel", "last"), "already cancelled")
+    [job] = jobs_json()
+    assert job["state"] == "cancelled"
+    # The step it was parked in ended with it (it said awaiting_approval before).
+    assert [s["state"] for s in job["steps"]] == ["succeeded", "cancelled", "pending"]
+    status = json.loads(invoke("status", "last", "--json").stdout)
+    assert [s["state"] for s in status["steps"]] == ["succeeded", "cancelled", "pending"]
+    # Cancelling again is not an error: the job is stopped either way.
+    again = invoke("cancel", "last")
+    assert again.exit_code == 0 and "already cancelled" in again.stdout, again.output
+
+
+def test_jobs_keeps_every_state_asked_for_and_names_it_when_none_match(gated, workspace):
+    invoke("run", str(gated), "-p", "name=x", "--workspace", str(workspace), "--non-interactive")
+    invoke("run", str(gated), "-p", "name=y", "--workspace", str(workspace), "--non-interactive")
+    assert invoke("cancel", "last").exit_code == 0
+    both = invoke("jobs", "--state", "awaiting_approval", "--state", "cancelled", "--json")
+    assert sorted(j["state"] for j in json.loads(both.stdout)) == [
+        "awaiting_approval",
+        "cancelled",
+    ]
+    commas = invoke("jobs", "--state", "awaiting_approval,cancelled", "--json")
+    assert len(json.loads(commas.stdout)) == 2
+    none = invoke("jobs", "--state", "running")
+    assert none.exit_code == 0 and "no running jobs" in none.stdout
+    assert "no jobs yet" not in none.stdout
 
 
 def test_db_option_before_or_after_the_command(tmp_path, gated, workspace):

@@ -111,7 +111,10 @@ def test_sigkill_then_resume_runs_every_effect_once(tmp_path, server, when, even
         cwd=tmp_path,
     )
     assert crashed.returncode == -9, (crashed.returncode, crashed.stderr)
-    assert status(db, tmp_path)["state"] == "interrupted"  # the dead runner is noticed at once
+    killed = status(db, tmp_path)
+    assert killed["state"] == "interrupted"  # the dead runner is noticed at once
+    # Its steps say so too: the step it died in is interrupted, not running.
+    assert "running" not in [s["state"] for s in killed["steps"]], killed["steps"]
 
     asked = 0
     for _ in range(4):

@@ -23,10 +23,10 @@ from agentctl.errors import UsageError
 @app.command()
 def jobs(
     state: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             help="Only jobs in this state: running, awaiting_approval, succeeded, failed,"
-            " cancelled, interrupted."
+            " cancelled, interrupted; repeat for more (or separate with commas)."
         ),
     ] = None,
     recipe: Annotated[
@@ -50,20 +50,24 @@ def jobs(
     from agentctl.engine.jobs import STATES, describe_job
     from agentctl.ui.tables import render_jobs
 
-    if state and state not in STATES:
-        raise UsageError(f"unknown state {state!r}", f"use one of: {', '.join(STATES)}")
+    wanted = [name.strip() for given in state or [] for name in given.split(",") if name.strip()]
+    for name in wanted:
+        if name not in STATES:
+            raise UsageError(f"unknown state {name!r}", f"use one of: {', '.join(STATES)}")
     store = open_store(db)
     # `running` in the row may mean a dead runner: filter on the state as described.
-    listed = [
-        describe_job(store, job)
-        for job in store.list_jobs(state=None if state in ("running", "interrupted") else state)
-    ]
-    if state:
-        listed = [job for job in listed if job["state"] == state]
+    only = wanted[0] if len(wanted) == 1 and wanted[0] not in ("running", "interrupted") else None
+    listed = [describe_job(store, job) for job in store.list_jobs(state=only)]
+    if wanted:
+        listed = [job for job in listed if job["state"] in wanted]
     listed = filter_jobs(listed, recipe=recipe, since=since, limit=limit)
     if json_out:
         print(json.dumps(listed, indent=2))
-    elif not listed and (state or recipe or since):
+    elif not listed and wanted and not (recipe or since):
+        render_jobs(
+            listed, empty=f"no {' or '.join(wanted)} jobs; see every job with `agentctl jobs`"
+        )
+    elif not listed and (wanted or recipe or since):
         render_jobs(listed, empty="no jobs match")
     else:
         render_jobs(listed)
@@ -166,6 +170,16 @@ def cancel(
 
     store = open_store(db)
     job_id = store.find_job(job)
+    ended = store.get_job(job_id)["state"]
+    if ended in ("succeeded", "failed", "cancelled"):
+        # Idempotent, like `kubectl delete --ignore-not-found`: the job is stopped either way.
+        note = f"job {job_id} already {ended}; nothing to cancel"
+        if json_out:
+            print(note, file=sys.stderr)
+            print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        else:
+            print(note)
+        return
     state = cancel_job(store, job_id)
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))

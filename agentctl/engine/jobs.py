@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agentctl.errors import JobBusy, UsageError
+from agentctl.errors import JobBusy
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
 from agentctl.times import iso_time
@@ -85,6 +85,18 @@ def effective_state(
     return "running" if live else "interrupted"
 
 
+def steps_ended_as(state: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps as the job's state says they are: once a job is cancelled, interrupted (its
+    runner died) or failed, the step it stopped in (still `running` or `awaiting_approval` in
+    the row) ended the same way; a parked job's step is the one awaiting approval."""
+    open_states = ("running", "awaiting_approval")
+    if state not in ("cancelled", "interrupted", "failed", "awaiting_approval"):
+        return steps
+    return [
+        {**step, "state": state} if step.get("state") in open_states else step for step in steps
+    ]
+
+
 def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     """A job in the documented JSON form."""
     state = effective_state(job)
@@ -114,7 +126,7 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
         "params": job["params"],
         "created_at": iso_time(job["created_at"]),
         "updated_at": iso_time(job["updated_at"]),
-        "steps": job["steps"],
+        "steps": steps_ended_as(state, job["steps"]),
         "pending_approvals": pending,
         "usage": {
             "input_tokens": job["input_tokens"],
@@ -142,22 +154,24 @@ def cancel_job(
     """Cancel a job; a live runner is asked to stop at its next safe point.
 
     Returns the job's state afterwards (`cancelled`, or `running` if its runner has not
-    stopped within `wait` seconds).
+    stopped within `wait` seconds). A job that already ended is left as it is, and its
+    state returned: cancelling twice is not an error.
     """
     job = store.get_job(job_id)
     if job["state"] in ("succeeded", "failed", "cancelled"):
-        raise UsageError(
-            f"job {job_id} already {job['state']}", f"see it with `agentctl status {job_id}`"
-        )
+        return job["state"]
     by = current_process().describe()
     try:
         with holding_lease(store, job_id, clock=clock) as token:
+            job = store.get_job(job_id)  # under the lease: the steps as the last runner left them
             store.append(
                 job_id,
                 [NewEvent("job_cancelled", None, {"by": by})],
                 now=clock(),
                 token=token,
-                update=JobUpdate(set={"state": "cancelled"}),
+                update=JobUpdate(
+                    set={"state": "cancelled", "steps": steps_ended_as("cancelled", job["steps"])}
+                ),
             )
         return "cancelled"
     except JobBusy:
