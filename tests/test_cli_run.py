@@ -237,3 +237,15 @@ def test_a_cancelled_job_has_nothing_left_to_approve(gated, workspace):
     assert invoke("cancel", "last").exit_code == 0
     assert jobs_json()[0]["pending_approvals"] == []
     assert_bad_input(invoke("approve", "last"), "already cancelled")
+
+
+def test_resume_refuses_a_workspace_that_is_gone(gated, workspace):
+    import shutil
+
+    invoke("run", str(gated), "-p", "name=x", "--workspace", str(workspace), "--non-interactive")
+    assert invoke("approve", "last").exit_code == 0
+    shutil.rmtree(workspace)
+    resumed = invoke("resume", "last", "--non-interactive")
+    assert_bad_input(resumed, str(workspace), "does not exist")
+    assert not workspace.exists()  # not made again, empty
+    assert jobs_json()[0]["state"] == "awaiting_approval"  # still resumable once it is back

@@ -83,6 +83,14 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             f"job {job_id} already {job['state']}; there is nothing to resume",
             f"see it with `agentctl status {job_id}`, or start a new run",
         )
+    workspace = Path(job["workspace"])
+    if not workspace.is_dir():
+        # Never made again empty: the job's files and recorded changes belong to that folder.
+        raise UsageError(
+            f"the workspace of job {job_id} is gone: {workspace} does not exist",
+            f"put the folder back (e.g. restore or check it out again at {workspace}),"
+            f" then `agentctl resume {job_id}`; or cancel it with `agentctl cancel {job_id}`",
+        )
     me = deps.identity
     token = store.acquire_lease(
         job_id,
