@@ -176,6 +176,7 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool, quiet: boo
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
     from agentctl.ui.live import open_display
+    from agentctl.ui.plain import silence
     from agentctl.ui.prompts import show_outcome
     from agentctl.ui.view import JobViewState
 
@@ -215,15 +216,19 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool, quiet: boo
         append_step_summary(store, job_id)
     if interactive and outcome.state in ("failed", "cancelled"):
         _offer_rollback(store, job_id)
-    if json_out:
-        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
-    elif quiet:
-        _print_quiet(store, outcome)
-    else:
-        show_outcome(
-            outcome,
-            final_output=_final_output(store, job_id) if outcome.state == "succeeded" else None,
-        )
+    try:
+        if json_out:
+            print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        elif quiet:
+            _print_quiet(store, outcome)
+        else:
+            show_outcome(
+                outcome,
+                final_output=_final_output(store, job_id) if outcome.state == "succeeded" else None,
+            )
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence(sys.stdout)  # nobody reads the report; the exit code still tells how it ended
     raise typer.Exit(outcome.exit_code)
 
 

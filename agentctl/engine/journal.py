@@ -115,9 +115,15 @@ class Journal:
             update=update,
             extra=extra,
         )
-        if self.on_event:
-            for event in written:
+        for event in written:
+            if self.on_event is None:
+                break
+            try:
                 self.on_event(event)
+            except OSError:
+                # Whoever watches (a pipe that `head` closed, say) never changes the job: the
+                # event is committed, and the job goes on without that watcher.
+                self.on_event = None
         return written
 
     def discard(self) -> None:

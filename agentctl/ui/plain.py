@@ -8,6 +8,7 @@ newline in data cannot forge a second line. This module writes no ANSI codes at 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -181,11 +182,29 @@ class EventPrinter:
         self.job_id = job_id
         self.stream = stream
         self.around = around
+        self.closed = False
 
     def on_event(self, event: Any) -> None:
+        if self.closed:
+            return
         out = self.stream or sys.stderr
         before, after = self.around(event) if self.around else ([], [])
         line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
-        for text in [*before, *([f"{self.job_id} {line}"] if line else []), *after]:
-            print(text, file=out)
-        out.flush()
+        try:
+            for text in [*before, *([f"{self.job_id} {line}"] if line else []), *after]:
+                print(text, file=out)
+            out.flush()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed here
+            self.closed = True
+            silence(out)
+
+
+def silence(stream: TextIO) -> None:
+    """Point a stream whose reader went away (`agentctl run ... | head`) at /dev/null, so
+    neither a later print nor the flush at exit fails: output nobody reads is not an error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
