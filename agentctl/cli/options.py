@@ -32,12 +32,30 @@ JobArgument = Annotated[
 ]
 
 
-def open_store(db: str | None):
-    """The store named by --db (here or before the command), $AGENTCTL_DB, or the default."""
+def open_store(db: str | None, *, create: bool = False):
+    """The store named by --db (here or before the command), $AGENTCTL_DB, or the default.
+
+    Only a command that makes jobs (`create`) makes the database file; any other command
+    reads a missing one as empty, so a typo in --db never leaves a stray database behind.
+    A folder given for the database (--db or AGENTCTL_DB) must exist: made silently, a typo
+    would split one's jobs over two databases.
+    """
+    from pathlib import Path
+
+    from agentctl.errors import UsageError
     from agentctl.paths import resolve_db_path
     from agentctl.store import Store
 
-    return Store(resolve_db_path(db or GLOBAL.db))
+    named = db or GLOBAL.db or os.environ.get("AGENTCTL_DB")
+    path = resolve_db_path(db or GLOBAL.db)
+    if named and "://" not in str(named) and not path.parent.is_dir():
+        raise UsageError(
+            f"the database folder {path.parent} does not exist (--db {path})",
+            f"check the path, or create the folder first: mkdir -p {path.parent}",
+        )
+    if not create and "://" not in str(path) and not path.exists():
+        return Store(Path(":memory:"))  # nothing recorded there yet: an empty store
+    return Store(path)
 
 
 def is_interactive(non_interactive: bool = False) -> bool:

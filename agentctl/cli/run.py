@@ -58,6 +58,10 @@ def run(
         str | None,
         typer.Option(help="Write every model exchange to FILE (JSON Lines).", metavar="FILE"),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --record: add to a recording that already exists."),
+    ] = False,
     replay: Annotated[
         str | None,
         typer.Option(
@@ -100,7 +104,7 @@ def run(
     """
     from agentctl.engine.launch import prepare_job
 
-    store = open_store(db)
+    store = open_store(db, create=True)
     job_id = prepare_job(
         store,
         str(recipe),
@@ -111,6 +115,7 @@ def run(
         replay=replay,
         policy_files=policy or [],
         force_workspace=force_workspace,
+        force_record=force,
     )
     if detach:
         _detach(store, job_id, json_out=json_out)

@@ -74,6 +74,7 @@ def validate(
     Exit 0 when every file is valid and every test passes, else 2 with an `error:` line per
     bad file or failing test naming file:line:column.
     """
+    from agentctl.engine.launch import load_policy_snapshots
     from agentctl.recipe.schema import load_recipe
 
     bad = 0
@@ -83,6 +84,7 @@ def validate(
                 bad += _validate_policy(path)
                 continue
             loaded = load_recipe(path)
+            load_policy_snapshots(loaded, [])  # its policy: must exist and be valid, as for run
         except AgentctlError as error:
             bad += 1
             _write_error(error.message, error.hint)

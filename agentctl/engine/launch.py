@@ -29,6 +29,7 @@ def prepare_job(
     policy_files: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     force_workspace: bool = False,
+    force_record: bool = False,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
     from agentctl.models.calls import check_models_configured, start_prefetch
@@ -54,6 +55,17 @@ def prepare_job(
             f"no recording at {replay}",
             "pass --replay FILE with a file made by `agentctl run --record FILE`",
         )
+    if replay and model_overrides:
+        raise UsageError(
+            "--model has no effect with --replay: every answer comes from the recording",
+            "drop --model to replay, or drop --replay to call that model",
+        )
+    if record and Path(record).exists() and not force_record:
+        raise UsageError(
+            f"--record {record}: the file exists; a second session would be added to it",
+            "pass a new file name, or remove the old recording first",
+        )
+    check_model_roles(loaded.recipe, model_overrides)
     roles = {s.agent.model for s in loaded.recipe.steps if s.kind == "agent"}
     check_models_configured(
         loaded.recipe.models, list(model_overrides), env, roles, Path(replay) if replay else None
@@ -88,6 +100,38 @@ def refuse_broad_workspace(folder: Path) -> None:
         )
 
 
+def check_model_roles(recipe: Any, model_overrides: Sequence[str]) -> None:
+    """`--model ROLE=MODEL` must name a role the recipe has (or `default`): a typo would
+    otherwise add a role nothing uses, and the run would go on with the old model."""
+    import re
+
+    known = {"default", *recipe.models}
+    known |= {s.agent.model for s in recipe.steps if s.kind == "agent" and s.agent.model}
+    for override in model_overrides:
+        named = re.match(r"^([A-Za-z_][A-Za-z0-9_-]*)=", override.strip())
+        if named and named.group(1) not in known:
+            raise UsageError(
+                f"--model {override}: the recipe has no model role {named.group(1)!r}",
+                f"its roles: {', '.join(sorted(known))}; or --model MODEL for the default role",
+            )
+
+
+def policy_error(loaded: Any, message: str, hint: str) -> UsageError:
+    """An error about the recipe's `policy:`, naming where it is written (file:line:col)."""
+    from agentctl.errors import RecipeError
+    from agentctl.yamlload import load_yaml
+
+    _, positions = load_yaml(loaded.text, str(loaded.path or "<recipe>"))
+    mark = positions.value(("policy",))
+    return RecipeError(
+        message,
+        hint,
+        file=str(loaded.path) if loaded.path else None,
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+    )
+
+
 def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict[str, str]]:
     """The recipe's policy and each --policy, checked now and kept with the job.
 
@@ -96,18 +140,25 @@ def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict
     """
     from agentctl.policy.rules import load_policy_text
 
-    paths: list[Path] = []
-    if loaded.recipe.policy:
-        paths.append(loaded.policy_path())
-    paths.extend(Path(p).expanduser() for p in policy_files)
+    paths: list[tuple[Path, bool]] = []  # (path, named by the recipe)
+    recipe_policy = loaded.policy_path()
+    if recipe_policy is not None:
+        paths.append((recipe_policy, True))
+    paths.extend((Path(p).expanduser(), False) for p in policy_files)
     snapshots = []
-    for path in paths:
+    for path, from_recipe in paths:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
+            if from_recipe:
+                raise policy_error(
+                    loaded,
+                    f"policy: cannot read {path}: {error.strerror or error}",
+                    "a recipe's policy: is relative to the recipe's folder; fix the path",
+                ) from None
             raise UsageError(
                 f"cannot read the policy {path}: {error.strerror or error}",
-                "check the path (a recipe's policy: is relative to the recipe)",
+                "check the --policy path",
             ) from None
         load_policy_text(text, str(path))  # errors name file:line:column
         snapshots.append({"path": str(path.resolve()), "text": text})

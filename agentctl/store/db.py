@@ -51,6 +51,7 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StoreError(
             f"cannot open the database {path}: {exc}",
             "check the file is an agentctl database, or pass --db PATH to use another",
+            exit_code=2,  # the file given is not one: bad input
         ) from exc
     if mode.lower() != "wal" and str(path) != ":memory:":
         raise StoreError(
