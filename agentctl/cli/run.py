@@ -128,6 +128,15 @@ def run(
 @app.command()
 def resume(
     job: JobArgument,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit",
+            help="Change a limit for the rest of the job, as KEY=VALUE (max_turns,"
+            " max_tool_calls, max_cost_usd, timeout); repeat for more.",
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
     non_interactive: Annotated[
         bool,
         typer.Option(
@@ -141,12 +150,16 @@ def resume(
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Continue a job that paused, was interrupted, or whose runner died.
+    """Continue a job that paused, was interrupted, or whose runner died, or that failed on a
+    model error or a limit once its cause is fixed (`--limit` raises a limit).
 
     Nothing the log already holds is done again: recorded model answers are reused and
     finished actions are not re-run. An action that started but never recorded a result is
     re-run by itself only if its tool is read-only; otherwise it waits for `agentctl approve`.
     """
+    from agentctl.engine.launch import parse_limits
+
+    limits = parse_limits(limit or [])
     store = open_store(db)
     _follow(
         store,
@@ -154,6 +167,7 @@ def resume(
         json_out=json_out,
         interactive=is_interactive(non_interactive),
         quiet=quiet,
+        limits=limits,
     )
 
 
@@ -175,9 +189,18 @@ def _interrupt_once(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _follow(store, job_id: str, *, json_out: bool, interactive: bool, quiet: bool = False) -> None:
+def _follow(
+    store,
+    job_id: str,
+    *,
+    json_out: bool,
+    interactive: bool,
+    quiet: bool = False,
+    limits: dict | None = None,
+) -> None:
     """Run the job here, shown live on a terminal or as plain lines (stderr) elsewhere;
-    `quiet` shows nothing but the final output (and, on stderr, why there is none)."""
+    `quiet` shows nothing but the final output (and, on stderr, why there is none);
+    `limits` are `resume --limit` changes."""
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
     from agentctl.ui.live import open_display
@@ -211,7 +234,12 @@ def _follow(store, job_id: str, *, json_out: bool, interactive: bool, quiet: boo
     try:
         with display:
             outcome = run_prepared_job(
-                store, job_id, approver=approver, on_event=on_event, on_text=display.on_text
+                store,
+                job_id,
+                approver=approver,
+                on_event=on_event,
+                on_text=display.on_text,
+                limits=limits,
             )
     finally:
         # After a Ctrl-C the handler stays "ignore" until exit; otherwise put it back.

@@ -28,7 +28,7 @@ class LimitExceeded(JobFailure):
         super().__init__(
             "limit",
             message,
-            "raise the limit in the recipe's `limits:` and resume, or start a new run",
+            f"raise it for this job and continue: `agentctl resume JOB --limit {limit}=...`",
         )
         self.limit = limit
 

@@ -28,6 +28,7 @@ class ReplayIndex:
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> latest request
     model_calls: int = 0
     active_seconds: float = 0.0
+    limits: dict[str, float] = field(default_factory=dict)  # raised by `resume --limit`
 
     @classmethod
     def from_events(cls, events: list[Event]) -> ReplayIndex:
@@ -53,6 +54,8 @@ class ReplayIndex:
                 index.steps[event.step or ""] = data
             elif kind == "approval_requested":
                 index.requests[data["key"]] = data
+            elif kind == "limits_changed":
+                index.limits.update(data.get("limits") or {})
             last_ts = event.ts
         if session_start is not None and last_ts is not None:
             index.active_seconds += max(0.0, last_ts - session_start)

@@ -180,6 +180,40 @@ def build_model_factory(env: Mapping[str, str] | None = None) -> Callable[[Any, 
     return factory
 
 
+LIMIT_NAMES = ("max_turns", "max_tool_calls", "max_cost_usd", "timeout")
+
+
+def parse_limits(pairs: Sequence[str]) -> dict[str, float]:
+    """`--limit KEY=VALUE` pairs: max_turns and max_tool_calls (whole numbers), max_cost_usd
+    (dollars), timeout (a duration such as 30m)."""
+    from agentctl.units import parse_duration
+
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or name not in LIMIT_NAMES:
+            raise UsageError(
+                f"--limit {pair!r}: expected KEY=VALUE with KEY one of {', '.join(LIMIT_NAMES)}",
+                "e.g. --limit max_cost_usd=5 or --limit max_turns=60",
+            )
+        try:
+            if name == "timeout":
+                value: float = parse_duration(raw)
+            elif name == "max_cost_usd":
+                value = float(raw)
+            else:
+                value = int(raw)
+            if value <= 0:
+                raise ValueError("must be more than 0")
+        except ValueError as error:
+            raise UsageError(
+                f"--limit {pair!r}: {error}", f"give {name} a positive value"
+            ) from None
+        out[name] = value
+    return out
+
+
 def run_prepared_job(
     store: Store,
     job_id: str,
@@ -187,6 +221,7 @@ def run_prepared_job(
     approver: Approver | None,
     on_event: Callable[[Event], None] | None = None,
     on_text: Callable[[str], None] | None = None,
+    limits: Mapping[str, float] | None = None,
 ) -> Outcome:
     deps = RunnerDeps(
         store=store,
@@ -194,6 +229,7 @@ def run_prepared_job(
         approver=approver,
         on_event=on_event,
         on_text=on_text,
+        limits=dict(limits or {}),
     )
     return run_job(job_id, deps)
 

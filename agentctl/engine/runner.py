@@ -59,6 +59,7 @@ class RunnerDeps:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     lease_ttl: float = 15.0
     heartbeat_interval: float = 0.25
+    limits: Mapping[str, float] = field(default_factory=dict)  # `resume --limit KEY=VALUE`
 
 
 @dataclass
@@ -78,10 +79,11 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
     """Run (or resume) a job until it ends or parks."""
     store = deps.store
     job = store.get_job(job_id)
-    if job["state"] in TERMINAL_STATES:
+    if job["state"] in TERMINAL_STATES and not can_resume_failed(store, job):
         raise UsageError(
             f"job {job_id} already {job['state']}; there is nothing to resume",
-            f"see it with `agentctl status {job_id}`, or start a new run",
+            f"see it with `agentctl status {job_id}`, or start a new run"
+            " (a job that failed on a model error or a limit can be resumed)",
         )
     workspace = Path(job["workspace"])
     if not workspace.is_dir():
@@ -124,6 +126,20 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             store.release_lease(job_id, token)
         except Exception:
             pass
+
+
+# Failures whose cause lies outside the job (a key, a server, a limit): once it is fixed, the
+# job continues from its log; nothing it did is done again.
+RESUMABLE_FAILURES = ("model", "limit")
+
+
+def can_resume_failed(store: Store, job: Mapping[str, Any]) -> bool:
+    """A failed job can be resumed when it failed on a model error or a limit and its file
+    changes were not rolled back (replaying its actions would then describe files that are
+    not there)."""
+    if job["state"] != "failed" or job["error_type"] not in RESUMABLE_FAILURES:
+        return False
+    return not any(e.type == "rollback" for e in store.read_events(job["id"]))
 
 
 def _install_sigterm():
@@ -262,7 +278,12 @@ class _Run:
             self.journal.add(
                 POLICY_ADDED, None, {**changed, "by": "the file changed since the job started"}
             )
+        if self.deps.limits:
+            limits = dict(self.deps.limits)
+            self.journal.add("limits_changed", None, {"limits": limits})
+            self.index.limits.update(limits)
         self.journal.commit()
+        self._apply_limit_changes()
         try:
             self._run_steps()
         except Parked as parked:
@@ -304,6 +325,31 @@ class _Run:
             )
             raise
         return self._end("succeeded", "job_succeeded", {})
+
+    def _apply_limit_changes(self) -> None:
+        """Limits changed with `resume --limit` (now or by an earlier resume) replace the
+        recipe's, job-wide and in each agent step; a policy's limits still cap them."""
+        changed = self.index.limits
+        if not changed:
+            return
+        recipe = self.recipe
+        steps = [
+            step.model_copy(
+                update={
+                    "agent": step.agent.model_copy(
+                        update={
+                            k: changed[k] for k in ("max_turns", "max_tool_calls") if k in changed
+                        }
+                    )
+                }
+            )
+            if step.agent is not None
+            else step
+            for step in recipe.steps
+        ]
+        self.recipe = recipe.model_copy(
+            update={"limits": recipe.limits.model_copy(update=changed), "steps": steps}
+        )
 
     def _fail(self, kind: str, message: str) -> Outcome:
         if self.recipe.on_failure == "rollback":

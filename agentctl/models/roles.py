@@ -105,6 +105,60 @@ def _missing_key_message(role: RoleConfig) -> str:
     return f"role '{role.name}' reads its API key from ${role.api_key_env}, which is not set"
 
 
+# Where litellm looks for each provider's key, by the model string's prefix (the first name
+# found counts). A model that names none of these, or reaches its server through `api_base`,
+# `api_key_env` or `options.api_key`, is not checked here: its first call tells.
+PROVIDER_KEY_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "mistral": ("MISTRAL_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "cohere": ("COHERE_API_KEY", "CO_API_KEY"),
+    "cohere_chat": ("COHERE_API_KEY", "CO_API_KEY"),
+    "together_ai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY", "OR_API_KEY"),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "fireworks_ai": ("FIREWORKS_AI_API_KEY", "FIREWORKS_API_KEY", "FIREWORKSAI_API_KEY"),
+    "perplexity": ("PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"),
+}
+_BARE_MODELS = (("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"))
+_BARE_MODELS += (("chatgpt-", "openai"), ("claude-", "anthropic"))
+
+
+def key_names_for(role: RoleConfig, model: str) -> tuple[str, ...]:
+    """The environment names one of which must hold `model`'s key; () when not checkable."""
+    if role.api_base or role.api_key_env or role.options.get("api_key"):
+        return ()
+    provider, _, rest = model.partition("/")
+    if not rest:
+        provider = next((p for prefix, p in _BARE_MODELS if model.startswith(prefix)), "")
+    return PROVIDER_KEY_ENV.get(provider, ())
+
+
+def check_provider_keys(
+    resolved: Mapping[str, RoleConfig], needed_roles: set[str], env: Mapping[str, str]
+) -> None:
+    """A role none of whose models (its own, then its fallbacks) has its provider's key set
+    fails now, before the first step, rather than after the steps before it ran."""
+    for name in sorted(needed_roles):
+        role = _role_for(resolved, name)
+        chain = [(role, role.model)]
+        for fallback in role.fallbacks:
+            other = resolved.get(fallback)
+            chain.append((other, other.model) if other is not None else (role, fallback))
+        wanted = [key_names_for(config, model) for config, model in chain]
+        if any(not names or any(env.get(n, "").strip() for n in names) for names in wanted):
+            continue
+        model, names = chain[0][1], wanted[0]
+        raise UsageError(
+            f"no API key for {model} (role '{role.name}'): {' or '.join(names)} is not set",
+            f"export {names[0]}=... and run again; or use a local server (api_base under the"
+            " recipe's models), or replay a recording with --replay FILE",
+        )
+
+
 def check_models_configured(
     roles: Mapping[str, Any],
     overrides: Sequence[str] = (),
@@ -129,3 +183,4 @@ def check_models_configured(
                 _missing_key_message(role),
                 f"export {role.api_key_env}=... or change api_key_env under the recipe's models",
             )
+    check_provider_keys(resolved, set(needed_roles), env)
