@@ -77,14 +77,20 @@ def test_a_parked_run_groups_steps_and_its_summary_says_how_to_approve(tmp_path,
 
 
 def test_a_failed_step_is_an_error_annotation(tmp_path, workspace):
-    recipe = write_recipe(tmp_path, "  - id: boom\n    run: exit 7\n")
+    recipe = write_recipe(tmp_path, "  - id: boom\n    run: echo the-cause; exit 7\n")
     done = run_in_actions(tmp_path, recipe, workspace)
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("::error")]
     assert any("title=step boom failed" in line and "exit 7" in line for line in errors)
-    assert any("step_failed" in line for line in errors)
+    # The job's annotation carries the failing command's last output and what to type next,
+    # in words (no internal codes such as step_failed).
+    [job_error] = [line for line in errors if "title=agentctl job" in line]
+    assert "the-cause" in job_error and "rollback" in job_error
+    assert not any("step_failed" in line or "nonzero_exit" in line for line in errors)
     summary = (tmp_path / "summary.md").read_text()
     assert "❌ failed" in summary and "exit 7" in summary
+    assert "### What failed" in summary and "the-cause" in summary
+    assert "agentctl rollback" in summary and "step_failed" not in summary
 
 
 def test_outside_actions_there_are_no_workflow_commands(tmp_path, workspace):

@@ -110,7 +110,10 @@ def status(
     if json_out:
         print(json.dumps(described, indent=2))
     else:
-        render_status(described)
+        from agentctl.ui.words import failure_of
+
+        failure = failure_of(store.read_events(described["id"])) if "error" in described else None
+        render_status(described, failure=failure)
 
 
 @app.command()
@@ -128,7 +131,7 @@ def log(
     """The job's audit history, event by event."""
     from agentctl.engine.jobs import effective_state
     from agentctl.times import iso_time
-    from agentctl.ui.plain import format_event_line
+    from agentctl.ui.plain import format_event_line, output_tail
 
     store = open_store(db)
     job_id = store.find_job(job)
@@ -153,6 +156,8 @@ def log(
                 line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
                 if line:
                     print(f"{event.seq:>5} {line}")
+                    for tail in output_tail(event.type, event.data):
+                        print(f"      {tail}")
         sys.stdout.flush()
         if not follow or effective_state(store.get_job(job_id)) != "running":
             if follow and store.read_events(job_id, after_seq=seq, limit=1):

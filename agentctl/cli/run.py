@@ -207,6 +207,7 @@ def _follow(
     from agentctl.ui.plain import silence
     from agentctl.ui.prompts import show_outcome
     from agentctl.ui.view import JobViewState
+    from agentctl.ui.words import failure_of
 
     job = describe_job(store, store.get_job(job_id))
     github = os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
@@ -258,6 +259,9 @@ def _follow(
             show_outcome(
                 outcome,
                 final_output=_final_output(store, job_id) if outcome.state == "succeeded" else None,
+                failure=failure_of(store.read_events(job_id))
+                if outcome.state == "failed"
+                else None,
             )
         sys.stdout.flush()
     except BrokenPipeError:

@@ -192,6 +192,15 @@ def _redactor(recipe: Any, policy: Any, env: Mapping[str, str]):
     )
 
 
+def _how_it_failed(result: Any) -> str:
+    """A failed command's end in words, for the job's error message."""
+    if result.error in (None, "nonzero_exit") and result.exit_code is not None:
+        return f"failed with exit {result.exit_code}"
+    return {"timeout": "timed out", "cancelled": "was cancelled"}.get(
+        result.error or "", f"failed ({result.error})" if result.error else "failed"
+    )
+
+
 def _close_sessions(sessions: dict[str, Any]) -> None:
     if sessions:
         from agentctl.tools import close_sessions
@@ -534,8 +543,7 @@ class _Run:
             )
             if not result.ok:
                 raise StepFailed(
-                    f"step {step.id}: `{step.run.strip()}` failed"
-                    f" ({result.error or f'exit {result.exit_code}'})",
+                    f"step {step.id}: `{step.run.strip()}` {_how_it_failed(result)}",
                     f"see its output with `agentctl log {self.job_id}`",
                 )
             return result.output

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentctl.ui.plain import flatten_line, one_line
+from agentctl.ui.plain import flatten_line, one_line, output_tail
+from agentctl.ui.words import failure_hint, failure_of, plural, result_words, rules_words
 
 _END_EVENTS = ("job_succeeded", "job_failed", "job_cancelled", "job_interrupted", "job_paused")
 
@@ -21,6 +22,12 @@ _END_EVENTS = ("job_succeeded", "job_failed", "job_cancelled", "job_interrupted"
 def escape_data(text: str) -> str:
     """A workflow command's message: `%`, CR and LF are what the runner decodes."""
     return flatten_line(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_multiline(text: str) -> str:
+    """A workflow command's message over several lines: each made visible, joined by an
+    encoded newline (which the runner shows as a line break, never as a new command)."""
+    return "%0A".join(escape_data(line) for line in text.split("\n"))
 
 
 def escape_property(text: str) -> str:
@@ -33,6 +40,7 @@ class WorkflowCommands:
     def __init__(self, job_id: str):
         self.job_id = job_id
         self.group: str | None = None
+        self.failed_output: list[str] = []  # the last failed run's or check's output tail
 
     def around(self, event: Any) -> tuple[list[str], list[str]]:
         before: list[str] = []
@@ -43,6 +51,10 @@ class WorkflowCommands:
             self.group = event.step
             title = f"step {event.step} ({data.get('kind', '')})"
             before.append(f"::group::{escape_data(title)}")
+        elif event.type == "action_finished":
+            tail = output_tail(event.type, data)
+            if tail:
+                self.failed_output = [line.strip() for line in tail]
         elif event.type == "step_finished":
             after += self._close()
             if data.get("state") == "failed":
@@ -53,8 +65,15 @@ class WorkflowCommands:
             if event.type == "job_failed":
                 error = data.get("error") or {}
                 title = escape_property(f"agentctl job {self.job_id} failed")
-                message = f"({error.get('type')}) {error.get('message', '')}"
-                after.append(f"::error title={title}::{escape_data(message)}")
+                # The output's last lines go in the annotation: it is what a reviewer sees.
+                message = "\n".join(
+                    [
+                        error.get("message", ""),
+                        *self.failed_output,
+                        failure_hint(self.job_id, error.get("type")),
+                    ]
+                )
+                after.append(f"::error title={title}::{escape_multiline(message)}")
             elif event.type == "job_paused":
                 after.append(
                     f"::notice title=agentctl job {self.job_id} awaits approval::"
@@ -120,14 +139,11 @@ def render_summary(job: dict[str, Any], events: list[Any]) -> str:
         f"## agentctl: {md_text(job['recipe'])} {_STATE_ICONS.get(state, '')} {state}",
         "",
         f"Job `{job_id}`"
-        + (
-            f" — error ({md_text(job['error'].get('type'))}):"
-            f" {md_text(job['error'].get('message', ''))}"
-            if job.get("error")
-            else ""
-        ),
+        + (f" — failed: {md_text(job['error'].get('message', ''))}" if job.get("error") else ""),
         "",
     ]
+    if job.get("error"):
+        out += _failure_section(job, events)
     out += _steps_section(job)
     out += _actions_section(events)
     out += _approvals_section(events)
@@ -136,7 +152,8 @@ def render_summary(job: dict[str, Any], events: list[Any]) -> str:
         "### Usage",
         "",
         (
-            f"{usage['model_calls']} model call(s), {usage['tool_calls']} tool call(s),"
+            f"{plural(usage['model_calls'], 'model call')},"
+            f" {plural(usage['tool_calls'], 'tool call')},"
             f" {usage['input_tokens']} input + {usage['output_tokens']} output tokens,"
             f" cost ${usage['cost_usd']:.4f}"
         ),
@@ -147,6 +164,27 @@ def render_summary(job: dict[str, Any], events: list[Any]) -> str:
     elif state == "interrupted":
         out += ["### Continue it", "", "```sh", f"agentctl resume {job_id}", "```", ""]
     return "\n".join(out) + "\n"
+
+
+def _failure_section(job: dict[str, Any], events: list[Any]) -> list[str]:
+    """What failed, the last lines of its output, and what to type next (rollback)."""
+    failure = failure_of(events)
+    lines = ["### What failed", ""]
+    if failure is not None and failure.tool is not None:
+        who = "The check" if failure.is_check else f"`{md_text(failure.tool)}`"
+        what = f" {md_code(one_line(failure.what or '', 200))}" if failure.what else ""
+        lines.append(
+            f"{who}{what} in step {md_text(failure.step or '')} {md_text(failure.result or '')}."
+        )
+        if failure.tail:
+            body = "\n".join(flatten_line(line) for line in failure.tail)
+            fence = "```"
+            while fence in body:
+                fence += "`"
+            lines += ["", f"{fence}text", body, fence]
+        lines.append("")
+    lines += [md_text(failure_hint(job["id"], (job.get("error") or {}).get("type"))), ""]
+    return lines
 
 
 def _steps_section(job: dict[str, Any]) -> list[str]:
@@ -194,8 +232,7 @@ def _result(finished: dict[str, Any] | None) -> str:
         return "no result recorded"
     if finished.get("ok"):
         return f"ok ({finished.get('duration_ms', 0)} ms)"
-    code = finished.get("exit_code")
-    return md_text(finished.get("error") or (f"exit {code}" if code is not None else "failed"))
+    return md_text(result_words(finished.get("error"), finished.get("exit_code")))
 
 
 def _approvals_section(events: list[Any]) -> list[str]:
@@ -255,7 +292,7 @@ def _how_to_approve(job: dict[str, Any]) -> list[str]:
             )
             lines.append(f"  - action: {md_text(request['tool'])} {md_code(one_line(what, 300))}")
         if request.get("rules"):
-            lines.append(f"  - asked by rule(s): {md_text(', '.join(request['rules']))}")
+            lines.append(f"  - asked by: {md_text(rules_words(request['rules']))}")
     lines += ["", "```sh"]
     for request in job["pending_approvals"]:
         lines.append(f"agentctl approve {job_id} {request['request']} --comment 'why'")

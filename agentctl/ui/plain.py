@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from agentctl.times import human_time
+from agentctl.ui.words import FAILURE_TAIL_LINES, plural, result_words, rules_words
 
 # C0/C1 controls (tab and newline excepted), bidi overrides and marks, invisible separators
 # and zero-width characters: anything that could hide or reorder what a person reads.
@@ -76,7 +77,7 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         message = reply.get("message", {})
         calls = message.get("tool_calls") or []
         what = (
-            f"{len(calls)} tool call(s)"
+            plural(len(calls), "tool call")
             if calls
             else one_line(message.get("content") or "", 80) or "(no text)"
         )
@@ -100,9 +101,12 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         decided = ""
         rules_said = [r for r in data.get("rules") or [] if not r.startswith("default:")]
         if rules_said or data.get("decision") not in (None, "allow"):
-            rules = ", ".join(data.get("rules") or [])
+            rules = rules_words(data.get("rules"))
             decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
         again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
+        check = _check_attempt(data.get("key"))
+        if check:  # the recipe's check, not something the agent chose to run
+            return f"{where}check {check}: {what}{decided}{again}"
         return f"{where}→ {data.get('tool')}: {what}{decided}{again}"
     if type_ == "action_finished":
         if data.get("refused") and data.get("denied_by"):  # a person's no, in their words
@@ -111,13 +115,13 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
             said = person_denial({"decided_by": data["denied_by"], "comment": data.get("comment")})
             return f"{where}✗ {data.get('tool')} not run: {said}"
         if data.get("refused"):
-            rules = ", ".join(data.get("rules") or [])
-            return f"{where}✗ {data.get('tool')} not run: {data.get('error') or 'refused'}" + (
-                f" by {rules}" if rules else ""
-            )
-        status = "ok" if data.get("ok") else (data.get("error") or "failed")
-        code = f", exit {data['exit_code']}" if data.get("exit_code") not in (None, 0) else ""
-        return f"{where}← {data.get('tool')} {status}{code} ({data.get('duration_ms', 0)} ms)"
+            rules = rules_words(data.get("rules"))
+            why = result_words(data.get("error"), None) if data.get("error") else "not run"
+            return f"{where}✗ {data.get('tool')} {why}" + (f" by {rules}" if rules else "")
+        status = result_words(data.get("error"), data.get("exit_code"), bool(data.get("ok")))
+        check = _check_attempt(data.get("key"))
+        name = f"check {check}" if check else data.get("tool")
+        return f"{where}← {name} {status} ({data.get('duration_ms', 0)} ms)"
     if type_ == "approval_requested":
         return f"{where}approval {data.get('request')} needed: {one_line(data.get('reason', ''))}"
     if type_ == "approval_decided":
@@ -143,12 +147,32 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
         return "job succeeded"
     if type_ == "job_failed":
         error = data.get("error", {})
-        return f"job failed ({error.get('type')}): {one_line(error.get('message', ''), 200)}"
+        return f"job failed: {one_line(error.get('message', ''), 200)}"
     if type_ == "job_cancelled":
         return "job cancelled"
     if type_ == "job_interrupted":
         return f"job interrupted: {one_line(data.get('reason', ''))}"
     return None
+
+
+def _check_attempt(key: str | None) -> str:
+    """`fix/check2` -> `2`: the key of a recipe check's run; '' for anything else."""
+    _, sep, attempt = (key or "").rpartition("/check")
+    return attempt if sep and attempt.isdigit() else ""
+
+
+def output_tail(type_: str, data: dict[str, Any], lines: int = FAILURE_TAIL_LINES) -> list[str]:
+    """The last lines of a failed run step's or check's output, shown under its line: that
+    is what made the step fail. (An agent's own failed commands are the model's business.)"""
+    if type_ != "action_finished" or data.get("ok") or data.get("refused"):
+        return []
+    key = data.get("key") or ""
+    if not (key.endswith("/run") or _check_attempt(key)):
+        return []
+    output = (data.get("output") or "").rstrip("\n")
+    if not output:
+        return []
+    return ["    │ " + flatten_line(line) for line in output.split("\n")[-lines:]]
 
 
 def flatten_line(text: str) -> str:
@@ -190,8 +214,9 @@ class EventPrinter:
         out = self.stream or sys.stderr
         before, after = self.around(event) if self.around else ([], [])
         line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
+        tail = output_tail(event.type, event.data) if line else []
         try:
-            for text in [*before, *([f"{self.job_id} {line}"] if line else []), *after]:
+            for text in [*before, *([f"{self.job_id} {line}"] if line else []), *tail, *after]:
                 print(text, file=out)
             out.flush()
         except (BrokenPipeError, ValueError):  # ValueError: the stream was closed here

@@ -23,6 +23,7 @@ from rich.text import Text
 
 from agentctl.times import human_time
 from agentctl.ui.plain import make_visible
+from agentctl.ui.words import rules_words
 
 POLL_SECONDS = 0.2
 DIFF_PREVIEW_LINES = 60
@@ -34,9 +35,15 @@ FINAL_OUTPUT_LINES = 40
 
 
 def show_outcome(
-    outcome: Any, final_output: tuple[str, str] | None = None, stream: Any = None
+    outcome: Any,
+    final_output: tuple[str, str] | None = None,
+    stream: Any = None,
+    failure: Any = None,
 ) -> None:
-    """The end of a run for a person; `final_output` is (step, text) of the last step."""
+    """The end of a run for a person; `final_output` is (step, text) of the last step;
+    `failure` (see `words.failure_of`) is what made a failed job fail."""
+    from agentctl.ui.words import failure_hint, failure_lines
+
     job = outcome.job_id
     out = stream or sys.stdout
     if outcome.state == "succeeded":
@@ -54,11 +61,10 @@ def show_outcome(
         print(f"job {job} succeeded", file=out)
     elif outcome.state == "failed":
         error = outcome.error or {}
-        print(
-            f"job {job} failed ({error.get('type')}): {make_visible(error.get('message', ''))}",
-            file=out,
-        )
-        print(f"hint: see what happened with `agentctl log {job}`", file=sys.stderr)
+        print(f"job {job} failed: {make_visible(error.get('message', ''))}", file=out)
+        for line in failure_lines(failure):
+            print(f"  {make_visible(line)}", file=out)
+        print(f"hint: {failure_hint(job, error.get('type'))}", file=sys.stderr)
     elif outcome.state == "awaiting_approval":
         print(f"job {job} is waiting for approval:", file=out)
         for request in outcome.pending:
@@ -181,9 +187,7 @@ def render_approval(
                 parts.append(Text.assemble((f"{key}: ", "dim"), _visible(shown)))
     rules = request.get("rules") or []
     if rules:
-        parts.append(
-            Text.assemble(("asked by rule(s): ", "dim"), _visible(", ".join(rules), "yellow"))
-        )
+        parts.append(Text.assemble(("asked by: ", "dim"), _visible(rules_words(rules), "yellow")))
     elif tool is not None and not str(request.get("reason", "")).startswith("uncertain"):
         parts.append(Text("asked by: the policy's default (no rule matched)", style="dim"))
     if diff:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from agentctl.times import human_age, human_time, parse_time
 from agentctl.ui.plain import make_visible
+from agentctl.ui.words import Failure, failure_hint, failure_lines, plural
 
 _STATE_STYLE = {
     "running": "cyan",
@@ -100,7 +101,10 @@ def render_jobs(
     console.print(table)
 
 
-def render_status(job: dict[str, Any], console: Console | None = None) -> None:
+def render_status(
+    job: dict[str, Any], console: Console | None = None, failure: Failure | None = None
+) -> None:
+    """One job for a person; `failure` (see `words.failure_of`) adds what made it fail."""
     console = console or make_console()
     head = Text.assemble(("job ", "bold"), (job["id"], "bold"), "  ", _state(job["state"]))
     console.print(head)
@@ -112,20 +116,19 @@ def render_status(job: dict[str, Any], console: Console | None = None) -> None:
     usage = job["usage"]
     console.print(
         Text(
-            f"usage      {usage['model_calls']} model calls, {usage['tool_calls']}"
-            f" tool calls, {usage['input_tokens']}+{usage['output_tokens']} tokens,"
+            f"usage      {plural(usage['model_calls'], 'model call')},"
+            f" {plural(usage['tool_calls'], 'tool call')},"
+            f" {usage['input_tokens']}+{usage['output_tokens']} tokens,"
             f" ${usage['cost_usd']:.4f}"
         )
     )
     if job.get("runner"):
         console.print(Text(f"runner     pid {job['runner']['pid']} on {job['runner']['host']}"))
     if job.get("error"):
-        console.print(
-            Text(
-                f"error      ({job['error']['type']}) {make_visible(job['error']['message'])}",
-                style="red",
-            )
-        )
+        console.print(Text(f"error      {make_visible(job['error']['message'])}", style="red"))
+        for line in failure_lines(failure):
+            console.print(Text(f"           {make_visible(line)}"))
+        console.print(Text(f"hint       {failure_hint(job['id'], job['error']['type'])}"))
     console.print()
     if console.is_terminal:
         table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")

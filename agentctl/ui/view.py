@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentctl.ui.plain import make_visible
+from agentctl.ui.words import result_words, rules_words
 
 TAIL_LINES = 6
 OUTPUT_LINES = 3
@@ -314,11 +315,11 @@ def render_action(state: JobViewState, now: float) -> Text | None:
         line.append(f"  ({action.decision}", style=_decision_style(action.decision))
         if action.rules:
             line.append_text(
-                visible_text(" by " + ", ".join(action.rules), _decision_style(action.decision))
+                visible_text(" by " + rules_words(action.rules), _decision_style(action.decision))
             )
         line.append(")", style=_decision_style(action.decision))
     if action.finished and not action.ok:
-        detail = action.error or (f"exit {action.exit_code}" if action.exit_code else "failed")
+        detail = result_words(action.error, action.exit_code)
         line.append_text(visible_text(f"  {detail}", "red"))
     elif not action.finished:
         end = now if state.ended_at is None else state.ended_at

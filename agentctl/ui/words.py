@@ -1,0 +1,142 @@
+"""The user's words for the log's codes, and what to show where a failure is reported.
+
+The log keeps stable codes (`nonzero_exit`, `step_failed`, `policy:default (allow)`) for
+scripts; people read these words instead, in the plain lines, `status`, `log`, the live view
+and the GitHub summary. `failure_of(events)` finds the action that made a job fail and the
+last lines of its output, so a failure is shown where it is reported, not only in `log --json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILURE_TAIL_LINES = 15
+
+_RESULT_WORDS = {
+    "timeout": "timed out",
+    "cancelled": "stopped by a cancel",
+    "denied": "not run: denied",
+    "bad_arguments": "refused: bad arguments",
+    "unknown_tool": "refused: no such tool",
+}
+
+_ERROR_KINDS = {
+    "step_failed": "a step failed",
+    "limit": "a limit was reached",
+    "model": "the model could not answer",
+}
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 tool call`, `2 tool calls`."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def result_words(error: str | None, exit_code: int | None, ok: bool = False) -> str:
+    """How an action ended: `ok`, `failed with exit 2`, `timed out`, ..."""
+    if ok:
+        return "ok"
+    if error in (None, "nonzero_exit") and exit_code not in (None, 0):
+        return f"failed with exit {exit_code}"
+    if error == "http_status":
+        return f"failed with HTTP status {exit_code}" if exit_code else "failed: HTTP error"
+    return _RESULT_WORDS.get(error or "", "failed" if not error else f"failed: {error}")
+
+
+def error_kind_words(kind: str | None) -> str:
+    return _ERROR_KINDS.get(kind or "", "failed")
+
+
+def rule_words(label: str) -> str:
+    """A voting rule as a person reads it: `ci-safe:no-destruction (deny)` stays (those are
+    the policy's own names); the built-in default policy and a policy's default say so."""
+    name, _, decision = label.partition(" (")
+    decision = f" ({decision}" if decision else ""
+    policy, _, rule = name.partition(":")
+    if policy == "default" and rule == "default":
+        return f"no policy given{decision}"
+    if rule == "default":
+        return f"{policy}'s default{decision}"
+    if policy == "builtin":
+        return f"built-in rule {rule}{decision}"
+    return label
+
+
+def rules_words(labels: list[str] | None) -> str:
+    return ", ".join(rule_words(label) for label in labels or [])
+
+
+@dataclass
+class Failure:
+    """What made a job fail: the step, the action (if one failed) and its output's tail."""
+
+    step: str | None
+    message: str
+    tool: str | None = None
+    what: str | None = None  # the command, path or URL
+    result: str | None = None
+    tail: list[str] = field(default_factory=list)
+    is_check: bool = False
+
+
+def failure_of(events: list[Any]) -> Failure | None:
+    """The failing step's last failed action and its last output lines (None if the job did
+    not fail in a step, e.g. a limit between steps)."""
+    failed_step = None
+    for event in events:
+        if event.type == "step_finished" and (event.data or {}).get("state") == "failed":
+            failed_step = event
+    if failed_step is None:
+        return None
+    step = failed_step.step
+    message = (failed_step.data or {}).get("error") or "failed"
+    started: dict[str, Any] = {}
+    last = None
+    for event in events:
+        data = event.data or {}
+        if event.step != step:
+            continue
+        if event.type == "action_started":
+            started[data.get("key", "")] = data
+        elif event.type == "action_finished" and not data.get("ok") and not data.get("refused"):
+            last = data
+    failure = Failure(step=step, message=message)
+    if last is None:
+        return failure
+    args = (started.get(last.get("key", "")) or {}).get("args") or last.get("args") or {}
+    failure.tool = last.get("tool")
+    failure.what = args.get("command") or args.get("path") or args.get("url")
+    failure.result = result_words(last.get("error"), last.get("exit_code"))
+    failure.is_check = "/check" in (last.get("key") or "")
+    output = (last.get("output") or "").rstrip("\n")
+    failure.tail = output.split("\n")[-FAILURE_TAIL_LINES:] if output else []
+    return failure
+
+
+def failure_lines(failure: Failure | None) -> list[str]:
+    """What failed and the last lines of its output, for a person (no codes)."""
+    if failure is None or failure.tool is None:
+        return []
+    who = "the check" if failure.is_check else failure.tool
+    what = f" `{failure.what}`" if failure.what else ""
+    lines = [f"{who}{what} {failure.result}" + (", its last output:" if failure.tail else "")]
+    return lines + [f"  │ {line}" for line in failure.tail]
+
+
+def failure_hint(job_id: str, kind: str | None) -> str:
+    """What to type next after a failure of this kind."""
+    if kind == "limit":
+        return (
+            f"raise the limit and continue: `agentctl resume {job_id} --limit NAME=VALUE`"
+            " (the error names the limit)"
+        )
+    if kind == "model":
+        return (
+            f"fix the cause (key, server, model name), then `agentctl resume {job_id}`:"
+            " it continues from its log"
+        )
+    return (
+        f"see every event with `agentctl log {job_id}`; undo the job's file changes with"
+        f" `agentctl rollback {job_id}`"
+    )
