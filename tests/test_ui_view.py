@@ -382,3 +382,27 @@ def test_offer_rollback_says_yes_only_to_y():
     assert "calc.py" in console.export_text()
     assert offer_rollback("M calc.py", console=prompt_console(), reader=Keys("\n")) is False
     assert offer_rollback("M calc.py", console=prompt_console(), reader=Keys(None)) is False
+
+
+def test_a_check_run_and_the_default_policy_read_as_words():
+    state = folded(
+        events(
+            ("step_started", "fix", {"kind": "agent"}),
+            (
+                "action_started",
+                "fix",
+                {
+                    "key": "fix/check1",
+                    "tool": "shell",
+                    "args": {"command": "pytest -x"},
+                    "decision": "ask",
+                    "rules": ["default:default (ask)"],
+                },
+            ),
+            ("action_finished", "fix", {"key": "fix/check1", "ok": False, "exit_code": 1}),
+        )
+    )
+    text, _ = render(state, 120)
+    assert "check 1: pytest -x" in text and "shell: pytest" not in text
+    assert "no policy given (ask)" in text and "default:default" not in text
+    assert "failed with exit 1" in text

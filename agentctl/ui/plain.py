@@ -104,7 +104,7 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
             rules = rules_words(data.get("rules"))
             decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
         again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
-        check = _check_attempt(data.get("key"))
+        check = check_attempt(data.get("key"))
         if check:  # the recipe's check, not something the agent chose to run
             return f"{where}check {check}: {what}{decided}{again}"
         return f"{where}→ {data.get('tool')}: {what}{decided}{again}"
@@ -119,7 +119,7 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
             why = result_words(data.get("error"), None) if data.get("error") else "not run"
             return f"{where}✗ {data.get('tool')} {why}" + (f" by {rules}" if rules else "")
         status = result_words(data.get("error"), data.get("exit_code"), bool(data.get("ok")))
-        check = _check_attempt(data.get("key"))
+        check = check_attempt(data.get("key"))
         name = f"check {check}" if check else data.get("tool")
         return f"{where}← {name} {status} ({data.get('duration_ms', 0)} ms)"
     if type_ == "approval_requested":
@@ -155,7 +155,7 @@ def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | 
     return None
 
 
-def _check_attempt(key: str | None) -> str:
+def check_attempt(key: str | None) -> str:
     """`fix/check2` -> `2`: the key of a recipe check's run; '' for anything else."""
     _, sep, attempt = (key or "").rpartition("/check")
     return attempt if sep and attempt.isdigit() else ""
@@ -167,7 +167,7 @@ def output_tail(type_: str, data: dict[str, Any], lines: int = FAILURE_TAIL_LINE
     if type_ != "action_finished" or data.get("ok") or data.get("refused"):
         return []
     key = data.get("key") or ""
-    if not (key.endswith("/run") or _check_attempt(key)):
+    if not (key.endswith("/run") or check_attempt(key)):
         return []
     output = (data.get("output") or "").rstrip("\n")
     if not output:

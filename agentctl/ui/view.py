@@ -19,7 +19,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentctl.ui.plain import make_visible
+from agentctl.ui.plain import check_attempt, make_visible
 from agentctl.ui.words import result_words, rules_words
 
 TAIL_LINES = 6
@@ -76,6 +76,7 @@ class ActionView:
     error: str | None = None
     exit_code: int | None = None
     output: str = ""
+    check: str = ""  # the attempt number when this is the recipe's check, not the agent's call
 
 
 @dataclass
@@ -151,6 +152,7 @@ class JobViewState:
                 decision=data.get("decision"),
                 rules=list(data.get("rules") or []),
                 started=event.ts,
+                check=check_attempt(data.get("key")),
             )
         elif kind == "action_finished" and self.action is not None:
             self.action.finished, self.action.ok = True, bool(data.get("ok"))
@@ -308,7 +310,7 @@ def render_action(state: JobViewState, now: float) -> Text | None:
         mark = spinner_frame(now) if state.waiting else STEP_MARKS.get(state.state, "→")
     line = Text(f"{mark} ", style="cyan" if not action.finished else "")
     line.append_text(visible_text(f"[{action.step}] " if action.step else "", "dim"))
-    line.append_text(visible_text(action.tool, "bold"))
+    line.append_text(visible_text(f"check {action.check}" if action.check else action.tool, "bold"))
     line.append(": ")
     line.append_text(visible_text(what))
     if action.decision:
