@@ -35,7 +35,7 @@ def _decide(
     from agentctl.engine.approvals import decide_approval, describe_decider
     from agentctl.times import iso_time
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     record = decide_approval(
         store, job_id, request, decision, by=describe_decider(), comment=comment, now=time.time()

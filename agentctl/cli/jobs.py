@@ -54,7 +54,7 @@ def jobs(
     for name in wanted:
         if name not in STATES:
             raise UsageError(f"unknown state {name!r}", f"use one of: {', '.join(STATES)}")
-    store = open_store(db)
+    store = open_store(db, create=False)
     # `running` in the row may mean a dead runner: filter on the state as described.
     only = wanted[0] if len(wanted) == 1 and wanted[0] not in ("running", "interrupted") else None
     listed = [describe_job(store, job) for job in store.list_jobs(state=only)]
@@ -105,7 +105,7 @@ def status(
     from agentctl.engine.jobs import describe_job
     from agentctl.ui.tables import render_status
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     described = describe_job(store, store.get_job(store.find_job(job)))
     if json_out:
         print(json.dumps(described, indent=2))
@@ -133,7 +133,7 @@ def log(
     from agentctl.times import iso_time
     from agentctl.ui.plain import format_event_line, output_tail
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     seq = 0
     while True:
@@ -173,7 +173,7 @@ def cancel(
     """Stop a job. A running runner stops at its next safe point and kills a running tool."""
     from agentctl.engine.jobs import cancel_job, describe_job
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     ended = store.get_job(job_id)["state"]
     if ended in ("succeeded", "failed", "cancelled"):
@@ -221,7 +221,7 @@ def prune(
         raise UsageError(
             f"--older-than {older_than!r}: {error}", "give an age such as 30d, 12h or 90m"
         ) from None
-    store = open_store(db)
+    store = open_store(db, create=False)
     ids, _ = prune_jobs(store, older_than=seconds, delete=False)
     say = (lambda text: print(text, file=sys.stderr)) if json_out else print
     if not ids or dry_run:

@@ -32,11 +32,11 @@ JobArgument = Annotated[
 ]
 
 
-def open_store(db: str | None, *, create: bool = False):
+def open_store(db: str | None, *, create: bool = True):
     """The store named by --db (here or before the command), $AGENTCTL_DB, or the default.
 
-    Only a command that makes jobs (`create`) makes the database file; any other command
-    reads a missing one as empty, so a typo in --db never leaves a stray database behind.
+    Commands that only read or act on existing jobs pass `create=False`: they read a missing
+    database as empty, so a typo in --db never leaves a stray database behind.
     A folder given for the database (--db or AGENTCTL_DB) must exist: made silently, a typo
     would split one's jobs over two databases.
     """

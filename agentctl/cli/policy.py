@@ -154,7 +154,7 @@ def add(
     from agentctl.engine.approvals import describe_decider
     from agentctl.engine.policy_updates import add_policies
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     added = add_policies(
         store, job_id, [str(p) for p in policies], by=describe_decider(), now=time.time()
@@ -193,7 +193,7 @@ def replay(
     """
     from agentctl.engine.policy_updates import replay_policies
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     result = replay_policies(store, job_id, [str(p) for p in policies])
     if json_output:

@@ -39,7 +39,7 @@ def diff(
     from agentctl.changes.history import render_diff
     from agentctl.engine.rollback import diff_job
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     changes = diff_job(store, job_id, step)
     if json_out:
@@ -96,7 +96,7 @@ def rollback(
     from agentctl.cli.options import is_interactive
     from agentctl.engine.rollback import rollback_job
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     say = (lambda text: print(text, file=sys.stderr)) if json_out else print
     preview = rollback_job(store, job_id, to_step=to, force=force, dry_run=True)

@@ -104,7 +104,7 @@ def run(
     """
     from agentctl.engine.launch import prepare_job
 
-    store = open_store(db, create=True)
+    store = open_store(db)
     job_id = prepare_job(
         store,
         str(recipe),
@@ -160,7 +160,7 @@ def resume(
     from agentctl.engine.launch import parse_limits
 
     limits = parse_limits(limit or [])
-    store = open_store(db)
+    store = open_store(db, create=False)
     _follow(
         store,
         store.find_job(job),

@@ -33,7 +33,7 @@ def watch(
     from agentctl.ui.live import open_display
     from agentctl.ui.view import JobViewState
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     job_id = store.find_job(job)
     described = describe_job(store, store.get_job(job_id))
     interactive = is_interactive(False)
