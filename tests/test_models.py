@@ -366,11 +366,13 @@ def test_no_model_configured_is_a_usage_error(monkeypatch):
     client = build_model_client({"default": Role()}, [], env={})  # building never fails
     with pytest.raises(UsageError, match="no model is configured"):
         client.complete("default", MSGS, [], call_index=0)
-    # Any of the three ways satisfies the check.
+    # Any of the three ways satisfies the check (with the provider's key: see
+    # tests/test_model_failures.py for a missing one).
+    key = {"OPENAI_API_KEY": "sk-test"}
     check_models_configured(
-        {}, [], env={"AGENTCTL_MODEL": "openai/x"}, needed_roles={"planner"}, replay=None
+        {}, [], env={"AGENTCTL_MODEL": "openai/x", **key}, needed_roles={"planner"}, replay=None
     )
-    check_models_configured({}, ["openai/x"], env={}, needed_roles={"default"}, replay=None)
+    check_models_configured({}, ["openai/x"], env=key, needed_roles={"default"}, replay=None)
     with pytest.raises(UsageError, match="\\$FAKE_LLM_KEY, which is not set"):
         check_models_configured(
             {"default": Role("openai/x")}, [], env={}, needed_roles={"default"}, replay=None
