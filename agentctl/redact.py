@@ -10,12 +10,16 @@ the secret is kept, so the text still says what was there.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 MASK = "[REDACTED]"
 MIN_SECRET_LENGTH = 8  # shorter values ("1", "true", "dev") would mask ordinary text
+ENV_FILE_LIMIT = 1 << 20  # a larger ".env" file is not a settings file
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]\s*(?P<value>.*)$")
 
 # name -> (regex, lowercase substrings one of which any match must contain). Named groups
 # called `keep` survive masking.
@@ -133,3 +137,40 @@ class Redactor:
         if isinstance(obj, tuple):
             return tuple(self._mask_walk(v) for v in obj)
         return obj
+
+
+def env_file_secrets(workspace: Path | str) -> list[str]:
+    """The values set in the workspace's `.env*` files (at any depth, outside `.git`):
+    secrets, whatever their names. `KEY=VALUE`, `export KEY=VALUE`, quoted or not."""
+    values: list[str] = []
+    for folder, dirnames, filenames in os.walk(workspace):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in sorted(filenames):
+            if not name.startswith(".env"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                if not os.path.isfile(path) or os.path.getsize(path) > ENV_FILE_LIMIT:
+                    continue
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            values += _env_values(text)
+    return values
+
+
+def _env_values(text: str) -> list[str]:
+    found = []
+    for line in text.splitlines():
+        match = _ENV_LINE.match(line)
+        if not match:
+            continue
+        value = match.group("value").strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        if value:
+            found.append(value)
+    return found

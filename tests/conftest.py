@@ -75,10 +75,11 @@ def agentctl_env(db: Path, **extra: str) -> dict[str, str]:
 
 
 def sandbox_python() -> str:
-    """A Python that a sandboxed command can see: the sandbox has a private /tmp, so a venv
-    that lives under /tmp (a CI checkout, say) is invisible inside; its base interpreter is not."""
+    """A Python that a sandboxed command can see: the sandbox has a private /tmp and hides home
+    folders, so a venv under /tmp (a CI checkout, say) or a home (pyenv) is invisible inside;
+    the system's interpreter is not."""
     real = os.path.realpath(sys.executable)
-    if not real.startswith("/tmp/"):
+    if not real.startswith(("/tmp/", "/root/", "/home/")):
         return real
     for candidate in ("/usr/local/bin/python3", "/usr/bin/python3"):
         if os.path.exists(candidate):

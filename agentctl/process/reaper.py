@@ -143,6 +143,8 @@ def _exec_child(argv: list[str], config: dict) -> None:
         for name in _RESET_SIGNALS:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
+        if config.get("seccomp"):
+            _place_seccomp(config["seccomp"], int(config["seccomp_fd"]))
         import resource
 
         for name, (soft, hard) in (config.get("rlimits") or {}).items():
@@ -160,6 +162,21 @@ def _exec_child(argv: list[str], config: dict) -> None:
     except BaseException as exc:
         os.write(2, f"agentctl: cannot run {argv[0] if argv else '?'}: {exc}\n".encode())
     os._exit(127)
+
+
+def _place_seccomp(encoded: str, fd: int) -> None:
+    """Put the seccomp filter where bwrap's `--seccomp FD` reads it: a pipe at `fd`."""
+    import binascii
+
+    program = binascii.a2b_base64(encoded)
+    read_end, write_end = os.pipe()
+    os.write(write_end, program)  # a few hundred bytes: far below a pipe's buffer
+    os.close(write_end)
+    if read_end != fd:
+        os.dup2(read_end, fd, inheritable=True)
+        os.close(read_end)
+    else:
+        os.set_inheritable(fd, True)
 
 
 def _exit_like(status: int) -> None:
@@ -241,6 +258,8 @@ def reaper_argv(
     deathsig: bool,
     rlimits: dict[str, tuple[int, int]] | None = None,
     grace: float = 0.5,
+    seccomp: bytes | None = None,
+    seccomp_fd: int = 200,
 ) -> list[str]:
     """Return the argv that runs `argv` under the reaper.
 
@@ -248,6 +267,7 @@ def reaper_argv(
     foreground group must stay the reaper's). `deathsig`: stop when the starting thread's
     process dies (not for sessions that outlive the thread that started them).
     `rlimits`: {"FSIZE": (soft, hard), ...}, names of `resource.RLIMIT_*` without the prefix.
+    `seccomp`: a compiled filter the command (bwrap) can read at descriptor `seccomp_fd`.
     """
     config = {
         "parent": os.getpid(),
@@ -256,6 +276,11 @@ def reaper_argv(
         "rlimits": {k: list(v) for k, v in (rlimits or {}).items()},
         "grace": grace,
     }
+    if seccomp is not None:
+        import base64
+
+        config["seccomp"] = base64.b64encode(seccomp).decode("ascii")
+        config["seccomp_fd"] = seccomp_fd
     python = sys.executable or "/usr/bin/python3"
     return [python, "-I", "-S", os.path.abspath(__file__), json.dumps(config), "--", *argv]
 

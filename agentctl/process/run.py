@@ -31,6 +31,7 @@ from agentctl.errors import ToolError
 from agentctl.process import reaper
 from agentctl.process.sandbox import (
     MODES,
+    SECCOMP_FD,
     Confinement,
     build_argv,
     confinement_for,
@@ -62,6 +63,9 @@ READ_CHUNK = 64 * 1024
 # Limits of every tool process: files it writes, core dumps, CPU seconds beyond the timeout.
 FILE_SIZE_LIMIT = 1 << 30
 CPU_SLACK_S = 5
+# Processes a command may have at once (RLIMIT_NPROC: counted per user, and not enforced
+# by the kernel for root, whose forks the pid namespace and the reaper still bound in time).
+PROCESS_LIMIT = 2048
 # How long the reaper may take to stop a tree before it is killed itself.
 REAPER_STOP_S = 3.0
 
@@ -253,7 +257,11 @@ class _Reader:
 
 def process_limits(timeout: float | None) -> dict[str, tuple[int, int]]:
     """The rlimits of a tool process (names of `resource.RLIMIT_*` without the prefix)."""
-    limits = {"FSIZE": (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT), "CORE": (0, 0)}
+    limits = {
+        "FSIZE": (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT),
+        "CORE": (0, 0),
+        "NPROC": (PROCESS_LIMIT, PROCESS_LIMIT),
+    }
     if timeout is not None and math.isfinite(timeout):
         cpu = math.ceil(max(timeout, 0)) + CPU_SLACK_S
         limits["CPU"] = (cpu, cpu + CPU_SLACK_S)  # SIGXCPU first, SIGKILL a little later
@@ -271,6 +279,7 @@ def run_process(
     confinement: Confinement | None = None,
     network: bool = True,
     hidden_paths: Iterable[Path] = (),
+    visible_paths: Iterable[Path] = (),
 ) -> ProcessResult:
     """Run `command` in a shell under the reaper; see the module docstring.
 
@@ -288,6 +297,8 @@ def run_process(
         network=network,
         hidden_paths=hidden_paths,
         env=env,
+        visible_paths=visible_paths,
+        seccomp_fd=SECCOMP_FD if confined and confinement and confinement.seccomp else None,
     )
     try:
         proc = subprocess.Popen(
@@ -297,6 +308,8 @@ def run_process(
                 deathsig=True,
                 rlimits=process_limits(timeout),
                 grace=KILL_GRACE_S,
+                seccomp=confinement.seccomp if confined and confinement else None,
+                seccomp_fd=SECCOMP_FD,
             ),
             cwd=cwd,
             env=env,
@@ -379,6 +392,7 @@ def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -
 
 __all__ = [
     "MODES",
+    "SECCOMP_FD",
     "CappedBuffer",
     "Confinement",
     "ProcessResult",

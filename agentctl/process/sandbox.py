@@ -3,17 +3,28 @@
 `probe_confinement` checks once per process whether bubblewrap works here: containers and
 some kernels refuse the namespaces it needs. `build_argv` wraps a shell command in it:
 
-- the whole file system read-only (`--ro-bind / /`), the workspace writable;
-- a private /tmp, a new /dev and /proc;
-- every namespace unshared: pid (all processes die with the sandbox), ipc, uts, user where
-  possible, and the network unless `network` is true (then `--share-net`);
+- no privilege, whatever uid agentctl has: a new user namespace with an unprivileged uid
+  (the caller's own, or nobody's for root), every capability dropped, no nested user
+  namespace, no_new_privs, and the seccomp filter of `agentctl.process.seccomp` when
+  libseccomp is there;
+- the whole file system read-only (`--ro-bind / /`), the workspace writable, a private /tmp,
+  a new /dev and /proc;
+- hidden (an empty read-only tmpfs, or /dev/null over a file): home folders (/home, /root,
+  the caller's own) except what a policy names, /run and /var/run (host sockets), the
+  host's secret files (/etc/shadow, ssh host keys), the job's own files (the database and
+  its folder, even inside the workspace) and the workspace's `.env*` files;
+- read-only inside the workspace: every `.git` (and the folder a `.git` file points to)
+  and `.agentctl`, so no hook, `core.fsmonitor` or other config can be planted;
+- every namespace unshared: pid (all processes die with the sandbox), ipc, uts, user, and
+  the network unless `network` is true (then `--share-net`); a new network namespace also
+  cuts abstract Unix sockets;
 - `--die-with-parent`, `--new-session` (no injecting input into the caller's terminal);
 - exactly the environment the process is started with: the caller passes it as the
   process environment (bwrap hands it on unchanged), never as `--setenv` arguments, whose
-  values every user of the machine could read in `ps`;
-- the job's own files hidden: a directory under an empty tmpfs, a file under /dev/null,
-  even inside the workspace. A hidden path that does not exist when the command starts is
-  skipped (there is nothing to read yet).
+  values every user of the machine could read in `ps`.
+
+A hidden path that does not exist when the command starts is skipped (there is nothing to
+read yet).
 
 Modes (the policy's `sandbox:`): `required` refuses to run unconfined (`confinement_for`
 returns the reason to give the model), `preferred` runs unconfined when it must (the engine
@@ -28,11 +39,32 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from agentctl.process.seccomp import filter_program
 
 MODES = ("required", "preferred", "off")
 PROBE_TIMEOUT_S = 10.0
+# The uid and gid of a confined command when agentctl runs as root.
+NOBODY = 65534
+# The descriptor bwrap reads the seccomp filter from (the reaper puts it there).
+SECCOMP_FD = 200
+# Where users' own files live; hidden from confined commands (with the caller's own home).
+HOME_ROOTS = ("/home", "/root", "/Users", "/var/home")
+# Never a home to hide, nor anything holding one of them.
+SYSTEM_ROOTS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc", "/tmp", "/var")
+SYSTEM_SECRET_FILES = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+)
+# Host sockets (docker, dbus, systemd...) live here; hidden from confined commands.
+SOCKET_FOLDERS = ("/run", "/var/run")
+# Inside the workspace, readable but never writable by a confined command.
+READ_ONLY_NAMES = (".git", ".agentctl")
 
 
 @dataclass(frozen=True)
@@ -41,6 +73,9 @@ class Confinement:
     reason: str  # why confinement is unavailable ("" when it works)
     network_isolation: bool = False  # can the sandbox cut the network (--unshare-net)?
     bwrap: str = "bwrap"  # the bubblewrap executable
+    # The compiled seccomp filter bwrap loads (None: none could be built here; see notes).
+    seccomp: bytes | None = field(default=None, repr=False)
+    notes: str = ""  # what this confinement lacks, e.g. "no seccomp filter: ..."
 
     @property
     def available(self) -> bool:
@@ -53,9 +88,27 @@ _probe_lock = threading.Lock()
 _probed: Confinement | None = None
 
 
+def _identity() -> list[str]:
+    """No capabilities at all, whatever uid agentctl has: an unprivileged uid in a new user
+    namespace (bwrap drops every capability), no nested user namespace, no_new_privs (bwrap
+    always sets it)."""
+    uid, gid = sandbox_ids()
+    return [
+        "--unshare-user",
+        "--uid",
+        str(uid),
+        "--gid",
+        str(gid),
+        "--disable-userns",
+        "--cap-drop",
+        "ALL",
+    ]
+
+
 def _bwrap_base(bwrap: str) -> list[str]:
     return [
         bwrap,
+        *_identity(),
         "--ro-bind",
         "/",
         "/",
@@ -72,8 +125,16 @@ def _bwrap_base(bwrap: str) -> list[str]:
     ]
 
 
-def _try(argv: list[str]) -> str | None:
+def _try(argv: list[str], seccomp: bytes | None = None) -> str | None:
     """Run a probe; return None when it worked, else what went wrong."""
+    fds: tuple[int, ...] = ()
+    if seccomp is not None:
+        read_end, write_end = os.pipe()
+        os.write(write_end, seccomp)
+        os.close(write_end)
+        fds = (read_end,)
+        at = argv.index("--")
+        argv = [*argv[:at], "--seccomp", str(read_end), *argv[at:]]
     try:
         done = subprocess.run(
             argv,
@@ -82,9 +143,13 @@ def _try(argv: list[str]) -> str | None:
             timeout=PROBE_TIMEOUT_S,
             env={"PATH": "/usr/bin:/bin"},
             check=False,
+            pass_fds=fds,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
+    finally:
+        for fd in fds:
+            os.close(fd)
     if done.returncode == 0:
         return None
     text = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
@@ -100,13 +165,25 @@ def _probe() -> Confinement:
     if bwrap is None:
         return Confinement("none", "bubblewrap (bwrap) is not installed")
     true = shutil.which("true") or "/bin/true"
-    failed = _try([*_bwrap_base(bwrap), "--", true])
+    program, notes = filter_program()
+    if program is not None:
+        failed = _try([*_bwrap_base(bwrap), "--", true], program)
+        if failed is not None and _try([*_bwrap_base(bwrap), "--", true]) is None:
+            program, notes = None, f"no seccomp filter: bwrap refused it ({failed})"
+    failed = _try([*_bwrap_base(bwrap), "--", true], program)
     if failed is None:
-        return Confinement("bwrap", "", network_isolation=True, bwrap=bwrap)
-    # Some containers allow every namespace but the network one.
-    if _try([*_bwrap_base(bwrap), "--share-net", "--", true]) is None:
         return Confinement(
-            "bwrap", f"no network isolation: {failed}", network_isolation=False, bwrap=bwrap
+            "bwrap", "", network_isolation=True, bwrap=bwrap, seccomp=program, notes=notes
+        )
+    # Some containers allow every namespace but the network one.
+    if _try([*_bwrap_base(bwrap), "--share-net", "--", true], program) is None:
+        return Confinement(
+            "bwrap",
+            f"no network isolation: {failed}",
+            network_isolation=False,
+            bwrap=bwrap,
+            seccomp=program,
+            notes=notes,
         )
     return Confinement("none", f"bubblewrap does not work here: {failed}")
 
@@ -183,6 +260,125 @@ def _hide(path: str) -> list[str]:
     return []
 
 
+def _unique_dirs(paths: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    for path in paths:
+        real = _real(path)
+        if os.path.isdir(real) and real not in found:
+            found.append(real)
+    return found
+
+
+def sandbox_ids() -> tuple[int, int]:
+    """The uid and gid a confined command has inside its user namespace: the caller's own,
+    or nobody's when the caller is root (root inside would own every root-owned file)."""
+    uid, gid = os.getuid(), os.getgid()
+    return (NOBODY, NOBODY) if uid == 0 else (uid, gid)
+
+
+def _system_root(path: str) -> bool:
+    """Whether `path` is, or holds, a folder the system needs (a home of `/` or `/usr`)."""
+    return any(_within(root, path) for root in SYSTEM_ROOTS)
+
+
+def home_folders() -> list[str]:
+    """Folders holding users' own files, hidden from every confined command."""
+    found = [p for p in HOME_ROOTS if os.path.isdir(p)]
+    for home in (os.environ.get("HOME"), _own_home()):
+        if home and os.path.isabs(home) and os.path.isdir(home):
+            real = _real(home)
+            if not _system_root(real) and not any(_within(real, f) for f in found):
+                found.append(real)
+    return found
+
+
+def _own_home() -> str | None:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):
+        return None
+
+
+def system_secrets() -> list[str]:
+    """Files of the host that hold secrets and that root-owned reads would reach."""
+    found = [p for p in SYSTEM_SECRET_FILES if os.path.lexists(p)]
+    for folder, suffix in (("/etc/ssh", "_key"),):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        found += [
+            f"{folder}/{n}" for n in names if n.startswith("ssh_host_") and n.endswith(suffix)
+        ]
+    return found
+
+
+@dataclass
+class WorkspaceGuards:
+    """What inside the workspace a confined command may read but not write (repositories'
+    `.git`, agentctl's `.agentctl/`) and may not even read (`.env*` files: secrets)."""
+
+    read_only: list[str]
+    secret_files: list[str]
+
+
+def is_secret_name(name: str) -> bool:
+    """`.env`, `.env.local`, `.envrc`...: a file named so holds secrets."""
+    return name.startswith(".env")
+
+
+def _gitdir_of(dotgit: str) -> str | None:
+    """The folder a `.git` file (worktree, submodule) points at, if it names one."""
+    try:
+        with open(dotgit, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(4096).strip()
+    except OSError:
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    target = first[len("gitdir:") :].strip()
+    return _real(os.path.join(os.path.dirname(dotgit), target))
+
+
+def scan_workspace(workspace: Path | str) -> WorkspaceGuards:
+    """Find every `.git` (folder or file), `.agentctl` and `.env*` file in the workspace.
+
+    Symlinks are not followed while walking. A guarded name that is a symlink is guarded
+    where it points (bubblewrap mounts over a link's target); a dangling one is skipped.
+    """
+    ws = _real(workspace)
+    read_only: list[str] = []
+    secrets: list[str] = []
+    stack = [ws]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if name in READ_ONLY_NAMES:
+                if os.path.exists(entry.path):
+                    read_only.append(entry.path)
+                    gitdir = _gitdir_of(entry.path) if os.path.isfile(entry.path) else None
+                    if gitdir and _within(gitdir, ws) and gitdir != ws:
+                        read_only.append(gitdir)
+            elif is_secret_name(name) and os.path.isfile(entry.path):
+                # A folder named .env is usually a virtualenv: it stays; files are hidden.
+                secrets.append(entry.path)
+            elif is_dir:
+                stack.append(entry.path)
+    return WorkspaceGuards(sorted(set(read_only)), sorted(set(secrets)))
+
+
 def shell_argv(command: str) -> list[str]:
     shell = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
     return [shell, "-c", command]
@@ -197,6 +393,8 @@ def build_argv(
     hidden_paths: Iterable[Path | str] = (),
     env: Mapping[str, str] | None = None,
     new_session: bool = True,
+    visible_paths: Iterable[Path | str] = (),
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """Return the argv that runs `command` through a shell, confined when asked.
 
@@ -204,6 +402,9 @@ def build_argv(
     the caller's terminal as the controlling one (interactive sessions in their own pty).
     `env` must be the environment the argv is started with; it is not put on the command
     line (values there are visible to every user in `ps`), bwrap passes it on as it is.
+    `visible_paths` are shown read-only although they lie in a hidden home (a policy named
+    them). `seccomp_fd`: the descriptor the filter can be read from when bwrap starts (see
+    `reaper_argv(seccomp=...)`); None loads no filter.
     """
     inner = shell_argv(command)
     if confinement is None or not confinement.available:
@@ -211,9 +412,16 @@ def build_argv(
     if workspace is None:
         raise ValueError("a confined command needs its workspace")
     ws = _real(workspace)
+    # Folders replaced by an empty tmpfs: homes and host sockets, then the job's own folders.
+    covered = _unique_dirs([*home_folders(), *SOCKET_FOLDERS])
     hidden = [_real(p) for p in hidden_paths]
+    hidden_dirs = [p for p in _unique_dirs(hidden) if p not in covered]
+    files = [p for p in hidden if not os.path.isdir(p) and os.path.lexists(p)]
+    files += system_secrets()
+    guards = scan_workspace(ws)
     argv = [
         confinement.bwrap,
+        *_identity(),
         "--ro-bind",
         "/",
         "/",
@@ -226,19 +434,40 @@ def build_argv(
     ]
     # Mounts apply in order: a hidden folder holding the workspace goes before the workspace
     # bind (the workspace stays usable), everything else after (it stays hidden).
-    around = [p for p in hidden if _within(ws, p) and os.path.isdir(p)]
+    around = sorted((p for p in covered + hidden_dirs if _within(ws, p)), key=len)
     for path in around:
-        argv += _hide(path)
+        argv += ["--tmpfs", path]
     argv += ["--bind", ws, ws]
-    for path in hidden:
+    for path in covered:
         if path not in around:
-            argv += _hide(path)
+            argv += ["--tmpfs", path]
+    if network:
+        # Name resolution may go through a file under /run (systemd-resolved); keep it.
+        resolv = _real("/etc/resolv.conf")
+        if any(_within(resolv, p) for p in covered) and os.path.isfile(resolv):
+            argv += ["--ro-bind", resolv, resolv]
+    for shown in visible_paths:
+        real = _real(shown)
+        if os.path.exists(real) and any(_within(real, p) for p in covered):
+            argv += ["--ro-bind", real, real]
+    for path in hidden_dirs:
+        if path not in around:
+            argv += ["--tmpfs", path]
+    for path in guards.read_only:
+        argv += ["--ro-bind", path, path]
+    for path in [*files, *guards.secret_files]:
+        argv += ["--ro-bind", "/dev/null", path]
+    # Empty and read-only, once every mount point inside them has been made.
+    for path in dict.fromkeys([*around, *covered, *hidden_dirs]):
+        argv += ["--remount-ro", path]
     argv += ["--unshare-all"]
     if network or not confinement.network_isolation:
         argv += ["--share-net"]
     argv += ["--die-with-parent"]
     if new_session:
         argv += ["--new-session"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     # `env` is not written here: values on a command line are public (see the docstring).
     argv += ["--chdir", ws, "--", *inner]
     return argv
