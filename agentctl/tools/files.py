@@ -1,9 +1,12 @@
 """The file tools (read_file, write_file, edit_file, list_files) and workspace path checks.
 
 Every path a model gives is resolved with `resolve_in_workspace`: symlinks followed and `..`
-collapsed, it must land inside the workspace. Writes re-check the path right before opening
-and refuse a symlink as the final component, so a link swapped in between cannot redirect
-the write outside.
+collapsed, it must land inside the workspace. The file is then opened by walking the resolved
+path from the workspace root one folder at a time with `O_NOFOLLOW` (`open_in_workspace`),
+so a folder swapped for a symlink in between fails the open instead of sending it outside.
+A file with more than one hard link is refused: its other name may be outside. Writes to a
+repository's `.git` or to `.agentctl` are refused (a hook or `core.fsmonitor` planted there
+runs later, outside any sandbox).
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
+from agentctl.changes.workspace_files import Unreachable, open_parent
 from agentctl.process.run import CappedBuffer
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
 from agentctl.tools.builtin import (
@@ -30,6 +35,8 @@ BINARY_SNIFF = 8192
 # Longest piece of one line read at a time, so a file without newlines is still streamed.
 LINE_PIECE = 1 << 20
 SKIPPED_DIRS = {".git"}
+# Folders whose files the file tools never write: what is planted there runs later.
+PROTECTED_DIRS = (".git", ".agentctl")
 
 
 def resolve_in_workspace(workspace: Path, path: str) -> Path:
@@ -55,64 +62,117 @@ def show_path(workspace: Path, resolved: Path) -> str:
     return "." if rel == "." else rel
 
 
-def _require_file(workspace: Path, path: str) -> Path:
+def _relative(workspace: Path, resolved: Path) -> str:
+    return resolved.relative_to(Path(workspace).resolve()).as_posix()
+
+
+def open_in_workspace(workspace: Path, path: str, *, write: bool = False) -> tuple[int, Path]:
+    """Open `path` (resolved in the workspace) without following any symlink on the way:
+    read-only, or for writing (created, not truncated, parents made). Returns (fd, resolved).
+
+    Raises ToolError for a path outside, a folder, a file with several hard links, or a path
+    changed into a symlink since it was resolved.
+    """
     resolved = resolve_in_workspace(workspace, path)
-    if not resolved.exists():
-        raise make_tool_error(f"no such file: {path}", "not_found")
-    if not resolved.is_file():
-        raise make_tool_error(f"not a regular file: {path}", "not_a_file")
-    return resolved
+    rel = _relative(workspace, resolved)
+    if rel == ".":
+        raise _not_a_file(path, write)
+    if write and any(part in PROTECTED_DIRS for part in rel.split("/")):
+        raise make_tool_error(
+            f"{path} is inside {'/'.join(p for p in rel.split('/') if p in PROTECTED_DIRS)}: "
+            "the file tools never write there (hooks and config planted there run later)",
+            "protected_path",
+        )
+    try:
+        parent, name = open_parent(Path(workspace).resolve(), rel, create=write)
+    except Unreachable as exc:
+        if not write and "missing" in str(exc):
+            raise make_tool_error(f"no such file: {path}", "not_found") from exc
+        root = Path(workspace).resolve()
+        parts = rel.split("/")[:-1]
+        if any(os.path.islink(root.joinpath(*parts[: i + 1])) for i in range(len(parts))):
+            raise make_tool_error(
+                f"{path}: a folder on its way is now a symlink; not touched", "bad_path"
+            ) from exc
+        raise make_tool_error(f"{path}: a folder on its way is not a folder", "os_error") from exc
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    flags |= (os.O_WRONLY | os.O_CREAT) if write else os.O_RDONLY
+    try:
+        fd = os.open(name, flags, 0o644, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise make_tool_error(f"{path} is a symlink now; not touched", "bad_path") from exc
+        if exc.errno == errno.ENOENT:
+            raise make_tool_error(f"no such file: {path}", "not_found") from exc
+        if exc.errno == errno.EISDIR:
+            raise _not_a_file(path, write) from exc
+        raise
+    finally:
+        os.close(parent)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise _not_a_file(path, write)
+        if not stat.S_ISREG(st.st_mode):
+            raise make_tool_error(f"not a regular file: {path}", "not_a_file")
+        if st.st_nlink > 1:
+            raise make_tool_error(
+                f"{path} has {st.st_nlink} hard links (another name of it may be outside the "
+                "workspace); not touched",
+                "hard_link",
+            )
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, resolved
 
 
-def _is_binary(resolved: Path) -> bool:
-    with open(resolved, "rb") as f:
-        return b"\0" in f.read(BINARY_SNIFF)
+def _not_a_file(path: str, write: bool) -> Exception:
+    if write:
+        return make_tool_error(f"{path} is a directory", "is_a_directory")
+    return make_tool_error(f"not a regular file: {path}", "not_a_file")
 
 
-def _read_text(resolved: Path, display: str) -> str:
+def _open_file(workspace: Path, path: str):
+    """A binary reader of a workspace file, opened safely (see `open_in_workspace`)."""
+    fd, _ = open_in_workspace(workspace, path)
+    return os.fdopen(fd, "rb")
+
+
+def _read_text(workspace: Path, path: str) -> str:
     """Return a file's whole text for editing; raise ToolError unless it is UTF-8 text."""
-    data = resolved.read_bytes()
+    with _open_file(workspace, path) as f:
+        data = f.read()
     if b"\0" in data[:BINARY_SNIFF]:
-        raise make_tool_error(f"{display} is a binary file ({len(data)} bytes)", "binary_file")
+        raise make_tool_error(f"{path} is a binary file ({len(data)} bytes)", "binary_file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise make_tool_error(f"{display} is not UTF-8 text: {exc.reason}", "not_text") from exc
+        raise make_tool_error(f"{path} is not UTF-8 text: {exc.reason}", "not_text") from exc
 
 
 def write_in_workspace(workspace: Path, path: str, data: bytes) -> Path:
     """Write `data` to `path` inside the workspace, creating parent directories."""
-    resolved = resolve_in_workspace(workspace, path)
-    if resolved.is_dir():
-        raise make_tool_error(f"{path} is a directory", "is_a_directory")
-    resolved.parent.mkdir(parents=True, exist_ok=True)
-    # A symlink created since the first check (or by mkdir's race) must not redirect us.
-    if resolve_in_workspace(workspace, path) != resolved:
-        raise make_tool_error(f"{path} changed while being written; not written", "bad_path")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(resolved, flags, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise make_tool_error(f"{path} is a symlink; not written", "bad_path") from exc
-        raise
+    fd, resolved = open_in_workspace(workspace, path, write=True)
     with os.fdopen(fd, "wb") as f:
+        os.ftruncate(fd, 0)
         f.write(data)
     return resolved
 
 
 def read_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     path = args["path"]
-    resolved = _require_file(ctx.workspace, path)
-    if _is_binary(resolved):
-        size = resolved.stat().st_size
-        return ToolResult(ok=True, output=f"{path} is a binary file ({size} bytes); not shown")
     first = args.get("offset", 1)
     limit = args.get("limit")
     last = None if limit is None else first + limit - 1
     buffer = CappedBuffer(ctx.output_cap)
     line_no, ended_line, more = 1, True, False
-    with open(resolved, "rb") as f:
+    with _open_file(ctx.workspace, path) as f:
+        if b"\0" in f.read(BINARY_SNIFF):
+            size = os.fstat(f.fileno()).st_size
+            return ToolResult(ok=True, output=f"{path} is a binary file ({size} bytes); not shown")
+        f.seek(0)
         # Streamed by bounded pieces so a huge file costs bounded memory.
         while piece := f.readline(LINE_PIECE):
             if last is not None and line_no > last:
@@ -145,8 +205,7 @@ def edit_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     path, old, new = args["path"], args["old"], args["new"]
     if old == "":
         return fail("argument 'old' must not be empty", "bad_args")
-    resolved = _require_file(ctx.workspace, path)
-    text = _read_text(resolved, path)
+    text = _read_text(ctx.workspace, path)
     count = text.count(old)
     if count == 0:
         return fail(

@@ -38,6 +38,7 @@ from agentctl.process import reaper
 from agentctl.process.run import (
     KILL_GRACE_S,
     REAPER_STOP_S,
+    SECCOMP_FD,
     CappedBuffer,
     build_argv,
     cap_output,
@@ -234,6 +235,7 @@ def _start(
     if refusal is not None:
         return fail(refusal, "sandbox_unavailable")
     env = context_env(ctx)
+    seccomp = confinement.seccomp if confinement is not None and confinement.available else None
     argv = build_argv(
         command,
         workspace=ctx.workspace,
@@ -242,10 +244,17 @@ def _start(
         hidden_paths=ctx.hidden_paths,
         env=env,
         new_session=False,
+        seccomp_fd=SECCOMP_FD if seccomp else None,
     )  # the session's own pty stays its terminal
     limits = process_limits(None)  # no CPU limit: a session may live as long as its step
     argv = reaper.reaper_argv(
-        argv, pgroup=False, deathsig=False, rlimits=limits, grace=KILL_GRACE_S
+        argv,
+        pgroup=False,
+        deathsig=False,
+        rlimits=limits,
+        grace=KILL_GRACE_S,
+        seccomp=seccomp,
+        seccomp_fd=SECCOMP_FD,
     )
     try:
         child = pexpect.spawn(
