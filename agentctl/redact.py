@@ -1,10 +1,14 @@
 """Masking secrets before text reaches the database, the log or the terminal (Guarantee 6).
 
-Owns `Redactor`: the values of secret environment variables a recipe uses, built-in patterns
-for well-known credential shapes (OpenAI, Anthropic, GitHub, AWS, bearer tokens, PEM private
-keys) and a policy's extra `redact:` patterns, all compiled into one regex. Every match
-becomes `[REDACTED]`; for `Bearer <token>` and `aws_secret_access_key=<key>` the label before
-the secret is kept, so the text still says what was there.
+Owns `Redactor`: the values of secret environment variables a recipe uses and of the
+workspace's `.env*` files (`env_file_secrets`), built-in patterns for well-known credential
+shapes (OpenAI, Anthropic, GitHub, AWS, Slack, Stripe, Google, Hugging Face, GitLab, npm,
+JWTs, bearer tokens, passwords in URLs, PEM private keys) and a policy's extra `redact:`
+patterns, all compiled into one regex. Every match becomes `[REDACTED]`; for `Bearer
+<token>`, `aws_secret_access_key=<key>` and `scheme://user:<password>@host` the text around
+the secret is kept, so it still says what was there. Unicode tag characters are stripped
+from everything masked (it is also what tool results pass through on their way to the
+model).
 """
 
 from __future__ import annotations
@@ -46,7 +50,46 @@ BUILTIN_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("aws_secret_access_key",),
     ),
     "bearer-token": (r"(?P<keep_bearer>\b(?i:bearer)\s+)[A-Za-z0-9\-._~+/]{8,}=*", ("bearer",)),
+    "slack-token": (
+        r"\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-[0-9]-[A-Za-z0-9-]{10,}",
+        ("xox", "xapp-"),
+    ),
+    "slack-webhook": (
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{16,}",
+        ("hooks.slack.com",),
+    ),
+    "stripe-key": (
+        r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{16,}",
+        ("_live_", "_test_", "whsec_"),
+    ),
+    "google-api-key": (r"\bAIza[0-9A-Za-z_\-]{35}", ("aiza",)),
+    "google-oauth-token": (r"\bya29\.[0-9A-Za-z_\-]{20,}", ("ya29.",)),
+    "huggingface-token": (r"\bhf_[A-Za-z0-9]{30,}", ("hf_",)),
+    "gitlab-token": (
+        r"\bgl(?:pat|dt|rt|ptt|oas|cbt|imt|ft|soat|agent)-[A-Za-z0-9_\-]{20,}",
+        tuple(
+            f"gl{k}-"
+            for k in ("pat", "dt", "rt", "ptt", "oas", "cbt", "imt", "ft", "soat", "agent")
+        ),
+    ),
+    "npm-token": (r"\bnpm_[A-Za-z0-9]{36}\b", ("npm_",)),
+    "jwt": (r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", ("eyj",)),
+    # scheme://user:PASSWORD@host: the password only; the rest says where it was.
+    "url-password": (
+        r"(?P<keep_url>\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s/:@'\"]{1,256}:)[^\s/@'\"]{1,256}(?=@)",
+        ("://",),
+    ),
 }
+# Unicode "tag" characters (U+E0000-U+E007F) are invisible on screen but read by models:
+# text hidden in them is an injection nobody reviewing the log could see. Stripped.
+_TAG_CHARACTERS = re.compile("[\U000e0000-\U000e007f]")
+
+
+def strip_tag_characters(text: str) -> str:
+    """`text` without Unicode tag characters (invisible, but a model reads them)."""
+    if text.isascii():
+        return text
+    return _TAG_CHARACTERS.sub("", text)
 
 
 class Redactor:
@@ -84,12 +127,15 @@ class Redactor:
     @staticmethod
     def _replace(match: re.Match[str]) -> str:
         groups = match.groupdict()
-        keep = groups.get("keep_aws") or groups.get("keep_bearer") or ""
+        keep = groups.get("keep_aws") or groups.get("keep_bearer") or groups.get("keep_url") or ""
         return keep + MASK
 
     def mask(self, text: str) -> str:
-        """`text` with every secret replaced by [REDACTED]."""
-        if not text or not self._may_match(text):
+        """`text` with every secret replaced by [REDACTED] (and tag characters removed)."""
+        if not text:
+            return text
+        text = strip_tag_characters(text)
+        if not self._may_match(text):
             return text
         for regex in self._regexes:
             text = regex.sub(self._replace, text)
@@ -120,6 +166,8 @@ class Redactor:
     def _may_match_json(self, text: str) -> bool:
         # JSON escapes quotes, backslashes and control characters: look for those forms too.
         if any(form in text for form in self._json_values):
+            return True
+        if not text.isascii() and _TAG_CHARACTERS.search(text):
             return True
         lowered = text.lower()
         return any(t in lowered for t in self._triggers)
@@ -167,8 +215,8 @@ def _env_values(text: str) -> list[str]:
         if not match:
             continue
         value = match.group("value").strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            value = value[1 : value.find(value[0], 1)]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         if value:

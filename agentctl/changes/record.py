@@ -107,6 +107,11 @@ def is_binary(data: bytes) -> bool:
     return False
 
 
+def is_secret_file(rel: str) -> bool:
+    """A `.env*` file: its content is a secret, recorded as a hash only."""
+    return rel.rsplit("/", 1)[-1].startswith(".env")
+
+
 def _storable(text: str) -> bool:
     """Whether a name can go in the log: a non-UTF-8 name decodes to lone surrogates, which
     SQLite text cannot hold (and JSON consumers reject), so such files are not tracked."""
@@ -289,9 +294,13 @@ class ChangeRecorder:
         return [p for p in prefixes if not os.path.lexists(self.root / p)]
 
     def _read_one(self, rel: str) -> FileState | None:
-        try:
+        from agentctl.changes.workspace_files import Unreachable, open_parent
+
+        try:  # a parent swapped for a symlink must not send the read outside
+            fd, _ = open_parent(self.root, rel)
+            os.close(fd)
             st = os.lstat(self.root / rel)
-        except OSError:
+        except (OSError, Unreachable):
             return None
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             return None
@@ -410,6 +419,7 @@ class ChangeRecorder:
             )
         if sig[1] > self.max_file_size:
             return FileState("file", sig, None, note="too_large")
+        secret = is_secret_file(rel)
         try:
             fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
@@ -431,6 +441,8 @@ class ChangeRecorder:
                 return FileState("file", sig, None, note="unreadable")
         racy = sig[2] >= started_ns - RACY_WINDOW_NS
         digest = hashlib.sha256(data).hexdigest()
+        if secret:  # its hash tells a change; its content never enters the log
+            return FileState("file", sig, digest, note="secret", racy=racy)
         old = self._cache.get(rel)
         room = self.max_total - self.kept_bytes + (len(old.data) if old and old.data else 0)
         if len(data) > room:
@@ -449,6 +461,7 @@ class ChangeRecorder:
 
 
 _NOTES = {
+    "secret": "a secret file (.env*): only its hash is kept",
     "too_large": "larger than changes.max_file_size; content not kept",
     "over_budget": "content not kept: the recorder's memory budget was full",
     "unreadable": "content not kept: the file could not be read",

@@ -182,14 +182,15 @@ PROVIDER_KEY_NAMES = (
 )
 
 
-def _redactor(recipe: Any, policy: Any, env: Mapping[str, str]):
-    from agentctl.redact import Redactor
+def _redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Path | None = None):
+    from agentctl.redact import Redactor, env_file_secrets
 
     names = set(recipe.env) | set(PROVIDER_KEY_NAMES)
     names |= {role.api_key_env for role in recipe.models.values() if role.api_key_env}
-    return Redactor(
-        values=[env[name] for name in sorted(names) if env.get(name)], patterns=policy.redact
-    )
+    values = [env[name] for name in sorted(names) if env.get(name)]
+    if workspace is not None:  # values in the workspace's .env files are secrets too
+        values += env_file_secrets(workspace)
+    return Redactor(values=values, patterns=policy.redact)
 
 
 def _how_it_failed(result: Any) -> str:
@@ -247,7 +248,7 @@ class _Run:
         self.changed_policies = changed_policy_files(snapshots)
         self.policy = load_policy_set(snapshots + self.changed_policies)
         self.applied_policy_seqs = {e.seq for e in events if e.type == POLICY_ADDED}
-        self.redactor = _redactor(self.recipe, self.policy, deps.env)
+        self.redactor = _redactor(self.recipe, self.policy, deps.env, self.workspace)
         journal.mask = self.redactor.mask_json
         self.index = ReplayIndex.from_events(events)
         self.session_start = time.monotonic()

@@ -1,8 +1,11 @@
 """What a person sees at the end of a run, and the prompts that ask them something.
 
 `ask_approval` shows the whole action (a shell command is never truncated; control, ANSI and
-bidi characters are shown as escapes), the rules that asked, a diff preview for file writes,
-and waits for one key. While it waits it polls `is_decided`, so `agentctl approve` from
+bidi characters are shown as escapes; a run of blank lines is one line saying how many were
+there), the rules that asked, a diff preview for file writes, and waits for one key. It never
+asks while part of the action is out of sight: when the panel is taller than the terminal it
+shows the head, says `(N lines hidden)`, and accepts `a` only once the whole action has been
+read in a pager (`p`). While it waits it polls `is_decided`, so `agentctl approve` from
 another terminal closes it. `offer_rollback` asks whether to undo a run's file changes.
 """
 
@@ -86,6 +89,30 @@ def show_outcome(
 
 def _visible(text: Any, style: str = "") -> Text:
     return Text(make_visible(str(text)), style=style)
+
+
+def compact_blank_runs(text: str) -> Text:
+    """`text` shown whole, except that a run of two or more blank lines becomes one dim line
+    saying how many there were: blank lines must not push the start of an action out of
+    sight (`curl ... | sh`, sixty newlines, `git status`)."""
+    out = Text()
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j - i >= 2:
+            if out:
+                out.append("\n")
+            out.append(f"⋯ ({j - i} blank lines hidden)", style="dim")
+            i = j
+            continue
+        if i:
+            out.append("\n")
+        out.append_text(_visible(lines[i]))
+        i += 1
+    return out
 
 
 def _read_workspace_file(workspace: Path | None, path: str) -> str | None:
@@ -176,7 +203,7 @@ def render_approval(
         parts.append(Text(f"a human gate of step {request.get('step')}", style="dim"))
     elif tool == "shell" and "command" in args:
         command = Text("$ ", style="bold")
-        command.append_text(_visible(args["command"]))  # whole: wrapped, never cut short
+        command.append_text(compact_blank_runs(str(args["command"])))  # wrapped, never cut
         parts += [Text("shell command:", style="dim"), command]
     else:
         parts.append(Text.assemble(("tool ", "dim"), _visible(tool, "bold")))
@@ -184,7 +211,7 @@ def render_approval(
         for key, value in args.items():
             if details or key not in diff_keys:  # those are shown as the diff below
                 shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                parts.append(Text.assemble((f"{key}: ", "dim"), _visible(shown)))
+                parts.append(Text.assemble((f"{key}: ", "dim"), compact_blank_runs(shown)))
     rules = request.get("rules") or []
     if rules:
         parts.append(Text.assemble(("asked by: ", "dim"), _visible(rules_words(rules), "yellow")))
@@ -230,6 +257,17 @@ KEYS_HINT = Text.assemble(
     " to deny, ",
     ("?", "bold"),
     " for details: ",
+)
+
+
+PAGER_HINT = Text.assemble(
+    "press ",
+    ("p", "bold"),
+    " to read the whole action (then ",
+    ("a", "bold green"),
+    " approves), ",
+    ("d", "bold red"),
+    " to deny: ",
 )
 
 
@@ -329,6 +367,32 @@ def wait_for_key(
 # -- the prompts -------------------------------------------------------------------------
 
 
+def _page(console: Console, renderable: RenderableType) -> None:
+    """Show `renderable` in the user's pager ($PAGER, else less), then come back."""
+    with console.pager(styles=False):
+        console.print(renderable)
+
+
+def _fit(console: Console, panel: RenderableType) -> tuple[RenderableType, int]:
+    """What fits on the screen with the prompt under it, and how many lines were left out."""
+    lines = console.render_lines(panel, console.options, pad=False)
+    room = max(console.height - 4, 5)  # the hint line, the blank line above, a margin
+    if len(lines) <= room:
+        return panel, 0
+    hidden = len(lines) - (room - 1)
+    head = Text()
+    for number, line in enumerate(lines[: room - 1]):
+        if number:
+            head.append("\n")
+        for segment in line:
+            head.append(segment.text, style=segment.style)
+    head.append(
+        f"\n({hidden} lines hidden: press p to read the whole action before approving)",
+        style="bold yellow",
+    )
+    return head, hidden
+
+
 def ask_approval(
     request: dict[str, Any],
     *,
@@ -336,23 +400,38 @@ def ask_approval(
     workspace: Path | None = None,
     is_decided: Callable[[], bool] | None = None,
     reader: KeyReader | None = None,
+    pager: Callable[[Console, RenderableType], None] = _page,
 ) -> str | tuple[str, str] | None:
     """Ask on the terminal: "approve", "deny" (or ("deny", reason) when the person typed a
     reason for the agent), "decided" (answered elsewhere meanwhile), or None when nobody can
-    answer here (end of input)."""
+    answer here (end of input).
+
+    An action taller than the terminal is shown cut, with `(N lines hidden)`; `a` is not
+    accepted until `p` (or `?`) has shown all of it in `pager`.
+    """
     console = console or Console(stderr=True)
     console.print()
-    console.print(render_approval(request, workspace=workspace))
-    keys = {"a": "approve", "y": "approve", "d": "deny", "n": "deny", "?": "details"}
+    panel = render_approval(request, workspace=workspace)
+    shown, hidden = _fit(console, panel)
+    console.print(shown)
+    approve = {"a": "approve", "y": "approve"}
+    keys = {"d": "deny", "n": "deny", "?": "details", "p": "details"}
+    if not hidden:
+        keys.update(approve)
     with reader or KeyReader() as keyboard:
         while True:
-            console.print(KEYS_HINT, end="")
+            console.print(KEYS_HINT if not hidden or "a" in keys else PAGER_HINT, end="")
             console.file.flush()
             answer = wait_for_key(keys, reader=keyboard, is_decided=is_decided)
             console.print()
             if answer != "details":
                 break
-            console.print(render_approval(request, workspace=workspace, details=True))
+            details = render_approval(request, workspace=workspace, details=True)
+            if hidden or _fit(console, details)[1]:
+                pager(console, details)
+                keys.update(approve)  # every line has now been in front of the person
+            else:
+                console.print(details)
         reason = ""
         if answer == "deny":
             console.print(
