@@ -110,6 +110,15 @@ _prefetch_thread: threading.Thread | None = None
 _litellm_mod: Any = None
 
 
+# The key sent to a recipe's own api_base when its api_key_env names none.
+NO_KEY = "sk-no-key-needed"
+# Providers that authenticate with ambient cloud credentials rather than one key: never sent
+# to a recipe's own api_base.
+AMBIENT_CREDENTIAL_PROVIDERS = frozenset(
+    {"bedrock", "bedrock_converse", "sagemaker", "sagemaker_chat", "vertex_ai", "vertex_ai_beta"}
+)
+
+
 def _load_litellm() -> Any:
     global _litellm_mod
     with _import_lock:
@@ -345,11 +354,20 @@ class LiteLLMClient:
                 raise ModelError(
                     _missing_key_message(cfg), f"export {cfg.api_key_env}=...", attempts
                 )
-            if not cfg.api_key_env and cfg.api_base and cfg.model.startswith("openai/"):
-                # A local OpenAI-compatible server (Ollama, llama.cpp, vLLM) needs no key, but the
-                # SDK refuses to run without one, and it must not get the ambient OPENAI_API_KEY:
-                # a key goes to a custom api_base only when api_key_env names it.
-                key = "sk-no-key-needed"
+            if not cfg.api_key_env and cfg.api_base:
+                # A recipe's own api_base never gets an ambient provider key (OPENAI_API_KEY,
+                # ANTHROPIC_API_KEY...), whatever the provider: only the key its api_key_env
+                # names. litellm reads the provider's variable unless a key is given, so one
+                # that means nothing is. A local server (Ollama, llama.cpp) needs none.
+                if cfg.model.split("/", 1)[0] in AMBIENT_CREDENTIAL_PROVIDERS:
+                    raise ModelError(
+                        f"role '{cfg.name}' sends {cfg.model} to its own api_base, and that "
+                        "provider signs requests with the machine's cloud credentials",
+                        "remove api_base, or serve the model behind an OpenAI-compatible "
+                        "endpoint and name its key with api_key_env",
+                        attempts,
+                    )
+                key = NO_KEY
             for n in range(len(self.retry_delays) + 1):
                 try:
                     reply = self._call(cfg, role, messages, tools, call_index, on_text, key)
