@@ -9,6 +9,7 @@ action changed in the workspace is recorded with its result, so it can be diffed
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from agentctl.changes.record import SnapshotCancelled
 from agentctl.engine.approvals import Gate
 from agentctl.engine.control import Cancelled, LimitExceeded, Limits, Usage
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.redact import MASK
 from agentctl.tools.base import (
     DEFAULT_OUTPUT_CAP,
     DEFAULT_TOOL_TIMEOUT,
@@ -102,6 +104,16 @@ class ActionRunner:
         verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else Verdict()
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
+        if verdict.decision == "allow" and MASK in json.dumps(args, ensure_ascii=False):
+            # A secret in the model's call was masked in the log; rebuilt from the log (on
+            # resume) the call holds the mask itself, a different action (and `[REDACTED]` is
+            # a shell glob). Never run it by itself: a person sees it as it would run.
+            verdict = Verdict(
+                "ask",
+                [*verdict.rules, "builtin:masked-secret (ask)"],
+                f"the action holds {MASK}, a secret masked in the log: it would not run as "
+                "the model asked it",
+            )
         uncertain = key in self.index.started and not read_only
         approval = None
         if verdict.decision == "ask" or uncertain:

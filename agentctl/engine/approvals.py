@@ -123,6 +123,12 @@ class Gate:
                 record = self._record(record["request"])
         if record["state"] == "pending":
             raise Parked([record])
+        if record["state"] == "approved" and not (record.get("decided_by") or "").strip():
+            # Only `agentctl approve` and the prompt approve, and both record who did: a row
+            # without an approver was written some other way (straight into the database).
+            refused = dict(record)
+            refused["decided_by"] = "nobody: an approval without an approver is refused"
+            return "deny", refused
         if record["state"] == "approved" and self._expired(record):
             return "deny", self._expire(record)
         if record["state"] == "approved":

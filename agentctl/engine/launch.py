@@ -45,6 +45,7 @@ def prepare_job(
         )
     if not force_workspace:
         refuse_broad_workspace(folder.resolve())
+    refuse_database_inside(store, folder)
     if record and replay:
         raise UsageError(
             "--record and --replay cannot be used together",
@@ -130,6 +131,21 @@ def policy_error(loaded: Any, message: str, hint: str) -> UsageError:
         line=mark.line if mark else None,
         column=mark.column if mark else None,
     )
+
+
+def refuse_database_inside(store: Store, workspace: Path) -> None:
+    """A database inside the workspace could be renamed or replaced by the job's own
+    commands (the sandbox keeps the workspace writable): refused."""
+    db = getattr(store, "path", None)
+    if not isinstance(db, Path) or str(db) == ":memory:":
+        return
+    db, root = db.resolve(), workspace.resolve()
+    if root == db.parent or root in db.parents:
+        raise UsageError(
+            f"the database {db} is inside the workspace {root}: the job's commands could "
+            "rename or replace it",
+            "keep the database outside the workspace: pass --db PATH or set AGENTCTL_DB",
+        )
 
 
 def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ per side-effecting step.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating as needed) the database at `path`."""
     if str(path) != ":memory:":
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the folder for the database {path}: {exc.strerror}",
@@ -59,6 +60,17 @@ def connect(path: Path) -> sqlite3.Connection:
             "put the database on a local file system (not NFS), e.g. with --db PATH",
         )
     return conn
+
+
+def _create_private(path: Path) -> None:
+    """A new database is readable by its owner only: the file 0600 (SQLite gives its -wal and
+    -shm files the same mode) in a folder made 0700. Existing ones are left as they are."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

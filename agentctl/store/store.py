@@ -512,7 +512,10 @@ class Store:
         by: str | None = None,
         comment: str | None = None,
     ) -> bool:
-        """Move an approval from `expect` to `state`; False if it was not in `expect`."""
+        """Move an approval from `expect` to `state`; False if it was not in `expect`.
+        Approving or denying must say who did (`by`)."""
+        if state in ("approved", "denied") and not (by or "").strip():
+            raise ValueError("an approval is decided by someone: `by` is required")
         if state in ("approved", "denied", "void"):
             cursor = conn.execute(
                 "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, comment = ?"
