@@ -62,6 +62,7 @@ class ActionContext:
     sandbox: str = "off"
     network: bool = True
     hidden_paths: tuple[Path, ...] = ()
+    visible_paths: tuple[Path, ...] = ()  # shown read-only though in a hidden home
     sessions: dict[str, Any] = field(default_factory=dict)  # this step's tool sessions
 
 
@@ -163,6 +164,7 @@ class ActionRunner:
                     sandbox=self.ctx.sandbox,
                     network=self.ctx.network,
                     hidden_paths=self.ctx.hidden_paths,
+                    visible_paths=self.ctx.visible_paths,
                     sessions=self.ctx.sessions,
                 ),
             )

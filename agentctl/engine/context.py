@@ -8,6 +8,7 @@ into `ask`; `required` lets the tool refuse.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -33,6 +34,28 @@ def hidden_paths_for(db_path: Path, workspace: Path) -> tuple[Path, ...]:
     if folder != workspace and workspace not in folder.parents:
         paths.append(folder)
     return tuple(paths)
+
+
+_GLOB = re.compile(r"[*?\\[]")
+
+
+def visible_paths_for(policy: Any) -> tuple[Path, ...]:
+    """Absolute paths the policy's allow rules name (`/home/me/.cache/pip/**`): shown
+    read-only to confined commands even inside a hidden home folder."""
+    found: list[Path] = []
+    for one in getattr(policy, "policies", ()):
+        for rule in getattr(one, "rules", ()):
+            if getattr(rule, "decision", None) != "allow":
+                continue
+            for pattern in getattr(rule, "paths", None) or ():
+                if not pattern.startswith("/"):
+                    continue
+                literal = _GLOB.split(pattern, 1)[0]
+                if literal != pattern:  # cut at the last whole folder before the glob
+                    literal = literal.rsplit("/", 1)[0]
+                if literal not in ("", "/"):
+                    found.append(Path(literal))
+    return tuple(dict.fromkeys(found))
 
 
 def build_action_context(
@@ -108,6 +131,7 @@ def build_action_context(
         sandbox=sandbox,
         network=network,
         hidden_paths=hidden_paths_for(db_path, workspace),
+        visible_paths=visible_paths_for(policy),
     )
     return ctx
 

@@ -45,6 +45,8 @@ class ToolContext:
     sandbox: str = "off"
     network: bool = True  # may a confined process reach the network?
     hidden_paths: tuple[Path, ...] = ()  # never visible to a confined process (the database...)
+    # Shown read-only to a confined process although inside a hidden home (a policy named them).
+    visible_paths: tuple[Path, ...] = ()
     # Long-lived per-step state of tools (e.g. interactive sessions), closed when the step ends.
     sessions: dict[str, Any] = field(default_factory=dict)
 

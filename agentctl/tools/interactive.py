@@ -242,6 +242,7 @@ def _start(
         confinement=confinement,
         network=ctx.network,
         hidden_paths=ctx.hidden_paths,
+        visible_paths=ctx.visible_paths,
         env=env,
         new_session=False,
         seccomp_fd=SECCOMP_FD if seccomp else None,

@@ -47,6 +47,7 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
         confinement=confinement,
         network=ctx.network,
         hidden_paths=ctx.hidden_paths,
+        visible_paths=ctx.visible_paths,
     )
     output = result.output
     if result.timed_out or result.cancelled:

@@ -18,9 +18,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import sandbox_python
 from corpus import ATTACKS, Attack
 
+from agentctl.engine.context import visible_paths_for
+from agentctl.policy.rules import PolicySet, load_policy_text
 from agentctl.process.run import minimal_env, probe_confinement, run_process
 from agentctl.redact import Redactor, env_file_secrets
 
@@ -184,3 +187,50 @@ def test_attack(attack: Attack, lab, monkeypatch):
     (lab["ws"] / "made.txt").unlink(missing_ok=True)
     for name in ("alias", "hard"):
         (lab["ws"] / name).unlink(missing_ok=True)
+
+
+def test_a_path_a_policy_names_stays_readable_in_a_hidden_home(lab, monkeypatch):
+    monkeypatch.setenv("HOME", str(lab["home"]))
+    cache = lab["home"] / ".cache" / "tool"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "data.txt").write_text("cached-data")
+    policy = PolicySet(
+        [
+            load_policy_text(
+                yaml.safe_dump(
+                    {
+                        "version": 1,
+                        "name": "cache",
+                        "rules": [
+                            {
+                                "id": "tool-cache",
+                                "tools": ["shell"],
+                                "paths": [f"{cache}/**"],
+                                "decision": "allow",
+                            }
+                        ],
+                    }
+                ),
+                "p.yaml",
+            )
+        ]
+    )
+    visible = visible_paths_for(policy)
+    assert visible == (cache,)
+    result = run_process(
+        shlex.join(
+            [
+                "sh",
+                "-c",
+                f"cat {cache}/data.txt; cat {lab['home']}/.ssh/id_ed25519; touch {cache}/w",
+            ]
+        ),
+        cwd=lab["ws"],
+        env=minimal_env(),
+        timeout=30,
+        confinement=PROBED,
+        network=False,
+        visible_paths=visible,
+    )
+    assert "cached-data" in result.output and HOME_CANARY not in result.output
+    assert not (cache / "w").exists()
