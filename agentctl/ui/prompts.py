@@ -124,7 +124,8 @@ def _read_workspace_file(workspace: Path | None, path: str) -> str | None:
         target = (root / path).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             return None
-        if target.stat().st_size > PREVIEW_MAX_BYTES:
+        st = target.stat()
+        if st.st_size > PREVIEW_MAX_BYTES or st.st_nlink > 1:  # another name may be outside
             return None
         return target.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError, ValueError):
