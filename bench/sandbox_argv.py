@@ -1,0 +1,91 @@
+"""What confining one command costs before it starts: `build_argv` on a 10,000-file workspace.
+
+`build_argv` walks the workspace for `.git`, `.agentctl` and `.env*` files (to mount them
+read-only or hide them) and lists home folders and host secret files; this runs once per
+shell action. Builds `--files` small files (default 10,000, 100 per folder) with a `.git`
+folder, a nested repository and a few `.env` files, then times `build_argv` (best and median
+of `--repeat` runs) and, where bubblewrap works, one whole confined `true` through
+`run_process` against an unconfined one. Prints the number of mounts added too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from _common import table  # noqa: E402
+
+from agentctl.process.run import minimal_env, probe_confinement, run_process  # noqa: E402
+from agentctl.process.sandbox import Confinement, build_argv  # noqa: E402
+
+
+def build_tree(root: Path, files: int) -> None:
+    for i in range(files):
+        folder = root / f"pkg{i // 100:03d}"
+        if i % 100 == 0:
+            folder.mkdir(parents=True)
+        (folder / f"mod{i % 100:03d}.py").write_text(f"# file {i}\n")
+    (root / ".git" / "objects").mkdir(parents=True)
+    (root / "vendor" / "lib" / ".git").mkdir(parents=True)
+    for name in (".env", "pkg000/.env.local", "pkg001/.env.test"):
+        (root / name).write_text("TOKEN=abcdefgh12345678\n")
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return min(runs), statistics.median(runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="agentctl-bench-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        ws = base / "ws"
+        build_tree(ws, args.files)
+        fake = Confinement("bwrap", "", network_isolation=True, bwrap="/usr/bin/bwrap")
+        argv = build_argv("true", workspace=ws, confinement=fake, network=False)
+        best, median = timed(
+            lambda: build_argv("true", workspace=ws, confinement=fake, network=False), args.repeat
+        )
+        rows = [("build_argv", f"{best * 1000:.1f} ms", f"{median * 1000:.1f} ms")]
+        probed = probe_confinement()
+        if probed.available:
+            env = minimal_env()
+            for label, conf in (
+                ("run_process true, confined", probed),
+                ("run_process true, unconfined", None),
+            ):
+                best, median = timed(
+                    lambda conf=conf: run_process(
+                        "true", cwd=ws, env=env, timeout=30, confinement=conf
+                    ),
+                    args.repeat,
+                )
+                rows.append((label, f"{best * 1000:.1f} ms", f"{median * 1000:.1f} ms"))
+        print(f"workspace: {args.files} files; load average {os.getloadavg()[0]:.1f}")
+        print(f"mount arguments added: {argv.count('--ro-bind') + argv.count('--tmpfs')}")
+        print(table(["what", "best", "median"], rows))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
