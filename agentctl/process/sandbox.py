@@ -345,8 +345,10 @@ def _gitdir_of(dotgit: str) -> str | None:
 def scan_workspace(workspace: Path | str) -> WorkspaceGuards:
     """Find every `.git` (folder or file), `.agentctl` and `.env*` file in the workspace.
 
-    Symlinks are not followed while walking. A guarded name that is a symlink is guarded
-    where it points (bubblewrap mounts over a link's target); a dangling one is skipped.
+    Symlinks are not followed while walking. A guarded name that is a symlink is guarded at
+    its real path when that lies inside the workspace, and else left alone: a bind of a link
+    to `/root` or `/run` would show what the sandbox hides (outside, all is read-only anyway).
+    Every path returned is real (no symlink in it), so bubblewrap mounts exactly there.
     """
     ws = _real(workspace)
     read_only: list[str] = []
@@ -365,15 +367,22 @@ def scan_workspace(workspace: Path | str) -> WorkspaceGuards:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
+            guarded = name in READ_ONLY_NAMES or is_secret_name(name)
+            if not guarded:
+                if is_dir:
+                    stack.append(entry.path)
+                continue
+            real = _real(entry.path)
+            if not _within(real, ws) or real == ws or not os.path.exists(real):
+                continue
             if name in READ_ONLY_NAMES:
-                if os.path.exists(entry.path):
-                    read_only.append(entry.path)
-                    gitdir = _gitdir_of(entry.path) if os.path.isfile(entry.path) else None
-                    if gitdir and _within(gitdir, ws) and gitdir != ws:
-                        read_only.append(gitdir)
-            elif is_secret_name(name) and os.path.isfile(entry.path):
+                read_only.append(real)
+                gitdir = _gitdir_of(real) if os.path.isfile(real) else None
+                if gitdir and _within(gitdir, ws) and gitdir != ws and os.path.isdir(gitdir):
+                    read_only.append(gitdir)
+            elif os.path.isfile(real):
                 # A folder named .env is usually a virtualenv: it stays; files are hidden.
-                secrets.append(entry.path)
+                secrets.append(real)
             elif is_dir:
                 stack.append(entry.path)
     return WorkspaceGuards(sorted(set(read_only)), sorted(set(secrets)))
@@ -456,6 +465,8 @@ def build_argv(
     for path in guards.read_only:
         argv += ["--ro-bind", path, path]
     for path in [*files, *guards.secret_files]:
+        if not _within(path, ws) and any(_within(path, d) for d in [*covered, *hidden_dirs]):
+            continue  # already in an empty folder: a mount point would only show its name
         argv += ["--ro-bind", "/dev/null", path]
     # Empty and read-only, once every mount point inside them has been made.
     for path in dict.fromkeys([*around, *covered, *hidden_dirs]):

@@ -234,3 +234,30 @@ def test_a_path_a_policy_names_stays_readable_in_a_hidden_home(lab, monkeypatch)
     )
     assert "cached-data" in result.output and HOME_CANARY not in result.output
     assert not (cache / "w").exists()
+
+
+def test_guarded_names_linked_outside_cannot_show_what_is_hidden(lab, monkeypatch):
+    """A command plants `.git`, `.agentctl` and `.env` links to hidden places; the next
+    command's mounts must not bring those places back into view."""
+    monkeypatch.setenv("HOME", str(lab["home"]))
+    planted = lab["ws"] / "planted"
+    planted.mkdir()
+    try:
+        os.symlink(lab["home"], planted / ".git")
+        os.symlink("/run", planted / ".agentctl")
+        os.symlink(lab["state"], planted / ".env")
+        result = run_process(
+            shlex.join(
+                ["sh", "-c", f"cat {lab['home']}/.ssh/id_ed25519; ls -a /run {lab['state']}"]
+            ),
+            cwd=lab["ws"],
+            env=minimal_env(),
+            timeout=30,
+            confinement=PROBED,
+            network=False,
+            hidden_paths=(lab["db"], lab["state"]),
+        )
+    finally:
+        shutil.rmtree(planted)
+    assert HOME_CANARY not in result.output and "agentctl.db" not in result.output
+    assert not re.search(r"^(dbus|systemd|agentctl-test-)", result.output, re.M), result.output
