@@ -39,7 +39,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agentctl.process.seccomp import filter_program
@@ -76,6 +76,8 @@ class Confinement:
     # The compiled seccomp filter bwrap loads (None: none could be built here; see notes).
     seccomp: bytes | None = field(default=None, repr=False)
     notes: str = ""  # what this confinement lacks, e.g. "no seccomp filter: ..."
+    # bwrap >= 0.8 forbids nested user namespaces itself; older ones rely on the filter.
+    disable_userns: bool = True
 
     @property
     def available(self) -> bool:
@@ -88,27 +90,21 @@ _probe_lock = threading.Lock()
 _probed: Confinement | None = None
 
 
-def _identity() -> list[str]:
+def _identity(disable_userns: bool = True) -> list[str]:
     """No capabilities at all, whatever uid agentctl has: an unprivileged uid in a new user
     namespace (bwrap drops every capability), no nested user namespace, no_new_privs (bwrap
     always sets it)."""
     uid, gid = sandbox_ids()
-    return [
-        "--unshare-user",
-        "--uid",
-        str(uid),
-        "--gid",
-        str(gid),
-        "--disable-userns",
-        "--cap-drop",
-        "ALL",
-    ]
+    argv = ["--unshare-user", "--uid", str(uid), "--gid", str(gid)]
+    if disable_userns:
+        argv.append("--disable-userns")
+    return [*argv, "--cap-drop", "ALL"]
 
 
-def _bwrap_base(bwrap: str) -> list[str]:
+def _bwrap_base(bwrap: str, disable_userns: bool = True) -> list[str]:
     return [
         bwrap,
-        *_identity(),
+        *_identity(disable_userns),
         "--ro-bind",
         "/",
         "/",
@@ -165,27 +161,46 @@ def _probe() -> Confinement:
     if bwrap is None:
         return Confinement("none", "bubblewrap (bwrap) is not installed")
     true = shutil.which("true") or "/bin/true"
+    nested = _supports(bwrap, "--disable-userns")
     program, notes = filter_program()
+
+    def base() -> list[str]:
+        return _bwrap_base(bwrap, nested)
+
     if program is not None:
-        failed = _try([*_bwrap_base(bwrap), "--", true], program)
-        if failed is not None and _try([*_bwrap_base(bwrap), "--", true]) is None:
+        failed = _try([*base(), "--", true], program)
+        if failed is not None and _try([*base(), "--", true]) is None:
             program, notes = None, f"no seccomp filter: bwrap refused it ({failed})"
-    failed = _try([*_bwrap_base(bwrap), "--", true], program)
+    if not nested and program is None:
+        # A nested user namespace gives its capabilities back over new namespaces only (the
+        # mounts it inherits stay locked read-only), but it is kernel surface: say so.
+        notes += "; nested user namespaces are not blocked (bubblewrap older than 0.8)"
+    works = Confinement(
+        "bwrap",
+        "",
+        network_isolation=True,
+        bwrap=bwrap,
+        seccomp=program,
+        notes=notes,
+        disable_userns=nested,
+    )
+    failed = _try([*base(), "--", true], program)
     if failed is None:
-        return Confinement(
-            "bwrap", "", network_isolation=True, bwrap=bwrap, seccomp=program, notes=notes
-        )
+        return works
     # Some containers allow every namespace but the network one.
-    if _try([*_bwrap_base(bwrap), "--share-net", "--", true], program) is None:
-        return Confinement(
-            "bwrap",
-            f"no network isolation: {failed}",
-            network_isolation=False,
-            bwrap=bwrap,
-            seccomp=program,
-            notes=notes,
-        )
+    if _try([*base(), "--share-net", "--", true], program) is None:
+        return replace(works, reason=f"no network isolation: {failed}", network_isolation=False)
     return Confinement("none", f"bubblewrap does not work here: {failed}")
+
+
+def _supports(bwrap: str, option: str) -> bool:
+    try:
+        done = subprocess.run(
+            [bwrap, "--help"], capture_output=True, timeout=PROBE_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option.encode() in done.stdout + done.stderr
 
 
 def probe_confinement(*, refresh: bool = False) -> Confinement:
@@ -430,7 +445,7 @@ def build_argv(
     guards = scan_workspace(ws)
     argv = [
         confinement.bwrap,
-        *_identity(),
+        *_identity(confinement.disable_userns),
         "--ro-bind",
         "/",
         "/",

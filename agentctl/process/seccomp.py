@@ -10,6 +10,7 @@ The filter allows every system call except those listed in `DENIED`, which fail 
 mounting and namespaces (there are no capabilities to use them anyway: defence in depth),
 kernel modules, kexec, reboot, swap, the kernel keyring, bpf and perf, ptrace and other
 processes' memory, userfaultfd, file handles (`open_by_handle_at` escapes a bind mount),
+`clone` of a new user namespace (`clone3` answers ENOSYS, so the C library uses `clone`),
 io_uring (it runs socket operations without the system calls filtered here), `AF_VSOCK`
 sockets (they reach a VM's host without any network namespace), and the `TIOCSTI` and
 `TIOCLINUX` ioctls (typing into a terminal). A call from another architecture's system call
@@ -69,6 +70,7 @@ DENIED = (
     "lookup_dcookie",
 )
 AF_VSOCK = 40
+CLONE_NEWUSER = 0x10000000
 TIOCSTI = 0x5412
 TIOCLINUX = 0x541C
 
@@ -120,17 +122,22 @@ def _compile() -> bytes:
     deny = _SCMP_ACT_ERRNO | errno.EPERM
     try:
 
-        def add(name: str, *conditions: tuple[int, int, int, int]) -> None:
+        def add(name: str, *conditions: tuple[int, int, int, int], action: int = deny) -> None:
             nr = lib.seccomp_syscall_resolve_name(name.encode())
             if nr < 0:
                 return  # not a system call on this architecture (iopl on arm64, say)
             array = (_ArgCmp * max(len(conditions), 1))(*[_ArgCmp(*c) for c in conditions])
-            rc = lib.seccomp_rule_add_array(ctx, deny, nr, len(conditions), array)
+            rc = lib.seccomp_rule_add_array(ctx, action, nr, len(conditions), array)
             if rc < 0:
                 raise OSError(-rc, f"seccomp rule for {name}: {os.strerror(-rc)}")
 
         for name in DENIED:
             add(name)
+        # A new user namespace (where the caller would hold every capability again): clone
+        # with CLONE_NEWUSER fails; clone3 hides its flags in memory, so it answers ENOSYS and
+        # the C library falls back to clone.
+        add("clone", (0, _SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER))
+        add("clone3", action=_SCMP_ACT_ERRNO | errno.ENOSYS)
         add("socket", (0, _SCMP_CMP_EQ, AF_VSOCK, 0))
         add("socketpair", (0, _SCMP_CMP_EQ, AF_VSOCK, 0))
         # ioctl's request is an unsigned int: compare its low 32 bits only.

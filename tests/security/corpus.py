@@ -32,8 +32,16 @@ class Attack:
     network: bool = False
     root_only: bool = False  # meaningful only when the tests run as root
     needs_seccomp: bool = False
+    machine: str | None = None  # only on this architecture (system call numbers)
 
 
+# clone(CLONE_NEWUSER | SIGCHLD) by its x86-64 number: exits 0 only if the child was made.
+CLONE_NEWUSER = (
+    "import ctypes, os\n"
+    "pid = ctypes.CDLL(None, use_errno=True).syscall(56, 0x10000000 | 17, 0, 0, 0, 0)\n"
+    "if pid == 0:\n    os._exit(0)\n"
+    "raise SystemExit(0 if pid > 0 else 1)\n"
+)
 APPEND_FSMONITOR = "printf '[core]\\n\\tfsmonitor = touch {marker}\\n' >> .git/config"
 
 ATTACKS: tuple[Attack, ...] = (
@@ -84,6 +92,13 @@ ATTACKS: tuple[Attack, ...] = (
         needs_seccomp=True,
     ),
     Attack("chroot", 1, ("chroot", "/", "true"), "fails"),
+    Attack(
+        "clone-new-user-namespace",
+        1,
+        ("{py}", "-c", CLONE_NEWUSER),
+        "fails",
+        machine="x86_64",
+    ),
     # 2. .git and .agentctl are read-only; a planted core.fsmonitor cannot be written
     Attack("append-fsmonitor", 2, ("sh", "-c", APPEND_FSMONITOR), "fails"),
     Attack("cp-over-git-config", 2, ("cp", "payload.txt", ".git/config"), "fails"),

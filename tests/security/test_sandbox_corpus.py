@@ -7,6 +7,7 @@ Run it as root and as an unprivileged user: CI does both (see .ci/run).
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -137,6 +138,8 @@ def _cases():
         marks = []
         if attack.root_only and not ROOT:
             marks.append(pytest.mark.skip(reason="meaningful only as root"))
+        if attack.machine and platform.machine() != attack.machine:
+            marks.append(pytest.mark.skip(reason=f"system call numbers of {attack.machine}"))
         if attack.needs_seccomp and PROBED.seccomp is None:
             marks.append(pytest.mark.skip(reason=PROBED.notes or "no seccomp filter"))
         yield pytest.param(attack, id=attack.id, marks=marks)
