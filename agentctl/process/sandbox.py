@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -344,6 +345,32 @@ def is_secret_name(name: str) -> bool:
     return name.startswith(".env")
 
 
+def reachable(path: str) -> bool:
+    """Whether a process of ours without capabilities could reach `path`: search permission
+    on every folder above it by its owner, group and other bits alone. Inside the sandbox root
+    has no capabilities; bubblewrap fails on a path it cannot reach, and a path the command
+    cannot reach needs no guard."""
+    uid, groups = os.getuid(), {os.getgid(), *os.getgroups()}
+    folder = os.path.dirname(path)
+    while True:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
+
+
 def _gitdir_of(dotgit: str) -> str | None:
     """The folder a `.git` file (worktree, submodule) points at, if it names one."""
     try:
@@ -389,6 +416,8 @@ def scan_workspace(workspace: Path | str) -> WorkspaceGuards:
                 continue
             real = _real(entry.path)
             if not _within(real, ws) or real == ws or not os.path.exists(real):
+                continue
+            if not reachable(real):
                 continue
             if name in READ_ONLY_NAMES:
                 read_only.append(real)
@@ -472,7 +501,7 @@ def build_argv(
             argv += ["--ro-bind", resolv, resolv]
     for shown in visible_paths:
         real = _real(shown)
-        if os.path.exists(real) and any(_within(real, p) for p in covered):
+        if os.path.exists(real) and any(_within(real, p) for p in covered) and reachable(real):
             argv += ["--ro-bind", real, real]
     for path in hidden_dirs:
         if path not in around:

@@ -264,3 +264,15 @@ def test_guarded_names_linked_outside_cannot_show_what_is_hidden(lab, monkeypatc
         shutil.rmtree(planted)
     assert HOME_CANARY not in result.output and "agentctl.db" not in result.output
     assert not re.search(r"^(dbus|systemd|agentctl-test-)", result.output, re.M), result.output
+
+
+@pytest.mark.skipif(not ROOT, reason="needs a folder root cannot reach without capabilities")
+def test_a_guarded_name_the_sandbox_cannot_reach_does_not_break_the_command(workspace):
+    private = workspace / "private"
+    (private / "repo" / ".git").mkdir(parents=True)
+    os.chown(private, 65534, 65534)
+    private.chmod(0o700)
+    result = run_process(
+        "echo still-runs", cwd=workspace, env=minimal_env(), timeout=30, confinement=PROBED
+    )
+    assert result.exit_code == 0 and "still-runs" in result.output, result.output
