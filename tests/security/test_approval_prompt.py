@@ -122,6 +122,8 @@ def test_a_real_terminal_shows_the_whole_command_above_the_prompt(tmp_path, work
         visible = "\n".join(shown[-ROWS:])  # the terminal has 40 rows
         assert "curl-evil-marker" in visible and "blank lines hidden" in visible, term.screen
         term.child.send("d")
+        term.wait_for(r"why\?")  # the reason for the agent is optional
+        term.child.send("\r")
         term.finish()
     finally:
         if term.child.isalive():
