@@ -133,3 +133,20 @@ def test_gitignore_rules_last_match_wins() -> None:
     assert ignored("build", True) and not ignored("build", False)
     assert ignored("docs/a/b/c.tmp", False) and not ignored("c.tmp", False)
     assert ignored("#hash", False)
+
+
+def test_a_folders_own_gitignore_applies_below_it(workspace: Path) -> None:
+    (workspace / "sub" / "x").mkdir(parents=True)
+    (workspace / "sub" / ".gitignore").write_text("*.tmp\n/out/\n")
+    rec = ChangeRecorder(workspace)
+    changes = record_shell(
+        rec,
+        workspace,
+        "echo x > b.tmp; echo x > sub/a.tmp; echo x > sub/x/c.tmp;"
+        " mkdir -p sub/out sub/x/out; echo x > sub/out/o; echo x > sub/x/out/o",
+    )
+    assert sorted(c["path"] for c in changes) == ["b.tmp", "sub/x/out/o"]
+    # A changed .gitignore counts from the next walk on.
+    (workspace / "sub" / ".gitignore").write_text("/out/\n")
+    changes = record_shell(rec, workspace, "echo y > sub/d.tmp")
+    assert [c["path"] for c in changes] == ["sub/d.tmp"]

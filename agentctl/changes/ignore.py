@@ -60,7 +60,8 @@ def glob_to_regex(pattern: str) -> str:
 
 
 def read_ignore_files(root: Path) -> list[str]:
-    """The lines of the workspace's top-level `.gitignore` and `.git/info/exclude`."""
+    """The lines of the workspace's top-level `.gitignore` and `.git/info/exclude` (a folder's
+    own `.gitignore` is read by the walk that enters it)."""
     lines: list[str] = []
     for path in (root / ".git" / "info" / "exclude", root / ".gitignore"):
         try:

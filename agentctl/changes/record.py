@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentctl.changes.ignore import default_skips, glob_to_regex
+from agentctl.changes.ignore import compile_gitignore, default_skips, glob_to_regex
 
 READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "http_get"})
 FILE_TOOLS = frozenset({"write_file", "edit_file"})
@@ -217,6 +217,9 @@ class ChangeRecorder:
         user_excluded, skipped = self.excluded, default_skips(self.root, gitignore=gitignore)
         # Whole-tree walks also skip caches and git-ignored paths; file tools do not.
         self.walk_excluded = lambda rel, is_dir: user_excluded(rel, is_dir) or skipped(rel, is_dir)
+        self.gitignore = gitignore
+        # A folder's own .gitignore, compiled once per version of the file: path -> (sig, test).
+        self._folder_ignores: dict[str, tuple[tuple, Callable[[str, bool], bool]]] = {}
         self.cancel = cancel
         self.warn = warn
         self.slow_after = slow_after
@@ -313,7 +316,7 @@ class ChangeRecorder:
         an action always finishes, since what the action changed must be recorded."""
         started = time.time_ns()
         clock = time.monotonic()
-        cache, excluded = self._cache, self.walk_excluded
+        cache = self._cache
         cancel = self.cancel if cancellable else None
         try:
             device = os.stat(self.root).st_dev
@@ -321,11 +324,20 @@ class ChangeRecorder:
             return {}, set()
         files: dict[str, FileState] = {}
         dirs: set[str] = set()
-        stack = [("", str(self.root))]
+        # Each folder to walk, with the .gitignore tests of the folders above it (below the root,
+        # whose file is part of walk_excluded): (prefix, path, ((folder prefix, test), ...)).
+        stack: list[tuple[str, str, tuple]] = [("", str(self.root), ())]
         unlisted: list[str] = []
         seen = 0
         while stack:
-            prefix, path = stack.pop()
+            prefix, path, ignores = stack.pop()
+            own = self._folder_ignore(path) if prefix and self.gitignore else None
+            if own is not None:
+                ignores = (*ignores, (prefix, own))
+            if ignores:
+                excluded = self._with_folder_ignores(ignores)
+            else:
+                excluded = self.walk_excluded
             try:
                 entries = os.scandir(path)
             except OSError:
@@ -348,7 +360,7 @@ class ChangeRecorder:
                                 and entry.stat(follow_symlinks=False).st_dev == device
                             ):
                                 dirs.add(rel)
-                                stack.append((rel + "/", entry.path))
+                                stack.append((rel + "/", entry.path, ignores))
                             continue
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
@@ -378,6 +390,40 @@ class ChangeRecorder:
             self._forget(rel)
         self._say_if_slow(len(files), clock, done=True)
         return files, dirs
+
+    def _folder_ignore(self, path: str) -> Callable[[str, bool], bool] | None:
+        """The test of the .gitignore in folder `path` (None without one), cached per version."""
+        ignore_file = os.path.join(path, ".gitignore")
+        try:
+            st = os.stat(ignore_file, follow_symlinks=False)
+        except OSError:
+            self._folder_ignores.pop(path, None)
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        sig = _sig(st)
+        known = self._folder_ignores.get(path)
+        if known is not None and known[0] == sig:
+            return known[1]
+        try:
+            with open(ignore_file, encoding="utf-8", errors="replace") as f:
+                test = compile_gitignore(f.read().splitlines())
+        except OSError:
+            return None
+        self._folder_ignores[path] = (sig, test)
+        return test
+
+    def _with_folder_ignores(self, ignores: tuple) -> Callable[[str, bool], bool]:
+        """walk_excluded plus the .gitignore files of folders on the way (each relative to its
+        own folder; a path any of them ignores is skipped)."""
+        base = self.walk_excluded
+
+        def excluded(rel: str, is_dir: bool) -> bool:
+            if base(rel, is_dir):
+                return True
+            return any(test(rel[len(prefix) :], is_dir) for prefix, test in ignores)
+
+        return excluded
 
     def _say_if_slow(self, count: int, since: float, *, done: bool) -> None:
         """Tell the person once per run that snapshots are slow, and how to make them fast:

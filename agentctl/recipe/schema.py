@@ -217,7 +217,7 @@ class ChangesSpec(BaseModel):
     model_config = _STRICT
     exclude: list[Annotated[str, Field(min_length=1)]] = []  # globs, as in .gitignore
     max_file_size: ByteSize = 1_000_000  # larger files are named as changed, not kept
-    # Snapshots skip what the workspace's top-level .gitignore ignores (caches always).
+    # Snapshots skip what the workspace's .gitignore files ignore (caches always).
     gitignore: bool = True
 
 
