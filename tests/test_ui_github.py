@@ -174,3 +174,33 @@ def test_summary_escapes_markdown_and_html():
     assert "cost $0.0042" in summary
     assert "agentctl approve j1 r4" in summary and "agentctl resume j1" in summary
     assert md_text("a_b") == "a\\_b"
+
+
+def test_the_summary_shows_a_failed_check_its_output_and_what_to_type():
+    job = {
+        "id": "j2",
+        "recipe": "fix",
+        "state": "failed",
+        "error": {"type": "step_failed", "message": "step fix: the check still fails"},
+        "steps": [{"id": "fix", "kind": "agent", "state": "failed"}],
+        "usage": {
+            "model_calls": 1,
+            "tool_calls": 1,
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cost_usd": 0.0,
+        },
+        "pending_approvals": [],
+    }
+    check = {"key": "fix/check3", "tool": "shell"}
+    events = [
+        ev(1, "action_started", "fix", **check, args={"command": "pytest -x"}),
+        ev(2, "action_finished", "fix", **check, ok=False, exit_code=1, output="E ```boom```\n"),
+        ev(3, "step_finished", "fix", state="failed", error="the check still fails"),
+    ]
+    summary = render_summary(job, events)
+    assert "| fix | check 3 |" in summary and "| fix | shell |" not in summary
+    assert "The check `pytest -x` in step fix failed with exit 1." in summary
+    assert "````text\nE ```boom```\n````" in summary  # the fence outgrows the output's
+    assert "agentctl rollback j2" in summary and "step_failed" not in summary
+    assert "1 model call," in summary and "1 tool call," in summary

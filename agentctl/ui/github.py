@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentctl.ui.plain import flatten_line, one_line, output_tail
+from agentctl.ui.plain import check_attempt, flatten_line, one_line, output_tail
 from agentctl.ui.words import failure_hint, failure_of, plural, result_words, rules_words
 
 _END_EVENTS = ("job_succeeded", "job_failed", "job_cancelled", "job_interrupted", "job_paused")
@@ -220,8 +220,10 @@ def _actions_section(events: list[Any]) -> list[str]:
             else (args.get("path") or args.get("url") or json.dumps(args, ensure_ascii=False))
         )
         decision = f" ({md_text(data['decision'])})" if data.get("decision") else ""
+        check = check_attempt(data.get("key"))
+        tool = f"check {check}" if check else data.get("tool", "")
         lines.append(
-            f"| {md_text(event.step or '')} | {md_text(data.get('tool', ''))} |"
+            f"| {md_text(event.step or '')} | {md_text(tool)} |"
             f" {md_code(one_line(str(what), 120))}{decision} | {_result(finished)} |"
         )
     return lines + [""]
