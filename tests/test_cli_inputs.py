@@ -22,7 +22,7 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-def test_validate_names_a_policy_file_that_does_not_exist(tmp_path):
+def test_validate_names_a_policy_file_that_does_not_exist(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
         "version: 1\nname: r\npolicy: ../nope/strict.yaml\nsteps:\n  - {id: a, run: ls}\n"
@@ -30,7 +30,7 @@ def test_validate_names_a_policy_file_that_does_not_exist(tmp_path):
     result = invoke("validate", str(recipe))
     assert_bad_input(result, f"{recipe}:3:9", "strict.yaml")
     # `run` refuses it in the same words.
-    ran = invoke("run", str(recipe), "--workspace", str(tmp_path))
+    ran = invoke("run", str(recipe), "--workspace", str(workspace))
     assert_bad_input(ran, f"{recipe}:3:9")
 
 
