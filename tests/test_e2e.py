@@ -163,6 +163,21 @@ def test_max_turns_stops_a_model_that_never_stops(tmp_path):
         assert len(server.chat_requests) == 3
 
 
+
+def test_a_run_nobody_watches_does_not_ask_the_model_to_stream(tmp_path):
+    # Plain output (a pipe) and --json show no text as it arrives: streaming would only cost.
+    db = tmp_path / "agentctl.db"
+    with ScriptedOpenAIServer(SCRIPT * 2) as server:
+        recipe = tmp_path / "notes.yaml"
+        recipe.write_text(RECIPE.format(base=server.base_url, max_turns=10))
+        for n, flags in enumerate(([], ["--json"])):
+            ws = make_workspace(tmp_path, f"ws{n}")
+            done = agentctl(["run", str(recipe), "--workspace", str(ws), *flags], db, tmp_path)
+            assert done.returncode == 0, done.stderr
+        assert len(server.chat_requests) == 6
+        assert [r["body"].get("stream") for r in server.chat_requests] == [None] * 6
+
+
 FALLBACK_RECIPE = """
 version: 1
 name: fallback

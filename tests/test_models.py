@@ -23,6 +23,9 @@ from agentctl.errors import UsageError  # noqa: E402
 from agentctl.models.calls import (  # noqa: E402
     ModelError,
     ModelReply,
+    Prices,
+    PromptSize,
+    _litellm,
     build_model_client,
     check_models_configured,
     estimate_call_cost,
@@ -129,6 +132,45 @@ def test_unknown_model_costs_zero(server):
         "default", MSGS, [], call_index=0
     )
     assert reply.cost_usd == 0.0 and reply.input_tokens > 0
+
+
+def test_cost_comes_from_usage_with_prices_looked_up_once_per_model(server, monkeypatch):
+    lt = _litellm()
+    lookups, costings = [], []
+    real_info = lt.get_model_info
+    monkeypatch.setattr(lt, "get_model_info", lambda m, **kw: lookups.append(m) or real_info(m))
+    monkeypatch.setattr(lt, "completion_cost", lambda *a, **kw: costings.append(1) or 0.0)
+    usage = {"prompt_tokens": 1000, "completion_tokens": 200}
+    server.add(*[{"content": "x", "usage": usage}] * 3)
+    # A model litellm has prices for, served by the scripted server.
+    client = client_for(("default", Role("openai/gpt-4o-mini", api_base=server.base_url)))
+    replies = [client.complete("default", MSGS, [], call_index=i) for i in range(3)]
+    expected = sum(
+        lt.cost_per_token(model="openai/gpt-4o-mini", prompt_tokens=1000, completion_tokens=200)
+    )
+    assert expected > 0
+    assert [r.cost_usd for r in replies] == [pytest.approx(expected)] * 3
+    assert lookups.count("openai/gpt-4o-mini") <= 1 and costings == []
+
+
+def test_prices_apply_long_prompt_tiers_and_cached_tokens():
+    prices = Prices(input=1.0, output=2.0, cache_read=0.1, tiers=((200_000, 3.0, 4.0),))
+    assert prices.cost(1000, 10) == 1000 * 1.0 + 10 * 2.0
+    assert prices.cost(1000, 10, cached_tokens=400) == 600 * 1.0 + 400 * 0.1 + 10 * 2.0
+    assert prices.cost(300_000, 10) == 300_000 * 3.0 + 10 * 4.0
+    assert Prices(input=1.0).cost(100, 0, cached_tokens=50) == 100.0  # no cache price known
+
+
+def test_prompt_size_counts_appended_messages_once_and_matches_json():
+    size = PromptSize()
+    messages = [dict(m) for m in MSGS]
+    assert size.chars(messages) == len(json.dumps(messages))
+    for n in range(5):
+        messages.append({"role": "tool", "tool_call_id": f"c{n}", "content": "é" * n})
+        assert size.chars(messages) == len(json.dumps(messages))
+    other = [{"role": "user", "content": "a different conversation"}]
+    assert size.chars(other) == len(json.dumps(other))
+    assert size.chars([]) == len(json.dumps([]))
 
 
 def test_local_server_role_without_key_env_never_gets_the_ambient_key(server, monkeypatch):

@@ -143,8 +143,9 @@ class PlainDisplay:
         if self._printer is not None:
             self._printer.on_event(event)
 
-    def on_text(self, chunk: str) -> None:
-        pass  # a log gets the model's text once, in its `model_response` line
+    # Nothing shows text as it streams (a log gets it once, in its `model_response` line), so
+    # the model is not asked to stream: streaming costs ~2 ms a call in litellm's wrapper.
+    on_text: Callable[[str], None] | None = None
 
     def approver(
         self, *, workspace: Path | None, is_decided: Callable[[dict[str, Any]], bool]
