@@ -163,7 +163,6 @@ def test_max_turns_stops_a_model_that_never_stops(tmp_path):
         assert len(server.chat_requests) == 3
 
 
-
 def test_a_run_nobody_watches_does_not_ask_the_model_to_stream(tmp_path):
     # Plain output (a pipe) and --json show no text as it arrives: streaming would only cost.
     db = tmp_path / "agentctl.db"
