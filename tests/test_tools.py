@@ -423,3 +423,22 @@ def test_os_errors_become_results(tools, ctx, ws):
     (ws / "plain.txt").write_text("x")
     result = call(tools, "write_file", ctx, path="plain.txt/child.txt", content="y")
     assert not result.ok and result.error == "os_error" and "plain.txt" in result.output
+
+
+def test_read_file_resolves_the_path_once_and_not_the_workspace_again(ws, ctx, tools, monkeypatch):
+    import os
+
+    (ws / "once.txt").write_text("hello\n")
+    read = tools["read_file"]
+    assert read.run({"path": "once.txt"}, ctx).output == "hello\n"
+    target = os.path.realpath(ws / "once.txt")
+    looked: list[str] = []
+    real_lstat = os.lstat
+    monkeypatch.setattr(
+        os, "lstat", lambda p, *a, **k: looked.append(os.fspath(p)) or real_lstat(p, *a, **k)
+    )
+    assert read.run({"path": "once.txt"}, ctx).output == "hello\n"
+    # One walk from / to the file (realpath looks at each component once); nothing else.
+    assert sorted(looked) == sorted(
+        os.path.join("/", *Path(target).parts[1:n]) for n in range(2, len(Path(target).parts) + 1)
+    )

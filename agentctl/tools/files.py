@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import functools
 import os
 import stat
 from pathlib import Path
@@ -39,11 +40,19 @@ SKIPPED_DIRS = {".git"}
 PROTECTED_DIRS = (".git", ".agentctl")
 
 
+@functools.lru_cache(maxsize=64)
+def _real_root(workspace: str) -> Path:
+    """The workspace with its symlinks resolved, once per process: every action resolved it
+    again, several times (a few lstat calls each). Keeping the first answer is the stricter
+    choice: if the folder were swapped for a symlink later, paths through it fall outside."""
+    return Path(workspace).resolve()
+
+
 def resolve_in_workspace(workspace: Path, path: str) -> Path:
     """Return `path` fully resolved; raise ToolError unless it is inside the workspace."""
     if "\0" in path:
         raise make_tool_error("path contains a NUL byte", "bad_path")
-    root = Path(workspace).resolve()
+    root = _real_root(os.fspath(workspace))
     candidate = Path(path)
     if not candidate.is_absolute():
         candidate = root / candidate
@@ -58,12 +67,12 @@ def resolve_in_workspace(workspace: Path, path: str) -> Path:
 
 def show_path(workspace: Path, resolved: Path) -> str:
     """Return the workspace-relative form of a resolved path, as the model should use it."""
-    rel = os.path.relpath(resolved, Path(workspace).resolve())
+    rel = os.path.relpath(resolved, _real_root(os.fspath(workspace)))
     return "." if rel == "." else rel
 
 
 def _relative(workspace: Path, resolved: Path) -> str:
-    return resolved.relative_to(Path(workspace).resolve()).as_posix()
+    return resolved.relative_to(_real_root(os.fspath(workspace))).as_posix()
 
 
 def open_in_workspace(workspace: Path, path: str, *, write: bool = False) -> tuple[int, Path]:
@@ -84,11 +93,11 @@ def open_in_workspace(workspace: Path, path: str, *, write: bool = False) -> tup
             "protected_path",
         )
     try:
-        parent, name = open_parent(Path(workspace).resolve(), rel, create=write)
+        parent, name = open_parent(_real_root(os.fspath(workspace)), rel, create=write)
     except Unreachable as exc:
         if not write and "missing" in str(exc):
             raise make_tool_error(f"no such file: {path}", "not_found") from exc
-        root = Path(workspace).resolve()
+        root = _real_root(os.fspath(workspace))
         parts = rel.split("/")[:-1]
         if any(os.path.islink(root.joinpath(*parts[: i + 1])) for i in range(len(parts))):
             raise make_tool_error(
