@@ -31,6 +31,7 @@ from agentctl.engine.policy_updates import (
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, Store
+from agentctl.telemetry import start_job_trace
 
 # `steps[].output` in job JSON keeps this many characters; `log --json` has all of it.
 STEP_OUTPUT_CAP = 4000
@@ -114,12 +115,17 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
         cancel=cancel,
         seen_seq=job["last_seq"],
     )
-    journal = Journal(store, job_id, token, deps.clock, deps.on_event)
+    # Traces only when an OTLP endpoint is configured; otherwise OpenTelemetry is not imported.
+    trace = start_job_trace(job_id, str(job.get("recipe") or ""), deps.env)
+    on_event = trace.chain(deps.on_event) if trace is not None else deps.on_event
+    journal = Journal(store, job_id, token, deps.clock, on_event)
     previous_sigterm = _install_sigterm()
     try:
         heartbeat.start()
         return _Run(job_id, job, deps, journal, cancel, heartbeat).execute()
     finally:
+        if trace is not None:
+            trace.finish(deps.clock())
         heartbeat.stop()
         _restore_sigterm(previous_sigterm)
         try:
