@@ -2,7 +2,7 @@
 LangGraph + SqliteSaver, all talking to the same scripted OpenAI-compatible server.
 
 The server (tests/fakeserver.py) runs in this process on 127.0.0.1 and answers N `read_file`
-tool calls, then "done". Each variant runs in a fresh interpreter:
+tool calls (file K on turn K), then "done". Each variant runs in a fresh interpreter:
 
   import      `import litellm` alone (the floor for time to the first request)
   bare        a bare litellm loop: completion() -> read the file -> append -> repeat
@@ -164,7 +164,10 @@ class Server:
 
         self.arrivals: list[float] = []
         self.impl = ScriptedOpenAIServer(
-            [{"tool_calls": [{"name": "read_file", "arguments": {"path": "tiny.txt"}}]}] * turns,
+            [
+                {"tool_calls": [{"name": "read_file", "arguments": {"path": f"f{n}.txt"}}]}
+                for n in range(turns)
+            ],
             by_turn=True,  # item K answers the request holding K assistant messages
         )
         arrivals = self.arrivals
@@ -243,7 +246,8 @@ def run_variant(variant: str, turns: int, work: Path, env_base: dict, bench_pyth
     folder = Path(tempfile.mkdtemp(prefix=f"{variant}-{turns}-", dir=work))
     workspace = folder / "ws"
     workspace.mkdir()
-    (workspace / "tiny.txt").write_text("hello\n")
+    for n in range(turns):  # a different file each turn: repeating one action is a limit
+        (workspace / f"f{n}.txt").write_text(f"hello {n}\n")
     server = Server(turns)
     env = dict(env_base, BENCH_KEY=KEY)
     db = folder / "db.sqlite"
