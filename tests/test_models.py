@@ -229,6 +229,37 @@ def test_streaming_feeds_on_text_and_matches_non_streaming():
     assert (streamed.input_tokens, streamed.output_tokens) == (30, 12)
 
 
+def test_a_streamed_reply_is_assembled_from_its_deltas(monkeypatch):
+    # litellm's stream_chunk_builder re-parses every chunk; the reply is built from the deltas.
+    monkeypatch.setattr(_litellm(), "stream_chunk_builder", lambda *a, **k: 1 / 0)
+    items = [
+        {
+            "content": "two calls coming",
+            "tool_calls": [
+                {"name": "shell", "arguments": {"cmd": "echo " + "x" * 40}},
+                {"name": "read_file", "arguments": {"path": "a.txt"}},
+            ],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 20},
+        },
+        {"content": "just text, in several pieces of five characters"},
+    ]
+    for item in items:
+        replies, pieces = [], []
+        for on_text in (None, pieces.append):
+            with ScriptedOpenAIServer([item]) as s:
+                client = client_for(("default", Role("openai/fake-model", api_base=s.base_url)))
+                replies.append(
+                    client.complete("default", MSGS, TOOLS, call_index=3, on_text=on_text)
+                )
+        plain, streamed = replies
+        assert streamed.message == plain.message
+        assert (streamed.input_tokens, streamed.output_tokens) == (
+            plain.input_tokens,
+            plain.output_tokens,
+        )
+        assert "".join(pieces) == item["content"]
+
+
 def test_500s_fall_back_to_backup_role_and_record_why():
     with (
         ScriptedOpenAIServer([{"status": 500}] * 5) as primary,
