@@ -45,7 +45,6 @@ def prepare_job(
         )
     if not force_workspace:
         refuse_broad_workspace(folder.resolve())
-    refuse_database_inside(store, folder)
     if record and replay:
         raise UsageError(
             "--record and --replay cannot be used together",
@@ -74,6 +73,8 @@ def prepare_job(
     if roles and not replay:
         start_prefetch()  # litellm takes seconds to import: start while the job gets going
     policies = load_policy_snapshots(loaded, policy_files)
+    # After every check of the inputs themselves: their errors say more.
+    refuse_database_inside(store, folder)
     options = {
         "policies": policies,
         "models": list(model_overrides),
