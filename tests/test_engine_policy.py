@@ -20,6 +20,7 @@ from agentctl.engine.runner import run_job
 from agentctl.errors import RecipeError, UsageError
 from agentctl.recipe.schema import load_recipe_text, parse_params
 from agentctl.store import Store
+from agentctl.ui.plain import format_event_line
 
 CANARY = "sk-canary0123456789abcdefghij"
 
@@ -111,6 +112,10 @@ def test_an_expired_approval_counts_as_a_deny(store, workspace, tmp_path):
     assert run_job(job, deps(store, after)).state == "succeeded"
     assert not (workspace / "late.txt").exists()
     assert "expiry" in after.calls[0]["messages"][-1]["content"]
+    expired = [e for e in store.read_events(job) if e.type == "approval_expired"]
+    assert len(expired) == 1
+    line = format_event_line(1, 0.0, "approval_expired", expired[0].step, expired[0].data)
+    assert line is not None and "expired" in line  # `agentctl log` shows it
 
 
 def test_a_recipe_policy_cannot_loosen_one_given_on_the_command_line(store, workspace, tmp_path):

@@ -204,3 +204,36 @@ def test_the_summary_shows_a_failed_check_its_output_and_what_to_type():
     assert "````text\nE ```boom```\n````" in summary  # the fence outgrows the output's
     assert "agentctl rollback j2" in summary and "step_failed" not in summary
     assert "1 model call," in summary and "1 tool call," in summary
+
+
+def test_summary_shows_an_expired_approval_as_expired_not_approved():
+    job = {
+        "id": "j1",
+        "recipe": "r",
+        "state": "succeeded",
+        "steps": [],
+        "usage": {
+            "model_calls": 0,
+            "tool_calls": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost_usd": 0.0,
+        },
+        "pending_approvals": [],
+    }
+    events = [
+        ev(1, "approval_requested", "s", request="r1", reason="write late.txt"),
+        ev(2, "approval_decided", "s", request="r1", decision="approved", by="ann"),
+        ev(3, "approval_expired", "s", request="r1"),
+    ]
+    row = next(line for line in render_summary(job, events).splitlines() if "| r1 |" in line)
+    assert "| expired |" in row and "approved" not in row
+
+
+def test_an_expired_approval_is_a_warning_annotation():
+    commands = WorkflowCommands("j1")
+    before, after = commands.around(ev(3, "approval_expired", "ship", request="r1"))
+    assert before == []
+    assert after == [
+        "::warning title=agentctl job j1::[ship] approval r1 expired: counted as a deny"
+    ]

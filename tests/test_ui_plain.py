@@ -9,13 +9,10 @@ import sys
 
 from conftest import agentctl_env
 
+from agentctl.events import EventType, describe_event
 from agentctl.store import Event
-from agentctl.ui.plain import (
-    EventPrinter,
-    describe_event,
-    format_event_line,
-    make_visible,
-)
+from agentctl.ui.plain import EventPrinter, format_event_line
+from agentctl.visible import make_visible
 
 EVIL = "\x1b]0;evil\x07\x1b[31mred\x9b2J\r\n[link=http://x]y[/link]\u202eabc\u2066\u200b"
 ESCAPE_CODES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -45,8 +42,11 @@ EVERY_EVENT = [
     ("approval_requested", "s", {"request": "r1", "reason": EVIL}),
     ("approval_decided", "s", {"request": "r1", "decision": EVIL, "by": EVIL}),
     ("approval_used", "s", {"request": EVIL}),
+    ("approval_expired", "s", {"request": EVIL}),
     ("job_paused", None, {}),
     ("cancel_requested", None, {"by": EVIL}),
+    ("rollback_started", None, {}),
+    ("rollback", None, {"restored": [EVIL], "removed": [], "conflicts": [EVIL]}),
     ("warning", None, {"message": EVIL}),
     ("step_finished", "s", {"state": "failed", "error": EVIL}),
     ("job_failed", None, {"error": {"type": EVIL, "message": EVIL}}),
@@ -54,6 +54,10 @@ EVERY_EVENT = [
     ("job_interrupted", None, {"reason": EVIL}),
     ("job_succeeded", None, {}),
 ]
+
+
+def test_every_event_type_is_among_the_printed_ones():
+    assert {type_ for type_, _, _ in EVERY_EVENT} >= set(EventType)
 
 
 def test_make_visible_escapes_controls_ansi_and_bidi_but_keeps_text():
@@ -87,6 +91,11 @@ def test_every_event_is_one_timestamped_line_without_escape_codes():
     for line in lines:
         assert LINE.match(line), line
     assert "\\x1b]0;evil\\x07" in text and "[link=http://x]y[/link]" in text
+
+
+def test_an_expired_approval_has_its_line():
+    line = describe_event("approval_expired", "ship", {"request": "r3"})
+    assert line == "[ship] approval r3 expired: counted as a deny"
 
 
 def test_events_not_worth_a_line_print_nothing():

@@ -178,6 +178,22 @@ def test_pending_approval_is_the_current_thing():
     assert "approval r3" not in render(state, 80)[0]
 
 
+def test_an_expired_approval_and_a_warning_are_shown_in_their_formatters_words():
+    state = folded(
+        events(
+            ("runner_started", None, {}),
+            ("step_started", "work", {"kind": "agent"}),
+            ("approval_expired", "work", {"request": "r2"}),
+        )
+    )
+    assert "[work] approval r2 expired: counted as a deny" in render(state, 100)[0]
+    state.apply(Event(4, T0 + 4, "warning", None, {"message": EVIL}))
+    text = render(state, 120)[0]
+    assert "warning: " in text and "\\x1b[31m" in text and "\x1b]0;" not in text
+    state.apply(Event(5, T0 + 5, "step_started", "next", {"kind": "run"}))
+    assert "warning" not in render(state, 120)[0]  # a note belongs to its step
+
+
 @pytest.mark.parametrize("width", [80, 120])
 def test_tool_output_and_model_text_are_shown_never_obeyed(width):
     state = folded(

@@ -25,6 +25,7 @@ from typing import Any
 from agentctl.changes.record import ChangeRecorder
 from agentctl.changes.workspace_files import Unreachable, read_current, remove_at, write_file_at
 from agentctl.errors import UsageError
+from agentctl.events import EventType
 
 __all__ = [
     "Change",
@@ -90,7 +91,7 @@ def collect_changes(events: Iterable[Any]) -> list[Change]:
     changes: list[Change] = []
     undone: dict[str, int] = {}
     for event in events:
-        if event.type == "action_finished":
+        if event.type == EventType.ACTION_FINISHED:
             for i, data in enumerate(event.data.get("changes") or []):
                 changes.append(
                     Change(
@@ -109,7 +110,7 @@ def collect_changes(events: Iterable[Any]) -> list[Change]:
                         note=data.get("note"),
                     )
                 )
-        elif event.type == "rollback":
+        elif event.type == EventType.ROLLBACK:
             for change_id in event.data.get("changes") or []:
                 undone.setdefault(change_id, event.seq)
     for change in changes:

@@ -25,7 +25,7 @@ def jobs(
     state: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only jobs in this state: running, awaiting_approval, succeeded, failed,"
+            help="Only jobs in this state: queued, running, awaiting_approval, succeeded, failed,"
             " cancelled, interrupted; repeat for more (or separate with commas)."
         ),
     ] = None,
@@ -47,16 +47,18 @@ def jobs(
     debug: DebugOption = False,
 ) -> None:
     """List jobs, newest first."""
-    from agentctl.engine.jobs import STATES, describe_job
+    from agentctl.engine.jobs import describe_job
+    from agentctl.events import JobState
     from agentctl.ui.tables import render_jobs
 
     wanted = [name.strip() for given in state or [] for name in given.split(",") if name.strip()]
     for name in wanted:
-        if name not in STATES:
-            raise UsageError(f"unknown state {name!r}", f"use one of: {', '.join(STATES)}")
+        if name not in set(JobState):
+            raise UsageError(f"unknown state {name!r}", f"use one of: {', '.join(JobState)}")
     store = open_store(db, create=False)
     # `running` in the row may mean a dead runner: filter on the state as described.
-    only = wanted[0] if len(wanted) == 1 and wanted[0] not in ("running", "interrupted") else None
+    live = (JobState.RUNNING, JobState.INTERRUPTED)
+    only = wanted[0] if len(wanted) == 1 and wanted[0] not in live else None
     listed = [describe_job(store, job) for job in store.list_jobs(state=only)]
     if wanted:
         listed = [job for job in listed if job["state"] in wanted]

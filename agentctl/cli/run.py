@@ -21,6 +21,7 @@ from agentctl.cli.options import (
     is_interactive,
     open_store,
 )
+from agentctl.events import EventType
 
 
 @app.command()
@@ -220,7 +221,7 @@ def _follow(
     )
 
     def on_event(event) -> None:
-        if event.type == "runner_started" and not quiet:
+        if event.type == EventType.RUNNER_STARTED and not quiet:
             verb = "resumed" if event.data.get("resumed") else "started"
             print(
                 f"job {job_id} {verb}; watch it from elsewhere with `agentctl watch {job_id}`",
@@ -288,7 +289,7 @@ def _print_quiet(store, outcome) -> None:
 
 def _final_output(store, job_id: str) -> tuple[str, str] | None:
     """The last step's id and output, which is usually what the person ran the job for."""
-    finished = [e for e in store.read_events(job_id) if e.type == "step_finished"]
+    finished = [e for e in store.read_events(job_id) if e.type == EventType.STEP_FINISHED]
     if not finished or not finished[-1].data.get("output"):
         return None
     return finished[-1].step or "", finished[-1].data["output"]

@@ -21,6 +21,7 @@ from agentctl.changes.record import SnapshotCancelled
 from agentctl.engine.approvals import Gate
 from agentctl.engine.control import Cancelled, LimitExceeded, Limits, Usage
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.events import EventType
 from agentctl.redact import MASK
 from agentctl.tools.base import (
     DEFAULT_OUTPUT_CAP,
@@ -146,7 +147,7 @@ class ActionRunner:
             token = recorder.before(name, args, read_only=read_only) if recorder else None
         except SnapshotCancelled:
             raise Cancelled() from None
-        self.journal.add("action_started", step, started_data, add_fields={"tool_calls": 1})
+        self.journal.add(EventType.ACTION_STARTED, step, started_data, add_fields={"tool_calls": 1})
         self.ctx.usage.tool_calls += 1
         # Durable before a side effect: after a power cut the log still says it may have run.
         self.journal.commit(durable=not read_only)
@@ -282,6 +283,6 @@ class ActionRunner:
             "duration_ms": round(seconds * 1000),
             **(extra or {}),
         }
-        self.journal.add("action_finished", step, data)
+        self.journal.add(EventType.ACTION_FINISHED, step, data)
         self.journal.commit()
         self.index.finished[key] = data

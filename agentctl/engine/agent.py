@@ -16,6 +16,7 @@ from typing import Any
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.control import LimitExceeded, StepFailed, check_limits
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.events import EventType
 from agentctl.tools.base import Tool, ToolResult
 
 DEFAULT_PROMPT = "Begin."
@@ -183,7 +184,7 @@ class AgentLoop:
         usage.output_tokens += reply.output_tokens
         self.index.model_calls += 1
         self.journal.add(
-            "model_response",
+            EventType.MODEL_RESPONSE,
             spec.step_id,
             {
                 "key": key,

@@ -18,6 +18,7 @@ from typing import Any
 from agentctl.engine.control import Parked
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.errors import UsageError
+from agentctl.events import TERMINAL_STATES, ApprovalAnswer, ApprovalState, EventType
 from agentctl.store import NewEvent, Store
 
 # An approver is shown the request and answers "approve" or "deny" (or ("deny", reason) when
@@ -94,7 +95,7 @@ class Gate:
                 ),
                 None,
             )
-        if record is None or record["state"] == "used":
+        if record is None or record["state"] == ApprovalState.USED:
             record = self._create(
                 step=step,
                 key=key,
@@ -104,12 +105,12 @@ class Gate:
                 reason=reason,
                 rules=rules or [],
             )
-        if record["state"] == "pending" and self.approver is not None:
+        if record["state"] == ApprovalState.PENDING and self.approver is not None:
             answer = self.approver(record)
             said: str | None = None  # the person's reason, told to the agent on a deny
             if isinstance(answer, tuple):
                 answer, said = answer
-            if answer in ("approve", "deny"):
+            if answer in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY):
                 record = decide_approval(
                     self.store,
                     job_id,
@@ -119,22 +120,25 @@ class Gate:
                     comment=said or None,
                     now=self.journal.clock(),
                 )
-            elif answer == "decided":  # `agentctl approve/deny` answered from elsewhere
+            elif answer == ApprovalAnswer.DECIDED:  # answered from elsewhere meanwhile
                 record = self._record(record["request"])
-        if record["state"] == "pending":
+        if record["state"] == ApprovalState.PENDING:
             raise Parked([record])
-        if record["state"] == "approved" and not (record.get("decided_by") or "").strip():
+        if (
+            record["state"] == ApprovalState.APPROVED
+            and not (record.get("decided_by") or "").strip()
+        ):
             # Only `agentctl approve` and the prompt approve, and both record who did: a row
             # without an approver was written some other way (straight into the database).
             refused = dict(record)
             refused["decided_by"] = "nobody: an approval without an approver is refused"
-            return "deny", refused
-        if record["state"] == "approved" and self._expired(record):
-            return "deny", self._expire(record)
-        if record["state"] == "approved":
+            return ApprovalAnswer.DENY, refused
+        if record["state"] == ApprovalState.APPROVED and self._expired(record):
+            return ApprovalAnswer.DENY, self._expire(record)
+        if record["state"] == ApprovalState.APPROVED:
             self._consume(record)
-            return "approve", record
-        return "deny", record
+            return ApprovalAnswer.APPROVE, record
+        return ApprovalAnswer.DENY, record
 
     def _expired(self, record: dict[str, Any]) -> bool:
         return (
@@ -146,14 +150,14 @@ class Gate:
     def _expire(self, record: dict[str, Any]) -> dict[str, Any]:
         """An approval used too late counts as a deny (the policy's approvals.expires_after)."""
         job_id = self.journal.job_id
-        self.journal.add("approval_expired", record["step"], {"request": record["request"]})
+        self.journal.add(EventType.APPROVAL_EXPIRED, record["step"], {"request": record["request"]})
         self.journal.commit(
             extra=lambda conn: self.store.set_approval_state(
                 conn,
                 job_id,
                 record["request"],
-                expect="approved",
-                state="expired",
+                expect=ApprovalState.APPROVED,
+                state=ApprovalState.EXPIRED,
                 now=self.journal.clock(),
             )
         )
@@ -192,7 +196,7 @@ class Gate:
             "rules": rules,
         }
         now = self.journal.clock()
-        self.journal.add("approval_requested", step, data)
+        self.journal.add(EventType.APPROVAL_REQUESTED, step, data)
         self.journal.commit(
             extra=lambda conn: self.store.add_approval(
                 conn,
@@ -219,8 +223,8 @@ class Gate:
                 conn,
                 job_id,
                 record["request"],
-                expect="approved",
-                state="used",
+                expect=ApprovalState.APPROVED,
+                state=ApprovalState.USED,
                 now=self.journal.clock(),
             ):
                 raise UsageError(
@@ -228,7 +232,7 @@ class Gate:
                     f"see `agentctl status {job_id}`",
                 )
 
-        self.journal.add("approval_used", record["step"], {"request": record["request"]})
+        self.journal.add(EventType.APPROVAL_USED, record["step"], {"request": record["request"]})
         self.journal.commit(extra=use)
 
 
@@ -244,12 +248,12 @@ def decide_approval(
 ) -> dict[str, Any]:
     """Approve or deny a pending request (the only one when `request` is None)."""
     state = store.get_job(job_id)["state"]
-    if state in ("succeeded", "failed", "cancelled"):
+    if state in TERMINAL_STATES:
         raise UsageError(
             f"job {job_id} already {state}; there is nothing to approve",
             f"see it with `agentctl status {job_id}`",
         )
-    pending = store.list_approvals(job_id, state="pending")
+    pending = store.list_approvals(job_id, state=ApprovalState.PENDING)
     if request is None:
         if not pending:
             raise UsageError(
@@ -268,11 +272,18 @@ def decide_approval(
             f"job {job_id} has no pending approval {request!r}",
             f"see the pending ones with `agentctl status {job_id}`",
         )
-    state = "approved" if decision == "approve" else "denied"
+    state = ApprovalState.APPROVED if decision == ApprovalAnswer.APPROVE else ApprovalState.DENIED
 
     def decide(conn) -> None:
         if not store.set_approval_state(
-            conn, job_id, request, expect="pending", state=state, now=now, by=by, comment=comment
+            conn,
+            job_id,
+            request,
+            expect=ApprovalState.PENDING,
+            state=state,
+            now=now,
+            by=by,
+            comment=comment,
         ):
             raise UsageError(
                 f"approval {request} of job {job_id} is no longer pending",
@@ -283,7 +294,7 @@ def decide_approval(
         job_id,
         [
             NewEvent(
-                "approval_decided",
+                EventType.APPROVAL_DECIDED,
                 match["step"],
                 {"request": request, "decision": state, "by": by, "comment": comment},
             )

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import JobBusy
+from agentctl.events import TERMINAL_STATES, EventType, JobState
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
 from agentctl.times import iso_time
-
-STATES = ("running", "awaiting_approval", "succeeded", "failed", "cancelled", "interrupted")
 
 
 def new_job_id() -> str:
@@ -50,7 +49,7 @@ def create_job(
         workspace=str(workspace),
         now=now if now is not None else time.time(),
         event=NewEvent(
-            "job_created",
+            EventType.JOB_CREATED,
             None,
             {
                 "recipe": recipe.name,
@@ -71,7 +70,7 @@ def effective_state(
     host: str | None = None,
     is_alive: Callable[[int, str], bool] = is_process_alive,
 ) -> str:
-    if job["state"] != "running":
+    if job["state"] != JobState.RUNNING:
         return job["state"]
     live = lease_is_live(
         job["lease_host"],
@@ -82,7 +81,7 @@ def effective_state(
         host=host or socket.gethostname(),
         is_alive=is_alive,
     )
-    return "running" if live else "interrupted"
+    return JobState.RUNNING if live else JobState.INTERRUPTED
 
 
 def steps_ended_as(state: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -103,7 +102,7 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     # A finished job's unanswered requests can no longer be answered: not "pending".
     pending = (
         []
-        if state in ("succeeded", "failed", "cancelled")
+        if state in TERMINAL_STATES
         else [
             {
                 "request": a["request"],
@@ -136,9 +135,9 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
             "tool_calls": job["tool_calls"],
         },
     }
-    if state == "running":
+    if state == JobState.RUNNING:
         out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
-    if job["error_type"] and state == "failed":
+    if job["error_type"] and state == JobState.FAILED:
         out["error"] = {"type": job["error_type"], "message": job["error_message"]}
     return out
 
@@ -158,7 +157,7 @@ def cancel_job(
     state returned: cancelling twice is not an error.
     """
     job = store.get_job(job_id)
-    if job["state"] in ("succeeded", "failed", "cancelled"):
+    if job["state"] in TERMINAL_STATES:
         return job["state"]
     by = current_process().describe()
     try:
@@ -166,29 +165,32 @@ def cancel_job(
             job = store.get_job(job_id)  # under the lease: the steps as the last runner left them
             store.append(
                 job_id,
-                [NewEvent("job_cancelled", None, {"by": by})],
+                [NewEvent(EventType.JOB_CANCELLED, None, {"by": by})],
                 now=clock(),
                 token=token,
                 update=JobUpdate(
-                    set={"state": "cancelled", "steps": steps_ended_as("cancelled", job["steps"])}
+                    set={
+                        "state": JobState.CANCELLED,
+                        "steps": steps_ended_as(JobState.CANCELLED, job["steps"]),
+                    }
                 ),
             )
-        return "cancelled"
+        return JobState.CANCELLED
     except JobBusy:
         pass
     store.append(
         job_id,
-        [NewEvent("cancel_requested", None, {"by": by})],
+        [NewEvent(EventType.CANCEL_REQUESTED, None, {"by": by})],
         now=clock(),
         update=JobUpdate(set={"cancel_requested": 1}),
     )
     deadline = clock() + wait
     while clock() < deadline:
         state = effective_state(store.get_job(job_id))
-        if state != "running":
+        if state != JobState.RUNNING:
             return state
         sleep(0.1)
-    return "running"
+    return JobState.RUNNING
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentctl.events import EventType
 from agentctl.store import Event, JobUpdate, NewEvent, Store
 
 
@@ -38,21 +39,21 @@ class ReplayIndex:
         for event in events:
             data = event.data
             kind = event.type
-            if kind == "runner_started":
+            if kind == EventType.RUNNER_STARTED:
                 if session_start is not None and last_ts is not None:
                     index.active_seconds += max(0.0, last_ts - session_start)
                 session_start = event.ts
-            elif kind == "model_response":
+            elif kind == EventType.MODEL_RESPONSE:
                 index.models[data["key"]] = data
                 index.model_calls += 1
-            elif kind == "action_started":
+            elif kind == EventType.ACTION_STARTED:
                 index.started[data["key"]] = data
                 index.finished.pop(data["key"], None)
-            elif kind == "action_finished":
+            elif kind == EventType.ACTION_FINISHED:
                 index.finished[data["key"]] = data
-            elif kind == "step_finished":
+            elif kind == EventType.STEP_FINISHED:
                 index.steps[event.step or ""] = data
-            elif kind == "approval_requested":
+            elif kind == EventType.APPROVAL_REQUESTED:
                 index.requests[data["key"]] = data
             elif kind == "limits_changed":
                 index.limits.update(data.get("limits") or {})

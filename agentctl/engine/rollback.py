@@ -18,6 +18,7 @@ from typing import Any
 from agentctl.changes.history import Change, Plan, collect_changes, plan_rollback
 from agentctl.engine.jobs import holding_lease
 from agentctl.errors import JobBusy, UsageError
+from agentctl.events import EventType
 from agentctl.process.procinfo import is_process_alive
 from agentctl.store import NewEvent, Store, lease_is_live
 
@@ -25,7 +26,7 @@ from agentctl.store import NewEvent, Store, lease_is_live
 def step_order(events: list[Any]) -> list[str]:
     """The recipe's step ids in order, as recorded when the job was created."""
     for event in events:
-        if event.type == "job_created":
+        if event.type == EventType.JOB_CREATED:
             return [step["id"] for step in event.data.get("steps") or []]
     return []
 
@@ -124,7 +125,7 @@ def rollback_with_lease(
         job_id,
         [
             NewEvent(
-                "rollback_started",
+                EventType.ROLLBACK_STARTED,
                 None,
                 {
                     "to_step": to_step,
@@ -142,7 +143,7 @@ def rollback_with_lease(
         job_id,
         [
             NewEvent(
-                "rollback",
+                EventType.ROLLBACK,
                 None,
                 {
                     "to_step": to_step,

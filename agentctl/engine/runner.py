@@ -29,20 +29,13 @@ from agentctl.engine.policy_updates import (
     policy_snapshots,
 )
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
+from agentctl.events import EXIT_CODES, TERMINAL_STATES, EventType, JobState, StepState
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, Store
 from agentctl.telemetry import start_job_trace
 
 # `steps[].output` in job JSON keeps this many characters; `log --json` has all of it.
 STEP_OUTPUT_CAP = 4000
-TERMINAL_STATES = ("succeeded", "failed", "cancelled")
-EXIT_CODES = {
-    "succeeded": 0,
-    "failed": 1,
-    "awaiting_approval": 3,
-    "cancelled": 4,
-    "interrupted": 130,
-}
 
 
 @dataclass
@@ -260,7 +253,7 @@ class _Run:
         self.session_start = time.monotonic()
         self.outputs: dict[str, dict[str, str]] = {}
         self.steps_view = [
-            {"id": s.id, "kind": s.kind, "state": "pending"} for s in self.recipe.steps
+            {"id": s.id, "kind": s.kind, "state": StepState.PENDING} for s in self.recipe.steps
         ]
         for view in self.steps_view:
             done = self.index.steps.get(view["id"])
@@ -274,7 +267,7 @@ class _Run:
         me = self.deps.identity
         resumed = bool(self.index.steps or self.index.models or self.index.started)
         self.journal.add(
-            "runner_started",
+            EventType.RUNNER_STARTED,
             None,
             {
                 "pid": me.pid,
@@ -283,7 +276,7 @@ class _Run:
                 "resumed": resumed,
             },
             set_fields={
-                "state": "running",
+                "state": JobState.RUNNING,
                 "steps": self.steps_view,
                 "cancel_requested": 0,
                 "error_type": None,
@@ -304,10 +297,12 @@ class _Run:
             self._run_steps()
         except Parked as parked:
             if self.cancel.is_set() or self.store.cancel_requested(self.job_id):
-                return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
+                return self._end(
+                    JobState.CANCELLED, EventType.JOB_CANCELLED, {"by": "cancel request"}
+                )
             return self._end(
-                "awaiting_approval",
-                "job_paused",
+                JobState.AWAITING_APPROVAL,
+                EventType.JOB_PAUSED,
                 {"requests": [p["request"] for p in parked.requests]},
                 pending=parked.requests,
             )
@@ -317,10 +312,12 @@ class _Run:
                     f"job {self.job_id} was taken over by another runner",
                     f"see `agentctl status {self.job_id}`",
                 ) from None
-            return self._end("cancelled", "job_cancelled", {"by": "cancel request"})
+            return self._end(JobState.CANCELLED, EventType.JOB_CANCELLED, {"by": "cancel request"})
         except (KeyboardInterrupt, _Interrupt):
             with _signals_ignored():  # a second Ctrl-C must not cut the write short
-                return self._end("interrupted", "job_interrupted", {"reason": "interrupted"})
+                return self._end(
+                    JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "interrupted"}
+                )
         except LeaseLost:
             raise
         except JobFailure as failure:
@@ -329,18 +326,18 @@ class _Run:
             if error.exit_code == 1:
                 kind = type(error).__name__.replace("Error", "").lower() or "error"
                 return self._fail(kind, error.message)
-            self._end("interrupted", "job_interrupted", {"reason": error.message})
+            self._end(JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": error.message})
             raise
         except BaseException as error:
             # A bug in agentctl must not lose the job: it stays resumable.
             self.journal.discard()
             self._end(
-                "interrupted",
-                "job_interrupted",
+                JobState.INTERRUPTED,
+                EventType.JOB_INTERRUPTED,
                 {"reason": f"internal error: {type(error).__name__}: {error}"},
             )
             raise
-        return self._end("succeeded", "job_succeeded", {})
+        return self._end(JobState.SUCCEEDED, EventType.JOB_SUCCEEDED, {})
 
     def _apply_limit_changes(self) -> None:
         """Limits changed with `resume --limit` (now or by an earlier resume) replace the
@@ -371,8 +368,8 @@ class _Run:
         if self.recipe.on_failure == "rollback":
             self._roll_back()
         return self._end(
-            "failed",
-            "job_failed",
+            JobState.FAILED,
+            EventType.JOB_FAILED,
             {"error": {"type": kind, "message": message}},
             error={"type": kind, "message": message},
         )
@@ -391,15 +388,15 @@ class _Run:
 
     def _end(
         self,
-        state: str,
-        event: str,
+        state: JobState,
+        event: EventType,
         data: dict[str, Any],
         error: dict[str, str] | None = None,
         pending: list[dict[str, Any]] | None = None,
     ) -> Outcome:
         for view in self.steps_view:
-            if view["state"] == "running":  # the step the job stopped in says how it stopped
-                view["state"] = "succeeded" if state == "succeeded" else state
+            if view["state"] == StepState.RUNNING:  # the step the job stopped in says how
+                view["state"] = StepState(state)
         fields: dict[str, Any] = {"state": state, "steps": self.steps_view}
         if error:
             fields.update(error_type=error["type"], error_message=error["message"])
@@ -442,21 +439,23 @@ class _Run:
         self._model = None
         for step in recipe.steps:
             done = self.index.steps.get(step.id)
-            if done is not None and done["state"] == "succeeded":
+            if done is not None and done["state"] == StepState.SUCCEEDED:
                 self.outputs[step.id] = {"output": done.get("output", "")}
                 continue
             self.actions.check_cancel()
-            self._set_step_state(step.id, "running", event="step_started", data={"kind": step.kind})
+            self._set_step_state(
+                step.id, StepState.RUNNING, event=EventType.STEP_STARTED, data={"kind": step.kind}
+            )
             ctx.sessions = {"url_checker": self._url_checker}
             try:
                 output = self._run_step(step)
             except JobFailure as failure:
-                self._finish_step(step.id, "failed", "", failure.message)
+                self._finish_step(step.id, StepState.FAILED, "", failure.message)
                 raise
             finally:
                 _close_sessions(ctx.sessions)
             self.outputs[step.id] = {"output": output}
-            self._finish_step(step.id, "succeeded", output)
+            self._finish_step(step.id, StepState.SUCCEEDED, output)
 
     def _deciding_with_added_policies(self, ctx: Any) -> Any:
         """Before each decision, apply the policies `agentctl policy add` attached meanwhile."""
@@ -498,7 +497,7 @@ class _Run:
         self.journal.add("policy_applied", None, {"seq": event.seq, "path": path})
 
     def _warn_once(self, message: str) -> None:
-        self.journal.add("warning", None, {"message": message})
+        self.journal.add(EventType.WARNING, None, {"message": message})
         self.journal.commit()
 
     def _set_step_state(
@@ -529,7 +528,7 @@ class _Run:
         for view in self.steps_view:
             if view["id"] == step_id:
                 self._show_output(view, output)
-        self._set_step_state(step_id, state, event="step_finished", data=data)
+        self._set_step_state(step_id, state, event=EventType.STEP_FINISHED, data=data)
         self.index.steps[step_id] = data
 
     def _context(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
+from agentctl.events import TERMINAL_STATES
 from agentctl.store.db import Transactions, connect
 
 # Strings longer than this in event data live in `blobs`, stored once by content hash.
@@ -263,10 +264,11 @@ class Store:
         return len(ids), len(stale)
 
     def finished_before(self, cutoff: float) -> list[str]:
+        terminal = sorted(TERMINAL_STATES)
         rows = self.conn.execute(
-            "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
+            f"SELECT id FROM jobs WHERE state IN ({', '.join('?' for _ in terminal)})"
             " AND updated_at < ? ORDER BY created_at",
-            (cutoff,),
+            (*terminal, cutoff),
         ).fetchall()
         return [row[0] for row in rows]
 

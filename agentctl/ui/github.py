@@ -13,10 +13,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentctl.ui.plain import check_attempt, flatten_line, one_line, output_tail
+from agentctl.events import (
+    END_EVENTS,
+    ApprovalState,
+    EventType,
+    JobState,
+    check_attempt,
+    describe_event,
+)
+from agentctl.ui.plain import output_tail
 from agentctl.ui.words import failure_hint, failure_of, plural, result_words, rules_words
+from agentctl.visible import flatten_line, one_line
 
-_END_EVENTS = ("job_succeeded", "job_failed", "job_cancelled", "job_interrupted", "job_paused")
+# Events that become a `::warning::` annotation, in their formatter's words.
+_WARNING_EVENTS = (EventType.WARNING, EventType.APPROVAL_EXPIRED)
 
 
 def escape_data(text: str) -> str:
@@ -46,23 +56,23 @@ class WorkflowCommands:
         before: list[str] = []
         after: list[str] = []
         data = event.data or {}
-        if event.type == "step_started":
+        if event.type == EventType.STEP_STARTED:
             before += self._close()
             self.group = event.step
             title = f"step {event.step} ({data.get('kind', '')})"
             before.append(f"::group::{escape_data(title)}")
-        elif event.type == "action_finished":
+        elif event.type == EventType.ACTION_FINISHED:
             tail = output_tail(event.type, data)
             if tail:
                 self.failed_output = [line.strip() for line in tail]
-        elif event.type == "step_finished":
+        elif event.type == EventType.STEP_FINISHED:
             after += self._close()
-            if data.get("state") == "failed":
+            if data.get("state") == JobState.FAILED:
                 title = escape_property(f"step {event.step} failed")
                 after.append(f"::error title={title}::{escape_data(data.get('error') or 'failed')}")
-        elif event.type in _END_EVENTS:
+        elif event.type in END_EVENTS:
             before += self._close()
-            if event.type == "job_failed":
+            if event.type == EventType.JOB_FAILED:
                 error = data.get("error") or {}
                 title = escape_property(f"agentctl job {self.job_id} failed")
                 # The output's last lines go in the annotation: it is what a reviewer sees.
@@ -74,11 +84,14 @@ class WorkflowCommands:
                     ]
                 )
                 after.append(f"::error title={title}::{escape_multiline(message)}")
-            elif event.type == "job_paused":
+            elif event.type == EventType.JOB_PAUSED:
                 after.append(
                     f"::notice title=agentctl job {self.job_id} awaits approval::"
                     f"{escape_data(approve_hint(self.job_id, data.get('requests')))}"
                 )
+        elif event.type in _WARNING_EVENTS:
+            text = describe_event(event.type, event.step, data) or event.type
+            after.append(f"::warning title=agentctl job {self.job_id}::{escape_data(text)}")
         return before, after
 
     def _close(self) -> list[str]:
@@ -159,9 +172,9 @@ def render_summary(job: dict[str, Any], events: list[Any]) -> str:
         ),
         "",
     ]
-    if state == "awaiting_approval":
+    if state == JobState.AWAITING_APPROVAL:
         out += _how_to_approve(job)
-    elif state == "interrupted":
+    elif state == JobState.INTERRUPTED:
         out += ["### Continue it", "", "```sh", f"agentctl resume {job_id}", "```", ""]
     return "\n".join(out) + "\n"
 
@@ -204,9 +217,9 @@ def _actions_section(events: list[Any]) -> list[str]:
     started: dict[str, tuple[Any, dict[str, Any] | None]] = {}
     for event in events:
         key = (event.data or {}).get("key")
-        if event.type == "action_started" and key:
+        if event.type == EventType.ACTION_STARTED and key:
             started[key] = (event, None)
-        elif event.type == "action_finished" and key in started:
+        elif event.type == EventType.ACTION_FINISHED and key in started:
             started[key] = (started[key][0], event.data)
     if not started:
         return []
@@ -241,17 +254,20 @@ def _approvals_section(events: list[Any]) -> list[str]:
     rows: dict[str, dict[str, Any]] = {}
     for event in events:
         data = event.data or {}
-        if event.type == "approval_requested":
+        if event.type == EventType.APPROVAL_REQUESTED:
             rows[data["request"]] = {
                 "step": event.step,
                 "reason": data.get("reason", ""),
-                "state": "pending",
+                "state": ApprovalState.PENDING,
                 "by": "",
             }
-        elif event.type == "approval_decided" and data.get("request") in rows:
+        elif event.type == EventType.APPROVAL_DECIDED and data.get("request") in rows:
             rows[data["request"]].update(state=data.get("decision"), by=data.get("by") or "")
-        elif event.type == "approval_used" and data.get("request") in rows:
+        elif event.type == EventType.APPROVAL_USED and data.get("request") in rows:
             rows[data["request"]]["state"] += ", used"
+        elif event.type == EventType.APPROVAL_EXPIRED and data.get("request") in rows:
+            # Approved too long ago: the action was refused, so it must not read "approved".
+            rows[data["request"]]["state"] = ApprovalState.EXPIRED
     if not rows:
         return []
     lines = [

@@ -25,8 +25,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from agentctl.times import human_time
-from agentctl.ui.plain import make_visible
 from agentctl.ui.words import rules_words
+from agentctl.visible import make_visible
 
 POLL_SECONDS = 0.2
 DIFF_PREVIEW_LINES = 60

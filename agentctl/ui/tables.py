@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from agentctl.times import human_age, human_time, parse_time
-from agentctl.ui.plain import make_visible
 from agentctl.ui.words import Failure, failure_hint, failure_lines, plural
+from agentctl.visible import make_visible
 
 _STATE_STYLE = {
     "running": "cyan",

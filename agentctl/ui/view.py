@@ -6,6 +6,8 @@ text — and nothing else; it is folded event by event (`apply`) and from stream
 (`add_text`), so a frame never needs the database. `render_job_view(state, now)` turns it
 into rich renderables. Every piece of data goes into a `rich.text.Text` through
 `make_visible`: tool output and model text are never read as markup or terminal codes.
+Events the state does not fold otherwise (a warning, an expired approval, a cancel request,
+a rollback) are shown as a note line in their formatter's words (`agentctl.events`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentctl.ui.plain import check_attempt, make_visible
+from agentctl.events import (
+    END_EVENTS,
+    EventType,
+    JobState,
+    StepState,
+    check_attempt,
+    describe_event,
+)
 from agentctl.ui.words import result_words, rules_words
+from agentctl.visible import make_visible
 
 TAIL_LINES = 6
 OUTPUT_LINES = 3
@@ -46,14 +56,16 @@ STEP_MARKS = {
     "awaiting_approval": "?",
 }
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-# Events after which the job is no longer running in this runner.
-END_EVENTS = {
-    "job_succeeded": "succeeded",
-    "job_failed": "failed",
-    "job_cancelled": "cancelled",
-    "job_interrupted": "interrupted",
-    "job_paused": "awaiting_approval",
-}
+# Events shown as the view's note line, in their formatter's words.
+NOTE_EVENTS = frozenset(
+    {
+        EventType.WARNING,
+        EventType.APPROVAL_EXPIRED,
+        EventType.CANCEL_REQUESTED,
+        EventType.ROLLBACK_STARTED,
+        EventType.ROLLBACK,
+    }
+)
 
 
 @dataclass
@@ -97,6 +109,7 @@ class JobViewState:
     action: ActionView | None = None
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> request
     error: str | None = None
+    note: str | None = None  # the last warning, expiry, cancel request or rollback
     text_tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _partial: str = ""
     _streamed: bool = False
@@ -127,24 +140,24 @@ class JobViewState:
     def apply(self, event: Any) -> None:
         """Fold one event (anything with seq, ts, type, step, data) into the state."""
         kind, step, data = event.type, event.step, event.data or {}
-        if kind == "job_created":
+        if kind == EventType.JOB_CREATED:
             self.recipe = data.get("recipe") or self.recipe
             if not self.steps:
                 self.steps = [StepView(s["id"], s.get("kind", "")) for s in data.get("steps", [])]
-            self.state = "interrupted"  # until a runner takes it
-        elif kind == "runner_started":
-            self.state, self.session_start = "running", event.ts
-            self.ended_at = self.error = None
-        elif kind == "step_started":
-            self._set_step(step, "running", data.get("kind"))
-            self.current_step, self.action = step, None
-        elif kind == "step_finished":
-            self._set_step(step, data.get("state", "succeeded"))
+            self.state = JobState.INTERRUPTED  # until a runner takes it
+        elif kind == EventType.RUNNER_STARTED:
+            self.state, self.session_start = JobState.RUNNING, event.ts
+            self.ended_at = self.error = self.note = None
+        elif kind == EventType.STEP_STARTED:
+            self._set_step(step, StepState.RUNNING, data.get("kind"))
+            self.current_step, self.action, self.note = step, None, None
+        elif kind == EventType.STEP_FINISHED:
+            self._set_step(step, data.get("state", StepState.SUCCEEDED))
             if data.get("error"):
                 self.error = data["error"]
-        elif kind == "model_response":
+        elif kind == EventType.MODEL_RESPONSE:
             self._fold_reply(data.get("reply") or {})
-        elif kind == "action_started":
+        elif kind == EventType.ACTION_STARTED:
             self.action = ActionView(
                 step=step,
                 tool=data.get("tool") or "",
@@ -154,16 +167,18 @@ class JobViewState:
                 started=event.ts,
                 check=check_attempt(data.get("key")),
             )
-        elif kind == "action_finished" and self.action is not None:
+        elif kind == EventType.ACTION_FINISHED and self.action is not None:
             self.action.finished, self.action.ok = True, bool(data.get("ok"))
             self.action.error, self.action.exit_code = data.get("error"), data.get("exit_code")
             self.action.output = str(data.get("output") or "")
-        elif kind == "approval_requested":
+        elif kind == EventType.APPROVAL_REQUESTED:
             self.pending[data["request"]] = {**data, "step": step}
-        elif kind == "approval_decided":
+        elif kind == EventType.APPROVAL_DECIDED:
             self.pending.pop(data.get("request"), None)
         elif kind in END_EVENTS:
             self._end(END_EVENTS[kind], event.ts, data)
+        elif kind in NOTE_EVENTS:
+            self.note = describe_event(kind, step, data)
 
     def add_text(self, chunk: str) -> None:
         """Streamed model text: keep the last lines, the unfinished one included."""
@@ -201,19 +216,19 @@ class JobViewState:
     def _end(self, state: str, ts: float, data: dict[str, Any]) -> None:
         self.state, self.ended_at = state, ts
         for view in self.steps:
-            if view.status == "running":
-                view.status = "succeeded" if state == "succeeded" else state
-        if state == "failed":
+            if view.status == StepState.RUNNING:
+                view.status = StepState.SUCCEEDED if state == JobState.SUCCEEDED else state
+        if state == JobState.FAILED:
             error = data.get("error") or {}
             self.error = error.get("message") or self.error
-        elif state == "interrupted":  # a plain Ctrl-C needs no explanation
+        elif state == JobState.INTERRUPTED:  # a plain Ctrl-C needs no explanation
             reason = data.get("reason")
             self.error = reason if reason and reason != "interrupted" else None
 
     @property
     def waiting(self) -> bool:
         """Whether something is in progress, for the spinner."""
-        return self.state == "running"
+        return self.state == JobState.RUNNING
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -277,7 +292,7 @@ def render_steps(state: JobViewState, now: float) -> Table:
     table.add_column(no_wrap=True)
     for step in state.steps:
         mark = STEP_MARKS.get(step.status, "·")
-        if step.status == "running" and state.waiting:
+        if step.status == StepState.RUNNING and state.waiting:
             mark = spinner_frame(now)
         style = STATE_STYLES.get(step.status, "")
         table.add_row(
@@ -291,7 +306,7 @@ def render_steps(state: JobViewState, now: float) -> Table:
 def render_action(state: JobViewState, now: float) -> Text | None:
     action = state.action
     pending = list(state.pending.values())
-    if pending and state.state in ("running", "awaiting_approval"):
+    if pending and state.state in (JobState.RUNNING, JobState.AWAITING_APPROVAL):
         request = pending[-1]
         line = Text("? ", style="yellow bold")
         line.append(f"approval {request.get('request')} ", style="yellow")
@@ -362,6 +377,8 @@ def render_job_view(state: JobViewState, now: float) -> RenderableType:
     for part in (render_action(state, now), render_output(state)):
         if part is not None:
             parts.append(part)
-    if state.error and state.state in ("failed", "interrupted"):
+    if state.note:
+        parts.append(visible_text(state.note, "yellow"))
+    if state.error and state.state in (JobState.FAILED, JobState.INTERRUPTED):
         parts.append(visible_text(f"error: {state.error}", "red"))
     return Group(*parts)

@@ -1,0 +1,341 @@
+"""The job's vocabulary: job and step states, event types, approval answers, exit codes, and
+one formatter per event type.
+
+The enums are `StrEnum`/`IntEnum`: a member *is* its string or number, so what the store
+keeps and what `--json` prints stay byte-identical to the plain strings used before, and old
+logs read back as members (`EventType("step_started")`).
+
+Every renderer (the plain lines of `agentctl log` and of runs in a pipe, the live view, the
+GitHub Actions log and summary) describes an event through `describe_event`, which looks
+its formatter up in `FORMATTERS`. A new event type without a formatter fails
+tests/test_events.py, so no renderer can forget it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from agentctl.ui.words import plural, result_words, rules_words
+from agentctl.visible import one_line
+
+
+class JobState(StrEnum):
+    """What `agentctl status` says a job is (the `state` column and `--json` field)."""
+
+    QUEUED = "queued"  # recorded, waiting for a worker to take it (a store with a queue)
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+# A job in one of these states never runs again: no resume, no approval, prunable.
+TERMINAL_STATES: frozenset[JobState] = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
+)
+
+
+class StepState(StrEnum):
+    """A step's state in the job's `steps` list; a step the job stopped in says how."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class EventType(StrEnum):
+    """The `type` of an event in a job's log."""
+
+    JOB_CREATED = "job_created"
+    RUNNER_STARTED = "runner_started"
+    STEP_STARTED = "step_started"
+    STEP_FINISHED = "step_finished"
+    POLICY_ADDED = "policy_added"
+    POLICY_APPLIED = "policy_applied"
+    MODEL_RESPONSE = "model_response"
+    ACTION_STARTED = "action_started"
+    ACTION_FINISHED = "action_finished"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_DECIDED = "approval_decided"
+    APPROVAL_USED = "approval_used"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_VOIDED = "approval_voided"
+    JOB_PAUSED = "job_paused"
+    CANCEL_REQUESTED = "cancel_requested"
+    ROLLBACK_STARTED = "rollback_started"
+    ROLLBACK = "rollback"
+    WARNING = "warning"
+    JOB_SUCCEEDED = "job_succeeded"
+    JOB_FAILED = "job_failed"
+    JOB_CANCELLED = "job_cancelled"
+    JOB_INTERRUPTED = "job_interrupted"
+
+
+# The event that ends a runner's session, and the state the job is left in.
+END_EVENTS: Mapping[EventType, JobState] = {
+    EventType.JOB_SUCCEEDED: JobState.SUCCEEDED,
+    EventType.JOB_FAILED: JobState.FAILED,
+    EventType.JOB_CANCELLED: JobState.CANCELLED,
+    EventType.JOB_INTERRUPTED: JobState.INTERRUPTED,
+    EventType.JOB_PAUSED: JobState.AWAITING_APPROVAL,
+}
+
+
+class ApprovalAnswer(StrEnum):
+    """What a person (the prompt, `agentctl approve`/`deny`) answers to a request.
+
+    `DECIDED`: the prompt closed because someone answered from another process meanwhile.
+    """
+
+    APPROVE = "approve"
+    DENY = "deny"
+    DECIDED = "decided"
+
+
+class ApprovalState(StrEnum):
+    """An approval request's state: `pending` until decided; an approval is used once, or
+    expires (the policy's `approvals.expires_after`) and then counts as a deny."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    USED = "used"
+    EXPIRED = "expired"
+    VOID = "void"  # an added policy denies the action it was for (`agentctl policy add`)
+
+
+class ExitCode(IntEnum):
+    """The process exit codes of `run`, `resume` and `watch` (SPEC)."""
+
+    SUCCEEDED = 0
+    FAILED = 1
+    USAGE = 2
+    AWAITING_APPROVAL = 3
+    CANCELLED = 4
+    INTERRUPTED = 130
+
+
+# How a job's state is reported as an exit code. A queued job has not run: its runner
+# decides, so it has none here.
+EXIT_CODES: Mapping[str, ExitCode] = {
+    JobState.SUCCEEDED: ExitCode.SUCCEEDED,
+    JobState.FAILED: ExitCode.FAILED,
+    JobState.AWAITING_APPROVAL: ExitCode.AWAITING_APPROVAL,
+    JobState.CANCELLED: ExitCode.CANCELLED,
+    JobState.INTERRUPTED: ExitCode.INTERRUPTED,
+}
+
+
+# -- one formatter per event type --------------------------------------------------------
+
+# A formatter gets the step prefix ("[step] " or "") and the event's data, and returns one
+# short human sentence, or None when this occurrence is not worth a line.
+Formatter = Callable[[str, dict[str, Any]], "str | None"]
+
+
+def _summarise_args(tool: str, args: dict[str, Any]) -> str:
+    if tool == "shell" and "command" in args:
+        return one_line(args["command"])
+    if "path" in args:
+        return one_line(args["path"])
+    if "url" in args:
+        return one_line(args["url"])
+    return one_line(json.dumps(args, ensure_ascii=False))
+
+
+def _job_created(where: str, data: dict[str, Any]) -> str:
+    return f"job created from recipe {data.get('recipe')} in {data.get('workspace')}"
+
+
+def _runner_started(where: str, data: dict[str, Any]) -> str:
+    verb = "resumed" if data.get("resumed") else "started"
+    return f"runner {verb} (pid {data.get('pid')} on {data.get('host')})"
+
+
+def _step_started(where: str, data: dict[str, Any]) -> str:
+    return f"{where}step started ({data.get('kind')})"
+
+
+def _policy_added(where: str, data: dict[str, Any]) -> str:
+    return f"policy {data.get('path') or '(added)'} added by {data.get('by')}"
+
+
+def _policy_applied(where: str, data: dict[str, Any]) -> str:
+    return f"policy {data.get('path')} now applies to every next action"
+
+
+def _approval_voided(where: str, data: dict[str, Any]) -> str:
+    return (
+        f"{where}approval {data.get('request')} ({data.get('tool')}) voided:"
+        " an added policy denies it"
+    )
+
+
+def _step_finished(where: str, data: dict[str, Any]) -> str:
+    extra = f": {one_line(data['error'])}" if data.get("error") else ""
+    return f"{where}step {data.get('state')}{extra}"
+
+
+def _model_response(where: str, data: dict[str, Any]) -> str:
+    reply = data.get("reply", {})
+    message = reply.get("message", {})
+    calls = message.get("tool_calls") or []
+    what = (
+        plural(len(calls), "tool call")
+        if calls
+        else one_line(message.get("content") or "", 80) or "(no text)"
+    )
+    tried = reply.get("attempts") or []
+    fallback = (
+        (
+            f"; after {len(tried)} failed tr{'y' if len(tried) == 1 else 'ies'},"
+            f" last: {one_line(tried[-1].get('model', ''), 40)}"
+            f" {one_line(tried[-1].get('reason', ''), 60)}"
+        )
+        if tried
+        else ""
+    )
+    return (
+        f"{where}model {reply.get('model')} answered: {what}"
+        f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
+        f" ${reply.get('cost_usd', 0):.4f}{fallback})"
+    )
+
+
+def _action_started(where: str, data: dict[str, Any]) -> str:
+    what = _summarise_args(data.get("tool", ""), data.get("args", {}))
+    decided = ""
+    rules_said = [r for r in data.get("rules") or [] if not r.startswith("default:")]
+    if rules_said or data.get("decision") not in (None, "allow"):
+        rules = rules_words(data.get("rules"))
+        decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
+    again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
+    check = check_attempt(data.get("key"))
+    if check:  # the recipe's check, not something the agent chose to run
+        return f"{where}check {check}: {what}{decided}{again}"
+    return f"{where}→ {data.get('tool')}: {what}{decided}{again}"
+
+
+def _action_finished(where: str, data: dict[str, Any]) -> str:
+    if data.get("refused") and data.get("denied_by"):  # a person's no, in their words
+        from agentctl.engine.approvals import person_denial
+
+        said = person_denial({"decided_by": data["denied_by"], "comment": data.get("comment")})
+        return f"{where}✗ {data.get('tool')} not run: {said}"
+    if data.get("refused"):
+        rules = rules_words(data.get("rules"))
+        why = result_words(data.get("error"), None) if data.get("error") else "not run"
+        return f"{where}✗ {data.get('tool')} {why}" + (f" by {rules}" if rules else "")
+    status = result_words(data.get("error"), data.get("exit_code"), bool(data.get("ok")))
+    check = check_attempt(data.get("key"))
+    name = f"check {check}" if check else data.get("tool")
+    return f"{where}← {name} {status} ({data.get('duration_ms', 0)} ms)"
+
+
+def _approval_requested(where: str, data: dict[str, Any]) -> str:
+    return f"{where}approval {data.get('request')} needed: {one_line(data.get('reason', ''))}"
+
+
+def _approval_decided(where: str, data: dict[str, Any]) -> str:
+    return f"{where}approval {data.get('request')} {data.get('decision')} by {data.get('by')}"
+
+
+def _approval_used(where: str, data: dict[str, Any]) -> str:
+    return f"{where}approval {data.get('request')} used"
+
+
+def _approval_expired(where: str, data: dict[str, Any]) -> str:
+    return f"{where}approval {data.get('request')} expired: counted as a deny"
+
+
+def _job_paused(where: str, data: dict[str, Any]) -> str:
+    return "job paused: awaiting approval"
+
+
+def _cancel_requested(where: str, data: dict[str, Any]) -> str:
+    return f"cancel requested by {data.get('by')}"
+
+
+def _rollback_started(where: str, data: dict[str, Any]) -> str:
+    return "rollback started"
+
+
+def _rollback(where: str, data: dict[str, Any]) -> str:
+    conflicts = data.get("conflicts") or []
+    text = (
+        f"rolled back: {len(data.get('restored') or [])} restored,"
+        f" {len(data.get('removed') or [])} removed"
+    )
+    return text + (f", {len(conflicts)} conflict(s) left alone" if conflicts else "")
+
+
+def _warning(where: str, data: dict[str, Any]) -> str:
+    return f"warning: {one_line(data.get('message', ''), 200)}"
+
+
+def _job_succeeded(where: str, data: dict[str, Any]) -> str:
+    return "job succeeded"
+
+
+def _job_failed(where: str, data: dict[str, Any]) -> str:
+    error = data.get("error", {})
+    return f"job failed: {one_line(error.get('message', ''), 200)}"
+
+
+def _job_cancelled(where: str, data: dict[str, Any]) -> str:
+    return "job cancelled"
+
+
+def _job_interrupted(where: str, data: dict[str, Any]) -> str:
+    return f"job interrupted: {one_line(data.get('reason', ''))}"
+
+
+FORMATTERS: Mapping[str, Formatter] = {
+    EventType.JOB_CREATED: _job_created,
+    EventType.RUNNER_STARTED: _runner_started,
+    EventType.STEP_STARTED: _step_started,
+    EventType.STEP_FINISHED: _step_finished,
+    EventType.POLICY_ADDED: _policy_added,
+    EventType.POLICY_APPLIED: _policy_applied,
+    EventType.MODEL_RESPONSE: _model_response,
+    EventType.ACTION_STARTED: _action_started,
+    EventType.ACTION_FINISHED: _action_finished,
+    EventType.APPROVAL_REQUESTED: _approval_requested,
+    EventType.APPROVAL_DECIDED: _approval_decided,
+    EventType.APPROVAL_USED: _approval_used,
+    EventType.APPROVAL_EXPIRED: _approval_expired,
+    EventType.APPROVAL_VOIDED: _approval_voided,
+    EventType.JOB_PAUSED: _job_paused,
+    EventType.CANCEL_REQUESTED: _cancel_requested,
+    EventType.ROLLBACK_STARTED: _rollback_started,
+    EventType.ROLLBACK: _rollback,
+    EventType.WARNING: _warning,
+    EventType.JOB_SUCCEEDED: _job_succeeded,
+    EventType.JOB_FAILED: _job_failed,
+    EventType.JOB_CANCELLED: _job_cancelled,
+    EventType.JOB_INTERRUPTED: _job_interrupted,
+}
+
+
+def check_attempt(key: str | None) -> str:
+    """`fix/check2` -> `2`: the key of a recipe check's run; '' for anything else."""
+    _, sep, attempt = (key or "").rpartition("/check")
+    return attempt if sep and attempt.isdigit() else ""
+
+
+def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | None:
+    """A short human sentence for an event, or None for events not worth a line (including
+    types this version does not know, e.g. from a newer agentctl's log)."""
+    formatter = FORMATTERS.get(type_)
+    if formatter is None:
+        return None
+    return formatter(f"[{step}] " if step else "", data)

@@ -1,0 +1,34 @@
+"""Data made safe to show a person: control, ANSI and bidi characters as escapes.
+
+Tool output and model text are data, never terminal codes: control characters are shown as
+escapes so an `ESC]0;` from a tool cannot retitle or repaint the user's terminal, and a
+newline in data cannot forge a second line. Every renderer (plain, live view, GitHub) and
+the event formatters in `agentctl.events` go through these.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0/C1 controls (tab and newline excepted), bidi overrides and marks, invisible separators
+# and zero-width characters: anything that could hide or reorder what a person reads.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+    r"\u2060-\u2069\ufeff]"
+)
+_LINE_BREAKS = re.compile(r"[\n\t]")
+
+
+def make_visible(text: str) -> str:
+    """Show control, ANSI and bidi characters as escapes instead of obeying them."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def one_line(text: str, width: int = 100) -> str:
+    flat = make_visible(" ".join(str(text).split()))
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def flatten_line(text: str) -> str:
+    """One visible line: controls escaped, and newlines and tabs too."""
+    return _LINE_BREAKS.sub(lambda m: "\\n" if m.group() == "\n" else "\\t", make_visible(text))
