@@ -143,8 +143,8 @@ def run_runner(variant: str, steps: int, folder: Path) -> dict:
 def run_tool(name: str, steps: int, folder: Path) -> dict:
     import threading
 
-    from agentctl.tools import build_toolbox
     from agentctl.tools.base import ToolContext
+    from agentctl.tools.registry import build_toolbox
 
     workspace = folder / "ws"
     workspace.mkdir()

@@ -21,10 +21,10 @@ from agentctl.changes.history import (
 )
 from agentctl.process.run import minimal_env, run_process
 from agentctl.store import Event
-from agentctl.tools import build_builtin_tools
-from agentctl.tools.base import ToolContext
+from agentctl.tools.base import ToolContext, ToolSpec
+from agentctl.tools.builtin import builtin_registry, builtin_spec
 
-TOOLS = build_builtin_tools()
+TOOLS = builtin_registry().select(None)
 
 
 def shell(ws: Path, command: str) -> None:
@@ -33,13 +33,13 @@ def shell(ws: Path, command: str) -> None:
 
 
 def record_shell(rec: ChangeRecorder, ws: Path, command: str) -> list[dict[str, Any]]:
-    token = rec.before("shell", {"command": command})
+    token = rec.before(builtin_spec("shell"), {"command": command})
     shell(ws, command)
     return rec.after(token)
 
 
 def record_tool(rec: ChangeRecorder, ws: Path, name: str, **args: Any) -> list[dict[str, Any]]:
-    token = rec.before(name, args)
+    token = rec.before(builtin_spec(name), args)
     result = TOOLS[name].run(args, ToolContext(workspace=ws))
     assert result.ok, result.output
     return rec.after(token)
@@ -133,17 +133,17 @@ def test_file_tools_record_one_file_before_and_after(workspace: Path, rec: Chang
 
 def test_file_tools_do_not_scan_the_tree(workspace: Path, rec: ChangeRecorder) -> None:
     (workspace / "other.txt").write_text("x")
-    token = rec.before("write_file", {"path": "a.txt", "content": "hi"})
+    token = rec.before(builtin_spec("write_file"), {"path": "a.txt", "content": "hi"})
     (workspace / "other.txt").write_text("changed behind the tool's back")
     TOOLS["write_file"].run({"path": "a.txt", "content": "hi"}, ToolContext(workspace=workspace))
     assert [c["path"] for c in rec.after(token)] == ["a.txt"]
 
 
 def test_read_only_tools_record_nothing(workspace: Path, rec: ChangeRecorder) -> None:
-    token = rec.before("read_file", {"path": "a.txt"})
+    token = rec.before(builtin_spec("read_file"), {"path": "a.txt"})
     (workspace / "a.txt").write_text("made by someone else")
     assert rec.after(token) == []
-    token = rec.before("my_lint", {}, read_only=True)
+    token = rec.before(ToolSpec("my_lint", "", {}, read_only=True), {})
     (workspace / "b.txt").write_text("x")
     assert rec.after(token) == []
 
@@ -151,8 +151,8 @@ def test_read_only_tools_record_nothing(workspace: Path, rec: ChangeRecorder) ->
 def test_a_file_tool_path_outside_the_workspace_records_nothing(
     workspace: Path, rec: ChangeRecorder
 ) -> None:
-    assert rec.after(rec.before("write_file", {"path": "../escape.txt"})) == []
-    assert rec.after(rec.before("edit_file", {"path": None})) == []
+    assert rec.after(rec.before(builtin_spec("write_file"), {"path": "../escape.txt"})) == []
+    assert rec.after(rec.before(builtin_spec("edit_file"), {"path": None})) == []
 
 
 def test_shell_edits_creations_deletions_and_renames(workspace: Path, rec: ChangeRecorder) -> None:
@@ -189,7 +189,7 @@ def test_untouched_content_is_no_change_and_same_size_rewrites_are_caught(
     (workspace / "a.txt").write_text("aaaa\n")
     assert record_shell(rec, workspace, "touch a.txt") == []
     st = (workspace / "a.txt").stat()
-    token = rec.before("shell", {})
+    token = rec.before(builtin_spec("shell"), {})
     (workspace / "a.txt").write_text("bbbb\n")  # same size, and the same mtime put back
     os.utime(workspace / "a.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
     assert [c["after"]["text"] for c in rec.after(token)] == ["bbbb\n"]
@@ -291,7 +291,7 @@ def test_symlinks_are_recorded_as_links_and_never_followed(workspace: Path, tmp_
     assert not any("text" in c["after"] for c in changes.values())  # the target is not read
     # What happens beyond the link is not the workspace's: not walked, not recorded.
     assert record_shell(rec, workspace, "echo more >> door/secret.txt; echo x > door/new") == []
-    token = rec.before("write_file", {"path": "door/x", "content": "x"})
+    token = rec.before(builtin_spec("write_file"), {"path": "door/x", "content": "x"})
     (outside / "x").write_text("x")
     assert rec.after(token) == []
 

@@ -28,8 +28,8 @@ from agentctl.process.run import (
     run_process,
     warning_for,
 )
-from agentctl.tools import build_toolbox
 from agentctl.tools.base import ToolContext
+from agentctl.tools.registry import build_toolbox
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")

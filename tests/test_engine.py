@@ -183,7 +183,7 @@ def _simulate_crash_after_action_started(store, job, model, workspace):
     class Crash(BaseException):
         pass
 
-    from agentctl.tools import build_toolbox
+    from agentctl.tools.registry import build_toolbox
 
     real = build_toolbox({}, None)
 
@@ -227,7 +227,7 @@ def test_uncertain_read_only_action_reruns_by_itself(store, workspace):
     job = make_job(store, workspace, AGENT)
     model = ScriptedModel([[tool_call("read_file", path="a.txt")], "done"])
 
-    from agentctl.tools import build_toolbox
+    from agentctl.tools.registry import build_toolbox
 
     read_cls = type(build_toolbox({}, ["read_file"])["read_file"])
     original = read_cls.run

@@ -13,9 +13,9 @@ from conftest import sandbox_python
 
 from agentctl.process import sandbox as confine
 from agentctl.process.run import Confinement, probe_confinement
-from agentctl.tools import build_toolbox, close_sessions
 from agentctl.tools.base import ToolContext
-from agentctl.tools.interactive import strip_terminal
+from agentctl.tools.interactive import close_sessions, strip_terminal
+from agentctl.tools.registry import build_toolbox
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")

@@ -27,7 +27,8 @@ from agentctl.policy.rules import (
     make_url_checker,
     run_policy_tests,
 )
-from agentctl.tools import ToolContext, build_builtin_tools
+from agentctl.tools.base import ToolContext
+from agentctl.tools.builtin import builtin_registry
 
 POLICY = """\
 version: 1
@@ -483,7 +484,7 @@ def test_http_get_checks_the_url_and_every_redirect_hop(workspace, local_server)
             )
         ]
     )
-    http_get = build_builtin_tools()["http_get"]
+    http_get = builtin_registry().select(["http_get"])["http_get"]
     ctx = ToolContext(workspace=workspace, timeout=10)
     ctx.sessions["url_checker"] = make_url_checker(policy, workspace)
     ok = http_get.run({"url": f"{local_server}/to-hello"}, ctx)

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from agentctl.errors import AgentctlError, RecipeError, UsageError
 from agentctl.recipe.schema import (
-    BUILTIN_TOOLS,
     AgentSpec,
     LoadedRecipe,
     Recipe,
@@ -23,6 +22,7 @@ from agentctl.recipe.schema import (
     render_template,
     template_fields,
 )
+from agentctl.tools.builtin import BUILTIN_TOOLS
 
 EXAMPLE = """\
 version: 1

@@ -13,8 +13,10 @@ import pytest
 
 from agentctl.errors import ToolError, UsageError
 from agentctl.process.run import minimal_env
-from agentctl.tools import BUILTIN_TOOLS, build_toolbox, resolve_in_workspace
 from agentctl.tools.base import ToolContext, ToolResult
+from agentctl.tools.builtin import BUILTIN_TOOLS
+from agentctl.tools.files import resolve_in_workspace
+from agentctl.tools.registry import build_toolbox
 
 
 @pytest.fixture

@@ -23,12 +23,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentctl.tools.base import ToolSpec
 
 from agentctl.changes.ignore import compile_gitignore, default_skips, glob_to_regex
 
-READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "http_get"})
-FILE_TOOLS = frozenset({"write_file", "edit_file"})
 DEFAULT_MAX_FILE_SIZE = 1_000_000
 DEFAULT_MAX_TOTAL = 256 * 1024 * 1024
 # Bytes sniffed for a NUL to call content binary (git's heuristic; tools/files.py uses it too).
@@ -234,16 +235,18 @@ class ChangeRecorder:
         with self._lock:
             self._scan()
 
-    def before(self, tool: str, args: dict[str, Any], *, read_only: bool | None = None) -> _Token:
-        """Capture what `tool` may change; pass the result to `after`. `read_only` defaults to
-        whether `tool` is a built-in read-only tool; pass the tool spec's own flag."""
-        if read_only is None:
-            read_only = tool in READ_ONLY_TOOLS
-        if read_only or not self.root.is_dir():
+    def before(self, spec: ToolSpec | None, args: dict[str, Any]) -> _Token:
+        """Capture what the action may change; pass the result to `after`.
+
+        The tool's spec says: a read-only tool changes nothing; one that `touches` a single
+        path it writes changes only that file; anything else (or no spec) may change any
+        file, so the workspace is snapshotted."""
+        if (spec is not None and spec.read_only) or not self.root.is_dir():
             return _Token("none")
+        touches = spec.touches if spec is not None else None
         with self._lock:
-            if tool in FILE_TOOLS:
-                rel = self._file_tool_path(args)
+            if touches is not None and touches.path and touches.writes:
+                rel = self._file_tool_path(args.get(touches.path))
                 if rel is None:
                     return _Token("none")
                 return _Token(
@@ -268,11 +271,10 @@ class ChangeRecorder:
 
     # -- one file ----------------------------------------------------------------------------
 
-    def _file_tool_path(self, args: dict[str, Any]) -> str | None:
+    def _file_tool_path(self, path: Any) -> str | None:
         from agentctl.errors import AgentctlError
         from agentctl.tools.files import resolve_in_workspace
 
-        path = args.get("path")
         if not isinstance(path, str):
             return None
         try:

@@ -27,13 +27,6 @@ policy_app = typer.Typer(
 app.add_typer(policy_app, name="policy")
 
 _ACTION_KEY = "agentctl.policy.rules.action"
-_REQUIRED_ARGS = {
-    "shell": "command",
-    "read_file": "path",
-    "write_file": "path",
-    "edit_file": "path",
-    "http_get": "url",
-}
 _USAGE = 'agentctl policy explain POLICY... -- shell command="git status"'
 
 
@@ -71,8 +64,12 @@ def parse_action(words: list[str] | None) -> tuple[str, dict[str, str]]:
         if key in args:
             raise UsageError(f'action argument "{key}" given twice', "give each ARG once")
         args[key] = value
-    needed = _REQUIRED_ARGS.get(tool)
-    if needed and needed not in args:
+    from agentctl.tools.builtin import builtin_spec
+
+    # What the policy reads (a path, URL or command) must be given when the tool requires it.
+    spec = builtin_spec(tool)
+    needed = spec.subject_arg if spec is not None else None
+    if needed and spec is not None and needed in spec.required_args and needed not in args:
         raise UsageError(
             f"{tool} needs {needed}=...",
             f"for example: agentctl policy explain POLICY -- {tool} {needed}=...",

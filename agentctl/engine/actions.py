@@ -144,7 +144,7 @@ class ActionRunner:
         # The snapshot before comes before the action is logged as started: a cancel during a
         # long walk then leaves nothing uncertain behind.
         try:
-            token = recorder.before(name, args, read_only=read_only) if recorder else None
+            token = recorder.before(tool.spec, args) if recorder else None
         except SnapshotCancelled:
             raise Cancelled() from None
         self.journal.add(EventType.ACTION_STARTED, step, started_data, add_fields={"tool_calls": 1})

@@ -18,8 +18,6 @@ from typing import Any
 from agentctl.engine.actions import ActionContext, Verdict
 from agentctl.engine.control import DEFAULT_MAX_REPEATS, Limits, Usage
 
-PROCESS_TOOLS = ("shell", "interactive")
-
 
 def _smallest(*values: float | None) -> float | None:
     present = [v for v in values if v is not None]
@@ -109,7 +107,6 @@ def build_action_context(
             warn(message)
         if confined:
             tool_env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private
-    process_tools = set(PROCESS_TOOLS) | set(recipe.tools)
     decide = None
     if policy is not None:
         # Without any policy, commands keep running unconfined where no sandbox exists (with
@@ -117,7 +114,7 @@ def build_action_context(
         escalate = (
             sandbox == "preferred" and not confined and not getattr(policy, "is_default", False)
         )
-        decide = _policy_decider(policy, workspace, db_path, process_tools, escalate=escalate)
+        decide = _policy_decider(policy, workspace, db_path, escalate=escalate)
     ctx = ActionContext(
         workspace=workspace,
         env=tool_env,
@@ -161,13 +158,12 @@ def _recorder_for(
     )
 
 
-def _policy_decider(
-    policy: Any, workspace: Path, db_path: Path, process_tools: set[str], *, escalate: bool
-):
+def _policy_decider(policy: Any, workspace: Path, db_path: Path, *, escalate: bool):
     def decide(name: str, args: dict[str, Any], tool: Any) -> Verdict:
         decision = policy.decide(name, args, workspace=workspace, db_path=db_path)
         verdict = Verdict(decision.decision, list(decision.rules), decision.reason)
-        if escalate and name in process_tools and verdict.decision == "allow":
+        starts_processes = tool.spec.touches.processes  # shell, interactive, custom commands
+        if escalate and starts_processes and verdict.decision == "allow":
             verdict = Verdict(
                 "ask",
                 verdict.rules + ["builtin:sandbox-unavailable (ask)"],

@@ -203,7 +203,7 @@ def _how_it_failed(result: Any) -> str:
 
 def _close_sessions(sessions: dict[str, Any]) -> None:
     if sessions:
-        from agentctl.tools import close_sessions
+        from agentctl.tools.interactive import close_sessions
 
         close_sessions(sessions)
 
@@ -570,7 +570,7 @@ class _Run:
         return self._run_agent(step)
 
     def _run_shell(self, *, step: str, key: str, command: str, timeout: float | None = None):
-        from agentctl.tools import build_toolbox
+        from agentctl.tools.registry import build_toolbox
 
         shell = build_toolbox({}, ["shell"])["shell"]
         return self.actions.run(
@@ -598,7 +598,7 @@ class _Run:
         return lambda text: show(self.redactor.mask(text))
 
     def _run_agent(self, step) -> str:
-        from agentctl.tools import build_toolbox
+        from agentctl.tools.registry import build_toolbox
 
         agent = step.agent
         model = self._model_client()

@@ -26,9 +26,10 @@ from agentctl.policy.shellwords import (
     describe_flag,
     parse_command,
 )
+from agentctl.tools.base import Touches
+from agentctl.tools.builtin import builtin_spec
 
 STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
-FILE_TOOLS = {"read_file": False, "list_files": False, "write_file": True, "edit_file": True}
 # Files no action may touch, whatever a rule allows (matched case-insensitively).
 SECRET_GLOBS = ("**/.env", "**/.env.*", "**/id_rsa*", "**/id_ed25519*", "**/*.pem", "**/*.key")
 # Writing these lets the next `git status` run anything (hooks, core.fsmonitor, aliases).
@@ -287,16 +288,34 @@ def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]) ->
     ]
 
 
-def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) -> list[Part]:
-    """The parts of an action, each with the built-in votes that hold under any policy."""
+def build_parts(
+    tool: str,
+    args: dict[str, Any],
+    root: str,
+    db_files: set[str],
+    touches: Touches | None = None,
+) -> list[Part]:
+    """The parts of an action, each with the built-in votes that hold under any policy.
+
+    What the action reaches is read from its tool's spec (`touches`; a built-in's by name
+    when not given): a command line, one path, a URL, or else any path-like argument."""
     sensitive = frozenset(os.path.basename(f) for f in db_files)
-    if tool == "shell":
-        command = args.get("command")
+    if touches is None:
+        spec = builtin_spec(tool)
+        touches = spec.touches if spec is not None else Touches()
+    if touches.command:
+        command = args.get(touches.command)
         if not isinstance(command, str):
             return [
                 Part(
-                    "shell",
-                    votes=[Vote("deny", "builtin:bad-arguments", "shell needs a string `command`")],
+                    tool,
+                    votes=[
+                        Vote(
+                            "deny",
+                            "builtin:bad-arguments",
+                            f"{tool} needs a string `{touches.command}`",
+                        )
+                    ],
                 )
             ]
         parsed = parse_command(command)
@@ -330,18 +349,24 @@ def build_parts(tool: str, args: dict[str, Any], root: str, db_files: set[str]) 
                 for p in parts[-1].paths
                 if p.redirect and p.writes
             ]
-    elif tool in FILE_TOOLS:
-        raw = args.get("path", "." if tool == "list_files" else None)
+    elif touches.path:
+        raw = args.get(touches.path, touches.default_path)
         if not isinstance(raw, str):
             return [
                 Part(
                     tool,
-                    votes=[Vote("deny", "builtin:bad-arguments", f"{tool} needs a string `path`")],
+                    votes=[
+                        Vote(
+                            "deny",
+                            "builtin:bad-arguments",
+                            f"{tool} needs a string `{touches.path}`",
+                        )
+                    ],
                 )
             ]
-        parts = [Part(raw, paths=[resolve_path(raw, root, writes=FILE_TOOLS[tool])])]
-    elif tool == "http_get":
-        url = args.get("url")
+        parts = [Part(raw, paths=[resolve_path(raw, root, writes=touches.writes)])]
+    elif touches.url:
+        url = args.get(touches.url)
         try:
             split = urllib.parse.urlsplit(url.strip()) if isinstance(url, str) else None
             host, scheme = (split.hostname, split.scheme.lower()) if split else (None, "")

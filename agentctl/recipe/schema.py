@@ -32,6 +32,7 @@ from pydantic import (
 
 from agentctl.errors import RecipeError, UsageError
 from agentctl.recipe.templates import IDENT, _check_template, render_template  # noqa: F401
+from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS
 from agentctl.units import _to_seconds, parse_duration, parse_size  # noqa: F401 - re-exported
 from agentctl.yamlload import (
     FieldError,
@@ -40,9 +41,6 @@ from agentctl.yamlload import (
     validation_to_recipe_error,
 )
 
-BUILTIN_TOOLS = ("read_file", "write_file", "edit_file", "list_files", "shell", "http_get")
-# Built in, but given to an agent only when its `tools:` names them.
-OPTIONAL_TOOLS = ("interactive",)
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys of the one-agent shorthand -> the AgentSpec field each one fills.

@@ -1,7 +1,12 @@
-"""What every tool is: a spec the model sees, whether it is read-only, and a run method.
+"""What every tool is: a spec (what the model sees, what the tool touches, whether it is
+read-only) and a run method.
 
-The engine records an action's start before calling `Tool.run` and its result after, so a
-tool never touches the store. A tool never prints; it returns a ToolResult.
+The spec's facts are the one place the rest of agentctl learns about a tool: the policy reads
+`touches` to find the paths, hosts and commands an action reaches, change recording reads
+`read_only` and `touches` to know what to snapshot, the engine reads `touches.processes` for
+confinement, and `policy explain` reads the required arguments. The engine records an
+action's start before calling `Tool.run` and its result after, so a tool never touches the
+store. A tool never prints; it returns a ToolResult.
 """
 
 from __future__ import annotations
@@ -17,11 +22,37 @@ DEFAULT_TOOL_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
+class Touches:
+    """What a tool's action reaches beyond the model, each named by the argument carrying it.
+
+    A tool that declares nothing is treated as possibly touching anything: the policy looks
+    for paths in all its string arguments and the whole workspace is snapshotted around it.
+    """
+
+    path: str | None = None  # argument naming one workspace path the tool reads or writes
+    writes: bool = False  # that path is written (and it is all the tool may change)
+    default_path: str | None = None  # the path when the argument is left out
+    url: str | None = None  # argument naming an http(s) URL: its host is what is reached
+    command: str | None = None  # argument holding a bash command line (its paths, programs)
+    processes: bool = False  # the tool starts processes: the sandbox settings apply
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments (an "object" schema)
     read_only: bool
+    touches: Touches = Touches()
+
+    @property
+    def required_args(self) -> tuple[str, ...]:
+        return tuple(self.parameters.get("required", ()))
+
+    @property
+    def subject_arg(self) -> str | None:
+        """The argument that says what the action reaches (its path, URL or command)."""
+        return self.touches.command or self.touches.path or self.touches.url
 
     def to_openai(self) -> dict[str, Any]:
         return {

@@ -16,8 +16,8 @@ import shlex
 from typing import Any
 
 from agentctl.errors import UsageError
-from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import (
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
+from agentctl.tools.function import (
     JSON_TYPES,
     FunctionTool,
     build_object_schema,
@@ -87,6 +87,9 @@ def build_command_spec(name: str, definition: Any) -> ToolSpec:
         description,
         build_object_schema(properties, required),
         read_only=bool(getattr(definition, "read_only", False)),
+        # Its command line is the recipe's, not the model's: the policy looks for paths in
+        # the arguments the model fills in.
+        touches=Touches(processes=True),
     )
 
 

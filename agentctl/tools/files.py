@@ -21,8 +21,8 @@ from typing import Any
 
 from agentctl.changes.workspace_files import Unreachable, open_parent
 from agentctl.process.run import CappedBuffer
-from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import (
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
+from agentctl.tools.function import (
     FunctionTool,
     build_object_schema,
     describe_param,
@@ -307,6 +307,7 @@ def build_file_tools() -> dict[str, FunctionTool]:
                     ["path"],
                 ),
                 read_only=True,
+                touches=Touches(path="path"),
             ),
             read_file,
         ),
@@ -322,6 +323,7 @@ def build_file_tools() -> dict[str, FunctionTool]:
                     ["path", "content"],
                 ),
                 read_only=False,
+                touches=Touches(path="path", writes=True),
             ),
             write_file,
         ),
@@ -340,6 +342,7 @@ def build_file_tools() -> dict[str, FunctionTool]:
                     ["path", "old", "new"],
                 ),
                 read_only=False,
+                touches=Touches(path="path", writes=True),
             ),
             edit_file,
         ),
@@ -364,6 +367,7 @@ def build_file_tools() -> dict[str, FunctionTool]:
                     [],
                 ),
                 read_only=True,
+                touches=Touches(path="path", default_path="."),
             ),
             list_files,
         ),

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agentctl.process.run import CappedBuffer
-from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import (
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
+from agentctl.tools.function import (
     FunctionTool,
     build_object_schema,
     describe_param,
@@ -146,5 +146,6 @@ def build_http_tool() -> FunctionTool:
             {"url": describe_param("string", "The http:// or https:// URL to fetch.")}, ["url"]
         ),
         read_only=True,
+        touches=Touches(url="url"),
     )
     return FunctionTool(spec, http_get)

@@ -45,8 +45,8 @@ from agentctl.process.run import (
     confinement_for,
     process_limits,
 )
-from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import (
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
+from agentctl.tools.function import (
     FunctionTool,
     build_object_schema,
     describe_param,
@@ -346,5 +346,8 @@ def build_interactive_tool() -> FunctionTool:
             ["action"],
         ),
         read_only=False,
+        # Its `command` is typed into a terminal over several calls: the policy looks for
+        # paths in every argument rather than reading it as one bash command line.
+        touches=Touches(processes=True),
     )
     return FunctionTool(spec, run_interactive)

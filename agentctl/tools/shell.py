@@ -19,8 +19,8 @@ from agentctl.process.run import (
     probe_confinement,
     run_process,
 )
-from agentctl.tools.base import ToolContext, ToolResult, ToolSpec
-from agentctl.tools.builtin import (
+from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
+from agentctl.tools.function import (
     FunctionTool,
     build_object_schema,
     describe_param,
@@ -121,5 +121,6 @@ def build_shell_tool() -> FunctionTool:
             {"command": describe_param("string", "The bash command line to run.")}, ["command"]
         ),
         read_only=False,
+        touches=Touches(command="command", processes=True),
     )
     return FunctionTool(spec, run_shell)
