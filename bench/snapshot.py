@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 from _common import fs_type, table  # noqa: E402
 
 from agentctl.changes.record import ChangeRecorder  # noqa: E402
+from agentctl.tools.builtin import builtin_spec  # noqa: E402
 
 
 def build_tree(root: Path, files: int) -> None:
@@ -71,21 +72,21 @@ def main() -> None:
         first = time.perf_counter() - start
 
         def no_change() -> None:
-            assert recorder.after(recorder.before("shell", {"command": "true"})) == []
+            assert recorder.after(recorder.before(builtin_spec("shell"), {"command": "true"})) == []
 
         def one_scan() -> None:
-            recorder.before("shell", {"command": "true"})
+            recorder.before(builtin_spec("shell"), {"command": "true"})
 
         counter = iter(range(10**9))
 
         def edit_one() -> None:
-            token = recorder.before("shell", {"command": "edit"})
+            token = recorder.before(builtin_spec("shell"), {"command": "edit"})
             (ws / "pkg000" / "mod000.py").write_text(f"edited {next(counter)}\n")
             assert len(recorder.after(token)) == 1
 
         def create_100() -> None:
             n = next(counter)
-            token = recorder.before("shell", {"command": "create"})
+            token = recorder.before(builtin_spec("shell"), {"command": "create"})
             folder = ws / f"new{n}"
             folder.mkdir()
             for i in range(100):
@@ -93,7 +94,7 @@ def main() -> None:
             assert len(recorder.after(token)) == 100
 
         def file_tool() -> None:
-            token = recorder.before("write_file", {"path": "pkg001/mod001.py"})
+            token = recorder.before(builtin_spec("write_file"), {"path": "pkg001/mod001.py"})
             (ws / "pkg001" / "mod001.py").write_text(f"written {next(counter)}\n")
             assert len(recorder.after(token)) == 1
 

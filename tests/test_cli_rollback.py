@@ -19,6 +19,7 @@ from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.process.run import minimal_env, run_process
 from agentctl.recipe.schema import load_recipe_text
 from agentctl.store import NewEvent, Store
+from agentctl.tools.builtin import builtin_spec
 
 runner = CliRunner()
 RECIPE = (
@@ -38,7 +39,7 @@ class Job:
         self.recorder = ChangeRecorder(ws)
 
     def act(self, step: str, command: str) -> None:
-        token = self.recorder.before("shell", {"command": command})
+        token = self.recorder.before(builtin_spec("shell"), {"command": command})
         result = run_process(command, cwd=self.ws, env=minimal_env(), timeout=30)
         assert result.exit_code == 0, result.output
         changes = self.recorder.after(token)

@@ -32,6 +32,7 @@ def prepare_job(
     force_record: bool = False,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
+    from agentctl.engine.steps import model_roles
     from agentctl.models.calls import check_models_configured, start_prefetch
     from agentctl.recipe.schema import load_recipe, parse_params
 
@@ -66,7 +67,7 @@ def prepare_job(
             "pass a new file name, or remove the old recording first",
         )
     check_model_roles(loaded.recipe, model_overrides)
-    roles = {s.agent.model for s in loaded.recipe.steps if s.kind == "agent"}
+    roles = model_roles(loaded.recipe.steps)
     check_models_configured(
         loaded.recipe.models, list(model_overrides), env, roles, Path(replay) if replay else None
     )

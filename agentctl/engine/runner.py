@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.engine.actions import ActionRunner
-from agentctl.engine.agent import AgentLoop, AgentStep
 from agentctl.engine.approvals import Approver, Gate
-from agentctl.engine.control import Cancelled, JobFailure, Parked, StepFailed
+from agentctl.engine.control import Cancelled, JobFailure, Parked
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.policy_updates import (
@@ -28,6 +27,7 @@ from agentctl.engine.policy_updates import (
     load_policy_set,
     policy_snapshots,
 )
+from agentctl.engine.steps import execute_step
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
 from agentctl.events import EXIT_CODES, TERMINAL_STATES, EventType, JobState, StepState
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
@@ -190,15 +190,6 @@ def _redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Path 
     if workspace is not None:  # values in the workspace's .env files are secrets too
         values += env_file_secrets(workspace)
     return Redactor(values=values, patterns=policy.redact)
-
-
-def _how_it_failed(result: Any) -> str:
-    """A failed command's end in words, for the job's error message."""
-    if result.error in (None, "nonzero_exit") and result.exit_code is not None:
-        return f"failed with exit {result.exit_code}"
-    return {"timeout": "timed out", "cancelled": "was cancelled"}.get(
-        result.error or "", f"failed ({result.error})" if result.error else "failed"
-    )
 
 
 def _close_sessions(sessions: dict[str, Any]) -> None:
@@ -448,7 +439,7 @@ class _Run:
             )
             ctx.sessions = {"url_checker": self._url_checker}
             try:
-                output = self._run_step(step)
+                output = execute_step(self, step)
             except JobFailure as failure:
                 self._finish_step(step.id, StepState.FAILED, "", failure.message)
                 raise
@@ -534,42 +525,14 @@ class _Run:
     def _context(self) -> dict[str, Any]:
         return {"params": self.params, "steps": self.outputs, "env": self.env_values}
 
-    def _render(self, template: str, *, shell: bool = False) -> str:
-        from agentctl.recipe.schema import render_template
+    # -- what a step executor (engine/steps) uses ----------------------------------------
+
+    def render(self, template: str, *, shell: bool = False) -> str:
+        from agentctl.recipe.templates import render_template
 
         return render_template(template, self._context(), shell=shell)
 
-    def _run_step(self, step) -> str:
-        if step.kind == "run":
-            result = self._run_shell(
-                step=step.id,
-                key=f"{step.id}/run",
-                command=self._render(step.run, shell=True),
-                timeout=step.timeout,
-            )
-            if not result.ok:
-                raise StepFailed(
-                    f"step {step.id}: `{step.run.strip()}` {_how_it_failed(result)}",
-                    f"see its output with `agentctl log {self.job_id}`",
-                )
-            return result.output
-        if step.kind == "approval":
-            message = self._render(step.approval)
-            decision, record = self.gate.require(
-                step=step.id,
-                key=f"{step.id}/gate",
-                tool=None,
-                args={"message": message},
-                reason=message,
-            )
-            if decision == "deny":
-                from agentctl.engine.approvals import person_denial
-
-                raise StepFailed(f"step {step.id}: {message!r} was {person_denial(record)}")
-            return "approved"
-        return self._run_agent(step)
-
-    def _run_shell(self, *, step: str, key: str, command: str, timeout: float | None = None):
+    def run_shell(self, *, step: str, key: str, command: str, timeout: float | None = None):
         from agentctl.tools.registry import build_toolbox
 
         shell = build_toolbox({}, ["shell"])["shell"]
@@ -577,7 +540,7 @@ class _Run:
             step=step, key=key, name="shell", tool=shell, args={"command": command}, timeout=timeout
         )
 
-    def _model_client(self):
+    def model_client(self):
         if self._model is None:
             self._model = self.deps.model_factory(self.recipe, self.options)
             if hasattr(self._model, "mask"):  # recordings are stored like the log: masked
@@ -590,40 +553,13 @@ class _Run:
                     spent[reply["role"]] = spent.get(reply["role"], 0.0) + reply["cost_usd"]
         return self._model
 
-    def _masked_text(self):
+    def masked_text(self):
         """Streamed model text goes to the screen masked, chunk by chunk."""
         show = self.deps.on_text
         if show is None:
             return None
         return lambda text: show(self.redactor.mask(text))
 
-    def _run_agent(self, step) -> str:
-        from agentctl.tools.registry import build_toolbox
-
-        agent = step.agent
-        model = self._model_client()
-        estimate = getattr(model, "estimate_call_cost", None)
-        loop = AgentLoop(
-            journal=self.journal,
-            index=self.index,
-            actions=self.actions,
-            model=model,
-            estimate_cost=estimate or (lambda role, messages: 0.0),
-            on_text=self._masked_text(),
-            run_check=self._run_shell,
-            active_seconds=lambda: (
-                self.index.active_seconds + (time.monotonic() - self.session_start)
-            ),
-        )
-        spec = AgentStep(
-            step_id=step.id,
-            role=agent.model,
-            instructions=self._render(agent.instructions),
-            prompt=self._render(agent.prompt) if agent.prompt else "",
-            tools=build_toolbox(self.recipe.tools, agent.tools),
-            max_turns=agent.max_turns,
-            max_tool_calls=agent.max_tool_calls,
-            check_command=self._render(step.check.run, shell=True) if step.check else None,
-            check_attempts=step.check.attempts if step.check else 1,
-        )
-        return loop.run(spec)
+    def active_seconds(self) -> float:
+        """Time the job has run, over all its runners (the job's timeout counts this)."""
+        return self.index.active_seconds + (time.monotonic() - self.session_start)

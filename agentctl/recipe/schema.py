@@ -41,6 +41,9 @@ from agentctl.yamlload import (
     validation_to_recipe_error,
 )
 
+# The kinds of step, each a field of Step holding its settings; the engine runs each through
+# its executor (agentctl.engine.steps.EXECUTORS).
+STEP_KINDS = ("run", "agent", "approval")
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys of the one-agent shorthand -> the AgentSpec field each one fills.
@@ -185,13 +188,13 @@ class Step(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:
-        kinds = [k for k in ("run", "agent", "approval") if getattr(self, k) is not None]
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             where = (kinds[1],) if kinds else ()
             said = " and ".join(kinds) if kinds else "none of them"
             raise FieldError(
                 where,
-                f"a step needs exactly one of run, agent, approval; this one has {said}",
+                f"a step needs exactly one of {', '.join(STEP_KINDS)}; this one has {said}",
                 "split it into separate steps",
                 at_key=bool(kinds),
             )
@@ -205,8 +208,9 @@ class Step(BaseModel):
         return self
 
     @property
-    def kind(self) -> Literal["run", "agent", "approval"]:
-        return "run" if self.run is not None else "agent" if self.agent is not None else "approval"
+    def kind(self) -> str:
+        """The step's kind: the one of STEP_KINDS it sets (its executor: engine/steps)."""
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
 
 
 class ChangesSpec(BaseModel):

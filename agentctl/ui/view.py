@@ -21,6 +21,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from agentctl.engine.steps import calls_model
 from agentctl.events import (
     END_EVENTS,
     EventType,
@@ -313,7 +314,7 @@ def render_action(state: JobViewState, now: float) -> Text | None:
         line.append_text(visible_text(request.get("reason", "")))
         return line
     if action is None:
-        if state.waiting and state.current_step and _step_kind(state) == "agent":
+        if state.waiting and state.current_step and calls_model(_step_kind(state)):
             return Text(f"{spinner_frame(now)} waiting for the model", style="dim")
         return None
     what = describe_action(action.tool, action.args)
