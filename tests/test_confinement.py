@@ -197,11 +197,11 @@ def test_required_mode_refuses_when_unavailable(ws, monkeypatch):
     assert not result.ok and result.error == "sandbox_unavailable"
     assert "requires a sandbox" in result.output and "not installed" in result.output
     assert not (ws / "ran").exists()
-    assert ctx.sessions["last_confinement"]["refused"] is True
+    assert ctx.confinement["refused"] is True
     # preferred runs it anyway, unconfined, and says so.
     ctx = ToolContext(workspace=ws, sandbox="preferred")
     assert shell.run({"command": "touch ran"}, ctx).ok and (ws / "ran").exists()
-    assert ctx.sessions["last_confinement"] == {
+    assert ctx.confinement == {
         "confinement": "none",
         "mode": "preferred",
         "network": True,
@@ -213,7 +213,7 @@ def test_required_mode_refuses_when_unavailable(ws, monkeypatch):
 def test_off_mode_never_confines(ws):
     ctx = ToolContext(workspace=ws, sandbox="off")
     assert build_toolbox({}, ["shell"])["shell"].run({"command": "true"}, ctx).ok
-    assert ctx.sessions["last_confinement"]["confinement"] == "none"
+    assert ctx.confinement["confinement"] == "none"
 
 
 @needs_bwrap
@@ -223,7 +223,7 @@ def test_shell_tool_runs_confined_and_reports_it(ws):
         {"command": "touch /etc/agentctl-test-shell"}, ctx
     )
     assert not result.ok and "Read-only file system" in result.output
-    assert ctx.sessions["last_confinement"]["confinement"] == "bwrap"
+    assert ctx.confinement["confinement"] == "bwrap"
     assert not Path("/etc/agentctl-test-shell").exists()
 
 

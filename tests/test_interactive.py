@@ -88,9 +88,7 @@ def test_python_repl_computes_and_closes(tool, make_ctx, mode):
     ctx = make_ctx(mode)
     started = tool.run({"action": "start", "session": "py", "command": REPL, "expect": PROMPT}, ctx)
     assert started.ok, started.output
-    assert ctx.sessions["last_confinement"]["confinement"] == (
-        "bwrap" if mode == "required" else "none"
-    )
+    assert ctx.confinement["confinement"] == ("bwrap" if mode == "required" else "none")
     answer = tool.run({"action": "send", "session": "py", "input": "6*7", "expect": PROMPT}, ctx)
     assert answer.ok and "42" in answer.output
     assert "\x1b" not in answer.output and "\r" not in answer.output

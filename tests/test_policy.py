@@ -486,12 +486,12 @@ def test_http_get_checks_the_url_and_every_redirect_hop(workspace, local_server)
     )
     http_get = builtin_registry().select(["http_get"])["http_get"]
     ctx = ToolContext(workspace=workspace, timeout=10)
-    ctx.sessions["url_checker"] = make_url_checker(policy, workspace)
+    ctx.url_checker = make_url_checker(policy, workspace)
     ok = http_get.run({"url": f"{local_server}/to-hello"}, ctx)
     assert ok.ok and "hello body" in ok.output
     bounced = http_get.run({"url": f"{local_server}/to-localhost"}, ctx)
     assert not bounced.ok and bounced.error == "refused" and "localhost" in bounced.output
-    ctx.sessions["url_checker"] = make_url_checker(PolicySet(), workspace)
+    ctx.url_checker = make_url_checker(PolicySet(), workspace)
     refused = http_get.run({"url": f"{local_server}/hello"}, ctx)
     assert not refused.ok and refused.error == "refused"
 

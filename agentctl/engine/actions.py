@@ -19,12 +19,14 @@ from typing import Any
 
 from agentctl.changes.record import SnapshotCancelled
 from agentctl.engine.approvals import Gate
-from agentctl.engine.control import Cancelled, LimitExceeded, Limits, Usage
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.engine.limits import JobLimits, Usage
+from agentctl.engine.stops import Cancelled, LimitExceeded
 from agentctl.events import EventType
+from agentctl.policy.rules import Decision
+from agentctl.process.run import DEFAULT_OUTPUT_CAP
 from agentctl.redact import MASK
 from agentctl.tools.base import (
-    DEFAULT_OUTPUT_CAP,
     DEFAULT_TOOL_TIMEOUT,
     Tool,
     ToolContext,
@@ -37,13 +39,8 @@ UNCERTAIN = (
 )
 
 
-@dataclass
-class Verdict:
-    """What the policy said about one action (allow / ask / deny, and which rules voted)."""
-
-    decision: str = "allow"
-    rules: list[str] = field(default_factory=list)
-    reason: str = ""
+# What an action gets when no policy decides (a context built without one).
+ALLOWED = Decision("allow", [], "")
 
 
 @dataclass
@@ -51,19 +48,20 @@ class ActionContext:
     workspace: Path
     env: dict[str, str]
     cancel: threading.Event
-    limits: Limits
+    limits: JobLimits
     usage: Usage
     deadline: float | None  # monotonic time when the job's timeout runs out
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT  # for a tool that names no timeout of its own
     tool_timeout_cap: float | None = None  # the policy's tool_timeout: no action runs longer
     output_cap: int = DEFAULT_OUTPUT_CAP
-    decide: Callable[[str, dict[str, Any], Tool], Verdict] | None = None
+    decide: Callable[[str, dict[str, Any], Tool], Decision] | None = None
     mask: Callable[[str], str] = staticmethod(lambda text: text)  # noqa: RUF009
     recorder: Any = None  # a ChangeRecorder, or None to record no file changes
     sandbox: str = "off"
     network: bool = True
     hidden_paths: tuple[Path, ...] = ()
     visible_paths: tuple[Path, ...] = ()  # shown read-only though in a hidden home
+    url_checker: Callable[[str], str | None] | None = None  # the policy's say on each URL
     sessions: dict[str, Any] = field(default_factory=dict)  # this step's tool sessions
 
 
@@ -103,7 +101,7 @@ class ActionRunner:
         if recorded is not None:
             return result_from_log(recorded)
         read_only = tool.spec.read_only
-        verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else Verdict()
+        verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else ALLOWED
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
         if verdict.decision == "allow" and MASK in json.dumps(args, ensure_ascii=False):
@@ -153,29 +151,28 @@ class ActionRunner:
         self.journal.commit(durable=not read_only)
         self.index.started[key] = {"key": key}
         started = time.monotonic()
+        tool_ctx = ToolContext(
+            workspace=self.ctx.workspace,
+            timeout=tool_timeout,
+            output_cap=self.ctx.output_cap,
+            env=self.ctx.env,
+            cancel=self.ctx.cancel,
+            sandbox=self.ctx.sandbox,
+            network=self.ctx.network,
+            hidden_paths=self.ctx.hidden_paths,
+            visible_paths=self.ctx.visible_paths,
+            url_checker=self.ctx.url_checker,
+            sessions=self.ctx.sessions,
+        )
         try:
-            result = tool.run(
-                args,
-                ToolContext(
-                    workspace=self.ctx.workspace,
-                    timeout=tool_timeout,
-                    output_cap=self.ctx.output_cap,
-                    env=self.ctx.env,
-                    cancel=self.ctx.cancel,
-                    sandbox=self.ctx.sandbox,
-                    network=self.ctx.network,
-                    hidden_paths=self.ctx.hidden_paths,
-                    visible_paths=self.ctx.visible_paths,
-                    sessions=self.ctx.sessions,
-                ),
-            )
+            result = tool.run(args, tool_ctx)
         finally:
             changes = recorder.after(token) if recorder else []
         result.output = self.ctx.mask(result.output)
         extra: dict[str, Any] = {}
         if changes:
             extra["changes"] = changes
-        confinement = self.ctx.sessions.pop("last_confinement", None)
+        confinement = tool_ctx.confinement
         if confinement:
             extra["confinement"] = confinement
         self._finish(step, key, name, result, time.monotonic() - started, extra)
@@ -213,7 +210,7 @@ class ActionRunner:
         return result
 
     def _refuse(
-        self, step: str, key: str, name: str, args: dict[str, Any], verdict: Verdict, why: str
+        self, step: str, key: str, name: str, args: dict[str, Any], verdict: Decision, why: str
     ) -> ToolResult:
         rules = ", ".join(verdict.rules) or "the default"
         result = ToolResult(

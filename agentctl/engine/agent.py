@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentctl.engine.actions import ActionRunner
-from agentctl.engine.control import LimitExceeded, StepFailed, check_limits
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.engine.limits import check_limits
+from agentctl.engine.stops import LimitExceeded, StepFailed
 from agentctl.events import EventType
 from agentctl.tools.base import Tool, ToolResult
 

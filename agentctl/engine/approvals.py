@@ -15,8 +15,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from agentctl.engine.control import Parked
 from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.engine.stops import Parked
 from agentctl.errors import UsageError
 from agentctl.events import TERMINAL_STATES, ApprovalAnswer, ApprovalState, EventType
 from agentctl.store import NewEvent, Store

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentctl.engine.actions import ActionContext, Verdict
-from agentctl.engine.control import DEFAULT_MAX_REPEATS, Limits, Usage
+from agentctl.engine.actions import ActionContext
+from agentctl.engine.limits import DEFAULT_MAX_REPEATS, JobLimits, Usage
+from agentctl.policy.rules import Decision
 
 
 def _smallest(*values: float | None) -> float | None:
@@ -75,7 +76,7 @@ def build_action_context(
     def policy_limit(name: str):
         return getattr(policy_limits, name, None) if policy_limits is not None else None
 
-    limits = Limits(
+    limits = JobLimits(
         max_turns=_smallest(recipe.limits.max_turns, policy_limit("max_turns")),
         max_tool_calls=_smallest(recipe.limits.max_tool_calls, policy_limit("max_tool_calls")),
         max_cost_usd=_smallest(recipe.limits.max_cost_usd, policy_limit("max_cost_usd")),
@@ -141,7 +142,7 @@ def _recorder_for(
     cancel: threading.Event | None = None,
     warn: Any = None,
 ):
-    from agentctl.changes.history import ChangeRecorder
+    from agentctl.changes.record import ChangeRecorder
 
     exclude = list(recipe.changes.exclude)
     db = db_path.resolve()
@@ -159,14 +160,13 @@ def _recorder_for(
 
 
 def _policy_decider(policy: Any, workspace: Path, db_path: Path, *, escalate: bool):
-    def decide(name: str, args: dict[str, Any], tool: Any) -> Verdict:
-        decision = policy.decide(name, args, workspace=workspace, db_path=db_path)
-        verdict = Verdict(decision.decision, list(decision.rules), decision.reason)
+    def decide(name: str, args: dict[str, Any], tool: Any) -> Decision:
+        verdict = policy.decide(name, args, workspace=workspace, db_path=db_path)
         starts_processes = tool.spec.touches.processes  # shell, interactive, custom commands
         if escalate and starts_processes and verdict.decision == "allow":
-            verdict = Verdict(
+            verdict = Decision(
                 "ask",
-                verdict.rules + ["builtin:sandbox-unavailable (ask)"],
+                list(verdict.rules) + ["builtin:sandbox-unavailable (ask)"],
                 "no sandbox is available here and the policy prefers one:"
                 " this command would run unconfined",
             )

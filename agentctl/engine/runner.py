@@ -18,7 +18,6 @@ from typing import Any
 
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.approvals import Approver, Gate
-from agentctl.engine.control import Cancelled, JobFailure, Parked
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.policy_updates import (
@@ -28,6 +27,7 @@ from agentctl.engine.policy_updates import (
     policy_snapshots,
 )
 from agentctl.engine.steps import execute_step
+from agentctl.engine.stops import Cancelled, JobFailure, Parked
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
 from agentctl.events import EXIT_CODES, TERMINAL_STATES, EventType, JobState, StepState
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
@@ -415,7 +415,7 @@ class _Run:
         )
         from agentctl.policy.rules import make_url_checker
 
-        self._url_checker = make_url_checker(self.policy, self.workspace)
+        ctx.url_checker = make_url_checker(self.policy, self.workspace)
         ctx.mask = self.redactor.mask
         ctx.decide = self._deciding_with_added_policies(ctx)
         gate = Gate(
@@ -437,7 +437,7 @@ class _Run:
             self._set_step_state(
                 step.id, StepState.RUNNING, event=EventType.STEP_STARTED, data={"kind": step.kind}
             )
-            ctx.sessions = {"url_checker": self._url_checker}
+            ctx.sessions = {}
             try:
                 output = execute_step(self, step)
             except JobFailure as failure:

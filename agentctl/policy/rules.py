@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from agentctl.errors import RecipeError
+from agentctl.fieldtypes import Duration, PosFloat, PosInt
 from agentctl.policy.match import (
     STRICTNESS,
     CommandPattern,
@@ -48,7 +49,6 @@ from agentctl.policy.match import (
     strictest,
     vote_part,
 )
-from agentctl.recipe.schema import Duration, PosFloat, PosInt
 from agentctl.yamlload import (
     FieldError,
     Positions,
@@ -432,7 +432,7 @@ def check_url_allowed(
 def make_url_checker(
     policy_set: PolicySet, workspace: Path, *, resolve: Resolver = socket.getaddrinfo
 ) -> Callable[[str], str | None]:
-    """The `url_checker` http_get takes from ctx.sessions: it refuses non-public addresses
+    """The `url_checker` http_get takes from its ToolContext: it refuses non-public addresses
     (see check_url_allowed) and URLs the policies deny, at the first hop and every redirect."""
 
     def check(url: str) -> str | None:

@@ -19,21 +19,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictFloat,
-    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from agentctl.errors import RecipeError, UsageError
-from agentctl.recipe.templates import IDENT, _check_template, render_template  # noqa: F401
+from agentctl.fieldtypes import ByteSize, Duration, NonNegFloat, PosFloat, PosInt
+from agentctl.recipe.templates import IDENT, check_template
 from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS
-from agentctl.units import _to_seconds, parse_duration, parse_size  # noqa: F401 - re-exported
 from agentctl.yamlload import (
     FieldError,
     load_yaml,
@@ -54,12 +51,6 @@ SHORTHAND = {
     "agent_tools": "tools",
 }
 
-Duration = Annotated[float | None, BeforeValidator(_to_seconds)]
-ByteSize = Annotated[int, BeforeValidator(parse_size)]
-
-PosInt = Annotated[StrictInt, Field(gt=0)]
-PosFloat = Annotated[StrictFloat, Field(gt=0)]
-NonNegFloat = Annotated[StrictFloat, Field(ge=0)]
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -113,7 +104,10 @@ class ModelRole(BaseModel):
     max_cost_usd: PosFloat | None = None
 
 
-class Limits(BaseModel):
+class RecipeLimits(BaseModel):
+    """A recipe's `limits:`. A policy's `limits:` (PolicyLimits) may tighten them; what is in
+    force for a job is `agentctl.engine.limits.JobLimits`."""
+
     model_config = _STRICT
     max_turns: PosInt | None = None
     max_cost_usd: PosFloat | None = None
@@ -231,7 +225,7 @@ class Recipe(BaseModel):
     params: dict[str, ParamSpec] = {}
     models: dict[str, ModelRole] = {}
     policy: str | None = Field(default=None, min_length=1)
-    limits: Limits = Limits()
+    limits: RecipeLimits = RecipeLimits()
     env: list[str] = []
     tools: dict[str, CustomTool] = {}
     steps: list[Step]
@@ -335,7 +329,14 @@ class Recipe(BaseModel):
                 earlier = [s.id for s in self.steps[:i]]
                 if field == "check.run":
                     earlier.append(step.id)
-                _check_template(self, source, at + tuple(field.split(".")), earlier)
+                check_template(
+                    source,
+                    at + tuple(field.split(".")),
+                    params=self.params,
+                    env=self.env,
+                    step_ids=[s.id for s in self.steps],
+                    earlier=earlier,
+                )
         return self
 
     def _check_agent(self, agent: AgentSpec, at: tuple) -> None:

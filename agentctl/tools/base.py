@@ -12,12 +12,13 @@ store. A tool never prints; it returns a ToolResult.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-# Default cap on what one tool call may return: head and tail are kept around a marker.
-DEFAULT_OUTPUT_CAP = 64 * 1024
+from agentctl.process.run import DEFAULT_OUTPUT_CAP
+
 DEFAULT_TOOL_TIMEOUT = 600.0
 
 
@@ -78,8 +79,12 @@ class ToolContext:
     hidden_paths: tuple[Path, ...] = ()  # never visible to a confined process (the database...)
     # Shown read-only to a confined process although inside a hidden home (a policy named them).
     visible_paths: tuple[Path, ...] = ()
+    # Asked before each URL is fetched: a refusal reason, or None (the policy's network rules).
+    url_checker: Callable[[str], str | None] | None = None
     # Long-lived per-step state of tools (e.g. interactive sessions), closed when the step ends.
     sessions: dict[str, Any] = field(default_factory=dict)
+    # Set by a tool that starts a process: how it ran (see tools/shell.record_confinement).
+    confinement: dict[str, Any] | None = None
 
 
 @dataclass

@@ -6,7 +6,7 @@ used: braces that are not a declared parameter (`${HOME}`, `awk '{print}'`) stay
 The definition is duck-typed (description, command, params, read_only, timeout) so this
 module does not depend on the recipe model. A custom tool runs like the shell tool (through
 `run_command_tool`): confined as `ctx.sandbox` says, with `ctx.network` and
-`ctx.hidden_paths`, and it leaves `ctx.sessions["last_confinement"]` for the engine.
+`ctx.hidden_paths`, and it leaves `ctx.confinement` for the engine.
 """
 
 from __future__ import annotations

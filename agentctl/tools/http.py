@@ -1,7 +1,7 @@
 """The http_get tool: fetch an http(s) URL and return its status line and body text, capped.
 
 Only http and https are fetched, also after redirects. The host policy comes from the engine
-as `ctx.sessions["url_checker"]`, a callable `(url) -> refusal reason or None` (see
+as `ctx.url_checker`, a callable `(url) -> refusal reason or None` (see
 `agentctl.policy.rules.make_url_checker`); it is asked before the first request and again before
 every redirect hop, so an allowed host cannot bounce the fetch to a private address. Without
 a checker any host the machine can reach is fetched.
@@ -106,12 +106,10 @@ def http_get(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
             f"only http and https URLs can be fetched, not {scheme or 'a URL without a scheme'}: {url}",
             "bad_scheme",
         )
-    checker = ctx.sessions.get("url_checker")
-    if not callable(checker):
-        checker = None
-    reason = checker(url) if checker is not None else None
-    if reason:
-        return fail(reason, "refused")
+    checker = ctx.url_checker
+    refusal = checker(url) if checker is not None else None
+    if refusal:
+        return fail(refusal, "refused")
     timeout = min(ctx.timeout, MAX_HTTP_TIMEOUT_S)
     opener = urllib.request.build_opener(_HttpOnlyRedirects(checker))
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})

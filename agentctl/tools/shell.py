@@ -5,7 +5,7 @@ environment, timeout, cancel event and output cap, confined as the context's `sa
 says (`required` refuses with a message the model sees when no sandbox works here), with its
 `network` and `hidden_paths`. Its exit status becomes `ok`, so the model sees failures as
 results it can react to. How the command was confined is left for the engine in
-`ctx.sessions["last_confinement"]` (see `record_confinement`).
+`ctx.confinement` (see `record_confinement`).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def context_env(ctx: ToolContext) -> dict[str, str]:
 def record_confinement(
     ctx: ToolContext, confinement: Confinement | None, refusal: str | None
 ) -> None:
-    """Tell the engine how this action ran: ctx.sessions["last_confinement"].
+    """Tell the engine how this action ran: `ctx.confinement`.
 
     {"confinement": "bwrap" | "none", "mode": ctx.sandbox, "network": bool,
      "refused": bool, "reason": why unconfined or refused, else None}
@@ -90,7 +90,7 @@ def record_confinement(
     reason = refusal
     if reason is None and not confined:
         reason = "sandbox is off" if ctx.sandbox == "off" else probe_confinement().reason
-    ctx.sessions["last_confinement"] = {
+    ctx.confinement = {
         "confinement": "bwrap" if confined else "none",
         "mode": ctx.sandbox,
         "network": ctx.network,

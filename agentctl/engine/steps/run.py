@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentctl.engine.control import StepFailed
+from agentctl.engine.stops import StepFailed
 
 if TYPE_CHECKING:
     from agentctl.engine.steps import StepRun

@@ -1,55 +1,17 @@
-"""How a run stops early: failures with a type for the log, parking, cancel, and limits."""
+"""The job-wide limits in force (the recipe's, tightened by its policies), what the job has
+used so far, and the check made before each model call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from agentctl.errors import AgentctlError
-
-
-class JobFailure(AgentctlError):
-    """The job failed; `type` goes into the job's error (`step_failed`, `limit`, `model`...)."""
-
-    exit_code = 1
-
-    def __init__(self, type_: str, message: str, hint: str = ""):
-        super().__init__(message, hint)
-        self.type = type_
-
-
-class StepFailed(JobFailure):
-    def __init__(self, message: str, hint: str = ""):
-        super().__init__("step_failed", message, hint)
-
-
-class LimitExceeded(JobFailure):
-    def __init__(self, limit: str, message: str):
-        super().__init__(
-            "limit",
-            message,
-            f"raise it for this job and continue: `agentctl resume JOB --limit {limit}=...`",
-        )
-        self.limit = limit
-
-
-class Parked(Exception):
-    """The job waits for an approval that nobody here can give."""
-
-    def __init__(self, requests: list[dict[str, Any]]):
-        super().__init__("awaiting approval")
-        self.requests = requests
-
-
-class Cancelled(Exception):
-    """A cancel was requested; the runner stops at a safe point."""
-
+from agentctl.engine.stops import LimitExceeded
 
 DEFAULT_MAX_REPEATS = 3
 
 
 @dataclass
-class Limits:
+class JobLimits:
     """The job-wide limits in force (None: no limit)."""
 
     max_turns: int | None = None
@@ -70,7 +32,7 @@ class Usage:
 
 
 def check_limits(
-    limits: Limits, usage: Usage, *, active_seconds: float, next_cost_estimate: float = 0.0
+    limits: JobLimits, usage: Usage, *, active_seconds: float, next_cost_estimate: float = 0.0
 ) -> None:
     """Raise LimitExceeded when the next model call would break a job-wide limit."""
     if limits.max_turns is not None and usage.model_calls >= limits.max_turns:
