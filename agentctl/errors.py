@@ -69,4 +69,9 @@ class LeaseLost(AgentctlError):
 
 
 class ToolError(AgentctlError):
-    """A tool could not run as asked (bad arguments, path outside the workspace)."""
+    """A tool could not run as asked (bad arguments, path outside the workspace); `code` is
+    the short reason the model's ToolResult shows (`bad_args`, `outside_workspace`...)."""
+
+    def __init__(self, message: str, code: str = "tool_error"):
+        super().__init__(message)
+        self.code = code

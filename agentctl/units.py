@@ -33,7 +33,7 @@ def parse_duration(text: str | int | float) -> float:
     return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
 
 
-def _to_seconds(value: Any) -> float | None:
+def to_seconds(value: Any) -> float | None:
     if value is None:
         return None
     seconds = parse_duration(value)

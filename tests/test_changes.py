@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from agentctl.changes.history import (
-    ChangeRecorder,
     apply_rollback,
     collect_changes,
     net_changes,
     plan_rollback,
     render_diff,
 )
+from agentctl.changes.record import ChangeRecorder
 from agentctl.process.run import minimal_env, run_process
 from agentctl.store import Event
 from agentctl.tools.base import ToolContext, ToolSpec

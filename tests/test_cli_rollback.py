@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentctl.changes.history import ChangeRecorder
+from agentctl.changes.record import ChangeRecorder
 from agentctl.cli import app
 from agentctl.engine.jobs import create_job
 from agentctl.process.procinfo import current_process, is_process_alive

@@ -27,10 +27,9 @@ from agentctl.models.calls import (  # noqa: E402
     PromptSize,
     _litellm,
     build_model_client,
-    check_models_configured,
     estimate_call_cost,
-    resolve_roles,
 )
+from agentctl.models.roles import check_models_configured, resolve_roles  # noqa: E402
 
 KEY = "sk-fake-secret-key-4242"
 MSGS = [{"role": "system", "content": "you are terse"}, {"role": "user", "content": "list files"}]

@@ -12,7 +12,6 @@ import pytest
 from agentctl.errors import ToolError
 from agentctl.process import run as sandbox
 from agentctl.process.run import cap_output, minimal_env, run_process
-from agentctl.tools.base import DEFAULT_OUTPUT_CAP
 
 
 def live_group_members(pgid: int) -> list[str]:
@@ -70,10 +69,6 @@ def test_minimal_env_reads_os_environ_by_default(monkeypatch):
     monkeypatch.setenv("AGENTCTL_TEST_KEEP", "1")
     env = minimal_env(["AGENTCTL_TEST_KEEP"])
     assert env["AGENTCTL_TEST_KEEP"] == "1" and "OPENAI_API_KEY" not in env
-
-
-def test_default_output_cap_matches_tools_base():
-    assert sandbox.DEFAULT_OUTPUT_CAP == DEFAULT_OUTPUT_CAP
 
 
 def test_cap_output_short_text_is_untouched():

@@ -17,12 +17,12 @@ from agentctl.recipe.schema import (
     Step,
     load_recipe,
     load_recipe_text,
-    parse_duration,
     parse_params,
-    render_template,
     template_fields,
 )
+from agentctl.recipe.templates import render_template
 from agentctl.tools.builtin import BUILTIN_TOOLS
+from agentctl.units import parse_duration
 
 EXAMPLE = """\
 version: 1

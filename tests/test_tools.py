@@ -15,8 +15,8 @@ from agentctl.errors import ToolError, UsageError
 from agentctl.process.run import minimal_env
 from agentctl.tools.base import ToolContext, ToolResult
 from agentctl.tools.builtin import BUILTIN_TOOLS
-from agentctl.tools.files import resolve_in_workspace
 from agentctl.tools.registry import build_toolbox
+from agentctl.workspace import resolve_in_workspace
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A job's file changes read back from its log: the diff a person reads, and rollback.
 
-The recorder (`agentctl.changes.record.ChangeRecorder`, re-exported here) puts each action's changes
+The recorder (`agentctl.changes.record.ChangeRecorder`) puts each action's changes
 in its `action_finished` event; `collect_changes` turns them into `Change`s in log order, and
 `rollback` events name the changes they undid, so no change is undone twice.
 
@@ -22,14 +22,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agentctl.changes.record import ChangeRecorder
 from agentctl.changes.workspace_files import Unreachable, read_current, remove_at, write_file_at
 from agentctl.errors import UsageError
 from agentctl.events import EventType
 
 __all__ = [
     "Change",
-    "ChangeRecorder",
     "Plan",
     "PlanItem",
     "RollbackResult",

@@ -273,7 +273,7 @@ class ChangeRecorder:
 
     def _file_tool_path(self, path: Any) -> str | None:
         from agentctl.errors import AgentctlError
-        from agentctl.tools.files import resolve_in_workspace
+        from agentctl.workspace import resolve_in_workspace
 
         if not isinstance(path, str):
             return None

@@ -145,17 +145,16 @@ def _global(
     options.GLOBAL.debug = debug
 
 
-def _register() -> None:
-    """Import every command module of this package; each adds its commands to `app`."""
-    import importlib
-    import pkgutil
-
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module.name not in ("options",) and not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
-
-
-_register()
+# The command modules: importing one adds its commands to `app` (a new noun goes here).
+from agentctl.cli import (  # noqa: E402, F401
+    approvals,
+    jobs,
+    policy,
+    rollback,
+    run,
+    validate,
+    watch,
+)
 
 
 def main() -> None:

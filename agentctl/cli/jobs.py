@@ -215,7 +215,7 @@ def prune(
     """
     from agentctl.cli.options import is_interactive
     from agentctl.engine.jobs import prune_jobs
-    from agentctl.recipe.schema import parse_duration
+    from agentctl.units import parse_duration
 
     try:
         seconds = parse_duration(older_than)

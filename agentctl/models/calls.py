@@ -26,14 +26,12 @@ from typing import Any, Protocol
 
 from agentctl.errors import AgentctlError, UsageError
 from agentctl.models import cassette
-from agentctl.models.roles import (  # noqa: F401
+from agentctl.models.roles import (
     DEFAULT_ROLE,
     RoleConfig,
     _missing_key_message,
-    _no_model_error,
     _role_config,
     _role_for,
-    check_models_configured,
     resolve_roles,
 )
 

@@ -39,8 +39,8 @@ from agentctl.process.sandbox import (
     warning_for,
 )
 
-# Equal to agentctl.tools.base.DEFAULT_OUTPUT_CAP (a test checks). Not imported from there:
-# importing the tools package imports this module back, a cycle.
+# Default cap on what one process (and so one tool call) may return: head and tail are kept
+# around a marker. Tools take it from here (agentctl.tools.base).
 DEFAULT_OUTPUT_CAP = 64 * 1024
 
 # The variables every command gets, with the value used when the caller's environment

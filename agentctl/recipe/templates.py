@@ -11,7 +11,8 @@ import functools
 import json
 import re
 import shlex
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import SecurityError
@@ -19,9 +20,6 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from agentctl.errors import AgentctlError
 from agentctl.yamlload import FieldError
-
-if TYPE_CHECKING:
-    from agentctl.recipe.schema import Recipe
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -198,8 +196,17 @@ def _static_key(parent: nodes.Node | None, child: nodes.Node) -> str | None:
     return None
 
 
-def _check_template(recipe: Recipe, source: str, path: tuple, earlier: list[str]) -> None:
-    """Raise FieldError at `path` if the template does not parse or names something unknown."""
+def check_template(
+    source: str,
+    path: tuple,
+    *,
+    params: Collection[str],
+    env: Collection[str],
+    step_ids: list[str],
+    earlier: list[str],
+) -> None:
+    """Raise FieldError at `path` if the template does not parse or names something unknown:
+    a param not in `params`, an env var not in `env`, a step not among `earlier` steps."""
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as e:
@@ -210,7 +217,7 @@ def _check_template(recipe: Recipe, source: str, path: tuple, earlier: list[str]
             inner_line=e.lineno or 0,
         ) from None
     local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    ids = [s.id for s in recipe.steps]
+    ids = step_ids
 
     def fail(node: nodes.Node, message: str, hint: str) -> None:
         raise FieldError(path, message, hint, inner_line=getattr(node, "lineno", 0) or 0)
@@ -243,18 +250,18 @@ def _check_template(recipe: Recipe, source: str, path: tuple, earlier: list[str]
         key = _static_key(parent, node)
         if key is None:
             return  # dynamic lookups are checked when rendering (StrictUndefined)
-        if name == "params" and key not in recipe.params and key not in _DICT_METHODS:
+        if name == "params" and key not in params and key not in _DICT_METHODS:
             fail(
                 node,
                 f'unknown param "{key}" in {_ref(name, key)}; params: '
-                + (", ".join(recipe.params) or "none"),
+                + (", ".join(params) or "none"),
                 "declare it under params: or fix the name",
             )
-        if name == "env" and key not in recipe.env and key not in _DICT_METHODS:
+        if name == "env" and key not in env and key not in _DICT_METHODS:
             fail(
                 node,
                 f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
-                + (", ".join(recipe.env) or "none"),
+                + (", ".join(env) or "none"),
                 f"add {key} to the recipe's env: list",
             )
         if name != "steps" or (key in _DICT_METHODS and key not in ids):

@@ -1,19 +1,18 @@
 """The file tools (read_file, write_file, edit_file, list_files) and workspace path checks.
 
-Every path a model gives is resolved with `resolve_in_workspace`: symlinks followed and `..`
-collapsed, it must land inside the workspace. The file is then opened by walking the resolved
-path from the workspace root one folder at a time with `O_NOFOLLOW` (`open_in_workspace`),
-so a folder swapped for a symlink in between fails the open instead of sending it outside.
-A file with more than one hard link is refused: its other name may be outside. Writes to a
-repository's `.git` or to `.agentctl` are refused (a hook or `core.fsmonitor` planted there
-runs later, outside any sandbox).
+Every path a model gives is resolved with `agentctl.workspace.resolve_in_workspace`: symlinks
+followed and `..` collapsed, it must land inside the workspace. The file is then opened by
+walking the resolved path from the workspace root one folder at a time with `O_NOFOLLOW`
+(`open_in_workspace`), so a folder swapped for a symlink in between fails the open instead of
+sending it outside. A file with more than one hard link is refused: its other name may be
+outside. Writes to a repository's `.git` or to `.agentctl` are refused (a hook or
+`core.fsmonitor` planted there runs later, outside any sandbox).
 """
 
 from __future__ import annotations
 
 import errno
 import fnmatch
-import functools
 import os
 import stat
 from pathlib import Path
@@ -29,6 +28,7 @@ from agentctl.tools.function import (
     fail,
     make_tool_error,
 )
+from agentctl.workspace import real_root, resolve_in_workspace
 
 MAX_LIST_ENTRIES = 2000
 # Bytes sniffed for a NUL to call a file binary (the same heuristic git and grep use).
@@ -40,39 +40,14 @@ SKIPPED_DIRS = {".git"}
 PROTECTED_DIRS = (".git", ".agentctl")
 
 
-@functools.lru_cache(maxsize=64)
-def _real_root(workspace: str) -> Path:
-    """The workspace with its symlinks resolved, once per process: every action resolved it
-    again, several times (a few lstat calls each). Keeping the first answer is the stricter
-    choice: if the folder were swapped for a symlink later, paths through it fall outside."""
-    return Path(workspace).resolve()
-
-
-def resolve_in_workspace(workspace: Path, path: str) -> Path:
-    """Return `path` fully resolved; raise ToolError unless it is inside the workspace."""
-    if "\0" in path:
-        raise make_tool_error("path contains a NUL byte", "bad_path")
-    root = _real_root(os.fspath(workspace))
-    candidate = Path(path)
-    if not candidate.is_absolute():
-        candidate = root / candidate
-    resolved = candidate.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise make_tool_error(
-            f"path {path!r} is outside the workspace (paths are relative to {root})",
-            "outside_workspace",
-        )
-    return resolved
-
-
 def show_path(workspace: Path, resolved: Path) -> str:
     """Return the workspace-relative form of a resolved path, as the model should use it."""
-    rel = os.path.relpath(resolved, _real_root(os.fspath(workspace)))
+    rel = os.path.relpath(resolved, real_root(os.fspath(workspace)))
     return "." if rel == "." else rel
 
 
 def _relative(workspace: Path, resolved: Path) -> str:
-    return resolved.relative_to(_real_root(os.fspath(workspace))).as_posix()
+    return resolved.relative_to(real_root(os.fspath(workspace))).as_posix()
 
 
 def open_in_workspace(workspace: Path, path: str, *, write: bool = False) -> tuple[int, Path]:
@@ -93,11 +68,11 @@ def open_in_workspace(workspace: Path, path: str, *, write: bool = False) -> tup
             "protected_path",
         )
     try:
-        parent, name = open_parent(_real_root(os.fspath(workspace)), rel, create=write)
+        parent, name = open_parent(real_root(os.fspath(workspace)), rel, create=write)
     except Unreachable as exc:
         if not write and "missing" in str(exc):
             raise make_tool_error(f"no such file: {path}", "not_found") from exc
-        root = _real_root(os.fspath(workspace))
+        root = real_root(os.fspath(workspace))
         parts = rel.split("/")[:-1]
         if any(os.path.islink(root.joinpath(*parts[: i + 1])) for i in range(len(parts))):
             raise make_tool_error(

@@ -22,9 +22,7 @@ Handler = Callable[[dict[str, Any], ToolContext], ToolResult]
 
 def make_tool_error(message: str, code: str) -> ToolError:
     """Return a ToolError carrying the short code the model's ToolResult will show."""
-    err = ToolError(message)
-    err.code = code  # type: ignore[attr-defined]
-    return err
+    return ToolError(message, code)
 
 
 def fail(message: str, code: str, **extra: Any) -> ToolResult:
@@ -119,7 +117,7 @@ class FunctionTool:
             checked = validate_args(self.spec, args)
             return self.handler(checked, ctx)
         except ToolError as exc:
-            return fail(exc.message, getattr(exc, "code", "tool_error"))
+            return fail(exc.message, exc.code)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             return fail(f"{exc.strerror or exc}{where}", "os_error")
