@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentctl.policy.globs import glob_pattern
+
 if TYPE_CHECKING:
     from agentctl.tools.base import ToolSpec
 
@@ -135,14 +137,17 @@ def _sig(st: os.stat_result) -> tuple:
 def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
     """A test `(relative path, is_dir) -> excluded`. A pattern without `/` matches a name at
     any depth; with one (or a leading `/`) the whole path; a trailing `/` only directories."""
-    anywhere, anchored, dirs_anywhere, dirs_anchored = [], [], [], []
+    anywhere: list[str] = []
+    anchored: list[str] = []
+    dirs_anywhere: list[str] = []
+    dirs_anchored: list[str] = []
     for raw in patterns:
         pattern = raw.strip()
         dir_only = pattern.endswith("/")
         pattern = pattern.strip("/") if pattern.startswith("/") else pattern.rstrip("/")
         if not pattern:
             continue
-        regex = glob_to_regex(pattern)
+        regex = glob_pattern(pattern)
         rooted = "/" in raw.strip().rstrip("/")
         (
             dirs_anchored

@@ -1,7 +1,7 @@
 """How one action meets one policy: what the action touches, and which rules it matches.
 
-Owns the policy's glob language (`**` recursive, relative to the workspace or absolute),
-command patterns (`git diff *`), turning an action into parts (a shell command's simple
+Owns path globs relative to the workspace or absolute (the glob language itself is
+agentctl.policy.globs), command patterns (`git diff *`), turning an action into parts (a shell command's simple
 commands, each with the paths it touches; a file tool's path; an http_get host), the
 built-in protections that no rule can loosen (outside the workspace, secret files, the job
 database, hard links, .git internals, commands that cannot be proven harmless) and
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agentctl.policy.globs import glob_regex
 from agentctl.policy.shellwords import (
     SimpleCommand,
     describe_flag,
@@ -51,43 +52,6 @@ DEVICES = {
 }
 MAX_GLOB_MATCHES = 500
 _GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-# --- globs -----------------------------------------------------------------------------------
-
-
-def glob_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
-    """A path glob as a regex: `**` any depth (also none), `*` and `?` within one name,
-    `[...]` a class; `dir/**` also matches `dir` itself."""
-    out, i, n = [], 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == n:
-            out.append("(?:/.*)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out), re.IGNORECASE if ignore_case else 0)
 
 
 @dataclass(frozen=True)
@@ -381,7 +345,7 @@ def build_parts(
                     ],
                 )
             ]
-        parts = [Part(url, host=host.lower().rstrip("."))]
+        parts = [Part(str(url), host=host.lower().rstrip("."))]
     else:
         parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
     for part in parts:
