@@ -14,7 +14,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,7 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: DataPath) -> dict:
         explicit: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
-        merges: list[yaml.Node] = []
+        merges: list[yaml.MappingNode] = []
         merge_key: yaml.Node | None = None
         for knode, vnode in node.value:
             if knode.tag == _MERGE_TAG:
@@ -216,6 +216,7 @@ class _Builder:
     @staticmethod
     def _merge_sources(vnode: yaml.Node) -> list[yaml.MappingNode]:
         items = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+        sources: list[yaml.MappingNode] = []
         for item in items:
             if not isinstance(item, yaml.MappingNode):
                 raise _Problem(
@@ -223,7 +224,8 @@ class _Builder:
                     item.start_mark,
                     "write `<<: *name` where `&name` labels a mapping",
                 )
-        return items
+            sources.append(item)
+        return sources
 
 
 def load_yaml(text: str, filename: str) -> tuple[Any, Positions]:
@@ -332,7 +334,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _describe(err: dict, root: type[BaseModel]) -> tuple[str, str]:
+def _describe(err: Mapping[str, Any], root: type[BaseModel]) -> tuple[str, str]:
     """A user's words for one pydantic error: (message, hint)."""
     kind, loc = err["type"], tuple(err["loc"])
     if kind == "extra_forbidden":

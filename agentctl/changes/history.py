@@ -204,6 +204,7 @@ def render_diff(changes: Iterable[Change], *, color: bool) -> str:
         old = c.from_path or c.path
         lines.append(("meta", f"diff --git a/{old} b/{c.path}"))
         if c.before is None:
+            assert c.after is not None  # a change has a state before it or after it
             lines.append(("meta", f"new file mode {c.after['mode']}"))
         elif c.after is None:
             lines.append(("meta", f"deleted file mode {c.before['mode']}"))
@@ -481,6 +482,7 @@ def _apply_one(
                     raise OSError("could not be removed")
                 result.removed.append(item.path)
             else:
+                assert payload is not None  # _judge returns the content whenever there is a target
                 mode = int(item.target["mode"], 8)
                 link = payload.decode("utf-8", "surrogateescape") if stat.S_ISLNK(mode) else None
                 write_file_at(root, item.path, mode=mode, data=payload, link=link)

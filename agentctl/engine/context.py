@@ -13,14 +13,16 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentctl.engine.actions import ActionContext
 from agentctl.engine.limits import DEFAULT_MAX_REPEATS, JobLimits, Usage
 from agentctl.policy.rules import Decision
 
+Number = TypeVar("Number", int, float)
 
-def _smallest(*values: float | None) -> float | None:
+
+def _smallest(*values: Number | None) -> Number | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
 

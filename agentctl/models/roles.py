@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ def check_models_configured(
     roles: Mapping[str, Any],
     overrides: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
-    needed_roles: set[str] = frozenset(),
+    needed_roles: Collection[str] = frozenset(),
     replay: Path | None = None,
 ) -> None:
     """Raise UsageError (exit 2) now, before a job exists, if a needed role has no model or its

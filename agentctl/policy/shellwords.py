@@ -274,12 +274,14 @@ class _Walker:
             for part in node.parts[1:]:
                 self.visit(part, redirects)
         elif kind == "word":  # a `for` loop's word list: its substitutions run
-            flags: set[str] = set()
-            inner: list = []
-            self._scan_word(node, flags, inner, in_name=False)
-            if flags & {"command-substitution", "process-substitution"}:
-                self.out.append(SimpleCommand("", (), (), tuple(sorted(flags)), self.text(node)))
-            self._visit_all(inner)
+            word_flags: set[str] = set()
+            word_inner: list = []
+            self._scan_word(node, word_flags, word_inner, in_name=False)
+            if word_flags & {"command-substitution", "process-substitution"}:
+                self.out.append(
+                    SimpleCommand("", (), (), tuple(sorted(word_flags)), self.text(node))
+                )
+            self._visit_all(word_inner)
         elif kind in ("operator", "pipe", "reservedword"):
             return
         else:

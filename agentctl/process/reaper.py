@@ -82,7 +82,7 @@ def descendants(root: int) -> list[int]:
 
 def _reap_any() -> list[tuple[int, int]]:
     """Reap every child that has exited; return [(pid, wait status)]."""
-    reaped = []
+    reaped: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

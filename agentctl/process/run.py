@@ -348,7 +348,8 @@ def run_process(
         kill_process_group(pgid, signal.SIGKILL)
         reader.drain(DRAIN_LIMIT_S)
         reader.close()
-        proc.stdout.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
         exit_code = proc.wait()
 
     output, truncated = buffer.text()

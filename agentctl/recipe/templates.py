@@ -183,7 +183,7 @@ def _ref(name: str, *keys: str) -> str:
     return "{{ " + text + " }}"
 
 
-def _static_key(parent: nodes.Node | None, child: nodes.Node) -> str | None:
+def _static_key(parent: nodes.Node | None, child: nodes.Node | None) -> str | None:
     if isinstance(parent, nodes.Getattr) and parent.node is child:
         return parent.attr
     if (

@@ -168,7 +168,7 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
             if ended_line:
                 line_no += 1
     text, truncated = buffer.text()
-    if more:
+    if more and last is not None:
         text += f"\n[... file continues; read on with offset={last + 1}]"
     elif buffer.total == 0:
         lines = line_no - 1 if ended_line else line_no

@@ -308,7 +308,9 @@ def _how_to_approve(job: dict[str, Any]) -> list[str]:
                 if request["tool"] == "shell"
                 else json.dumps(args, ensure_ascii=False)
             )
-            lines.append(f"  - action: {md_text(request['tool'])} {md_code(one_line(what, 300))}")
+            lines.append(
+                f"  - action: {md_text(request['tool'])} {md_code(one_line(str(what), 300))}"
+            )
         if request.get("rules"):
             lines.append(f"  - asked by: {md_text(rules_words(request['rules']))}")
     lines += ["", "```sh"]

@@ -283,7 +283,7 @@ class KeyReader:
 
     def __init__(self, stream: Any = None):
         self.stream = stream or sys.stdin
-        self._saved = None
+        self._saved: list[Any] | None = None
 
     def __enter__(self) -> KeyReader:
         try:

@@ -175,7 +175,7 @@ class JobViewState:
         elif kind == EventType.APPROVAL_REQUESTED:
             self.pending[data["request"]] = {**data, "step": step}
         elif kind == EventType.APPROVAL_DECIDED:
-            self.pending.pop(data.get("request"), None)
+            self.pending.pop(str(data.get("request")), None)
         elif kind in END_EVENTS:
             self._end(END_EVENTS[kind], event.ts, data)
         elif kind in NOTE_EVENTS:
