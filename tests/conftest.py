@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from scripted import ScriptedModel
 
-sys.path.insert(0, str(Path(__file__).parent))
+from agentctl.engine.jobs import create_job
+from agentctl.engine.runner import RunnerDeps, run_job
+from agentctl.recipe.schema import load_recipe_text, parse_params
+from agentctl.store import Store
 
 PROVIDER_KEYS = (
     "OPENAI_API_KEY",
@@ -96,3 +100,58 @@ def assert_bad_input(result, *needles: str) -> None:
     assert "Traceback" not in result.stderr
     for needle in needles:
         assert needle in result.stderr
+
+
+# -- the engine with a scripted model ----------------------------------------------------
+
+
+def make_job(store: Store, workspace: Path, text: str, params=()) -> str:
+    loaded = load_recipe_text(text, "recipe.yaml", base_dir=workspace)
+    return create_job(
+        store,
+        loaded,
+        params=parse_params(loaded.recipe, list(params)),
+        workspace=workspace,
+        options={},
+    )
+
+
+def deps(store: Store, model=None, **kw) -> RunnerDeps:
+    model = model or ScriptedModel([])
+    return RunnerDeps(
+        store=store, model_factory=lambda recipe, options: model, heartbeat_interval=0.05, **kw
+    )
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path / "engine.db")
+
+
+def simulate_crash_after_action_started(store, job, model, workspace):
+    """Run until the first action starts, then stop as if SIGKILLed (no result recorded)."""
+
+    class Crash(BaseException):
+        pass
+
+    from agentctl.tools.registry import build_toolbox
+
+    real = build_toolbox({}, None)
+
+    def crashing_factory(recipe, options):
+        return model
+
+    original_run = type(real["shell"]).run
+
+    def run_then_die(self, args, ctx):
+        raise Crash()
+
+    type(real["shell"]).run = run_then_die
+    try:
+        with pytest.raises(Crash):
+            run_job(
+                job,
+                RunnerDeps(store=store, model_factory=crashing_factory, heartbeat_interval=0.05),
+            )
+    finally:
+        type(real["shell"]).run = original_run

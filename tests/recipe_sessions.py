@@ -97,8 +97,7 @@ SESSIONS: dict[str, dict] = {
 
 def record_session(name: str, out: Path | None = None) -> Path:
     """Serve the script for recipe `name`, run the recipe with --record, mark it scripted."""
-    sys.path.insert(0, str(HERE))
-    from fakeserver import ScriptedOpenAIServer
+    from fakeserver import ScriptedOpenAIServer  # beside this file: tests/ is on the path
 
     session = SESSIONS[name]
     out = out or RECIPES / f"{name}.session.jsonl"

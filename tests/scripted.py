@@ -12,8 +12,16 @@ def tool_call(name: str, **args: Any) -> dict[str, Any]:
     return {"name": name, "arguments": args}
 
 
+class ScriptExhausted(AssertionError):
+    """The engine asked the model more often than the test scripted: a test bug or an engine
+    bug, never something to answer with made-up text."""
+
+
 class ScriptedModel:
-    """`script` items: a string (final text) or a list of tool calls (from `tool_call`)."""
+    """`script` items: a string (final text) or a list of tool calls (from `tool_call`).
+
+    A call beyond the script raises ScriptExhausted (the job then ends interrupted and the
+    error reaches the test)."""
 
     def __init__(self, script: list[Any], cost_per_call: float = 0.001):
         self.script = list(script)
@@ -29,7 +37,13 @@ class ScriptedModel:
                 "call_index": call_index,
             }
         )
-        item = self.script.pop(0) if self.script else "done"
+        if not self.script:
+            last = messages[-1].get("content") if messages else None
+            raise ScriptExhausted(
+                f"ScriptedModel: call {len(self.calls)} (role {role!r}) is beyond the script;"
+                f" the last message said: {str(last)[:200]!r}"
+            )
+        item = self.script.pop(0)
         if isinstance(item, str):
             message = {"role": "assistant", "content": item}
             if on_text is not None:  # as a streaming provider would

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from scripted import ScriptedModel, tool_call
+from conftest import deps, make_job, simulate_crash_after_action_started
+from scripted import ScriptedModel, ScriptExhausted, tool_call
 
 from agentctl.engine.approvals import decide_approval
-from agentctl.engine.jobs import cancel_job, create_job, describe_job
-from agentctl.engine.runner import RunnerDeps, run_job
+from agentctl.engine.jobs import cancel_job, describe_job
+from agentctl.engine.runner import run_job
 from agentctl.errors import JobBusy, UsageError
 from agentctl.process.procinfo import ProcessIdentity
-from agentctl.recipe.schema import load_recipe_text, parse_params
 from agentctl.store import Store
-
-
-def make_job(store: Store, workspace: Path, text: str, params=()) -> str:
-    loaded = load_recipe_text(text, "recipe.yaml", base_dir=workspace)
-    return create_job(
-        store,
-        loaded,
-        params=parse_params(loaded.recipe, list(params)),
-        workspace=workspace,
-        options={},
-    )
-
-
-def deps(store: Store, model=None, **kw) -> RunnerDeps:
-    model = model or ScriptedModel([])
-    return RunnerDeps(
-        store=store, model_factory=lambda recipe, options: model, heartbeat_interval=0.05, **kw
-    )
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
-
 
 AGENT = """
 version: 1
@@ -134,6 +109,14 @@ def test_tool_errors_are_answers_not_crashes(store, workspace):
     assert "no_such_tool" in tool_messages[1]["content"]
 
 
+def test_a_script_that_runs_out_fails_the_test_instead_of_answering(store, workspace):
+    model = ScriptedModel([[tool_call("list_files")]])  # the model is asked again after it
+    job = make_job(store, workspace, AGENT)
+    with pytest.raises(ScriptExhausted, match="call 2"):
+        run_job(job, deps(store, model))
+    assert store.get_job(job)["state"] == "interrupted"
+
+
 def test_resume_replays_the_log_without_asking_the_model_again(store, workspace):
     job = make_job(
         store,
@@ -177,39 +160,10 @@ def test_interactive_approver_answers_in_process(store, workspace):
     assert outcome.state == "succeeded" and asked[0]["reason"] == "Go?"
 
 
-def _simulate_crash_after_action_started(store, job, model, workspace):
-    """Run until the first action starts, then stop as if SIGKILLed (no result recorded)."""
-
-    class Crash(BaseException):
-        pass
-
-    from agentctl.tools.registry import build_toolbox
-
-    real = build_toolbox({}, None)
-
-    def crashing_factory(recipe, options):
-        return model
-
-    original_run = type(real["shell"]).run
-
-    def run_then_die(self, args, ctx):
-        raise Crash()
-
-    type(real["shell"]).run = run_then_die
-    try:
-        with pytest.raises(Crash):
-            run_job(
-                job,
-                RunnerDeps(store=store, model_factory=crashing_factory, heartbeat_interval=0.05),
-            )
-    finally:
-        type(real["shell"]).run = original_run
-
-
 def test_uncertain_side_effect_needs_approval_then_runs_once(store, workspace):
     job = make_job(store, workspace, AGENT)
     model = ScriptedModel([[tool_call("shell", command="echo x >> effects.log")], "done"])
-    _simulate_crash_after_action_started(store, job, model, workspace)
+    simulate_crash_after_action_started(store, job, model, workspace)
     assert describe_job(store, store.get_job(job))["state"] == "interrupted"
     outcome = run_job(job, deps(store, ScriptedModel(["done"])))
     assert outcome.state == "awaiting_approval"
@@ -250,7 +204,7 @@ def test_uncertain_read_only_action_reruns_by_itself(store, workspace):
 def test_denied_uncertain_action_is_told_to_the_model(store, workspace):
     job = make_job(store, workspace, AGENT)
     model = ScriptedModel([[tool_call("shell", command="echo x >> effects.log")]])
-    _simulate_crash_after_action_started(store, job, model, workspace)
+    simulate_crash_after_action_started(store, job, model, workspace)
     run_job(job, deps(store))
     decide_approval(store, job, None, "deny", by="t", comment=None, now=time.time())
     after = ScriptedModel(["ok then"])

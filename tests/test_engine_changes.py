@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import time
 
-import pytest
+from conftest import deps, make_job, simulate_crash_after_action_started
 from scripted import ScriptedModel, tool_call
-from test_engine import _simulate_crash_after_action_started, deps, make_job
 
 from agentctl.changes.history import collect_changes, render_diff
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.rollback import rollback_job
 from agentctl.engine.runner import run_job
 from agentctl.store import Store
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
-
 
 AGENT = """
 version: 1
@@ -67,7 +60,7 @@ def test_file_tools_and_shell_changes_are_recorded_and_rolled_back(store, worksp
 def test_rollback_after_a_crash_and_resume(store, workspace):
     job = make_job(store, workspace, AGENT)
     model = ScriptedModel([[tool_call("shell", command="echo x > made.txt")], "done"])
-    _simulate_crash_after_action_started(store, job, model, workspace)
+    simulate_crash_after_action_started(store, job, model, workspace)
     run_job(job, deps(store))  # parks: the uncertain action needs a person
     decide_approval(store, job, None, "approve", by="t", comment=None, now=time.time())
     assert run_job(job, deps(store, ScriptedModel(["done"]))).state == "succeeded"

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl_env, deps
 from scripted import ScriptedModel, tool_call
-from test_engine import deps
 
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.jobs import create_job
@@ -19,7 +18,6 @@ from agentctl.engine.launch import load_policy_snapshots
 from agentctl.engine.runner import run_job
 from agentctl.errors import RecipeError, UsageError
 from agentctl.recipe.schema import load_recipe_text, parse_params
-from agentctl.store import Store
 from agentctl.ui.plain import format_event_line
 
 CANARY = "sk-canary0123456789abcdefghij"
@@ -42,11 +40,6 @@ rules:
     decision: deny
 approvals: {expires_after: 1h}
 """
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
 
 
 def make_job(store, workspace, text, policies=(), tmp_path=None):

@@ -10,17 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fakeserver import ScriptedOpenAIServer
 
-ROOT = Path(__file__).resolve().parents[1]
-# Importable whether or not agentctl is pip-installed and whether or not tests/ is a package.
-for _p in (str(ROOT), str(ROOT / "tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-from fakeserver import ScriptedOpenAIServer  # noqa: E402
-
-from agentctl.errors import UsageError  # noqa: E402
-from agentctl.models.calls import (  # noqa: E402
+from agentctl.errors import UsageError
+from agentctl.models.calls import (
     ModelError,
     ModelReply,
     Prices,
@@ -29,7 +22,9 @@ from agentctl.models.calls import (  # noqa: E402
     build_model_client,
     estimate_call_cost,
 )
-from agentctl.models.roles import check_models_configured, resolve_roles  # noqa: E402
+from agentctl.models.roles import check_models_configured, resolve_roles
+
+ROOT = Path(__file__).resolve().parents[1]
 
 KEY = "sk-fake-secret-key-4242"
 MSGS = [{"role": "system", "content": "you are terse"}, {"role": "user", "content": "list files"}]
