@@ -100,8 +100,9 @@ def run(
     Exit codes: 0 succeeded, 1 failed, 2 bad input, 3 waiting for approval, 4 cancelled,
     130 interrupted (resume it with `agentctl resume JOB`).
 
-    Example, no model key needed (`agentctl init --example triage` writes these files):
-    agentctl run triage-issues.yaml --replay triage-issues.session.jsonl
+    Example without a model key (a scripted session), in WS a copy of recipes/examples/calc:
+    agentctl run recipes/fix-failing-test.yaml --workspace WS
+    --replay recipes/fix-failing-test.session.jsonl
     """
     from agentctl.engine.launch import prepare_job
 

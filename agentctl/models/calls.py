@@ -1,7 +1,7 @@
 """Talking to language models: roles, overrides, fallbacks, retries, budgets, cost, replay.
 
 This is the only module that imports litellm, and only lazily (in `_litellm()` or the
-`start_prefetch()` thread): importing it costs seconds and ~200 MB, which `agentctl list`,
+`start_prefetch()` thread): importing it costs seconds and ~200 MB, which `agentctl jobs`,
 `validate`, replayed runs and tests of other modules must not pay.
 
 The engine sees one thing: `ModelClient.complete(role, messages, tools, call_index=...)`

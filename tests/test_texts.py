@@ -1,0 +1,41 @@
+"""Texts users read name only things that exist: commands in docstrings and help, files in
+examples."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from agentctl.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command_names() -> set[str]:
+    group = get_command(app)
+    names = set(group.commands)  # type: ignore[attr-defined]
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        names |= {f"{name} {sub}" for sub in getattr(command, "commands", {})}
+    return names
+
+
+def test_every_agentctl_command_named_in_the_code_exists():
+    known = {name.split()[0] for name in command_names()}
+    named = set()
+    for path in (ROOT / "agentctl").rglob("*.py"):
+        for match in re.finditer(r"`agentctl ([a-z][a-z-]*)", path.read_text()):
+            named.add((match.group(1), path.relative_to(ROOT).as_posix()))
+    missing = sorted((name, where) for name, where in named if name not in known)
+    assert not missing, missing
+
+
+def test_run_help_names_recipes_that_exist():
+    result = CliRunner().invoke(app, ["run", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    files = re.findall(r"recipes/[\w./-]+", result.stdout)
+    assert files, result.stdout
+    for name in files:
+        assert (ROOT / name.rstrip(".")).exists(), name
