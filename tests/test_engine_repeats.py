@@ -7,8 +7,8 @@ from scripted import ScriptedModel, tool_call
 from test_engine import deps, events_of, make_job
 
 from agentctl.engine.runner import run_job
+from agentctl.events import describe_event
 from agentctl.store import Store
-from agentctl.ui.plain import describe_event
 
 RECIPE = """
 version: 1

@@ -30,7 +30,7 @@ from agentctl.policy.globs import glob_pattern
 if TYPE_CHECKING:
     from agentctl.tools.base import ToolSpec
 
-from agentctl.changes.ignore import compile_gitignore, default_skips, glob_to_regex
+from agentctl.changes.ignore import compile_gitignore, default_skips
 
 DEFAULT_MAX_FILE_SIZE = 1_000_000
 DEFAULT_MAX_TOTAL = 256 * 1024 * 1024

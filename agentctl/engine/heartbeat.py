@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentctl.errors import LeaseLost
+from agentctl.events import EventType
 from agentctl.store import Event, Store
 
 
@@ -63,7 +64,7 @@ class Heartbeat:
         if not events:
             return
         self._seen_seq = events[-1].seq
-        added = [e for e in events if e.type == "policy_added"]
+        added = [e for e in events if e.type == EventType.POLICY_ADDED]
         if added:
             with self._lock:
                 self._added.extend(added)

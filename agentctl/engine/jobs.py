@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import JobBusy
-from agentctl.events import TERMINAL_STATES, EventType, JobState
+from agentctl.events import TERMINAL_STATES, ApprovalState, EventType, JobState
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
 from agentctl.times import iso_time
@@ -113,7 +113,7 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
                 "reason": a["reason"],
                 "created_at": iso_time(a["created_at"]),
             }
-            for a in store.list_approvals(job["id"], state="pending")
+            for a in store.list_approvals(job["id"], state=ApprovalState.PENDING)
         ]
     )
     out: dict[str, Any] = {

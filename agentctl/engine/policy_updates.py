@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import UsageError
+from agentctl.events import ApprovalState, EventType, JobState
 from agentctl.store import Event, NewEvent, Store
 
-POLICY_ADDED = "policy_added"
-APPROVAL_VOIDED = "approval_voided"
+POLICY_ADDED = EventType.POLICY_ADDED
+APPROVAL_VOIDED = EventType.APPROVAL_VOIDED
 # A job in one of these states may still take actions, so its policies may still change.
-LIVE_STATES = ("queued", "running", "awaiting_approval", "interrupted")
+LIVE_STATES = (
+    JobState.QUEUED,
+    JobState.RUNNING,
+    JobState.AWAITING_APPROVAL,
+    JobState.INTERRUPTED,
+)
 
 
 def policy_snapshots(job: Mapping[str, Any], events: Iterable[Event]) -> list[dict[str, str]]:
@@ -109,7 +115,7 @@ def add_policies(
     policy = load_policy_set(snapshots)
     workspace = Path(job["workspace"])
     voided = []
-    for approval in store.list_approvals(job_id, state="pending"):
+    for approval in store.list_approvals(job_id, state=ApprovalState.PENDING):
         decision = policy.decide(approval["tool"] or "", approval["args"], workspace=workspace)
         if decision.decision == "deny":
             voided.append(
@@ -129,8 +135,8 @@ def add_policies(
                 conn,
                 job_id,
                 item["request"],
-                expect="pending",
-                state="void",
+                expect=ApprovalState.PENDING,
+                state=ApprovalState.VOID,
                 now=now,
                 by=f"policy add by {by}",
                 comment="the added policy denies this action",

@@ -485,7 +485,7 @@ class _Run:
         self.redactor = _redactor(self.recipe, self.policy, self.deps.env)
         self.journal.mask = self.redactor.mask_json
         ctx.mask = self.redactor.mask
-        self.journal.add("policy_applied", None, {"seq": event.seq, "path": path})
+        self.journal.add(EventType.POLICY_APPLIED, None, {"seq": event.seq, "path": path})
 
     def _warn_once(self, message: str) -> None:
         self.journal.add(EventType.WARNING, None, {"message": message})

@@ -26,7 +26,7 @@ from agentctl.ui.words import failure_hint, failure_of, plural, result_words, ru
 from agentctl.visible import flatten_line, one_line
 
 # Events that become a `::warning::` annotation, in their formatter's words.
-_WARNING_EVENTS = (EventType.WARNING, EventType.APPROVAL_EXPIRED)
+_WARNING_EVENTS = (EventType.WARNING, EventType.APPROVAL_EXPIRED, EventType.APPROVAL_VOIDED)
 
 
 def escape_data(text: str) -> str:
@@ -268,6 +268,8 @@ def _approvals_section(events: list[Any]) -> list[str]:
         elif event.type == EventType.APPROVAL_EXPIRED and data.get("request") in rows:
             # Approved too long ago: the action was refused, so it must not read "approved".
             rows[data["request"]]["state"] = ApprovalState.EXPIRED
+        elif event.type == EventType.APPROVAL_VOIDED and data.get("request") in rows:
+            rows[data["request"]]["state"] = ApprovalState.VOID  # an added policy denies it
     if not rows:
         return []
     lines = [

@@ -62,6 +62,7 @@ NOTE_EVENTS = frozenset(
     {
         EventType.WARNING,
         EventType.APPROVAL_EXPIRED,
+        EventType.POLICY_APPLIED,
         EventType.CANCEL_REQUESTED,
         EventType.ROLLBACK_STARTED,
         EventType.ROLLBACK,
@@ -174,8 +175,10 @@ class JobViewState:
             self.action.output = str(data.get("output") or "")
         elif kind == EventType.APPROVAL_REQUESTED:
             self.pending[data["request"]] = {**data, "step": step}
-        elif kind == EventType.APPROVAL_DECIDED:
+        elif kind in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_VOIDED):
             self.pending.pop(str(data.get("request")), None)
+            if kind == EventType.APPROVAL_VOIDED:
+                self.note = describe_event(kind, step, data)
         elif kind in END_EVENTS:
             self._end(END_EVENTS[kind], event.ts, data)
         elif kind in NOTE_EVENTS:
