@@ -39,3 +39,10 @@ def test_run_help_names_recipes_that_exist():
     assert files, result.stdout
     for name in files:
         assert (ROOT / name.rstrip(".")).exists(), name
+
+
+def test_contributing_names_files_that_exist():
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    named = set(re.findall(r"`(agentctl/[\w/]+\.py|tests/[\w]+\.py)`", text))
+    assert len(named) > 10
+    assert not sorted(p for p in named if not (ROOT / p).exists())
