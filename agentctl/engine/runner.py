@@ -427,7 +427,7 @@ class _Run:
         )
         self.actions = ActionRunner(self.journal, self.index, gate, ctx)
         self.gate = gate
-        self._model = None
+        self._model: Any = None
         for step in recipe.steps:
             done = self.index.steps.get(step.id)
             if done is not None and done["state"] == StepState.SUCCEEDED:
