@@ -25,8 +25,12 @@ if str(ROOT) not in sys.path:
 
 from _common import table  # noqa: E402
 
-from agentctl.process.run import minimal_env, probe_confinement, run_process  # noqa: E402
-from agentctl.process.sandbox import Confinement, build_argv  # noqa: E402
+from agentctl.process.run import minimal_env, run_process  # noqa: E402
+from agentctl.process.sandbox import (  # noqa: E402
+    Confinement,
+    build_argv,
+    probe_confinement,
+)
 
 
 def build_tree(root: Path, files: int) -> None:

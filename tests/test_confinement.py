@@ -19,13 +19,12 @@ from conftest import sandbox_python
 
 from agentctl.process import run as sandbox
 from agentctl.process import sandbox as confine
-from agentctl.process.run import (
+from agentctl.process.run import minimal_env, run_process
+from agentctl.process.sandbox import (
     Confinement,
     build_argv,
     confinement_for,
-    minimal_env,
     probe_confinement,
-    run_process,
     warning_for,
 )
 from agentctl.tools.base import ToolContext

@@ -12,7 +12,7 @@ import pytest
 from conftest import sandbox_python
 
 from agentctl.process import sandbox as confine
-from agentctl.process.run import Confinement, probe_confinement
+from agentctl.process.sandbox import Confinement, probe_confinement
 from agentctl.tools.base import ToolContext
 from agentctl.tools.interactive import close_sessions, strip_terminal
 from agentctl.tools.registry import build_toolbox

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentctl.errors import ToolError
-from agentctl.process import run as sandbox
+from agentctl.process import run as process_run
 from agentctl.process.run import cap_output, minimal_env, run_process
 
 
@@ -43,7 +43,7 @@ def survivors(pgid: int, within: float = 1.0) -> list[str]:
     return members
 
 
-def run(command: str, tmp_path: Path, **kw) -> sandbox.ProcessResult:
+def run(command: str, tmp_path: Path, **kw) -> process_run.ProcessResult:
     kw.setdefault("timeout", 10)
     return run_process(command, cwd=tmp_path, env=minimal_env(), **kw)
 
@@ -166,7 +166,7 @@ def test_huge_output_stays_bounded(tmp_path):
 
 
 def test_capped_buffer_memory_is_bounded():
-    buffer = sandbox.CappedBuffer(1000)
+    buffer = process_run.CappedBuffer(1000)
     for _ in range(10_000):
         buffer.add(b"z" * 4096)
     assert len(buffer.head) + len(buffer.tail) <= 3 * 1000 + 4096

@@ -102,7 +102,7 @@ def build_action_context(
     network = bool(getattr(policy, "network", True)) if policy is not None else True
     confined = False
     if sandbox != "off":
-        from agentctl.process.run import probe_confinement, warning_for
+        from agentctl.process.sandbox import probe_confinement, warning_for
 
         confined = probe_confinement().available
         message = warning_for(sandbox, network=network)

@@ -30,13 +30,9 @@ from pathlib import Path
 from agentctl.errors import ToolError
 from agentctl.process import reaper
 from agentctl.process.sandbox import (
-    MODES,
     SECCOMP_FD,
     Confinement,
     build_argv,
-    confinement_for,
-    probe_confinement,
-    warning_for,
 )
 
 # Default cap on what one process (and so one tool call) may return: head and tail are kept
@@ -392,19 +388,12 @@ def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -
 
 
 __all__ = [
-    "MODES",
-    "SECCOMP_FD",
     "CappedBuffer",
-    "Confinement",
     "ProcessResult",
-    "build_argv",
     "cap_output",
-    "confinement_for",
     "kill_process_group",
     "minimal_env",
-    "probe_confinement",
     "process_limits",
     "run_process",
     "spawn_detached",
-    "warning_for",
 ]

@@ -38,13 +38,11 @@ from agentctl.process import reaper
 from agentctl.process.run import (
     KILL_GRACE_S,
     REAPER_STOP_S,
-    SECCOMP_FD,
     CappedBuffer,
-    build_argv,
     cap_output,
-    confinement_for,
     process_limits,
 )
+from agentctl.process.sandbox import SECCOMP_FD, build_argv, confinement_for
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.function import (
     FunctionTool,

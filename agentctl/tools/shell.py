@@ -12,13 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentctl.process.run import (
-    Confinement,
-    confinement_for,
-    minimal_env,
-    probe_confinement,
-    run_process,
-)
+from agentctl.process.run import minimal_env, run_process
+from agentctl.process.sandbox import Confinement, confinement_for, probe_confinement
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.function import (
     FunctionTool,

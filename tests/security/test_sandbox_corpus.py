@@ -25,7 +25,8 @@ from corpus import ATTACKS, Attack
 
 from agentctl.engine.context import visible_paths_for
 from agentctl.policy.rules import PolicySet, load_policy_text
-from agentctl.process.run import minimal_env, probe_confinement, run_process
+from agentctl.process.run import minimal_env, run_process
+from agentctl.process.sandbox import probe_confinement
 from agentctl.redact import Redactor, env_file_secrets
 
 PROBED = probe_confinement()
