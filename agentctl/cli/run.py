@@ -21,7 +21,6 @@ from agentctl.cli.options import (
     is_interactive,
     open_store,
 )
-from agentctl.events import EventType
 
 
 @app.command()
@@ -221,6 +220,8 @@ def _follow(
         else None
     )
 
+    from agentctl.events import EventType
+
     def on_event(event) -> None:
         if event.type == EventType.RUNNER_STARTED and not quiet:
             verb = "resumed" if event.data.get("resumed") else "started"
@@ -290,6 +291,8 @@ def _print_quiet(store, outcome) -> None:
 
 def _final_output(store, job_id: str) -> tuple[str, str] | None:
     """The last step's id and output, which is usually what the person ran the job for."""
+    from agentctl.events import EventType
+
     finished = [e for e in store.read_events(job_id) if e.type == EventType.STEP_FINISHED]
     if not finished or not finished[-1].data.get("output"):
         return None
