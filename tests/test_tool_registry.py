@@ -103,3 +103,26 @@ def test_change_recording_reads_the_spec(tmp_path: Path):
     assert [c["path"] for c in rec.after(token)] == ["out.txt"]
     assert rec.before(builtin_spec("read_file"), {"path": "other.txt"}).mode == "none"
     assert rec.before(None, {}).mode == "tree"  # nothing declared: anything may change
+
+
+def test_a_policy_decides_an_outside_tool_by_what_its_spec_declares(tmp_path: Path):
+    from agentctl.policy.rules import PolicySet, load_policy_text
+
+    policy = PolicySet(
+        [
+            load_policy_text(
+                "version: 1\nname: p\ndefault: allow\nrules:\n"
+                "  - {id: no-docs, paths: ['docs/**'], decision: deny}\n",
+                "p.yaml",
+            )
+        ]
+    )
+    touches = outside_tool().spec.touches
+    denied = policy.decide("copy_to", {"target": "docs/a.md"}, workspace=tmp_path, touches=touches)
+    allowed = policy.decide("copy_to", {"target": "src/a.py"}, workspace=tmp_path, touches=touches)
+    assert (denied.decision, allowed.decision) == ("deny", "allow")
+    assert any("no-docs" in rule for rule in denied.rules)
+    # Only the declared path is the tool's: undeclared, every string would be taken as one.
+    args = {"target": "src/a.py", "message": "docs/notes"}
+    assert policy.decide("copy_to", args, workspace=tmp_path, touches=touches).decision == "allow"
+    assert policy.decide("copy_to", args, workspace=tmp_path).decision == "deny"

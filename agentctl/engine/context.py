@@ -163,7 +163,9 @@ def _recorder_for(
 
 def _policy_decider(policy: Any, workspace: Path, db_path: Path, *, escalate: bool):
     def decide(name: str, args: dict[str, Any], tool: Any) -> Decision:
-        verdict = policy.decide(name, args, workspace=workspace, db_path=db_path)
+        verdict = policy.decide(
+            name, args, workspace=workspace, db_path=db_path, touches=tool.spec.touches
+        )
         starts_processes = tool.spec.touches.processes  # shell, interactive, custom commands
         if escalate and starts_processes and verdict.decision == "allow":
             verdict = Decision(

@@ -49,6 +49,7 @@ from agentctl.policy.match import (
     strictest,
     vote_part,
 )
+from agentctl.tools.base import Touches
 from agentctl.yamlload import (
     FieldError,
     Positions,
@@ -342,11 +343,18 @@ class PolicySet:
         return cls([load_policy(p) for p in paths])
 
     def decide(
-        self, tool: str, args: dict[str, Any], *, workspace: Path, db_path: Path | None = None
+        self,
+        tool: str,
+        args: dict[str, Any],
+        *,
+        workspace: Path,
+        db_path: Path | None = None,
+        touches: Touches | None = None,
     ) -> Decision:
-        """The decision for one action, the rules that voted, and why."""
+        """The decision for one action, the rules that voted, and why. `touches` is what the
+        tool's spec says it reaches (a built-in's is looked up by name when not given)."""
         root = os.path.realpath(workspace)
-        parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path))
+        parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path), touches)
         votes = [
             v
             for part in parts
