@@ -16,6 +16,9 @@ import pytest
 from conftest import agentctl_env
 from fakeserver import ScriptedOpenAIServer
 
+# Slow and end to end: each test runs and SIGKILLs agentctl in subprocesses.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 HERE = Path(__file__).parent
 
 SCRIPT = [

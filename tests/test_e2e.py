@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import agentctl_env
 from fakeserver import ScriptedOpenAIServer
+
+# Slow and end to end: each test runs agentctl against the scripted HTTP server.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 KEY = "sk-canary-e2e-0123456789abcdef"
 

@@ -11,6 +11,9 @@ import pytest
 from conftest import agentctl_env
 from recipe_sessions import NOTE, RECIPES, SESSIONS
 
+# Slow and end to end: each test runs the shipped recipes through agentctl.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 RECIPE_FILES = sorted(RECIPES.glob("*.yaml"))
 
 

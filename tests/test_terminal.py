@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import agentctl_env
 
+# Slow and end to end: each test drives agentctl in a real terminal.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 pexpect = pytest.importorskip("pexpect")
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[=>]|\r")
