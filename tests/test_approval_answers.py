@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from agentctl.cli import app
 from agentctl.engine.runner import run_job
+from agentctl.events import describe_event
 from agentctl.store import Store
-from agentctl.ui.plain import describe_event
 
 runner = CliRunner()
 

@@ -275,8 +275,8 @@ def _follow(
 def _print_quiet(store, outcome) -> None:
     """Only the final output on stdout, whole (made visible on a terminal, raw in a file); any
     other ending is said on stderr, so stdout stays clean."""
-    from agentctl.ui.plain import make_visible
     from agentctl.ui.prompts import show_outcome
+    from agentctl.visible import make_visible
 
     if outcome.state != "succeeded":
         show_outcome(outcome, stream=sys.stderr)

@@ -29,7 +29,7 @@ def watch(
     """
     from agentctl.cli.options import is_interactive
     from agentctl.engine.jobs import describe_job, effective_state
-    from agentctl.engine.runner import EXIT_CODES
+    from agentctl.events import EXIT_CODES, ApprovalState
     from agentctl.ui.live import open_display
     from agentctl.ui.view import JobViewState
 
@@ -44,7 +44,10 @@ def watch(
         )
     state = effective_state(store.get_job(job_id))
     _print_end(
-        job_id, state, pending=bool(store.list_approvals(job_id, state="pending")), err=json_out
+        job_id,
+        state,
+        pending=bool(store.list_approvals(job_id, state=ApprovalState.PENDING)),
+        err=json_out,
     )
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
@@ -55,7 +58,7 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
     """Fold new events into the display until the job stops; ask its approvals on the way."""
     from agentctl.cli.run import pending_check
     from agentctl.engine.jobs import effective_state
-    from agentctl.engine.runner import TERMINAL_STATES
+    from agentctl.events import TERMINAL_STATES, JobState
 
     decided = pending_check(store, job_id)
 
@@ -77,14 +80,14 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
                 asked.add(request["request"])
                 _answer(store, job_id, request, approver(request))
                 last_check = 0.0  # look again at once: the job may have moved on
-        if view.state in (*TERMINAL_STATES, "awaiting_approval"):
+        if view.state in (*TERMINAL_STATES, JobState.AWAITING_APPROVAL):
             return
         # The log says running (or interrupted, which a new runner may be about to change):
         # ask the lease now and then, since a runner that died writes no last event.
         quiet = not events and time.monotonic() - last_check > LIVENESS_SECONDS
-        if quiet or view.state == "interrupted":
+        if quiet or view.state == JobState.INTERRUPTED:
             last_check = time.monotonic()
-            if effective_state(store.get_job(job_id)) != "running" and not store.read_events(
+            if effective_state(store.get_job(job_id)) != JobState.RUNNING and not store.read_events(
                 job_id, after_seq=seq, limit=1
             ):
                 return
@@ -94,11 +97,12 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
 def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | None) -> None:
     from agentctl.engine.approvals import decide_approval, describe_decider
     from agentctl.errors import UsageError
+    from agentctl.events import ApprovalAnswer
 
     reason = None
     if isinstance(answer, tuple):
         answer, reason = answer
-    if answer not in ("approve", "deny"):
+    if answer not in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY):
         return
     try:
         decide_approval(
@@ -115,7 +119,9 @@ def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | N
 
 
 def _print_end(job_id: str, state: str, *, pending: bool, err: bool = False) -> None:
-    if state == "awaiting_approval" and not pending:
+    from agentctl.events import JobState
+
+    if state == JobState.AWAITING_APPROVAL and not pending:
         state = "decided"
     lines = {
         "decided": f"job {job_id} is paused and its approvals are decided; continue it with"

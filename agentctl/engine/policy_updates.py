@@ -215,9 +215,9 @@ def replay_policies(store: Store, job_id: str, files: Sequence[str]) -> PolicyRe
     changed = []
     for event in store.read_events(job_id):
         data = event.data
-        if event.type == "action_started":
+        if event.type == EventType.ACTION_STARTED:
             ran, was = True, data.get("decision") or "allow"
-        elif event.type == "action_finished" and data.get("refused") and "decision" in data:
+        elif event.type == EventType.ACTION_FINISHED and data.get("refused") and "decision" in data:
             ran, was = False, data["decision"]
         else:
             continue

@@ -321,7 +321,7 @@ class KeyReader:
 
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
         try:
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 data = os.read(self.fd, 1024)
                 if not data:
