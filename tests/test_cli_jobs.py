@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import agentctl_env
 from typer.testing import CliRunner
 
@@ -46,6 +47,8 @@ def wait_for(predicate, timeout: float = 20.0):
     raise AssertionError("timed out waiting")
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_detach_returns_at_once_and_log_follow_streams_to_the_end(tmp_path, workspace):
     db = tmp_path / "a.db"
     recipe = write_recipe(
@@ -104,6 +107,8 @@ def test_prune_deletes_only_old_finished_jobs(tmp_path, workspace):
     assert bad.exit_code == 2 and bad.stderr.startswith("error:")
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path, workspace):
     db = tmp_path / "a.db"
     wait_loop = "until [ -f go ]; do sleep 0.1; done; echo waited >> log.txt"
@@ -163,6 +168,8 @@ def _still_running(pattern: str) -> bool:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_cancel_from_another_process_stops_a_running_tool(tmp_path, workspace):
     db = tmp_path / "a.db"
     recipe = write_recipe(

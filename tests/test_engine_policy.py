@@ -199,6 +199,8 @@ def test_bad_or_missing_policy_files_are_bad_input(workspace, tmp_path):
     assert "broken.yaml:3" in str(info.value)
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_cli_policy_flag_parks_and_prints_the_approve_command(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("version: 1\nname: r\nsteps:\n  - id: w\n    run: touch made.txt\n")

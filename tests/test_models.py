@@ -41,7 +41,10 @@ TOOLS = [
 NO_WAIT = (0.0, 0.0)
 # litellm's own pydantic models warn on first use; models.py silences them for users, but pytest
 # resets warning filters per test.
+# Slow: the first test to call litellm pays its import (seconds); the rest go through the
+# scripted HTTP server.
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning"),
 ]

@@ -3,6 +3,7 @@ examples."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -22,12 +23,24 @@ def command_names() -> set[str]:
     return names
 
 
-def test_every_agentctl_command_named_in_the_code_exists():
+def docstrings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    nodes = [tree, *ast.walk(tree)]
+    return [
+        doc
+        for node in nodes
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and (doc := ast.get_docstring(node))
+    ]
+
+
+def test_every_agentctl_command_named_in_a_docstring_exists():
     known = {name.split()[0] for name in command_names()}
     named = set()
     for path in (ROOT / "agentctl").rglob("*.py"):
-        for match in re.finditer(r"`agentctl ([a-z][a-z-]*)", path.read_text()):
-            named.add((match.group(1), path.relative_to(ROOT).as_posix()))
+        for doc in docstrings(path):
+            for match in re.finditer(r"`agentctl ([a-z][a-z-]*)", doc):
+                named.add((match.group(1), path.relative_to(ROOT).as_posix()))
     missing = sorted((name, where) for name, where in named if name not in known)
     assert not missing, missing
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import agentctl_env
 
 from agentctl.store import Event
@@ -46,6 +47,8 @@ def write_recipe(tmp_path: Path, steps: str) -> Path:
     return path
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_parked_run_groups_steps_and_its_summary_says_how_to_approve(tmp_path, workspace):
     recipe = write_recipe(
         tmp_path,
@@ -76,6 +79,8 @@ def test_a_parked_run_groups_steps_and_its_summary_says_how_to_approve(tmp_path,
     assert "`echo built`" in summary and "### Usage" in summary
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_failed_step_is_an_error_annotation(tmp_path, workspace):
     recipe = write_recipe(tmp_path, "  - id: boom\n    run: echo the-cause; exit 7\n")
     done = run_in_actions(tmp_path, recipe, workspace)
@@ -93,6 +98,8 @@ def test_a_failed_step_is_an_error_annotation(tmp_path, workspace):
     assert "agentctl rollback" in summary and "step_failed" not in summary
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_outside_actions_there_are_no_workflow_commands(tmp_path, workspace):
     recipe = write_recipe(tmp_path, "  - id: a\n    run: 'true'\n")
     done = subprocess.run(

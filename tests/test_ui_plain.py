@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import agentctl_env
 
 from agentctl.events import EventType, describe_event
@@ -117,6 +118,8 @@ def test_printer_adds_lines_around_an_event():
     assert out.getvalue().splitlines()[-1] == "after"
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_run_in_a_pipe_prints_plain_lines_on_stderr(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
