@@ -28,6 +28,8 @@ CASES = [
     ("[!ab].txt", "/.txt", True),  # a class is a character class, as in fnmatch
     ("a+b(c).txt", "a+b(c).txt", True),  # everything else is literal
     ("a.txt", "aXtxt", False),
+    ("a\\*b", "a*b", True),  # a backslash makes the next character literal (.gitignore)
+    ("a\\*b", "axb", False),
 ]
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from agentctl.cli import app
+from agentctl.events import describe_event
 from agentctl.store import Event
-from agentctl.ui.plain import describe_event, output_tail
+from agentctl.ui.plain import output_tail
 from agentctl.ui.words import plural, result_words, rule_words
 
 runner = CliRunner()

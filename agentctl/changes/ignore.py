@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from agentctl.policy.globs import glob_pattern
+
 # Tool caches: rebuilt on demand, never worth a diff line or a rollback.
 CACHE_EXCLUDES = (
     "__pycache__/",
@@ -27,36 +29,6 @@ CACHE_EXCLUDES = (
     ".gradle/",
     ".sass-cache/",
 )
-
-
-def glob_to_regex(pattern: str) -> str:
-    """gitignore-like globs: `*` and `?` stay inside one path part, `**` spans parts."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[^" + body[1:] + "]" if body[:1] in "!^" and body else "[" + body + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
 
 
 def read_ignore_files(root: Path) -> list[str]:
@@ -91,7 +63,7 @@ def compile_gitignore(lines: Iterable[str]) -> Callable[[str, bool], bool]:
             continue
         anchored = "/" in line
         line = line.lstrip("/")
-        rules.append((re.compile(glob_to_regex(line) + r"\Z"), negate, dir_only, anchored))
+        rules.append((re.compile(glob_pattern(line) + r"\Z"), negate, dir_only, anchored))
     if not rules:
         return lambda rel, is_dir: False
 

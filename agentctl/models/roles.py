@@ -123,7 +123,12 @@ PROVIDER_KEY_ENV: dict[str, tuple[str, ...]] = {
     "fireworks_ai": ("FIREWORKS_AI_API_KEY", "FIREWORKS_API_KEY", "FIREWORKSAI_API_KEY"),
     "perplexity": ("PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"),
 }
-_BARE_MODELS = (("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"))
+_BARE_MODELS: tuple[tuple[str, str], ...] = (
+    ("gpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+)
 _BARE_MODELS += (("chatgpt-", "openai"), ("claude-", "anthropic"))
 
 

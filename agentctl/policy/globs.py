@@ -1,9 +1,11 @@
 """The one path-glob dialect of agentctl: policy `paths:` and the built-in protections
-(agentctl.policy.match), and a recipe's `changes.exclude` (agentctl.changes.record).
+(agentctl.policy.match), a recipe's `changes.exclude` (agentctl.changes.record) and the
+workspace's `.gitignore` lines (agentctl.changes.ignore).
 
 `*` and `?` stay within one path name, `[...]` is a class (`[!...]` or `[^...]` negated),
 `**/` is any number of directories (none included), a trailing `/**` is everything below a
-directory and the directory itself, and any other `**` is any run of characters.
+directory and the directory itself, any other `**` is any run of characters, and `\\x` is
+the character x itself (as in .gitignore: `\\*` is a literal star).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def glob_pattern(pattern: str) -> str:
         elif c == "?":
             out.append("[^/]")
             i += 1
+        elif c == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
         elif c == "[" and "]" in pattern[i + 2 :]:
             end = pattern.index("]", i + 2)
             body = pattern[i + 1 : end]
