@@ -22,7 +22,7 @@ import json, sys
 from pathlib import Path
 from agentctl.changes.record import ChangeRecorder
 rec = ChangeRecorder(Path(sys.argv[1]))
-token = rec.before("shell", {})
+token = rec.before(None, {})
 print(json.dumps(sorted(token.files)))
 """
 
@@ -57,10 +57,10 @@ def test_a_cancel_stops_a_snapshot_before_an_action(workspace: Path) -> None:
         (workspace / f"f{i}").write_text("x")
     cancel = threading.Event()
     rec = ChangeRecorder(workspace, cancel=cancel)
-    rec.before("shell", {})  # not cancelled: walks
+    rec.before(None, {})  # not cancelled: walks
     cancel.set()
     with pytest.raises(SnapshotCancelled):
-        rec.before("shell", {})
+        rec.before(None, {})
 
 
 def test_a_slow_snapshot_says_how_many_files_and_how_long(workspace: Path) -> None:
@@ -68,8 +68,8 @@ def test_a_slow_snapshot_says_how_many_files_and_how_long(workspace: Path) -> No
         (workspace / f"f{i}").write_text("x")
     said: list[str] = []
     rec = ChangeRecorder(workspace, warn=said.append, slow_after=0.0)
-    rec.before("shell", {})
-    rec.before("shell", {})
+    rec.before(None, {})
+    rec.before(None, {})
     assert len(said) == 2  # once while walking, once with the whole walk's figures; not again
     assert "1,100 files" in said[1] and " s " in said[1] and "changes: {exclude:" in said[1]
 
