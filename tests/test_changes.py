@@ -265,7 +265,7 @@ def test_git_and_excluded_paths_are_not_recorded(workspace: Path) -> None:
         " mkdir docs; echo x > docs/d.tmp; echo x > keep.txt; echo x > docs/k",
     )
     assert sorted(c["path"] for c in changes) == ["docs/k", "keep.txt"]
-    token = rec.before("write_file", {"path": ".git/config", "content": "x"})
+    token = rec.before(builtin_spec("write_file"), {"path": ".git/config", "content": "x"})
     refused = TOOLS["write_file"].run(
         {"path": ".git/config", "content": "x"}, ToolContext(workspace=workspace)
     )

@@ -108,7 +108,7 @@ class ActionRunner:
             # A secret in the model's call was masked in the log; rebuilt from the log (on
             # resume) the call holds the mask itself, a different action (and `[REDACTED]` is
             # a shell glob). Never run it by itself: a person sees it as it would run.
-            verdict = Verdict(
+            verdict = Decision(
                 "ask",
                 [*verdict.rules, "builtin:masked-secret (ask)"],
                 f"the action holds {MASK}, a secret masked in the log: it would not run as "

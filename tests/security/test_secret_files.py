@@ -69,7 +69,7 @@ def test_a_changed_env_file_is_recorded_as_a_hash_only(workspace):
     (workspace / ".env").write_text(f"API_TOKEN={CANARY}\n")
     (workspace / "config").mkdir()
     recorder = ChangeRecorder(workspace)
-    token = recorder.before("shell", {"command": "edit"})
+    token = recorder.before(None, {"command": "edit"})
     (workspace / ".env").write_text(f"API_TOKEN={CANARY}\nNEW_TOKEN={NEW_CANARY}\n")
     (workspace / "config" / ".env.local").write_text(f"X={NEW_CANARY}\n")
     changes = recorder.after(token)
