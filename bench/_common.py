@@ -27,10 +27,12 @@ from agentctl.store import Store  # noqa: E402
 
 
 def agent_recipe(tools: list[str], name: str = "bench", extra_steps: str = "") -> str:
-    """One agent step using `tools`, with no limits (the defaults are unlimited)."""
+    """One agent step using `tools`, with no limits: the defaults are unlimited, but for
+    max_repeats (3), which the benchmarks' identical actions would reach."""
     return (
         "version: 1\n"
         f"name: {name}\n"
+        "limits: {max_repeats: 1000000000}\n"
         "steps:\n"
         "  - id: work\n"
         "    agent:\n"
