@@ -150,3 +150,15 @@ def test_a_folders_own_gitignore_applies_below_it(workspace: Path) -> None:
     (workspace / "sub" / ".gitignore").write_text("/out/\n")
     changes = record_shell(rec, workspace, "echo y > sub/d.tmp")
     assert [c["path"] for c in changes] == ["sub/d.tmp"]
+
+
+def test_a_git_ignored_env_file_is_still_watched_as_a_hash(workspace: Path) -> None:
+    (workspace / ".gitignore").write_text(".env\n*.local\n")
+    (workspace / "sub").mkdir()
+    (workspace / "sub" / ".gitignore").write_text(".env.test\n")
+    rec = ChangeRecorder(workspace)
+    changes = record_shell(
+        rec, workspace, "echo K=1 > .env; echo K=2 > sub/.env.test; echo x > a.local"
+    )
+    assert sorted(c["path"] for c in changes) == [".env", "sub/.env.test"]
+    assert all("text" not in c["after"] for c in changes)  # a hash, never the content

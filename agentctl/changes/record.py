@@ -222,7 +222,12 @@ class ChangeRecorder:
         self.excluded = compile_excludes(exclude)
         user_excluded, skipped = self.excluded, default_skips(self.root, gitignore=gitignore)
         # Whole-tree walks also skip caches and git-ignored paths; file tools do not.
-        self.walk_excluded = lambda rel, is_dir: user_excluded(rel, is_dir) or skipped(rel, is_dir)
+        # A .env* file is watched even when git ignores it (it usually does): a change to it
+        # must show, as a hash.
+        self.walk_excluded = lambda rel, is_dir: (
+            user_excluded(rel, is_dir)
+            or (skipped(rel, is_dir) and (is_dir or not is_secret_file(rel)))
+        )
         self.gitignore = gitignore
         # A folder's own .gitignore, compiled once per version of the file: path -> (sig, test).
         self._folder_ignores: dict[str, tuple[tuple, Callable[[str, bool], bool]]] = {}
@@ -428,6 +433,8 @@ class ChangeRecorder:
         def excluded(rel: str, is_dir: bool) -> bool:
             if base(rel, is_dir):
                 return True
+            if not is_dir and is_secret_file(rel):
+                return False
             return any(test(rel[len(prefix) :], is_dir) for prefix, test in ignores)
 
         return excluded
