@@ -74,8 +74,11 @@ def test_explain_json(workspace):
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["decision"] == "deny"
-    assert "ci-safe:no-destruction (deny)" in doc["rules"]
-    assert "ci-safe:push-needs-a-human (ask)" in doc["rules"]
+    rules = {(r["policy"], r["id"]): r for r in doc["rules"]}
+    assert rules["ci-safe", "no-destruction"]["decision"] == "deny"
+    assert rules["ci-safe", "no-destruction"]["reason"] == "destructive"
+    assert rules["ci-safe", "push-needs-a-human"]["decision"] == "ask"
+    assert all(set(r) == {"policy", "id", "decision", "reason"} for r in doc["rules"])
 
 
 def test_explain_several_policies_strictest_wins(workspace):
@@ -93,8 +96,9 @@ def test_explain_several_policies_strictest_wins(workspace):
     )
     doc = json.loads(result.stdout)
     assert doc["decision"] == "deny"
-    assert "dev-laptop:files-in-workspace (allow)" in doc["rules"]
-    assert "read-only:default (deny)" in doc["rules"]
+    votes = {(r["policy"], r["id"], r["decision"]) for r in doc["rules"]}
+    assert ("dev-laptop", "files-in-workspace", "allow") in votes
+    assert ("read-only", "default", "deny") in votes
 
 
 def test_explain_without_policy_uses_the_default(workspace):
@@ -183,3 +187,47 @@ def test_validate_counts_rules_and_tests(tmp_path):
     result = invoke("validate", str(path))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == f"ok {path}: policy tiny, 1 rules, 1 tests pass"
+
+
+def test_explain_names_built_in_votes_with_their_reason(workspace):
+    result = invoke(
+        "policy", "explain", "--workspace", str(workspace), "--json", "--",
+        "shell", "command=$CMD x",
+    )  # fmt: skip
+    doc = json.loads(result.stdout)
+    assert doc["decision"] == "ask"
+    builtin = [r for r in doc["rules"] if r["policy"] == "builtin"]
+    assert [r["id"] for r in builtin] == ["unknown-command"]
+    assert "any program" in builtin[0]["reason"]
+    plain = invoke(
+        "policy", "explain", "--workspace", str(workspace), "--", "shell", "command=$CMD x"
+    )  # fmt: skip
+    assert "  builtin:unknown-command (ask): " in plain.stdout
+
+
+def test_explain_under_allow_all_decides_unknown_values(tmp_path, workspace):
+    allow_all = tmp_path / "allow-all.yaml"
+    allow_all.write_text("version: 1\nname: allow-all\ndefault: allow\n")
+    for command in [
+        "echo $HOME",
+        'ls "$PWD"',
+        "for f in *.py; do echo $f; done",
+        "[[ -f x ]] && echo y",
+        "case x in a) echo;; esac",
+        "echo $((1+2))",
+    ]:
+        result = invoke(
+            "policy", "explain", str(allow_all), "--workspace", str(workspace), "--json",
+            "--", "shell", f"command={command}",
+        )  # fmt: skip
+        doc = json.loads(result.stdout)
+        assert doc["decision"] == "allow", (command, doc)
+        assert doc["rules"] == [
+            {
+                "policy": "allow-all",
+                "id": "default",
+                "decision": "allow",
+                "reason": doc["rules"][0]["reason"],
+            }
+        ]
+        assert doc["rules"][0]["reason"].startswith("no rule of allow-all matches")

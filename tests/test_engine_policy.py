@@ -78,7 +78,10 @@ def test_a_denied_action_is_answered_to_the_model_and_the_job_goes_on(store, wor
     answer = model.calls[1]["messages"][-1]["content"]
     assert "not run" in answer and "strict:no-rm (deny)" in answer
     finished = [e for e in store.read_events(job) if e.type == "action_finished"][-1]
-    assert finished.data["refused"] and "strict:no-rm (deny)" in finished.data["rules"]
+    assert finished.data["refused"]
+    assert {"policy": "strict", "id": "no-rm", "decision": "deny"}.items() <= next(
+        r for r in finished.data["rules"] if r["id"] == "no-rm"
+    ).items()
 
 
 def test_ask_parks_with_the_rules_then_approve_runs_it_once(store, workspace, tmp_path):
@@ -88,7 +91,10 @@ def test_ask_parks_with_the_rules_then_approve_runs_it_once(store, workspace, tm
     assert outcome.state == "awaiting_approval"
     pending = outcome.pending[0]
     assert pending["tool"] == "write_file" and pending["args"]["path"] == "out.txt"
-    assert any(rule.startswith("strict:default") for rule in pending["rules"])
+    assert any(
+        (rule["policy"], rule["id"]) == ("strict", "default") and rule["reason"]
+        for rule in pending["rules"]
+    )
     decide_approval(store, job, None, "approve", by="t", comment=None, now=time.time())
     assert run_job(job, deps(store, ScriptedModel(["done"]))).state == "succeeded"
     assert (workspace / "out.txt").read_text() == "x"

@@ -112,9 +112,10 @@ BYPASSES = [
     ("python -c 'import shutil; shutil.rmtree(\"x\")'", "ask"),
     ("python3 -c 'print(1)'", "ask"),
     ("perl -e 'unlink \"x\"'", "ask"),
-    ("echo 'rm x' | sh", "ask"),
-    ("awk 'BEGIN{system(\"rm x\")}'", "ask"),
-    ("git -c core.pager='rm x' log", "ask"),
+    # code run by an option is decided as that code; unknown code as any command
+    ("echo 'rm x' | sh", "deny"),
+    ("awk 'BEGIN{system(\"rm x\")}'", "deny"),
+    ("git -c core.pager='rm x' log", "deny"),
     ("source ./evil.sh", "ask"),
     ("f() { ls; }; f", "ask"),
     # quoting and paths of the command name
@@ -127,14 +128,15 @@ BYPASSES = [
     ("/bin/rm x", "deny"),
     ("/usr/bin/env rm x", "deny"),
     # expansions and assignments
-    ("$CMD x", "ask"),
-    ("${IFS}rm x", "ask"),
-    ("echo $'\\x72m'", "ask"),
+    ("$CMD x", "deny"),
+    ("${IFS}rm x", "deny"),
+    ("echo $'\\x72m'", "allow"),
     ("IFS=/ ls", "ask"),
     ("FOO=1 git status", "ask"),
-    ("PATH=/tmp:$PATH; git status", "ask"),
-    ("echo {a,b}", "ask"),
-    ("ls $HOME", "ask"),
+    ("PATH=/tmp:$PATH; git status", "deny"),
+    ("echo {a,b}", "allow"),
+    ("ls $HOME", "allow"),
+    ("echo ${x:-$(whoami)}", "deny"),
     ("cat $HOME/.ssh/id_rsa", "deny"),
     # redirects outside the workspace
     ("echo hi > /etc/passwd", "deny"),
@@ -159,8 +161,9 @@ BYPASSES = [
     ("cat .e*", "deny"),
     ("ls; cat deploy/id_ed25519", "deny"),
     # unparseable is at least ask, and never allow
-    ("git status; case x in a) ls;; esac", "ask"),
-    ("git status; echo $((1+1))", "ask"),
+    ("git status; echo $((a[$(id)]))", "ask"),
+    ("git status; case x in a) rm x;; esac", "deny"),
+    ("git status; echo $((1+1))", "allow"),
 ]
 
 
@@ -327,21 +330,24 @@ def test_writing_git_internals_asks(workspace):
     )
 
 
-def test_paths_allow_rules_must_cover_every_path(workspace):
+def test_a_paths_rule_decides_only_the_paths(workspace):
     policy = PolicySet(
         [
             load_policy_text(
                 "version: 1\nname: p\ndefault: ask\nrules:\n"
                 "  - {id: build, tools: [shell], commands: ['cp *'], paths: ['build/**'],"
                 " decision: allow}\n"
-                "  - {id: secrets, tools: ['*'], paths: ['private/**'], decision: deny}\n",
+                "  - {id: secrets, tools: ['*'], paths: ['private/**'], decision: deny}\n"
+                "  - {id: mv, tools: [shell], commands: ['mv *'], decision: allow}\n",
                 "p.yaml",
             )
         ]
     )
-    assert shell(policy, workspace, "cp build/a build/b") == "allow"
-    assert shell(policy, workspace, "cp build/a src/b") == "ask"
-    assert shell(policy, workspace, "cp build/a private/b") == "deny"
+    # The program is decided by commands: rules only: cp has none (the paths rule names
+    # only paths), so the default decides it.
+    assert shell(policy, workspace, "cp build/a build/b") == "ask"
+    assert shell(policy, workspace, "mv build/a build/b") == "allow"
+    assert shell(policy, workspace, "mv build/a private/b") == "deny"
 
 
 def test_bad_arguments(policies, workspace):

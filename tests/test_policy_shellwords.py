@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentctl.policy.inner import HOLE
 from agentctl.policy.shellwords import describe_flag, normalise_name, parse_command
 
 
@@ -176,7 +177,6 @@ def test_here_documents():
         ("find . -exec rm {} ;", "find-exec"),
         ("find . -execdir rm {} +", "find-exec"),
         ("find . -ok rm {} ;", "find-exec"),
-        ("find . -name x -delete", "find-delete"),
         ("python -c 'import os'", "inline-code:python"),
         ("python3 -Ic 'import os'", "inline-code:python3"),
         ("perl -e 'unlink 1'", "inline-code:perl"),
@@ -190,19 +190,19 @@ def test_here_documents():
         ("awk '{system(\"rm x\")}' f", "awk-system"),
         ("awk '{print | \"sh\"}' f", "awk-system"),
         ("awk -f prog.awk f", "awk-system"),
-        ("sed 's/a/b/e' f", "sed-exec"),
-        ("sed -e '1e rm x' f", "sed-exec"),
+        ("sed 's/a/b/e' f", "runs-command:sed"),
+        ("sed -e '1e rm x' f", "runs-command:sed"),
         ("sed 's/a/b/w /etc/x' f", "sed-exec"),
         ("git -c core.pager=sh log", "git-config"),
         ("git st", "git-config"),
         ("git config alias.st '!rm x'", "git-config"),
-        ("git rebase -x 'rm x' main", "git-config"),
-        ("git submodule foreach rm x", "git-config"),
+        ("git rebase -x 'rm x' main", "runs-command:git rebase"),
+        ("git submodule foreach rm x", "runs-command:git submodule"),
         ("source ./env.sh", "source"),
         (". ./env.sh", "source"),
         ("f() { ls; }", "function-definition"),
         ("function f { ls; }", "function-definition"),
-        ("export PATH=/tmp", "shell-state:export"),
+        ("export PATH=/tmp", "code-in-environment:PATH"),
         ("alias ls='rm -rf'", "shell-state:alias"),
         ("trap 'rm x' EXIT", "shell-state:trap"),
         ("hash -p /tmp/evil ls", "shell-state:hash"),
@@ -254,10 +254,10 @@ def test_plain_commands_have_no_flags(command):
         ("eval rm -rf /", ("rm", "-rf", "/")),
         ("env -i FOO=1 rm -rf /", ("rm", "-rf", "/")),
         ("env -S 'rm -rf /'", ("rm", "-rf", "/")),
-        ("xargs -n1 -I{} rm -rf {}", ("rm", "-rf", "{}")),
+        ("xargs -n1 -I{} rm -rf {}", ("rm", "-rf", HOLE)),
         ("timeout -s KILL 5 rm -rf /", ("rm", "-rf", "/")),
         ("nice -n 10 nohup sudo -u root rm -rf /", ("rm", "-rf", "/")),
-        ("find / -exec rm -rf {} \\;", ("rm", "-rf", "{}")),
+        ("find / -exec rm -rf {} \\;", ("rm", "-rf", "/" + HOLE)),
         ("watch -n 1 rm -rf /", ("rm", "-rf", "/")),
         ("bash <<EOF\nrm -rf /\nEOF\n", ("rm", "-rf", "/")),
         ("trap 'rm -rf /' EXIT", ("rm", "-rf", "/")),
@@ -280,8 +280,8 @@ def test_inner_commands_say_what_runs_them():
         "ls;;",
         "a &&",
         "echo 'unterminated",
-        "case x in a) rm y;; esac",
-        "echo $((1+2))",
+        "echo $((a[$(id)]))",
+        "for ((i=0; a[$(id)]; i++)); do :; done",
         "x" * 70_000,
         "ls\0rm",
         "a=(1 2)",
@@ -327,3 +327,9 @@ def test_every_part_of_a_chain_is_seen(first, separator, second, space):
 def test_parser_never_raises(text):
     parsed = parse_command(text)
     assert parsed.unparseable is None or parsed.commands == []
+
+
+def test_an_unclosed_parameter_brace_is_unparseable_not_a_hang():
+    # bashlex looked for the `}` with str.find and looped forever without one.
+    parsed = parse_command("b}'#a>#)#{;=\"${{\n=({\n)'&")
+    assert parsed.unparseable is not None and parsed.commands == []

@@ -2,7 +2,8 @@
 
 `explain POLICY... [--workspace DIR] [--json] -- TOOL ARG=VALUE...`:
 
-Shows the decision the policies make for one action and every rule that voted. The words
+Shows the decision the policies make for one action and every rule that voted (built-in
+ones too), each with its reason; `--json` shows each rule as an object. The words
 after `--` are the action; they never reach the option parser, so `command=rm -rf /` or an
 argument starting with `-` is taken as written.
 """
@@ -104,7 +105,7 @@ def explain(
     """
     from agentctl.cli.options import GLOBAL
     from agentctl.paths import resolve_db_path
-    from agentctl.policy.rules import PolicySet
+    from agentctl.policy.rules import PolicySet, rule_label
 
     tool, args = parse_action(ctx.meta.get(_ACTION_KEY))
     folder = workspace or Path(os.getcwd())
@@ -123,8 +124,9 @@ def explain(
     names = ", ".join(p.name for p in policy_set.policies)
     print(f"policies: {names}" + (" (built-in default)" if policy_set.is_default else ""))
     print("rules:")
-    for rule in decision.rules:
-        print(f"  {rule}")
+    for rule in decision.rule_objects:
+        reason = rule.get("reason")
+        print(f"  {rule_label(rule)}" + (f": {reason}" if reason else ""))
     print(f"reason: {decision.reason}")
 
 

@@ -108,9 +108,9 @@ class ActionRunner:
             # A secret in the model's call was masked in the log; rebuilt from the log (on
             # resume) the call holds the mask itself, a different action (and `[REDACTED]` is
             # a shell glob). Never run it by itself: a person sees it as it would run.
-            verdict = Decision(
+            verdict = verdict.with_builtin(
+                "masked-secret",
                 "ask",
-                [*verdict.rules, "builtin:masked-secret (ask)"],
                 f"the action holds {MASK}, a secret masked in the log: it would not run as "
                 "the model asked it",
             )
@@ -119,7 +119,7 @@ class ActionRunner:
         if verdict.decision == "ask" or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
             answer, approval = self.gate.require(
-                step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rules
+                step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rule_objects
             )
             if answer == "deny":
                 return self._refuse_for_person(step, key, name, args, approval, uncertain)
@@ -133,7 +133,7 @@ class ActionRunner:
             "decision": verdict.decision,
         }
         if verdict.rules:
-            started_data["rules"] = verdict.rules
+            started_data["rules"] = verdict.rule_objects
         if approval is not None:
             started_data["approval"] = approval["request"]
         if repeat:
@@ -227,7 +227,7 @@ class ActionRunner:
             name,
             result,
             0.0,
-            {"args": args, "refused": True, "decision": "deny", "rules": verdict.rules},
+            {"args": args, "refused": True, "decision": "deny", "rules": verdict.rule_objects},
         )
         return result
 

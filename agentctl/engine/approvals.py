@@ -79,7 +79,7 @@ class Gate:
         tool: str | None,
         args: dict[str, Any],
         reason: str,
-        rules: list[str] | None = None,
+        rules: list[dict[str, str]] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Return ("approve" | "deny", the approval record), or raise Parked."""
         job_id = self.journal.job_id
@@ -179,7 +179,7 @@ class Gate:
         args: dict[str, Any],
         digest: str,
         reason: str,
-        rules: list[str],
+        rules: list[dict[str, str]],
     ) -> dict[str, Any]:
         job_id = self.journal.job_id
         # Named after the seq its event gets: short, easy to type, and unique in the job since

@@ -168,9 +168,9 @@ def _policy_decider(policy: Any, workspace: Path, db_path: Path, *, escalate: bo
         )
         starts_processes = tool.spec.touches.processes  # shell, interactive, custom commands
         if escalate and starts_processes and verdict.decision == "allow":
-            verdict = Decision(
+            verdict = verdict.with_builtin(
+                "sandbox-unavailable",
                 "ask",
-                list(verdict.rules) + ["builtin:sandbox-unavailable (ask)"],
                 "no sandbox is available here and the policy prefers one:"
                 " this command would run unconfined",
             )

@@ -17,6 +17,7 @@ from typing import Any
 
 from agentctl.errors import JobBusy
 from agentctl.events import TERMINAL_STATES, ApprovalState, EventType, JobState
+from agentctl.policy.votes import rule_object
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
 from agentctl.times import iso_time
@@ -109,7 +110,7 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
                 "step": a["step"],
                 "tool": a["tool"],
                 "args": a["args"],
-                "rules": a["rules"],
+                "rules": [rule_object(r) for r in a["rules"] or []],
                 "reason": a["reason"],
                 "created_at": iso_time(a["created_at"]),
             }

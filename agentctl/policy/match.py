@@ -22,15 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.policy.globs import glob_regex
+from agentctl.policy.inner import HOLE
+from agentctl.policy.patterns import globs_intersect
 from agentctl.policy.shellwords import (
     SimpleCommand,
     describe_flag,
+    flag_asks,
     parse_command,
 )
 from agentctl.tools.base import Touches
 from agentctl.tools.builtin import builtin_spec
 
 STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
+INTERACTIVE_TOOL = "interactive"
 # Files no action may touch, whatever a rule allows (matched case-insensitively).
 SECRET_GLOBS = ("**/.env", "**/.env.*", "**/id_rsa*", "**/id_ed25519*", "**/*.pem", "**/*.key")
 # Writing these lets the next `git status` run anything (hooks, core.fsmonitor, aliases).
@@ -87,41 +91,6 @@ _SECRET_RE = tuple(glob_regex(g, ignore_case=True) for g in SECRET_GLOBS)
 _GIT_RE = tuple(glob_regex(g) for g in GIT_INTERNAL_GLOBS)
 
 
-# --- command patterns ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommandPattern:
-    """`git diff *`: words matched in order (each a glob); a trailing `*` is any further
-    arguments, none included."""
-
-    text: str
-    words: tuple[str, ...]
-    open_ended: bool
-
-    @classmethod
-    def compile(cls, text: str) -> CommandPattern:
-        """Parse a pattern like a command; ValueError unless it is one plain simple command."""
-        parsed = parse_command(text)
-        if parsed.unparseable is not None:
-            raise ValueError(f'command pattern "{text}" cannot be parsed: {parsed.unparseable}')
-        plain = [c for c in parsed.commands if not c.via]
-        if len(plain) != 1 or not plain[0].name or plain[0].redirects:
-            raise ValueError(
-                f'command pattern "{text}" must be one simple command without '
-                "redirects, like `git diff *`"
-            )
-        words = plain[0].words
-        open_ended = len(words) > 1 and words[-1] == "*"
-        return cls(text, words[:-1] if open_ended else words, open_ended)
-
-    def matches(self, command: SimpleCommand) -> bool:
-        words = command.words
-        if len(words) < len(self.words) or (len(words) > len(self.words) and not self.open_ended):
-            return False
-        return all(fnmatch.fnmatchcase(w, p) for w, p in zip(words, self.words))
-
-
 # --- what an action touches ------------------------------------------------------------------
 
 
@@ -133,6 +102,7 @@ class TouchedPath:
     rel: str | None  # relative to the workspace, None when outside it
     writes: bool = False
     redirect: bool = False
+    unknown: str | None = None  # the word as given, when part of it is an unknown value
 
 
 @dataclass(frozen=True)
@@ -140,6 +110,11 @@ class Vote:
     decision: str
     label: str  # "policy:rule", "policy:default" or "builtin:what"
     why: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The vote as JSON shows it: {"policy", "id", "decision", "reason"}."""
+        policy, _, rule = self.label.rpartition(":")
+        return {"policy": policy, "id": rule, "decision": self.decision, "reason": self.why}
 
 
 @dataclass
@@ -152,6 +127,7 @@ class Part:
     host: str | None = None
     votes: list[Vote] = field(default_factory=list)  # built-in votes, the same for every policy
     tool: str | None = None  # decide this part as another tool (a redirect as write_file)
+    on_path: bool = False  # the action is access to its one path (a file tool, a redirect)
 
 
 def resolve_path(
@@ -215,11 +191,31 @@ def _word_paths(
         candidates.append(word[2:])
     out: list[TouchedPath] = []
     for cand in candidates:
+        if HOLE in cand:
+            out += _unknown_paths(cand, root, writes=writes, redirect=redirect)
+            continue
         matches = _expand_glob(cand, root) if _GLOB_CHARS.search(cand) else []
         if matches:
             out += [resolve_path(m, root, writes=writes, redirect=redirect) for m in matches]
         elif redirect or _looks_like_path(cand, root, sensitive):
             out.append(resolve_path(cand, root, writes=writes, redirect=redirect))
+    return out
+
+
+def _unknown_paths(word: str, root: str, *, writes: bool, redirect: bool) -> list[TouchedPath]:
+    """A word with an unknown part, as far as it can be known: its known leading folders
+    (`/etc/$X` touches /etc), and the word itself marked unknown, which secret-file names and
+    deny rules are matched against. A word without a known `/` (`$f`, `"$name.txt"`) is not
+    taken for a path, unless a redirect writes to it: the sandbox confines what it names."""
+    if "/" not in word.replace(HOLE, "") and not word.startswith("~") and not redirect:
+        return []  # `$f`, `"$name-x"`: not known to be a path
+    known = word.split(HOLE, 1)[0]
+    folder = known.rsplit("/", 1)[0] if "/" in known else ""
+    out = []
+    if folder or known.startswith(("/", "~")):
+        out.append(resolve_path(folder or known[:1], root, writes=writes, redirect=redirect))
+    path = resolve_path(".", root, writes=writes, redirect=redirect)
+    out.append(replace(path, raw=word, unknown=word))
     return out
 
 
@@ -234,7 +230,7 @@ def command_paths(
         for p in _word_paths(r.target, root, writes=r.writes, redirect=True)
     ]
     program = command.program
-    if "/" in program and not program.startswith("/"):
+    if "/" in program and not program.startswith("/") and HOLE not in program:
         paths.append(resolve_path(program, root))  # ./script, ../bin/tool, ~/bin/tool
     for arg in command.args:
         paths += _word_paths(arg, root, sensitive)
@@ -252,6 +248,50 @@ def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]) ->
     ]
 
 
+def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Part]:
+    """One part per simple command, and one per file a redirect writes (as write_file)."""
+    if not isinstance(command, str):
+        return [
+            Part(
+                "shell",
+                votes=[Vote("deny", "builtin:bad-arguments", "shell needs a string `command`")],
+            )
+        ]
+    parsed = parse_command(command)
+    if parsed.unparseable is not None:
+        return [
+            Part(
+                command,
+                votes=[
+                    Vote(
+                        "ask",
+                        "builtin:unparseable",
+                        f"the command cannot be parsed ({parsed.unparseable})",
+                    )
+                ],
+            )
+        ]
+    if not parsed.commands:
+        return [Part(command)]
+    parts = []
+    for c in parsed.commands:
+        text = (c.text or " ".join(c.words)).replace(HOLE, "…")
+        parts.append(Part(text, c, command_paths(c, root, sensitive)))
+        # A redirect that writes a file is a file write: the rules for write_file decide
+        # it too, so a read-only policy stays read-only for `echo x > file`.
+        parts += [
+            Part(
+                f"{text} (writes {p.raw})",
+                paths=[replace(p, redirect=False)],
+                tool="write_file",
+                on_path=True,
+            )
+            for p in parts[-1].paths
+            if p.redirect and p.writes
+        ]
+    return parts
+
+
 def build_parts(
     tool: str,
     args: dict[str, Any],
@@ -267,7 +307,28 @@ def build_parts(
     if touches is None:
         spec = builtin_spec(tool)
         touches = spec.touches if spec is not None else Touches()
-    if touches.command:
+    if tool == INTERACTIVE_TOOL:
+        # What a session starts, and what is typed into it, run as shell commands would:
+        # the `commands:` rules decide them, beside the rules for the tool itself.
+        parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
+        typed = {"start": "command", "send": "input"}.get(str(args.get("action")))
+        if typed is not None and typed in args:
+            typed_parts = _shell_parts(args.get(typed), root, sensitive)
+            # A session started as one program reading the terminal (`bash`, `python3`)
+            # reads what is typed, and each `send` is decided: its stdin is not unknown code.
+            repl = (
+                typed == "command"
+                and len([p for p in typed_parts if not p.command or not p.command.via]) == 1
+            )
+            for part in typed_parts:
+                if repl and part.command is not None:
+                    if part.command.via.endswith("reading stdin"):
+                        continue
+                    flags = tuple(f for f in part.command.flags if "reads-stdin-code" not in f)
+                    part.command = replace(part.command, flags=flags)
+                part.tool = part.tool or "shell"
+                parts.append(part)
+    elif touches.command:
         command = args.get(touches.command)
         if not isinstance(command, str):
             return [
@@ -282,37 +343,7 @@ def build_parts(
                     ],
                 )
             ]
-        parsed = parse_command(command)
-        if parsed.unparseable is not None:
-            return [
-                Part(
-                    command,
-                    votes=[
-                        Vote(
-                            "ask",
-                            "builtin:unparseable",
-                            f"the command cannot be parsed ({parsed.unparseable})",
-                        )
-                    ],
-                )
-            ]
-        if not parsed.commands:
-            return [Part(command)]
-        parts = []
-        for c in parsed.commands:
-            text = c.text or " ".join(c.words)
-            parts.append(Part(text, c, command_paths(c, root, sensitive)))
-            # A redirect that writes a file is a file write: the rules for write_file decide
-            # it too, so a read-only policy stays read-only for `echo x > file`.
-            parts += [
-                Part(
-                    f"{text} (writes {p.raw})",
-                    paths=[replace(p, redirect=False)],
-                    tool="write_file",
-                )
-                for p in parts[-1].paths
-                if p.redirect and p.writes
-            ]
+        parts = _shell_parts(command, root, sensitive)
     elif touches.path:
         raw = args.get(touches.path, touches.default_path)
         if not isinstance(raw, str):
@@ -328,7 +359,7 @@ def build_parts(
                     ],
                 )
             ]
-        parts = [Part(raw, paths=[resolve_path(raw, root, writes=touches.writes)])]
+        parts = [Part(raw, paths=[resolve_path(raw, root, writes=touches.writes)], on_path=True)]
     elif touches.url:
         url = args.get(touches.url)
         try:
@@ -355,12 +386,43 @@ def build_parts(
 
 def _builtin_votes(part: Part, db_files: set[str]) -> list[Vote]:
     votes = []
-    if part.command is not None and part.command.flags:
-        what = ", ".join(describe_flag(f) for f in part.command.flags)
-        votes.append(Vote("ask", "builtin:not-provably-harmless", f"`{part.text}`: {what}"))
+    command = part.command
+    if command is not None:
+        asking = [f for f in command.flags if flag_asks(f)]
+        if asking:
+            what = ", ".join(describe_flag(f) for f in asking)
+            votes.append(Vote("ask", "builtin:not-provably-harmless", f"`{part.text}`: {what}"))
+        if command.name_unknown:
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:unknown-command",
+                    f"`{part.text}`: which program runs is not known until it runs; "
+                    "it is decided as any program",
+                )
+            )
     for path in part.paths:
         if "\0" in path.raw:
             votes.append(Vote("deny", "builtin:bad-path", "a path contains a NUL byte"))
+            continue
+        if path.unknown is not None:
+            if any(globs_intersect(path.unknown, g) for g in SECRET_GLOBS):
+                votes.append(
+                    Vote(
+                        "deny",
+                        "builtin:secret-file",
+                        f"{path.unknown.replace(HOLE, '$…')} could be a secret file "
+                        "(.env or a private key)",
+                    )
+                )
+            if path.writes:
+                votes.append(
+                    Vote(
+                        "ask",
+                        "builtin:unknown-path",
+                        f"`{part.text}` writes to a path that is not known until it runs",
+                    )
+                )
             continue
         forms = (path.absolute, path.literal)
         if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
@@ -428,43 +490,105 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
 # --- one policy's votes ----------------------------------------------------------------------
 
 
-def rule_matches(rule: Any, tool: str, part: Part) -> bool:
-    """Whether a compiled rule applies to a part: every matcher it has must match. An allow
-    rule's `paths` must cover every path touched; ask and deny need only one."""
-    if not any(fnmatch.fnmatchcase(tool, g) for g in rule.tools):
-        return False
-    if rule.command_patterns is not None and (
-        part.command is None or not any(p.matches(part.command) for p in rule.command_patterns)
-    ):
-        return False
-    if rule.host_globs is not None and (
-        part.host is None or not any(fnmatch.fnmatchcase(part.host, g) for g in rule.host_globs)
-    ):
-        return False
-    if rule.path_globs is not None:
-        if not part.paths:
-            return False
-        hits = [any(g.matches(p) for g in rule.path_globs) for p in part.paths]
-        if not (all(hits) if rule.decision == "allow" else any(hits)):
-            return False
-    return True
+# What a rule decides follows from what it names: `paths:` only the paths an action touches,
+# `hosts:` only the host it reaches, `commands:` only the program a shell part runs; a rule
+# naming none of them decides the action itself (the program, a file tool's path, the host).
 
 
-def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
-    """One policy's votes on one part: its matching rules (or its default), plus denies for
-    paths outside the workspace that no matching rule names, plus the built-in votes."""
-    matched = [r for r in policy.compiled_rules() if rule_matches(r, tool, part)]
+def _tool_matches(rule: Any, tool: str) -> bool:
+    return any(fnmatch.fnmatchcase(tool, g) for g in rule.tools)
+
+
+def _is_action_rule(rule: Any) -> bool:
+    return rule.path_globs is None and rule.command_patterns is None and rule.host_globs is None
+
+
+def _command_match(rule: Any, part: Part) -> tuple[bool, bool]:
+    """(could, must) for a rule's `commands:` against the part's command."""
+    if rule.command_patterns is None:
+        return True, True
+    if part.command is None:
+        return False, False
+    results = [p.match(part.command) for p in rule.command_patterns]
+    return any(c for c, _ in results), any(m for _, m in results)
+
+
+def _path_match(rule: Any, path: TouchedPath) -> tuple[bool, bool]:
+    """(could, must) for a rule's `paths:` against one touched path."""
+    if path.unknown is not None:
+        could = any(globs_intersect(path.unknown, g.text) for g in rule.path_globs)
+        return could, False
+    hit = any(g.matches(path) for g in rule.path_globs)
+    return hit, hit
+
+
+def _subject_votes(
+    policy: Any, rules: list[tuple[Any, bool, bool]], subject: str, *, default: bool
+) -> list[Vote]:
+    """Votes on one subject from (rule, could, must) triples: every rule that could match
+    votes, an allow only where it must match; the default when no rule must match."""
     votes = [
-        Vote(r.decision, f"{policy.name}:{r.id}", r.reason or _rule_why(r, part)) for r in matched
+        Vote(
+            r.decision,
+            f"{policy.name}:{r.id}",
+            r.reason or f"{subject} matches rule {r.id} ({r.decision})",
+        )
+        for r, could, must in rules
+        if must or (could and r.decision != "allow")
     ]
-    if not votes:
+    if default and not any(must for _, _, must in rules):
         votes.append(
             Vote(
                 policy.default,
                 f"{policy.name}:default",
-                f"no rule of {policy.name} matches `{part.text}`",
+                f"no rule of {policy.name} matches {subject}",
             )
         )
+    return votes
+
+
+def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
+    """One policy's votes on one part: on the program it runs (or the action itself), on
+    every path it touches and on its host, plus denies for paths outside the workspace that
+    no rule names, plus the built-in votes. The strictest vote decides."""
+    rules = [r for r in policy.compiled_rules() if _tool_matches(r, tool)]
+    votes: list[Vote] = []
+    file_tool = part.on_path
+    if part.host is not None:
+        matched = [(r, True, True) for r in rules if _is_action_rule(r)]
+        matched += [
+            (r, True, True)
+            for r in rules
+            if r.host_globs is not None
+            and r.path_globs is None
+            and any(fnmatch.fnmatchcase(part.host, g) for g in r.host_globs)
+        ]
+        votes += _subject_votes(policy, matched, f"`{part.text}`", default=True)
+    elif not file_tool and (part.command is None or part.command.words != ("",)):
+        matched = []
+        for r in rules:
+            if r.path_globs is not None or r.host_globs is not None:
+                continue
+            could, must = _command_match(r, part)
+            if could:
+                matched.append((r, could, must))
+        votes += _subject_votes(policy, matched, f"`{part.text}`", default=True)
+    action_rules = [(r, True, True) for r in rules if file_tool and _is_action_rule(r)]
+    for path in part.paths:
+        matched = list(action_rules)
+        for r in rules:
+            if r.path_globs is None:
+                continue
+            c_could, c_must = _command_match(r, part)
+            p_could, p_must = _path_match(r, path)
+            if c_could and p_could:
+                matched.append((r, True, c_must and p_must))
+        what = f"{path.raw.replace(HOLE, '$…')}" + (
+            "" if path.raw == part.text else f" (in `{part.text}`)"
+        )
+        votes += _subject_votes(policy, matched, what, default=file_tool)
+        if path.rel is None and path.unknown is None:
+            votes += _outside_votes(policy, rules, part, path)
     if part.host is not None:
         problem = literal_address_problem(part.host)
         if problem and not names_host(policy, part.host, []):
@@ -475,44 +599,41 @@ def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
                     f"{problem}; no rule of {policy.name} names it in hosts:",
                 )
             )
-    for path in part.paths:
-        if path.rel is not None:
-            continue
-        named = any(_names_path(r, tool, part, path) for r in policy.compiled_rules())
-        if not named:
-            votes.append(
-                Vote(
-                    "deny",
-                    "builtin:outside-workspace",
-                    f"{path.raw} is outside the workspace ({path.absolute}) and no "
-                    f"rule of {policy.name} names it",
-                )
-            )
-        elif path.redirect:
-            votes.append(
-                Vote(
-                    "ask",
-                    "builtin:redirect-outside",
-                    f"`{part.text}` redirects to {path.absolute}, outside the workspace",
-                )
-            )
+    if not votes and file_tool:
+        votes.append(
+            Vote(policy.default, f"{policy.name}:default", f"no rule of {policy.name} matches")
+        )
     return votes + part.votes
 
 
-def _names_path(rule: Any, tool: str, part: Part, path: TouchedPath) -> bool:
-    """Whether a rule for this tool (and command) names an outside path by an absolute glob,
-    even if its other paths do not cover everything the part touches."""
-    if not rule.path_globs or not any(fnmatch.fnmatchcase(tool, g) for g in rule.tools):
-        return False
-    if rule.command_patterns is not None and (
-        part.command is None or not any(p.matches(part.command) for p in rule.command_patterns)
-    ):
+def _outside_votes(policy: Any, rules: list[Any], part: Part, path: TouchedPath) -> list[Vote]:
+    named = any(_names_path(r, part, path) for r in rules)
+    if not named:
+        return [
+            Vote(
+                "deny",
+                "builtin:outside-workspace",
+                f"{path.raw} is outside the workspace ({path.absolute}) and no "
+                f"rule of {policy.name} names it",
+            )
+        ]
+    if path.redirect:
+        return [
+            Vote(
+                "ask",
+                "builtin:redirect-outside",
+                f"`{part.text}` redirects to {path.absolute}, outside the workspace",
+            )
+        ]
+    return []
+
+
+def _names_path(rule: Any, part: Part, path: TouchedPath) -> bool:
+    """Whether a rule names an outside path by an absolute glob (for this command, if it
+    names commands too)."""
+    if not rule.path_globs or not _command_match(rule, part)[1]:
         return False
     return any(g.absolute and g.matches(path) for g in rule.path_globs)
-
-
-def _rule_why(rule: Any, part: Part) -> str:
-    return f"`{part.text}` matches rule {rule.id} ({rule.decision})"
 
 
 def names_host(policy: Any, host: str, addresses: list[str]) -> bool:

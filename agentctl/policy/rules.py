@@ -40,7 +40,6 @@ from agentctl.errors import RecipeError
 from agentctl.fieldtypes import Duration, PosFloat, PosInt
 from agentctl.policy.match import (
     STRICTNESS,
-    CommandPattern,
     PathGlob,
     address_problem,
     build_parts,
@@ -49,6 +48,8 @@ from agentctl.policy.match import (
     strictest,
     vote_part,
 )
+from agentctl.policy.patterns import CommandPattern
+from agentctl.policy.votes import rule_label, rule_object
 from agentctl.tools.base import Touches
 from agentctl.yamlload import (
     FieldError,
@@ -320,9 +321,26 @@ class Decision:
     decision: str  # allow | ask | deny
     rules: list[str]  # "policy:rule (decision)" for every rule that voted, "builtin:..." too
     reason: str
+    votes: tuple[dict[str, str], ...] = ()  # the same rules as objects, each with its reason
+
+    @property
+    def rule_objects(self) -> list[dict[str, str]]:
+        """Every rule that voted as {"policy", "id", "decision", "reason"} (the JSON form)."""
+        return [dict(v) for v in self.votes] or [rule_object(r) for r in self.rules]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "rules": list(self.rules), "reason": self.reason}
+        return {"decision": self.decision, "rules": self.rule_objects, "reason": self.reason}
+
+    def with_builtin(self, rule_id: str, decision: str, reason: str) -> Decision:
+        """This decision made at least `decision` by a built-in rule (sandbox unavailable, a
+        masked secret), which is listed with the others."""
+        vote = {"policy": "builtin", "id": rule_id, "decision": decision, "reason": reason}
+        return Decision(
+            strictest([self.decision, decision]),
+            [*self.rules, f"builtin:{rule_id} ({decision})"],
+            reason,
+            (*self.rule_objects, vote),
+        )
 
 
 def _unique(items: Sequence[str]) -> list[str]:
@@ -363,8 +381,16 @@ class PolicySet:
         ]
         final = strictest([v.decision for v in votes])
         rules = _unique([f"{v.label} ({v.decision})" for v in votes])
+        objects: dict[str, dict[str, str]] = {}
+        for v in votes:
+            # One object per rule and decision; its reasons joined, the first ones first.
+            key = f"{v.label} ({v.decision})"
+            if key not in objects:
+                objects[key] = v.to_dict()
+            elif v.why not in objects[key]["reason"].split("; "):
+                objects[key]["reason"] += "; " + v.why
         reason = "; ".join(_unique([v.why for v in votes if v.decision == final]))
-        return Decision(final, rules, reason)
+        return Decision(final, rules, reason, tuple(objects.values()))
 
     @property
     def limits(self) -> PolicyLimits:
@@ -530,5 +556,7 @@ __all__ = [
     "load_policy",
     "load_policy_text",
     "make_url_checker",
+    "rule_label",
+    "rule_object",
     "run_policy_tests",
 ]

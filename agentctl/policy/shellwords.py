@@ -1,14 +1,20 @@
 """A shell command -> the simple commands it would run, for the policy to decide one by one.
 
-Owns parsing with bashlex (a port of bash's own grammar: the command is never matched as
-text), normalising each simple command (name without directory or quotes, argument words with
-quotes removed, redirects with their direction) and flagging what the parser cannot prove
-harmless: substitutions, expansions in a command name, assignments, commands that run other
-commands (`env`, `xargs`, `bash -c`, `find -exec`, `python -c`, ...), sourcing, function
-definitions. Where a wrapper's inner command can be seen (`env rm x`, `bash -c "rm x"`,
-`$(rm x)`), it is yielded as a simple command of its own too, so a deny rule still sees it.
-Anything bashlex cannot parse is one "unparseable" result; the policy asks about it. Which
-commands run other code is known to `agentctl.policy.wrappers`.
+Owns parsing with bashlex (a port of bash's own grammar, fixed in
+`agentctl.policy.bashgrammar`: the command is never matched as text), normalising each simple
+command (name as written and without directory, argument words with quotes removed,
+redirects with their direction), and marking what the parser cannot know: a word holding an
+expansion (`$HOME`, `"$f"`, `$((1+2))`) keeps its known text and has HOLE where the unknown
+value goes; an unquoted one may split into several words (`splits`). Brace expansion is done
+here. Flags say what a person should look at: substitutions, an expansion in the command
+name, environment that runs code, commands that run other commands (`bash -c`, `eval`,
+`sudo`, ...), sourcing, function definitions; `flag_asks` says which of them ask by
+themselves. Where a wrapper's inner command can be seen (`env rm x`, `bash -c "rm x"`,
+`$(rm x)`, `find -exec`, `rg --pre sh`), it is yielded as a simple command of its own too, so
+a deny rule still sees it; code that cannot be seen is a command whose name and words are
+unknown. Anything bashlex cannot parse is one "unparseable" result; the policy asks about it.
+Which commands run other code is known to `agentctl.policy.wrappers` and
+`agentctl.policy.runs_code`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import threading
 from dataclasses import dataclass, field
 
 from agentctl.policy.bash_tables import import_bashlex
-from agentctl.policy.wrappers import Inner, analyse_command
+from agentctl.policy.bashgrammar import rewrite_conditionals
+from agentctl.policy.environment import analyse_assignment
+from agentctl.policy.inner import HOLE, Inner
+from agentctl.policy.wrappers import analyse_command
 
 # bashlex with its parser tables read from a file, not rebuilt at every start (0.15-0.3 s);
 # the import also loads bashlex.ast, .errors and .heredoc used below.
@@ -51,7 +60,41 @@ FLAG_TEXT = {
     "heredoc-expansion": "an unquoted here-document with expansions",
     "too-deep": "command strings nested too deeply",
     "unparseable-inner": "an inner command string that cannot be parsed",
+    "hidden-command": "a command hidden inside ${...} where the parser cannot read it",
+    "code-in-environment": "an environment variable that makes programs run other code",
+    "environment": "an environment variable that may change how programs run",
+    "find-writes": "find -fprint/-fls writes a file",
 }
+# Flags that by themselves make a command at least `ask`. The others only explain: what they
+# mark is decided through the inner commands and unknown words (a `$VAR` argument, what
+# `xargs` or `find -exec` run, an environment variable that holds a command).
+_QUIET_FLAGS = {
+    "expansion-in-argument",
+    "expansion-in-name",  # builtin:unknown-command says it
+    "brace-expansion",
+    "ansi-c-quoting",
+    "assignment",
+    "find-exec",
+    "find-delete",
+}
+# Commands that run another command in a way that outlives or escapes the job, changes who
+# runs it, or hands it to another shell: asked even when the inner command can be seen.
+_ASKING_RUNNERS = {
+    "eval", "su", "sg", "sudo", "doas", "pkexec", "runuser", "script", "nohup", "setsid",
+    "systemd-run", "chroot", "nsenter", "unshare", "at", "batch", "watch", "parallel",
+    "proxychains", "proxychains4", "torsocks", "busybox", "trap", "sh", "bash", "zsh", "dash",
+    "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh",
+}  # fmt: skip
+
+
+def flag_asks(flag: str) -> bool:
+    """Whether a flag makes its command at least `ask` by itself."""
+    code, _, detail = flag.partition(":")
+    if code in _QUIET_FLAGS:
+        return False
+    if code == "runs-command":
+        return detail.split(" ", 1)[0] in _ASKING_RUNNERS
+    return True
 
 
 @dataclass(frozen=True)
@@ -79,10 +122,15 @@ class SimpleCommand:
     text: str = ""  # the source text of this part
     via: str = ""  # "" as written; else what runs it: "env", "$(...)", "bash -c", ...
     program: str = ""  # the name as written, quotes removed (`./tool`, `/bin/rm`)
+    splits: tuple[int, ...] = ()  # indexes into `words` of words that may become several
 
     @property
     def words(self) -> tuple[str, ...]:
         return (self.name, *self.args)
+
+    @property
+    def name_unknown(self) -> bool:
+        return HOLE in self.name
 
 
 @dataclass
@@ -139,61 +187,7 @@ def remove_quotes(raw: str) -> str | None:
     return "".join(out)
 
 
-# --- bashlex fixes ---------------------------------------------------------------------------
-
 _LOCK = threading.Lock()  # bashlex copies a module-level parser; keep one parse at a time
-
-
-def _unquote_delimiter(word: str) -> tuple[str, bool]:
-    """A here-document delimiter without its quotes, and whether it had any (bash rules)."""
-    out, quoted, i = [], False, 0
-    while i < len(word):
-        c = word[i]
-        if c == "\\" and i + 1 < len(word):
-            out.append(word[i + 1])
-            quoted, i = True, i + 2
-            continue
-        if c in "'\"":
-            end = word.find(c, i + 1)
-            end = len(word) if end < 0 else end
-            out.append(word[i + 1 : end])
-            quoted, i = True, end + 1
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out), quoted
-
-
-def _makeheredoc(tokenizer, redirnode, lineno, killleading):
-    # bashlex compares lines with the delimiter as written, so `<<'EOF'` never ends; bash
-    # removes the quotes first (and then does not expand the body, which we record).
-    delimiter, quoted = _unquote_delimiter(redirnode.output.word)
-    redirnode.quoted_delimiter = quoted
-    document, startpos = [], tokenizer._shell_input_line_index
-    line = tokenizer.readline(False)
-    while line:
-        if killleading:
-            line = line.lstrip("\t")
-        if line.rstrip("\n") == delimiter and line.endswith("\n"):
-            break
-        document.append(line)
-        line = tokenizer.readline(False)
-    if not line:
-        raise bashlex.errors.ParsingError(
-            f"here-document delimited by end-of-file (wanted {delimiter!r})",
-            tokenizer._shell_input_line,
-            tokenizer._shell_input_line_index,
-        )
-    endpos = tokenizer._shell_input_line_index - 1
-    redirnode.heredoc = bashlex.ast.node(
-        kind="heredoc", value="".join(document), pos=(startpos, endpos)
-    )
-    if redirnode.pos[1] + 1 == startpos:
-        redirnode.pos = (redirnode.pos[0], endpos)
-    return redirnode.heredoc.value
-
-
-bashlex.heredoc.makeheredoc = _makeheredoc
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -220,9 +214,10 @@ def _parse(command: str, depth: int) -> ParsedShell:
     if _only_comments(command):
         return ParsedShell([])
     try:
+        readable = rewrite_conditionals(command)
         with _LOCK:
-            trees = bashlex.parse(command)
-        walker = _Walker(command, depth)
+            trees = bashlex.parse(readable)
+        walker = _Walker(readable, depth)
         for tree in trees:
             walker.visit(tree, ())
     except RecursionError:
@@ -245,13 +240,43 @@ class _Walker:
         return self.source[start:end]
 
     def word(self, node) -> str:
-        """A word with quotes removed. bashlex gets mixed quoting wrong (`"r"'m'` -> r'm'),
-        so words without expansions are unquoted here from their source text, as bash does;
-        words with expansions keep bashlex's text (they are flagged anyway)."""
-        if any(p.kind != "tilde" for p in getattr(node, "parts", []) or []):
-            return node.word
-        unquoted = remove_quotes(self.text(node))
-        return node.word if unquoted is None else unquoted
+        """A word with quotes removed and HOLE for each expansion (see `words`)."""
+        return self.words(node)[0][0]
+
+    def words(self, node) -> tuple[list[str], bool]:
+        """The words one shell word becomes, with quotes removed, and whether they may split
+        further (an unquoted expansion). bashlex gets mixed quoting wrong (`"r"'m'` -> r'm'),
+        so words are unquoted here from their source text, as bash does; each expansion
+        (`$X`, `${X}`, `$(...)`, `$((...))`) becomes HOLE; `{a,b}` is expanded."""
+        raw = self.text(node)
+        if "$'" in raw or '$"' in raw:  # bashlex misreads them; the value is not decoded
+            return [HOLE], True
+        start = node.pos[0]
+        pieces, last, splits = [], 0, False
+        parts = sorted(
+            (p for p in getattr(node, "parts", None) or [] if p.kind != "tilde"),
+            key=lambda p: p.pos[0],
+        )
+        for part in parts:
+            a, b = part.pos[0] - start, part.pos[1] - start
+            if a < last or a < 0 or b > len(raw):
+                continue
+            pieces.append(raw[last:a])
+            splits = splits or not _inside_double_quotes(raw, a)
+            pieces.append(HOLE)
+            last = b
+        pieces.append(raw[last:])
+        text = "".join(pieces)
+        if "{" in text and "}" in text and not splits:
+            expanded = expand_braces(text)
+            if expanded is not None and len(expanded) > 1:
+                out = [remove_quotes(w) for w in expanded]
+                if all(w is not None for w in out):
+                    return [w for w in out if w is not None], False
+        unquoted = remove_quotes(text)
+        if unquoted is None:  # $'...' or $"...": a value we do not decode
+            return [HOLE], True
+        return [unquoted], splits
 
     def visit(self, node, redirects: tuple[Redirect, ...]) -> None:
         kind = node.kind
@@ -273,11 +298,11 @@ class _Walker:
             self.out.append(SimpleCommand("", (), (), ("function-definition",), self.text(node)))
             for part in node.parts[1:]:
                 self.visit(part, redirects)
-        elif kind == "word":  # a `for` loop's word list: its substitutions run
+        elif kind == "word":  # a `for` list or `case` word/pattern: its substitutions run
             word_flags: set[str] = set()
             word_inner: list = []
             self._scan_word(node, word_flags, word_inner, in_name=False)
-            if word_flags & {"command-substitution", "process-substitution"}:
+            if any(flag_asks(f) for f in word_flags):
                 self.out.append(
                     SimpleCommand("", (), (), tuple(sorted(word_flags)), self.text(node))
                 )
@@ -289,7 +314,10 @@ class _Walker:
 
     def _visit_all(self, nodes) -> None:
         for node in nodes:
-            self.visit(node, ())
+            if isinstance(node, SimpleCommand):
+                self.out.append(node)
+            else:
+                self.visit(node, ())
 
     def _scan_word(self, node, flags: set[str], inner: list, *, in_name: bool) -> None:
         for part in getattr(node, "parts", []) or []:
@@ -302,8 +330,13 @@ class _Walker:
                 inner.append(part.command)
             elif kind == "parameter":
                 flags.add("expansion-in-name" if in_name else "expansion-in-argument")
-                if not hasattr(part, "value"):
+                value = getattr(part, "value", None)
+                if value is None:
                     flags.add("ansi-c-quoting")  # bashlex reads $'..' as an empty parameter
+                elif any(m in value for m in ("$(", "`", "<(", ">(")) or value.endswith("@P"):
+                    # bashlex does not look inside ${...}: a command there runs unseen.
+                    flags.add("hidden-command")
+                    inner.append(_unknown_command("${...}"))
             elif kind == "tilde":
                 if in_name:
                     flags.add("expansion-in-name")
@@ -314,7 +347,7 @@ class _Walker:
             flags.add("ansi-c-quoting")
         word = getattr(node, "word", "")
         if "{" in word and "}" in word and ("," in word or ".." in word):
-            flags.add("brace-expansion")  # bashlex leaves {a,b} unexpanded
+            flags.add("brace-expansion")
 
     def _redirects(self, nodes) -> tuple[list[Redirect], set[str], list]:
         out: list[Redirect] = []
@@ -356,10 +389,15 @@ class _Walker:
         inner: list = []
         words = []
         redirect_nodes = []
+        assigned: list[Inner] = []
         for part in node.parts:
             if part.kind == "assignment":
                 flags.add("assignment")
                 self._scan_word(part, flags, inner, in_name=False)
+                key, _, value = self.word(part).partition("=")
+                more_flags, more = analyse_assignment(key.rstrip("+"), value)
+                flags |= more_flags
+                assigned += more
             elif part.kind == "word":
                 words.append(part)
             elif part.kind == "redirect":
@@ -368,16 +406,21 @@ class _Walker:
                 raise _Unsupported(f"unsupported part of a command: {part.kind}")
         own, redirect_flags, redirect_inner = self._redirects(redirect_nodes)
         flags |= redirect_flags
+        texts: list[str] = []
+        splits: list[int] = []
         for i, word in enumerate(words):
             self._scan_word(word, flags, inner, in_name=i == 0)
-        texts = [self.word(w) for w in words]
+            more_words, may_split = self.words(word)
+            if may_split:
+                splits += range(len(texts), len(texts) + len(more_words))
+            texts += more_words
         name = normalise_name(texts[0]) if texts else ""
         args = tuple(texts[1:])
         redirects = inherited + tuple(own)
         stdin = tuple(r.target for r in redirects if r.direction in ("heredoc", "herestring"))
         extra_flags, inners = analyse_command(name, args, stdin)
         flags |= extra_flags
-        nested = _expand(inners, self.depth, flags)
+        nested = _expand(assigned + inners, self.depth, flags)
         self.out.append(
             SimpleCommand(
                 name,
@@ -387,27 +430,120 @@ class _Walker:
                 self.text(node),
                 "",
                 texts[0] if texts else "",
+                tuple(splits),
             )
         )
         self.out.extend(nested)
         self._visit_all(inner + redirect_inner)
 
 
+def _inside_double_quotes(raw: str, index: int) -> bool:
+    """Whether position `index` of a word's source text is inside "double quotes"."""
+    quote, i = "", 0
+    while i < index:
+        c = raw[i]
+        if c == "\\" and quote != "'":
+            i += 2
+            continue
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        i += 1
+    return quote == '"'
+
+
+MAX_BRACE_WORDS = 256
+
+
+def expand_braces(word: str) -> list[str] | None:
+    """Bash brace expansion of one word (`a{b,c}d`, `{1..3}`), or None where it is not
+    sure (quotes or escapes around braces, too many results)."""
+    if "'" in word or '"' in word or "\\" in word or "$" in word:
+        return None
+    out = _braces(word)
+    return out if out is not None and len(out) <= MAX_BRACE_WORDS else None
+
+
+def _braces(word: str) -> list[str] | None:
+    depth, start = 0, -1
+    for i, c in enumerate(word):
+        if c == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif c == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                body = word[start + 1 : i]
+                options = _brace_options(body)
+                if options is None:
+                    rest = _braces(word[i + 1 :])
+                    if rest is None:
+                        return None
+                    return [word[: i + 1] + r for r in rest]
+                head, tail = word[:start], _braces(word[i + 1 :])
+                if tail is None:
+                    return None
+                out: list[str] = []
+                for option in options:
+                    inner = _braces(option)
+                    if inner is None:
+                        return None
+                    out += [head + x + t for x in inner for t in tail]
+                    if len(out) > MAX_BRACE_WORDS:
+                        return None
+                return out
+    return [word]
+
+
+def _brace_options(body: str) -> list[str] | None:
+    """`a,b` -> [a, b]; `1..3` -> [1, 2, 3]; None when the braces are literal."""
+    parts, depth, last = [], 0, 0
+    for i, c in enumerate(body):
+        depth += (c == "{") - (c == "}")
+        if c == "," and depth == 0:
+            parts.append(body[last:i])
+            last = i + 1
+    if parts:
+        return [*parts, body[last:]]
+    ends = body.split("..")
+    if len(ends) in (2, 3) and all(e.lstrip("-").isdigit() for e in ends):
+        a, b = int(ends[0]), int(ends[1])
+        step = abs(int(ends[2])) if len(ends) == 3 and int(ends[2]) else 1
+        if abs(b - a) // step > MAX_BRACE_WORDS:
+            return None
+        return [str(n) for n in range(a, b + (1 if b >= a else -1), step if b >= a else -step)]
+    if len(ends) == 2 and all(len(e) == 1 and e.isalpha() for e in ends):
+        a, b = ord(ends[0]), ord(ends[1])
+        return [chr(n) for n in range(a, b + (1 if b >= a else -1), 1 if b >= a else -1)]
+    return None
+
+
+def _unknown_command(via: str) -> SimpleCommand:
+    """Code the parser cannot see: any program with any words."""
+    return SimpleCommand(HOLE, (HOLE,), (), (), f"<unknown code run by {via}>", via, HOLE, (0, 1))
+
+
 # --- what a command runs ---------------------------------------------------------------------
 
 
 def _expand(inners: list[Inner], depth: int, flags: set[str]) -> list[SimpleCommand]:
-    """The simple commands of what a command runs (see shellwrappers), recursively."""
+    """The simple commands of what a command runs (see wrappers, runs_code), recursively."""
     out: list[SimpleCommand] = []
     for inner in inners:
-        if inner.words is not None:
-            out += _from_words(list(inner.words), inner.via, depth)
+        if inner.is_unknown:
+            out.append(_unknown_command(inner.via))
+        elif inner.words is not None:
+            out += _from_words(list(inner.words), inner.via, depth, inner.splits)
         else:
             out += _from_source(inner.source or "", inner.via, depth, flags)
     return out
 
 
-def _from_words(words: list[str], via: str, depth: int) -> list[SimpleCommand]:
+def _from_words(
+    words: list[str], via: str, depth: int, splits: tuple[int, ...] = ()
+) -> list[SimpleCommand]:
     """The simple command made of already-split words (a wrapper's inner command) and what
     it in turn runs."""
     if not words:
@@ -416,23 +552,30 @@ def _from_words(words: list[str], via: str, depth: int) -> list[SimpleCommand]:
         return [SimpleCommand("", (), (), ("too-deep",), " ".join(words), via)]
     name, args = normalise_name(words[0]), tuple(words[1:])
     flags, inners = analyse_command(name, args)
+    if HOLE in name:
+        flags.add("expansion-in-name")
     nested = _expand(inners, depth + 1, flags)
+    text = " ".join(words).replace(HOLE, "…")
     return [
-        SimpleCommand(name, args, (), tuple(sorted(flags)), " ".join(words), via, words[0]),
+        SimpleCommand(name, args, (), tuple(sorted(flags)), text, via, words[0], splits),
         *nested,
     ]
 
 
 def _from_source(text: str, via: str, depth: int, flags: set[str]) -> list[SimpleCommand]:
     """The simple commands of a command string another shell runs (`bash -c`, `eval`)."""
+    if HOLE in text:
+        return [_unknown_command(via)]
     if depth > MAX_DEPTH:
         flags.add("too-deep")
-        return []
+        return [_unknown_command(via)]
     parsed = _parse(text, depth + 1)
     if parsed.unparseable is not None:
         flags.add("unparseable-inner")
-        return []
+        return [_unknown_command(via)]
     return [
-        SimpleCommand(c.name, c.args, c.redirects, c.flags, c.text, c.via or via, c.program)
+        SimpleCommand(
+            c.name, c.args, c.redirects, c.flags, c.text, c.via or via, c.program, c.splits
+        )
         for c in parsed.commands
     ]

@@ -1,15 +1,21 @@
-"""What a command runs besides itself: wrappers, shells, interpreters, find, awk, sed, git.
+"""What a command runs besides itself: wrappers, shells and interpreters.
 
-Owns the knowledge of commands that run other code (`env rm x`, `bash -c "..."`,
-`find -exec`, `python -c`, `awk 'system(...)'`, `sed 's/x/y/e'`, `git -c`/aliases) as flags,
-and, where the inner command can be seen, that command as words or as a string a shell would
-parse. Pure word analysis: `agentctl.policy.shellwords` parses and recurses into what this returns.
+Owns the knowledge of commands whose job is to run another command (`env rm x`,
+`bash -c "..."`, `xargs rm`, `sudo`, `timeout`, `eval`, `python -c`) as flags, and, where the
+inner command can be seen, that command as words or as a string a shell would parse; what
+xargs appends and what a shell reads from a pipe are unknown words. Options of other programs
+that run code (`rg --pre`, `sed e`, `git -c core.pager`, `find -exec`, ...) are in the table of
+`agentctl.policy.runs_code`, which `analyse_command` consults. Pure word analysis:
+`agentctl.policy.shellwords` parses and recurses into what this returns.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from agentctl.policy.environment import analyse_assignment
+from agentctl.policy.inner import HOLE, Inner
+from agentctl.policy.runs_code import CODE_RUNNERS
 
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh"}
 _INTERPRETER = re.compile(
@@ -47,7 +53,6 @@ _INTERPRETER_VALUE_OPTS = {
     "--loader",
     "-x",
 }
-_AWKS = {"awk", "gawk", "mawk", "nawk"}
 
 # Wrappers whose inner command is the rest of the words after their options: name ->
 # (options that take a value, positional words to skip before the command).
@@ -155,117 +160,6 @@ _JOINING = {"eval", "watch", "parallel"}
 # Builtins whose effect outlives the command (aliases, hashed paths, traps, exported names).
 _STATE_BUILTINS = {"alias", "hash", "enable", "trap", "bind", "complete", "fc", "shopt"}
 _DECLARERS = {"export", "declare", "typeset", "readonly", "local"}
-_GIT_SAFE = frozenset(
-    [
-        "add",
-        "am",
-        "annotate",
-        "apply",
-        "archive",
-        "bisect",
-        "blame",
-        "branch",
-        "bundle",
-        "cat-file",
-        "check-attr",
-        "check-ignore",
-        "check-mailmap",
-        "checkout",
-        "cherry",
-        "cherry-pick",
-        "citool",
-        "clean",
-        "clone",
-        "commit",
-        "commit-graph",
-        "commit-tree",
-        "count-objects",
-        "describe",
-        "diff",
-        "diff-files",
-        "diff-index",
-        "diff-tree",
-        "fetch",
-        "for-each-ref",
-        "format-patch",
-        "fsck",
-        "gc",
-        "grep",
-        "hash-object",
-        "help",
-        "init",
-        "log",
-        "ls-files",
-        "ls-remote",
-        "ls-tree",
-        "merge",
-        "merge-base",
-        "mktag",
-        "mktree",
-        "mv",
-        "name-rev",
-        "notes",
-        "prune",
-        "pull",
-        "push",
-        "range-diff",
-        "read-tree",
-        "rebase",
-        "reflog",
-        "remote",
-        "repack",
-        "replace",
-        "reset",
-        "restore",
-        "rev-list",
-        "rev-parse",
-        "revert",
-        "rm",
-        "shortlog",
-        "show",
-        "show-branch",
-        "show-ref",
-        "sparse-checkout",
-        "stash",
-        "status",
-        "stripspace",
-        "submodule",
-        "switch",
-        "symbolic-ref",
-        "tag",
-        "config",
-        "update-index",
-        "update-ref",
-        "var",
-        "verify-commit",
-        "verify-pack",
-        "verify-tag",
-        "version",
-        "whatchanged",
-        "worktree",
-        "write-tree",
-    ]
-)
-_GIT_VALUE_OPTS = {
-    "-C",
-    "-c",
-    "--git-dir",
-    "--work-tree",
-    "--namespace",
-    "--super-prefix",
-    "--config-env",
-    "--exec-path",
-    "--list-cmds",
-}
-
-
-@dataclass(frozen=True)
-class Inner:
-    """A command another command runs: split words, or a string a shell parses."""
-
-    via: str  # what runs it: "env", "bash -c", "find -exec", ...
-    words: tuple[str, ...] | None = None
-    source: str | None = None
 
 
 def _skip_options(
@@ -318,31 +212,54 @@ def analyse_command(
             if name == "parallel" and ":::" in inner:
                 inner = inner[: inner.index(":::")]
             return flags, [Inner(name, source=" ".join(inner))]
+        if name == "xargs":
+            return flags, [_xargs_inner(args[:start], tuple(inner))]
         return flags, [Inner(name, words=tuple(inner))]
     if name in ("su", "sg", "script") or name in _SHELLS:
         return _analyse_shell(name, args, stdin)
-    if name == "find":
-        return _analyse_find(args)
     if _INTERPRETER.match(name):
         return _analyse_interpreter(name, args), []
-    if name in _AWKS:
-        return _analyse_awk(args), []
-    if name in ("sed", "gsed"):
-        return _analyse_sed(args), []
-    if name == "git":
-        return _analyse_git(args), []
-    if name in _STATE_BUILTINS or (name in _DECLARERS and any("=" in a for a in args)):
+    inners: list[Inner] = []
+    if name in CODE_RUNNERS:
+        more_flags, inners = CODE_RUNNERS[name](args)
+        flags |= more_flags
+    if name in _DECLARERS:
+        for word in args:
+            key, eq, value = word.partition("=")
+            if eq and not key.startswith("-"):
+                more_flags, more = analyse_assignment(key, value)
+                flags |= more_flags
+                inners += more
+    if name in _STATE_BUILTINS:
         flags.add(f"shell-state:{name}")
         if name == "trap" and args:
-            return flags, [Inner("trap", source=args[0])]
+            return flags, [*inners, Inner("trap", source=args[0])]
     if name in ("mapfile", "readarray") and "-C" in args:
         flags.add(f"shell-state:{name}")
-    return flags, []
+        inners.append(Inner.unknown(name))
+    return flags, inners
+
+
+def _xargs_inner(options: tuple[str, ...], words: tuple[str, ...]) -> Inner:
+    """xargs runs its command with words read from stdin: unknown ones, that may start with
+    `-`. With -I/--replace they replace the placeholder; else they are appended."""
+    words = words or ("echo",)
+    placeholder = None
+    for i, word in enumerate(options):
+        if word in ("-I", "--replace") and i + 1 < len(options):
+            placeholder = options[i + 1]
+        elif word.startswith("--replace=") or (word.startswith("-I") and len(word) > 2):
+            placeholder = word.split("=", 1)[1] if "=" in word else word[2:]
+        elif word in ("-i", "--replace"):
+            placeholder = "{}"
+    if placeholder:
+        return Inner("xargs", words=tuple(w.replace(placeholder, HOLE) for w in words))
+    return Inner("xargs", words=(*words, HOLE), splits=(len(words),))
 
 
 def _analyse_env(args: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
     flags: set[str] = set()
-    i, nested = 0, []
+    i, nested = 0, list[Inner]()
     while i < len(args):
         word = args[i]
         if word in ("-S", "--split-string") and i + 1 < len(args):
@@ -362,13 +279,16 @@ def _analyse_env(args: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
             i += 1
             continue
         if "=" in word and not word.startswith("="):
-            flags.add("assignment")
+            key, _, value = word.partition("=")
+            more_flags, more = analyse_assignment(key, value)
+            flags |= more_flags
+            nested += more
             i += 1
             continue
         break
     if i < len(args):
         flags.add("runs-command:env")
-        nested = [Inner("env", words=args[i:])]
+        nested.append(Inner("env", words=args[i:]))
     return flags, nested
 
 
@@ -409,27 +329,9 @@ def _analyse_shell(
     if rest and rest[0] != "-":
         return flags, []  # runs a script file, like ./script would
     flags.add(f"reads-stdin-code:{name}")
-    nested: list[Inner] = []
-    nested += [Inner(f"{name} <<", source=body) for body in stdin]
-    return flags, nested
-
-
-def _analyse_find(args: tuple[str, ...]) -> tuple[set[str], list[Inner]]:
-    flags: set[str] = set()
-    nested: list[Inner] = []
-    i = 0
-    while i < len(args):
-        if args[i] in ("-exec", "-execdir", "-ok", "-okdir"):
-            flags.add("find-exec")
-            end = i + 1
-            while end < len(args) and args[end] not in (";", "+"):
-                end += 1
-            nested.append(Inner("find " + args[i], words=args[i + 1 : end]))
-            i = end
-        elif args[i] == "-delete":
-            flags.add("find-delete")
-        i += 1
-    return flags, nested
+    if not stdin:
+        return flags, [Inner.unknown(f"{name} reading stdin")]
+    return flags, [Inner(f"{name} <<", source=body) for body in stdin]
 
 
 def _analyse_interpreter(name: str, args: tuple[str, ...]) -> set[str]:
@@ -457,124 +359,4 @@ def _analyse_interpreter(name: str, args: tuple[str, ...]) -> set[str]:
         return {f"inline-code:{name}"}
     if i >= len(args) or args[i] == "-":
         return {f"reads-stdin-code:{name}"}
-    return set()
-
-
-def _analyse_awk(args: tuple[str, ...]) -> set[str]:
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word in ("-f", "--file") or word.startswith("-f"):
-            return {"awk-system"}  # the program is in a file we do not read
-        if word in ("-v", "-F", "--assign", "--field-separator"):
-            i += 2
-            continue
-        if word == "--":
-            i += 1
-            break
-        if word.startswith("-") and word != "-":
-            i += 1
-            continue
-        break
-    program = args[i] if i < len(args) else ""
-    # system(), pipes to/from commands and getline from a command run other programs.
-    if "system" in program or "|" in program or "getline" in program:
-        return {"awk-system"}
-    return set()
-
-
-def _analyse_sed(args: tuple[str, ...]) -> set[str]:
-    scripts, i, given = [], 0, False
-    while i < len(args):
-        word = args[i]
-        if word in ("-e", "--expression") and i + 1 < len(args):
-            scripts.append(args[i + 1])
-            given, i = True, i + 2
-            continue
-        if word.startswith("--expression="):
-            scripts.append(word.split("=", 1)[1])
-            given, i = True, i + 1
-            continue
-        if word in ("-f", "--file") or word.startswith("--file="):
-            return {"sed-exec"}
-        if word.startswith("-") and word != "-":
-            i += 1
-            continue
-        if not given:
-            scripts.append(word)
-            given = True
-        i += 1
-    return {"sed-exec"} if any(_sed_script_runs(s) for s in scripts) else set()
-
-
-def _sed_delimited(script: str, i: int, delim: str) -> int:
-    """Index of the closing `delim` of a sed regex/replacement starting after index i."""
-    i += 1
-    while i < len(script) and script[i] != delim:
-        i += 2 if script[i] == "\\" else 1
-    return i
-
-
-def _sed_script_runs(script: str) -> bool:
-    """Whether a sed script uses e (run a command), w/W (write a file) or r/R (read one)."""
-    i, n = 0, len(script)
-    while i < n:
-        c = script[i]
-        if c in " \t\n;{}!,$~+0123456789":
-            i += 1
-        elif c == "/":
-            i = _sed_delimited(script, i, "/") + 1
-            while i < n and script[i] in "IM":
-                i += 1
-        elif c == "\\" and i + 1 < n:
-            i = _sed_delimited(script, i + 1, script[i + 1]) + 1
-        elif c in "sy" and i + 1 < n:
-            delim = script[i + 1]
-            end = _sed_delimited(script, _sed_delimited(script, i + 1, delim), delim) + 1
-            j = end
-            while j < n and script[j] not in ";\n}":
-                if c == "s" and script[j] in "ewW":
-                    return True
-                j += 1
-            i = j
-        elif c in "eEwWrR":
-            return True
-        elif c in "aic:btT#":
-            while i < n and script[i] != "\n" and not (c in "btT" and script[i] == ";"):
-                i += 1
-        else:
-            i += 1
-    return False
-
-
-def _analyse_git(args: tuple[str, ...]) -> set[str]:
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word in ("-c", "--config-env") or word.startswith(("--config-env=", "--exec-path")):
-            return {"git-config"}
-        if word in _GIT_VALUE_OPTS:
-            i += 2
-            continue
-        if word.startswith("-"):
-            i += 1
-            continue
-        break
-    if i >= len(args):
-        return set()
-    sub, rest = args[i], args[i + 1 :]
-    if sub not in _GIT_SAFE:
-        return {"git-config"}  # an alias or an external git-* command we cannot see
-    if (
-        sub == "config"
-        and not any(a in ("--get", "--get-all", "--list", "-l", "--get-regexp") for a in rest)
-        and len([a for a in rest if not a.startswith("-")]) > 1
-    ):
-        return {"git-config"}
-    if (
-        (sub == "rebase" and any(a in ("-x", "--exec") or a.startswith("--exec=") for a in rest))
-        or (sub == "submodule" and "foreach" in rest)
-        or (sub == "bisect" and "run" in rest)
-    ):
-        return {"git-config"}
     return set()

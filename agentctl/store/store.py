@@ -447,7 +447,7 @@ class Store:
         tool: str | None,
         args: Mapping[str, Any],
         action_hash: str,
-        rules: list[str],
+        rules: list[Any],  # rule objects; strings in rows written before them
         reason: str,
         now: float,
     ) -> None:

@@ -215,7 +215,8 @@ def render_approval(
                 parts.append(Text.assemble((f"{key}: ", "dim"), compact_blank_runs(shown)))
     rules = request.get("rules") or []
     if rules:
-        parts.append(Text.assemble(("asked by: ", "dim"), _visible(rules_words(rules), "yellow")))
+        said = rules_words(rules, reasons=True)
+        parts.append(Text.assemble(("asked by: ", "dim"), _visible(said, "yellow")))
     elif tool is not None and not str(request.get("reason", "")).startswith("uncertain"):
         parts.append(Text("asked by: the policy's default (no rule matched)", style="dim"))
     if diff:

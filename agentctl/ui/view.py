@@ -30,6 +30,7 @@ from agentctl.events import (
     check_attempt,
     describe_event,
 )
+from agentctl.policy.votes import rule_label
 from agentctl.ui.words import result_words, rules_words
 from agentctl.visible import make_visible
 
@@ -165,7 +166,7 @@ class JobViewState:
                 tool=data.get("tool") or "",
                 args=dict(data.get("args") or {}),
                 decision=data.get("decision"),
-                rules=list(data.get("rules") or []),
+                rules=[rule_label(r) for r in data.get("rules") or []],
                 started=event.ts,
                 check=check_attempt(data.get("key")),
             )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentctl.policy.votes import rule_label
+
 FAILURE_TAIL_LINES = 15
 
 _RESULT_WORDS = {
@@ -48,23 +50,31 @@ def error_kind_words(kind: str | None) -> str:
     return _ERROR_KINDS.get(kind or "", "failed")
 
 
-def rule_words(label: str) -> str:
+def rule_words(rule: Any) -> str:
     """A voting rule as a person reads it: `ci-safe:no-destruction (deny)` stays (those are
-    the policy's own names); the built-in default policy and a policy's default say so."""
+    the policy's own names); the built-in default policy and a policy's default say so.
+    Takes a rule object or the short string that older logs hold."""
+    label = rule_label(rule)
     name, _, decision = label.partition(" (")
     decision = f" ({decision}" if decision else ""
-    policy, _, rule = name.partition(":")
-    if policy == "default" and rule == "default":
+    policy, _, rule_id = name.partition(":")
+    if policy == "default" and rule_id == "default":
         return f"no policy given{decision}"
-    if rule == "default":
+    if rule_id == "default":
         return f"{policy}'s default{decision}"
     if policy == "builtin":
-        return f"built-in rule {rule}{decision}"
+        return f"built-in rule {rule_id}{decision}"
     return label
 
 
-def rules_words(labels: list[str] | None) -> str:
-    return ", ".join(rule_words(label) for label in labels or [])
+def rules_words(rules: list[Any] | None, *, reasons: bool = False) -> str:
+    """Rules joined for one line; with `reasons`, each followed by its reason (the approval
+    prompt and status name why each rule voted)."""
+    out = []
+    for rule in rules or []:
+        reason = rule.get("reason") if reasons and isinstance(rule, dict) else None
+        out.append(rule_words(rule) + (f": {reason}" if reason else ""))
+    return ("; " if reasons else ", ").join(out)
 
 
 @dataclass
