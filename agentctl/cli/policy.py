@@ -21,6 +21,7 @@ from typer.core import TyperCommand
 from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 from agentctl.errors import UsageError
+from agentctl.policy.votes import rule_label, rule_labels
 
 policy_app = typer.Typer(
     name="policy", help="Inspect policies: which rules decide an action.", no_args_is_help=True
@@ -105,7 +106,7 @@ def explain(
     """
     from agentctl.cli.options import GLOBAL
     from agentctl.paths import resolve_db_path
-    from agentctl.policy.rules import PolicySet, rule_label
+    from agentctl.policy.rules import PolicySet
 
     tool, args = parse_action(ctx.meta.get(_ACTION_KEY))
     folder = workspace or Path(os.getcwd())
@@ -207,7 +208,7 @@ def replay(
                 f"#{action.seq} {action.step or '-'} {action.tool} {what}:"
                 f" {action.was} → {action.now} ({ran})"
             )
-            rules = ", ".join(_rule_label(r) for r in action.rules) or "the default"
+            rules = rule_labels(action.rules) or "the default"
             print(f"    rules: {rules}")
         denied = len(result.ran_now_denied)
         print(
@@ -216,9 +217,3 @@ def replay(
         )
     if result.ran_now_denied:
         raise typer.Exit(1)
-
-
-def _rule_label(rule: Any) -> str:
-    if isinstance(rule, dict):  # a vote as an object: {"policy", "id", "decision"}
-        return f"{rule.get('policy')}:{rule.get('id')} ({rule.get('decision')})"
-    return str(rule)

@@ -124,7 +124,7 @@ def add_policies(
                     "step": approval["step"],
                     "tool": approval["tool"],
                     "args": approval["args"],
-                    "rules": list(decision.rules),
+                    "rules": decision.rule_objects,
                     "reason": decision.reason,
                 }
             )
@@ -235,7 +235,7 @@ def replay_policies(store: Store, job_id: str, files: Sequence[str]) -> PolicyRe
                     ran=ran,
                     was=was,
                     now=decision.decision,
-                    rules=list(decision.rules),
+                    rules=decision.rule_objects,
                     reason=decision.reason,
                 )
             )
