@@ -580,6 +580,13 @@ ALLOWED = [
     "echo hello",
     "pytest -x tests",
     "git diff --stat",
+    # unknown values, tests, case and arithmetic are decided by their parts
+    "echo $HOME",
+    'ls "$PWD"',
+    "case $1 in start) ls -la;; *) echo no;; esac",
+    "case x in a) echo;; esac",
+    "echo $((1+2))",
+    "for f in *.py; do echo $f; done",
 ]
 DENIED = [
     "rm -rf x",
@@ -593,6 +600,16 @@ DENIED = [
     "env rm x",
     "bash -c 'rm x'",
     "echo $(rm x)",
+    # spelled otherwise, hidden in an option, or unknown
+    "rm -r -f x",
+    "rm $X",
+    "[[ -f x ]] && rm x",
+    "$CMD x",
+    "git -c core.pager='rm x' log",
+    "case x in a) rm x;; esac",
+    "find . -exec rm {} +",
+    "ls | xargs rm",
+    "sed '1e rm x' f",
 ]
 SEPARATORS = [";", "&&", "||", "|", "\n", "&", " ; ", " && ", " | "]
 

@@ -214,8 +214,11 @@ def _unknown_paths(word: str, root: str, *, writes: bool, redirect: bool) -> lis
     out = []
     if folder or known.startswith(("/", "~")):
         out.append(resolve_path(folder or known[:1], root, writes=writes, redirect=redirect))
-    path = resolve_path(".", root, writes=writes, redirect=redirect)
-    out.append(replace(path, raw=word, unknown=word))
+    # Its name is matched against secret names and rules only when part of it is known
+    # (`$dir/.env`): a name that is all unknown (find's `./{}`) is decided by its folder.
+    if word.rsplit("/", 1)[-1].replace(HOLE, "") or redirect:
+        path = resolve_path(".", root, writes=writes, redirect=redirect)
+        out.append(replace(path, raw=word, unknown=word))
     return out
 
 

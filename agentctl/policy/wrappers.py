@@ -54,6 +54,7 @@ _INTERPRETER_VALUE_OPTS = {
     "-x",
 }
 
+_INFORMATION_OPTS = {"--version", "-V", "--help", "-h", "-v", "-VV"}
 # Wrappers whose inner command is the rest of the words after their options: name ->
 # (options that take a value, positional words to skip before the command).
 _PREFIX_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
@@ -337,6 +338,8 @@ def _analyse_shell(
 def _analyse_interpreter(name: str, args: tuple[str, ...]) -> set[str]:
     family = re.sub(r"[0-9.]+$", "", name.lower())
     letters = _INLINE_LETTERS.get(family, "")
+    if args and all(a in _INFORMATION_OPTS for a in args):
+        return set()  # `python --version`: prints and exits, reads no program
     i = 0
     while i < len(args):
         word = args[i]
