@@ -148,13 +148,13 @@ def _git_config_value(key: str, value: str) -> Analysis:
     if _GIT_COMMAND_KEYS.match(key):
         if key.startswith("alias."):
             return (
-                ({"git-config"}, [code_source("git alias", value[1:])])
+                ({"runs-command:git alias"}, [code_source("git alias", value[1:])])
                 if value.startswith("!")
                 else (set(), [])
             )
-        return {"git-config"}, [
-            code_source(f"git -c {key}", value) if value else Inner.unknown(key)
-        ]
+        # The command is decided as itself: the option needs no question of its own.
+        flag = f"runs-command:git -c {key}"
+        return {flag}, [code_source(f"git -c {key}", value) if value else Inner.unknown(key)]
     if _GIT_UNKNOWN_KEYS.match(key):
         return {"git-config"}, [Inner.unknown(f"git -c {key}")]
     return {"git-config"}, []
