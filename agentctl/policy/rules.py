@@ -71,7 +71,7 @@ DEFAULT_POLICY = """\
 # still holds here: paths outside the workspace are denied; .env files, private keys and
 # agentctl's own database are denied; writing .git/config or .git/hooks, writing a file with
 # other hard links, and shell commands the parser cannot prove harmless ($(...), eval,
-# bash -c, env/xargs/find -exec wrappers, $VAR expansions, unparseable text) are asked;
+# bash -c, an unknown command name, unparseable text) are asked;
 # http_get refuses loopback, private and link-local (cloud metadata) addresses.
 version: 1
 name: default

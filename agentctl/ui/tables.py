@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agentctl.policy.votes import rule_labels
 from agentctl.times import human_age, human_time, parse_time
 from agentctl.ui.words import Failure, failure_hint, failure_lines, plural
 from agentctl.visible import make_visible
@@ -153,6 +154,9 @@ def render_status(
             if request.get("tool"):
                 args = make_visible(json.dumps(request["args"], ensure_ascii=False))
                 console.print(Text(f"    {request['tool']} {args}"))
+            if request.get("rules"):
+                said = make_visible(rule_labels(request["rules"], reasons=True))
+                console.print(Text(f"    rules: {said}"))
             console.print(Text(f"    agentctl approve {job['id']} {request['request']}"))
     if job["state"] in ("interrupted", "awaiting_approval"):
         console.print()
