@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from agentctl.policy.votes import from_default_policy
 from agentctl.ui.words import plural, result_words, rules_words
 from agentctl.visible import one_line
 
@@ -214,7 +215,7 @@ def _model_response(where: str, data: dict[str, Any]) -> str:
 def _action_started(where: str, data: dict[str, Any]) -> str:
     what = _summarise_args(data.get("tool", ""), data.get("args", {}))
     decided = ""
-    rules_said = [r for r in data.get("rules") or [] if not r.startswith("default:")]
+    rules_said = [r for r in data.get("rules") or [] if not from_default_policy(r)]
     if rules_said or data.get("decision") not in (None, "allow"):
         rules = rules_words(data.get("rules"))
         decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
