@@ -52,6 +52,8 @@ class RecipeError(UsageError):
             where += ": "
         super().__init__(where + message, hint or "fix the file, then run `agentctl validate FILE`")
         self.detail = message
+        # The file's other problems, in file order (`agentctl validate` reports them all).
+        self.also: list[RecipeError] = []
 
 
 class JobNotFound(UsageError):

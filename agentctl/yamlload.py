@@ -93,6 +93,14 @@ class FieldError(ValueError):
         self.inner_line = inner_line
 
 
+class FieldErrors(ValueError):
+    """Several FieldErrors from one validator (a cross-check reports every problem it finds)."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
 class _Problem(Exception):
     def __init__(self, message: str, mark: Any, hint: str = ""):
         super().__init__(message)
@@ -372,46 +380,67 @@ def validation_to_recipe_error(
     root: type[BaseModel],
     source_path: Callable[[DataPath], DataPath] = lambda p: p,
 ) -> RecipeError:
-    """The first error in file order, placed at its key or value; `source_path` maps a model
-    path back to where the user wrote it (for inputs a validator reshapes)."""
+    """The first error in file order, placed at its key or value, with every other error in
+    its `also` list; `source_path` maps a model path back to where the user wrote it (for
+    inputs a validator reshapes)."""
+    errors = validation_errors(exc, positions, filename, root, source_path)
+    first = errors[0]
+    first.also = errors[1:]
+    return first
+
+
+def validation_errors(
+    exc: ValidationError,
+    positions: Positions,
+    filename: str,
+    root: type[BaseModel],
+    source_path: Callable[[DataPath], DataPath] = lambda p: p,
+) -> list[RecipeError]:
+    """Every error of a validation, each placed at its key or value, in file order."""
     found: list[tuple[int, int, int, RecipeError]] = []
-    for n, err in enumerate(exc.errors(include_url=False)):
-        loc = tuple(err["loc"])
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, FieldError):
-            path = source_path(loc + cause.path)
-            message, hint = cause.message, cause.hint
-            mark = positions.key(path) if cause.at_key else positions.value(path)
-            if mark is not None and cause.inner_line:
-                mark = positions.inner_line(mark, cause.inner_line)
-        else:
-            key_error = bool(loc) and loc[-1] == "[key]"
-            if key_error:
-                loc = loc[:-1]
-            path = source_path(loc)
-            message, hint = _describe(err, root)
-            if key_error:
-                message = f'bad key "{loc[-1]}": {message}'
-            if err["type"] == "missing":
-                path = source_path(loc[:-1])
-                mark = positions.key(path)
-            elif err["type"] in ("extra_forbidden", "invalid_key") or key_error:
-                mark = positions.key(path)
-            else:
-                mark = positions.value(path)
+
+    def add(path: DataPath, message: str, hint: str, mark: Mark | None) -> None:
         where = format_path(path)
         text = f"{where}: {message}" if where else message
         line, column = (mark.line, mark.column) if mark else (None, None)
-        found.append(
-            (
-                line or 0,
-                column or 0,
-                n,
-                RecipeError(text, hint, file=filename, line=line, column=column),
-            )
+        error = RecipeError(text, hint, file=filename, line=line, column=column)
+        found.append((line or 0, column or 0, len(found), error))
+
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        causes = (
+            cause.errors
+            if isinstance(cause, FieldErrors)
+            else [cause]
+            if isinstance(cause, FieldError)
+            else []
         )
+        for field_error in causes:
+            path = source_path(loc + field_error.path)
+            mark = positions.key(path) if field_error.at_key else positions.value(path)
+            if mark is not None and field_error.inner_line:
+                mark = positions.inner_line(mark, field_error.inner_line)
+            add(path, field_error.message, field_error.hint, mark)
+        if causes:
+            continue
+        key_error = bool(loc) and loc[-1] == "[key]"
+        if key_error:
+            loc = loc[:-1]
+        path = source_path(loc)
+        message, hint = _describe(err, root)
+        if key_error:
+            message = f'bad key "{loc[-1]}": {message}'
+        if err["type"] == "missing":
+            path = source_path(loc[:-1])
+            mark = positions.key(path)
+        elif err["type"] in ("extra_forbidden", "invalid_key") or key_error:
+            mark = positions.key(path)
+        else:
+            mark = positions.value(path)
+        add(path, message, hint, mark)
     found.sort(key=lambda item: item[:3])
-    return found[0][3]
+    return [item[3] for item in found]
 
 
 def read_text_file(path: Path, kind: str) -> str:

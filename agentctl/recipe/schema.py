@@ -33,6 +33,7 @@ from agentctl.recipe.templates import IDENT, check_template
 from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS
 from agentctl.yamlload import (
     FieldError,
+    FieldErrors,
     load_yaml,
     read_text_file,
     validation_to_recipe_error,
@@ -290,13 +291,17 @@ class Recipe(BaseModel):
 
     @model_validator(mode="after")
     def _cross_check(self) -> Recipe:
+        # Every problem is collected (validate reports them all), in one pass over the steps.
+        problems: list[FieldError] = []
         for name in self.params:
             if not IDENT.match(name):
-                raise FieldError(
-                    ("params", name),
-                    f'param name "{name}" is not an identifier',
-                    "use letters, digits and _ so templates can say {{ params.NAME }}",
-                    at_key=True,
+                problems.append(
+                    FieldError(
+                        ("params", name),
+                        f'param name "{name}" is not an identifier',
+                        "use letters, digits and _ so templates can say {{ params.NAME }}",
+                        at_key=True,
+                    )
                 )
         for name in self.tools:
             if not IDENT.match(name) or name in BUILTIN_TOOLS + OPTIONAL_TOOLS:
@@ -305,38 +310,51 @@ class Recipe(BaseModel):
                     if name in BUILTIN_TOOLS + OPTIONAL_TOOLS
                     else "is not an identifier"
                 )
-                raise FieldError(
-                    ("tools", name),
-                    f'custom tool name "{name}" {why}',
-                    "pick another name (letters, digits, _)",
-                    at_key=True,
+                problems.append(
+                    FieldError(
+                        ("tools", name),
+                        f'custom tool name "{name}" {why}',
+                        "pick another name (letters, digits, _)",
+                        at_key=True,
+                    )
                 )
         if not self.steps:
-            raise FieldError(("steps",), "a recipe needs at least one step", "add a step")
-        seen: dict[str, int] = {}
+            problems.append(
+                FieldError(("steps",), "a recipe needs at least one step", "add a step")
+            )
+        ids = {step.id for step in self.steps}
+        earlier: dict[str, int] = {}  # step id -> index, in order: the steps before this one
         for i, step in enumerate(self.steps):
             at = ("steps", i)
-            if step.id in seen:
-                raise FieldError(
-                    at + ("id",),
-                    f'duplicate step id "{step.id}" (also used by steps[{seen[step.id]}])',
-                    "give each step its own id",
-                )
-            seen[step.id] = i
-            if step.agent is not None:
-                self._check_agent(step.agent, at + ("agent",))
+            try:
+                if step.id in earlier:
+                    raise FieldError(
+                        at + ("id",),
+                        f'duplicate step id "{step.id}" (also used by steps[{earlier[step.id]}])',
+                        "give each step its own id",
+                    )
+                if step.agent is not None:
+                    self._check_agent(step.agent, at + ("agent",))
+            except FieldError as problem:
+                problems.append(problem)
             for field, source in template_fields(step):
-                earlier = [s.id for s in self.steps[:i]]
-                if field == "check.run":
-                    earlier.append(step.id)
-                check_template(
-                    source,
-                    at + tuple(field.split(".")),
-                    params=self.params,
-                    env=self.env,
-                    step_ids=[s.id for s in self.steps],
-                    earlier=earlier,
-                )
+                try:
+                    check_template(
+                        source,
+                        at + tuple(field.split(".")),
+                        params=self.params,
+                        env=self.env,
+                        step_ids=ids,
+                        earlier=earlier,
+                        also=step.id if field == "check.run" else None,
+                    )
+                except FieldError as problem:
+                    problems.append(problem)
+            earlier.setdefault(step.id, i)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise FieldErrors(problems)
         return self
 
     def _check_agent(self, agent: AgentSpec, at: tuple) -> None:

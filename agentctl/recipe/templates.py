@@ -202,11 +202,15 @@ def check_template(
     *,
     params: Collection[str],
     env: Collection[str],
-    step_ids: list[str],
-    earlier: list[str],
+    step_ids: Collection[str],
+    earlier: Collection[str],
+    also: str | None = None,
 ) -> None:
     """Raise FieldError at `path` if the template does not parse or names something unknown:
-    a param not in `params`, an env var not in `env`, a step not among `earlier` steps."""
+    a param not in `params`, an env var not in `env`, a step not among `earlier` steps.
+
+    Pass sets or dicts (a lookup is O(1), so a recipe of N steps checks in O(N)); `also` is
+    one more id this template may use (a step's own `check.run` sees its output)."""
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as e:
@@ -235,6 +239,13 @@ def check_template(
             check_name(node, parents)
         for child in node.iter_child_nodes():
             visit(child, parents + [node])
+
+    def before() -> str:
+        # Only for a message: listing the steps is O(N), so never on the success path.
+        shown = [*earlier, *([also] if also and also not in earlier else [])]
+        if len(shown) > 10:  # a long recipe names the nearest ones
+            shown = ["...", *shown[-10:]]
+        return "steps before this one: " + (", ".join(shown) or "none")
 
     def check_name(node: nodes.Name, parents: list[nodes.Node]) -> None:
         name = node.name
@@ -266,18 +277,17 @@ def check_template(
             )
         if name != "steps" or (key in _DICT_METHODS and key not in ids):
             return
-        before = "steps before this one: " + (", ".join(earlier) or "none")
         if key not in ids:
             fail(
                 node,
-                f'unknown step "{key}" in {_ref(name, key, "output")}; {before}',
+                f'unknown step "{key}" in {_ref(name, key, "output")}; {before()}',
                 "use the id of an earlier step",
             )
-        if key not in earlier:
+        if key not in earlier and key != also:
             fail(
                 node,
                 f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
-                f"not available; {before}",
+                f"not available; {before()}",
                 "a template can only use earlier steps' output",
             )
         attr = _static_key(parents[-2] if len(parents) > 1 else None, parent)
