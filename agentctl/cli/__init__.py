@@ -27,6 +27,7 @@ def _write_error(message: str, hint: str) -> None:
 
 # How `agentctl --help` lists commands: the way a person meets them, not the file order.
 COMMAND_ORDER = (
+    "init",
     "run",
     "resume",
     "jobs",
@@ -41,6 +42,8 @@ COMMAND_ORDER = (
     "validate",
     "policy",
     "prune",
+    "schema",
+    "completion",
 )
 
 
@@ -63,11 +66,14 @@ class _Boundary(TyperGroup):
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
+        from agentctl.cli.completion import COMPLETE_VAR, enable_if_asked
+
+        enable_if_asked()
         try:
             result = super().main(
                 args=argv,
                 prog_name=prog_name or "agentctl",
-                complete_var=complete_var,
+                complete_var=complete_var or COMPLETE_VAR,
                 standalone_mode=False,
                 windows_expand_args=windows_expand_args,
                 **extra,
@@ -127,6 +133,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from agentctl import DISTRIBUTION, installed_version
+
+        print(f"agentctl {installed_version()} ({DISTRIBUTION})")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     db: str = typer.Option(
@@ -137,6 +151,13 @@ def _global(
         show_envvar=False,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the installed version and exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
 ) -> None:
     """Run AI agents as durable, resumable, audited jobs from YAML recipes.
 
@@ -151,10 +172,12 @@ def _global(
 # The command modules: importing one adds its commands to `app` (a new noun goes here).
 from agentctl.cli import (  # noqa: E402, F401
     approvals,
+    completion,
     jobs,
     policy,
     rollback,
     run,
+    start,
     validate,
     watch,
 )
