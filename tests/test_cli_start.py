@@ -51,6 +51,8 @@ def test_init_writes_a_commented_recipe_and_policy_that_validate(tmp_path, monke
 def test_init_example_runs_with_no_key_from_the_folder_it_wrote(name, tmp_path, monkeypatch):
     from agentctl.starters import EXAMPLES
 
+    tmp_path = tmp_path / "example"  # the workspace; the job database stays outside it
+    tmp_path.mkdir()
     monkeypatch.chdir(tmp_path)
     written = invoke("init", "--example", name)
     assert written.exit_code == 0, written.stderr
