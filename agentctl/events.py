@@ -70,6 +70,8 @@ class EventType(StrEnum):
     APPROVAL_USED = "approval_used"
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_VOIDED = "approval_voided"
+    MCP_SERVER_STARTED = "mcp_server_started"
+    MCP_TOOLS_PINNED = "mcp_tools_pinned"
     JOB_PAUSED = "job_paused"
     CANCEL_REQUESTED = "cancel_requested"
     ROLLBACK_STARTED = "rollback_started"
@@ -172,6 +174,20 @@ def _policy_added(where: str, data: dict[str, Any]) -> str:
 
 def _policy_applied(where: str, data: dict[str, Any]) -> str:
     return f"policy {data.get('path')} now applies to every next action"
+
+
+def _mcp_server_started(where: str, data: dict[str, Any]) -> str:
+    how = f", {data['confinement']}" if data.get("confinement") else ""
+    return (
+        f"MCP server {data.get('server')} started ({data.get('transport')}{how}):"
+        f" {one_line(data.get('target', ''), 120)}"
+    )
+
+
+def _mcp_tools_pinned(where: str, data: dict[str, Any]) -> str:
+    tools = data.get("tools") or {}
+    by = f" (approved in {data['approval']})" if data.get("approval") else ""
+    return f"{where}MCP server {data.get('server')}: {len(tools)} tool(s) pinned{by}"
 
 
 def _approval_voided(where: str, data: dict[str, Any]) -> str:
@@ -315,6 +331,8 @@ FORMATTERS: Mapping[str, Formatter] = {
     EventType.APPROVAL_USED: _approval_used,
     EventType.APPROVAL_EXPIRED: _approval_expired,
     EventType.APPROVAL_VOIDED: _approval_voided,
+    EventType.MCP_SERVER_STARTED: _mcp_server_started,
+    EventType.MCP_TOOLS_PINNED: _mcp_tools_pinned,
     EventType.JOB_PAUSED: _job_paused,
     EventType.CANCEL_REQUESTED: _cancel_requested,
     EventType.ROLLBACK_STARTED: _rollback_started,

@@ -174,6 +174,7 @@ from agentctl.cli import (  # noqa: E402, F401
     approvals,
     completion,
     jobs,
+    mcp,
     policy,
     rollback,
     run,

@@ -265,6 +265,9 @@ class AgentLoop:
                     output=f"there is no tool {name!r}; tools: {known}",
                 ),
             )
+        # The log and the policy know a tool by its own name (an MCP tool's SERVER.TOOL), not
+        # by the name the model was shown.
+        name = getattr(tool, "qualified_name", name)
         return self.actions.run(
             step=spec.step_id, key=key, name=name, tool=tool, args=args, repeat=repeat
         )

@@ -164,9 +164,15 @@ def _recorder_for(
 def _policy_decider(policy: Any, workspace: Path, db_path: Path, *, escalate: bool):
     def decide(name: str, args: dict[str, Any], tool: Any) -> Decision:
         verdict = policy.decide(
-            name, args, workspace=workspace, db_path=db_path, touches=tool.spec.touches
+            name,
+            args,
+            workspace=workspace,
+            db_path=db_path,
+            touches=tool.spec.touches,
+            host=getattr(tool, "host", None),  # a remote MCP server's
         )
-        starts_processes = tool.spec.touches.processes  # shell, interactive, custom commands
+        # shell, interactive, custom commands, stdio MCP servers
+        starts_processes = tool.spec.touches.processes
         if escalate and starts_processes and verdict.decision == "allow":
             verdict = verdict.with_builtin(
                 "sandbox-unavailable",

@@ -27,6 +27,7 @@ class ReplayIndex:
     finished: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> latest request
+    pins: dict[str, dict[str, Any]] = field(default_factory=dict)  # MCP server -> pinned tools
     model_calls: int = 0
     active_seconds: float = 0.0
     limits: dict[str, float] = field(default_factory=dict)  # raised by `resume --limit`
@@ -57,6 +58,8 @@ class ReplayIndex:
                 index.requests[data["key"]] = data
             elif kind == "limits_changed":
                 index.limits.update(data.get("limits") or {})
+            elif kind == "mcp_tools_pinned":
+                index.pins[data["server"]] = data["tools"]
             last_ts = event.ts
         if session_start is not None and last_ts is not None:
             index.active_seconds += max(0.0, last_ts - session_start)

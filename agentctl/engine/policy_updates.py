@@ -223,7 +223,7 @@ def replay_policies(store: Store, job_id: str, files: Sequence[str]) -> PolicyRe
             continue
         actions += 1
         tool, args = data.get("tool") or "", data.get("args") or {}
-        decision = policy.decide(tool, args, workspace=workspace)
+        decision = policy.decide(tool, args, workspace=workspace, host=data.get("host"))
         if decision.decision != was:
             changed.append(
                 ReplayedAction(

@@ -186,9 +186,16 @@ def _redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Path 
 
     names = set(recipe.env) | set(PROVIDER_KEY_NAMES)
     names |= {role.api_key_env for role in recipe.models.values() if role.api_key_env}
+    names |= {name for server in recipe.mcp.values() for name in server.env}
     values = [env[name] for name in sorted(names) if env.get(name)]
     if workspace is not None:  # values in the workspace's .env files are secrets too
         values += env_file_secrets(workspace)
+    if any(server.headers for server in recipe.mcp.values()):
+        from agentctl.tools.mcp_client import render_headers
+
+        # A remote MCP server's header values are secrets even when written in the recipe.
+        for server in recipe.mcp.values():
+            values += [v for v in render_headers(server.headers, env).values() if len(v) >= 8]
     return Redactor(values=values, patterns=policy.redact)
 
 
@@ -428,6 +435,55 @@ class _Run:
         self.actions = ActionRunner(self.journal, self.index, gate, ctx)
         self.gate = gate
         self._model: Any = None
+        self.mcp = self._start_mcp(ctx)
+        try:
+            self._run_each_step(ctx)
+        finally:
+            if self.mcp is not None:
+                self.mcp.close()
+
+    def _start_mcp(self, ctx):
+        """Start the MCP servers the remaining steps use (none: None), before any step."""
+        recipe = self.recipe
+        remaining = [
+            s
+            for s in recipe.steps
+            if (self.index.steps.get(s.id) or {}).get("state") != "succeeded"
+        ]
+        from agentctl.engine.mcp import McpRun, read_only_checker, servers_needed
+
+        if not recipe.mcp or not servers_needed(recipe, remaining):
+            return None
+        from agentctl.tools.mcp_client import McpHub, plan_servers
+
+        hub = McpHub(
+            plan_servers(
+                recipe.mcp,
+                env=self.deps.env,
+                workspace=self.workspace,
+                sandbox=ctx.sandbox,
+                network=ctx.network,
+                hidden_paths=ctx.hidden_paths,
+                visible_paths=ctx.visible_paths,
+            )
+        )
+        run = McpRun(
+            recipe=recipe,
+            hub=hub,
+            journal=self.journal,
+            index=self.index,
+            gate=self.gate,
+            read_only=read_only_checker(recipe, self.policy),
+        )
+        try:
+            run.start(remaining)
+        except BaseException:
+            run.close()
+            raise
+        return run
+
+    def _run_each_step(self, ctx) -> None:
+        recipe = self.recipe
         for step in recipe.steps:
             done = self.index.steps.get(step.id)
             if done is not None and done["state"] == StepState.SUCCEEDED:

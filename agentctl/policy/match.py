@@ -128,6 +128,7 @@ class Part:
     votes: list[Vote] = field(default_factory=list)  # built-in votes, the same for every policy
     tool: str | None = None  # decide this part as another tool (a redirect as write_file)
     on_path: bool = False  # the action is access to its one path (a file tool, a redirect)
+    recipe_host: bool = False  # `host` comes from the recipe (an MCP server), not the model
 
 
 def resolve_path(
@@ -301,11 +302,14 @@ def build_parts(
     root: str,
     db_files: set[str],
     touches: Touches | None = None,
+    host: str | None = None,
 ) -> list[Part]:
     """The parts of an action, each with the built-in votes that hold under any policy.
 
     What the action reaches is read from its tool's spec (`touches`; a built-in's by name
-    when not given): a command line, one path, a URL, or else any path-like argument."""
+    when not given): a command line, one path, a URL, or else any path-like argument.
+    `host` is a host the tool reaches that the recipe chose (a remote MCP server), not the
+    model: `hosts:` rules match it, the private-address refusal (for model-chosen URLs) not."""
     sensitive = frozenset(os.path.basename(f) for f in db_files)
     if touches is None:
         spec = builtin_spec(tool)
@@ -381,7 +385,14 @@ def build_parts(
             ]
         parts = [Part(str(url), host=host.lower().rstrip("."))]
     else:
-        parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
+        parts = [
+            Part(
+                tool,
+                paths=_string_paths(args, root, sensitive),
+                host=host.lower().rstrip(".") if host else None,
+                recipe_host=bool(host),
+            )
+        ]
     for part in parts:
         part.votes += _builtin_votes(part, db_files)
     return parts
@@ -592,7 +603,7 @@ def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
         votes += _subject_votes(policy, matched, what, default=file_tool)
         if path.rel is None and path.unknown is None:
             votes += _outside_votes(policy, rules, part, path)
-    if part.host is not None:
+    if part.host is not None and not part.recipe_host:
         problem = literal_address_problem(part.host)
         if problem and not names_host(policy, part.host, []):
             votes.append(

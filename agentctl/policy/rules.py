@@ -132,7 +132,9 @@ class Rule(BaseModel):
                     ) from None
             self._commands = tuple(compiled)
         if self.hosts is not None:
-            self._check_tool("hosts", "http_get")
+            # hosts: is about http_get's URL, or the host of a remote MCP server (SERVER.TOOL).
+            if not any("." in g for g in self.tools):
+                self._check_tool("hosts", "http_get")
             for i, host in enumerate(self.hosts):
                 if "/" in host or host.count(":") == 1:
                     raise FieldError(
@@ -225,6 +227,9 @@ class Policy(BaseModel):
     )
     network: StrictBool = False
     redact: list[str] = []
+    # Tools (globs, e.g. git.git_status) this policy declares read-only: an MCP server's own
+    # annotations are never trusted, so only a recipe or a policy can say so.
+    read_only: list[Annotated[str, Field(min_length=1)]] = []
     approvals: ApprovalSettings = ApprovalSettings()
     tests: list[PolicyTest] = []
     _file: str = PrivateAttr(default="<policy>")
@@ -368,11 +373,13 @@ class PolicySet:
         workspace: Path,
         db_path: Path | None = None,
         touches: Touches | None = None,
+        host: str | None = None,
     ) -> Decision:
         """The decision for one action, the rules that voted, and why. `touches` is what the
-        tool's spec says it reaches (a built-in's is looked up by name when not given)."""
+        tool's spec says it reaches (a built-in's is looked up by name when not given);
+        `host` a host it reaches that the recipe named (a remote MCP server's)."""
         root = os.path.realpath(workspace)
-        parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path), touches)
+        parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path), touches, host)
         votes = [
             v
             for part in parts
@@ -413,6 +420,10 @@ class PolicySet:
     @property
     def redact(self) -> list[str]:
         return _unique([pattern for p in self.policies for pattern in p.redact])
+
+    def declares_read_only(self, tool: str) -> bool:
+        """Whether any policy lists `tool` under `read_only:`."""
+        return any(fnmatch.fnmatchcase(tool, g) for p in self.policies for g in p.read_only)
 
     @property
     def approval_expires_after(self) -> float | None:

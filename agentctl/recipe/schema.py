@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -146,6 +147,73 @@ class CustomTool(BaseModel):
         return self
 
 
+MCP_SERVER_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+# `{{ env.NAME }}` is the only template a header value may hold.
+HEADER_ENV = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class McpServer(BaseModel):
+    """One MCP server: a command over stdio, or a streamable HTTP `url` (with `headers`)."""
+
+    model_config = _STRICT
+    command: list[Annotated[str, Field(min_length=1)]] | str | None = None
+    env: list[str] = []  # environment names passed to the server (stdio) or its headers
+    url: str | None = None
+    headers: dict[str, str] = {}
+    timeout: Duration = None  # per call (and for starting); else the tool timeout
+    read_only: list[Annotated[str, Field(min_length=1)]] = []  # tool names (globs), trusted
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise FieldError(
+                (),
+                "an MCP server needs exactly one of command: (stdio) or url: (streamable HTTP)",
+                "e.g. command: [uvx, mcp-server-git] or url: https://mcp.example.com/mcp",
+            )
+        if isinstance(self.command, str):
+            try:
+                words = shlex.split(self.command)
+            except ValueError as e:
+                raise FieldError(("command",), f"command cannot be split into words: {e}") from None
+            if not words:
+                raise FieldError(("command",), "command is empty", "name the server program")
+        elif self.command is not None and not self.command:
+            raise FieldError(("command",), "command is empty", "name the server program")
+        if self.url is not None:
+            scheme = self.url.split("://", 1)[0].lower() if "://" in self.url else ""
+            if scheme not in ("http", "https"):
+                raise FieldError(("url",), f"url must be http(s)://...; got {self.url!r}")
+        elif self.headers:
+            raise FieldError(
+                ("headers",), "headers: only apply to a url: server", "remove headers:", at_key=True
+            )
+        for i, name in enumerate(self.env):
+            if not IDENT.match(name):
+                raise FieldError(("env", i), f'"{name}" is not an environment variable name')
+        for key, value in self.headers.items():
+            for name in HEADER_ENV.findall(value):
+                if name not in self.env:
+                    raise FieldError(
+                        ("headers", key),
+                        f"header {key} uses env.{name}, which this server's env: does not list",
+                        f"add {name} to the server's env: list",
+                    )
+            if "{{" in HEADER_ENV.sub("", value) or "{%" in value:
+                raise FieldError(
+                    ("headers", key),
+                    "a header value may only use {{ env.NAME }} templates",
+                    'e.g. Authorization: "Bearer {{ env.DOCS_TOKEN }}"',
+                )
+        return self
+
+    def argv(self) -> list[str]:
+        """The stdio command as words."""
+        if isinstance(self.command, str):
+            return shlex.split(self.command)
+        return list(self.command or [])
+
+
 class AgentSpec(BaseModel):
     model_config = _STRICT
     model: str = "default"
@@ -229,6 +297,7 @@ class Recipe(BaseModel):
     limits: RecipeLimits = RecipeLimits()
     env: list[str] = []
     tools: dict[str, CustomTool] = {}
+    mcp: dict[str, McpServer] = {}  # MCP servers; their tools are SERVER.TOOL
     steps: list[Step]
     changes: ChangesSpec = ChangesSpec()
     on_failure: Literal["rollback"] | None = None  # undo the job's file changes if it fails
@@ -318,6 +387,14 @@ class Recipe(BaseModel):
                         at_key=True,
                     )
                 )
+        for name in self.mcp:
+            if not MCP_SERVER_NAME.match(name):
+                raise FieldError(
+                    ("mcp", name),
+                    f'MCP server name "{name}" must match [a-z][a-z0-9_-]*',
+                    "use lower-case letters, digits, _ and -, starting with a letter",
+                    at_key=True,
+                )
         if not self.steps:
             problems.append(
                 FieldError(("steps",), "a recipe needs at least one step", "add a step")
@@ -367,12 +444,27 @@ class Recipe(BaseModel):
             )
         known = list(BUILTIN_TOOLS) + list(OPTIONAL_TOOLS) + list(self.tools)
         for j, tool in enumerate(agent.tools or []):
+            server, dot, rest = tool.partition(".")
+            if dot and rest:
+                if server not in self.mcp:
+                    raise FieldError(
+                        at + ("tools", j),
+                        f'"{tool}" names MCP server "{server}", which mcp: does not declare; '
+                        "declared: " + (", ".join(self.mcp) or "none"),
+                        f"declare it under mcp: {server}: {{command: ...}} or fix the name",
+                    )
+                continue
             if tool not in known:
                 raise FieldError(
                     at + ("tools", j),
                     f'unknown tool "{tool}"; known: ' + ", ".join(known),
                     "use a built-in tool or declare it under tools:",
                 )
+
+    def mcp_servers_for(self, agent: AgentSpec) -> list[str]:
+        """The MCP servers an agent step's `tools:` names (`git.git_status`, `git.*`)."""
+        names = [t.partition(".")[0] for t in agent.tools or [] if "." in t]
+        return [n for n in dict.fromkeys(names) if n in self.mcp]
 
     def tools_for(self, agent: AgentSpec) -> list[str]:
         """The tool names an agent step may call (its list, else every built-in and custom)."""

@@ -59,7 +59,12 @@ class ToolRegistry:
 
     def select(self, names: list[str] | None) -> dict[str, Tool]:
         """The tools by name: the default ones, or exactly `names` (unknown ones refused)."""
-        wanted = list(self.default_names()) if names is None else list(dict.fromkeys(names))
+        # SERVER.TOOL names are MCP tools, which the run's MCP servers provide (engine/mcp.py).
+        wanted = (
+            list(self.default_names())
+            if names is None
+            else [n for n in dict.fromkeys(names) if "." not in n]
+        )
         unknown = [n for n in wanted if n not in self._tools]
         if unknown:
             raise UsageError(

@@ -200,7 +200,11 @@ def render_approval(
     args = request.get("args") or {}
     parts: list[RenderableType] = [_visible(request.get("reason", ""), "bold")]
     diff = diff_preview(tool, args, workspace)
-    if tool is None:
+    if tool is None and isinstance(args.get("diff"), str) and "server" in args:
+        # An MCP server's tools changed since the job pinned them: show how.
+        parts.append(_visible(f"changed tool definitions of MCP server {args['server']}", "dim"))
+        diff = args["diff"].splitlines()
+    elif tool is None:
         parts.append(Text(f"a human gate of step {request.get('step')}", style="dim"))
     elif tool == "shell" and "command" in args:
         command = Text("$ ", style="bold")

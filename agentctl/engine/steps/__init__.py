@@ -31,6 +31,7 @@ class StepRun(Protocol):
     index: ReplayIndex
     actions: ActionRunner
     gate: Gate
+    mcp: Any  # the run's MCP servers (engine/mcp.McpRun), or None
 
     def render(self, template: str, *, shell: bool = False) -> str: ...
 

@@ -30,12 +30,15 @@ class AgentStepExecutor:
             run_check=run.run_shell,
             active_seconds=run.active_seconds,
         )
+        tools = build_toolbox(run.recipe.tools, agent.tools)
+        if run.mcp is not None:  # the run's MCP servers (engine/mcp.py)
+            tools.update(run.mcp.tools_for(agent.tools, list(tools)))
         spec = AgentStep(
             step_id=step.id,
             role=agent.model,
             instructions=run.render(agent.instructions),
             prompt=run.render(agent.prompt) if agent.prompt else "",
-            tools=build_toolbox(run.recipe.tools, agent.tools),
+            tools=tools,
             max_turns=agent.max_turns,
             max_tool_calls=agent.max_tool_calls,
             check_command=run.render(step.check.run, shell=True) if step.check else None,
