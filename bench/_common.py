@@ -23,7 +23,7 @@ from agentctl.engine.jobs import create_job  # noqa: E402
 from agentctl.engine.runner import RunnerDeps  # noqa: E402
 from agentctl.models.calls import ModelReply  # noqa: E402
 from agentctl.recipe.schema import load_recipe_text, parse_params  # noqa: E402
-from agentctl.store import Store  # noqa: E402
+from agentctl.store.sqlite import SQLiteStore  # noqa: E402
 
 
 def agent_recipe(tools: list[str], name: str = "bench", extra_steps: str = "") -> str:
@@ -101,14 +101,14 @@ class BenchModel:
         return 0.0
 
 
-def make_job(store: Store, workspace: Path, text: str) -> str:
+def make_job(store: SQLiteStore, workspace: Path, text: str) -> str:
     loaded = load_recipe_text(text, "recipe.yaml", base_dir=workspace)
     return create_job(
         store, loaded, params=parse_params(loaded.recipe, []), workspace=workspace, options={}
     )
 
 
-def deps(store: Store, model: Any) -> RunnerDeps:
+def deps(store: SQLiteStore, model: Any) -> RunnerDeps:
     """Production defaults (lease ttl, heartbeat interval); only the model is replaced."""
     return RunnerDeps(
         store=store, model_factory=lambda recipe, options: model, env={"PATH": "/usr/bin:/bin"}

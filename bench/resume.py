@@ -26,7 +26,7 @@ from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_jo
 
 from agentctl.engine.journal import ReplayIndex
 from agentctl.engine.runner import run_job
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 TARGET_SECONDS = 0.3
 
@@ -36,7 +36,7 @@ def build(folder: Path, turns: int) -> tuple[Path, str, float]:
     workspace.mkdir()
     (workspace / "tiny.txt").write_text("hello\n")
     template = folder / "template.db"
-    store = Store(template)
+    store = SQLiteStore(template)
     job = make_job(store, workspace, agent_recipe(["read_file"]))
     model = BenchModel(turns, ("read_file", {"path": "tiny.txt"}), interrupt_after=True)
     started = time.perf_counter()
@@ -52,7 +52,7 @@ def build(folder: Path, turns: int) -> tuple[Path, str, float]:
 class Pieces:
     """Times Store.read_events and ReplayIndex.from_events inside the real resume."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SQLiteStore) -> None:
         self.read_events = 0.0
         self.index = 0.0
         real_read = store.read_events
@@ -85,7 +85,7 @@ def resume_once(template: Path, folder: Path, job: str, n: int) -> dict:
     db = folder / f"resume{n}.db"
     shutil.copyfile(template, db)
     t_open = time.perf_counter()
-    store = Store(db)
+    store = SQLiteStore(db)
     opened = time.perf_counter() - t_open
     model = BenchModel(0, None, interrupt_after=True)
     pieces = Pieces(store)
@@ -121,7 +121,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="agentctl-bench-", dir=tmp))
     try:
         template, job, build_seconds = build(folder, args.turns)
-        probe = Store(template)
+        probe = SQLiteStore(template)
         events = probe.get_job(job)["last_seq"]
         state = probe.get_job(job)["state"]
         probe.close()

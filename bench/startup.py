@@ -39,11 +39,11 @@ def make_db(path: Path, workspace: Path) -> int:
     from _common import BenchModel, agent_recipe, deps, make_job
 
     from agentctl.engine.runner import run_job
-    from agentctl.store import Store
+    from agentctl.store.sqlite import SQLiteStore
 
     workspace.mkdir()
     (workspace / "tiny.txt").write_text("hello\n")
-    store = Store(path)
+    store = SQLiteStore(path)
     done = make_job(store, workspace, agent_recipe(["read_file"], name="done"))
     run_job(done, deps(store, BenchModel(3, ("read_file", {"path": "tiny.txt"}))))
     parked = make_job(

@@ -114,13 +114,13 @@ def run_runner(variant: str, steps: int, folder: Path) -> dict:
     from _common import BenchModel, agent_recipe, deps, make_job
 
     from agentctl.engine.runner import run_job
-    from agentctl.store import Store
+    from agentctl.store.sqlite import SQLiteStore
 
     workspace = folder / "ws"
     workspace.mkdir()
     (workspace / "tiny.txt").write_text("hello\n")
     name, args = RUNNER_VARIANTS[variant]
-    store = Store(folder / "agentctl.db")
+    store = SQLiteStore(folder / "agentctl.db")
     job = make_job(store, workspace, agent_recipe([name]))
     model = TimedModel(BenchModel(steps, (name, args)))
     begin = Clock()
@@ -175,11 +175,12 @@ def run_append(steps: int, folder: Path) -> dict:
     """Store.append of one model_response-sized event (+ job row update), not durable."""
     from _common import BenchModel, agent_recipe, make_job
 
-    from agentctl.store import JobUpdate, NewEvent, Store
+    from agentctl.store import JobUpdate, NewEvent
+    from agentctl.store.sqlite import SQLiteStore
 
     workspace = folder / "ws"
     workspace.mkdir()
-    store = Store(folder / "agentctl.db")
+    store = SQLiteStore(folder / "agentctl.db")
     job = make_job(store, workspace, agent_recipe(["read_file"]))
     token = store.acquire_lease(
         job, host="h", pid=1, start="", now=time.time(), ttl=60, is_alive=lambda pid, start: False

@@ -25,12 +25,12 @@ import itertools
 from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table
 
 from agentctl.engine.runner import run_job
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 TARGET_BYTES = 2048
 
 
-def db_bytes(store: Store) -> int:
+def db_bytes(store: SQLiteStore) -> int:
     checkpoint(store)
     return os.path.getsize(store.path)
 
@@ -56,7 +56,7 @@ def measure(steps: int, folder: Path) -> dict:
     workspace = folder / "ws"
     workspace.mkdir()
     (workspace / "tiny.txt").write_text("hello\n")
-    store = Store(folder / "agentctl.db")
+    store = SQLiteStore(folder / "agentctl.db")
     job = make_job(store, workspace, agent_recipe(["read_file"]))
     page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
     before = db_bytes(store)

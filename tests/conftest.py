@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from agentctl.engine.jobs import create_job
 from agentctl.engine.runner import RunnerDeps, run_job
 from agentctl.recipe.schema import load_recipe_text, parse_params
 from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 PROVIDER_KEYS = (
     "OPENAI_API_KEY",
@@ -125,7 +127,7 @@ def deps(store: Store, model=None, **kw) -> RunnerDeps:
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
+    return SQLiteStore(tmp_path / "engine.db")
 
 
 def simulate_crash_after_action_started(store, job, model, workspace):
@@ -155,3 +157,42 @@ def simulate_crash_after_action_started(store, job, model, workspace):
             )
     finally:
         type(real["shell"]).run = original_run
+
+
+# PostgreSQL: a real server named by AGENTCTL_TEST_POSTGRES_URL (.ci/postgres.sh starts one).
+# Without it the PostgreSQL tests skip, except in CI, where they must run.
+POSTGRES_URL = os.environ.get("AGENTCTL_TEST_POSTGRES_URL", "")
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_postgres() -> str:
+    if not POSTGRES_URL:
+        if IN_CI:
+            pytest.fail("CI=true but AGENTCTL_TEST_POSTGRES_URL is not set: start .ci/postgres.sh")
+        pytest.skip("no PostgreSQL: set AGENTCTL_TEST_POSTGRES_URL (see .ci/postgres.sh)")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose tables live in a schema of this test's own, dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    base = require_postgres()
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request, tmp_path) -> str:
+    """A database of each backend: a SQLite file, and a PostgreSQL schema when there is one."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("postgres_url")

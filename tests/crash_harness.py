@@ -12,14 +12,11 @@ import os
 import signal
 import sys
 
-from agentctl.store import store as store_module
+from agentctl.store.postgres import PostgresStore
+from agentctl.store.sqlite import SQLiteStore
 
 when, event_type, nth = os.environ["AGENTCTL_CRASH_AT"].split(":")
 seen = 0
-original_append = store_module.Store.append
-
-
-original_create_job = store_module.Store.create_job
 
 
 def crash_around(events, write):
@@ -35,16 +32,22 @@ def crash_around(events, write):
     return written
 
 
-def append(self, job_id, events, **kwargs):
-    return crash_around(events, lambda: original_append(self, job_id, events, **kwargs))
+def patch(backend) -> None:
+    """Wrap the backend's append and create_job with the crash point."""
+    original_append, original_create_job = backend.append, backend.create_job
+
+    def append(self, job_id, events, **kwargs):
+        return crash_around(events, lambda: original_append(self, job_id, events, **kwargs))
+
+    def create_job(self, **kwargs):
+        return crash_around([kwargs["event"]], lambda: original_create_job(self, **kwargs))
+
+    backend.append = append
+    backend.create_job = create_job
 
 
-def create_job(self, **kwargs):
-    return crash_around([kwargs["event"]], lambda: original_create_job(self, **kwargs))
-
-
-store_module.Store.append = append
-store_module.Store.create_job = create_job
+patch(SQLiteStore)
+patch(PostgresStore)
 
 if __name__ == "__main__":
     from agentctl.cli import app

@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 from agentctl.cli import app
 from agentctl.engine.runner import run_job
 from agentctl.events import describe_event
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
+def store(tmp_path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "engine.db")
 
 
 def parked_write(store, workspace, tmp_path) -> str:

@@ -73,9 +73,9 @@ def test_the_agents_answer_is_its_steps_output(tmp_path, workspace):
     from agentctl.engine.jobs import create_job, describe_job
     from agentctl.engine.runner import run_job
     from agentctl.recipe.schema import load_recipe_text
-    from agentctl.store import Store
+    from agentctl.store.sqlite import SQLiteStore
 
-    store = Store(tmp_path / "e.db")
+    store = SQLiteStore(tmp_path / "e.db")
     text = "version: 1\nname: a\nsteps:\n  - id: think\n    agent: {instructions: Think.}\n"
     loaded = load_recipe_text(text, "r.yaml")
     job = create_job(store, loaded, params={}, workspace=workspace, options={})

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from agentctl.cli import app
 from agentctl.engine.runner import run_job
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 runner = CliRunner()
 
@@ -24,8 +24,8 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-def _store() -> Store:
-    return Store(Path(os.environ["AGENTCTL_DB"]))
+def _store() -> SQLiteStore:
+    return SQLiteStore(Path(os.environ["AGENTCTL_DB"]))
 
 
 def test_replay_exits_1_when_an_action_that_ran_would_now_be_denied(workspace, tmp_path):

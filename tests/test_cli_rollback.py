@@ -18,7 +18,8 @@ from agentctl.engine.jobs import create_job
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.process.run import minimal_env, run_process
 from agentctl.recipe.schema import load_recipe_text
-from agentctl.store import NewEvent, Store
+from agentctl.store import NewEvent
+from agentctl.store.sqlite import SQLiteStore
 from agentctl.tools.builtin import builtin_spec
 
 runner = CliRunner()
@@ -33,7 +34,7 @@ class Job:
 
     def __init__(self, db: Path, ws: Path):
         self.ws = ws
-        self.store = Store(db)
+        self.store = SQLiteStore(db)
         loaded = load_recipe_text(RECIPE, "r.yaml")
         self.id = create_job(self.store, loaded, params={}, workspace=ws, options={})
         self.recorder = ChangeRecorder(ws)

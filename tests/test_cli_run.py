@@ -169,9 +169,9 @@ def test_ambiguous_prefix_exits_2(tmp_path, workspace):
     from agentctl.engine.jobs import create_job
     from agentctl.paths import default_db_path
     from agentctl.recipe.schema import load_recipe_text
-    from agentctl.store import Store
+    from agentctl.store.sqlite import SQLiteStore
 
-    store = Store(default_db_path())
+    store = SQLiteStore(default_db_path())
     loaded = load_recipe_text("version: 1\nname: n\nsteps:\n  - id: a\n    run: 'true'\n", "r")
     for job_id in ("abc111", "abc222"):
         create_job(store, loaded, params={}, workspace=workspace, options={}, job_id=job_id)

@@ -14,7 +14,7 @@ from agentctl.engine.jobs import cancel_job, describe_job
 from agentctl.engine.runner import run_job
 from agentctl.errors import JobBusy, UsageError
 from agentctl.process.procinfo import ProcessIdentity
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 AGENT = """
 version: 1
@@ -250,7 +250,7 @@ def test_cancel_from_elsewhere_kills_the_running_tool(store, workspace, tmp_path
     thread = threading.Thread(target=lambda: result.update(o=run_job(job, deps(store))))
     started = time.monotonic()
     thread.start()
-    other = Store(store.path)
+    other = SQLiteStore(store.path)
     while describe_job(other, other.get_job(job))["state"] != "running":
         time.sleep(0.02)
     time.sleep(0.3)

@@ -11,7 +11,7 @@ from agentctl.changes.history import collect_changes, render_diff
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.rollback import rollback_job
 from agentctl.engine.runner import run_job
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 AGENT = """
 version: 1
@@ -95,7 +95,7 @@ steps:
 
 def test_the_database_inside_the_workspace_is_not_a_change(tmp_path):
     workspace = tmp_path
-    store = Store(workspace / "inside.db")
+    store = SQLiteStore(workspace / "inside.db")
     job = make_job(
         store, workspace, "version: 1\nname: d\nsteps:\n  - id: a\n    run: echo hi > hi.txt\n"
     )

@@ -15,7 +15,7 @@ from agentctl.engine.policy_updates import add_policies, replay_policies
 from agentctl.engine.runner import run_job
 from agentctl.errors import UsageError
 from agentctl.events import describe_event
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 ASK_TOUCH = """
 version: 1
@@ -41,8 +41,8 @@ rules:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
+def store(tmp_path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "engine.db")
 
 
 def events_of(store, job_id, type_):

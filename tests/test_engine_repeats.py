@@ -8,7 +8,7 @@ from test_engine import deps, events_of, make_job
 
 from agentctl.engine.runner import run_job
 from agentctl.events import describe_event
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 RECIPE = """
 version: 1
@@ -23,8 +23,8 @@ steps:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
+def store(tmp_path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "engine.db")
 
 
 class _Stop(Exception):

@@ -17,7 +17,7 @@ from agentctl.engine.runner import run_job
 from agentctl.errors import UsageError
 from agentctl.models.calls import ModelError
 from agentctl.models.roles import check_models_configured
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 runner = CliRunner()
 
@@ -37,8 +37,8 @@ steps:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
+def store(tmp_path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "engine.db")
 
 
 def test_a_missing_provider_key_stops_run_before_any_step(tmp_path, workspace):

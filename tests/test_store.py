@@ -1,19 +1,32 @@
-"""The store: migrations, the append-only log, blobs, job lookup, leases and fencing."""
+"""The store, through its interface, on every backend: the append-only log, blobs, job lookup,
+leases and fencing, approvals, queues. Backend-only facts (WAL, migrations of old files, the
+hidden password) are at the end."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import pytest
 
 from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
-from agentctl.store import JobUpdate, NewEvent, Store
+from agentctl.store import (
+    ApprovalConflict,
+    ApprovalTransition,
+    JobUpdate,
+    NewApproval,
+    NewEvent,
+    Store,
+    StoreError,
+    open_store,
+)
 from agentctl.store.schema import MIGRATIONS
 
 NOW = 1_800_000_000.0
 
 
-def make(store: Store, job_id: str, created: float = NOW) -> str:
+def make(store: Store, job_id: str, created: float = NOW, queue: str | None = None) -> str:
     store.create_job(
         job_id=job_id,
         recipe="r",
@@ -24,33 +37,60 @@ def make(store: Store, job_id: str, created: float = NOW) -> str:
         workspace="/tmp",
         now=created,
         event=NewEvent("job_created", None, {}),
+        queue=queue,
     )
     return job_id
 
 
+def raw(target: str, sql: str) -> list[tuple]:
+    """SQL straight at the backend, around the store, to check what it really holds."""
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+    conn = sqlite3.connect(target)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.commit()
+        conn.close()
+
+
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "s.db")
+def store(db_target) -> Store:
+    opened = open_store(db_target)
+    yield opened
+    opened.close()
 
 
-def test_wal_and_migrations_reopen_an_existing_database(tmp_path):
-    first = Store(tmp_path / "s.db")
+def claim(store: Store, *queues: str, pid: int = 1, now: float = NOW, ttl: float = 30, skip=()):
+    return store.claim_job(
+        list(queues) or ["default"], host="h", pid=pid, start="", now=now, ttl=ttl, skip=skip
+    )
+
+
+def test_reopening_keeps_the_jobs(db_target):
+    first = open_store(db_target)
     make(first, "a")
     first.close()
-    again = Store(tmp_path / "s.db")
-    assert again.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    again = open_store(db_target)
     assert again.get_job("a")["recipe"] == "r"
+    assert again.recipe_text(again.get_job("a")) == "version: 1"
+    again.close()
 
 
-def test_events_are_append_only_and_numbered(store):
+def test_events_are_append_only_and_numbered(store, db_target):
     make(store, "a")
     written = store.append("a", [NewEvent("x", "s", {"n": 1}), NewEvent("y", None, {})], now=NOW)
     assert [e.seq for e in written] == [2, 3]
     assert [e.type for e in store.read_events("a")] == ["job_created", "x", "y"]
+    assert store.read_events("a", after_seq=2)[0].data == {}
+    assert store.read_events("a", limit=1)[0].type == "job_created"
     assert store.get_job("a")["last_seq"] == 3
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        store.conn.execute("UPDATE events SET type = 'z' WHERE job_id = 'a'")
+    with pytest.raises(Exception, match="append-only"):
+        raw(db_target, "UPDATE events SET type = 'z' WHERE job_id = 'a'")
 
 
 def test_job_update_sets_and_adds_in_the_same_transaction(store):
@@ -70,28 +110,52 @@ def test_job_update_sets_and_adds_in_the_same_transaction(store):
     assert job["model_calls"] == 1 and job["cost_usd"] == 0.75 and job["updated_at"] == NOW + 2
 
 
-def test_a_failing_extra_rolls_the_append_back(store):
+def pending(request: str = "r2") -> NewApproval:
+    return NewApproval(
+        request=request,
+        step="s",
+        key="s/k",
+        tool="shell",
+        args={"command": "ls"},
+        action_hash="h",
+        rules=[{"policy": "p", "id": "x", "decision": "ask"}],
+        reason="why",
+        now=NOW,
+    )
+
+
+def test_approvals_are_typed_changes_that_land_with_their_event(store):
     make(store, "a")
+    store.append("a", [NewEvent("approval_requested")], now=NOW, approvals=[pending()])
+    [record] = store.list_approvals("a", state="pending")
+    assert record["args"] == {"command": "ls"} and record["rules"][0]["id"] == "x"
+    decide = ApprovalTransition("r2", expect="pending", state="approved", now=NOW + 1, by="me")
+    store.append("a", [NewEvent("approval_decided")], now=NOW + 1, approvals=[decide])
+    [record] = store.list_approvals("a")
+    assert (record["state"], record["decided_by"], record["decided_at"]) == (
+        "approved",
+        "me",
+        NOW + 1,
+    )
+    # Deciding again: the transition finds it no longer pending and nothing is written.
+    with pytest.raises(ApprovalConflict, match="no longer pending"):
+        store.append("a", [NewEvent("approval_decided")], now=NOW + 2, approvals=[decide])
+    assert [e.type for e in store.read_events("a")][-1] == "approval_decided"
+    assert store.get_job("a")["last_seq"] == 3
+    assert isinstance(ApprovalConflict("a", "r2", "pending"), UsageError)
 
-    def refuse(conn):
-        raise UsageError("no")
 
-    with pytest.raises(UsageError):
-        store.append("a", [NewEvent("x")], now=NOW, extra=refuse)
-    assert [e.type for e in store.read_events("a")] == ["job_created"]
-
-
-def test_large_strings_are_stored_once_by_content(store):
+def test_large_strings_are_stored_once_by_content(store, db_target):
     make(store, "a")
     big = "line\n" * 2000
     store.append("a", [NewEvent("out", None, {"output": big, "nested": [{"again": big}]})], now=NOW)
     store.append("a", [NewEvent("out", None, {"output": big})], now=NOW)
-    sizes = [row[0] for row in store.conn.execute("SELECT size FROM blobs")]
+    sizes = [row[0] for row in raw(db_target, "SELECT size FROM blobs")]
     assert sizes.count(len(big)) == 1
     events = store.read_events("a")
     assert events[1].data["nested"][0]["again"] == big and events[2].data["output"] == big
-    raw = store.conn.execute("SELECT data FROM events WHERE seq = 3").fetchone()[0]
-    assert len(raw) < 200  # the event holds a reference, not the text
+    [(stored,)] = raw(db_target, "SELECT data FROM events WHERE seq = 3")
+    assert len(stored) < 200  # the event holds a reference, not the text
 
 
 def test_find_job_by_id_prefix_and_last(store):
@@ -106,6 +170,8 @@ def test_find_job_by_id_prefix_and_last(store):
         store.find_job("zzz")
     with pytest.raises(JobNotFound):
         store.find_job("a%")  # LIKE wildcards are not a way to match everything
+    assert [j["id"] for j in store.list_jobs()] == ["abd456", "abc123"]
+    assert [j["id"] for j in store.list_jobs(limit=1)] == ["abd456"]
 
 
 def test_lease_is_exclusive_until_the_holder_dies_or_expires(store):
@@ -145,6 +211,7 @@ def test_renew_reports_a_cancel_request(store):
         "a", host="h", pid=1, start="", now=NOW, ttl=30, is_alive=lambda p, s: True
     )
     assert store.renew_lease("a", token, now=NOW + 1, ttl=30) is False
+    assert store.cancel_requested("a") is False
     store.append(
         "a",
         [NewEvent("cancel_requested")],
@@ -152,6 +219,9 @@ def test_renew_reports_a_cancel_request(store):
         update=JobUpdate(set={"cancel_requested": 1}),
     )
     assert store.renew_lease("a", token, now=NOW + 3, ttl=30) is True
+    assert store.cancel_requested("a") is True
+    store.release_lease("a", token)
+    assert store.get_job("a")["lease_pid"] is None
 
 
 def test_delete_jobs_keeps_blobs_other_jobs_still_use(store):
@@ -161,6 +231,7 @@ def test_delete_jobs_keeps_blobs_other_jobs_still_use(store):
     store.append("a", [NewEvent("out", None, {"x": shared, "y": own})], now=NOW)
     store.append("b", [NewEvent("out", None, {"x": shared})], now=NOW)
     assert store.delete_jobs(["a"]) == (1, 1)  # only a's own output goes
+    store.compact()
     assert store.read_events("b")[1].data["x"] == shared
     with pytest.raises(JobNotFound):
         store.get_job("a")
@@ -175,3 +246,177 @@ def test_finished_before_lists_only_old_finished_jobs(store):
         "new", [NewEvent("end")], now=NOW + 1000, update=JobUpdate(set={"state": "failed"})
     )
     assert store.finished_before(NOW + 10) == ["old"]
+
+
+# -- queues and workers ----------------------------------------------------------------
+
+
+def test_a_queued_job_is_claimed_once_oldest_first_and_only_from_its_queue(store):
+    make(store, "late", NOW + 1, queue="default")
+    make(store, "early", NOW, queue="default")
+    make(store, "other", NOW, queue="gpu")
+    make(store, "local", NOW)  # started without --queue: no worker's business
+    assert store.get_job("early")["state"] == "queued"
+    assert store.get_job("local")["state"] == "interrupted"
+    first = claim(store)
+    assert (first.job_id, first.reason) == ("early", "queued")
+    assert first.token == store.get_job("early")["lease_token"]
+    assert claim(store).job_id == "late"
+    assert claim(store) is None  # both held now; `gpu` is another queue
+    assert claim(store, "gpu", "default").job_id == "other"
+
+
+def test_skip_leaves_a_job_for_other_workers(store):
+    make(store, "a", queue="default")
+    assert claim(store, skip=["a"]) is None
+    assert claim(store).job_id == "a"
+
+
+def test_a_job_whose_approvals_are_all_answered_is_runnable_again(store):
+    make(store, "a", queue="default")
+    token = claim(store).token
+    store.append(
+        "a",
+        [NewEvent("job_paused")],
+        now=NOW,
+        token=token,
+        update=JobUpdate(set={"state": "awaiting_approval"}),
+        approvals=[pending("r2"), pending("r3")],
+    )
+    store.release_lease("a", token)
+    for request in ("r2", "r3"):
+        assert claim(store) is None  # still a pending approval
+        store.append(
+            "a",
+            [NewEvent("approval_decided")],
+            now=NOW,
+            approvals=[ApprovalTransition(request, expect="pending", state="denied", now=NOW)],
+        )
+    assert claim(store).reason == "approved"
+
+
+def test_a_running_job_is_taken_over_only_when_its_lease_expired(store):
+    make(store, "a", queue="default")
+    token = claim(store, ttl=30).token
+    store.append("a", [NewEvent("runner_started")], now=NOW, token=token,
+                 update=JobUpdate(set={"state": "running"}))  # fmt: skip
+    assert claim(store, now=NOW + 29) is None
+    taken = claim(store, now=NOW + 31, pid=2)
+    assert (taken.reason, taken.token) == ("lease_expired", token + 1)
+    # The old runner is fenced off: its writes and its renewals are refused.
+    with pytest.raises(LeaseLost):
+        store.append("a", [NewEvent("late")], now=NOW + 32, token=token)
+    with pytest.raises(LeaseLost):
+        store.adopt_lease("a", token, host="h", pid=3, start="", now=NOW + 32, ttl=30)
+    store.adopt_lease("a", taken.token, host="h", pid=3, start="", now=NOW + 32, ttl=30)
+    assert store.get_job("a")["lease_pid"] == 3
+
+
+def test_concurrent_claimers_never_get_the_same_job(db_target):
+    seed = open_store(db_target)
+    for n in range(40):
+        make(seed, f"j{n:02}", NOW + n, queue="default")
+    got: list[list[str]] = [[] for _ in range(4)]
+
+    def worker(slot: int) -> None:
+        mine = open_store(db_target)
+        try:
+            while (taken := claim(mine, pid=100 + slot, ttl=3600)) is not None:
+                got[slot].append(taken.job_id)
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [job for jobs in got for job in jobs]
+    assert sorted(every) == [f"j{n:02}" for n in range(40)]  # each once, none lost
+    seed.close()
+
+
+def test_worker_notes_say_which_worker_saw_what(store):
+    make(store, "a", queue="default")
+    store.note_worker("a", "w1@h1", "workspace /x is missing here", now=NOW)
+    store.note_worker("a", "w1@h1", "workspace /x is still missing here", now=NOW + 1)
+    store.note_worker("a", "w2@h2", "ran it", now=NOW + 2)
+    assert [(n["worker"], n["note"]) for n in store.worker_notes("a")] == [
+        ("w1@h1", "workspace /x is still missing here"),
+        ("w2@h2", "ran it"),
+    ]
+    store.delete_jobs(["a"])
+    assert store.worker_notes("a") == []
+
+
+def test_wait_for_events_returns_when_the_job_moves_on(db_target):
+    store = open_store(db_target)
+    writer = open_store(db_target)
+    make(store, "a")
+    started = time.monotonic()
+    store.wait_for_events("a", 0, timeout=5)  # already past seq 0: no wait
+    assert time.monotonic() - started < 1
+    timer = threading.Timer(0.3, lambda: writer.append("a", [NewEvent("x")], now=NOW))
+    timer.start()
+    started = time.monotonic()
+    store.wait_for_events("a", 1, timeout=10)
+    waited = time.monotonic() - started
+    timer.join()
+    assert 0.2 < waited < 5 and store.read_events("a", after_seq=1)[0].type == "x"
+    started = time.monotonic()
+    store.wait_for_events("a", 2, timeout=0.3)  # nothing comes: back after the timeout
+    assert 0.25 < time.monotonic() - started < 3
+    store.close()
+    writer.close()
+
+
+# -- SQLite only ---------------------------------------------------------------------
+
+
+def test_sqlite_uses_wal_and_counts_its_migrations(tmp_path):
+    from agentctl.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert store.db_file == tmp_path / "s.db" and store.location == str(tmp_path / "s.db")
+
+
+def test_a_database_from_before_queues_keeps_opening(tmp_path):
+    from agentctl.store.db import _split_statements
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    assert isinstance(MIGRATIONS[0], str)
+    for statement in _split_statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO jobs (id, recipe, recipe_blob, workspace, state, created_at, updated_at)"
+        " VALUES ('old', 'r', 'x', '/tmp', 'succeeded', 1, 1)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    job = store.get_job("old")
+    assert job["state"] == "succeeded" and job["queue"] is None
+    assert store.worker_notes("old") == []
+
+
+# -- PostgreSQL only -----------------------------------------------------------------
+
+
+def test_postgres_never_shows_the_password(postgres_url):
+    from urllib.parse import urlsplit
+
+    password = urlsplit(postgres_url).password
+    assert password
+    store = open_store(postgres_url)
+    assert password not in store.location and "***" in store.location
+    assert store.db_file is None
+    store.close()
+    wrong = postgres_url.replace(f":{password}@", ":not-the-password@")
+    with pytest.raises(StoreError) as caught:
+        open_store(wrong)
+    assert "not-the-password" not in str(caught.value) + caught.value.hint
+    assert "password authentication failed" in str(caught.value)

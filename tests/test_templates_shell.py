@@ -10,7 +10,7 @@ from test_engine import deps, make_job
 
 from agentctl.engine.runner import run_job
 from agentctl.recipe.templates import render_template
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 ATTACKS = [
     "hi; touch pwned",
@@ -60,7 +60,7 @@ def test_other_templates_are_not_quoted():
 
 
 def test_a_param_cannot_inject_a_command_into_a_run_step(tmp_path, workspace):
-    store = Store(tmp_path / "engine.db")
+    store = SQLiteStore(tmp_path / "engine.db")
     recipe = """
 version: 1
 name: quoted

@@ -33,29 +33,32 @@ JobArgument = Annotated[
 
 
 def open_store(db: str | None, *, create: bool = True):
-    """The store named by --db (here or before the command), $AGENTCTL_DB, or the default.
+    """The store named by --db (here or before the command), $AGENTCTL_DB, or the default:
+    a `postgresql://` URL, or a SQLite file.
 
     Commands that only read or act on existing jobs pass `create=False`: they read a missing
-    database as empty, so a typo in --db never leaves a stray database behind.
+    database file as empty, so a typo in --db never leaves a stray database behind.
     A folder given for the database (--db or AGENTCTL_DB) must exist: made silently, a typo
     would split one's jobs over two databases.
     """
     from pathlib import Path
 
     from agentctl.errors import UsageError
-    from agentctl.paths import resolve_db_path
-    from agentctl.store import Store
+    from agentctl.paths import resolve_db_target
+    from agentctl.store import open_store as open_target
 
+    target = resolve_db_target(db or GLOBAL.db)
+    if not isinstance(target, Path):  # a database server: it is there or it is not
+        return open_target(target)
     named = db or GLOBAL.db or os.environ.get("AGENTCTL_DB")
-    path = resolve_db_path(db or GLOBAL.db)
-    if named and "://" not in str(named) and not path.parent.is_dir():
+    if named and not target.parent.is_dir():
         raise UsageError(
-            f"the database folder {path.parent} does not exist (--db {path})",
-            f"check the path, or create the folder first: mkdir -p {path.parent}",
+            f"the database folder {target.parent} does not exist (--db {target})",
+            f"check the path, or create the folder first: mkdir -p {target.parent}",
         )
-    if not create and "://" not in str(path) and not path.exists():
-        return Store(Path(":memory:"))  # nothing recorded there yet: an empty store
-    return Store(path)
+    if not create and not target.exists():
+        return open_target(Path(":memory:"))  # nothing recorded there yet: an empty store
+    return open_target(target)
 
 
 def is_interactive(non_interactive: bool = False) -> bool:

@@ -105,7 +105,7 @@ def explain(
     Exits 0 whatever the decision.
     """
     from agentctl.cli.options import GLOBAL
-    from agentctl.paths import resolve_db_path
+    from agentctl.paths import resolve_db_target
     from agentctl.policy.rules import PolicySet
 
     tool, args = parse_action(ctx.meta.get(_ACTION_KEY))
@@ -115,8 +115,9 @@ def explain(
             f"workspace {folder} is not a directory", "pass an existing folder with --workspace"
         )
     policy_set = PolicySet.from_files(policies or [])
+    target = resolve_db_target(db or GLOBAL.db)
     decision = policy_set.decide(
-        tool, args, workspace=folder, db_path=resolve_db_path(db or GLOBAL.db)
+        tool, args, workspace=folder, db_path=target if isinstance(target, Path) else None
     )
     if json_output:
         print(json.dumps(decision.to_dict(), indent=2))

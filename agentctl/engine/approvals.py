@@ -19,7 +19,7 @@ from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.stops import Parked
 from agentctl.errors import UsageError
 from agentctl.events import TERMINAL_STATES, ApprovalAnswer, ApprovalState, EventType
-from agentctl.store import NewEvent, Store
+from agentctl.store import ApprovalConflict, ApprovalTransition, NewApproval, NewEvent, Store
 
 # An approver is shown the request and answers "approve" or "deny" (or ("deny", reason) when
 # the person gave one: the agent is told it); "decided" when someone answered it from another
@@ -149,17 +149,16 @@ class Gate:
 
     def _expire(self, record: dict[str, Any]) -> dict[str, Any]:
         """An approval used too late counts as a deny (the policy's approvals.expires_after)."""
-        job_id = self.journal.job_id
         self.journal.add(EventType.APPROVAL_EXPIRED, record["step"], {"request": record["request"]})
         self.journal.commit(
-            extra=lambda conn: self.store.set_approval_state(
-                conn,
-                job_id,
-                record["request"],
-                expect=ApprovalState.APPROVED,
-                state=ApprovalState.EXPIRED,
-                now=self.journal.clock(),
-            )
+            approvals=[
+                ApprovalTransition(
+                    record["request"],
+                    expect=ApprovalState.APPROVED,
+                    state=ApprovalState.EXPIRED,
+                    now=self.journal.clock(),
+                )
+            ]
         )
         expired = self._record(record["request"])
         expired["decided_by"] = f"expiry (approved by {record['decided_by']} too long ago)"
@@ -198,42 +197,39 @@ class Gate:
         now = self.journal.clock()
         self.journal.add(EventType.APPROVAL_REQUESTED, step, data)
         self.journal.commit(
-            extra=lambda conn: self.store.add_approval(
-                conn,
-                job_id=job_id,
-                request=request,
-                step=step,
-                key=key,
-                tool=tool,
-                args=args,
-                action_hash=digest,
-                rules=rules,
-                reason=reason,
-                now=now,
-            )
+            approvals=[
+                NewApproval(
+                    request=request,
+                    step=step,
+                    key=key,
+                    tool=tool,
+                    args=args,
+                    action_hash=digest,
+                    rules=rules,
+                    reason=reason,
+                    now=now,
+                )
+            ]
         )
         self.index.requests[key] = data
         return next(a for a in self.store.list_approvals(job_id) if a["request"] == request)
 
     def _consume(self, record: dict[str, Any]) -> None:
         job_id = self.journal.job_id
-
-        def use(conn) -> None:
-            if not self.store.set_approval_state(
-                conn,
-                job_id,
-                record["request"],
-                expect=ApprovalState.APPROVED,
-                state=ApprovalState.USED,
-                now=self.journal.clock(),
-            ):
-                raise UsageError(
-                    f"approval {record['request']} was already used",
-                    f"see `agentctl status {job_id}`",
-                )
-
         self.journal.add(EventType.APPROVAL_USED, record["step"], {"request": record["request"]})
-        self.journal.commit(extra=use)
+        use = ApprovalTransition(
+            record["request"],
+            expect=ApprovalState.APPROVED,
+            state=ApprovalState.USED,
+            now=self.journal.clock(),
+        )
+        try:
+            self.journal.commit(approvals=[use])
+        except ApprovalConflict:
+            raise UsageError(
+                f"approval {record['request']} was already used",
+                f"see `agentctl status {job_id}`",
+            ) from None
 
 
 def decide_approval(
@@ -273,23 +269,7 @@ def decide_approval(
             f"see the pending ones with `agentctl status {job_id}`",
         )
     state = ApprovalState.APPROVED if decision == ApprovalAnswer.APPROVE else ApprovalState.DENIED
-
-    def decide(conn) -> None:
-        if not store.set_approval_state(
-            conn,
-            job_id,
-            request,
-            expect=ApprovalState.PENDING,
-            state=state,
-            now=now,
-            by=by,
-            comment=comment,
-        ):
-            raise UsageError(
-                f"approval {request} of job {job_id} is no longer pending",
-                f"see `agentctl status {job_id}`",
-            )
-
+    # Raises ApprovalConflict ("no longer pending") when someone decided it a moment before.
     store.append(
         job_id,
         [
@@ -300,6 +280,10 @@ def decide_approval(
             )
         ],
         now=now,
-        extra=decide,
+        approvals=[
+            ApprovalTransition(
+                request, expect=ApprovalState.PENDING, state=state, now=now, by=by, comment=comment
+            )
+        ],
     )
     return next(a for a in store.list_approvals(job_id) if a["request"] == request)

@@ -27,8 +27,10 @@ def _smallest(*values: Number | None) -> Number | None:
     return min(present) if present else None
 
 
-def hidden_paths_for(db_path: Path, workspace: Path) -> tuple[Path, ...]:
+def hidden_paths_for(db_path: Path | None, workspace: Path) -> tuple[Path, ...]:
     """The database and its state folder, which no confined process may see."""
+    if db_path is None:  # a database server: nothing on this machine to hide
+        return ()
     db = db_path.resolve()
     paths = [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
     folder = db.parent
@@ -67,7 +69,7 @@ def build_action_context(
     env: Mapping[str, str],
     cancel: threading.Event,
     active_seconds: float,
-    db_path: Path,
+    db_path: Path | None,
     policy: Any = None,
     warn: Any = None,
 ) -> ActionContext:
@@ -139,7 +141,7 @@ def build_action_context(
 def _recorder_for(
     recipe: Any,
     workspace: Path,
-    db_path: Path,
+    db_path: Path | None,
     *,
     cancel: threading.Event | None = None,
     warn: Any = None,
@@ -147,8 +149,8 @@ def _recorder_for(
     from agentctl.changes.record import ChangeRecorder
 
     exclude = list(recipe.changes.exclude)
-    db = db_path.resolve()
-    if workspace in db.parents:  # the job's own database is not one of its changes
+    db = db_path.resolve() if db_path is not None else None
+    if db is not None and workspace in db.parents:  # its own database is not a change
         relative = db.relative_to(workspace).as_posix()
         exclude += [relative, f"{relative}-wal", f"{relative}-shm", f"{relative}-journal"]
     return ChangeRecorder(
@@ -161,7 +163,7 @@ def _recorder_for(
     )
 
 
-def _policy_decider(policy: Any, workspace: Path, db_path: Path, *, escalate: bool):
+def _policy_decider(policy: Any, workspace: Path, db_path: Path | None, *, escalate: bool):
     def decide(name: str, args: dict[str, Any], tool: Any) -> Decision:
         verdict = policy.decide(
             name,

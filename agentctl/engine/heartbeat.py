@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from agentctl.errors import LeaseLost
 from agentctl.events import EventType
@@ -20,7 +19,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        db_path: Path,
+        store: Store,
         job_id: str,
         token: int,
         *,
@@ -30,7 +29,7 @@ class Heartbeat:
         cancel: threading.Event,
         seen_seq: int = 0,
     ):
-        self.db_path = db_path
+        self.store = store
         self.job_id = job_id
         self.token = token
         self.ttl = ttl
@@ -71,7 +70,7 @@ class Heartbeat:
 
     def _loop(self) -> None:
         # A connection of its own: the runner's connection may be busy in a transaction.
-        store = Store(self.db_path)
+        store = self.store.reopen()
         last_renew = self.clock()
         try:
             while not self._stop.wait(self.interval):

@@ -228,6 +228,7 @@ def prune_jobs(
     if not delete or not ids:
         return ids, 0
     _, blobs = store.delete_jobs(ids)
-    for job_id in ids:  # the output of `run --detach` runners, if any
-        (store.path.parent / "logs" / f"{job_id}.log").unlink(missing_ok=True)
+    store.compact()
+    for job_id in ids:  # the output of `run --detach` runners on this machine, if any
+        (store.logs_dir / f"{job_id}.log").unlink(missing_ok=True)
     return ids, blobs

@@ -10,12 +10,12 @@ Appends are buffered and committed by `commit()`; the runner commits before ever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentctl.events import EventType
-from agentctl.store import Event, JobUpdate, NewEvent, Store
+from agentctl.store import ApprovalChange, Event, JobUpdate, NewEvent, Store
 
 
 @dataclass
@@ -107,9 +107,11 @@ class Journal:
         for column, amount in (add_fields or {}).items():
             self._update.add[column] = self._update.add.get(column, 0) + amount
 
-    def commit(self, *, durable: bool = False, extra=None) -> list[Event]:
-        """Write what was added in one transaction; `durable` fsyncs before returning."""
-        if not self._pending and not self._update.set and not self._update.add and extra is None:
+    def commit(
+        self, *, durable: bool = False, approvals: Sequence[ApprovalChange] = ()
+    ) -> list[Event]:
+        """Write what was added (and `approvals`) in one transaction; `durable` fsyncs first."""
+        if not self._pending and not self._update.set and not self._update.add and not approvals:
             return []
         events, update = self._pending, self._update
         self._pending, self._update = [], JobUpdate()
@@ -120,7 +122,7 @@ class Journal:
             token=self.token,
             durable=durable,
             update=update,
-            extra=extra,
+            approvals=approvals,
         )
         for event in written:
             if self.on_event is None:

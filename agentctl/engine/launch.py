@@ -267,18 +267,11 @@ def detach_job(
     from agentctl.engine.jobs import effective_state
     from agentctl.process.run import spawn_detached
 
-    argv = [
-        sys.executable,
-        "-m",
-        "agentctl",
-        "--db",
-        str(store.path),
-        "resume",
-        job_id,
-        "--non-interactive",
-    ]
-    log_path = store.path.parent / "logs" / f"{job_id}.log"
-    pid = spawn_detached(argv, env=os.environ if env is None else env, log_path=log_path)
+    # The store travels in the environment, not argv: a URL's password must not show in `ps`.
+    argv = [sys.executable, "-m", "agentctl", "resume", job_id, "--non-interactive"]
+    child_env = {**(os.environ if env is None else env), "AGENTCTL_DB": store.target}
+    log_path = store.logs_dir / f"{job_id}.log"
+    pid = spawn_detached(argv, env=child_env, log_path=log_path)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         job = store.get_job(job_id)

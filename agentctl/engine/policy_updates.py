@@ -20,7 +20,7 @@ from typing import Any
 
 from agentctl.errors import UsageError
 from agentctl.events import ApprovalState, EventType, JobState
-from agentctl.store import Event, NewEvent, Store
+from agentctl.store import ApprovalTransition, Event, NewEvent, Store
 
 POLICY_ADDED = EventType.POLICY_ADDED
 APPROVAL_VOIDED = EventType.APPROVAL_VOIDED
@@ -129,22 +129,21 @@ def add_policies(
                 }
             )
 
-    def void(conn) -> None:
-        for item in voided:
-            store.set_approval_state(
-                conn,
-                job_id,
-                item["request"],
-                expect=ApprovalState.PENDING,
-                state=ApprovalState.VOID,
-                now=now,
-                by=f"policy add by {by}",
-                comment="the added policy denies this action",
-            )
-
+    # A request decided meanwhile fails the whole append (ApprovalConflict): nothing is half-done.
+    void = [
+        ApprovalTransition(
+            item["request"],
+            expect=ApprovalState.PENDING,
+            state=ApprovalState.VOID,
+            now=now,
+            by=f"policy add by {by}",
+            comment="the added policy denies this action",
+        )
+        for item in voided
+    ]
     events = [NewEvent(POLICY_ADDED, None, data) for data in added]
     events += [NewEvent(APPROVAL_VOIDED, item["step"], item) for item in voided]
-    store.append(job_id, events, now=now, extra=void if voided else None)
+    store.append(job_id, events, now=now, approvals=void)
     return PolicyAdded(job_id, [a["path"] for a in added], voided)
 
 

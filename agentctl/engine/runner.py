@@ -31,7 +31,7 @@ from agentctl.engine.stops import Cancelled, JobFailure, Parked
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
 from agentctl.events import EXIT_CODES, TERMINAL_STATES, EventType, JobState, StepState
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
-from agentctl.store import Event, Store
+from agentctl.store import Event, Store, StoreUnavailable
 from agentctl.telemetry import start_job_trace
 
 # `steps[].output` in job JSON keeps this many characters; `log --json` has all of it.
@@ -99,7 +99,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
     )
     cancel = threading.Event()
     heartbeat = Heartbeat(
-        store.path,
+        store,
         job_id,
         token,
         ttl=deps.lease_ttl,
@@ -318,6 +318,17 @@ class _Run:
                 )
         except LeaseLost:
             raise
+        except StoreUnavailable:
+            # The database went away for longer than the store retries: say so if it is
+            # back, else the lease runs out and the job shows (and resumes) as interrupted.
+            self.journal.discard()
+            try:
+                self._end(
+                    JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "lost the database"}
+                )
+            except AgentctlError:
+                pass
+            raise
         except JobFailure as failure:
             return self._fail(failure.type, failure.message)
         except AgentctlError as error:
@@ -416,7 +427,7 @@ class _Run:
             env=self.deps.env,
             cancel=self.cancel,
             active_seconds=self.index.active_seconds,
-            db_path=self.store.path,
+            db_path=self.store.db_file,
             policy=self.policy,
             warn=self._warn_once,
         )

@@ -16,14 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agentctl.errors import AgentctlError
+from agentctl.store.base import StoreError
 from agentctl.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
-
-
-class StoreError(AgentctlError):
-    """The database could not be opened or used."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -82,8 +78,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         # Read again under the write lock: another process may have migrated meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number in range(version, len(MIGRATIONS)):
-            for statement in _split_statements(MIGRATIONS[number]):
-                conn.execute(statement)
+            migration = MIGRATIONS[number]
+            if isinstance(migration, str):
+                for statement in _split_statements(migration):
+                    conn.execute(statement)
+            else:
+                import sqlite_utils  # only when migrating: it costs start-up time
+
+                migration(sqlite_utils.Database(conn))
             conn.execute(f"PRAGMA user_version = {number + 1}")
         conn.execute("COMMIT")
     except BaseException:

@@ -1,12 +1,31 @@
-"""The database schema, as an ordered list of migrations.
+"""The SQLite schema, as an ordered list of migrations.
 
 The schema changes only by appending a migration: a database made by an older agentctl keeps
-opening, and `PRAGMA user_version` says how many migrations it has.
+opening, and `PRAGMA user_version` says how many migrations it has. A migration is SQL, or a
+function given a sqlite-utils `Database` (whose `add_column`, `create` and `transform` do what
+SQLite's ALTER TABLE cannot, inside the migration's transaction). The PostgreSQL schema
+(`store/postgres_schema.py`) follows the same numbering.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+from collections.abc import Callable
+from typing import Any
+
+
+def _queues_and_worker_notes(db: Any) -> None:
+    """2: `queue` names the queue a job waits in (NULL: not a worker's job); what each worker
+    saw of a job (its workspace missing there, say) for `status`."""
+    db["jobs"].add_column("queue", str)
+    db["jobs"].create_index(["state", "queue"], index_name="jobs_runnable")
+    db["worker_notes"].create(
+        {"job_id": str, "worker": str, "note": str, "at": float},
+        pk=("job_id", "worker"),
+        not_null={"job_id", "worker", "note", "at"},
+    )
+
+
+MIGRATIONS: list[str | Callable[[Any], None]] = [
     # 1: jobs (a projection of the log, for fast listing, plus the lease), the append-only
     # event log (the source of truth), content-addressed blobs, and approvals.
     """
@@ -74,4 +93,5 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, request)
     ) WITHOUT ROWID;
     """,
+    _queues_and_worker_notes,
 ]

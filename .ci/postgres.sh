@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A private, throwaway PostgreSQL cluster for the tests: initdb in a temporary folder as the
+# unprivileged `postgres` user (or the caller when not root), a free port on 127.0.0.1, a
+# password-protected role. Prints `export AGENTCTL_TEST_POSTGRES_URL=...` on stdout.
+#   eval "$(.ci/postgres.sh start)"   ...   .ci/postgres.sh stop
+# Needs PostgreSQL's server binaries (Debian: apt-get install postgresql).
+set -euo pipefail
+BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+STATE="${AGENTCTL_PG_STATE:-/tmp/agentctl-ci-postgres}"
+run_as() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case "${1:-}" in
+start)
+    [ -x "$BIN/initdb" ] || { echo "no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
+    rm -rf "$STATE" && mkdir -p "$STATE" && chmod 755 "$STATE"
+    [ "$(id -u)" = 0 ] && chown postgres "$STATE"
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    PASSWORD="ci-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+    run_as bash -c "umask 077; printf '%s\n' '$PASSWORD' > '$STATE/pw'"
+    run_as "$BIN/initdb" -D "$STATE/data" -U agentctl --pwfile="$STATE/pw" -A scram-sha-256 >/dev/null
+    run_as rm -f "$STATE/pw"
+    run_as "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w -o "-c listen_addresses=127.0.0.1 -p $PORT -k $STATE -c max_connections=200" start >/dev/null
+    URL="postgresql://agentctl:$PASSWORD@127.0.0.1:$PORT/postgres"
+    echo "$URL" > "$STATE/url"
+    echo "export AGENTCTL_TEST_POSTGRES_URL='$URL'"
+    ;;
+stop)
+    if [ -d "$STATE/data" ]; then run_as "$BIN/pg_ctl" -D "$STATE/data" -m immediate stop >/dev/null || true; fi
+    rm -rf "$STATE"
+    ;;
+restart)  # for tests: the server goes away and comes back on the same port
+    run_as "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w -m "${2:-fast}" restart >/dev/null
+    ;;
+*)
+    echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
+esac

@@ -1,0 +1,301 @@
+"""The store interface: what the engine and the CLI may ask of a job store, and nothing more.
+
+Two implementations: SQLite (`store/sqlite.py`, the default, one file on one machine) and
+PostgreSQL (`store/postgres.py`, shared by many machines). Nothing outside `store/` holds a
+connection, a path to the database, or SQL; it holds a `Store` and the values below.
+
+Changes to approvals travel with the append that records them (`append(approvals=...)`), as
+typed values, so an approval and its event land in one transaction on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from agentctl.errors import AgentctlError, UsageError
+
+
+class StoreError(AgentctlError):
+    """The database could not be opened or used."""
+
+
+class StoreUnavailable(StoreError):
+    """The connection to the database was lost and could not be restored in time."""
+
+
+class ApprovalConflict(UsageError):
+    """An approval was not in the state a change expected (decided or used meanwhile)."""
+
+    def __init__(self, job_id: str, request: str, expect: str):
+        super().__init__(
+            f"approval {request} of job {job_id} is no longer {expect}",
+            f"see `agentctl status {job_id}`",
+        )
+        self.job_id, self.request, self.expect = job_id, request, expect
+
+
+@dataclass
+class NewEvent:
+    type: str
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    # `data` already serialised compactly (as `dumps` would), when the caller had to anyway.
+    encoded: str | None = None
+
+
+@dataclass
+class Event:
+    seq: int
+    ts: float
+    type: str
+    step: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class JobUpdate:
+    """How an append changes the job's projection row."""
+
+    set: dict[str, Any] = field(default_factory=dict)
+    add: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewApproval:
+    """A pending approval, recorded with the event that asks for it."""
+
+    request: str
+    step: str | None
+    key: str
+    tool: str | None
+    args: Mapping[str, Any]
+    action_hash: str
+    rules: list[Any]
+    reason: str
+    now: float
+
+
+@dataclass(frozen=True)
+class ApprovalTransition:
+    """Move an approval from `expect` to `state`; the append fails with ApprovalConflict
+    (writing nothing) when the approval is not in `expect` any more."""
+
+    request: str
+    expect: str
+    state: str
+    now: float
+    by: str | None = None
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state in ("approved", "denied") and not (self.by or "").strip():
+            raise ValueError("an approval is decided by someone: `by` is required")
+
+
+ApprovalChange = NewApproval | ApprovalTransition
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker took: its id, the fencing token, and why it was runnable."""
+
+    job_id: str
+    token: int
+    reason: str  # "queued" | "approved" | "interrupted" | "lease_expired"
+
+
+# Whether the process `pid` started at `start` (on this host) still runs.
+IsAlive = Callable[[int, str], bool]
+
+SETTABLE = ("state", "steps", "error_type", "error_message", "cancel_requested")
+ADDABLE = ("input_tokens", "output_tokens", "cost_usd", "model_calls", "tool_calls")
+FINISHED_STATES = ("succeeded", "failed", "cancelled")
+
+
+class Store(Protocol):
+    """A job store: jobs (with their lease), the append-only event log, blobs, approvals."""
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for people: a path, or a URL without its password."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """What `--db`/`AGENTCTL_DB` must say to open this store again (may hold a password:
+        hand it to child processes through the environment, never print it)."""
+        ...
+
+    @property
+    def db_file(self) -> Path | None:
+        """The database file on this machine (hidden from confined tools), if there is one."""
+        ...
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where detached runners on this machine write their output."""
+        ...
+
+    def reopen(self) -> Store:
+        """Another handle on the same store with its own connection (for another thread)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        recipe: str,
+        recipe_path: str | None,
+        recipe_text: str,
+        params: Mapping[str, Any],
+        options: Mapping[str, Any],
+        workspace: str,
+        now: float,
+        event: NewEvent,
+        queue: str | None = None,
+    ) -> None:
+        """Insert the job and its first event in one transaction; with `queue`, the job is
+        `queued` for a worker of that queue, else `interrupted` until a runner takes it."""
+        ...
+
+    def get_job(self, job_id: str) -> dict[str, Any]: ...
+
+    def recipe_text(self, job: Mapping[str, Any]) -> str: ...
+
+    def find_job(self, ref: str) -> str:
+        """A job id from an id, a unique prefix of one, or `last`."""
+        ...
+
+    def list_jobs(
+        self, state: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def delete_jobs(self, job_ids: Iterable[str]) -> tuple[int, int]:
+        """Delete jobs and the blobs nothing refers to any more: (jobs, blobs) deleted."""
+        ...
+
+    def finished_before(self, cutoff: float) -> list[str]: ...
+
+    def compact(self) -> None:
+        """Give the space of deleted rows back (after a prune)."""
+        ...
+
+    # -- events --------------------------------------------------------------------------
+
+    def append(
+        self,
+        job_id: str,
+        events: list[NewEvent],
+        *,
+        now: float,
+        token: int | None = None,
+        durable: bool = False,
+        update: JobUpdate | None = None,
+        approvals: Sequence[ApprovalChange] = (),
+    ) -> list[Event]:
+        """Append events, update the job row and apply approval changes in one transaction.
+
+        `token` is the runner's lease token: when another runner has taken the lease since,
+        nothing is written and LeaseLost is raised. Writers that do not run the job (approve,
+        cancel) pass none. `durable`: the commit is on disk before this returns.
+        """
+        ...
+
+    def read_events(
+        self, job_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]: ...
+
+    def wait_for_events(self, job_id: str, after_seq: int, timeout: float) -> None:
+        """Return when the job may have events after `after_seq`, or after `timeout` s."""
+        ...
+
+    def get_blob(self, digest: str) -> bytes: ...
+
+    # -- leases --------------------------------------------------------------------------
+
+    def acquire_lease(
+        self,
+        job_id: str,
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        is_alive: IsAlive,
+    ) -> int:
+        """Take the job's lease and return the new fencing token, or raise JobBusy."""
+        ...
+
+    def adopt_lease(
+        self, job_id: str, token: int, *, host: str, pid: int, start: str, now: float, ttl: float
+    ) -> None:
+        """Move a lease this worker claimed to the process that runs the job, keeping its
+        token; LeaseLost if the token is no longer current."""
+        ...
+
+    def renew_lease(self, job_id: str, token: int, *, now: float, ttl: float) -> bool:
+        """Extend the lease; returns whether a cancel was requested. Raises LeaseLost."""
+        ...
+
+    def cancel_requested(self, job_id: str) -> bool: ...
+
+    def release_lease(self, job_id: str, token: int) -> None: ...
+
+    # -- queues and workers --------------------------------------------------------------
+
+    def claim_job(
+        self,
+        queues: Sequence[str],
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        skip: Iterable[str] = (),
+    ) -> Claim | None:
+        """Take the lease of one runnable job of `queues` (oldest first), or None.
+
+        Runnable: `queued`; `awaiting_approval` with every approval answered; `interrupted`;
+        `running` with an expired lease. Concurrent claimers never get the same job.
+        """
+        ...
+
+    def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:
+        """Record what a worker saw of a job (e.g. its workspace missing on that machine)."""
+        ...
+
+    def worker_notes(self, job_id: str) -> list[dict[str, Any]]: ...
+
+    # -- approvals -----------------------------------------------------------------------
+
+    def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]: ...
+
+
+def lease_is_live(
+    holder_host: str | None,
+    holder_pid: int | None,
+    holder_start: str | None,
+    expires: float | None,
+    *,
+    now: float,
+    host: str,
+    is_alive: IsAlive,
+) -> bool:
+    """Whether a recorded lease still belongs to a running runner.
+
+    On this host a dead pid frees the lease at once; elsewhere only expiry does.
+    """
+    if holder_pid is None:
+        return False
+    if holder_host == host:
+        return is_alive(holder_pid, holder_start or "")
+    return expires is not None and expires > now

@@ -1,0 +1,783 @@
+"""The PostgreSQL store: the same jobs, log, leases and approvals, shared by many machines.
+
+Same schema idea and the same guarantees as the SQLite store (`store/sqlite.py`): one
+transaction per append, fenced by the lease token; workers claim queued jobs with
+`FOR UPDATE SKIP LOCKED` (as DBOS does), so two claimers never get the same job; each append
+sends `NOTIFY agentctl_events, '<job id>'` so `watch` and `log --follow` wake at once.
+
+Durability as on SQLite: an ordinary commit uses `synchronous_commit = off` (survives a crash
+of agentctl, not of the server's machine); a `durable` one waits for the server's WAL flush.
+
+A lost connection (server restart, network cut) is retried for `AGENTCTL_DB_RETRY` seconds
+(default 20): a transaction that failed before COMMIT is simply run again; one whose COMMIT
+got no answer is checked (did its last event land?) before anything is written again, so
+nothing is written twice. Past the deadline: StoreUnavailable.
+
+The password of the URL never leaves this module: `location` and every message hide it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from agentctl.errors import JobNotFound, LeaseLost
+from agentctl.store.base import (
+    FINISHED_STATES,
+    ApprovalChange,
+    ApprovalConflict,
+    Claim,
+    Event,
+    IsAlive,
+    JobUpdate,
+    NewApproval,
+    NewEvent,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    lease_is_live,
+)
+from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
+from agentctl.store.postgres_schema import MIGRATIONS
+from agentctl.store.sqlite import (
+    _APPROVAL_COLUMNS,
+    _JOB_COLUMNS,
+    _JSON_COLUMNS,
+    RUNNABLE,
+    RUNNABLE_REASON,
+    approval_dict,
+    job_busy,
+    lease_lost,
+    pick_job,
+    update_clauses,
+)
+
+CHANNEL = "agentctl_events"
+DEFAULT_RETRY_SECONDS = 20.0
+CONNECT_TIMEOUT_SECONDS = 5
+T = TypeVar("T")
+
+
+def hide_password(url: str) -> str:
+    """The URL with its password (if any) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://***"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(
+            "PostgreSQL support is not installed (the psycopg package is missing)",
+            "install it with `pip install 'agentctl[postgres]'`",
+            exit_code=2,
+        ) from None
+    return psycopg
+
+
+class _Uncertain(Exception):
+    """The connection broke during COMMIT: the transaction may or may not have landed."""
+
+    def __str__(self) -> str:
+        return "the connection broke while committing"
+
+
+class PostgresStore:
+    """The `Store` on a PostgreSQL database named by a `postgresql://` URL."""
+
+    def __init__(self, url: str, *, retry_for: float | None = None):
+        self._psycopg = _import_psycopg()
+        self._url = url
+        self._password = urlsplit(url).password or ""
+        env_retry = os.environ.get("AGENTCTL_DB_RETRY")
+        self.retry_for = (
+            retry_for
+            if retry_for is not None
+            else float(env_retry)
+            if env_retry
+            else DEFAULT_RETRY_SECONDS
+        )
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._listener: Any = None
+        self._connect(first=True)
+        self._migrate()
+
+    # -- the connection ------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return hide_password(self._url)
+
+    @property
+    def target(self) -> str:
+        return self._url
+
+    @property
+    def db_file(self) -> Path | None:
+        return None
+
+    @property
+    def logs_dir(self) -> Path:
+        from agentctl.paths import default_state_dir
+
+        return default_state_dir() / "logs"
+
+    def reopen(self) -> PostgresStore:
+        return PostgresStore(self._url, retry_for=self.retry_for)
+
+    def close(self) -> None:
+        for conn in (self._conn, self._listener):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+        self._conn = self._listener = None
+
+    def _scrub(self, text: str) -> str:
+        text = text.replace(self._url, self.location)
+        return text.replace(self._password, "***") if self._password else text
+
+    def _open(self) -> Any:
+        return self._psycopg.connect(
+            self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
+
+    def _connect(self, *, first: bool = False) -> Any:
+        try:
+            self._conn = self._open()
+        except self._psycopg.Error as error:
+            if first:
+                raise StoreError(
+                    f"cannot connect to the database {self.location}:"
+                    f" {self._scrub(str(error)).strip()}",
+                    "check the URL in --db or AGENTCTL_DB, that the server runs, and the"
+                    " user's password",
+                ) from None
+            raise
+        return self._conn
+
+    def _run(
+        self,
+        body: Callable[[Any], T],
+        *,
+        write: bool = False,
+        durable: bool = False,
+        landed: Callable[[Any], bool] | None = None,
+    ) -> T:
+        """Run `body(cursor)` in one transaction, reconnecting when the connection is lost.
+
+        `landed(cursor)`: after a COMMIT that got no answer, whether it took effect (then
+        `body`'s result stands); without it such a write raises StoreUnavailable.
+        """
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.1
+        lost = (self._psycopg.OperationalError, self._psycopg.InterfaceError)
+        result: Any = None
+        while True:
+            committing = False
+            try:
+                with self._lock:
+                    conn = self._conn if self._conn is not None else self._connect()
+                    try:
+                        with conn.transaction():
+                            cursor = conn.cursor()
+                            if write and not durable:
+                                cursor.execute("SET LOCAL synchronous_commit = off")
+                            result = body(cursor)
+                            committing = write
+                    except lost:
+                        if committing:
+                            raise _Uncertain() from None
+                        raise
+                return result
+            except (*lost, _Uncertain) as error:
+                self._drop()
+                if isinstance(error, _Uncertain):
+                    if landed is None:
+                        raise self._unavailable(error) from None
+                    if self._landed(deadline, landed, lost):
+                        return result
+                    continue  # it did not land: write it again
+                if time.monotonic() > deadline:
+                    raise self._unavailable(error) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _landed(self, deadline: float, landed: Callable[[Any], bool], lost: tuple) -> bool:
+        """Whether an uncertain commit took effect, asking (and reconnecting) until the
+        deadline; StoreUnavailable past it."""
+        while True:
+            try:
+                with self._lock:
+                    conn = self._conn if self._conn is not None else self._connect()
+                    with conn.transaction():
+                        return landed(conn.cursor())
+            except lost as error:
+                self._drop()
+                if time.monotonic() > deadline:
+                    raise self._unavailable(error) from None
+                time.sleep(0.5)
+
+    def _drop(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:
+                    pass
+            self._conn = None
+
+    def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        detail = self._scrub(str(error)).strip() or type(error).__name__
+        return StoreUnavailable(
+            f"lost the connection to the database {self.location} and could not get it back"
+            f" within {self.retry_for:g} s: {detail}",
+            "the job stays resumable: once the database is back, `agentctl resume JOB`"
+            " (or a worker) continues it",
+            exit_code=130,
+        )
+
+    def _migrate(self) -> None:
+        def migrate(cur: Any) -> None:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('agentctl-migrate'))")
+            cur.execute("CREATE TABLE IF NOT EXISTS agentctl_schema (version INTEGER NOT NULL)")
+            cur.execute("SELECT version FROM agentctl_schema")
+            row = cur.fetchone()
+            version = row[0] if row else 0
+            if row is None:
+                cur.execute("INSERT INTO agentctl_schema (version) VALUES (0)")
+            for number in range(version, len(MIGRATIONS)):
+                cur.execute(MIGRATIONS[number])
+                cur.execute("UPDATE agentctl_schema SET version = %s", (number + 1,))
+
+        try:
+            self._run(migrate, write=True, durable=True)
+        except self._psycopg.Error as error:
+            raise StoreError(
+                f"cannot prepare the database {self.location}: {self._scrub(str(error)).strip()}",
+                "the user in the URL needs the right to create tables in its schema",
+            ) from None
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _put_blob(cur: Any, data: bytes) -> str:
+        digest = blob_digest(data)
+        cur.execute(
+            "INSERT INTO blobs (hash, size, data) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (digest, len(data), data),
+        )
+        return digest
+
+    def get_blob(self, digest: str) -> bytes:
+        def read(cur: Any) -> Any:
+            cur.execute("SELECT data FROM blobs WHERE hash = %s", (digest,))
+            return cur.fetchone()
+
+        row = self._run(read)
+        if row is None:
+            raise KeyError(digest)
+        return bytes(row[0])
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        recipe: str,
+        recipe_path: str | None,
+        recipe_text: str,
+        params: Mapping[str, Any],
+        options: Mapping[str, Any],
+        workspace: str,
+        now: float,
+        event: NewEvent,
+        queue: str | None = None,
+    ) -> None:
+        def create(cur: Any) -> None:
+            blob = self._put_blob(cur, recipe_text.encode("utf-8"))
+            cur.execute(
+                "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
+                " workspace, state, created_at, updated_at, last_seq, queue)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s)",
+                (
+                    job_id,
+                    recipe,
+                    recipe_path,
+                    blob,
+                    dumps(dict(params)),
+                    dumps(dict(options)),
+                    workspace,
+                    "interrupted" if queue is None else "queued",
+                    now,
+                    now,
+                    queue,
+                ),
+            )
+            data = encode_data(event.data, event.encoded, lambda b: self._put_blob(cur, b))
+            cur.execute(
+                "INSERT INTO events (job_id, seq, ts, type, step, data)"
+                " VALUES (%s, 1, %s, %s, %s, %s)",
+                (job_id, now, event.type, event.step, data),
+            )
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
+
+        def landed(cur: Any) -> bool:
+            cur.execute("SELECT 1 FROM jobs WHERE id = %s", (job_id,))
+            return cur.fetchone() is not None
+
+        self._run(create, write=True, landed=landed)
+
+    def _select_jobs(self, where: str, args: Sequence[Any], tail: str = "") -> list[dict[str, Any]]:
+        def read(cur: Any) -> list[Any]:
+            cur.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs {where} {tail}", args)
+            return cur.fetchall()
+
+        jobs = []
+        for row in self._run(read):
+            job = dict(zip(_JOB_COLUMNS, row))
+            for column in _JSON_COLUMNS:
+                job[column] = json.loads(job[column])
+            jobs.append(job)
+        return jobs
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        rows = self._select_jobs("WHERE id = %s", (job_id,))
+        if not rows:
+            raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+        return rows[0]
+
+    def recipe_text(self, job: Mapping[str, Any]) -> str:
+        return self.get_blob(job["recipe_blob"]).decode("utf-8")
+
+    def find_job(self, ref: str) -> str:
+        ref = ref.strip()
+
+        def read(cur: Any) -> list[Any]:
+            if ref == "last":
+                cur.execute("SELECT id FROM jobs ORDER BY created_at DESC, rownum DESC LIMIT 1")
+            else:
+                cur.execute(
+                    "SELECT id FROM jobs WHERE id LIKE %s ESCAPE '\\'"
+                    " ORDER BY created_at DESC LIMIT 6",
+                    (ref + "%",),
+                )
+            return cur.fetchall()
+
+        if ref == "last":
+            rows = self._run(read)
+            if not rows:
+                raise JobNotFound("there are no jobs yet", "start one with `agentctl run RECIPE`")
+            return rows[0][0]
+        if not ref or any(ch in ref for ch in "%_\\"):
+            raise JobNotFound(f"no job {ref!r}", "list jobs with `agentctl jobs`")
+        return pick_job(ref, [r[0] for r in self._run(read)])
+
+    def list_jobs(self, state: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        where = "WHERE state = %s" if state else ""
+        args: list[Any] = [state] if state else []
+        tail = "ORDER BY created_at DESC, rownum DESC"
+        if limit:
+            tail += " LIMIT %s"
+            args.append(limit)
+        return self._select_jobs(where, args, tail)
+
+    def delete_jobs(self, job_ids: Iterable[str]) -> tuple[int, int]:
+        ids = list(job_ids)
+
+        def delete(cur: Any) -> int:
+            for table, column in (
+                ("events", "job_id"),
+                ("approvals", "job_id"),
+                ("worker_notes", "job_id"),
+                ("jobs", "id"),
+            ):
+                cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (ids,))
+            cur.execute("SELECT recipe_blob FROM jobs")
+            keep = {row[0] for row in cur.fetchall()}
+            cur.execute("SELECT data FROM events WHERE strpos(data, %s) > 0", (f'"{BLOB_KEY}"',))
+            for (data,) in cur.fetchall():
+                keep.update(blob_refs(json.loads(data)))
+            cur.execute("SELECT hash FROM blobs")
+            stale = [row[0] for row in cur.fetchall() if row[0] not in keep]
+            cur.execute("DELETE FROM blobs WHERE hash = ANY(%s)", (stale,))
+            return len(stale)
+
+        return len(ids), self._run(delete, write=True, durable=True)
+
+    def finished_before(self, cutoff: float) -> list[str]:
+        def read(cur: Any) -> list[Any]:
+            cur.execute(
+                "SELECT id FROM jobs WHERE state = ANY(%s) AND updated_at < %s ORDER BY created_at",
+                (list(FINISHED_STATES), cutoff),
+            )
+            return cur.fetchall()
+
+        return [row[0] for row in self._run(read)]
+
+    def compact(self) -> None:
+        # Autovacuum gives deleted rows' space back to the tables on its own; VACUUM here
+        # would only take locks a busy fleet does not need.
+        return None
+
+    # -- events --------------------------------------------------------------------------
+
+    def append(
+        self,
+        job_id: str,
+        events: list[NewEvent],
+        *,
+        now: float,
+        token: int | None = None,
+        durable: bool = False,
+        update: JobUpdate | None = None,
+        approvals: Sequence[ApprovalChange] = (),
+    ) -> list[Event]:
+        sets, set_values = update_clauses(update, "%s")
+        where = "id = %s" + (" AND lease_token = %s" if token is not None else "")
+        values = [len(events), now, *set_values, job_id]
+        if token is not None:
+            values.append(token)
+        reserved: list[int] = []
+
+        def write(cur: Any) -> list[Event]:
+            # One statement fences the writer and reserves the seqs: a stale token matches no
+            # row, and the row lock orders concurrent appenders.
+            cur.execute(
+                f"UPDATE jobs SET {', '.join(sets)} WHERE {where} RETURNING last_seq", values
+            )
+            row = cur.fetchone()
+            if row is None:
+                cur.execute("SELECT 1 FROM jobs WHERE id = %s", (job_id,))
+                if cur.fetchone() is None:
+                    raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+                raise lease_lost(job_id)
+            for change in approvals:
+                _apply_approval(cur, job_id, change)
+            first_seq = row[0] - len(events) + 1
+            reserved[:] = [row[0]]
+            rows = [
+                (
+                    job_id,
+                    seq,
+                    now,
+                    event.type,
+                    event.step,
+                    encode_data(event.data, event.encoded, lambda b: self._put_blob(cur, b)),
+                )
+                for seq, event in enumerate(events, start=first_seq)
+            ]
+            if rows:
+                cur.executemany(
+                    "INSERT INTO events (job_id, seq, ts, type, step, data)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
+            return [
+                Event(seq, now, event.type, event.step, event.data)
+                for seq, event in enumerate(events, start=first_seq)
+            ]
+
+        def landed(cur: Any) -> bool:
+            # The last seq this append reserved holds its last event, written at `now`.
+            if not events or not reserved:
+                return False
+            cur.execute(
+                "SELECT type, ts FROM events WHERE job_id = %s AND seq = %s",
+                (job_id, reserved[0]),
+            )
+            row = cur.fetchone()
+            return row is not None and row[0] == events[-1].type and row[1] == now
+
+        return self._run(write, write=True, durable=durable, landed=landed)
+
+    def read_events(self, job_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        sql = (
+            "SELECT seq, ts, type, step, data FROM events WHERE job_id = %s AND seq > %s"
+            " ORDER BY seq"
+        )
+        args: list[Any] = [job_id, after_seq]
+        if limit:
+            sql += " LIMIT %s"
+            args.append(limit)
+
+        def read(cur: Any) -> tuple[list[Any], dict[str, bytes]]:
+            cur.execute(sql, args)
+            rows = cur.fetchall()
+            digests = {d for *_, data in rows if BLOB_KEY in data for d in _refs(data)}
+            blobs: dict[str, bytes] = {}
+            if digests:  # every blob of the page in one query, in the same snapshot
+                cur.execute("SELECT hash, data FROM blobs WHERE hash = ANY(%s)", (sorted(digests),))
+                blobs = {h: bytes(d) for h, d in cur.fetchall()}
+            return rows, blobs
+
+        rows, blobs = self._run(read)
+        cache: dict[str, str] = {d: b.decode("utf-8") for d, b in blobs.items()}
+        return [
+            Event(seq, ts, type_, step, decode_data(data, self.get_blob, cache))
+            for seq, ts, type_, step, data in rows
+        ]
+
+    def wait_for_events(self, job_id: str, after_seq: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        try:
+            if self._listener is None:
+                self._listener = self._open()
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            # Listening first, then looking: an append between the two still wakes us.
+            if self._last_seq(job_id) > after_seq:
+                return
+            while (left := deadline - time.monotonic()) > 0:
+                for note in self._listener.notifies(timeout=left, stop_after=1):
+                    if note.payload == job_id:
+                        return
+        except self._psycopg.OperationalError:
+            if self._listener is not None:
+                try:
+                    self._listener.close()
+                except Exception:
+                    pass
+            self._listener = None
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def _last_seq(self, job_id: str) -> int:
+        def read(cur: Any) -> Any:
+            cur.execute("SELECT last_seq FROM jobs WHERE id = %s", (job_id,))
+            return cur.fetchone()
+
+        row = self._run(read)
+        return 1 << 62 if row is None else int(row[0])
+
+    # -- leases --------------------------------------------------------------------------
+
+    def acquire_lease(
+        self,
+        job_id: str,
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        is_alive: IsAlive,
+    ) -> int:
+        def take(cur: Any) -> int:
+            cur.execute(
+                "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token"
+                " FROM jobs WHERE id = %s FOR UPDATE",
+                (job_id,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+            holder_pid, holder_host, holder_start, expires, token = row
+            if holder_pid is not None and lease_is_live(
+                holder_host,
+                holder_pid,
+                holder_start,
+                expires,
+                now=now,
+                host=host,
+                is_alive=is_alive,
+            ):
+                raise job_busy(job_id, holder_pid, holder_host)
+            cur.execute(
+                "UPDATE jobs SET lease_token = %s, lease_pid = %s, lease_host = %s,"
+                " lease_start = %s, lease_expires = %s, heartbeat_at = %s WHERE id = %s",
+                (token + 1, pid, host, start, now + ttl, now, job_id),
+            )
+            return int(token + 1)
+
+        return self._run(take, write=True)
+
+    def adopt_lease(
+        self, job_id: str, token: int, *, host: str, pid: int, start: str, now: float, ttl: float
+    ) -> None:
+        def adopt(cur: Any) -> None:
+            cur.execute(
+                "UPDATE jobs SET lease_pid = %s, lease_host = %s, lease_start = %s,"
+                " lease_expires = %s, heartbeat_at = %s WHERE id = %s AND lease_token = %s",
+                (pid, host, start, now + ttl, now, job_id, token),
+            )
+            if cur.rowcount == 0:
+                raise lease_lost(job_id)
+
+        self._run(adopt, write=True)
+
+    def renew_lease(self, job_id: str, token: int, *, now: float, ttl: float) -> bool:
+        def renew(cur: Any) -> bool:
+            cur.execute(
+                "UPDATE jobs SET lease_expires = %s, heartbeat_at = %s"
+                " WHERE id = %s AND lease_token = %s RETURNING cancel_requested",
+                (now + ttl, now, job_id, token),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise LeaseLost(f"job {job_id} was taken over by another runner")
+            return bool(row[0])
+
+        return self._run(renew, write=True)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        def read(cur: Any) -> Any:
+            cur.execute("SELECT cancel_requested FROM jobs WHERE id = %s", (job_id,))
+            return cur.fetchone()
+
+        row = self._run(read)
+        return bool(row and row[0])
+
+    def release_lease(self, job_id: str, token: int) -> None:
+        def release(cur: Any) -> None:
+            cur.execute(
+                "UPDATE jobs SET lease_pid = NULL, lease_host = NULL, lease_start = NULL,"
+                " lease_expires = NULL WHERE id = %s AND lease_token = %s",
+                (job_id, token),
+            )
+
+        self._run(release, write=True)
+
+    # -- queues and workers --------------------------------------------------------------
+
+    def claim_job(
+        self,
+        queues: Sequence[str],
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        skip: Iterable[str] = (),
+    ) -> Claim | None:
+        if not queues:
+            return None
+        skipped = list(skip)
+
+        def claim(cur: Any) -> Claim | None:
+            # SKIP LOCKED: a row another claimer holds is passed over, not waited for, so
+            # concurrent workers each get a different job without blocking one another.
+            cur.execute(
+                f"SELECT id, lease_token, {RUNNABLE_REASON} FROM jobs"
+                f" WHERE queue = ANY(%s) AND {RUNNABLE.replace('?', '%s')}"
+                " AND NOT (id = ANY(%s))"
+                " ORDER BY created_at, id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED",
+                (list(queues), now, now, skipped),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            job_id, token, reason = row
+            cur.execute(
+                "UPDATE jobs SET lease_token = %s, lease_pid = %s, lease_host = %s,"
+                " lease_start = %s, lease_expires = %s, heartbeat_at = %s WHERE id = %s",
+                (token + 1, pid, host, start, now + ttl, now, job_id),
+            )
+            return Claim(job_id, int(token + 1), reason)
+
+        return self._run(claim, write=True, durable=True)
+
+    def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:
+        def write(cur: Any) -> None:
+            cur.execute(
+                "INSERT INTO worker_notes (job_id, worker, note, at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (job_id, worker) DO UPDATE SET note = excluded.note,"
+                " at = excluded.at",
+                (job_id, worker, note, now),
+            )
+
+        self._run(write, write=True)
+
+    def worker_notes(self, job_id: str) -> list[dict[str, Any]]:
+        def read(cur: Any) -> list[Any]:
+            cur.execute(
+                "SELECT worker, note, at FROM worker_notes WHERE job_id = %s ORDER BY at, worker",
+                (job_id,),
+            )
+            return cur.fetchall()
+
+        return [{"worker": w, "note": n, "at": at} for w, n, at in self._run(read)]
+
+    # -- approvals -----------------------------------------------------------------------
+
+    def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_APPROVAL_COLUMNS)} FROM approvals WHERE job_id = %s"
+        args: list[Any] = [job_id]
+        if state:
+            sql += " AND state = %s"
+            args.append(state)
+        sql += " ORDER BY created_at, request"
+
+        def read(cur: Any) -> list[Any]:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+        return [approval_dict(row) for row in self._run(read)]
+
+
+def _apply_approval(cur: Any, job_id: str, change: ApprovalChange) -> None:
+    if isinstance(change, NewApproval):
+        cur.execute(
+            "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash, rules,"
+            " reason, state, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', %s)",
+            (
+                job_id,
+                change.request,
+                change.step,
+                change.key,
+                change.tool,
+                dumps(dict(change.args)),
+                change.action_hash,
+                dumps(change.rules),
+                change.reason,
+                change.now,
+            ),
+        )
+        return
+    if change.state in ("approved", "denied", "void"):
+        cur.execute(
+            "UPDATE approvals SET state = %s, decided_at = %s, decided_by = %s, comment = %s"
+            " WHERE job_id = %s AND request = %s AND state = %s",
+            (
+                change.state,
+                change.now,
+                change.by,
+                change.comment,
+                job_id,
+                change.request,
+                change.expect,
+            ),
+        )
+    else:
+        cur.execute(
+            "UPDATE approvals SET state = %s WHERE job_id = %s AND request = %s AND state = %s",
+            (change.state, job_id, change.request, change.expect),
+        )
+    if cur.rowcount != 1:
+        raise ApprovalConflict(job_id, change.request, change.expect)
+
+
+def _refs(data: str) -> Iterable[str]:
+    return blob_refs(json.loads(data))
+
+
+def _conforms(store: PostgresStore) -> Store:
+    return store  # mypy checks here that PostgresStore is a Store

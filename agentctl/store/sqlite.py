@@ -1,0 +1,581 @@
+"""The SQLite store (the default): one database file, for the jobs of one machine.
+
+The event log is the source of truth and the audit history. The `jobs` row is a projection of
+it (state, steps, usage) kept in the same transaction as each append, so listing jobs never
+reads logs. Large strings in event data are stored once, by content hash, in `blobs`.
+
+Fencing: every append by a runner names the lease token it holds; if another runner has taken
+the lease since, the append is refused with LeaseLost and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
+from agentctl.store.base import (
+    ADDABLE,
+    FINISHED_STATES,
+    SETTABLE,
+    ApprovalChange,
+    ApprovalConflict,
+    Claim,
+    Event,
+    IsAlive,
+    JobUpdate,
+    NewApproval,
+    NewEvent,
+    Store,
+    lease_is_live,
+)
+from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
+from agentctl.store.db import Transactions, connect
+
+# How often `wait_for_events` looks at the log: SQLite has no way to be told.
+POLL_SECONDS = 0.2
+
+_JOB_COLUMNS = (
+    "id",
+    "recipe",
+    "recipe_path",
+    "recipe_blob",
+    "params",
+    "options",
+    "workspace",
+    "state",
+    "created_at",
+    "updated_at",
+    "last_seq",
+    "steps",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "model_calls",
+    "tool_calls",
+    "lease_token",
+    "lease_pid",
+    "lease_host",
+    "lease_start",
+    "lease_expires",
+    "heartbeat_at",
+    "cancel_requested",
+    "queue",
+)
+_JSON_COLUMNS = ("params", "options", "steps")
+_APPROVAL_COLUMNS = (
+    "request",
+    "step",
+    "key",
+    "tool",
+    "args",
+    "action_hash",
+    "rules",
+    "reason",
+    "state",
+    "created_at",
+    "decided_at",
+    "decided_by",
+    "comment",
+)
+_dumps = dumps
+
+
+class SQLiteStore:
+    """The `Store` on one SQLite file (WAL, short BEGIN IMMEDIATE transactions)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.conn = connect(path)
+        self.tx = Transactions(self.conn)
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def target(self) -> str:
+        return str(self.path)
+
+    @property
+    def db_file(self) -> Path | None:
+        return None if str(self.path) == ":memory:" else self.path
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path.parent / "logs"
+
+    def reopen(self) -> SQLiteStore:
+        return SQLiteStore(self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def compact(self) -> None:
+        import sqlite_utils
+
+        sqlite_utils.Database(self.conn).vacuum()
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def _put_blob(self, conn: sqlite3.Connection, data: bytes) -> str:
+        digest = blob_digest(data)
+        conn.execute(
+            "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
+            (digest, len(data), data),
+        )
+        return digest
+
+    def get_blob(self, digest: str) -> bytes:
+        row = self.conn.execute("SELECT data FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        if row is None:
+            raise KeyError(digest)
+        return bytes(row[0])
+
+    def _encode(
+        self, conn: sqlite3.Connection, data: dict[str, Any], encoded: str | None = None
+    ) -> str:
+        return encode_data(data, encoded, lambda blob: self._put_blob(conn, blob))
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        recipe: str,
+        recipe_path: str | None,
+        recipe_text: str,
+        params: Mapping[str, Any],
+        options: Mapping[str, Any],
+        workspace: str,
+        now: float,
+        event: NewEvent,
+        queue: str | None = None,
+    ) -> None:
+        with self.tx.write() as conn:
+            blob = self._put_blob(conn, recipe_text.encode("utf-8"))
+            conn.execute(
+                "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
+                " workspace, state, created_at, updated_at, last_seq, queue)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                (
+                    job_id,
+                    recipe,
+                    recipe_path,
+                    blob,
+                    _dumps(dict(params)),
+                    _dumps(dict(options)),
+                    workspace,
+                    "interrupted" if queue is None else "queued",
+                    now,
+                    now,
+                    queue,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO events (job_id, seq, ts, type, step, data) VALUES (?, 1, ?, ?, ?, ?)",
+                (job_id, now, event.type, event.step, self._encode(conn, event.data)),
+            )
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+        return self._job_dict(row)
+
+    def _job_dict(self, row: tuple) -> dict[str, Any]:
+        job = dict(zip(_JOB_COLUMNS, row))
+        for column in _JSON_COLUMNS:
+            job[column] = json.loads(job[column])
+        return job
+
+    def recipe_text(self, job: Mapping[str, Any]) -> str:
+        return self.get_blob(job["recipe_blob"]).decode("utf-8")
+
+    def find_job(self, ref: str) -> str:
+        ref = ref.strip()
+        if ref == "last":
+            row = self.conn.execute(
+                "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                raise JobNotFound("there are no jobs yet", "start one with `agentctl run RECIPE`")
+            return row[0]
+        if not ref or any(ch in ref for ch in "%_\\"):
+            raise JobNotFound(f"no job {ref!r}", "list jobs with `agentctl jobs`")
+        rows = self.conn.execute(
+            "SELECT id FROM jobs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT 6",
+            (ref + "%",),
+        ).fetchall()
+        return pick_job(ref, [r[0] for r in rows])
+
+    def list_jobs(self, state: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"
+        args: list[Any] = []
+        if state:
+            sql += " WHERE state = ?"
+            args.append(state)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [self._job_dict(r) for r in self.conn.execute(sql, args).fetchall()]
+
+    def delete_jobs(self, job_ids: Iterable[str]) -> tuple[int, int]:
+        # Blobs are shared by content across jobs: one goes only when nothing names it.
+        ids = list(job_ids)
+        with self.tx.write() as conn:
+            for job_id in ids:
+                conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+                conn.execute("DELETE FROM approvals WHERE job_id = ?", (job_id,))
+                conn.execute("DELETE FROM worker_notes WHERE job_id = ?", (job_id,))
+                conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            keep = {row[0] for row in conn.execute("SELECT recipe_blob FROM jobs")}
+            for (data,) in conn.execute(
+                "SELECT data FROM events WHERE instr(data, ?) > 0", (f'"{BLOB_KEY}"',)
+            ):
+                keep.update(blob_refs(json.loads(data)))
+            stale = [row[0] for row in conn.execute("SELECT hash FROM blobs") if row[0] not in keep]
+            conn.executemany("DELETE FROM blobs WHERE hash = ?", [(h,) for h in stale])
+        return len(ids), len(stale)
+
+    def finished_before(self, cutoff: float) -> list[str]:
+        rows = self.conn.execute(
+            f"SELECT id FROM jobs WHERE state IN {FINISHED_STATES!r}"
+            " AND updated_at < ? ORDER BY created_at",
+            (cutoff,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- events --------------------------------------------------------------------------
+
+    def append(
+        self,
+        job_id: str,
+        events: list[NewEvent],
+        *,
+        now: float,
+        token: int | None = None,
+        durable: bool = False,
+        update: JobUpdate | None = None,
+        approvals: Sequence[ApprovalChange] = (),
+    ) -> list[Event]:
+        sets, values = update_clauses(update, "?")
+        with self.tx.write(durable=durable) as conn:
+            # One statement fences the writer and reserves the seqs: a stale token matches no row.
+            where = "id = ?" + (" AND lease_token = ?" if token is not None else "")
+            values = [len(events), now, *values, job_id]
+            if token is not None:
+                values.append(token)
+            row = conn.execute(
+                f"UPDATE jobs SET {', '.join(sets)} WHERE {where} RETURNING last_seq", values
+            ).fetchone()
+            if row is None:
+                if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                    raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+                raise lease_lost(job_id)
+            for change in approvals:
+                self._apply_approval(conn, job_id, change)
+            first_seq = row[0] - len(events) + 1
+            written: list[Event] = []
+            for seq, event in enumerate(events, start=first_seq):
+                conn.execute(
+                    "INSERT INTO events (job_id, seq, ts, type, step, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        job_id,
+                        seq,
+                        now,
+                        event.type,
+                        event.step,
+                        self._encode(conn, event.data, event.encoded),
+                    ),
+                )
+                written.append(Event(seq, now, event.type, event.step, event.data))
+        return written
+
+    def read_events(self, job_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        sql = (
+            "SELECT seq, ts, type, step, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq"
+        )
+        args: list[Any] = [job_id, after_seq]
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        cache: dict[str, str] = {}
+        return [
+            Event(seq, ts, type_, step, decode_data(data, self.get_blob, cache))
+            for seq, ts, type_, step, data in self.conn.execute(sql, args)
+        ]
+
+    def wait_for_events(self, job_id: str, after_seq: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            row = self.conn.execute("SELECT last_seq FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            left = deadline - time.monotonic()
+            if row is None or row[0] > after_seq or left <= 0:
+                return
+            time.sleep(min(POLL_SECONDS, left))
+
+    # -- leases --------------------------------------------------------------------------
+
+    def acquire_lease(
+        self,
+        job_id: str,
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        is_alive: IsAlive,
+    ) -> int:
+        with self.tx.write() as conn:
+            row = conn.execute(
+                "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token"
+                " FROM jobs WHERE id = ?",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+            holder_pid, holder_host, holder_start, expires, token = row
+            if holder_pid is not None and lease_is_live(
+                holder_host,
+                holder_pid,
+                holder_start,
+                expires,
+                now=now,
+                host=host,
+                is_alive=is_alive,
+            ):
+                raise job_busy(job_id, holder_pid, holder_host)
+            token += 1
+            conn.execute(
+                "UPDATE jobs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_start = ?,"
+                " lease_expires = ?, heartbeat_at = ? WHERE id = ?",
+                (token, pid, host, start, now + ttl, now, job_id),
+            )
+        return token
+
+    def adopt_lease(
+        self, job_id: str, token: int, *, host: str, pid: int, start: str, now: float, ttl: float
+    ) -> None:
+        with self.tx.write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET lease_pid = ?, lease_host = ?, lease_start = ?,"
+                " lease_expires = ?, heartbeat_at = ? WHERE id = ? AND lease_token = ?",
+                (pid, host, start, now + ttl, now, job_id, token),
+            )
+            if cursor.rowcount == 0:
+                raise lease_lost(job_id)
+
+    def renew_lease(self, job_id: str, token: int, *, now: float, ttl: float) -> bool:
+        with self.tx.write() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET lease_expires = ?, heartbeat_at = ?"
+                " WHERE id = ? AND lease_token = ? RETURNING cancel_requested",
+                (now + ttl, now, job_id, token),
+            ).fetchone()
+            if row is None:
+                raise LeaseLost(f"job {job_id} was taken over by another runner")
+            return bool(row[0])
+
+    def cancel_requested(self, job_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def release_lease(self, job_id: str, token: int) -> None:
+        with self.tx.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET lease_pid = NULL, lease_host = NULL, lease_start = NULL,"
+                " lease_expires = NULL WHERE id = ? AND lease_token = ?",
+                (job_id, token),
+            )
+
+    # -- queues and workers --------------------------------------------------------------
+
+    def claim_job(
+        self,
+        queues: Sequence[str],
+        *,
+        host: str,
+        pid: int,
+        start: str,
+        now: float,
+        ttl: float,
+        skip: Iterable[str] = (),
+    ) -> Claim | None:
+        if not queues:
+            return None
+        skipped = list(skip)
+        marks = ", ".join("?" for _ in queues)
+        not_skipped = f" AND id NOT IN ({', '.join('?' for _ in skipped)})" if skipped else ""
+        # BEGIN IMMEDIATE holds the write lock: no other claimer reads between SELECT and UPDATE.
+        with self.tx.write() as conn:
+            row = conn.execute(
+                f"SELECT id, lease_token, {RUNNABLE_REASON} FROM jobs"
+                f" WHERE queue IN ({marks}) AND {RUNNABLE}{not_skipped}"
+                " ORDER BY created_at, id LIMIT 1",
+                [*queues, now, now, *skipped],
+            ).fetchone()
+            if row is None:
+                return None
+            job_id, token, reason = row
+            conn.execute(
+                "UPDATE jobs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_start = ?,"
+                " lease_expires = ?, heartbeat_at = ? WHERE id = ?",
+                (token + 1, pid, host, start, now + ttl, now, job_id),
+            )
+        return Claim(job_id, token + 1, reason)
+
+    def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:
+        with self.tx.write() as conn:
+            conn.execute(
+                "INSERT INTO worker_notes (job_id, worker, note, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (job_id, worker) DO UPDATE SET note = excluded.note, at = excluded.at",
+                (job_id, worker, note, now),
+            )
+
+    def worker_notes(self, job_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT worker, note, at FROM worker_notes WHERE job_id = ? ORDER BY at, worker",
+            (job_id,),
+        ).fetchall()
+        return [{"worker": w, "note": n, "at": at} for w, n, at in rows]
+
+    # -- approvals -----------------------------------------------------------------------
+
+    def _apply_approval(
+        self, conn: sqlite3.Connection, job_id: str, change: ApprovalChange
+    ) -> None:
+        if isinstance(change, NewApproval):
+            conn.execute(
+                "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash,"
+                " rules, reason, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (
+                    job_id,
+                    change.request,
+                    change.step,
+                    change.key,
+                    change.tool,
+                    _dumps(dict(change.args)),
+                    change.action_hash,
+                    _dumps(change.rules),
+                    change.reason,
+                    change.now,
+                ),
+            )
+            return
+        if change.state in ("approved", "denied", "void"):
+            cursor = conn.execute(
+                "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, comment = ?"
+                " WHERE job_id = ? AND request = ? AND state = ?",
+                (
+                    change.state,
+                    change.now,
+                    change.by,
+                    change.comment,
+                    job_id,
+                    change.request,
+                    change.expect,
+                ),
+            )
+        else:
+            cursor = conn.execute(
+                "UPDATE approvals SET state = ? WHERE job_id = ? AND request = ? AND state = ?",
+                (change.state, job_id, change.request, change.expect),
+            )
+        if cursor.rowcount != 1:
+            raise ApprovalConflict(job_id, change.request, change.expect)
+
+    def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_APPROVAL_COLUMNS)} FROM approvals WHERE job_id = ?"
+        args: list[Any] = [job_id]
+        if state:
+            sql += " AND state = ?"
+            args.append(state)
+        sql += " ORDER BY created_at, request"
+        return [approval_dict(row) for row in self.conn.execute(sql, args)]
+
+
+# Which jobs a worker may take, and why (the same on every backend; `?` is `now`, twice).
+RUNNABLE = (
+    "(lease_pid IS NULL OR lease_expires < ?)"
+    " AND (state IN ('queued', 'interrupted')"
+    "  OR (state = 'running' AND lease_expires < ?)"
+    "  OR (state = 'awaiting_approval' AND NOT EXISTS"
+    "   (SELECT 1 FROM approvals a WHERE a.job_id = jobs.id AND a.state = 'pending')))"
+)
+RUNNABLE_REASON = (
+    "CASE state WHEN 'queued' THEN 'queued' WHEN 'awaiting_approval' THEN 'approved'"
+    " WHEN 'running' THEN 'lease_expired' ELSE 'interrupted' END"
+)
+
+
+def update_clauses(update: JobUpdate | None, mark: str) -> tuple[list[str], list[Any]]:
+    """The SET clauses of an append (after `last_seq` and `updated_at`) and their values."""
+    sets = [f"last_seq = last_seq + {mark}", f"updated_at = {mark}"]
+    values: list[Any] = []
+    if update:
+        for column, value in update.set.items():
+            if column not in SETTABLE:
+                raise ValueError(column)
+            sets.append(f"{column} = {mark}")
+            values.append(_dumps(value) if column in _JSON_COLUMNS else value)
+        for column, amount in update.add.items():
+            if column not in ADDABLE:
+                raise ValueError(column)
+            sets.append(f"{column} = {column} + {mark}")
+            values.append(amount)
+    return sets, values
+
+
+def approval_dict(row: Sequence[Any]) -> dict[str, Any]:
+    item = dict(zip(_APPROVAL_COLUMNS, row))
+    item["args"] = json.loads(item["args"])
+    item["rules"] = json.loads(item["rules"])
+    return item
+
+
+def pick_job(ref: str, ids: list[str]) -> str:
+    """The one job `ref` names among the ids that start with it (newest first)."""
+    if not ids:
+        raise JobNotFound(f"no job matches {ref!r}", "list jobs with `agentctl jobs`")
+    if ref in ids:
+        return ref
+    if len(ids) > 1:
+        raise UsageError(
+            f"{ref!r} matches several jobs: {', '.join(ids[:5])}",
+            "type more characters of the job id",
+        )
+    return ids[0]
+
+
+def lease_lost(job_id: str) -> LeaseLost:
+    return LeaseLost(
+        f"job {job_id} was taken over by another runner; this runner stops",
+        f"see `agentctl status {job_id}`",
+    )
+
+
+def job_busy(job_id: str, pid: int, host: str | None) -> JobBusy:
+    return JobBusy(
+        f"job {job_id} is already being run by pid {pid} on {host}",
+        f"watch it with `agentctl status {job_id}`, or stop it with `agentctl cancel {job_id}`",
+    )
+
+
+def _conforms(store: SQLiteStore) -> Store:
+    return store  # mypy checks here that SQLiteStore is a Store
