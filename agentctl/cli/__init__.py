@@ -44,6 +44,7 @@ COMMAND_ORDER = (
     "prune",
     "schema",
     "completion",
+    "worker",
 )
 
 
@@ -64,7 +65,7 @@ class _Boundary(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = _optional_values(list(sys.argv[1:] if args is None else args))
         debug = "--debug" in argv
         from agentctl.cli.completion import COMPLETE_VAR, enable_if_asked
 
@@ -91,6 +92,24 @@ class _Boundary(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+# Options whose value may be left out (`run RECIPE --queue`): typer's bundled parser has no
+# such options, so a bare one is given its default here, before parsing.
+OPTIONAL_VALUES = {"--queue": "default"}
+
+
+def _optional_values(argv: list[str]) -> list[str]:
+    if "--" in argv:
+        head, tail = argv[: argv.index("--")], argv[argv.index("--") :]
+        return _optional_values(head) + tail
+    out = []
+    for i, arg in enumerate(argv):
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg in OPTIONAL_VALUES and (following is None or following.startswith("-")):
+            arg = f"{arg}={OPTIONAL_VALUES[arg]}"
+        out.append(arg)
+    return out
 
 
 def _report_unexpected(error: Exception, argv: list[str], debug: bool) -> int:

@@ -90,6 +90,15 @@ def run(
             help="Print only the final output (the last step's) on stdout; no progress lines.",
         ),
     ] = False,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="Record the job as queued for `agentctl worker` (in queue NAME; `--queue`"
+            " alone: `default`) and return at once.",
+            metavar="[NAME]",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -117,7 +126,11 @@ def run(
         policy_files=policy or [],
         force_workspace=force_workspace,
         force_record=force,
+        queue=_queue_name(queue, detach=detach),
     )
+    if queue is not None:
+        _queued(store, job_id, json_out=json_out)
+        return
     if detach:
         _detach(store, job_id, json_out=json_out)
         return
@@ -170,6 +183,32 @@ def resume(
         quiet=quiet,
         limits=limits,
     )
+
+
+def _queue_name(queue: str | None, *, detach: bool) -> str | None:
+    from agentctl.errors import UsageError
+
+    if queue is None:
+        return None
+    if detach:
+        raise UsageError(
+            "--queue and --detach cannot be used together",
+            "a queued job runs in `agentctl worker`; leave out --detach",
+        )
+    if not queue.strip() or queue.startswith("-"):
+        raise UsageError(f"bad queue name {queue!r}", "name a queue, e.g. --queue nightly")
+    return queue.strip()
+
+
+def _queued(store, job_id: str, *, json_out: bool) -> None:
+    from agentctl.engine.jobs import describe_job
+
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        return
+    queue = store.get_job(job_id)["queue"]
+    print(f"job {job_id} is queued in {queue!r}; a worker runs it: agentctl worker --queue {queue}")
+    print(f"follow it: agentctl watch {job_id}   stop it: agentctl cancel {job_id}")
 
 
 def _detach(store, job_id: str, *, json_out: bool) -> None:

@@ -36,8 +36,10 @@ def create_job(
     options: Mapping[str, Any],
     now: float | None = None,
     job_id: str | None = None,
+    queue: str | None = None,
 ) -> str:
-    """Record a new job (state `interrupted` until a runner takes it) and return its id."""
+    """Record a new job and return its id: `queued` for a worker of `queue`, else
+    `interrupted` until a runner takes it."""
     job_id = job_id or new_job_id()
     recipe = loaded.recipe
     store.create_job(
@@ -49,6 +51,7 @@ def create_job(
         options=options,
         workspace=str(workspace),
         now=now if now is not None else time.time(),
+        queue=queue,
         event=NewEvent(
             EventType.JOB_CREATED,
             None,
@@ -138,6 +141,14 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     }
     if state == JobState.RUNNING:
         out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
+    if job.get("queue"):
+        out["queue"] = job["queue"]
+        # Which worker saw what (a workspace missing on its machine, say).
+        notes = store.worker_notes(job["id"])
+        if notes:
+            out["workers"] = [
+                {"worker": n["worker"], "note": n["note"], "at": iso_time(n["at"])} for n in notes
+            ]
     if job["error_type"] and state == JobState.FAILED:
         out["error"] = {"type": job["error_type"], "message": job["error_message"]}
     return out

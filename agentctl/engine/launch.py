@@ -30,6 +30,7 @@ def prepare_job(
     env: Mapping[str, str] | None = None,
     force_workspace: bool = False,
     force_record: bool = False,
+    queue: str | None = None,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
     from agentctl.engine.steps import model_roles
@@ -83,7 +84,9 @@ def prepare_job(
         "record": str(Path(record).resolve()) if record else None,
         "replay": str(Path(replay).resolve()) if replay else None,
     }
-    return create_job(store, loaded, params=params, workspace=folder.resolve(), options=options)
+    return create_job(
+        store, loaded, params=params, workspace=folder.resolve(), options=options, queue=queue
+    )
 
 
 def refuse_broad_workspace(folder: Path) -> None:
@@ -241,6 +244,8 @@ def run_prepared_job(
     on_event: Callable[[Event], None] | None = None,
     on_text: Callable[[str], None] | None = None,
     limits: Mapping[str, float] | None = None,
+    claimed_token: int | None = None,
+    lease_ttl: float | None = None,
 ) -> Outcome:
     deps = RunnerDeps(
         store=store,
@@ -249,7 +254,10 @@ def run_prepared_job(
         on_event=on_event,
         on_text=on_text,
         limits=dict(limits or {}),
+        claimed_token=claimed_token,
     )
+    if lease_ttl is not None:
+        deps.lease_ttl = lease_ttl
     return run_job(job_id, deps)
 
 

@@ -54,6 +54,8 @@ class RunnerDeps:
     lease_ttl: float = 15.0
     heartbeat_interval: float = 0.25
     limits: Mapping[str, float] = field(default_factory=dict)  # `resume --limit KEY=VALUE`
+    # A lease a worker claimed for this runner (its fencing token), adopted instead of taken.
+    claimed_token: int | None = None
 
 
 @dataclass
@@ -88,15 +90,22 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             f" then `agentctl resume {job_id}`; or cancel it with `agentctl cancel {job_id}`",
         )
     me = deps.identity
-    token = store.acquire_lease(
-        job_id,
-        host=me.host,
-        pid=me.pid,
-        start=me.start,
-        now=deps.clock(),
-        ttl=deps.lease_ttl,
-        is_alive=deps.is_alive,
-    )
+    if deps.claimed_token is not None:
+        token = deps.claimed_token
+        store.adopt_lease(
+            job_id, token, host=me.host, pid=me.pid, start=me.start, now=deps.clock(),
+            ttl=deps.lease_ttl,
+        )  # fmt: skip
+    else:
+        token = store.acquire_lease(
+            job_id,
+            host=me.host,
+            pid=me.pid,
+            start=me.start,
+            now=deps.clock(),
+            ttl=deps.lease_ttl,
+            is_alive=deps.is_alive,
+        )
     cancel = threading.Event()
     heartbeat = Heartbeat(
         store,

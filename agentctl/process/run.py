@@ -387,6 +387,39 @@ def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -
     return process.pid
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    # Linux: the kernel SIGKILLs the child when the worker that started it dies, so a
+    # worker's runners never outlive it unsupervised (their leases then expire).
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn_supervised(
+    argv: list[str], *, env: Mapping[str, str], log_path: Path
+) -> subprocess.Popen:
+    """Start `argv` as a child that dies with this process; output to `log_path`.
+
+    For `agentctl worker`: each job runs in a process of its own, in a session of its own
+    (a Ctrl-C at the worker's terminal reaches only the worker, which decides what to pass on).
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
 __all__ = [
     "CappedBuffer",
     "ProcessResult",
@@ -396,4 +429,5 @@ __all__ = [
     "process_limits",
     "run_process",
     "spawn_detached",
+    "spawn_supervised",
 ]

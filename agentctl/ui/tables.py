@@ -125,6 +125,10 @@ def render_status(
     )
     if job.get("runner"):
         console.print(Text(f"runner     pid {job['runner']['pid']} on {job['runner']['host']}"))
+    if job.get("queue"):
+        console.print(Text(f"queue      {make_visible(job['queue'])}"))
+    for seen in job.get("workers") or []:
+        console.print(Text(f"worker     {seen['worker']}: {make_visible(seen['note'])}"))
     if job.get("error"):
         console.print(Text(f"error      {make_visible(job['error']['message'])}", style="red"))
         for line in failure_lines(failure):

@@ -1,0 +1,88 @@
+"""`agentctl worker`: run queued jobs (and resumable ones) from one or more queues."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from agentctl.cli import app
+from agentctl.cli.options import DbOption, DebugOption, open_store
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", help="A queue to take jobs from; repeat for more (default: `default`)."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="How many jobs to run at once.")
+    ] = 1,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit when there is nothing left to claim.")
+    ] = False,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            min=1.0,
+            help="Seconds a job's lease lasts without a heartbeat: how soon another worker"
+            " takes over a job whose worker died.",
+        ),
+    ] = 15.0,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run jobs queued with `agentctl run RECIPE --queue [NAME]`, each in its own process.
+
+    Also continues, from the same queues, jobs whose approvals were all answered, jobs left
+    interrupted, and jobs whose runner died (once their lease expired). A job whose workspace
+    is missing on this machine is left for another worker (`agentctl status JOB` says so).
+    SIGTERM or Ctrl-C: stop claiming, let running jobs stop at their next safe point (they
+    stay resumable, for any worker), exit 0.
+    """
+    from agentctl.engine.worker import WorkerOptions, worker_for_store
+
+    store = open_store(db)
+    options = WorkerOptions(
+        queues=queue or ["default"], concurrency=concurrency, once=once, lease_ttl=lease
+    )
+
+    def note(line: str) -> None:
+        typer.echo(line, err=True)
+
+    pool = worker_for_store(store, options, env=dict(os.environ), on_note=note)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda signum, frame: pool.stop())
+    names = ", ".join(options.queues)
+    note(f"{pool.name}: taking jobs from {names} ({store.location})")
+    try:
+        report = pool.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    note(f"{pool.name}: ran {len(report.ran)} job(s), left {len(report.left)}; stopped")
+
+
+@app.command("worker-run", hidden=True)
+def worker_run(
+    job: str,
+    token: Annotated[int, typer.Option("--token")],
+    lease: Annotated[float, typer.Option("--lease")] = 15.0,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run one job a worker claimed (the worker starts this; not for people)."""
+    from agentctl.engine.launch import run_prepared_job
+
+    store = open_store(db)
+    outcome = run_prepared_job(store, job, approver=None, claimed_token=token, lease_ttl=lease)
+    raise typer.Exit(outcome.exit_code)

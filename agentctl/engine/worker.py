@@ -1,0 +1,192 @@
+"""Workers: claim runnable jobs from queues and run each in a process of its own.
+
+A worker takes a job with `Store.claim_job` (on PostgreSQL `FOR UPDATE SKIP LOCKED`, so
+workers on many machines never get the same job), which also takes the job's lease; the
+child process that runs the job adopts that lease with its fencing token, so a worker that
+stalls past its lease and comes back finds its writes refused.
+
+Runnable jobs are those started with `run --queue`: queued ones, parked ones whose approvals
+were all answered, interrupted ones, and ones whose runner's lease expired. A job whose
+workspace this machine does not have is left for another worker, with a note that `status`
+shows. On stop (SIGTERM): no more claims; running jobs are asked to stop at their next safe
+point (they end `interrupted`, for any worker to resume); the worker returns when they have.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from agentctl.process.procinfo import ProcessIdentity, current_process
+from agentctl.store import Claim, Store
+
+DEFAULT_QUEUE = "default"
+DEFAULT_LEASE_SECONDS = 15.0
+
+
+class Child(Protocol):
+    """A running job's process, as the worker sees it (a subprocess.Popen)."""
+
+    def poll(self) -> int | None: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+@dataclass
+class WorkerOptions:
+    queues: Sequence[str] = (DEFAULT_QUEUE,)
+    concurrency: int = 1
+    once: bool = False
+    lease_ttl: float = DEFAULT_LEASE_SECONDS
+    idle_wait: float = 1.0  # how long to wait for work when there is none
+
+
+@dataclass
+class WorkerReport:
+    ran: dict[str, int] = field(default_factory=dict)  # job id -> the child's exit code
+    left: dict[str, str] = field(default_factory=dict)  # job id -> why this worker left it
+
+
+def run_claimed_argv(claim: Claim, lease_ttl: float) -> list[str]:
+    """The command that runs one claimed job; the store is in the environment (AGENTCTL_DB)."""
+    return [
+        sys.executable,
+        "-m",
+        "agentctl",
+        "worker-run",
+        claim.job_id,
+        "--token",
+        str(claim.token),
+        "--lease",
+        f"{lease_ttl:g}",
+    ]
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        options: WorkerOptions,
+        *,
+        spawn: Callable[[Claim], Child],
+        identity: ProcessIdentity | None = None,
+        clock: Callable[[], float] = time.time,
+        on_note: Callable[[str], None] = lambda line: None,
+    ):
+        self.store = store
+        self.options = options
+        self.spawn = spawn
+        self.me = identity or current_process()
+        self.name = f"worker {self.me.pid} on {self.me.host}"
+        self.clock = clock
+        self.on_note = on_note
+        self.stopping = threading.Event()
+        self.children: dict[str, Child] = {}
+        self.skip: set[str] = set()
+        self.report = WorkerReport()
+
+    def stop(self) -> None:
+        """Claim nothing more; ask running jobs to stop at their next safe point."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        for child in self.children.values():
+            try:
+                child.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
+
+    def run(self) -> WorkerReport:
+        while not self.stopping.is_set():
+            self._reap()
+            claimed = self._fill()
+            if self.options.once and not claimed and not self.children:
+                break
+            if not claimed:
+                self._wait(self.options.idle_wait)
+        while self.children:  # stopping: let the running jobs reach their safe point
+            self._reap()
+            if self.children:
+                time.sleep(0.05)
+        return self.report
+
+    def _fill(self) -> bool:
+        """Claim jobs until every slot is busy; whether any was claimed."""
+        claimed = False
+        while len(self.children) < self.options.concurrency and not self.stopping.is_set():
+            claim = self.store.claim_job(
+                list(self.options.queues),
+                host=self.me.host,
+                pid=self.me.pid,
+                start=self.me.start,
+                now=self.clock(),
+                ttl=self.options.lease_ttl,
+                skip=self.skip,
+            )
+            if claim is None:
+                break
+            claimed = True
+            if not self._workspace_here(claim):
+                continue
+            self.children[claim.job_id] = self.spawn(claim)
+            self.on_note(f"{claim.job_id}: running ({claim.reason})")
+        return claimed
+
+    def _workspace_here(self, claim: Claim) -> bool:
+        workspace = self.store.get_job(claim.job_id)["workspace"]
+        if Path(workspace).is_dir():
+            return True
+        why = f"workspace {workspace} is missing on {self.me.host}; left for another worker"
+        self.store.note_worker(claim.job_id, self.name, why, now=self.clock())
+        self.store.release_lease(claim.job_id, claim.token)
+        self.skip.add(claim.job_id)
+        self.report.left[claim.job_id] = why
+        self.on_note(f"{claim.job_id}: {why}")
+        return False
+
+    def _reap(self) -> None:
+        for job_id, child in list(self.children.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            del self.children[job_id]
+            self.report.ran[job_id] = code
+            state = self.store.get_job(job_id)["state"]
+            self.on_note(f"{job_id}: {state} (exit {code})")
+            if state in ("interrupted", "running") and not self.stopping.is_set():
+                # It stopped by itself without finishing (a bug, a lost database): another
+                # worker, or a person with `resume`, may try it; this one does not loop on it.
+                self.skip.add(job_id)
+
+    def _wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            if any(child.poll() is not None for child in self.children.values()):
+                return
+            time.sleep(0.05)
+
+
+def worker_for_store(
+    store: Store, options: WorkerOptions, *, env: dict[str, str], on_note: Callable[[str], None]
+) -> Worker:
+    """A worker whose jobs run as `agentctl worker-run` child processes on this machine."""
+    from agentctl.process.run import spawn_supervised
+
+    child_env = {**env, "AGENTCTL_DB": store.target}
+
+    def spawn(claim: Claim) -> Any:
+        return spawn_supervised(
+            run_claimed_argv(claim, options.lease_ttl),
+            env=child_env,
+            log_path=store.logs_dir / f"{claim.job_id}.log",
+        )
+
+    return Worker(store, options, spawn=spawn, on_note=on_note)
