@@ -3,6 +3,7 @@
 # unprivileged `postgres` user (or the caller when not root), a free port on 127.0.0.1, a
 # password-protected role. Prints `export AGENTCTL_TEST_POSTGRES_URL=...` on stdout.
 #   eval "$(.ci/postgres.sh start)"   ...   .ci/postgres.sh stop
+# `down` and `up` stop and start the same server (tests of a lost connection use them).
 # Needs PostgreSQL's server binaries (Debian: apt-get install postgresql).
 set -euo pipefail
 BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
@@ -20,7 +21,8 @@ start)
     run_as bash -c "umask 077; printf '%s\n' '$PASSWORD' > '$STATE/pw'"
     run_as "$BIN/initdb" -D "$STATE/data" -U agentctl --pwfile="$STATE/pw" -A scram-sha-256 >/dev/null
     run_as rm -f "$STATE/pw"
-    run_as "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w -o "-c listen_addresses=127.0.0.1 -p $PORT -k $STATE -c max_connections=200" start >/dev/null
+    echo "-c listen_addresses=127.0.0.1 -p $PORT -k $STATE -c max_connections=200" > "$STATE/options"
+    run_as "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w -o "$(cat "$STATE/options")" start >/dev/null
     URL="postgresql://agentctl:$PASSWORD@127.0.0.1:$PORT/postgres"
     echo "$URL" > "$STATE/url"
     echo "export AGENTCTL_TEST_POSTGRES_URL='$URL'"
@@ -29,9 +31,12 @@ stop)
     if [ -d "$STATE/data" ]; then run_as "$BIN/pg_ctl" -D "$STATE/data" -m immediate stop >/dev/null || true; fi
     rm -rf "$STATE"
     ;;
-restart)  # for tests: the server goes away and comes back on the same port
-    run_as "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w -m "${2:-fast}" restart >/dev/null
+down)  # for tests: the server goes away (connections cut) ...
+    run_as "$BIN/pg_ctl" -D "$STATE/data" -w -m fast stop >/dev/null
+    ;;
+up)  # ... and comes back on the same port
+    run_as "$BIN/pg_ctl" -D "$STATE/data" -l "$STATE/log" -w -o "$(cat "$STATE/options")" start >/dev/null
     ;;
 *)
-    echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
+    echo "usage: $0 start|stop|down|up" >&2; exit 2 ;;
 esac

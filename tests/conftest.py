@@ -70,7 +70,7 @@ def workspace(tmp_path) -> Path:
     return folder
 
 
-def agentctl_env(db: Path, **extra: str) -> dict[str, str]:
+def agentctl_env(db: Path | str, **extra: str) -> dict[str, str]:
     """The environment for running agentctl in a subprocess."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     env.update(AGENTCTL_DB=str(db), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONUNBUFFERED="1")

@@ -52,7 +52,9 @@ def server():
         yield srv
 
 
-def agentctl(args, *, db: Path, crash: str | None = None, cwd: Path) -> subprocess.CompletedProcess:
+def agentctl(
+    args, *, db: Path | str, crash: str | None = None, cwd: Path
+) -> subprocess.CompletedProcess:
     env = agentctl_env(db, FAKE_KEY="sk-test-crash")
     if crash:
         env["AGENTCTL_CRASH_AT"] = crash
@@ -70,7 +72,7 @@ def agentctl(args, *, db: Path, crash: str | None = None, cwd: Path) -> subproce
     )
 
 
-def status(db: Path, cwd: Path) -> dict:
+def status(db: Path | str, cwd: Path) -> dict:
     done = agentctl(["status", "last", "--json"], db=db, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -101,10 +103,13 @@ CRASH_POINTS = [
 @pytest.mark.parametrize(
     "when,event,nth,answer", CRASH_POINTS, ids=[f"{w}-{e}-{n}" for w, e, n, _ in CRASH_POINTS]
 )
-def test_sigkill_then_resume_runs_every_effect_once(tmp_path, server, when, event, nth, answer):
+def test_sigkill_then_resume_runs_every_effect_once(
+    tmp_path, server, db_target, when, event, nth, answer
+):
+    """On each backend (the same harness on SQLite and on PostgreSQL)."""
     ws = tmp_path / "ws"
     ws.mkdir()
-    db = tmp_path / "agentctl.db"
+    db = db_target
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE.format(base=server.base_url))
     crashed = agentctl(

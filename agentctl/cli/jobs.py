@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Annotated
 
 import typer
@@ -118,6 +117,11 @@ def status(
         render_status(described, failure=failure)
 
 
+# `log --follow` waits while the job runs or waits in a queue for a worker.
+FOLLOWED_STATES = ("running", "queued")
+FOLLOW_RECHECK_SECONDS = 2.0
+
+
 @app.command()
 def log(
     job: JobArgument,
@@ -161,11 +165,13 @@ def log(
                     for tail in output_tail(event.type, event.data):
                         print(f"      {tail}")
         sys.stdout.flush()
-        if not follow or effective_state(store.get_job(job_id)) != "running":
+        if not follow or effective_state(store.get_job(job_id)) not in FOLLOWED_STATES:
             if follow and store.read_events(job_id, after_seq=seq, limit=1):
                 continue
             return
-        time.sleep(0.2)
+        # Woken by the next append (LISTEN/NOTIFY on PostgreSQL); the timeout re-checks the
+        # lease, since a runner that died appends nothing.
+        store.wait_for_events(job_id, seq, timeout=FOLLOW_RECHECK_SECONDS)
 
 
 @app.command()

@@ -12,8 +12,8 @@ import typer
 from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 
-POLL_SECONDS = 0.2
-# A runner that dies says nothing: its lease is checked this often while the log is quiet.
+# A runner that dies says nothing: its lease is checked this often while the log is quiet
+# (new events wake the view at once: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite).
 LIVENESS_SECONDS = 2.0
 
 
@@ -87,11 +87,13 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
         quiet = not events and time.monotonic() - last_check > LIVENESS_SECONDS
         if quiet or view.state == JobState.INTERRUPTED:
             last_check = time.monotonic()
-            if effective_state(store.get_job(job_id)) != JobState.RUNNING and not store.read_events(
-                job_id, after_seq=seq, limit=1
-            ):
+            if effective_state(store.get_job(job_id)) not in (
+                JobState.RUNNING,
+                JobState.QUEUED,
+            ) and not store.read_events(job_id, after_seq=seq, limit=1):
                 return
-        time.sleep(POLL_SECONDS)
+        # Woken by the next append (LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite).
+        store.wait_for_events(job_id, seq, timeout=LIVENESS_SECONDS)
 
 
 def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | None) -> None:
