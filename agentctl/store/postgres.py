@@ -692,7 +692,7 @@ class PostgresStore:
             )
             return Claim(job_id, int(token + 1), reason)
 
-        return self._run(claim, write=True, durable=True)
+        return self._run(claim, write=True)
 
     def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:
         def write(cur: Any) -> None:
