@@ -105,10 +105,11 @@ def check_log_once(db: str, cwd: Path) -> list[dict]:
 
 
 def test_a_server_restart_mid_job_is_ridden_out_and_nothing_is_written_twice(tmp_path, own_server):
-    run = start_run(tmp_path, own_server, sleep=4)
+    run = start_run(tmp_path, own_server, sleep=8)
     try:
         wait_for_step_b(tmp_path, own_server)
         server("down")  # every connection is cut, the heartbeat's and the runner's
+        assert run.poll() is None  # the job cannot have ended: it is still in step b
         time.sleep(1)
         server("up")
         out, err = run.communicate(timeout=120)
@@ -124,10 +125,11 @@ def test_a_server_restart_mid_job_is_ridden_out_and_nothing_is_written_twice(tmp
 
 def test_a_server_gone_too_long_stops_the_job_interrupted_with_a_clear_error(tmp_path, own_server):
     password = urlsplit(own_server).password
-    run = start_run(tmp_path, own_server, sleep=2, AGENTCTL_DB_RETRY="2")
+    run = start_run(tmp_path, own_server, sleep=8, AGENTCTL_DB_RETRY="2")
     try:
         wait_for_step_b(tmp_path, own_server)
         server("down")
+        assert run.poll() is None  # still in step b: its result will find no server
         out, err = run.communicate(timeout=120)
     finally:
         if run.poll() is None:

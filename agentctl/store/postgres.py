@@ -154,9 +154,13 @@ class PostgresStore:
         return text.replace(self._password, "***") if self._password else text
 
     def _open(self) -> Any:
-        return self._psycopg.connect(
+        conn = self._psycopg.connect(
             self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
         )
+        # Ordinary commits do not wait for the server's disk; a durable one says otherwise.
+        # (Set here, not in the URL's `options`, which may hold the user's own settings.)
+        conn.execute("SET synchronous_commit = off")
+        return conn
 
     def _connect(self, *, first: bool = False) -> Any:
         try:
@@ -195,12 +199,14 @@ class PostgresStore:
                 with self._lock:
                     conn = self._conn if self._conn is not None else self._connect()
                     try:
+                        if not write:  # one round trip a statement: no BEGIN/COMMIT
+                            return body(conn.cursor())
                         with conn.transaction():
                             cursor = conn.cursor()
-                            if write and not durable:
-                                cursor.execute("SET LOCAL synchronous_commit = off")
+                            if durable:
+                                cursor.execute("SET LOCAL synchronous_commit = on")
                             result = body(cursor)
-                            committing = write
+                            committing = True
                     except lost:
                         if committing:
                             raise _Uncertain() from None
@@ -461,7 +467,9 @@ class PostgresStore:
             # One statement fences the writer and reserves the seqs: a stale token matches no
             # row, and the row lock orders concurrent appenders.
             cur.execute(
-                f"UPDATE jobs SET {', '.join(sets)} WHERE {where} RETURNING last_seq", values
+                f"UPDATE jobs SET {', '.join(sets)} WHERE {where}"
+                " RETURNING last_seq, pg_notify(%s, id)",
+                [*values, CHANNEL],
             )
             row = cur.fetchone()
             if row is None:
@@ -490,7 +498,6 @@ class PostgresStore:
                     " VALUES (%s, %s, %s, %s, %s, %s)",
                     rows,
                 )
-            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
             return [
                 Event(seq, now, event.type, event.step, event.data)
                 for seq, event in enumerate(events, start=first_seq)
