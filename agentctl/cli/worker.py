@@ -18,7 +18,9 @@ def worker(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            "--queue", help="A queue to take jobs from; repeat for more (default: `default`)."
+            "--queue",
+            help="A queue to take jobs from; repeat for more (default: `default`).",
+            metavar="NAME",
         ),
     ] = None,
     concurrency: Annotated[
@@ -41,11 +43,9 @@ def worker(
 ) -> None:
     """Run jobs queued with `agentctl run RECIPE --queue [NAME]`, each in its own process.
 
-    Also continues, from the same queues, jobs whose approvals were all answered, jobs left
-    interrupted, and jobs whose runner died (once their lease expired). A job whose workspace
-    is missing on this machine is left for another worker (`agentctl status JOB` says so).
-    SIGTERM or Ctrl-C: stop claiming, let running jobs stop at their next safe point (they
-    stay resumable, for any worker), exit 0.
+    Also continues, from the same queues, jobs whose approvals were all answered, jobs left interrupted, and jobs whose runner died (once their lease expired). A job whose workspace is missing on this machine is left for another worker (`agentctl status JOB` says so).
+
+    SIGTERM or Ctrl-C: stop claiming, let running jobs stop at their next safe point (they stay resumable, for any worker), exit 0.
     """
     from agentctl.engine.worker import WorkerOptions, worker_for_store
 
