@@ -38,6 +38,7 @@ from agentctl.engine.runner import run_job
 from agentctl.recipe.schema import load_recipe
 from agentctl.store import JobUpdate, NewEvent, open_store
 
+LIMITS = "limits: {max_repeats: 1000000}\n"
 SHORT = "version: 1\nname: short\nsteps:\n  - id: a\n    run: echo hi >> out.txt\n"
 AGENT = """version: 1
 name: agent
@@ -205,7 +206,8 @@ def bench_step(kinds, pg_url, folder: Path, steps: int) -> list[list]:
                     [kind, f"append ({'durable' if durable else 'ordinary'})", f"{per:.3f}"]
                 )
             (folder / "f.txt").write_text("tiny\n")
-            job = make_job(store, folder, agent_recipe(["read_file"]))
+            # The same call every step: lift the repeat limit, which would stop it at 3.
+            job = make_job(store, folder, agent_recipe(["read_file"]) + LIMITS)
             model = BenchModel(steps, ("read_file", {"path": "f.txt"}))
             started = time.perf_counter()
             outcome = run_job(job, deps(store, model))

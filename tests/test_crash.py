@@ -20,6 +20,7 @@ from fakeserver import ScriptedOpenAIServer
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 HERE = Path(__file__).parent
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 SCRIPT = [
     {"tool_calls": [{"name": "shell", "arguments": {"command": "echo agent1 >> effects.log"}}]},
