@@ -12,6 +12,7 @@ import typer
 from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 
+POLL_SECONDS = 0.2  # the longest wait for new events (a NOTIFY wakes it sooner)
 # A runner that dies says nothing: its lease is checked this often while the log is quiet
 # (new events wake the view at once: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite).
 LIVENESS_SECONDS = 2.0
@@ -93,7 +94,7 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
             ) and not store.read_events(job_id, after_seq=seq, limit=1):
                 return
         # Woken by the next append (LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite).
-        store.wait_for_events(job_id, seq, timeout=LIVENESS_SECONDS)
+        store.wait_for_events(job_id, seq, timeout=POLL_SECONDS)
 
 
 def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | None) -> None:
