@@ -142,8 +142,8 @@ def policy_error(loaded: Any, message: str, hint: str) -> UsageError:
 def refuse_database_inside(store: Store, workspace: Path) -> None:
     """A database inside the workspace could be renamed or replaced by the job's own
     commands (the sandbox keeps the workspace writable): refused."""
-    db = getattr(store, "path", None)
-    if not isinstance(db, Path) or str(db) == ":memory:":
+    db = store.db_file
+    if db is None:  # a database server (or in memory): nothing in the workspace to guard
         return
     db, root = db.resolve(), workspace.resolve()
     if root == db.parent or root in db.parents:

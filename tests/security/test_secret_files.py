@@ -15,7 +15,7 @@ from test_engine import deps, make_job
 from agentctl.changes.history import collect_changes, render_diff
 from agentctl.changes.record import ChangeRecorder
 from agentctl.engine.runner import run_job
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 CANARY = f"CANARY-{uuid.uuid4().hex}"
 NEW_CANARY = f"CANARY-NEW-{uuid.uuid4().hex}"
@@ -40,8 +40,8 @@ LEAKS = [
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "engine.db")
+def store(tmp_path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "engine.db")
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from agentctl.engine.runner import run_job
 from agentctl.errors import UsageError
 from agentctl.process.run import PROCESS_LIMIT, minimal_env, run_process
 from agentctl.redact import MASK
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 GATED = """
 version: 1
@@ -31,7 +31,7 @@ steps:
 
 def test_a_new_database_is_private(tmp_path):
     db = tmp_path / "new-folder" / "agentctl.db"
-    store = Store(db)
+    store = SQLiteStore(db)
     job = make_job(store, tmp_path, "version: 1\nname: x\nsteps:\n  - id: a\n    run: 'true'\n")
     assert job
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
@@ -42,7 +42,7 @@ def test_a_new_database_is_private(tmp_path):
 
 def test_an_approval_forged_in_sqlite_is_refused(tmp_path, workspace):
     db = tmp_path / "engine.db"
-    store = Store(db)
+    store = SQLiteStore(db)
     job = make_job(store, workspace, GATED)
     assert run_job(job, deps(store)).state == "awaiting_approval"
     # Someone with the database file, not `agentctl approve`, marks it approved.
@@ -60,7 +60,7 @@ def test_a_database_inside_the_workspace_is_refused(tmp_path):
     (workspace / "state").mkdir(parents=True)
     recipe = tmp_path / "r.yaml"
     recipe.write_text("version: 1\nname: x\nsteps:\n  - id: a\n    run: 'true'\n")
-    store = Store(workspace / "state" / "agentctl.db")
+    store = SQLiteStore(workspace / "state" / "agentctl.db")
     with pytest.raises(UsageError) as caught:
         prepare_job(
             store,
@@ -86,7 +86,7 @@ steps:
 
 
 def test_a_command_holding_a_masked_secret_is_asked_never_run(tmp_path, workspace):
-    store = Store(tmp_path / "engine.db")
+    store = SQLiteStore(tmp_path / "engine.db")
     # What a call rebuilt from the log looks like once its secret was masked there.
     command = f"curl -H 'Authorization: token {MASK}' https://api.example/x > got.txt"
     model = ScriptedModel([[tool_call("shell", command=command)], "done"])
