@@ -225,6 +225,7 @@ def main() -> None:
     parser.add_argument("--agent-jobs", type=int, default=12, help="agent jobs per drain")
     parser.add_argument("--claims", type=int, default=400, help="jobs per claim run")
     parser.add_argument("--steps", type=int, default=200, help="steps per step run")
+    parser.add_argument("--only", choices=["drain", "claim", "step"], help="one part only")
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgres"] if args.postgres else [])
     with tempfile.TemporaryDirectory(
@@ -232,15 +233,19 @@ def main() -> None:
     ) as tmp:
         folder = Path(tmp)
         print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cpus; backends {kinds}")
-        print("\n1. draining queued jobs with real `agentctl worker --once` processes")
-        print(table(["jobs", "backend", "workers", "succeeded", "wall s", "jobs/s"],
-                    bench_drain(kinds, args.postgres, folder, args.jobs, args.agent_jobs)))  # fmt: skip
-        print("\n2. claim latency (claim_job alone; W threads, own connections)")
-        print(table(["backend", "workers", "claims", "p50 ms", "p99 ms", "claims/s"],
-                    bench_claim(kinds, args.postgres, folder, args.claims)))  # fmt: skip
-        print("\n3. per-step cost")
-        print(table(["backend", "what", "ms per step"],
-                    bench_step(kinds, args.postgres, folder, args.steps)))  # fmt: skip
+        only = args.only
+        if only in (None, "drain"):
+            print("\n1. draining queued jobs with real `agentctl worker --once` processes")
+            print(table(["jobs", "backend", "workers", "succeeded", "wall s", "jobs/s"],
+                        bench_drain(kinds, args.postgres, folder, args.jobs, args.agent_jobs)))  # fmt: skip
+        if only in (None, "claim"):
+            print("\n2. claim latency (claim_job alone; W threads, own connections)")
+            print(table(["backend", "workers", "claims", "p50 ms", "p99 ms", "claims/s"],
+                        bench_claim(kinds, args.postgres, folder, args.claims)))  # fmt: skip
+        if only in (None, "step"):
+            print("\n3. per-step cost")
+            print(table(["backend", "what", "ms per step"],
+                        bench_step(kinds, args.postgres, folder, args.steps)))  # fmt: skip
 
 
 if __name__ == "__main__":
