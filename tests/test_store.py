@@ -290,7 +290,9 @@ def test_a_job_whose_approvals_are_all_answered_is_runnable_again(store):
             "a",
             [NewEvent("approval_decided")],
             now=NOW,
-            approvals=[ApprovalTransition(request, expect="pending", state="denied", now=NOW)],
+            approvals=[
+                ApprovalTransition(request, expect="pending", state="denied", now=NOW, by="me")
+            ],
         )
     assert claim(store).reason == "approved"
 

@@ -320,7 +320,10 @@ class SQLiteStore:
     def wait_for_events(self, job_id: str, after_seq: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            row = self.conn.execute("SELECT last_seq FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            # fetchall, not fetchone: a statement left unfinished keeps its read snapshot
+            # open, and this connection would not see the appends it waits for.
+            rows = self.conn.execute("SELECT last_seq FROM jobs WHERE id = ?", (job_id,)).fetchall()
+            row = rows[0] if rows else None
             left = deadline - time.monotonic()
             if row is None or row[0] > after_seq or left <= 0:
                 return
