@@ -101,6 +101,7 @@ CRASH_POINTS = [
 ]
 
 
+@pytest.mark.timeout(300)  # five agentctl processes; on a loaded machine, minutes
 @pytest.mark.parametrize(
     "when,event,nth,answer", CRASH_POINTS, ids=[f"{w}-{e}-{n}" for w, e, n, _ in CRASH_POINTS]
 )
