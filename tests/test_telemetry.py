@@ -20,7 +20,7 @@ from agentctl.engine.launch import load_policy_snapshots
 from agentctl.engine.runner import RunnerDeps, run_job
 from agentctl.models.calls import build_model_client
 from agentctl.recipe.schema import load_recipe_text, parse_params
-from agentctl.store import Store
+from agentctl.store.sqlite import SQLiteStore
 
 pytest.importorskip("opentelemetry.sdk")
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -127,7 +127,7 @@ def receiver():
     r.close()
 
 
-def _job(store: Store, workspace: Path, text: str, policy: Path | None = None) -> str:
+def _job(store: SQLiteStore, workspace: Path, text: str, policy: Path | None = None) -> str:
     loaded = load_recipe_text(text, "recipe.yaml", base_dir=workspace)
     options = {"policies": load_policy_snapshots(loaded, [str(policy)])} if policy else {}
     return create_job(
@@ -145,7 +145,7 @@ def test_a_job_exports_a_trace_of_its_steps_model_calls_and_tool_calls(
         {"tool_calls": [{"name": "shell", "arguments": {"command": "rm notes.txt"}}]},
         {"content": "I may not delete it.", "usage": {"prompt_tokens": 70, "completion_tokens": 9}},
     ]
-    store = Store(tmp_path / "db.sqlite")
+    store = SQLiteStore(tmp_path / "db.sqlite")
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY_DENY_RM)
     env = {"PATH": "/usr/bin:/bin", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
@@ -203,7 +203,7 @@ def test_a_job_exports_a_trace_of_its_steps_model_calls_and_tool_calls(
 
 
 def test_a_resumed_job_continues_the_same_trace(tmp_path, workspace, receiver):
-    store = Store(tmp_path / "db.sqlite")
+    store = SQLiteStore(tmp_path / "db.sqlite")
     text = (
         "version: 1\nname: parked\nsteps:\n"
         "  - id: work\n    agent:\n      instructions: Read.\n      tools: [read_file]\n"
@@ -237,9 +237,9 @@ def test_without_an_endpoint_opentelemetry_is_not_even_imported(tmp_path):
         "from agentctl.engine.jobs import create_job\n"
         "from agentctl.engine.runner import RunnerDeps, run_job\n"
         "from agentctl.recipe.schema import load_recipe_text, parse_params\n"
-        "from agentctl.store import Store\n"
+        "from agentctl.store.sqlite import SQLiteStore\n"
         "ws = Path(sys.argv[1]); ws.mkdir()\n"
-        "store = Store(ws.parent / 'db.sqlite')\n"
+        "store = SQLiteStore(ws.parent / 'db.sqlite')\n"
         "text = 'version: 1\\nname: q\\nsteps:\\n  - id: a\\n    agent:\\n"
         "      instructions: hi\\n      tools: []\\n'\n"
         "loaded = load_recipe_text(text, 'r.yaml', base_dir=ws)\n"
