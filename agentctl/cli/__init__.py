@@ -200,6 +200,7 @@ from agentctl.cli import (  # noqa: E402, F401
     start,
     validate,
     watch,
+    worker,
 )
 
 
