@@ -274,7 +274,8 @@ def test_an_ask_on_an_mcp_tool_parks_and_resumes(tmp_path):
         assert parked.returncode == 3, parked.stderr
         pending = json.loads(parked.stdout)["pending_approvals"]
         assert pending[0]["tool"] == "t.append" and pending[0]["args"] == {"text": "approved"}
-        assert "open:ask-append (ask)" in pending[0]["rules"]
+        rules = [(r["policy"], r["id"], r["decision"]) for r in pending[0]["rules"]]
+        assert ("open", "ask-append", "ask") in rules
         assert not (ws / "effects.log").exists()
         assert agentctl(["approve", "last"], tmp=tmp_path).returncode == 0
         done = agentctl(["resume", "last", "--non-interactive"], tmp=tmp_path)
