@@ -334,3 +334,14 @@ def test_an_unclosed_parameter_brace_is_unparseable_not_a_hang():
     # bashlex looked for the `}` with str.find and looped forever without one.
     parsed = parse_command("b}'#a>#)#{;=\"${{\n=({\n)'&")
     assert parsed.unparseable is not None and parsed.commands == []
+
+
+@pytest.mark.parametrize("command", ["git status; \n\\", "git status\n\\", "git status;\\", "\\"])
+def test_a_dangling_backslash_at_the_end_is_unparseable(command):
+    # Found by the allowed-prefix property test: `git status; <newline>\` was allowed while
+    # the part after the prefix alone asked. A trailing backslash now fails closed either way.
+    assert parse_command(command).unparseable
+
+
+def test_an_escaped_backslash_at_the_end_still_parses():
+    assert not parse_command("echo a\\\\").unparseable

@@ -19,6 +19,7 @@ Which commands run other code is known to `agentctl.policy.wrappers` and
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -193,6 +194,10 @@ _LOCK = threading.Lock()  # bashlex copies a module-level parser; keep one parse
 # --- parsing ---------------------------------------------------------------------------------
 
 
+# An odd run of backslashes at the very end (optionally before one newline): not an escape.
+_DANGLING_BACKSLASH = re.compile(r"(?<!\\)(?:\\\\)*\\\n?\Z")
+
+
 class _Unsupported(Exception):
     pass
 
@@ -213,6 +218,10 @@ def _parse(command: str, depth: int) -> ParsedShell:
         return ParsedShell([], "the command contains a NUL byte")
     if _only_comments(command):
         return ParsedShell([])
+    if _DANGLING_BACKSLASH.search(command):
+        # bash drops a backslash at the end of input, bashlex does not always: rather than
+        # guess which words survive, fail closed (a command part alone fails the same way).
+        return ParsedShell([], "the command ends in a backslash with nothing after it")
     try:
         readable = rewrite_conditionals(command)
         with _LOCK:
