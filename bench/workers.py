@@ -207,7 +207,7 @@ def bench_step(kinds, pg_url, folder: Path, steps: int) -> list[list]:
                 )
             (folder / "f.txt").write_text("tiny\n")
             # The same call every step: lift the repeat limit, which would stop it at 3.
-            job = make_job(store, folder, agent_recipe(["read_file"]) + LIMITS)
+            job = make_job(store, folder, agent_recipe(["read_file"]))
             model = BenchModel(steps, ("read_file", {"path": "f.txt"}))
             started = time.perf_counter()
             outcome = run_job(job, deps(store, model))
