@@ -4,7 +4,7 @@
 
 Starts mcp-server-time over stdio through agentctl's McpHub (the reaper, and bwrap when
 confined), lists its tools, makes N calls of get_current_time, and closes it; best of R
-runs. Also times `import mcp` in a fresh interpreter (what `agentctl[mcp]` adds to a run
+runs. Also times `import mcp` in a fresh interpreter (what `agentctl-jobs[mcp]` adds to a run
 that starts a server; `agentctl jobs` never imports it). Prints the load average: on a busy
 machine the wall-clock figures move a lot.
 """

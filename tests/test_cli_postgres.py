@@ -88,4 +88,4 @@ def test_a_postgres_url_without_psycopg_says_what_to_install(monkeypatch):
     with pytest.raises(StoreError) as caught:
         open_store("postgresql://someone:hunter2@127.0.0.1:1/db")
     assert caught.value.exit_code == 2
-    assert "agentctl[postgres]" in caught.value.hint and "hunter2" not in str(caught.value)
+    assert "agentctl-jobs[postgres]" in caught.value.hint and "hunter2" not in str(caught.value)

@@ -83,7 +83,7 @@ def _import_psycopg() -> Any:
     except ImportError:
         raise StoreError(
             "PostgreSQL support is not installed (the psycopg package is missing)",
-            "install it with `pip install 'agentctl[postgres]'`",
+            "install it with `pip install 'agentctl-jobs[postgres]'`",
             exit_code=2,
         ) from None
     return psycopg

@@ -1,6 +1,6 @@
 """The MCP client side of a run: start a recipe's servers, list their tools, call them.
 
-This is the only module that imports the `mcp` SDK (the `agentctl[mcp]` extra), and it does
+This is the only module that imports the `mcp` SDK (the `agentctl-jobs[mcp]` extra), and it does
 so lazily, when a run or `agentctl mcp tools` first starts a server: `agentctl jobs` and every
 recipe without `mcp:` never pay for it.
 
@@ -580,7 +580,7 @@ def _import_sdk() -> None:
     except ImportError:
         raise UsageError(
             "this recipe uses MCP servers (mcp:), but the MCP SDK is not installed",
-            "install it with: pip install 'agentctl[mcp]'",
+            "install it with: pip install 'agentctl-jobs[mcp]'",
         ) from None
 
 
