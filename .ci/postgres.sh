@@ -7,6 +7,8 @@
 # Needs PostgreSQL's server binaries (Debian: apt-get install postgresql).
 set -euo pipefail
 BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+# Each `start` gets a folder of its own (two runs on one machine never stop each other's
+# server); it prints AGENTCTL_PG_STATE so `stop`, `down` and `up` find it again.
 STATE="${AGENTCTL_PG_STATE:-/tmp/agentctl-ci-postgres}"
 run_as() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -14,7 +16,7 @@ run_as() {
 case "${1:-}" in
 start)
     [ -x "$BIN/initdb" ] || { echo "no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
-    rm -rf "$STATE" && mkdir -p "$STATE" && chmod 755 "$STATE"
+    STATE=$(mktemp -d /tmp/agentctl-ci-postgres.XXXXXX) && chmod 755 "$STATE"
     [ "$(id -u)" = 0 ] && chown postgres "$STATE"
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     PASSWORD="ci-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
@@ -26,6 +28,7 @@ start)
     URL="postgresql://agentctl:$PASSWORD@127.0.0.1:$PORT/postgres"
     echo "$URL" > "$STATE/url"
     echo "export AGENTCTL_TEST_POSTGRES_URL='$URL'"
+    echo "export AGENTCTL_PG_STATE='$STATE'"
     ;;
 stop)
     if [ -d "$STATE/data" ]; then run_as "$BIN/pg_ctl" -D "$STATE/data" -m immediate stop >/dev/null || true; fi
