@@ -257,6 +257,37 @@ def test_a_streamed_reply_is_assembled_from_its_deltas(monkeypatch):
         assert "".join(pieces) == item["content"]
 
 
+def test_a_streamed_reply_starts_no_event_loop_for_litellm_logging(monkeypatch):
+    # litellm ran its async success logging for every stream in a worker thread, inside a new
+    # asyncio event loop (~30 ms a call on the bench): nothing of agentctl's listens to it.
+    import asyncio
+    import concurrent.futures
+
+    from litellm.litellm_core_utils.thread_pool_executor import executor
+
+    def at_once(fn, *args, **kwargs):  # litellm's logging thread pool, run in line
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+    monkeypatch.setattr(executor, "submit", at_once)
+    loops = []
+    real_run = asyncio.run
+    monkeypatch.setattr(asyncio, "run", lambda *a, **k: loops.append(a) or real_run(*a, **k))
+    item = {
+        "content": "a few streamed words",
+        "usage": {"prompt_tokens": 9, "completion_tokens": 4},
+    }
+    with ScriptedOpenAIServer([item] * 3) as s:
+        client = client_for(("default", Role("openai/fake-model", api_base=s.base_url)))
+        pieces: list[str] = []
+        for n in range(3):
+            reply = client.complete("default", MSGS, TOOLS, call_index=n, on_text=pieces.append)
+            assert reply.message["content"] == "a few streamed words"
+    assert "".join(pieces) == "a few streamed words" * 3
+    assert loops == []
+
+
 def test_500s_fall_back_to_backup_role_and_record_why():
     with (
         ScriptedOpenAIServer([{"status": 500}] * 5) as primary,
