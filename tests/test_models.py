@@ -288,6 +288,33 @@ def test_a_streamed_reply_starts_no_event_loop_for_litellm_logging(monkeypatch):
     assert loops == []
 
 
+@pytest.mark.slow
+def test_a_model_that_answers_quickly_is_not_asked_to_stream_until_it_slows(tmp_path):
+    # Streaming through litellm costs several ms of CPU a call; it is worth it only when the
+    # text takes a while to arrive. A quick reply is shown at once; a slow one streams next.
+    quick = {"content": "quick words"}
+    slow = {"delay": 2.5, "content": "slow words"}
+    with ScriptedOpenAIServer([quick]) as warm:  # litellm's first call imports more
+        client_for(("default", Role("openai/fake-model", api_base=warm.base_url))).complete(
+            "default", MSGS, TOOLS, call_index=0
+        )
+    with ScriptedOpenAIServer([quick, quick, slow, quick]) as s:
+        client = client_for(("default", Role("openai/fake-model", api_base=s.base_url)))
+        assert client.stream_when_slower_than == 1.0  # the default
+        client.stream_when_slower_than = 2.0
+        shown: list[list[str]] = []
+        for n in range(4):
+            pieces: list[str] = []
+            reply = client.complete("default", MSGS, TOOLS, call_index=n, on_text=pieces.append)
+            shown.append(pieces)
+            assert "".join(pieces) == reply.message["content"]
+        streamed = [r["body"].get("stream") is True for r in s.chat_requests]
+    # first call: streams; after a quick reply: whole; the slow whole reply: the next streams
+    assert streamed == [True, False, False, True]
+    assert [len(p) for p in shown[1:3]] == [1, 1]  # a whole reply reaches the view in one piece
+    assert "".join(shown[2]) == "slow words"
+
+
 def test_500s_fall_back_to_backup_role_and_record_why():
     with (
         ScriptedOpenAIServer([{"status": 500}] * 5) as primary,

@@ -37,6 +37,11 @@ from agentctl.models.roles import (
 
 DEFAULT_RETRY_DELAYS = (1.0, 4.0)  # two retries per model, exponential-ish
 DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models are slow
+# A reply shown as it streams is worth litellm's streaming cost (several ms of CPU a call,
+# about 4x a plain call's) only when it takes a while to arrive: after a model answered within
+# this many seconds its next reply is asked for whole and shown at once, and after a slower
+# one it streams again. The first call to each model streams.
+STREAM_WHEN_SLOWER_THAN = 1.0
 
 
 # -- results and errors --------------------------------------------------------------------
@@ -416,8 +421,11 @@ class LiteLLMClient:
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         timeout: float = DEFAULT_TIMEOUT,
         mask: Callable[[Any], Any] | None = None,
+        stream_when_slower_than: float = STREAM_WHEN_SLOWER_THAN,
     ):
         self.roles = roles
+        self.stream_when_slower_than = stream_when_slower_than
+        self._quick: dict[str, bool] = {}  # model -> its last reply came within the threshold
         self.mask = mask or (lambda value: value)
         self._env = env  # None: os.environ, read at call time
         self.retry_delays = tuple(retry_delays)
@@ -581,19 +589,25 @@ class LiteLLMClient:
         # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden ones.
         kwargs.update(model=cfg.model, messages=messages, tools=tools or None, max_retries=0)
         t0 = time.monotonic()
-        if on_text is None:
+        stream = on_text is not None and not self._quick.get(cfg.model, False)
+        if not stream:
             resp = lt.completion(**kwargs)
             latency = (time.monotonic() - t0) * 1000
             if resp is None or not getattr(resp, "choices", None):
                 raise _EmptyReply("the provider returned no choices")
             message: Any = resp.choices[0].message
             usage = getattr(resp, "usage", None)
+            text = getattr(message, "content", None)
+            if on_text is not None and isinstance(text, str) and text:
+                on_text(text)  # a quick reply is shown at once
         else:
-            stream = lt.completion(stream=True, stream_options={"include_usage": True}, **kwargs)
-            message, usage = _assemble_stream(stream, on_text)
+            assert on_text is not None
+            chunks = lt.completion(stream=True, stream_options={"include_usage": True}, **kwargs)
+            message, usage = _assemble_stream(chunks, on_text)
             latency = (time.monotonic() - t0) * 1000
             if message is None:
                 raise _EmptyReply("the provider returned no choices")
+        self._quick[cfg.model] = latency < self.stream_when_slower_than * 1000
         tin = int(getattr(usage, "prompt_tokens", 0) or 0)
         tout = int(getattr(usage, "completion_tokens", 0) or 0)
         if cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
