@@ -5,6 +5,8 @@ hidden password) are at the end."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -403,6 +405,67 @@ def test_a_database_from_before_queues_keeps_opening(tmp_path):
     job = store.get_job("old")
     assert job["state"] == "succeeded" and job["queue"] is None
     assert store.worker_notes("old") == []
+
+
+def _queues_by_sqlite_utils(db):
+    """Migration 2 as agentctl 0.1 wrote it (with sqlite-utils): databases made then have it."""
+    db["jobs"].add_column("queue", str)
+    db["jobs"].create_index(["state", "queue"], index_name="jobs_runnable")
+    db["worker_notes"].create(
+        {"job_id": str, "worker": str, "note": str, "at": float},
+        pk=("job_id", "worker"),
+        not_null={"job_id", "worker", "note", "at"},
+    )
+
+
+def _shape(conn):
+    """Tables' columns (name, type, not null, pk) and indexes' columns: what queries see."""
+    shape = {}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        cols = conn.execute(f"PRAGMA table_info([{table}])").fetchall()
+        shape[table] = [(c[1], c[2].upper(), c[3], c[5]) for c in cols]
+    for name, table in conn.execute(
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    ):
+        shape[f"index {name}"] = (
+            table,
+            [r[2] for r in conn.execute(f"PRAGMA index_info([{name}])")],
+        )
+    return shape
+
+
+def test_migration_2_in_sql_makes_what_sqlite_utils_made(tmp_path):
+    import sqlite_utils
+
+    from agentctl.store.db import _split_statements
+
+    conns = []
+    for name, second in (("sql", MIGRATIONS[1]), ("utils", _queues_by_sqlite_utils)):
+        conn = sqlite3.connect(tmp_path / f"{name}.db")
+        for statement in _split_statements(MIGRATIONS[0]):
+            conn.execute(statement)
+        if isinstance(second, str):
+            for statement in _split_statements(second):
+                conn.execute(statement)
+        else:
+            second(sqlite_utils.Database(conn))
+        conns.append(conn)
+    made, before = (_shape(c) for c in conns)
+    assert made == before and "worker_notes" in made and "index jobs_runnable" in made
+
+
+def test_a_new_database_is_made_without_importing_sqlite_utils(tmp_path):
+    # sqlite-utils (with click, dateutil and its plugin manager) costs ~0.1 s of start-up; a
+    # new database, as every first run and every bench run has, needs only SQL.
+    code = (
+        "import sys\n"
+        "from agentctl.store import open_store\n"
+        f"open_store({str(tmp_path / 'new.db')!r}).close()\n"
+        "print('sqlite_utils' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 # -- PostgreSQL only -----------------------------------------------------------------
