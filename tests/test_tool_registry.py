@@ -9,7 +9,7 @@ import pytest
 
 from agentctl.changes.record import ChangeRecorder
 from agentctl.errors import UsageError
-from agentctl.policy.match import build_parts
+from agentctl.policy.touches import build_parts
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS, builtin_registry, builtin_spec
 from agentctl.tools.function import FunctionTool, build_object_schema, describe_param

@@ -4,8 +4,9 @@ Owns the pydantic models (extra keys are errors, like recipes), `load_policy` (e
 file:line:column), the built-in DEFAULT_POLICY used when no policy is given, `PolicySet`
 (the recipe's policy plus every --policy: the strictest decision wins, the smallest limits,
 the strictest sandbox) and its `decide(tool, args)`, the http_get address check, and running
-a policy's own `tests:`. How an action is split into parts and matched against rules lives
-in `agentctl.policy.match`; shell parsing in `agentctl.policy.shellwords`.
+a policy's own `tests:`. How an action is split into parts lives in `agentctl.policy.touches`,
+how a part is matched against rules in `agentctl.policy.match`; shell parsing in
+`agentctl.policy.shellwords`.
 """
 
 from __future__ import annotations
@@ -38,17 +39,9 @@ from pydantic import (
 
 from agentctl.errors import RecipeError
 from agentctl.fieldtypes import Duration, PosFloat, PosInt
-from agentctl.policy.match import (
-    STRICTNESS,
-    PathGlob,
-    address_problem,
-    build_parts,
-    db_file_set,
-    names_host,
-    strictest,
-    vote_part,
-)
+from agentctl.policy.match import STRICTNESS, PathGlob, names_host, strictest, vote_part
 from agentctl.policy.patterns import CommandPattern
+from agentctl.policy.touches import address_problem, build_parts, db_file_set
 from agentctl.policy.votes import rule_label, rule_object
 from agentctl.tools.base import Touches
 from agentctl.yamlload import (

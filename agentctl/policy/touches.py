@@ -1,0 +1,477 @@
+"""What one action touches: the paths, hosts and commands a policy decides, read from the
+tool's spec and arguments, and the built-in votes that hold under any policy.
+
+Owns turning an action into parts (a shell command's simple commands, each with the paths it
+touches and a part per file a redirect writes; a file tool's path; an http_get host; any
+path-like argument of a tool that declares nothing), resolving each path (symlinks followed,
+`..` collapsed, relative to the workspace or not), and the built-in protections that no rule
+can loosen (secret files, the job database, hard links, .git internals, commands that cannot
+be proven harmless, private addresses). Which rules match a part, and how votes combine, is
+`agentctl.policy.match`; this module never imports it.
+"""
+
+from __future__ import annotations
+
+import glob
+import ipaddress
+import os
+import re
+import stat
+import urllib.parse
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agentctl.policy.globs import glob_regex
+from agentctl.policy.inner import HOLE
+from agentctl.policy.patterns import globs_intersect
+from agentctl.policy.shellwords import (
+    SimpleCommand,
+    describe_flag,
+    flag_asks,
+    parse_command,
+)
+from agentctl.tools.base import Touches
+from agentctl.tools.builtin import builtin_spec
+
+INTERACTIVE_TOOL = "interactive"
+# Files no action may touch, whatever a rule allows (matched case-insensitively).
+SECRET_GLOBS = ("**/.env", "**/.env.*", "**/id_rsa*", "**/id_ed25519*", "**/*.pem", "**/*.key")
+# Writing these lets the next `git status` run anything (hooks, core.fsmonitor, aliases).
+GIT_INTERNAL_GLOBS = ("**/.git/config", "**/.git/hooks/**")
+# Device files every shell uses; they are not places a command can leave data.
+DEVICES = {
+    "/dev/null",
+    "/dev/zero",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/dev/stderr",
+    "/dev/tty",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/fd/0",
+    "/dev/fd/1",
+    "/dev/fd/2",
+    "-",
+}
+MAX_GLOB_MATCHES = 500
+GLOB_CHARS = re.compile(r"[*?\[]")
+_SECRET_RE = tuple(glob_regex(g, ignore_case=True) for g in SECRET_GLOBS)
+_GIT_RE = tuple(glob_regex(g) for g in GIT_INTERNAL_GLOBS)
+
+
+@dataclass(frozen=True)
+class TouchedPath:
+    raw: str  # as the action gave it
+    absolute: str  # resolved: symlinks followed, `..` collapsed
+    literal: str  # absolute but symlinks not followed (a link's own name counts too)
+    rel: str | None  # relative to the workspace, None when outside it
+    writes: bool = False
+    redirect: bool = False
+    unknown: str | None = None  # the word as given, when part of it is an unknown value
+
+
+@dataclass(frozen=True)
+class Vote:
+    decision: str
+    label: str  # "policy:rule", "policy:default" or "builtin:what"
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The vote as JSON shows it: {"policy", "id", "decision", "reason"}."""
+        policy, _, rule = self.label.rpartition(":")
+        return {"policy": policy, "id": rule, "decision": self.decision, "reason": self.why}
+
+
+@dataclass
+class Part:
+    """One thing a policy decides: a simple command of a shell action, or a whole action."""
+
+    text: str
+    command: SimpleCommand | None = None
+    paths: list[TouchedPath] = field(default_factory=list)
+    host: str | None = None
+    votes: list[Vote] = field(default_factory=list)  # built-in votes, the same for every policy
+    tool: str | None = None  # decide this part as another tool (a redirect as write_file)
+    on_path: bool = False  # the action is access to its one path (a file tool, a redirect)
+    recipe_host: bool = False  # `host` comes from the recipe (an MCP server), not the model
+
+
+def resolve_path(
+    raw: str, root: str, *, writes: bool = False, redirect: bool = False
+) -> TouchedPath:
+    """Where `raw` (relative to the workspace `root`, absolute, or `~...`) really is."""
+    expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
+    joined = os.path.join(root, expanded)
+    if "\0" in joined:  # cannot name a real file; the built-in votes deny it
+        return TouchedPath(raw, joined, joined, None, writes, redirect)
+    absolute = os.path.realpath(joined)
+    inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
+    rel = os.path.relpath(absolute, root) if inside else None
+    return TouchedPath(raw, absolute, os.path.normpath(joined), rel, writes, redirect)
+
+
+def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset()) -> bool:
+    if not word or word in DEVICES:
+        return False
+    # Secret and database names count even before they exist (a .env about to be written).
+    return (
+        "/" in word
+        or word.startswith("~")
+        or ".." in word
+        or word in sensitive
+        or any(r.fullmatch(word) for r in _SECRET_RE)
+        or os.path.lexists(os.path.join(root, word))
+    )
+
+
+def _expand_glob(pattern: str, root: str) -> list[str]:
+    """What the shell would expand `pattern` to, when that is inside the workspace (a glob
+    outside it is denied as written anyway, so the file system there is not walked)."""
+    pattern = os.path.expanduser(pattern) if pattern.startswith("~") else pattern
+    head = GLOB_CHARS.split(pattern, 1)[0]
+    fixed = head.rsplit("/", 1)[0] if "/" in head else ""
+    if resolve_path(fixed or ("/" if pattern.startswith("/") else "."), root).rel is None:
+        return []
+    found = []
+    for match in glob.iglob(pattern, root_dir=None if os.path.isabs(pattern) else root):
+        found.append(match)
+        if len(found) >= MAX_GLOB_MATCHES:
+            break
+    return found
+
+
+def _word_paths(
+    word: str,
+    root: str,
+    sensitive: frozenset[str] = frozenset(),
+    *,
+    writes: bool = False,
+    redirect: bool = False,
+) -> list[TouchedPath]:
+    """Paths a word may name: itself, the value of `--opt=VALUE` or `key=VALUE`, the rest of
+    `-oVALUE`; glob patterns expanded the way the shell would."""
+    candidates = [word]
+    if not redirect and "=" in word:
+        candidates.append(word.split("=", 1)[1])
+    if not redirect and word.startswith("-") and not word.startswith("--") and len(word) > 2:
+        candidates.append(word[2:])
+    out: list[TouchedPath] = []
+    for cand in candidates:
+        if HOLE in cand:
+            out += _unknown_paths(cand, root, writes=writes, redirect=redirect)
+            continue
+        matches = _expand_glob(cand, root) if GLOB_CHARS.search(cand) else []
+        if matches:
+            out += [resolve_path(m, root, writes=writes, redirect=redirect) for m in matches]
+        elif redirect or _looks_like_path(cand, root, sensitive):
+            out.append(resolve_path(cand, root, writes=writes, redirect=redirect))
+    return out
+
+
+def _unknown_paths(word: str, root: str, *, writes: bool, redirect: bool) -> list[TouchedPath]:
+    """A word with an unknown part, as far as it can be known: its known leading folders
+    (`/etc/$X` touches /etc), and the word itself marked unknown, which secret-file names and
+    deny rules are matched against. A word without a known `/` (`$f`, `"$name.txt"`) is not
+    taken for a path, unless a redirect writes to it: the sandbox confines what it names."""
+    if "/" not in word.replace(HOLE, "") and not word.startswith("~") and not redirect:
+        return []  # `$f`, `"$name-x"`: not known to be a path
+    known = word.split(HOLE, 1)[0]
+    folder = known.rsplit("/", 1)[0] if "/" in known else ""
+    out = []
+    if folder or known.startswith(("/", "~")):
+        out.append(resolve_path(folder or known[:1], root, writes=writes, redirect=redirect))
+    # Its name is matched against secret names and rules only when part of it is known
+    # (`$dir/.env`): a name that is all unknown (find's `./{}`) is decided by its folder.
+    if word.rsplit("/", 1)[-1].replace(HOLE, "") or redirect:
+        path = resolve_path(".", root, writes=writes, redirect=redirect)
+        out.append(replace(path, raw=word, unknown=word))
+    return out
+
+
+def command_paths(
+    command: SimpleCommand, root: str, sensitive: frozenset[str] = frozenset()
+) -> list[TouchedPath]:
+    """Every path a simple command touches: redirect targets and path-like arguments."""
+    paths = [
+        p
+        for r in command.redirects
+        if r.is_file and r.target not in DEVICES
+        for p in _word_paths(r.target, root, writes=r.writes, redirect=True)
+    ]
+    program = command.program
+    if "/" in program and not program.startswith("/") and HOLE not in program:
+        paths.append(resolve_path(program, root))  # ./script, ../bin/tool, ~/bin/tool
+    for arg in command.args:
+        paths += _word_paths(arg, root, sensitive)
+    if command.name in ("cd", "pushd") and not [a for a in command.args if not a.startswith("-")]:
+        paths.append(resolve_path("~", root))  # a bare `cd` goes home
+    return paths
+
+
+def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]) -> list[TouchedPath]:
+    return [
+        p
+        for value in args.values()
+        if isinstance(value, str)
+        for p in _word_paths(value, root, sensitive)
+    ]
+
+
+def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Part]:
+    """One part per simple command, and one per file a redirect writes (as write_file)."""
+    if not isinstance(command, str):
+        return [
+            Part(
+                "shell",
+                votes=[Vote("deny", "builtin:bad-arguments", "shell needs a string `command`")],
+            )
+        ]
+    parsed = parse_command(command)
+    if parsed.unparseable is not None:
+        return [
+            Part(
+                command,
+                votes=[
+                    Vote(
+                        "ask",
+                        "builtin:unparseable",
+                        f"the command cannot be parsed ({parsed.unparseable})",
+                    )
+                ],
+            )
+        ]
+    if not parsed.commands:
+        return [Part(command)]
+    parts = []
+    for c in parsed.commands:
+        text = (c.text or " ".join(c.words)).replace(HOLE, "…")
+        parts.append(Part(text, c, command_paths(c, root, sensitive)))
+        # A redirect that writes a file is a file write: the rules for write_file decide
+        # it too, so a read-only policy stays read-only for `echo x > file`.
+        parts += [
+            Part(
+                f"{text} (writes {p.raw})",
+                paths=[replace(p, redirect=False)],
+                tool="write_file",
+                on_path=True,
+            )
+            for p in parts[-1].paths
+            if p.redirect and p.writes
+        ]
+    return parts
+
+
+def build_parts(
+    tool: str,
+    args: dict[str, Any],
+    root: str,
+    db_files: set[str],
+    touches: Touches | None = None,
+    host: str | None = None,
+) -> list[Part]:
+    """The parts of an action, each with the built-in votes that hold under any policy.
+
+    What the action reaches is read from its tool's spec (`touches`; a built-in's by name
+    when not given): a command line, one path, a URL, or else any path-like argument.
+    `host` is a host the tool reaches that the recipe chose (a remote MCP server), not the
+    model: `hosts:` rules match it, the private-address refusal (for model-chosen URLs) not."""
+    sensitive = frozenset(os.path.basename(f) for f in db_files)
+    if touches is None:
+        spec = builtin_spec(tool)
+        touches = spec.touches if spec is not None else Touches()
+    if tool == INTERACTIVE_TOOL:
+        # What a session starts, and what is typed into it, run as shell commands would:
+        # the `commands:` rules decide them, beside the rules for the tool itself.
+        parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
+        typed = {"start": "command", "send": "input"}.get(str(args.get("action")))
+        if typed is not None and typed in args:
+            typed_parts = _shell_parts(args.get(typed), root, sensitive)
+            # A session started as one program reading the terminal (`bash`, `python3`)
+            # reads what is typed, and each `send` is decided: its stdin is not unknown code.
+            repl = (
+                typed == "command"
+                and len([p for p in typed_parts if not p.command or not p.command.via]) == 1
+            )
+            for part in typed_parts:
+                if repl and part.command is not None:
+                    if part.command.via.endswith("reading stdin"):
+                        continue
+                    flags = tuple(f for f in part.command.flags if "reads-stdin-code" not in f)
+                    part.command = replace(part.command, flags=flags)
+                part.tool = part.tool or "shell"
+                parts.append(part)
+    elif touches.command:
+        command = args.get(touches.command)
+        if not isinstance(command, str):
+            return [
+                Part(
+                    tool,
+                    votes=[
+                        Vote(
+                            "deny",
+                            "builtin:bad-arguments",
+                            f"{tool} needs a string `{touches.command}`",
+                        )
+                    ],
+                )
+            ]
+        parts = _shell_parts(command, root, sensitive)
+    elif touches.path:
+        raw = args.get(touches.path, touches.default_path)
+        if not isinstance(raw, str):
+            return [
+                Part(
+                    tool,
+                    votes=[
+                        Vote(
+                            "deny",
+                            "builtin:bad-arguments",
+                            f"{tool} needs a string `{touches.path}`",
+                        )
+                    ],
+                )
+            ]
+        parts = [Part(raw, paths=[resolve_path(raw, root, writes=touches.writes)], on_path=True)]
+    elif touches.url:
+        url = args.get(touches.url)
+        try:
+            split = urllib.parse.urlsplit(url.strip()) if isinstance(url, str) else None
+            host, scheme = (split.hostname, split.scheme.lower()) if split else (None, "")
+        except ValueError:  # e.g. an unclosed [IPv6 bracket
+            host, scheme = None, ""
+        if not host or scheme not in ("http", "https"):
+            return [
+                Part(
+                    str(url),
+                    votes=[
+                        Vote("deny", "builtin:bad-url", f"not an http(s) URL with a host: {url!r}")
+                    ],
+                )
+            ]
+        parts = [Part(str(url), host=host.lower().rstrip("."))]
+    else:
+        parts = [
+            Part(
+                tool,
+                paths=_string_paths(args, root, sensitive),
+                host=host.lower().rstrip(".") if host else None,
+                recipe_host=bool(host),
+            )
+        ]
+    for part in parts:
+        part.votes += _builtin_votes(part, db_files)
+    return parts
+
+
+def _builtin_votes(part: Part, db_files: set[str]) -> list[Vote]:
+    votes = []
+    command = part.command
+    if command is not None:
+        asking = [f for f in command.flags if flag_asks(f)]
+        if asking:
+            what = ", ".join(describe_flag(f) for f in asking)
+            votes.append(Vote("ask", "builtin:not-provably-harmless", f"`{part.text}`: {what}"))
+        if command.name_unknown:
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:unknown-command",
+                    f"`{part.text}`: which program runs is not known until it runs; "
+                    "it is decided as any program",
+                )
+            )
+    for path in part.paths:
+        if "\0" in path.raw:
+            votes.append(Vote("deny", "builtin:bad-path", "a path contains a NUL byte"))
+            continue
+        if path.unknown is not None:
+            if any(globs_intersect(path.unknown, g) for g in SECRET_GLOBS):
+                votes.append(
+                    Vote(
+                        "deny",
+                        "builtin:secret-file",
+                        f"{path.unknown.replace(HOLE, '$…')} could be a secret file "
+                        "(.env or a private key)",
+                    )
+                )
+            if path.writes:
+                votes.append(
+                    Vote(
+                        "ask",
+                        "builtin:unknown-path",
+                        f"`{part.text}` writes to a path that is not known until it runs",
+                    )
+                )
+            continue
+        forms = (path.absolute, path.literal)
+        if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
+            votes.append(
+                Vote(
+                    "deny",
+                    "builtin:secret-file",
+                    f"{path.raw} is a secret file (.env or a private key)",
+                )
+            )
+        if db_files & set(forms):
+            votes.append(Vote("deny", "builtin:database", f"{path.raw} is agentctl's database"))
+        # A shell argument may be written (cp, mv, sed -i): it counts as a write here.
+        maybe_written = path.writes or part.command is not None
+        if maybe_written and any(r.fullmatch(f) for r in _GIT_RE for f in forms):
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:git-internals",
+                    f"writing {path.raw} can make later git commands run anything",
+                )
+            )
+        if maybe_written and path.rel is not None and _is_hardlinked(path.absolute):
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:hardlink",
+                    f"{path.raw} has other hard links, maybe outside the workspace",
+                )
+            )
+    return votes
+
+
+def _is_hardlinked(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+
+
+def literal_address_problem(host: str) -> str | None:
+    """Why a host that is an IP literal (or localhost) must not be fetched, if it must not."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this machine (loopback)"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return address_problem(address)
+
+
+def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address is off limits (loopback, private, link-local/metadata...), else None."""
+    mapped = getattr(address, "ipv4_mapped", None) or address
+    if mapped.is_loopback:
+        return f"{address} is this machine (loopback)"
+    if mapped.is_link_local:
+        return f"{address} is link-local (cloud metadata services live there)"
+    if not mapped.is_global or mapped.is_multicast:
+        return f"{address} is a private, reserved or shared address"
+    return None
+
+
+def db_file_set(db_path: Path | None) -> set[str]:
+    """The database and its -wal/-shm/-journal companions, as resolved and as given."""
+    if db_path is None:
+        return set()
+    out = set()
+    for base in {os.path.abspath(db_path), os.path.realpath(db_path)}:
+        out |= {base + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    return out
