@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentctl.policy.inner import HOLE
-from agentctl.policy.shellwords import describe_flag, normalise_name, parse_command
+from agentctl.policy.shellwords import parse_command
+from agentctl.policy.words import describe_flag, normalise_name
 
 
 def names(command: str) -> list[str]:

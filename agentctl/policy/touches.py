@@ -25,12 +25,8 @@ from typing import Any
 from agentctl.policy.globs import glob_regex
 from agentctl.policy.inner import HOLE
 from agentctl.policy.patterns import globs_intersect
-from agentctl.policy.shellwords import (
-    SimpleCommand,
-    describe_flag,
-    flag_asks,
-    parse_command,
-)
+from agentctl.policy.shellwords import SimpleCommand, parse_command
+from agentctl.policy.words import describe_flag, flag_asks
 from agentctl.tools.base import Touches
 from agentctl.tools.builtin import builtin_spec
 
