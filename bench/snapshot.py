@@ -117,7 +117,7 @@ def main() -> None:
         )
         print(
             f"first snapshot (prime: walk + read every file): {first * 1000:.0f} ms;"
-            f" content cache {recorder.kept_bytes / 2**20:.1f} MiB"
+            f" content cache {recorder.scanner.kept_bytes / 2**20:.1f} MiB"
         )
         print(table(["operation", "best ms", "median ms"], rows))
         walk = min(float(r[1]) for r in rows[:1]) / 1000

@@ -304,9 +304,11 @@ def test_the_cache_makes_later_snapshots_read_only_what_changed(
     rec = ChangeRecorder(workspace)
     rec.prime()
     reads: list[str] = []
-    real_read = rec._read
-    monkeypatch.setattr(rec, "_read", lambda rel, *a: reads.append(rel) or real_read(rel, *a))
-    for entry in rec._cache.values():
+    real_read = rec.scanner._read
+    monkeypatch.setattr(
+        rec.scanner, "_read", lambda rel, *a: reads.append(rel) or real_read(rel, *a)
+    )
+    for entry in rec.scanner._cache.values():
         entry.racy = False  # as if the files had aged past the timestamp window
     assert len(record_shell(rec, workspace, "echo changed > f7.txt")) == 1
     assert reads == ["f7.txt"]

@@ -1,5 +1,5 @@
 """Workspace snapshots stay on the workspace's file system, stop at a cancel, say when they are
-slow, and skip caches and git-ignored paths (agentctl.changes.record and .ignore)."""
+slow, and skip caches and git-ignored paths (agentctl.changes.scan and .ignore)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from test_changes import record_shell, record_tool
 
 from agentctl.changes.ignore import compile_gitignore
-from agentctl.changes.record import ChangeRecorder, SnapshotCancelled
+from agentctl.changes.record import ChangeRecorder
+from agentctl.changes.scan import SnapshotCancelled
 from agentctl.engine.launch import refuse_broad_workspace
 from agentctl.errors import UsageError
 

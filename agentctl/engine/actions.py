@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentctl.changes.record import SnapshotCancelled
+from agentctl.changes.scan import SnapshotCancelled
 from agentctl.engine.approvals import Gate
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.limits import JobLimits, Usage

@@ -1,5 +1,5 @@
 """The one path-glob dialect of agentctl: policy `paths:` and the built-in protections
-(agentctl.policy.match, agentctl.policy.touches), a recipe's `changes.exclude` (agentctl.changes.record) and the
+(agentctl.policy.match, agentctl.policy.touches), a recipe's `changes.exclude` (agentctl.changes.scan) and the
 workspace's `.gitignore` lines (agentctl.changes.ignore).
 
 `*` and `?` stay within one path name, `[...]` is a class (`[!...]` or `[^...]` negated),
