@@ -1,6 +1,6 @@
 """The one path-glob dialect of agentctl: policy `paths:` and the built-in protections
-(agentctl.policy.match, agentctl.policy.touches), a recipe's `changes.exclude` (agentctl.changes.scan) and the
-workspace's `.gitignore` lines (agentctl.changes.ignore).
+(agentctl.policy.match, agentctl.policy.touches), a recipe's `changes.exclude`
+(agentctl.changes.scan) and the workspace's `.gitignore` lines (agentctl.changes.ignore).
 
 `*` and `?` stay within one path name, `[...]` is a class (`[!...]` or `[^...]` negated),
 `**/` is any number of directories (none included), a trailing `/**` is everything below a

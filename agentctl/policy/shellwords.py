@@ -9,12 +9,12 @@ value goes; an unquoted one may split into several words (`splits`). Brace expan
 here (with the word helpers of `agentctl.policy.words`). Flags say what a person should look
 at: substitutions, an expansion in the command name, environment that runs code, commands
 that run other commands (`bash -c`, `eval`, `sudo`, ...), sourcing, function definitions;
-what each means and which of them ask by themselves is `agentctl.policy.words`. Where a wrapper's inner command can be seen (`env rm x`, `bash -c "rm x"`,
-`$(rm x)`, `find -exec`, `rg --pre sh`), it is yielded as a simple command of its own too, so
-a deny rule still sees it; code that cannot be seen is a command whose name and words are
-unknown. Anything bashlex cannot parse is one "unparseable" result; the policy asks about it.
-Which commands run other code is known to `agentctl.policy.wrappers` and
-`agentctl.policy.runs_code`.
+what each means and which of them ask by themselves is `agentctl.policy.words`. Where a
+wrapper's inner command can be seen (`env rm x`, `bash -c "rm x"`, `$(rm x)`, `find -exec`,
+`rg --pre sh`), it is yielded as a simple command of its own too, so a deny rule still sees
+it; code that cannot be seen is a command whose name and words are unknown. Anything bashlex
+cannot parse is one "unparseable" result; the policy asks about it. Which commands run other
+code is known to `agentctl.policy.wrappers` and `agentctl.policy.runs_code`.
 """
 
 from __future__ import annotations
