@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from agentctl.policy import bash_tables
-from agentctl.policy.shellwords import bashlex
+from agentctl.policy.bashgrammar import bashlex
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,6 +5,10 @@ Nothing here runs a command: every string is only parsed.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +16,8 @@ from hypothesis import strategies as st
 from agentctl.policy.inner import HOLE
 from agentctl.policy.shellwords import parse_command
 from agentctl.policy.words import describe_flag, normalise_name
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def names(command: str) -> list[str]:
@@ -346,3 +352,24 @@ def test_a_dangling_backslash_at_the_end_is_unparseable(command):
 
 def test_an_escaped_backslash_at_the_end_still_parses():
     assert not parse_command("echo a\\\\").unparseable
+
+
+def test_bashlex_is_imported_only_when_a_command_is_parsed():
+    # ~40 ms of start-up: a job that reads and writes files under a policy without command
+    # patterns never parses a command.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from agentctl.policy.rules import PolicySet, default_policy\n"
+        "policies = PolicySet([default_policy()])\n"
+        "ws = Path.cwd()\n"
+        "d = policies.decide('read_file', {'path': 'a.txt'}, workspace=ws)\n"
+        "print(d.decision, 'bashlex' in sys.modules)\n"
+        "d = policies.decide('shell', {'command': 'ls -la'}, workspace=ws)\n"
+        "print(d.decision, 'bashlex' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["allow False", "allow True"]

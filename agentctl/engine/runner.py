@@ -470,9 +470,11 @@ class _Run:
             for s in recipe.steps
             if (self.index.steps.get(s.id) or {}).get("state") != "succeeded"
         ]
+        if not recipe.mcp:
+            return None
         from agentctl.engine.mcp import McpRun, read_only_checker, servers_needed
 
-        if not recipe.mcp or not servers_needed(recipe, remaining):
+        if not servers_needed(recipe, remaining):
             return None
         from agentctl.tools.mcp_client import McpHub, plan_servers
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from agentctl.policy.bash_tables import import_bashlex
-from agentctl.policy.bashgrammar import rewrite_conditionals
 from agentctl.policy.environment import analyse_assignment
 from agentctl.policy.inner import HOLE, Inner
 from agentctl.policy.words import (
@@ -36,9 +35,20 @@ from agentctl.policy.words import (
 )
 from agentctl.policy.wrappers import analyse_command
 
-# bashlex with its parser tables read from a file, not rebuilt at every start (0.15-0.3 s);
-# the import also loads bashlex.ast, .errors and .heredoc used below.
-bashlex = import_bashlex()
+_grammar: Any = None  # agentctl.policy.bashgrammar, imported at the first command parsed
+
+
+def _bash() -> Any:
+    """bashlex with agentctl's grammar fixes and its parser tables read from a file. Imported
+    when the first command is parsed, not with this module (~40 ms): a job whose tools start
+    no program, under a policy with no command patterns, never pays for it."""
+    global _grammar
+    if _grammar is None:
+        from agentctl.policy import bashgrammar
+
+        _grammar = bashgrammar
+    return _grammar
+
 
 # Commands longer than this are not parsed (bashlex is recursive and not fast on huge input).
 MAX_COMMAND_CHARS = 64 * 1024
@@ -123,9 +133,10 @@ def _parse(command: str, depth: int) -> ParsedShell:
         # guess which words survive, fail closed (a command part alone fails the same way).
         return ParsedShell([], "the command ends in a backslash with nothing after it")
     try:
-        readable = rewrite_conditionals(command)
+        grammar = _bash()
+        readable = grammar.rewrite_conditionals(command)
         with _LOCK:
-            trees = bashlex.parse(readable)
+            trees = grammar.bashlex.parse(readable)
         walker = _Walker(readable, depth)
         for tree in trees:
             walker.visit(tree, ())
