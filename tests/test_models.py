@@ -315,6 +315,31 @@ def test_a_model_that_answers_quickly_is_not_asked_to_stream_until_it_slows(tmp_
     assert "".join(shown[2]) == "slow words"
 
 
+@pytest.mark.parametrize(("mode", "expected"), [("always", [True] * 3), ("never", [False] * 3)])
+def test_agentctl_stream_always_or_never(mode, expected, monkeypatch):
+    monkeypatch.setenv("AGENTCTL_STREAM", mode.upper())
+    with ScriptedOpenAIServer([{"content": "words"}] * 3) as s:
+        client = client_for(("default", Role("openai/fake-model", api_base=s.base_url)))
+        for n in range(3):
+            pieces: list[str] = []
+            client.complete("default", MSGS, TOOLS, call_index=n, on_text=pieces.append)
+            assert "".join(pieces) == "words"
+        assert [r["body"].get("stream") is True for r in s.chat_requests] == expected
+
+
+def test_an_unknown_agentctl_stream_value_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv("AGENTCTL_STREAM", "sometimes")
+    roles = {"default": {"model": "openai/fake-model", "api_key_env": "FAKE_LLM_KEY"}}
+    for check in (
+        lambda: client_for(("default", Role("openai/fake-model"))),
+        lambda: check_models_configured(roles, needed_roles={"default"}),  # before a job exists
+    ):
+        with pytest.raises(UsageError) as caught:
+            check()
+        assert "AGENTCTL_STREAM='sometimes'" in str(caught.value)
+        assert "auto" in caught.value.hint and caught.value.exit_code == 2
+
+
 def test_500s_fall_back_to_backup_role_and_record_why():
     with (
         ScriptedOpenAIServer([{"status": 500}] * 5) as primary,

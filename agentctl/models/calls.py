@@ -33,6 +33,7 @@ from agentctl.models.roles import (
     _role_config,
     _role_for,
     resolve_roles,
+    stream_mode,
 )
 
 DEFAULT_RETRY_DELAYS = (1.0, 4.0)  # two retries per model, exponential-ish
@@ -42,6 +43,7 @@ DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models
 # this many seconds its next reply is asked for whole and shown at once, and after a slower
 # one it streams again. The first call to each model streams.
 STREAM_WHEN_SLOWER_THAN = 1.0
+# AGENTCTL_STREAM can say `always` or `never` instead: see roles.stream_mode.
 
 
 # -- results and errors --------------------------------------------------------------------
@@ -421,9 +423,11 @@ class LiteLLMClient:
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         timeout: float = DEFAULT_TIMEOUT,
         mask: Callable[[Any], Any] | None = None,
+        stream: str = "auto",
         stream_when_slower_than: float = STREAM_WHEN_SLOWER_THAN,
     ):
         self.roles = roles
+        self.stream = stream  # one of roles.STREAM_MODES
         self.stream_when_slower_than = stream_when_slower_than
         self._quick: dict[str, bool] = {}  # model -> its last reply came within the threshold
         self.mask = mask or (lambda value: value)
@@ -589,7 +593,10 @@ class LiteLLMClient:
         # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden ones.
         kwargs.update(model=cfg.model, messages=messages, tools=tools or None, max_retries=0)
         t0 = time.monotonic()
-        stream = on_text is not None and not self._quick.get(cfg.model, False)
+        stream = on_text is not None and (
+            self.stream == "always"
+            or (self.stream == "auto" and not self._quick.get(cfg.model, False))
+        )
         if not stream:
             resp = lt.completion(**kwargs)
             latency = (time.monotonic() - t0) * 1000
@@ -700,6 +707,7 @@ def build_model_client(
         return ReplayClient(Path(replay), mask=mask)
     return LiteLLMClient(
         resolve_roles(roles, overrides, env),
+        stream=stream_mode(env),
         env=env,
         record=Path(record) if record else None,
         retry_delays=retry_delays,

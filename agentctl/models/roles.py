@@ -164,6 +164,25 @@ def check_provider_keys(
         )
 
 
+# AGENTCTL_STREAM: when the live view shows a reply as it streams. `auto`: while the model is
+# slow (see calls.STREAM_WHEN_SLOWER_THAN); `always`; `never` (replies are shown whole, e.g.
+# behind a proxy that breaks server-sent events).
+STREAM_MODES = ("auto", "always", "never")
+
+
+def stream_mode(env: Mapping[str, str] | None = None) -> str:
+    """AGENTCTL_STREAM's mode ("auto" when unset); UsageError (exit 2) for another value."""
+    value = (os.environ if env is None else env).get("AGENTCTL_STREAM", "").strip()
+    if not value:
+        return "auto"
+    if value.lower() not in STREAM_MODES:
+        raise UsageError(
+            f"AGENTCTL_STREAM={value!r} is not one of {', '.join(STREAM_MODES)}",
+            "unset it, or set auto (the default: stream while replies are slow), always or never",
+        )
+    return value.lower()
+
+
 def check_models_configured(
     roles: Mapping[str, Any],
     overrides: Sequence[str] = (),
@@ -180,6 +199,7 @@ def check_models_configured(
         cassette.load_cassette(Path(replay))
         return
     env = os.environ if env is None else env
+    stream_mode(env)
     resolved = resolve_roles(roles, overrides, env)
     for name in sorted(needed_roles):
         role = _role_for(resolved, name)
