@@ -10,7 +10,6 @@ loader can reuse it.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -351,6 +350,8 @@ def _describe(err: Mapping[str, Any], root: type[BaseModel]) -> tuple[str, str]:
         message = f'unknown key "{loc[-1]}"'
         if allowed:
             message += "; allowed keys: " + ", ".join(allowed)
+        import difflib  # ~7 ms to import, needed only here
+
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         return message, (f"did you mean `{close[0]}`?" if close else "remove the key")
     if kind == "invalid_key":

@@ -14,7 +14,6 @@ system access goes through `agentctl.changes.workspace_files`, which never follo
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import stat
 from collections.abc import Iterable
@@ -244,6 +243,8 @@ def _unified(c: Change, old: str) -> list[tuple[str, str]]:
     a = (_payload_bytes(c.before) or b"").decode("utf-8", "replace").splitlines(keepends=True)
     b = (_payload_bytes(c.after) or b"").decode("utf-8", "replace").splitlines(keepends=True)
     out: list[tuple[str, str]] = []
+    import difflib  # ~7 ms to import, needed only here
+
     for i, line in enumerate(
         difflib.unified_diff(
             a,

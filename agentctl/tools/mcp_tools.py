@@ -13,7 +13,6 @@ listings with them (`compare_pins`). Nothing here speaks MCP; `mcp_client` does.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import json
@@ -125,6 +124,8 @@ def compare_pins(
     changed = sorted(n for n in listed if n in pinned and listed[n]["hash"] != pinned[n]["hash"])
     added = sorted(n for n in listed if n not in pinned)
     removed = sorted(n for n in pinned if n not in listed)
+    import difflib  # ~7 ms to import, needed only here
+
     lines: list[str] = []
     for name in changed + added:
         before = _pretty(pinned[name]) if name in pinned else []

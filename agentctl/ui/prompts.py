@@ -11,7 +11,6 @@ another terminal closes it. `offer_rollback` asks whether to undo a run's file c
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import select
@@ -156,6 +155,8 @@ def diff_preview(tool: str | None, args: dict[str, Any], workspace: Path | None)
         return []
     if len(before) + len(after) > PREVIEW_MAX_BYTES:  # difflib is slow on huge texts
         return []
+    import difflib  # ~7 ms to import, needed only here
+
     return list(
         difflib.unified_diff(
             before.splitlines(),
