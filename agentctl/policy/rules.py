@@ -341,6 +341,11 @@ class Decision:
         )
 
 
+# A policy set remembers this many resolved (workspace, database) pairs; a job has one, a
+# policy's own `tests:` one per test folder.
+MAX_PLACES = 16
+
+
 def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -353,6 +358,9 @@ class PolicySet:
     def __init__(self, policies: Sequence[Policy] = ()):
         self.is_default = not policies
         self.policies: list[Policy] = list(policies) or [default_policy()]
+        # The workspace and database resolved once per set (a job builds one set): they are
+        # the job's fixed places, so each action resolves only its own paths (issue 14).
+        self._places: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {}
 
     @classmethod
     def from_files(cls, paths: Sequence[str | os.PathLike]) -> PolicySet:
@@ -371,8 +379,8 @@ class PolicySet:
         """The decision for one action, the rules that voted, and why. `touches` is what the
         tool's spec says it reaches (a built-in's is looked up by name when not given);
         `host` a host it reaches that the recipe named (a remote MCP server's)."""
-        root = os.path.realpath(workspace)
-        parts = build_parts(tool, dict(args or {}), root, db_file_set(db_path), touches, host)
+        root, db_files = self._resolve_places(workspace, db_path)
+        parts = build_parts(tool, dict(args or {}), root, db_files, touches, host)
         votes = [
             v
             for part in parts
@@ -391,6 +399,21 @@ class PolicySet:
                 objects[key]["reason"] += "; " + v.why
         reason = "; ".join(_unique([v.why for v in votes if v.decision == final]))
         return Decision(final, rules, reason, tuple(objects.values()))
+
+    def _resolve_places(
+        self, workspace: str | os.PathLike, db_path: Path | None
+    ) -> tuple[str, frozenset[str]]:
+        """The resolved workspace and the database's files, kept per (workspace, database)
+        as given (and the working folder, for a relative one)."""
+        given = (os.fspath(workspace), "" if db_path is None else os.fspath(db_path))
+        key = given if all(os.path.isabs(p) for p in given if p) else (*given, os.getcwd())
+        places = self._places.get(key)
+        if places is None:
+            if len(self._places) >= MAX_PLACES:
+                self._places.clear()
+            places = (os.path.realpath(workspace), frozenset(db_file_set(db_path)))
+            self._places[key] = places
+        return places
 
     @property
     def limits(self) -> PolicyLimits:

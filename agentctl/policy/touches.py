@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import urllib.parse
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -96,15 +97,59 @@ class Part:
 def resolve_path(
     raw: str, root: str, *, writes: bool = False, redirect: bool = False
 ) -> TouchedPath:
-    """Where `raw` (relative to the workspace `root`, absolute, or `~...`) really is."""
+    """Where `raw` (relative to the workspace `root`, absolute, or `~...`) really is.
+
+    `root` is resolved already (`os.path.realpath`, once per job): a relative `raw` is
+    resolved from it, so only its own names are looked at, not every folder above the
+    workspace again."""
     expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
     joined = os.path.join(root, expanded)
     if "\0" in joined:  # cannot name a real file; the built-in votes deny it
         return TouchedPath(raw, joined, joined, None, writes, redirect)
-    absolute = os.path.realpath(joined)
+    path, resolved = (root, False) if os.path.isabs(expanded) else _join_real(root, expanded, {})
+    absolute = os.path.abspath(path) if resolved else os.path.realpath(joined)
     inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
     rel = os.path.relpath(absolute, root) if inside else None
     return TouchedPath(raw, absolute, os.path.normpath(joined), rel, writes, redirect)
+
+
+def _join_real(path: str, rest: str, seen: dict[str, str]) -> tuple[str, bool]:
+    """`rest` resolved from the resolved folder `path`, the way `os.path.realpath` walks
+    `path/rest`: each name gets one lstat, a symlink is followed where it is met and `..` is
+    taken after it. Since `path` holds no symlinks, its folders need no lstat of their own.
+    Returns the path and True, or False for a symlink loop or a link that cannot be read:
+    Python versions resolve those differently, so the caller asks `os.path.realpath`."""
+    if rest.startswith("/"):
+        rest, path = rest[1:], "/"
+    while rest:
+        name, _, rest = rest.partition("/")
+        if not name or name == ".":
+            continue
+        if name == "..":
+            path = os.path.dirname(path)
+            continue
+        newpath = os.path.join(path, name)
+        try:
+            is_link = stat.S_ISLNK(os.lstat(newpath).st_mode)
+        except OSError:
+            is_link = False
+        if not is_link:
+            path = newpath
+        elif newpath in seen:
+            if not seen[newpath]:
+                return path, False
+            path = seen[newpath]
+        else:
+            seen[newpath] = ""  # being resolved: meeting it again is a loop
+            try:
+                target = os.readlink(newpath)
+            except OSError:
+                return path, False
+            path, ok = _join_real(path, target, seen)
+            if not ok:
+                return path, False
+            seen[newpath] = path
+    return path, True
 
 
 def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset()) -> bool:
@@ -262,7 +307,7 @@ def build_parts(
     tool: str,
     args: dict[str, Any],
     root: str,
-    db_files: set[str],
+    db_files: AbstractSet[str],
     touches: Touches | None = None,
     host: str | None = None,
 ) -> list[Part]:
@@ -360,7 +405,7 @@ def build_parts(
     return parts
 
 
-def _builtin_votes(part: Part, db_files: set[str]) -> list[Vote]:
+def _builtin_votes(part: Part, db_files: AbstractSet[str]) -> list[Vote]:
     votes = []
     command = part.command
     if command is not None:
