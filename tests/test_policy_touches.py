@@ -28,7 +28,7 @@ rules:
 """
 
 
-def _count_lstat(monkeypatch) -> list[str]:
+def count_lstat(monkeypatch) -> list[str]:
     """Every os.lstat from here on (os.path.realpath looks at each name with one)."""
     calls: list[str] = []
     real = os.lstat
@@ -55,7 +55,7 @@ def test_deciding_more_actions_does_not_resolve_the_workspace_and_database_again
     policies = PolicySet([load_policy_text(POLICY, "t.yaml")])
 
     def lstats_for(n: int) -> int:
-        calls = _count_lstat(monkeypatch)
+        calls = count_lstat(monkeypatch)
         for _ in range(n):
             decision = policies.decide(
                 "read_file", {"path": "notes.txt"}, workspace=workspace, db_path=db
@@ -117,7 +117,12 @@ def test_a_workspace_reached_through_a_symlink(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tree(tmp_path: Path) -> tuple[str, str]:
-    """A resolved workspace with every kind of symlink a path can meet on the way."""
+    return build_tree(tmp_path)
+
+
+def build_tree(tmp_path: Path) -> tuple[str, str]:
+    """A resolved workspace with every kind of symlink a path can meet on the way (and the
+    folder holding it)."""
     outside = tmp_path / "outside"
     (outside / "deep").mkdir(parents=True)
     root = tmp_path / "ws"

@@ -30,6 +30,7 @@ from agentctl.policy.shellwords import SimpleCommand, parse_command
 from agentctl.policy.words import describe_flag, flag_asks
 from agentctl.tools.base import Touches
 from agentctl.tools.builtin import builtin_spec
+from agentctl.workspace import realpath_below
 
 INTERACTIVE_TOOL = "interactive"
 # Files no action may touch, whatever a rule allows (matched case-insensitively).
@@ -106,50 +107,11 @@ def resolve_path(
     joined = os.path.join(root, expanded)
     if "\0" in joined:  # cannot name a real file; the built-in votes deny it
         return TouchedPath(raw, joined, joined, None, writes, redirect)
-    path, resolved = (root, False) if os.path.isabs(expanded) else _join_real(root, expanded, {})
-    absolute = os.path.abspath(path) if resolved else os.path.realpath(joined)
+    below = None if os.path.isabs(expanded) else realpath_below(root, expanded)
+    absolute = below or os.path.realpath(joined)
     inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
     rel = os.path.relpath(absolute, root) if inside else None
     return TouchedPath(raw, absolute, os.path.normpath(joined), rel, writes, redirect)
-
-
-def _join_real(path: str, rest: str, seen: dict[str, str]) -> tuple[str, bool]:
-    """`rest` resolved from the resolved folder `path`, the way `os.path.realpath` walks
-    `path/rest`: each name gets one lstat, a symlink is followed where it is met and `..` is
-    taken after it. Since `path` holds no symlinks, its folders need no lstat of their own.
-    Returns the path and True, or False for a symlink loop or a link that cannot be read:
-    Python versions resolve those differently, so the caller asks `os.path.realpath`."""
-    if rest.startswith("/"):
-        rest, path = rest[1:], "/"
-    while rest:
-        name, _, rest = rest.partition("/")
-        if not name or name == ".":
-            continue
-        if name == "..":
-            path = os.path.dirname(path)
-            continue
-        newpath = os.path.join(path, name)
-        try:
-            is_link = stat.S_ISLNK(os.lstat(newpath).st_mode)
-        except OSError:
-            is_link = False
-        if not is_link:
-            path = newpath
-        elif newpath in seen:
-            if not seen[newpath]:
-                return path, False
-            path = seen[newpath]
-        else:
-            seen[newpath] = ""  # being resolved: meeting it again is a loop
-            try:
-                target = os.readlink(newpath)
-            except OSError:
-                return path, False
-            path, ok = _join_real(path, target, seen)
-            if not ok:
-                return path, False
-            seen[newpath] = path
-    return path, True
 
 
 def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset()) -> bool:
