@@ -1,7 +1,8 @@
 """The workspace boundary: where a path given by a model lands, refused outside the workspace.
 
 The file tools resolve every path through `resolve_in_workspace`, and change recording uses
-the same function, so both agree on which file an action names.
+the same function, so both agree on which file an action names. `realpath_below` resolves a
+relative path from the resolved workspace (the policy resolves an action's paths with it too).
 """
 
 from __future__ import annotations
