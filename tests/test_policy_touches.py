@@ -55,13 +55,13 @@ def test_deciding_more_actions_does_not_resolve_the_workspace_and_database_again
     policies = PolicySet([load_policy_text(POLICY, "t.yaml")])
 
     def lstats_for(n: int) -> int:
-        calls = count_lstat(monkeypatch)
-        for _ in range(n):
-            decision = policies.decide(
-                "read_file", {"path": "notes.txt"}, workspace=workspace, db_path=db
-            )
-            assert decision.decision == "allow", decision.reason
-        monkeypatch.undo()
+        with monkeypatch.context() as patch:
+            calls = count_lstat(patch)
+            for _ in range(n):
+                decision = policies.decide(
+                    "read_file", {"path": "notes.txt"}, workspace=workspace, db_path=db
+                )
+                assert decision.decision == "allow", decision.reason
         return len(calls)
 
     lstats_for(1)  # the set's first decision resolves the workspace and database
