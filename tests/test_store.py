@@ -95,6 +95,23 @@ def test_events_are_append_only_and_numbered(store, db_target):
         raw(db_target, "UPDATE events SET type = 'z' WHERE job_id = 'a'")
 
 
+def test_read_events_can_ask_for_some_types_only(store):
+    make(store, "a")
+    store.append("a", [NewEvent(t, None, {"t": t}) for t in "xyzxyx"], now=NOW)
+    assert [(e.seq, e.type) for e in store.read_events("a", types=["x"])] == [
+        (2, "x"),
+        (5, "x"),
+        (7, "x"),
+    ]
+    assert [e.seq for e in store.read_events("a", after_seq=2, types=["x", "z"])] == [4, 5, 7]
+    assert [e.data for e in store.read_events("a", after_seq=2, types=["x"], limit=1)] == [
+        {"t": "x"}
+    ]
+    assert store.read_events("a", types=["nothing"]) == []
+    assert store.read_events("a", types=[]) == []
+    assert len(store.read_events("a", types=None)) == 7
+
+
 def test_job_update_sets_and_adds_in_the_same_transaction(store):
     make(store, "a")
     store.append(
@@ -466,6 +483,68 @@ def test_a_new_database_is_made_without_importing_sqlite_utils(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_sqlite_finds_events_of_a_type_through_an_index(tmp_path):
+    from agentctl.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "s.db")
+    make(store, "a")
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    store.read_events("a", after_seq=1, types=["policy_added"])
+    store.conn.set_trace_callback(None)
+    [select] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    plan = " ".join(row[-1] for row in store.conn.execute("EXPLAIN QUERY PLAN " + select))
+    assert "USING INDEX events_type" in plan, plan
+    store.close()
+
+
+def test_a_database_from_before_the_events_type_index_gains_it(db_target):
+    from agentctl.store import postgres_schema
+
+    postgres = db_target.startswith("postgresql://")
+    if postgres:
+        for migration in postgres_schema.MIGRATIONS[:2]:
+            raw(db_target, migration)
+        raw(db_target, "CREATE TABLE agentctl_schema (version INTEGER NOT NULL)")
+        raw(db_target, "INSERT INTO agentctl_schema (version) VALUES (2)")
+    else:
+        from agentctl.store.db import _split_statements
+
+        conn = sqlite3.connect(db_target)
+        for migration in MIGRATIONS[:2]:
+            assert isinstance(migration, str)
+            for statement in _split_statements(migration):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+        conn.commit()
+        conn.close()
+    raw(
+        db_target,
+        "INSERT INTO jobs (id, recipe, recipe_blob, workspace, state, created_at, updated_at,"
+        " last_seq) VALUES ('old', 'r', 'x', '/tmp', 'succeeded', 1, 1, 2)",
+    )
+    raw(
+        db_target,
+        "INSERT INTO events (job_id, seq, ts, type, step, data) VALUES"
+        " ('old', 1, 1, 'job_created', NULL, '{}'), ('old', 2, 1, 'policy_added', NULL, '{}')",
+    )
+    store = open_store(db_target)
+    assert [e.seq for e in store.read_events("old", types=["policy_added"])] == [2]
+    store.close()
+    if postgres:
+        indexes = raw(
+            db_target,
+            "SELECT indexname FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND tablename = 'events'",
+        )
+        version = raw(db_target, "SELECT version FROM agentctl_schema")
+        assert version == [(len(postgres_schema.MIGRATIONS),)]
+    else:
+        indexes = [(row[1],) for row in raw(db_target, "PRAGMA index_list(events)")]
+        assert raw(db_target, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert ("events_type",) in indexes
 
 
 # -- PostgreSQL only -----------------------------------------------------------------

@@ -112,9 +112,13 @@ def status(
     if json_out:
         print(json.dumps(described, indent=2))
     else:
-        from agentctl.ui.words import failure_of
+        from agentctl.ui.words import FAILURE_EVENT_TYPES, failure_of
 
-        failure = failure_of(store.read_events(described["id"])) if "error" in described else None
+        failure = (
+            failure_of(store.read_events(described["id"], types=FAILURE_EVENT_TYPES))
+            if "error" in described
+            else None
+        )
         render_status(described, failure=failure)
 
 

@@ -39,7 +39,7 @@ class Heartbeat:
         self.cancel = cancel
         self.cancel_requested = False
         self.lease_lost = False
-        self._seen_seq = seen_seq  # events up to here were read by the runner itself
+        self._seen_seq = seen_seq  # policies added up to here were read by the runner itself
         self._added: list[Event] = []  # `policy add` events not yet taken by the runner
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -59,12 +59,12 @@ class Heartbeat:
         return added
 
     def _watch_policies(self, store: Store) -> None:
-        events = store.read_events(self.job_id, after_seq=self._seen_seq)
-        if not events:
-            return
-        self._seen_seq = events[-1].seq
-        added = [e for e in events if e.type == EventType.POLICY_ADDED]
+        # Only `policy_added` events, found by index: a busy job's other events are not read.
+        added = store.read_events(
+            self.job_id, after_seq=self._seen_seq, types=[EventType.POLICY_ADDED]
+        )
         if added:
+            self._seen_seq = added[-1].seq
             with self._lock:
                 self._added.extend(added)
 

@@ -111,7 +111,7 @@ def add_policies(
             ) from None
         load_policy_text(text, str(path))  # errors name file:line:column
         added.append({"path": str(path.resolve()), "text": text, "by": by})
-    snapshots = policy_snapshots(job, store.read_events(job_id)) + added
+    snapshots = policy_snapshots(job, store.read_events(job_id, types=[POLICY_ADDED])) + added
     policy = load_policy_set(snapshots)
     workspace = Path(job["workspace"])
     voided = []
@@ -212,7 +212,8 @@ def replay_policies(store: Store, job_id: str, files: Sequence[str]) -> PolicyRe
     workspace = Path(job["workspace"])
     actions = 0
     changed = []
-    for event in store.read_events(job_id):
+    acted = [EventType.ACTION_STARTED, EventType.ACTION_FINISHED]
+    for event in store.read_events(job_id, types=acted):
         data = event.data
         if event.type == EventType.ACTION_STARTED:
             ran, was = True, data.get("decision") or "allow"

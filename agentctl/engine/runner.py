@@ -147,7 +147,7 @@ def can_resume_failed(store: Store, job: Mapping[str, Any]) -> bool:
     not there)."""
     if job["state"] != "failed" or job["error_type"] not in RESUMABLE_FAILURES:
         return False
-    return not any(e.type == "rollback" for e in store.read_events(job["id"]))
+    return not store.read_events(job["id"], types=[EventType.ROLLBACK], limit=1)
 
 
 def _install_sigterm():

@@ -10,7 +10,7 @@ typed values, so an approval and its event land in one transaction on every back
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -209,8 +209,19 @@ class Store(Protocol):
         ...
 
     def read_events(
-        self, job_id: str, after_seq: int = 0, limit: int | None = None
-    ) -> list[Event]: ...
+        self,
+        job_id: str,
+        after_seq: int = 0,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
+    ) -> list[Event]:
+        """The job's events after `after_seq`, oldest first, at most `limit` of them.
+
+        `types`: only events of these types; an index finds them, so a poller looking for one
+        rare type does not read (or decode) the job's other events.
+        """
+        ...
 
     def wait_for_events(self, job_id: str, after_seq: int, timeout: float) -> None:
         """Return when the job may have events after `after_seq`, or after `timeout` s."""

@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -45,13 +45,14 @@ from agentctl.store.base import (
 )
 from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
 from agentctl.store.postgres_schema import MIGRATIONS
-from agentctl.store.sqlite import (
-    _APPROVAL_COLUMNS,
-    _JOB_COLUMNS,
-    _JSON_COLUMNS,
+from agentctl.store.sql import (
+    APPROVAL_COLUMNS,
+    JOB_COLUMNS,
+    JSON_COLUMNS,
     RUNNABLE,
     RUNNABLE_REASON,
     approval_dict,
+    events_query,
     job_busy,
     lease_lost,
     pick_job,
@@ -353,13 +354,13 @@ class PostgresStore:
 
     def _select_jobs(self, where: str, args: Sequence[Any], tail: str = "") -> list[dict[str, Any]]:
         def read(cur: Any) -> list[Any]:
-            cur.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs {where} {tail}", args)
+            cur.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs {where} {tail}", args)
             return cur.fetchall()
 
         jobs = []
         for row in self._run(read):
-            job = dict(zip(_JOB_COLUMNS, row))
-            for column in _JSON_COLUMNS:
+            job = dict(zip(JOB_COLUMNS, row))
+            for column in JSON_COLUMNS:
                 job[column] = json.loads(job[column])
             jobs.append(job)
         return jobs
@@ -516,15 +517,17 @@ class PostgresStore:
 
         return self._run(write, write=True, durable=durable, landed=landed)
 
-    def read_events(self, job_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
-        sql = (
-            "SELECT seq, ts, type, step, data FROM events WHERE job_id = %s AND seq > %s"
-            " ORDER BY seq"
-        )
-        args: list[Any] = [job_id, after_seq]
-        if limit:
-            sql += " LIMIT %s"
-            args.append(limit)
+    def read_events(
+        self,
+        job_id: str,
+        after_seq: int = 0,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
+    ) -> list[Event]:
+        if types is not None and not types:
+            return []
+        sql, args = events_query(job_id, after_seq, limit, types, "%s")
 
         def read(cur: Any) -> tuple[list[Any], dict[str, bytes]]:
             cur.execute(sql, args)
@@ -725,7 +728,7 @@ class PostgresStore:
     # -- approvals -----------------------------------------------------------------------
 
     def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(_APPROVAL_COLUMNS)} FROM approvals WHERE job_id = %s"
+        sql = f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM approvals WHERE job_id = %s"
         args: list[Any] = [job_id]
         if state:
             sql += " AND state = %s"

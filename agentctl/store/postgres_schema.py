@@ -89,4 +89,6 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, worker)
     );
     """,
+    # 3: a job's events of one type without reading the others.
+    "CREATE INDEX events_type ON events (job_id, type, seq);",
 ]

@@ -95,4 +95,7 @@ MIGRATIONS: list[str | Callable[[Any], None]] = [
         PRIMARY KEY (job_id, worker)
     );
     """,
+    # 3: a job's events of one type (an added policy, a rollback) without reading the others:
+    # the runner's heartbeat looks for added policies several times a second.
+    "CREATE INDEX events_type ON events (job_id, type, seq);",
 ]

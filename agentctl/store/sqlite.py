@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
+from agentctl.errors import JobNotFound, LeaseLost
 from agentctl.store.base import (
-    ADDABLE,
     FINISHED_STATES,
-    SETTABLE,
     ApprovalChange,
     ApprovalConflict,
     Claim,
@@ -35,55 +33,23 @@ from agentctl.store.base import (
 )
 from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
 from agentctl.store.db import Transactions, connect
+from agentctl.store.sql import (
+    APPROVAL_COLUMNS,
+    JOB_COLUMNS,
+    JSON_COLUMNS,
+    RUNNABLE,
+    RUNNABLE_REASON,
+    approval_dict,
+    events_query,
+    job_busy,
+    lease_lost,
+    pick_job,
+    update_clauses,
+)
 
 # How often `wait_for_events` looks at the log: SQLite has no way to be told.
 POLL_SECONDS = 0.2
 
-_JOB_COLUMNS = (
-    "id",
-    "recipe",
-    "recipe_path",
-    "recipe_blob",
-    "params",
-    "options",
-    "workspace",
-    "state",
-    "created_at",
-    "updated_at",
-    "last_seq",
-    "steps",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "model_calls",
-    "tool_calls",
-    "lease_token",
-    "lease_pid",
-    "lease_host",
-    "lease_start",
-    "lease_expires",
-    "heartbeat_at",
-    "cancel_requested",
-    "queue",
-)
-_JSON_COLUMNS = ("params", "options", "steps")
-_APPROVAL_COLUMNS = (
-    "request",
-    "step",
-    "key",
-    "tool",
-    "args",
-    "action_hash",
-    "rules",
-    "reason",
-    "state",
-    "created_at",
-    "decided_at",
-    "decided_by",
-    "comment",
-)
 _dumps = dumps
 
 
@@ -186,15 +152,15 @@ class SQLiteStore:
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         row = self.conn.execute(
-            f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)
+            f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
         if row is None:
             raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
         return self._job_dict(row)
 
     def _job_dict(self, row: tuple) -> dict[str, Any]:
-        job = dict(zip(_JOB_COLUMNS, row))
-        for column in _JSON_COLUMNS:
+        job = dict(zip(JOB_COLUMNS, row))
+        for column in JSON_COLUMNS:
             job[column] = json.loads(job[column])
         return job
 
@@ -219,7 +185,7 @@ class SQLiteStore:
         return pick_job(ref, [r[0] for r in rows])
 
     def list_jobs(self, state: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"
+        sql = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
         args: list[Any] = []
         if state:
             sql += " WHERE state = ?"
@@ -303,14 +269,17 @@ class SQLiteStore:
                 written.append(Event(seq, now, event.type, event.step, event.data))
         return written
 
-    def read_events(self, job_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
-        sql = (
-            "SELECT seq, ts, type, step, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq"
-        )
-        args: list[Any] = [job_id, after_seq]
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
+    def read_events(
+        self,
+        job_id: str,
+        after_seq: int = 0,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
+    ) -> list[Event]:
+        if types is not None and not types:
+            return []
+        sql, args = events_query(job_id, after_seq, limit, types, "?")
         cache: dict[str, str] = {}
         return [
             Event(seq, ts, type_, step, decode_data(data, self.get_blob, cache))
@@ -504,80 +473,13 @@ class SQLiteStore:
             raise ApprovalConflict(job_id, change.request, change.expect)
 
     def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(_APPROVAL_COLUMNS)} FROM approvals WHERE job_id = ?"
+        sql = f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM approvals WHERE job_id = ?"
         args: list[Any] = [job_id]
         if state:
             sql += " AND state = ?"
             args.append(state)
         sql += " ORDER BY created_at, request"
         return [approval_dict(row) for row in self.conn.execute(sql, args)]
-
-
-# Which jobs a worker may take, and why (the same on every backend; `?` is `now`, twice).
-RUNNABLE = (
-    "(lease_pid IS NULL OR lease_expires < ?)"
-    " AND (state IN ('queued', 'interrupted')"
-    "  OR (state = 'running' AND lease_expires < ?)"
-    "  OR (state = 'awaiting_approval' AND NOT EXISTS"
-    "   (SELECT 1 FROM approvals a WHERE a.job_id = jobs.id AND a.state = 'pending')))"
-)
-RUNNABLE_REASON = (
-    "CASE state WHEN 'queued' THEN 'queued' WHEN 'awaiting_approval' THEN 'approved'"
-    " WHEN 'running' THEN 'lease_expired' ELSE 'interrupted' END"
-)
-
-
-def update_clauses(update: JobUpdate | None, mark: str) -> tuple[list[str], list[Any]]:
-    """The SET clauses of an append (after `last_seq` and `updated_at`) and their values."""
-    sets = [f"last_seq = last_seq + {mark}", f"updated_at = {mark}"]
-    values: list[Any] = []
-    if update:
-        for column, value in update.set.items():
-            if column not in SETTABLE:
-                raise ValueError(column)
-            sets.append(f"{column} = {mark}")
-            values.append(_dumps(value) if column in _JSON_COLUMNS else value)
-        for column, amount in update.add.items():
-            if column not in ADDABLE:
-                raise ValueError(column)
-            sets.append(f"{column} = {column} + {mark}")
-            values.append(amount)
-    return sets, values
-
-
-def approval_dict(row: Sequence[Any]) -> dict[str, Any]:
-    item = dict(zip(_APPROVAL_COLUMNS, row))
-    item["args"] = json.loads(item["args"])
-    item["rules"] = json.loads(item["rules"])
-    return item
-
-
-def pick_job(ref: str, ids: list[str]) -> str:
-    """The one job `ref` names among the ids that start with it (newest first)."""
-    if not ids:
-        raise JobNotFound(f"no job matches {ref!r}", "list jobs with `agentctl jobs`")
-    if ref in ids:
-        return ref
-    if len(ids) > 1:
-        raise UsageError(
-            f"{ref!r} matches several jobs: {', '.join(ids[:5])}",
-            "type more characters of the job id",
-        )
-    return ids[0]
-
-
-def lease_lost(job_id: str) -> LeaseLost:
-    return LeaseLost(
-        f"job {job_id} was taken over by another runner; this runner stops",
-        f"see `agentctl status {job_id}`",
-    )
-
-
-def job_busy(job_id: str, pid: int, host: str | None) -> JobBusy:
-    return JobBusy(
-        f"job {job_id} is already being run by pid {pid} on {host}",
-        f"watch it with `agentctl status {job_id}`, or stop it with `agentctl cancel {job_id}`",
-    )
 
 
 def _conforms(store: SQLiteStore) -> Store:

@@ -90,6 +90,10 @@ class Failure:
     is_check: bool = False
 
 
+# The only events `failure_of` looks at: a caller may read just these.
+FAILURE_EVENT_TYPES = ("step_finished", "action_started", "action_finished")
+
+
 def failure_of(events: list[Any]) -> Failure | None:
     """The failing step's last failed action and its last output lines (None if the job did
     not fail in a step, e.g. a limit between steps)."""

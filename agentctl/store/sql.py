@@ -1,0 +1,144 @@
+"""What both backends share: the columns of a job and an approval, the SQL of a runnable job,
+of an append's job update and of reading events, and the errors a store raises alike.
+
+Written with a placeholder `mark` (`?` for SQLite, `%s` for PostgreSQL) where values go.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
+from agentctl.store.base import ADDABLE, SETTABLE, JobUpdate
+from agentctl.store.codec import dumps
+
+JOB_COLUMNS = (
+    "id",
+    "recipe",
+    "recipe_path",
+    "recipe_blob",
+    "params",
+    "options",
+    "workspace",
+    "state",
+    "created_at",
+    "updated_at",
+    "last_seq",
+    "steps",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "model_calls",
+    "tool_calls",
+    "lease_token",
+    "lease_pid",
+    "lease_host",
+    "lease_start",
+    "lease_expires",
+    "heartbeat_at",
+    "cancel_requested",
+    "queue",
+)
+JSON_COLUMNS = ("params", "options", "steps")
+APPROVAL_COLUMNS = (
+    "request",
+    "step",
+    "key",
+    "tool",
+    "args",
+    "action_hash",
+    "rules",
+    "reason",
+    "state",
+    "created_at",
+    "decided_at",
+    "decided_by",
+    "comment",
+)
+
+# Which jobs a worker may take, and why (the same on every backend; `?` is `now`, twice).
+RUNNABLE = (
+    "(lease_pid IS NULL OR lease_expires < ?)"
+    " AND (state IN ('queued', 'interrupted')"
+    "  OR (state = 'running' AND lease_expires < ?)"
+    "  OR (state = 'awaiting_approval' AND NOT EXISTS"
+    "   (SELECT 1 FROM approvals a WHERE a.job_id = jobs.id AND a.state = 'pending')))"
+)
+RUNNABLE_REASON = (
+    "CASE state WHEN 'queued' THEN 'queued' WHEN 'awaiting_approval' THEN 'approved'"
+    " WHEN 'running' THEN 'lease_expired' ELSE 'interrupted' END"
+)
+
+
+def update_clauses(update: JobUpdate | None, mark: str) -> tuple[list[str], list[Any]]:
+    """The SET clauses of an append (after `last_seq` and `updated_at`) and their values."""
+    sets = [f"last_seq = last_seq + {mark}", f"updated_at = {mark}"]
+    values: list[Any] = []
+    if update:
+        for column, value in update.set.items():
+            if column not in SETTABLE:
+                raise ValueError(column)
+            sets.append(f"{column} = {mark}")
+            values.append(dumps(value) if column in JSON_COLUMNS else value)
+        for column, amount in update.add.items():
+            if column not in ADDABLE:
+                raise ValueError(column)
+            sets.append(f"{column} = {column} + {mark}")
+            values.append(amount)
+    return sets, values
+
+
+def events_query(
+    job_id: str, after_seq: int, limit: int | None, types: Collection[str] | None, mark: str
+) -> tuple[str, list[Any]]:
+    """The SELECT of `read_events` and its values; with `types`, the `events_type` index
+    finds the rows, so the job's other events are not read."""
+    sql = f"SELECT seq, ts, type, step, data FROM events WHERE job_id = {mark} AND seq > {mark}"
+    args: list[Any] = [job_id, after_seq]
+    if types is not None:
+        sql += f" AND type IN ({', '.join(mark for _ in types)})"
+        args.extend(str(t) for t in types)
+    sql += " ORDER BY seq"
+    if limit:
+        sql += f" LIMIT {mark}"
+        args.append(limit)
+    return sql, args
+
+
+def approval_dict(row: Sequence[Any]) -> dict[str, Any]:
+    item = dict(zip(APPROVAL_COLUMNS, row))
+    item["args"] = json.loads(item["args"])
+    item["rules"] = json.loads(item["rules"])
+    return item
+
+
+def pick_job(ref: str, ids: list[str]) -> str:
+    """The one job `ref` names among the ids that start with it (newest first)."""
+    if not ids:
+        raise JobNotFound(f"no job matches {ref!r}", "list jobs with `agentctl jobs`")
+    if ref in ids:
+        return ref
+    if len(ids) > 1:
+        raise UsageError(
+            f"{ref!r} matches several jobs: {', '.join(ids[:5])}",
+            "type more characters of the job id",
+        )
+    return ids[0]
+
+
+def lease_lost(job_id: str) -> LeaseLost:
+    return LeaseLost(
+        f"job {job_id} was taken over by another runner; this runner stops",
+        f"see `agentctl status {job_id}`",
+    )
+
+
+def job_busy(job_id: str, pid: int, host: str | None) -> JobBusy:
+    return JobBusy(
+        f"job {job_id} is already being run by pid {pid} on {host}",
+        f"watch it with `agentctl status {job_id}`, or stop it with `agentctl cancel {job_id}`",
+    )
