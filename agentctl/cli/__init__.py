@@ -20,10 +20,13 @@ from agentctl.errors import AgentctlError
 
 
 def _write_error(message: str, hint: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
-    if hint:
-        sys.stderr.write(f"hint: {hint}\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"error: {message}\n")
+        if hint:
+            sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # nobody reads stderr (`2>&1 | head -0`)
+        _drop_output()
 
 
 # How `agentctl --help` lists commands: the way a person meets them, not the file order.
@@ -49,8 +52,35 @@ COMMAND_ORDER = (
 )
 
 
+class _OutputClosed(Exception):
+    """The reader of stdout or stderr went away (`agentctl log JOB | head -1`)."""
+
+
+def _drop_output() -> None:
+    """Send what is still buffered for stdout and stderr to /dev/null, so neither a later
+    write nor the flush at exit fails, and nothing more is said."""
+    from agentctl.ui.plain import silence
+
+    silence(sys.stdout)
+    silence(sys.stderr)
+
+
 class _Boundary(TyperGroup):
-    """Maps every error to `error:`/`hint:` and an exit code, for the CLI and CliRunner."""
+    """Maps every error to `error:`/`hint:` and an exit code, for the CLI and CliRunner.
+
+    A closed output pipe ends the command at once, as `git log | head -1` stops, quietly and
+    with exit 0: the reader chose to read no further, and nothing about a job changes for it.
+    Not 141 (the shell's code for git's death by SIGPIPE): SPEC's exit codes have no 141, and
+    `set -o pipefail` would fail on it; not 1, which says a job failed. `run` and `watch`
+    catch it themselves and exit with the job's code.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        # Click would turn a broken pipe into a silent exit 1; take it before it does.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _OutputClosed() from None
 
     def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
@@ -71,6 +101,7 @@ class _Boundary(TyperGroup):
         from agentctl.cli.completion import COMPLETE_VAR, enable_if_asked
 
         enable_if_asked()
+        code = 0
         try:
             result = super().main(
                 args=argv,
@@ -81,6 +112,11 @@ class _Boundary(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else 0
+            sys.stdout.flush()  # here, not at exit, where a closed pipe would be reported
+        except (_OutputClosed, BrokenPipeError):
+            # The reader went away: during the command (exit 0), or at the last flush, when
+            # the command had done all it was asked (its own code stands).
+            _drop_output()
         except AgentctlError as error:
             if debug:
                 traceback.print_exc()

@@ -32,6 +32,7 @@ def watch(
     from agentctl.engine.jobs import describe_job, effective_state
     from agentctl.events import EXIT_CODES, ApprovalState
     from agentctl.ui.live import open_display
+    from agentctl.ui.plain import silence
     from agentctl.ui.view import JobViewState
 
     store = open_store(db, create=False)
@@ -44,14 +45,19 @@ def watch(
             store, job_id, display, interactive=interactive, workspace=Path(described["workspace"])
         )
     state = effective_state(store.get_job(job_id))
-    _print_end(
-        job_id,
-        state,
-        pending=bool(store.list_approvals(job_id, state=ApprovalState.PENDING)),
-        err=json_out,
-    )
-    if json_out:
-        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+    try:
+        _print_end(
+            job_id,
+            state,
+            pending=bool(store.list_approvals(job_id, state=ApprovalState.PENDING)),
+            err=json_out,
+        )
+        if json_out:
+            print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:  # nobody reads the end; the exit code still tells how it ended
+        silence(sys.stdout)
+        silence(sys.stderr)
     raise typer.Exit(EXIT_CODES.get(state, 0))
 
 

@@ -40,13 +40,23 @@ def _age(iso: str | None, now: float) -> str:
     return "" if ts is None else human_age(now - ts)
 
 
+class _TableConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here; the CLI's boundary ends a command whose reader went away
+        # quietly, with exit 0 (`agentctl jobs | head -1`).
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(stream: Any = None) -> Console:
     """A console that wraps and cuts only on a terminal; elsewhere lines are kept whole."""
     stream = stream or sys.stdout
-    console = Console(file=stream)
+    console = _TableConsole(file=stream)
     if console.is_terminal:
         return console
-    return Console(file=stream, width=1_000_000, soft_wrap=True, no_color=True, highlight=False)
+    return _TableConsole(
+        file=stream, width=1_000_000, soft_wrap=True, no_color=True, highlight=False
+    )
 
 
 def _print_rows(console: Console, header: tuple[str, ...], rows: list[list[str]]) -> None:
