@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scripted import ScriptedModel
@@ -18,6 +20,7 @@ from agentctl.recipe.schema import load_recipe_text, parse_params
 from agentctl.store import Store
 from agentctl.store.sqlite import SQLiteStore
 
+HERE = Path(__file__).resolve().parent
 PROVIDER_KEYS = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
@@ -78,6 +81,69 @@ def agentctl_env(db: Path | str, **extra: str) -> dict[str, str]:
         env.pop(name, None)
     env.update(extra)
     return env
+
+
+# -- the command line, in this process and in a subprocess -------------------------------
+
+
+def invoke(*args: str, **kw: Any):
+    """`agentctl ARGS...` in this process (typer's CliRunner); `kw` as `CliRunner.invoke`'s."""
+    from typer.testing import CliRunner
+
+    from agentctl.cli import app
+
+    return CliRunner().invoke(app, list(args), **kw)
+
+
+def agentctl(
+    args: Sequence[str],
+    db: Path | str,
+    cwd: Path,
+    *,
+    crash: str | None = None,
+    timeout: float = 120,
+    **env: str,
+) -> subprocess.CompletedProcess:
+    """`agentctl ARGS...` in a subprocess on the database `db` (stdin closed, output captured
+    as text); `env` is added to `agentctl_env`. `crash` names the point at which
+    `crash_harness.py` SIGKILLs it."""
+    if crash:
+        env["AGENTCTL_CRASH_AT"] = crash
+        command = [sys.executable, str(HERE / "crash_harness.py"), *args]
+    else:
+        command = [sys.executable, "-m", "agentctl", *args]
+    return subprocess.run(
+        command,
+        env=agentctl_env(db, **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start_agentctl(args: Sequence[str], db: Path | str, cwd: Path, **env: str) -> subprocess.Popen:
+    """`agentctl ARGS...` started in a subprocess: stdin closed, stdout and stderr piped (text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentctl", *args],
+        env=agentctl_env(db, **env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def write_recipe(tmp_path: Path, steps: str, name: str = "r") -> Path:
+    """`<tmp_path>/<name>.yaml`: a recipe called `name` with `steps` (YAML list lines)."""
+    return write(tmp_path / f"{name}.yaml", f"version: 1\nname: {name}\nsteps:\n{steps}")
 
 
 def sandbox_python() -> str:

@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import invoke
 from scripted import ScriptedModel, tool_call
 from test_engine import deps
 from test_engine_policy import AGENT, make_job, policy_file
-from typer.testing import CliRunner
 
-from agentctl.cli import app
 from agentctl.engine.runner import run_job
 from agentctl.events import describe_event
 from agentctl.store.sqlite import SQLiteStore
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -37,9 +34,8 @@ def refusal(store, job):
 
 def test_deny_comment_reaches_the_model_as_the_persons_words(store, workspace, tmp_path):
     job = parked_write(store, workspace, tmp_path)
-    result = runner.invoke(
-        app,
-        ["deny", job, "--comment", "write to notes/ instead", "--json", "--db", str(store.path)],
+    result = invoke(
+        "deny", job, "--comment", "write to notes/ instead", "--json", "--db", str(store.path)
     )
     assert result.exit_code == 0, result.stderr
     decided = json.loads(result.stdout)
@@ -79,7 +75,7 @@ def test_a_reason_typed_at_the_prompt_reaches_the_model(store, workspace, tmp_pa
 
 def test_a_deny_without_a_comment_still_names_the_person(store, workspace, tmp_path):
     job = parked_write(store, workspace, tmp_path)
-    assert runner.invoke(app, ["deny", job, "--db", str(store.path)]).exit_code == 0
+    assert invoke("deny", job, "--db", str(store.path)).exit_code == 0
     model = ScriptedModel(["ok"])
     run_job(job, deps(store, model))
     told = model.calls[0]["messages"][-1]["content"]

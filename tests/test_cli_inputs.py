@@ -7,19 +7,11 @@ import json
 import os
 from pathlib import Path
 
-from conftest import assert_bad_input
-from typer.testing import CliRunner
+from conftest import assert_bad_input, invoke
 
-from agentctl.cli import app
-
-runner = CliRunner()
 REPO = Path(__file__).resolve().parent.parent
 TRIAGE = REPO / "recipes" / "triage-issues.yaml"
 SESSION = REPO / "recipes" / "triage-issues.session.jsonl"
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def test_validate_names_a_policy_file_that_does_not_exist(tmp_path, workspace):

@@ -5,36 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
-from typer.testing import CliRunner
-
-from agentctl.cli import app
-
-runner = CliRunner()
-
-
-def agentctl(args, db: Path, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "agentctl", *args],
-        env=agentctl_env(db),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        **kw,
-    )
-
-
-def write_recipe(tmp_path: Path, steps: str, name: str = "r") -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"version: 1\nname: {name}\nsteps:\n{steps}")
-    return path
+from conftest import agentctl, invoke, start_agentctl, write_recipe
 
 
 def wait_for(predicate, timeout: float = 20.0):
@@ -72,38 +47,34 @@ def test_detach_returns_at_once_and_log_follow_streams_to_the_end(tmp_path, work
 
 def test_jobs_and_status_tables_for_people(tmp_path, workspace):
     recipe = write_recipe(tmp_path, "  - id: gate\n    approval: Go on?\n", name="tables")
-    result = runner.invoke(
-        app, ["run", str(recipe), "--workspace", str(workspace), "--non-interactive"]
-    )
+    result = invoke("run", str(recipe), "--workspace", str(workspace), "--non-interactive")
     assert result.exit_code == 3
-    listed = runner.invoke(app, ["jobs"])
+    listed = invoke("jobs")
     assert "awaiting_approval" in listed.stdout and "tables" in listed.stdout
-    shown = runner.invoke(app, ["status", "last"])
+    shown = invoke("status", "last")
     assert "pending approvals" in shown.stdout and "Go on?" in shown.stdout
     assert "agentctl approve" in shown.stdout
-    only = runner.invoke(app, ["jobs", "--state", "succeeded", "--json"])
+    only = invoke("jobs", "--state", "succeeded", "--json")
     assert json.loads(only.stdout) == []
 
 
 def test_prune_deletes_only_old_finished_jobs(tmp_path, workspace):
     done = write_recipe(tmp_path, "  - id: a\n    run: 'true'\n", name="done")
     parked = write_recipe(tmp_path, "  - id: g\n    approval: wait\n", name="parked")
-    assert runner.invoke(app, ["run", str(done), "--workspace", str(workspace)]).exit_code == 0
+    assert invoke("run", str(done), "--workspace", str(workspace)).exit_code == 0
     assert (
-        runner.invoke(
-            app, ["run", str(parked), "--workspace", str(workspace), "--non-interactive"]
-        ).exit_code
+        invoke("run", str(parked), "--workspace", str(workspace), "--non-interactive").exit_code
         == 3
     )
-    kept = runner.invoke(app, ["prune", "--older-than", "1h", "--yes"])
+    kept = invoke("prune", "--older-than", "1h", "--yes")
     assert kept.exit_code == 0 and "no finished jobs" in kept.stdout
-    refused = runner.invoke(app, ["prune", "--older-than", "0s"])
+    refused = invoke("prune", "--older-than", "0s")
     assert refused.exit_code == 2 and "--yes" in refused.stderr
-    pruned = runner.invoke(app, ["prune", "--older-than", "0s", "--yes"])
+    pruned = invoke("prune", "--older-than", "0s", "--yes")
     assert pruned.exit_code == 0 and "deleted 1 job" in pruned.stdout
-    left = json.loads(runner.invoke(app, ["jobs", "--json"]).stdout)
+    left = json.loads(invoke("jobs", "--json").stdout)
     assert [job["recipe"] for job in left] == ["parked"]
-    bad = runner.invoke(app, ["prune", "--older-than", "soon", "--yes"])
+    bad = invoke("prune", "--older-than", "soon", "--yes")
     assert bad.exit_code == 2 and bad.stderr.startswith("error:")
 
 
@@ -118,23 +89,8 @@ def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path, workspace):
         f"  - id: b\n    run: {wait_loop}\n"
         "  - id: c\n    run: echo end >> log.txt\n",
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentctl",
-            "run",
-            str(recipe),
-            "--workspace",
-            str(workspace),
-            "--non-interactive",
-        ],
-        env=agentctl_env(db),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    proc = start_agentctl(
+        ["run", str(recipe), "--workspace", str(workspace), "--non-interactive"], db, tmp_path
     )
     wait_for(lambda: "until [ -f go ]" in _log_text(db, tmp_path))
     started = time.monotonic()

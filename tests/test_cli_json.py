@@ -7,22 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import invoke, write
 from scripted import ScriptedModel
 from test_engine import deps
-from typer.testing import CliRunner
-
-from agentctl.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture

@@ -9,19 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_bad_input
+from conftest import assert_bad_input, invoke
 from rich.console import Console
-from typer.testing import CliRunner
 
-from agentctl.cli import app
-
-runner = CliRunner()
 LONG_NAME = "a-recipe-name-longer-than-any-eighty-column-terminal-" + "x" * 40
 HUMAN_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:[A-Z]{2,5}|[+-]\d\d:\d\d)")
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import agentctl_env
-from test_cli_jobs import agentctl, write_recipe
+from conftest import agentctl, agentctl_env, start_agentctl, write_recipe
 
 from agentctl.events import EventType
 from agentctl.store import JobUpdate, NewEvent
@@ -89,18 +88,11 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path, args, read
     db = tmp_path / "a.db"
     job_id = _big_job(db)
     before = SQLiteStore(db).get_job(job_id)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentctl", *args],
-        env=agentctl_env(db),
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_agentctl(args, db, tmp_path)
     assert process.stdout is not None and process.stderr is not None
     first = [process.stdout.readline() for _ in range(read_lines)]
     process.stdout.close()
-    stderr = process.stderr.read().decode()
+    stderr = process.stderr.read()
     assert process.wait(timeout=60) == 0, stderr
     assert stderr == ""
     assert all(first)
@@ -115,16 +107,9 @@ def test_watch_with_a_closed_pipe_still_exits_with_the_jobs_code(tmp_path):
     store.append(job_id, [NewEvent(EventType.JOB_CANCELLED)], now=1_800_000_600.0,
                  update=JobUpdate(set={"state": "cancelled"}))  # fmt: skip
     store.close()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentctl", "watch", "last", "--json"],
-        env=agentctl_env(db),
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_agentctl(["watch", "last", "--json"], db, tmp_path)
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()
-    stderr = process.stderr.read().decode()
+    stderr = process.stderr.read()
     assert process.wait(timeout=60) == 4, stderr[-500:]  # cancelled, as without the pipe
     assert "error" not in stderr and "Traceback" not in stderr

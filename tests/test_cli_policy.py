@@ -6,18 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import assert_bad_input
-from typer.testing import CliRunner
+from conftest import assert_bad_input, invoke
 
-from agentctl.cli import app
-
-runner = CliRunner()
 POLICIES = Path(__file__).parent.parent / "policies"
 CI_SAFE = str(POLICIES / "ci-safe.yaml")
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 @pytest.fixture(autouse=True)

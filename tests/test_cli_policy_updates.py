@@ -6,22 +6,14 @@ import json
 import os
 from pathlib import Path
 
-from conftest import assert_bad_input
+from conftest import assert_bad_input, invoke
 from scripted import ScriptedModel, tool_call
 from test_engine import deps
 from test_engine_policy import AGENT, make_job, policy_file
 from test_engine_policy_updates import ASK_TOUCH, NO_TOUCH
-from typer.testing import CliRunner
 
-from agentctl.cli import app
 from agentctl.engine.runner import run_job
 from agentctl.store.sqlite import SQLiteStore
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def _store() -> SQLiteStore:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl as run_agentctl
 
 from agentctl.store import StoreError, open_store
 
@@ -27,15 +26,7 @@ steps:
 
 def agentctl(args, *, cwd: Path, url: str):
     # The URL in --db (not the environment): what a user types.
-    return subprocess.run(
-        [sys.executable, "-m", "agentctl", "--db", url, *args],
-        env=agentctl_env(cwd / "unused.db"),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_agentctl(["--db", url, *args], cwd / "unused.db", cwd)
 
 
 @pytest.mark.slow

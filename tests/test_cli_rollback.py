@@ -10,10 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import invoke
 
 from agentctl.changes.record import ChangeRecorder
-from agentctl.cli import app
 from agentctl.engine.jobs import create_job
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.process.run import minimal_env, run_process
@@ -22,7 +21,6 @@ from agentctl.store import NewEvent
 from agentctl.store.sqlite import SQLiteStore
 from agentctl.tools.builtin import builtin_spec
 
-runner = CliRunner()
 RECIPE = (
     "version: 1\nname: edits\nsteps:\n  - id: first\n    run: 'true'\n"
     "  - id: second\n    run: 'true'\n  - id: third\n    run: 'true'\n"
@@ -85,7 +83,7 @@ def job(tmp_path: Path, workspace: Path) -> Job:
 
 
 def test_diff_shows_a_plain_unified_diff(job: Job) -> None:
-    result = runner.invoke(app, ["diff", job.id])
+    result = invoke("diff", job.id)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n" in out
@@ -97,19 +95,19 @@ def test_diff_shows_a_plain_unified_diff(job: Job) -> None:
 
 
 def test_diff_of_one_step_and_of_an_unknown_step(job: Job) -> None:
-    result = runner.invoke(app, ["diff", job.id[:6], "--step", "first"])
+    result = invoke("diff", job.id[:6], "--step", "first")
     assert result.exit_code == 0
     assert "app.py" in result.stdout and "notes.md" not in result.stdout
-    empty = runner.invoke(app, ["diff", job.id, "--step", "third"])
+    empty = invoke("diff", job.id, "--step", "third")
     assert empty.exit_code == 0 and empty.stdout == ""
     assert "no recorded file changes in step third" in empty.stderr
-    bad = runner.invoke(app, ["diff", job.id, "--step", "nope"])
+    bad = invoke("diff", job.id, "--step", "nope")
     assert bad.exit_code == 2
     assert "error: unknown step 'nope'" in bad.stderr and "first, second, third" in bad.stderr
 
 
 def test_diff_json_lists_changes_without_contents(job: Job) -> None:
-    result = runner.invoke(app, ["diff", "last", "--json"])
+    result = invoke("diff", "last", "--json")
     assert result.exit_code == 0
     changes = json.loads(result.stdout)
     assert [(c["step"], c["path"], c["kind"]) for c in changes] == [
@@ -140,7 +138,7 @@ def test_diff_json_lists_changes_without_contents(job: Job) -> None:
 
 
 def test_rollback_needs_yes_when_nobody_can_be_asked(job: Job) -> None:
-    result = runner.invoke(app, ["rollback", job.id])
+    result = invoke("rollback", job.id)
     assert result.exit_code == 2
     assert f"error: rolling back job {job.id} would change 5 file(s)" in result.stderr
     assert "--yes" in result.stderr
@@ -148,7 +146,7 @@ def test_rollback_needs_yes_when_nobody_can_be_asked(job: Job) -> None:
 
 
 def test_rollback_yes_restores_everything_and_logs_it(job: Job) -> None:
-    result = runner.invoke(app, ["rollback", job.id, "--yes"])
+    result = invoke("rollback", job.id, "--yes")
     assert result.exit_code == 0, result.stderr
     assert "restored  app.py" in result.stdout and "removed   added.txt" in result.stdout
     assert (job.ws / "app.py").read_text() == "def main():\n    return 1\n"
@@ -163,16 +161,16 @@ def test_rollback_yes_restores_everything_and_logs_it(job: Job) -> None:
     assert event.data["conflicts"] == [] and event.data["forced"] is False
     assert event.data["to_step"] is None and len(event.data["changes"]) == 5
     # Nothing is left to show or to undo.
-    assert runner.invoke(app, ["diff", job.id, "--json"]).stdout.strip() == "[]"
-    again = runner.invoke(app, ["rollback", job.id, "--yes"])
+    assert invoke("diff", job.id, "--json").stdout.strip() == "[]"
+    again = invoke("rollback", job.id, "--yes")
     assert again.exit_code == 0 and "nothing to roll back" in again.stdout
-    logged = runner.invoke(app, ["log", job.id, "--json"])
+    logged = invoke("log", job.id, "--json")
     types = [json.loads(line)["type"] for line in logged.stdout.splitlines()]
     assert types[-2:] == ["rollback_started", "rollback"]
 
 
 def test_rollback_to_a_step(job: Job) -> None:
-    result = runner.invoke(app, ["rollback", job.id, "--to", "second", "--yes", "--json"])
+    result = invoke("rollback", job.id, "--to", "second", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     done = json.loads(result.stdout)
     assert done["to_step"] == "second" and done["dry_run"] is False
@@ -189,7 +187,7 @@ def test_rollback_to_a_step(job: Job) -> None:
 
 
 def test_rollback_to_an_unknown_step(job: Job) -> None:
-    result = runner.invoke(app, ["rollback", job.id, "--to", "nope", "--yes"])
+    result = invoke("rollback", job.id, "--to", "nope", "--yes")
     assert result.exit_code == 2
     assert "error: unknown step 'nope'" in result.stderr
     assert "hint: steps of this job: first, second, third" in result.stderr
@@ -197,7 +195,7 @@ def test_rollback_to_an_unknown_step(job: Job) -> None:
 
 def test_conflicts_are_left_alone_exit_1_then_force(job: Job) -> None:
     (job.ws / "app.py").write_text("a person's edit\n")
-    result = runner.invoke(app, ["rollback", job.id, "--yes"])
+    result = invoke("rollback", job.id, "--yes")
     assert result.exit_code == 1
     assert "conflict  app.py: changed since the job" in result.stdout
     assert "error: 1 file(s) changed since the job; left them alone" in result.stderr
@@ -207,7 +205,7 @@ def test_conflicts_are_left_alone_exit_1_then_force(job: Job) -> None:
     assert job.events("rollback")[0].data["conflicts"] == [
         {"path": "app.py", "reason": "changed since the job"}
     ]
-    forced = runner.invoke(app, ["rollback", job.id, "--yes", "--force"])
+    forced = invoke("rollback", job.id, "--yes", "--force")
     assert forced.exit_code == 0, forced.stderr
     assert (job.ws / "app.py").read_text() == "def main():\n    return 1\n"
     assert job.events("rollback")[-1].data["forced"] is True
@@ -225,7 +223,7 @@ def test_rollback_refuses_a_job_with_a_live_runner(job: Job) -> None:
         is_alive=is_process_alive,
     )
     for args in (["rollback", job.id, "--yes"], ["rollback", job.id]):
-        result = runner.invoke(app, args)
+        result = invoke(*args)
         assert result.exit_code == 2
         assert f"error: job {job.id} is running" in result.stderr
         assert f"agentctl cancel {job.id}" in result.stderr
@@ -233,14 +231,14 @@ def test_rollback_refuses_a_job_with_a_live_runner(job: Job) -> None:
 
 
 def test_rollback_of_an_unknown_job(job: Job) -> None:
-    result = runner.invoke(app, ["rollback", "zzzz", "--yes"])
+    result = invoke("rollback", "zzzz", "--yes")
     assert result.exit_code == 2 and "error: no job matches 'zzzz'" in result.stderr
 
 
 def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> None:
     monkeypatch.setattr("agentctl.cli.options.is_interactive", lambda non_interactive: True)
     (job.ws / "notes.md").write_text("written again by a person\n")
-    declined = runner.invoke(app, ["rollback", job.id, "--to", "second"], input="n\n")
+    declined = invoke("rollback", job.id, "--to", "second", input="n\n")
     assert declined.exit_code == 1
     assert f"job {job.id}: roll back 3 file(s) from step second on:" in declined.stdout
     assert "  restore   logo.bin  (step second)" in declined.stdout
@@ -250,7 +248,7 @@ def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> 
         in declined.stdout
     )
     assert (job.ws / "out" / "result.txt").exists() and not job.events("rollback")
-    accepted = runner.invoke(app, ["rollback", job.id, "--to", "second"], input="y\n")
+    accepted = invoke("rollback", job.id, "--to", "second", input="y\n")
     assert accepted.exit_code == 1  # done, but the conflict is reported
     assert not (job.ws / "out").exists()
     assert (job.ws / "notes.md").read_text() == "written again by a person\n"

@@ -6,21 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import assert_bad_input
-from typer.testing import CliRunner
-
-from agentctl.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
+from conftest import assert_bad_input, invoke, write
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env, assert_bad_input
-from typer.testing import CliRunner
-
-from agentctl.cli import app
+from conftest import agentctl_env, assert_bad_input, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def test_version_comes_from_the_project_metadata():

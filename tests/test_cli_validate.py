@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from agentctl.cli import app
-
-runner = CliRunner()
+from conftest import invoke
 
 # Four independent problems, on lines 5, 9, 10 and 13.
 MANY_PROBLEMS = """\
@@ -34,7 +30,7 @@ steps:
 def test_validate_reports_every_problem_of_a_file_in_file_order(tmp_path):
     path = tmp_path / "many.yaml"
     path.write_text(MANY_PROBLEMS)
-    result = runner.invoke(app, ["validate", str(path)])
+    result = invoke("validate", str(path))
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 4, result.stderr
@@ -50,7 +46,7 @@ def test_validate_reports_every_problem_of_a_file_in_file_order(tmp_path):
 def test_run_still_names_the_first_problem(tmp_path, workspace):
     path = tmp_path / "many.yaml"
     path.write_text(MANY_PROBLEMS)
-    result = runner.invoke(app, ["run", str(path), "--workspace", str(workspace)])
+    result = invoke("run", str(path), "--workspace", str(workspace))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {path}:5:")
 
@@ -61,7 +57,7 @@ def test_validate_json(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(MANY_PROBLEMS)
     policy = Path(__file__).parent.parent / "policies" / "read-only.yaml"
-    result = runner.invoke(app, ["validate", str(good), str(bad), str(policy), "--json"])
+    result = invoke("validate", str(good), str(bad), str(policy), "--json")
     assert result.exit_code == 2
     report = json.loads(result.stdout)
     assert report["ok"] is False

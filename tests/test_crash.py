@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl as run_agentctl
+from conftest import start_agentctl
 from fakeserver import ScriptedOpenAIServer
 
 # Slow and end to end: each test runs and SIGKILLs agentctl in subprocesses.
-pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-HERE = Path(__file__).parent
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 SCRIPT = [
@@ -56,21 +53,7 @@ def server():
 def agentctl(
     args, *, db: Path | str, crash: str | None = None, cwd: Path
 ) -> subprocess.CompletedProcess:
-    env = agentctl_env(db, FAKE_KEY="sk-test-crash")
-    if crash:
-        env["AGENTCTL_CRASH_AT"] = crash
-        command = [sys.executable, str(HERE / "crash_harness.py"), *args]
-    else:
-        command = [sys.executable, "-m", "agentctl", *args]
-    return subprocess.run(
-        command,
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_agentctl(args, db, cwd, crash=crash, FAKE_KEY="sk-test-crash")
 
 
 def status(db: Path | str, cwd: Path) -> dict:
@@ -156,19 +139,8 @@ def test_two_resumes_at_once_one_runs_the_other_names_the_holder(tmp_path, serve
         cwd=tmp_path,
     )
     assert first.returncode == -9
-    env = agentctl_env(db)
-    command = [sys.executable, "-m", "agentctl", "resume", "last", "--non-interactive"]
     procs = [
-        subprocess.Popen(
-            command,
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        for _ in range(2)
+        start_agentctl(["resume", "last", "--non-interactive"], db, tmp_path) for _ in range(2)
     ]
     results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
     codes = sorted(r[2] for r in results)
@@ -184,32 +156,12 @@ def test_six_jobs_writing_one_database_at_once(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     steps = "".join(f"  - id: s{i}\n    run: echo {i}\n" for i in range(25))
     recipe.write_text(f"version: 1\nname: busy\nsteps:\n{steps}")
-    env = agentctl_env(db)
     procs = []
     for n in range(6):
         ws = tmp_path / f"ws{n}"
         ws.mkdir()
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "agentctl",
-                    "run",
-                    str(recipe),
-                    "--workspace",
-                    str(ws),
-                    "--non-interactive",
-                    "--json",
-                ],
-                env=env,
-                cwd=tmp_path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                stdin=subprocess.DEVNULL,
-            )
-        )
+        argv = ["run", str(recipe), "--workspace", str(ws), "--non-interactive", "--json"]
+        procs.append(start_agentctl(argv, db, tmp_path))
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl as run_agentctl
 from fakeserver import ScriptedOpenAIServer
 
 # Slow and end to end: each test runs agentctl against the scripted HTTP server.
@@ -49,15 +48,7 @@ SCRIPT = [
 
 
 def agentctl(args, db: Path, cwd: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "agentctl", *args],
-        env=agentctl_env(db, FAKE_KEY=KEY, **env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_agentctl(args, db, cwd, FAKE_KEY=KEY, **env)
 
 
 def make_workspace(root: Path, name: str) -> Path:

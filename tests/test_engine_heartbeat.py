@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+from test_store import NOW, make
+
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.events import EventType
 from agentctl.store import Event, NewEvent, Store
 from agentctl.store.sqlite import SQLiteStore
-
-NOW = 1_800_000_000.0
 
 
 class CountingStore:
@@ -33,17 +33,7 @@ class CountingStore:
 
 def test_the_heartbeat_reads_only_added_policies_not_the_jobs_traffic(tmp_path):
     inner = SQLiteStore(tmp_path / "hb.db")
-    inner.create_job(
-        job_id="j",
-        recipe="r",
-        recipe_path=None,
-        recipe_text="version: 1",
-        params={},
-        options={},
-        workspace="/tmp",
-        now=NOW,
-        event=NewEvent(EventType.JOB_CREATED),
-    )
+    make(inner, "j")
     token = inner.acquire_lease(
         "j", host="h", pid=1, start="", now=NOW, ttl=3600, is_alive=lambda pid, start: True
     )

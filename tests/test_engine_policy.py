@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env, deps
+from conftest import agentctl, deps
 from scripted import ScriptedModel, tool_call
 
 from agentctl.engine.approvals import decide_approval
@@ -210,33 +208,19 @@ def test_bad_or_missing_policy_files_are_bad_input(workspace, tmp_path):
 def test_cli_policy_flag_parks_and_prints_the_approve_command(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("version: 1\nname: r\nsteps:\n  - id: w\n    run: touch made.txt\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentctl",
-            "run",
-            str(recipe),
-            "--workspace",
-            str(workspace),
-            "--policy",
-            str(policy_file(tmp_path)),
-            "--non-interactive",
-        ],
-        env=agentctl_env(tmp_path / "a.db"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    db = tmp_path / "a.db"
+    argv = [
+        "run",
+        str(recipe),
+        "--workspace",
+        str(workspace),
+        "--policy",
+        str(policy_file(tmp_path)),
+    ]
+    done = agentctl([*argv, "--non-interactive"], db, tmp_path)
     assert done.returncode == 3, done.stderr
     assert "agentctl approve" in done.stdout and not (workspace / "made.txt").exists()
-    status = subprocess.run(
-        [sys.executable, "-m", "agentctl", "status", "last", "--json"],
-        env=agentctl_env(tmp_path / "a.db"),
-        capture_output=True,
-        text=True,
-    )
+    status = agentctl(["status", "last", "--json"], db, tmp_path)
     pending = json.loads(status.stdout)["pending_approvals"][0]
     assert pending["tool"] == "shell" and pending["args"] == {"command": "touch made.txt"}
 

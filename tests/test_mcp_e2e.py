@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl as run_agentctl
 from fakeserver import ScriptedOpenAIServer
 from test_mcp import GIT_SERVER, TESTSERVER, http_server  # noqa: F401 - a fixture
 
-HERE = Path(__file__).parent
 # Each test starts agentctl several times and MCP servers with it: ~10 s on an idle machine,
 # over a minute on a loaded one, so these get more than the default two minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -57,20 +55,8 @@ steps:
 
 
 def agentctl(args, *, tmp: Path, crash: str | None = None, **env_extra: str):
-    env = agentctl_env(tmp / "agentctl.db", FAKE_KEY="sk-test-mcp", **env_extra)
-    if crash:
-        env["AGENTCTL_CRASH_AT"] = crash
-        command = [sys.executable, str(HERE / "crash_harness.py"), *args]
-    else:
-        command = [sys.executable, "-m", "agentctl", *args]
-    return subprocess.run(
-        command,
-        env=env,
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
+    return run_agentctl(
+        args, tmp / "agentctl.db", tmp, crash=crash, FAKE_KEY="sk-test-mcp", **env_extra
     )
 
 

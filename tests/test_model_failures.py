@@ -6,20 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import assert_bad_input
+from conftest import assert_bad_input, invoke
 from scripted import ScriptedModel, tool_call
 from test_engine import deps, make_job
-from typer.testing import CliRunner
 
-from agentctl.cli import app
 from agentctl.engine.launch import parse_limits
 from agentctl.engine.runner import run_job
 from agentctl.errors import UsageError
 from agentctl.models.calls import ModelError
 from agentctl.models.roles import check_models_configured
 from agentctl.store.sqlite import SQLiteStore
-
-runner = CliRunner()
 
 RECIPE = """
 version: 1
@@ -44,7 +40,7 @@ def store(tmp_path) -> SQLiteStore:
 def test_a_missing_provider_key_stops_run_before_any_step(tmp_path, workspace):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE)
-    result = runner.invoke(app, ["run", str(recipe), "--workspace", str(workspace)])
+    result = invoke("run", str(recipe), "--workspace", str(workspace))
     assert_bad_input(result, "OPENAI_API_KEY", "openai/gpt-4.1-mini")
     assert not (workspace / "effects.log").exists()
 
@@ -117,5 +113,5 @@ def test_limit_pairs_are_checked():
 
 
 def test_resume_limit_on_the_command_line(tmp_path: Path):
-    result = runner.invoke(app, ["resume", "last", "--limit", "nope=1"])
+    result = invoke("resume", "last", "--limit", "nope=1")
     assert_bad_input(result, "nope")

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import IN_CI, agentctl_env, require_postgres
+from conftest import IN_CI, agentctl, agentctl_env, require_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -58,18 +58,6 @@ def _server_up() -> bool:
         return True
     except psycopg.OperationalError:
         return False
-
-
-def agentctl(args, *, db: str, cwd: Path, **env: str):
-    return subprocess.run(
-        [sys.executable, "-m", "agentctl", *args],
-        env=agentctl_env(db, **env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def start_run(tmp_path: Path, db: str, sleep: int, **env: str) -> subprocess.Popen:

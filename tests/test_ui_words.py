@@ -3,24 +3,14 @@ plain, status and log renderers that use it)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import invoke, write_recipe
 
-from typer.testing import CliRunner
-
-from agentctl.cli import app
 from agentctl.events import describe_event
 from agentctl.store import Event
 from agentctl.ui.plain import output_tail
 from agentctl.ui.words import plural, result_words, rule_words
 
-runner = CliRunner()
 CODES = ("nonzero_exit", "step_failed", "default:default", "1 tool calls")
-
-
-def write_recipe(tmp_path: Path, steps: str) -> Path:
-    path = tmp_path / "r.yaml"
-    path.write_text(f"version: 1\nname: r\nsteps:\n{steps}")
-    return path
 
 
 def test_a_failed_run_shows_the_failing_output_in_run_status_and_log(tmp_path, workspace):
@@ -28,7 +18,7 @@ def test_a_failed_run_shows_the_failing_output_in_run_status_and_log(tmp_path, w
         tmp_path,
         "  - id: boom\n    run: 'seq 0 29 | sed s/^/line/; echo the-cause >&2; exit 2'\n",
     )
-    ran = runner.invoke(app, ["run", str(recipe), "--workspace", str(workspace)])
+    ran = invoke("run", str(recipe), "--workspace", str(workspace))
     assert ran.exit_code == 1
     # The plain report (not a terminal) ends with the cause, not with a code.
     assert "the-cause" in ran.stdout and "failed with exit 2" in ran.stdout
@@ -36,9 +26,9 @@ def test_a_failed_run_shows_the_failing_output_in_run_status_and_log(tmp_path, w
     assert "agentctl rollback" in ran.stderr
     # The event lines (stderr) show it under the failing command too.
     assert "    │ the-cause" in ran.stderr
-    status = runner.invoke(app, ["status", "last"])
+    status = invoke("status", "last")
     assert "the-cause" in status.stdout and "agentctl rollback" in status.stdout
-    log = runner.invoke(app, ["log", "last"])
+    log = invoke("log", "last")
     assert "│ the-cause" in log.stdout
     for text in (ran.stdout, ran.stderr, status.stdout, log.stdout):
         assert not any(code in text for code in CODES), text

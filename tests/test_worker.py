@@ -7,12 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl, start_agentctl
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -26,28 +25,8 @@ steps:
 """
 
 
-def agentctl(args, *, db: str, cwd: Path, timeout: float = 120, **env: str):
-    return subprocess.run(
-        [sys.executable, "-m", "agentctl", *args],
-        env=agentctl_env(db, **env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def start_worker(args, *, db: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agentctl", "worker", *args],
-        env=agentctl_env(db),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return start_agentctl(["worker", *args], db, cwd)
 
 
 def status(db: str, cwd: Path, job: str = "last") -> dict:
