@@ -197,8 +197,13 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+# Commands that import litellm (through models.calls, which ends start-up's collector settings).
+LOADS_LITELLM = frozenset({"run", "resume", "worker-run"})
+
+
 @app.callback()
 def _global(
+    ctx: typer.Context,
     db: str = typer.Option(
         None,
         "--db",
@@ -223,6 +228,10 @@ def _global(
 
     options.GLOBAL.db = db
     options.GLOBAL.debug = debug
+    if ctx.invoked_subcommand not in LOADS_LITELLM:
+        from agentctl import gc_tuning
+
+        gc_tuning.loaded()  # its modules are in; the model commands say so once litellm is
 
 
 # The command modules: importing one adds its commands to `app` (a new noun goes here).
@@ -273,5 +282,8 @@ def _keep_only_the_command_asked(args: Sequence[str]) -> None:
 
 
 def main() -> None:
+    from agentctl import gc_tuning
+
+    gc_tuning.loading()  # until the modules a command needs are loaded: see gc_tuning
     _keep_only_the_command_asked(sys.argv[1:])
     app()

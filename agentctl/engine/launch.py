@@ -75,6 +75,10 @@ def prepare_job(
     )
     if roles and not replay:
         start_prefetch()  # litellm takes seconds to import: start while the job gets going
+    else:
+        from agentctl import gc_tuning
+
+        gc_tuning.loaded()  # no model to load: start-up is over
     policies = load_policy_snapshots(loaded, policy_files)
     # After every check of the inputs themselves: their errors say more.
     refuse_database_inside(store, folder)

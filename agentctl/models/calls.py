@@ -148,6 +148,9 @@ def _load_litellm() -> Any:
             )
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
             _litellm_mod = litellm
+            from agentctl import gc_tuning
+
+            gc_tuning.loaded()  # litellm's million objects live until exit: see gc_tuning
         return _litellm_mod
 
 
