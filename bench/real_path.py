@@ -6,6 +6,9 @@ tool calls (file K on turn K), then "done". Each variant runs in a fresh interpr
 
   import      `import litellm` alone (the floor for time to the first request)
   bare        a bare litellm loop: completion() -> read the file -> append -> repeat
+  tuned       the same loop with the collector settings agentctl starts with (a higher
+              first threshold while litellm loads, then gc.freeze()): agentctl's cost over
+              a loop that is as well tuned, beside the goals' plain bare loop
   langgraph   LangGraph StateGraph (model node, tools node) compiled with SqliteSaver
               (a checkpoint per node); needs its own venv, see bench/README.md
   agentctl    `agentctl run RECIPE` with plain output (stdout/stderr are pipes)
@@ -93,9 +96,18 @@ def _read_file(workspace: Path, call: dict) -> dict:
     return {"role": "tool", "tool_call_id": call["id"], "content": text}
 
 
-def child_bare(base: str, workspace: Path) -> None:
+def child_bare(base: str, workspace: Path, tuned: bool = False) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if tuned:  # the collector settings agentctl starts with (agentctl/gc_tuning.py)
+        import gc
+
+        saved = gc.get_threshold()
+        gc.set_threshold(20_000, *saved[1:])
     import litellm
+
+    if tuned:
+        gc.freeze()
+        gc.set_threshold(*saved)
 
     messages: list[dict] = [
         {"role": "system", "content": SYSTEM},
@@ -258,8 +270,8 @@ def run_variant(variant: str, turns: int, work: Path, env_base: dict, bench_pyth
     try:
         if variant == "import":
             cmd = [sys.executable, "-c", "import litellm"]
-        elif variant == "bare":
-            cmd = [sys.executable, me, "--child", "bare", "--base", server.base_url]
+        elif variant in ("bare", "tuned"):
+            cmd = [sys.executable, me, "--child", variant, "--base", server.base_url]
             cmd += ["--workspace", str(workspace)]
         elif variant == "langgraph":
             cmd = [bench_python, me, "--child", "langgraph", "--base", server.base_url]
@@ -312,7 +324,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="40,240")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--variants", default="import,bare,langgraph,agentctl,live,stream")
+    ap.add_argument("--variants", default="import,bare,tuned,langgraph,agentctl,live,stream")
     ap.add_argument(
         "--bench-python",
         default=str(DEFAULT_BENCH_VENV / "bin" / "python"),
@@ -323,8 +335,8 @@ def main() -> int:
     ap.add_argument("--workspace", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child == "bare":
-        child_bare(args.base, Path(args.workspace))
+    if args.child in ("bare", "tuned"):
+        child_bare(args.base, Path(args.workspace), tuned=args.child == "tuned")
         return 0
     if args.child == "langgraph":
         child_langgraph(args.base, Path(args.workspace), Path(args.db))
@@ -475,6 +487,13 @@ def report(results: dict, variants: list[str], small: int, large: int) -> None:
                 f" {first:+.2f} s (<= +{TARGETS['first_s']} s)",
                 first <= TARGETS["first_s"],
             )
+    tuned = per.get("tuned")
+    if a and tuned:
+        print(
+            f"  over the tuned bare loop: per step {(a['step'] - tuned['step']) * 1000:+.2f} ms"
+            f" (cpu {(a['cpu_step'] - tuned['cpu_step']) * 1000:+.2f} ms), per job"
+            f" {a['job'] - tuned['job']:+.2f} s, first request {a['first'] - tuned['first']:+.2f} s"
+        )
     if a and live:
         extra = (live["step"] - a["step"]) * 1000
         goal(
