@@ -1,6 +1,6 @@
 """Garbage collection while agentctl starts.
 
-Importing litellm creates about a million long-lived objects (every provider's config, the
+Importing litellm creates about 400,000 long-lived objects (every provider's config, the
 OpenAI SDK's typed models). CPython's collector runs a pass every 700 new container objects,
 and the older generations' passes walk everything alive: on the bench, collection took ~0.8 s
 of a run's first 4 s (more than agentctl's own start-up), and the interpreter walked it all once

@@ -150,7 +150,7 @@ def _load_litellm() -> Any:
             _litellm_mod = litellm
             from agentctl import gc_tuning
 
-            gc_tuning.loaded()  # litellm's million objects live until exit: see gc_tuning
+            gc_tuning.loaded()  # litellm's objects live until exit: see gc_tuning
         return _litellm_mod
 
 

@@ -265,6 +265,13 @@ def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Par
     return parts
 
 
+def _bad_argument(tool: str, name: str) -> Part:
+    """A denied part: the tool's argument `name` is missing or not a string."""
+    return Part(
+        tool, votes=[Vote("deny", "builtin:bad-arguments", f"{tool} needs a string `{name}`")]
+    )
+
+
 def build_parts(
     tool: str,
     args: dict[str, Any],
@@ -307,34 +314,12 @@ def build_parts(
     elif touches.command:
         command = args.get(touches.command)
         if not isinstance(command, str):
-            return [
-                Part(
-                    tool,
-                    votes=[
-                        Vote(
-                            "deny",
-                            "builtin:bad-arguments",
-                            f"{tool} needs a string `{touches.command}`",
-                        )
-                    ],
-                )
-            ]
+            return [_bad_argument(tool, touches.command)]
         parts = _shell_parts(command, root, sensitive)
     elif touches.path:
         raw = args.get(touches.path, touches.default_path)
         if not isinstance(raw, str):
-            return [
-                Part(
-                    tool,
-                    votes=[
-                        Vote(
-                            "deny",
-                            "builtin:bad-arguments",
-                            f"{tool} needs a string `{touches.path}`",
-                        )
-                    ],
-                )
-            ]
+            return [_bad_argument(tool, touches.path)]
         parts = [Part(raw, paths=[resolve_path(raw, root, writes=touches.writes)], on_path=True)]
     elif touches.url:
         url = args.get(touches.url)
