@@ -69,3 +69,18 @@ def test_a_command_that_loads_no_model_ends_start_up_before_it_runs(tmp_path):
         "print(json.dumps({'same': gc.get_threshold() == before, 'frozen': gc.get_freeze_count()}))\n"
     )
     assert got["same"] is True and got["frozen"] > 0
+
+
+def test_a_replayed_run_ends_start_up_when_its_model_client_is_made():
+    # resume and a worker's job build their model client late; a replay never loads litellm.
+    session = ROOT / "recipes" / "triage-issues.session.jsonl"
+    got = _python(
+        "import gc, json, sys\n"
+        "from agentctl import gc_tuning\n"
+        "from agentctl.models.calls import build_model_client\n"
+        "before = gc.get_threshold(); gc_tuning.loading()\n"
+        f"build_model_client({{}}, replay={str(session)!r})\n"
+        "print(json.dumps({'same': gc.get_threshold() == before,\n"
+        "  'litellm': 'litellm' in sys.modules, 'frozen': gc.get_freeze_count()}))\n"
+    )
+    assert got == {"same": True, "litellm": False, "frozen": got["frozen"]} and got["frozen"] > 0

@@ -707,6 +707,9 @@ def build_model_client(
                 "--record and --replay cannot be combined",
                 "replay answers from the file; record a fresh run without --replay",
             )
+        from agentctl import gc_tuning
+
+        gc_tuning.loaded()  # a replay never loads litellm: start-up is over
         return ReplayClient(Path(replay), mask=mask)
     return LiteLLMClient(
         resolve_roles(roles, overrides, env),
