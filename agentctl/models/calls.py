@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from agentctl.errors import AgentctlError, UsageError
 from agentctl.models import cassette
+from agentctl.models.replies import assemble_stream, normalise_message
 from agentctl.models.roles import (
     DEFAULT_ROLE,
     RoleConfig,
@@ -337,82 +338,6 @@ def _summarise(attempts: list[dict]) -> str:
     return ", ".join(f"{m} ({r}{f' x{n}' if n > 1 else ''})" for (m, r), n in groups)
 
 
-def _normalise_message(msg: Any, call_index: int) -> dict:
-    get = msg.get if isinstance(msg, Mapping) else (lambda k, d=None: getattr(msg, k, d))
-    calls = []
-    for i, tc in enumerate(get("tool_calls") or []):
-        tget = tc.get if isinstance(tc, Mapping) else (lambda k, d=None, tc=tc: getattr(tc, k, d))
-        fn = tget("function") or {}
-        fget = fn.get if isinstance(fn, Mapping) else (lambda k, d=None, fn=fn: getattr(fn, k, d))
-        args = fget("arguments")
-        if not isinstance(args, str):
-            args = json.dumps(args if args is not None else {})
-        # Some local servers omit ids; the id must be stable so replays and tool results match.
-        calls.append(
-            {
-                "id": tget("id") or f"call_{call_index}_{i}",
-                "type": "function",
-                "function": {"name": fget("name") or "", "arguments": args or "{}"},
-            }
-        )
-    content = get("content")
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": (content or None) if calls else (content or ""),
-    }
-    if calls:
-        message["tool_calls"] = calls
-    return message
-
-
-def _assemble_stream(
-    stream: Any, on_text: Callable[[str], None]
-) -> tuple[dict[str, Any] | None, Any]:
-    """The assistant message and usage from a stream, passing text on as it arrives. Built
-    here from the deltas: litellm's stream_chunk_builder re-parses every chunk (~25% of what a
-    streamed call costs)."""
-    seen = False
-    texts: list[str] = []
-    calls: dict[int, dict[str, str]] = {}
-    usage = None
-    for chunk in stream:
-        usage = getattr(chunk, "usage", None) or usage
-        choices = getattr(chunk, "choices", None) or []
-        if not choices:
-            continue
-        seen = True
-        delta = getattr(choices[0], "delta", None)
-        text = getattr(delta, "content", None)
-        if text:
-            texts.append(text)
-            on_text(text)
-        for tc in getattr(delta, "tool_calls", None) or []:
-            index = getattr(tc, "index", None)
-            slot = calls.setdefault(
-                index if isinstance(index, int) else len(calls),
-                {"id": "", "name": "", "arguments": ""},
-            )
-            slot["id"] = getattr(tc, "id", None) or slot["id"]
-            function = getattr(tc, "function", None)
-            name = getattr(function, "name", None)
-            if name and not slot["name"]:
-                slot["name"] = name
-            slot["arguments"] += getattr(function, "arguments", None) or ""
-    if not seen:
-        return None, usage
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
-    if calls:
-        message["tool_calls"] = [
-            {
-                "id": slot["id"] or None,
-                "type": "function",
-                "function": {"name": slot["name"], "arguments": slot["arguments"]},
-            }
-            for _, slot in sorted(calls.items())
-        ]
-    return message, usage
-
-
 class LiteLLMClient:
     """Calls models through litellm. `spent` (role -> USD) is public so a resumed job can
     seed it from its event log."""
@@ -613,7 +538,7 @@ class LiteLLMClient:
         else:
             assert on_text is not None
             chunks = lt.completion(stream=True, stream_options={"include_usage": True}, **kwargs)
-            message, usage = _assemble_stream(chunks, on_text)
+            message, usage = assemble_stream(chunks, on_text)
             latency = (time.monotonic() - t0) * 1000
             if message is None:
                 raise _EmptyReply("the provider returned no choices")
@@ -629,7 +554,7 @@ class LiteLLMClient:
             cached = int(getattr(details, "cached_tokens", 0) or 0)
             cost = model_prices(cfg.model).cost(tin, tout, cached)
         return ModelReply(
-            message=_normalise_message(message, call_index),
+            message=normalise_message(message, call_index),
             model=cfg.model,
             role=role,
             input_tokens=tin,
