@@ -7,11 +7,9 @@ or exits: progress goes out as events through `on_event`, and the outcome is ret
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,8 @@ from agentctl.engine.policy_updates import (
     load_policy_set,
     policy_snapshots,
 )
+from agentctl.engine.secrets import job_redactor
+from agentctl.engine.signals import Interrupt, install_sigterm, restore_sigterm, signals_ignored
 from agentctl.engine.steps import execute_step
 from agentctl.engine.stops import Cancelled, JobFailure, Parked
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
@@ -65,10 +65,6 @@ class Outcome:
     exit_code: int
     error: dict[str, str] | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
-
-
-class _Interrupt(BaseException):
-    """SIGTERM: stop like Ctrl-C, leaving the job resumable."""
 
 
 def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
@@ -121,7 +117,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
     trace = start_job_trace(job_id, str(job.get("recipe") or ""), deps.env)
     on_event = trace.chain(deps.on_event) if trace is not None else deps.on_event
     journal = Journal(store, job_id, token, deps.clock, on_event)
-    previous_sigterm = _install_sigterm()
+    previous_sigterm = install_sigterm()
     try:
         heartbeat.start()
         return _Run(job_id, job, deps, journal, cancel, heartbeat).execute()
@@ -129,7 +125,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
         if trace is not None:
             trace.finish(deps.clock())
         heartbeat.stop()
-        _restore_sigterm(previous_sigterm)
+        restore_sigterm(previous_sigterm)
         try:
             store.release_lease(job_id, token)
         except Exception:
@@ -150,74 +146,11 @@ def can_resume_failed(store: Store, job: Mapping[str, Any]) -> bool:
     return not store.read_events(job["id"], types=[EventType.ROLLBACK], limit=1)
 
 
-def _install_sigterm():
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):
-        raise _Interrupt()
-
-    return signal.signal(signal.SIGTERM, handler)
-
-
-@contextmanager
-def _signals_ignored():
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-# Provider keys litellm reads by itself: their values are secrets even if no recipe names them.
-PROVIDER_KEY_NAMES = (
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "MISTRAL_API_KEY",
-    "GROQ_API_KEY",
-    "AZURE_API_KEY",
-    "COHERE_API_KEY",
-    "TOGETHER_API_KEY",
-    "OPENROUTER_API_KEY",
-    "AWS_SECRET_ACCESS_KEY",
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-)
-
-
-def _redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Path | None = None):
-    from agentctl.redact import Redactor, env_file_secrets
-
-    names = set(recipe.env) | set(PROVIDER_KEY_NAMES)
-    names |= {role.api_key_env for role in recipe.models.values() if role.api_key_env}
-    names |= {name for server in recipe.mcp.values() for name in server.env}
-    values = [env[name] for name in sorted(names) if env.get(name)]
-    if workspace is not None:  # values in the workspace's .env files are secrets too
-        values += env_file_secrets(workspace)
-    if any(server.headers for server in recipe.mcp.values()):
-        from agentctl.tools.mcp_client import render_headers
-
-        # A remote MCP server's header values are secrets even when written in the recipe.
-        for server in recipe.mcp.values():
-            values += [v for v in render_headers(server.headers, env).values() if len(v) >= 8]
-    return Redactor(values=values, patterns=policy.redact)
-
-
 def _close_sessions(sessions: dict[str, Any]) -> None:
     if sessions:
         from agentctl.tools.interactive import close_sessions
 
         close_sessions(sessions)
-
-
-def _restore_sigterm(previous) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _Run:
@@ -254,7 +187,7 @@ class _Run:
         self.changed_policies = changed_policy_files(snapshots)
         self.policy = load_policy_set(snapshots + self.changed_policies)
         self.applied_policy_seqs = {e.seq for e in events if e.type == POLICY_ADDED}
-        self.redactor = _redactor(self.recipe, self.policy, deps.env, self.workspace)
+        self.redactor = job_redactor(self.recipe, self.policy, deps.env, self.workspace)
         journal.mask = self.redactor.mask_json
         self.index = ReplayIndex.from_events(events)
         self.session_start = time.monotonic()
@@ -320,8 +253,8 @@ class _Run:
                     f"see `agentctl status {self.job_id}`",
                 ) from None
             return self._end(JobState.CANCELLED, EventType.JOB_CANCELLED, {"by": "cancel request"})
-        except (KeyboardInterrupt, _Interrupt):
-            with _signals_ignored():  # a second Ctrl-C must not cut the write short
+        except (KeyboardInterrupt, Interrupt):
+            with signals_ignored():  # a second Ctrl-C must not cut the write short
                 return self._end(
                     JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "interrupted"}
                 )
@@ -560,7 +493,7 @@ class _Run:
                 limits.tool_timeout if cap is None else min(cap, limits.tool_timeout)
             )
         ctx.network = ctx.network and policy.network
-        self.redactor = _redactor(self.recipe, self.policy, self.deps.env)
+        self.redactor = job_redactor(self.recipe, self.policy, self.deps.env)
         self.journal.mask = self.redactor.mask_json
         ctx.mask = self.redactor.mask
         self.journal.add(EventType.POLICY_APPLIED, None, {"seq": event.seq, "path": path})
