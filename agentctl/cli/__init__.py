@@ -282,6 +282,12 @@ def _keep_only_the_command_asked(args: Sequence[str]) -> None:
 
 
 def main() -> None:
+    from agentctl.process.cmdline import hide_db_passwords
+
+    # First of all: a password in `--db` leaves `ps` before anything slower happens.
+    warning = hide_db_passwords(sys.argv)
+    if warning:
+        print(warning, file=sys.stderr)
     from agentctl import gc_tuning
 
     gc_tuning.loading()  # until the modules a command needs are loaded: see gc_tuning
