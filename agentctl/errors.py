@@ -77,3 +77,12 @@ class ToolError(AgentctlError):
     def __init__(self, message: str, code: str = "tool_error"):
         super().__init__(message)
         self.code = code
+
+
+def suggest(word: str, choices: object) -> str:
+    """A hint naming the closest of `choices` to a mistyped `word`, or "" when none is close."""
+    import difflib  # ~7 ms to import: only on the way to an error
+
+    names = [str(c) for c in choices] if isinstance(choices, (list, tuple, set, dict)) else []
+    close = difflib.get_close_matches(word, names, n=1)
+    return f"did you mean `{close[0]}`?" if close else ""

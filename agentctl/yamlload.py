@@ -302,7 +302,7 @@ def format_path(path: DataPath) -> str:
     return out
 
 
-def _model_at(root: type[BaseModel], loc: DataPath) -> type[BaseModel] | None:
+def model_at(root: type[BaseModel], loc: DataPath) -> type[BaseModel] | None:
     """The model class that validates the mapping at `loc`, if the path stays inside models."""
     tp: Any = root
     for part in loc:
@@ -345,7 +345,7 @@ def _describe(err: Mapping[str, Any], root: type[BaseModel]) -> tuple[str, str]:
     """A user's words for one pydantic error: (message, hint)."""
     kind, loc = err["type"], tuple(err["loc"])
     if kind == "extra_forbidden":
-        model = _model_at(root, loc[:-1])
+        model = model_at(root, loc[:-1])
         allowed = list(model.model_fields) if model else []
         message = f'unknown key "{loc[-1]}"'
         if allowed:

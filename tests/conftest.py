@@ -159,9 +159,10 @@ def sandbox_python() -> str:
     return real
 
 
-def assert_bad_input(result, *needles: str) -> None:
-    """A CLI result for bad input: exit 2, an `error:` line, a `hint:` line, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+def assert_bad_input(result, *needles: str, exit_code: int = 2) -> None:
+    """A CLI result for bad input: exit 2, an `error:` line, a `hint:` line, no traceback.
+    (`validate` says its findings with exit 1: pass `exit_code=1`.)"""
+    assert result.exit_code == exit_code, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("error: ")
     assert any(line.startswith("hint: ") for line in lines)

@@ -20,7 +20,7 @@ def test_validate_names_a_policy_file_that_does_not_exist(tmp_path, workspace):
         "version: 1\nname: r\npolicy: ../nope/strict.yaml\nsteps:\n  - {id: a, run: ls}\n"
     )
     result = invoke("validate", str(recipe))
-    assert_bad_input(result, f"{recipe}:3:9", "strict.yaml")
+    assert_bad_input(result, f"{recipe}:3:9", "strict.yaml", exit_code=1)
     # `run` refuses it in the same words.
     ran = invoke("run", str(recipe), "--workspace", str(workspace))
     assert_bad_input(ran, f"{recipe}:3:9")

@@ -155,3 +155,10 @@ def test_cancel_from_another_process_stops_a_running_tool(tmp_path, workspace):
     assert "cancel_requested" in types and types[-1] == "job_cancelled"
     finished = [e for e in events if e["type"] == "action_finished"]
     assert finished[-1]["error"] == "cancelled" and finished[-1]["ok"] is False
+
+
+def test_a_mistyped_state_gets_a_did_you_mean():
+    result = invoke("jobs", "--state", "runing")
+    assert result.exit_code == 2
+    assert "error: unknown state 'runing'" in result.stderr
+    assert "hint: did you mean `running`?" in result.stderr

@@ -160,14 +160,14 @@ def test_validate_a_policy_with_a_failing_test(tmp_path):
         "  - {tool: shell, args: {command: 'git status; rm -rf /'}, expect: allow}\n"
     )
     result = invoke("validate", str(path))
-    assert_bad_input(result, f"{path}:8:5: test 2", "expected allow, got deny")
+    assert_bad_input(result, f"{path}:8:5: test 2", "expected allow, got deny", exit_code=1)
     assert "ok " not in result.stdout
 
 
 def test_validate_reports_policy_schema_errors(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("version: 1\nname: p\ndefault: maybe\n")
-    assert_bad_input(invoke("validate", str(path)), f"{path}:3:10")
+    assert_bad_input(invoke("validate", str(path)), f"{path}:3:10", exit_code=1)
 
 
 def test_validate_counts_rules_and_tests(tmp_path):

@@ -109,7 +109,7 @@ def test_invalid_recipe_exits_2_naming_the_place_and_leaves_no_job(
 ):
     recipe = write(tmp_path / "r.yaml", text)
     assert_bad_input(invoke("run", str(recipe), "--workspace", str(workspace)), where)
-    assert_bad_input(invoke("validate", str(recipe)), where)
+    assert_bad_input(invoke("validate", str(recipe)), where, exit_code=1)
     assert jobs_json() == []
 
 

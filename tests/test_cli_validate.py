@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import invoke
+from conftest import invoke, write
 
 # Four independent problems, on lines 5, 9, 10 and 13.
 MANY_PROBLEMS = """\
@@ -31,7 +31,7 @@ def test_validate_reports_every_problem_of_a_file_in_file_order(tmp_path):
     path = tmp_path / "many.yaml"
     path.write_text(MANY_PROBLEMS)
     result = invoke("validate", str(path))
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # findings; 2 is kept for a bad invocation
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 4, result.stderr
     lines = [int(line.split(":")[2]) for line in errors]
@@ -58,7 +58,7 @@ def test_validate_json(tmp_path):
     bad.write_text(MANY_PROBLEMS)
     policy = Path(__file__).parent.parent / "policies" / "read-only.yaml"
     result = invoke("validate", str(good), str(bad), str(policy), "--json")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False
     by_file = {Path(entry["file"]).name: entry for entry in report["files"]}
@@ -110,3 +110,116 @@ def test_a_long_recipe_validates_in_linear_time():
     for every step (about 3.5x here)."""
     small, large = _lines_run_by_agentctl(200), _lines_run_by_agentctl(400)
     assert large / small < 2.5, (small, large)
+
+
+# A new user's first recipe (issue 24): a typo'd key, a tool list at the top, a mistyped tool,
+# a bad limit and a typo'd limit key. Four problems; pydantic alone stops at the first.
+FIRST_TRY = """\
+version: 1
+name: typo
+instructons: do the thing
+tools: [read_file, list_flies]
+limits: {max_turns: -3, timout: 10m}
+"""
+
+
+def test_validate_finds_every_problem_behind_a_typo_with_did_you_mean(tmp_path):
+    path = write(tmp_path / "first.yaml", FIRST_TRY)
+    result = invoke("validate", str(path))
+    assert result.exit_code == 1, result.stderr
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert [e.split(":")[2:4] for e in errors] == [
+        ["3", "1"],
+        ["4", "20"],
+        ["5", "21"],
+        ["5", "25"],
+    ]
+    assert 'unknown key "instructons"' in errors[0]
+    assert 'unknown tool "list_flies"' in errors[1]
+    assert "max_turns" in errors[2] and "timout" in errors[3]
+    hints = [line for line in lines if line.startswith("hint: ")]
+    assert hints[0] == "hint: did you mean `instructions`?"
+    assert hints[1] == "hint: did you mean `list_files`?"
+    assert hints[3] == "hint: did you mean `timeout`?"
+    assert "a recipe needs steps" not in result.stderr  # a consequence of the typo, not said
+
+
+def test_validate_finds_at_least_what_the_json_schema_finds(tmp_path):
+    """The published schema (what editors and check-jsonschema use) and validate agree: every
+    place the schema rejects, validate names too."""
+    import jsonschema
+    import yaml
+
+    schema = json.loads(invoke("schema", "recipe").stdout)
+    text = FIRST_TRY.replace("tools: [", "agent_tools: [")  # the schema's name for the list
+    named = set()
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text)):
+        if error.validator == "additionalProperties":
+            named.add(error.message.split("'")[1])
+        elif error.absolute_path:
+            named.add(str(error.absolute_path[-1]))
+    assert named == {"instructons", "timout", "max_turns"}
+    said = invoke("validate", str(write(tmp_path / "first.yaml", text))).stderr
+    for name in named:
+        assert name in said, (name, said)
+
+
+def test_every_unknown_name_in_a_tool_list_is_named(tmp_path):
+    path = write(
+        tmp_path / "r.yaml",
+        "version: 1\nname: r\nsteps:\n  - id: a\n    agent:\n      instructions: hi\n"
+        "      tools: [read_file, list_flies, shel, gitt.status]\n",
+    )
+    result = invoke("validate", str(path))
+    assert result.exit_code == 1
+    assert 'unknown tool "list_flies"' in result.stderr and 'unknown tool "shel"' in result.stderr
+    assert "did you mean `shell`?" in result.stderr
+    assert 'names MCP server "gitt"' in result.stderr
+
+
+def test_template_names_get_a_did_you_mean(tmp_path):
+    path = write(
+        tmp_path / "r.yaml",
+        "version: 1\nname: r\nparams: {target: {type: string}}\nsteps:\n"
+        "  - id: a\n    run: echo {{ parms.target }}\n  - id: b\n    run: echo {{ params.targte }}\n",
+    )
+    result = invoke("validate", str(path))
+    assert result.exit_code == 1
+    assert "did you mean `params`?" in result.stderr
+    assert "did you mean `target`?" in result.stderr
+
+
+def test_validate_exits_2_for_a_bad_invocation(tmp_path):
+    good = write(tmp_path / "good.yaml", "version: 1\nname: g\nsteps:\n  - {id: a, run: ls}\n")
+    result = invoke("validate", str(good), str(tmp_path / "missing.yaml"))
+    assert result.exit_code == 2
+    assert "missing.yaml: not found" in result.stderr
+    assert invoke("validate", str(tmp_path)).exit_code == 2  # a folder
+    assert invoke("validate").exit_code == 2  # no file at all
+
+
+def test_one_agent_recipe_takes_a_top_level_tool_list(tmp_path):
+    path = write(
+        tmp_path / "one.yaml",
+        "version: 1\nname: one\ninstructions: list the files\ntools: [list_files]\n",
+    )
+    result = invoke("validate", str(path))
+    assert result.exit_code == 0, result.stderr
+    from agentctl.recipe.schema import load_recipe
+
+    step = load_recipe(path).recipe.steps[0]
+    assert step.agent is not None and step.agent.tools == ["list_files"]
+    # agent_tools: still works, and a list beside steps: says where it belongs
+    old = write(
+        tmp_path / "old.yaml", "version: 1\nname: o\ninstructions: x\nagent_tools: [shell]\n"
+    )
+    assert invoke("validate", str(old)).exit_code == 0
+    both = write(
+        tmp_path / "both.yaml",
+        "version: 1\nname: b\ntools: [list_files]\nsteps:\n  - {id: a, run: ls}\n",
+    )
+    result = invoke("validate", str(both))
+    assert result.exit_code == 1
+    assert f"{both}:3:8: tools: top-level tools: declares custom tools" in result.stderr
+    assert "agent: {tools: [...]}" in result.stderr

@@ -333,8 +333,8 @@ def test_yaml_syntax_error_empty_file_and_top_level_list() -> None:
 
 def test_first_error_in_file_order() -> None:
     # pydantic reports limits (declared first) before steps; the file has steps first.
-    text = HEAD + "steps:\n  - id: a\n    bogus: 1\nlimits: {max_turns: x}\n"
-    assert_at(text, 5, 5, 'unknown key "bogus"')
+    text = HEAD + "steps:\n  - id: a\n    run: ls\n    bogus: 1\nlimits: {max_turns: x}\n"
+    assert_at(text, 6, 5, 'unknown key "bogus"')
 
 
 def test_alias_bomb_rejected_quickly() -> None:

@@ -17,7 +17,7 @@ from agentctl.cli.options import (
     JsonOption,
     open_store,
 )
-from agentctl.errors import UsageError
+from agentctl.errors import UsageError, suggest
 
 
 @app.command()
@@ -54,7 +54,12 @@ def jobs(
     wanted = [name.strip() for given in state or [] for name in given.split(",") if name.strip()]
     for name in wanted:
         if name not in set(JobState):
-            raise UsageError(f"unknown state {name!r}", f"use one of: {', '.join(JobState)}")
+            choices = ", ".join(JobState)
+            close = suggest(name, list(JobState))
+            raise UsageError(
+                f"unknown state {name!r}",
+                f"{close} (states: {choices})" if close else f"use one of: {choices}",
+            )
     store = open_store(db, create=False)
     # `running` in the row may mean a dead runner: filter on the state as described.
     live = (JobState.RUNNING, JobState.INTERRUPTED)

@@ -81,6 +81,16 @@ def validate_file(path: Path) -> dict[str, Any]:
     from agentctl.recipe.schema import load_recipe
 
     entry: dict[str, Any] = {"file": str(path)}
+    if not path.is_file():  # a path that names no file is a bad invocation, not a finding
+        what = "is a directory, not a recipe or policy file" if path.is_dir() else "not found"
+        problem = {"message": f"{path}: {what}", "hint": "pass recipe or policy .yaml files"}
+        return {
+            **entry,
+            "kind": None,
+            "errors": [{**problem, "file": str(path)}],
+            "ok": False,
+            "usage": True,
+        }
     try:
         if _is_policy_file(path):
             entry.update(_validate_policy(path))
@@ -110,9 +120,13 @@ def validate(
 
     Recipes: schema, types, duplicate keys, templates. Policies: schema, then their `tests:`.
 
-    Exit 0 when every file is valid and every test passes, else 2 with an `error:` line per
-    problem (every one in each file, not only the first) or failing test, naming
-    file:line:column. `--json` prints {"ok": ..., "files": [...]} with each file's errors.
+    Every problem of each file is reported, not only the first: an `error:` line per
+    problem or failing test, naming file:line:column, with a did-you-mean hint for a
+    mistyped key, tool, template name or model role. `--json` prints
+    {"ok": ..., "files": [...]} with each file's errors.
+
+    Exit 0 when every file is valid and every test passes; 1 when a file has findings (as
+    ruff and actionlint do); 2 for a bad invocation (a path that names no file).
     """
     results = [validate_file(path) for path in files]
     ok = all(entry["ok"] for entry in results)
@@ -129,5 +143,7 @@ def validate(
                 )
             elif entry["ok"]:
                 print(f"ok {entry['file']}: recipe {entry['name']!r}, {entry['steps']} step(s)")
-    if not ok:
+    if any(entry.get("usage") for entry in results):
         raise typer.Exit(2)
+    if not ok:
+        raise typer.Exit(1)

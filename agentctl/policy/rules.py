@@ -32,7 +32,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     StrictBool,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -44,12 +43,12 @@ from agentctl.policy.patterns import CommandPattern
 from agentctl.policy.touches import address_problem, build_parts, db_file_set
 from agentctl.policy.votes import rule_label, rule_object
 from agentctl.tools.base import Touches
+from agentctl.yamlcheck import validate_every_problem
 from agentctl.yamlload import (
     FieldError,
     Positions,
     load_yaml,
     read_text_file,
-    validation_to_recipe_error,
 )
 
 DecisionName = Literal["allow", "ask", "deny"]
@@ -290,10 +289,7 @@ def load_policy_text(text: str, filename: str) -> Policy:
             line=mark.line if mark else 1,
             column=mark.column if mark else 1,
         )
-    try:
-        policy = Policy.model_validate(data)
-    except ValidationError as e:
-        raise validation_to_recipe_error(e, positions, filename, Policy) from None
+    policy = validate_every_problem(Policy, data, positions, filename)
     policy._file, policy._positions = filename, positions
     return policy
 

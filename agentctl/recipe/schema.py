@@ -23,22 +23,16 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from agentctl.errors import RecipeError, UsageError
+from agentctl.errors import RecipeError, UsageError, suggest
 from agentctl.fieldtypes import ByteSize, Duration, NonNegFloat, PosFloat, PosInt
 from agentctl.recipe.templates import IDENT, check_template
 from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS
-from agentctl.yamlload import (
-    FieldError,
-    FieldErrors,
-    load_yaml,
-    read_text_file,
-    validation_to_recipe_error,
-)
+from agentctl.yamlcheck import validate_every_problem
+from agentctl.yamlload import FieldError, FieldErrors, load_yaml, read_text_file
 
 # The kinds of step, each a field of Step holding its settings; the engine runs each through
 # its executor (agentctl.engine.steps.EXECUTORS).
@@ -339,6 +333,19 @@ class Recipe(BaseModel):
         data["steps"] = [{"id": "agent", "agent": {SHORTHAND[k]: data.pop(k) for k in present}}]
         return data
 
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools_declared(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            raise FieldError(
+                (),
+                "top-level tools: declares custom tools (a mapping of name: {command: ...}); "
+                "a list of tool names belongs to an agent",
+                "write the list in the step as `agent: {tools: [...]}` (or drop steps: and "
+                "use the one-agent form: instructions: plus tools: [...])",
+            )
+        return value
+
     @field_validator("name")
     @classmethod
     def _name_given(cls, value: str) -> str:
@@ -414,6 +421,8 @@ class Recipe(BaseModel):
                     self._check_agent(step.agent, at + ("agent",))
             except FieldError as problem:
                 problems.append(problem)
+            except FieldErrors as several:
+                problems.extend(several.errors)
             for field, source in template_fields(step):
                 try:
                     check_template(
@@ -440,26 +449,37 @@ class Recipe(BaseModel):
             raise FieldError(
                 at + ("model",),
                 f'unknown model role "{agent.model}"; roles: {roles}',
-                "declare it under models: or use a listed role",
+                suggest(agent.model, self.models)
+                or "declare it under models: or use a listed role",
             )
         known = list(BUILTIN_TOOLS) + list(OPTIONAL_TOOLS) + list(self.tools)
+        problems: list[FieldError] = []  # every unknown name of the list, not the first
         for j, tool in enumerate(agent.tools or []):
             server, dot, rest = tool.partition(".")
             if dot and rest:
                 if server not in self.mcp:
-                    raise FieldError(
-                        at + ("tools", j),
-                        f'"{tool}" names MCP server "{server}", which mcp: does not declare; '
-                        "declared: " + (", ".join(self.mcp) or "none"),
-                        f"declare it under mcp: {server}: {{command: ...}} or fix the name",
+                    problems.append(
+                        FieldError(
+                            at + ("tools", j),
+                            f'"{tool}" names MCP server "{server}", which mcp: does not '
+                            "declare; declared: " + (", ".join(self.mcp) or "none"),
+                            suggest(server, self.mcp)
+                            or f"declare it under mcp: {server}: {{command: ...}} or fix the name",
+                        )
                     )
                 continue
             if tool not in known:
-                raise FieldError(
-                    at + ("tools", j),
-                    f'unknown tool "{tool}"; known: ' + ", ".join(known),
-                    "use a built-in tool or declare it under tools:",
+                problems.append(
+                    FieldError(
+                        at + ("tools", j),
+                        f'unknown tool "{tool}"; known: ' + ", ".join(known),
+                        suggest(tool, known) or "use a built-in tool or declare it under tools:",
+                    )
                 )
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise FieldErrors(problems)
 
     def mcp_servers_for(self, agent: AgentSpec) -> list[str]:
         """The MCP servers an agent step's `tools:` names (`git.git_status`, `git.*`)."""
@@ -502,14 +522,26 @@ class LoadedRecipe:
         return policy if policy.is_absolute() else Path(os.path.normpath(self.base_dir / policy))
 
 
-def _source_path(shorthand: bool, loc: tuple) -> tuple:
-    """Where a model path was written: the shorthand's synthetic step maps back to the top."""
+def _source_path(shorthand: bool, tools_key: str, loc: tuple) -> tuple:
+    """Where a model path was written: the shorthand's synthetic step maps back to the top
+    (its tool list from `tools_key`: `agent_tools:`, or `tools:` when written as a list)."""
+    if loc[:1] == ("agent_tools",):
+        return (tools_key,) + loc[1:]
     if not shorthand or loc[:1] != ("steps",):
         return loc
     if len(loc) >= 4 and loc[1] == 0 and loc[2] == "agent":
         raw = {v: k for k, v in SHORTHAND.items()}.get(loc[3], loc[3])
-        return (raw,) + loc[4:]
+        return ((tools_key if raw == "agent_tools" else raw),) + loc[4:]
     return ("instructions",)
+
+
+def _listed_tools_key(data: dict[str, Any]) -> str:
+    """`tools: [read_file, ...]` in a recipe without steps: is the agent's tool list (what
+    people write first); the key it was read from, so errors point at what they wrote."""
+    if "steps" in data or "agent_tools" in data or not isinstance(data.get("tools"), list):
+        return "agent_tools"
+    data["agent_tools"] = data.pop("tools")
+    return "tools"
 
 
 def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> LoadedRecipe:
@@ -525,13 +557,12 @@ def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> 
             line=mark.line if mark else 1,
             column=mark.column if mark else 1,
         )
-    shorthand = "steps" not in data and "instructions" in data
-    try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as e:
-        raise validation_to_recipe_error(
-            e, positions, filename, Recipe, functools.partial(_source_path, shorthand)
-        ) from None
+    data = dict(data)
+    tools_key = _listed_tools_key(data)
+    shorthand = "steps" not in data  # then the one step is made from top-level keys
+    recipe = validate_every_problem(
+        Recipe, data, positions, filename, functools.partial(_source_path, shorthand, tools_key)
+    )
     if base_dir is None:
         base_dir = Path(filename).parent if not filename.startswith("<") else Path(".")
     return LoadedRecipe(recipe, None, text, Path(os.path.abspath(base_dir)))

@@ -18,7 +18,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from agentctl.errors import AgentctlError
+from agentctl.errors import AgentctlError, suggest
 from agentctl.yamlload import FieldError
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -255,7 +255,7 @@ def check_template(
             fail(
                 node,
                 f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
-                'a step id with a "-" needs steps["my-step"].output',
+                suggest(name, _SCOPES) or 'a step id with a "-" needs steps["my-step"].output',
             )
         parent = parents[-1] if parents else None
         key = _static_key(parent, node)
@@ -266,7 +266,7 @@ def check_template(
                 node,
                 f'unknown param "{key}" in {_ref(name, key)}; params: '
                 + (", ".join(params) or "none"),
-                "declare it under params: or fix the name",
+                suggest(key, list(params)) or "declare it under params: or fix the name",
             )
         if name == "env" and key not in env and key not in _DICT_METHODS:
             fail(
@@ -281,7 +281,7 @@ def check_template(
             fail(
                 node,
                 f'unknown step "{key}" in {_ref(name, key, "output")}; {before()}',
-                "use the id of an earlier step",
+                suggest(key, list(earlier)) or "use the id of an earlier step",
             )
         if key not in earlier and key != also:
             fail(
