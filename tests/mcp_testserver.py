@@ -15,7 +15,9 @@ pick one and print `PORT N` on stdout) and refuses (401) requests whose Authoriz
 - `getenv(name)`: a variable of its environment ("<unset>" when absent);
 - `write_outside(path)`: tries to write a file at an absolute path (the sandbox must refuse);
 - `connect(port)`: opens a TCP connection to 127.0.0.1:port (the sandbox's network test);
-- `whoami()`: the process id and its parent's.
+- `whoami()`: the process id and its parent's;
+- `read(path)`: a file's text, or why it could not be read (the sandbox's read tests);
+- `run(argv)`: runs a program found on its PATH and returns its output (the PATH tests).
 """
 
 from __future__ import annotations
@@ -128,6 +130,22 @@ def build(version: str) -> MCPServer:
     def whoami() -> str:
         """This process's id and its parent's."""
         return f"{os.getpid()} {os.getppid()}"
+
+    @app.tool()
+    def read(path: str) -> str:
+        """A file's text, or why it could not be read."""
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            return f"refused: {exc}"
+
+    @app.tool()
+    def run(argv: list[str]) -> str:
+        """Run a program found on PATH and return its output."""
+        import subprocess
+
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.stdout + done.stderr
 
     return app
 

@@ -66,16 +66,33 @@ PROCESS_LIMIT = 2048
 REAPER_STOP_S = 3.0
 
 
+def absolute_path(value: str) -> str:
+    """`value` (a PATH) without relative and empty entries, or the default PATH if none is
+    left. A relative entry (`node_modules/.bin`, `.`, and an empty one, which means `.`) is
+    looked up from the working folder, the workspace: `cat` would run the repository's own."""
+    kept = [entry for entry in value.split(os.pathsep) if os.path.isabs(entry)]
+    return os.pathsep.join(dict.fromkeys(kept)) or BASE_ENV_DEFAULTS["PATH"]
+
+
+def with_absolute_path(env: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `env` whose PATH holds absolute entries only (see `absolute_path`)."""
+    out = dict(env)
+    if "PATH" in out:
+        out["PATH"] = absolute_path(out["PATH"])
+    return out
+
+
 def minimal_env(
     names: Iterable[str] = (), source: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """Return PATH, HOME, LANG, TERM plus the named variables present in `source`."""
+    """Return PATH (absolute entries only), HOME, LANG, TERM plus the named variables present
+    in `source`."""
     src = os.environ if source is None else source
     env = {key: src.get(key) or default for key, default in BASE_ENV_DEFAULTS.items()}
     for name in names:
         if name in src:
             env[name] = src[name]
-    return env
+    return with_absolute_path(env)
 
 
 def _marker(omitted: int) -> bytes:
@@ -285,6 +302,7 @@ def run_process(
     """
     started = time.monotonic()
     deadline = started + max(timeout, 0)
+    env = with_absolute_path(env)
     confined = confinement is not None and confinement.available
     argv = build_argv(
         command,
@@ -423,6 +441,7 @@ def spawn_supervised(
 __all__ = [
     "CappedBuffer",
     "ProcessResult",
+    "absolute_path",
     "cap_output",
     "kill_process_group",
     "minimal_env",
@@ -430,4 +449,5 @@ __all__ = [
     "run_process",
     "spawn_detached",
     "spawn_supervised",
+    "with_absolute_path",
 ]

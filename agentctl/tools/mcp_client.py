@@ -42,6 +42,7 @@ from agentctl.process.run import (
     join_capped,
     minimal_env,
     process_limits,
+    with_absolute_path,
 )
 from agentctl.process.sandbox import SECCOMP_FD, build_argv, confinement_for, home_folders
 from agentctl.tools.base import ToolResult
@@ -155,7 +156,7 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
             f"MCP server {plan.name} was not started: {refusal}",
             "install bubblewrap, or set `sandbox: preferred` in the policy",
         )
-    env = dict(plan.env)
+    env = with_absolute_path(plan.env)
     confined = confinement is not None and confinement.available
     if confined:
         env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private

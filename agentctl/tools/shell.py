@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentctl.process.run import minimal_env, run_process
+from agentctl.process.run import minimal_env, run_process, with_absolute_path
 from agentctl.process.sandbox import Confinement, confinement_for, probe_confinement
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.function import (
@@ -70,7 +70,7 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
 def context_env(ctx: ToolContext) -> dict[str, str]:
     # An empty context env means "not configured", not "no variables": a command without
     # PATH or HOME misbehaves in confusing ways, and minimal_env leaks no secrets.
-    return dict(ctx.env) if ctx.env else minimal_env()
+    return with_absolute_path(ctx.env) if ctx.env else minimal_env()
 
 
 def record_confinement(
