@@ -44,6 +44,7 @@ COMMAND_ORDER = (
     "diff",
     "rollback",
     "validate",
+    "doctor",
     "policy",
     "prune",
     "schema",
@@ -238,6 +239,7 @@ def _global(
 from agentctl.cli import (  # noqa: E402, F401
     approvals,
     completion,
+    doctor,
     jobs,
     mcp,
     policy,
