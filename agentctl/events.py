@@ -96,11 +96,13 @@ END_EVENTS: Mapping[EventType, JobState] = {
 class ApprovalAnswer(StrEnum):
     """What a person (the prompt, `agentctl approve`/`deny`) answers to a request.
 
-    `DECIDED`: the prompt closed because someone answered from another process meanwhile.
+    `DECIDED`: the prompt closed because someone answered from another process meanwhile;
+    `APPROVE_ALL`: approve the request and the other pending requests of its model turn.
     """
 
     APPROVE = "approve"
     DENY = "deny"
+    APPROVE_ALL = "approve_all"
     DECIDED = "decided"
 
 

@@ -18,6 +18,13 @@ RequestArgument = Annotated[
         metavar="[REQUEST]",
     ),
 ]
+AllOption = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Decide every pending request of JOB at once (each stays bound to its own action).",
+    ),
+]
 CommentOption = Annotated[
     str | None,
     typer.Option(help="Why; kept in the audit log (and, for deny, told to the agent)."),
@@ -31,50 +38,73 @@ def _decide(
     db: str | None,
     decision: str,
     json_out: bool = False,
+    every: bool = False,
 ) -> None:
-    from agentctl.engine.approvals import decide_approval, describe_decider
-    from agentctl.times import iso_time
+    from agentctl.engine.approvals import decide_all, decide_approval, describe_decider
+    from agentctl.errors import UsageError
 
     store = open_store(db, create=False)
     job_id = store.find_job(job)
-    record = decide_approval(
-        store, job_id, request, decision, by=describe_decider(), comment=comment, now=time.time()
-    )
-    if json_out:
-        shown = {k: record[k] for k in ("request", "step", "tool", "args", "state", "comment")}
-        shown.update(
-            job=job_id,
-            decided_by=record["decided_by"],
-            created_at=iso_time(record["created_at"]),
-            decided_at=iso_time(record["decided_at"]),
+    by, now = describe_decider(), time.time()
+    if every and request is not None:
+        raise UsageError(
+            f"give either a REQUEST ({request}) or --all, not both",
+            f"`agentctl {decision} {job_id} {request}` decides that one;"
+            f" `agentctl {decision} {job_id} --all` every pending one",
         )
-        print(json.dumps(shown, indent=2, ensure_ascii=False))
+    if every:
+        records = decide_all(store, job_id, decision, by=by, comment=comment, now=now)
+    else:
+        records = [
+            decide_approval(store, job_id, request, decision, by=by, comment=comment, now=now)
+        ]
+    if json_out:
+        shown = [_as_json(job_id, record) for record in records]
+        print(json.dumps(shown if every else shown[0], indent=2, ensure_ascii=False))
         return
-    print(f"{record['state']} {record['request']} of job {job_id}")
+    for record in records:
+        print(f"{record['state']} {record['request']} of job {job_id}")
     print(f"continue the job with `agentctl resume {job_id}`")
+
+
+def _as_json(job_id: str, record: dict) -> dict:
+    from agentctl.times import iso_time
+
+    shown = {k: record[k] for k in ("request", "step", "tool", "args", "state", "comment")}
+    shown.update(
+        job=job_id,
+        decided_by=record["decided_by"],
+        created_at=iso_time(record["created_at"]),
+        decided_at=iso_time(record["decided_at"]),
+    )
+    return shown
 
 
 @app.command()
 def approve(
     job: JobArgument,
     request: RequestArgument = None,
+    every: AllOption = False,
     comment: CommentOption = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Approve a pending request of JOB; it is used once, by the next run of the job."""
-    _decide(job, request, comment, db, "approve", json_out)
+    """Approve a pending request of JOB (or all of them, --all); each is used once, by the
+    action it was asked for."""
+    _decide(job, request, comment, db, "approve", json_out, every)
 
 
 @app.command()
 def deny(
     job: JobArgument,
     request: RequestArgument = None,
+    every: AllOption = False,
     comment: CommentOption = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Deny a pending request of JOB; the agent is told (with the comment), the job goes on."""
-    _decide(job, request, comment, db, "deny", json_out)
+    """Deny a pending request of JOB (or all of them, --all); the agent is told (with the
+    comment), the job goes on."""
+    _decide(job, request, comment, db, "deny", json_out, every)

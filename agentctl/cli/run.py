@@ -244,8 +244,8 @@ def _follow(
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
     from agentctl.ui.live import open_display
+    from agentctl.ui.outcome import show_outcome
     from agentctl.ui.plain import silence
-    from agentctl.ui.prompts import show_outcome
     from agentctl.ui.view import JobViewState
     from agentctl.ui.words import failure_of
 
@@ -314,7 +314,7 @@ def _follow(
 def _print_quiet(store, outcome) -> None:
     """Only the final output on stdout, whole (made visible on a terminal, raw in a file); any
     other ending is said on stderr, so stdout stays clean."""
-    from agentctl.ui.prompts import show_outcome
+    from agentctl.ui.outcome import show_outcome
     from agentctl.visible import make_visible
 
     if outcome.state != "succeeded":

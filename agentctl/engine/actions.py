@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.changes.scan import SnapshotCancelled
-from agentctl.engine.approvals import Gate
+from agentctl.engine.approvals import AskRequest, Gate
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.limits import JobLimits, Usage
 from agentctl.engine.stops import Cancelled, LimitExceeded
@@ -101,20 +101,9 @@ class ActionRunner:
         if recorded is not None:
             return result_from_log(recorded)
         read_only = tool.spec.read_only
-        verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else ALLOWED
+        verdict, uncertain = self._verdict(key, name, tool, args)
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
-        if verdict.decision == "allow" and MASK in json.dumps(args, ensure_ascii=False):
-            # A secret in the model's call was masked in the log; rebuilt from the log (on
-            # resume) the call holds the mask itself, a different action (and `[REDACTED]` is
-            # a shell glob). Never run it by itself: a person sees it as it would run.
-            verdict = verdict.with_builtin(
-                "masked-secret",
-                "ask",
-                f"the action holds {MASK}, a secret masked in the log: it would not run as "
-                "the model asked it",
-            )
-        uncertain = key in self.index.started and not read_only
         approval = None
         if verdict.decision == "ask" or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
@@ -182,6 +171,39 @@ class ActionRunner:
         if result.error == "cancelled" or self.ctx.cancel.is_set():
             raise Cancelled()
         return result
+
+    def _verdict(
+        self, key: str, name: str, tool: Tool, args: dict[str, Any]
+    ) -> tuple[Decision, bool]:
+        """The policy's decision on the action, and whether it is uncertain (it started
+        under an earlier runner that recorded no result, and its tool is not read-only)."""
+        verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else ALLOWED
+        if verdict.decision == "allow" and MASK in json.dumps(args, ensure_ascii=False):
+            # A secret in the model's call was masked in the log; rebuilt from the log (on
+            # resume) the call holds the mask itself, a different action (and `[REDACTED]` is
+            # a shell glob). Never run it by itself: a person sees it as it would run.
+            verdict = verdict.with_builtin(
+                "masked-secret",
+                "ask",
+                f"the action holds {MASK}, a secret masked in the log: it would not run as "
+                "the model asked it",
+            )
+        return verdict, key in self.index.started and not tool.spec.read_only
+
+    def asks(
+        self, step: str, calls: list[tuple[str, str, Tool, dict[str, Any]]]
+    ) -> list[AskRequest]:
+        """Of `calls` (key, name, tool, args) not run yet, those that need a person as the
+        policy stands now: the rest of a model turn, asked together (engine/approvals.py)."""
+        out = []
+        for key, name, tool, args in calls:
+            if key in self.index.finished:
+                continue
+            verdict, uncertain = self._verdict(key, name, tool, args)
+            if verdict.decision == "ask" or (uncertain and verdict.decision != "deny"):
+                reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
+                out.append(AskRequest(step, key, name, args, reason, verdict.rule_objects))
+        return out
 
     def _timeout_for(self, timeout: float | None) -> float:
         limits, usage = self.ctx.limits, self.ctx.usage

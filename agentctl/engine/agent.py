@@ -11,9 +11,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from agentctl.engine.actions import ActionRunner
+from agentctl.engine.approvals import AskRequest
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.limits import check_limits
 from agentctl.engine.stops import LimitExceeded, StepFailed
@@ -118,32 +120,49 @@ class AgentLoop:
             calls = message.get("tool_calls") or []
             if not calls:
                 return message.get("content") or ""
-            for number, call in enumerate(calls):
-                if (
-                    spec.max_tool_calls is not None
-                    and state["tool_calls"] >= spec.max_tool_calls
-                    and f"{key}/c{number}" not in self.index.finished
-                ):
-                    raise LimitExceeded(
-                        "max_tool_calls",
-                        (
-                            f"limit max_tool_calls reached in step {spec.step_id}:"
-                            f" {state['tool_calls']} tool calls of {spec.max_tool_calls} allowed"
-                        ),
-                    )
-                repeat = self._count_repeat(spec, call, state["seen"])
-                state["tool_calls"] += 1
-                result = self._act(spec, f"{key}/c{number}", call, repeat)
-                content = format_tool_result(result)
-                if repeat and repeat == self.actions.ctx.limits.max_repeats:
-                    content += (
-                        f"\n\n[agentctl] You have now made this exact call (same tool, same"
-                        f" arguments) {repeat + 1} times in this step. Another identical call"
-                        " ends the step as failed: try something different."
-                    )
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.get("id", ""), "content": content}
+            gate = self.actions.gate
+            gate.upcoming = partial(self._asks_after, spec, key, calls)
+            try:
+                self._run_calls(spec, key, calls, state, messages)
+            finally:
+                gate.upcoming = None
+
+    def _run_calls(
+        self,
+        spec: AgentStep,
+        key: str,
+        calls: list[dict[str, Any]],
+        state: dict[str, Any],
+        messages: list[dict[str, Any]],
+    ) -> None:
+        """The tool calls of one model turn, in the model's order; their results go back
+        into the conversation."""
+        for number, call in enumerate(calls):
+            if (
+                spec.max_tool_calls is not None
+                and state["tool_calls"] >= spec.max_tool_calls
+                and f"{key}/c{number}" not in self.index.finished
+            ):
+                raise LimitExceeded(
+                    "max_tool_calls",
+                    (
+                        f"limit max_tool_calls reached in step {spec.step_id}:"
+                        f" {state['tool_calls']} tool calls of {spec.max_tool_calls} allowed"
+                    ),
                 )
+            repeat = self._count_repeat(spec, call, state["seen"])
+            state["tool_calls"] += 1
+            result = self._act(spec, f"{key}/c{number}", call, repeat)
+            content = format_tool_result(result)
+            if repeat and repeat == self.actions.ctx.limits.max_repeats:
+                content += (
+                    f"\n\n[agentctl] You have now made this exact call (same tool, same"
+                    f" arguments) {repeat + 1} times in this step. Another identical call"
+                    " ends the step as failed: try something different."
+                )
+            messages.append(
+                {"role": "tool", "tool_call_id": call.get("id", ""), "content": content}
+            )
 
     def _ask(
         self,
@@ -231,7 +250,10 @@ class AgentLoop:
             )
         return repeat
 
-    def _act(self, spec: AgentStep, key: str, call: dict[str, Any], repeat: int = 0) -> ToolResult:
+    def _parse_call(
+        self, spec: AgentStep, call: dict[str, Any]
+    ) -> tuple[str, Any, dict[str, Any] | None, Tool | None]:
+        """(name, raw arguments, arguments as an object or None, the tool or None)."""
         function = call.get("function") or {}
         name = function.get("name", "")
         raw = function.get("arguments") or "{}"
@@ -240,6 +262,27 @@ class AgentLoop:
             if not isinstance(args, dict):
                 raise ValueError("not an object")
         except ValueError:
+            return name, raw, None, None
+        return name, raw, args, spec.tools.get(name)
+
+    def _asks_after(
+        self, spec: AgentStep, key: str, calls: list[dict[str, Any]], asked: str
+    ) -> list[AskRequest]:
+        """The turn's actions after `asked` that need a person (Gate.upcoming)."""
+        keys = [f"{key}/c{number}" for number in range(len(calls))]
+        if asked not in keys:
+            return []
+        later = []
+        for number in range(keys.index(asked) + 1, len(calls)):
+            name, _, args, tool = self._parse_call(spec, calls[number])
+            if args is not None and tool is not None:
+                name = getattr(tool, "qualified_name", name)
+                later.append((keys[number], name, tool, args))
+        return self.actions.asks(spec.step_id, later)
+
+    def _act(self, spec: AgentStep, key: str, call: dict[str, Any], repeat: int = 0) -> ToolResult:
+        name, raw, args, tool = self._parse_call(spec, call)
+        if args is None:
             return self.actions.record(
                 step=spec.step_id,
                 key=key,
@@ -248,10 +291,9 @@ class AgentLoop:
                 result=ToolResult(
                     ok=False,
                     error="bad_arguments",
-                    output=f"the arguments for {name} are not a JSON object: {raw[:200]}",
+                    output=f"the arguments for {name} are not a JSON object: {str(raw)[:200]}",
                 ),
             )
-        tool = spec.tools.get(name)
         if tool is None:
             known = ", ".join(spec.tools) or "none"
             return self.actions.record(

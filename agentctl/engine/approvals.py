@@ -3,6 +3,11 @@
 A runner that needs a human asks its `approver` (an interactive prompt) when it has one;
 otherwise the job parks in `awaiting_approval`. `agentctl approve`/`deny` decide from any
 process; the next runner of the job consumes an approval once (`approved` -> `used`).
+
+Batches: when one action of a model turn needs a person, every later action of the same turn
+that needs one gets its request too (`Gate.upcoming`), so the turn parks once with all of
+them and the prompt can approve them together. Each request stays bound to its own key and
+action hash; the actions still run one by one, in the model's order, each using its own.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentctl.engine.journal import Journal, ReplayIndex
@@ -22,9 +28,26 @@ from agentctl.events import TERMINAL_STATES, ApprovalAnswer, ApprovalState, Even
 from agentctl.store import ApprovalConflict, ApprovalTransition, NewApproval, NewEvent, Store
 
 # An approver is shown the request and answers "approve" or "deny" (or ("deny", reason) when
-# the person gave one: the agent is told it); "decided" when someone answered it from another
-# process meanwhile; or None when nobody here can answer.
+# the person gave one: the agent is told it); "approve_all" to approve it and every request
+# of its batch (the record's `batch`: the same turn's other pending requests); "decided" when
+# someone answered it from another process meanwhile; or None when nobody here can answer.
 Approver = Callable[[dict[str, Any]], "str | tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    """An action that needs a person, before it runs: what a request is made of."""
+
+    step: str
+    key: str
+    tool: str | None
+    args: dict[str, Any]
+    reason: str
+    rules: list[dict[str, str]] = field(default_factory=list)
+
+
+# Given the key of the action being asked, the later actions of its turn that need a person.
+Upcoming = Callable[[str], Sequence[AskRequest]]
 
 
 def hash_action(tool: str | None, args: dict[str, Any]) -> str:
@@ -70,6 +93,7 @@ class Gate:
         self.index = index
         self.approver = approver
         self.expires_after = expires_after  # the policy's approvals.expires_after, seconds
+        self.upcoming: Upcoming | None = None  # set by the agent loop for each model turn
 
     def require(
         self,
@@ -82,48 +106,14 @@ class Gate:
         rules: list[dict[str, str]] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Return ("approve" | "deny", the approval record), or raise Parked."""
-        job_id = self.journal.job_id
         digest = hash_action(tool, args)
-        request = self.index.requests.get(key)
-        record = None
-        if request is not None and request.get("action_hash") == digest:
-            record = next(
-                (
-                    a
-                    for a in self.store.list_approvals(job_id)
-                    if a["request"] == request["request"]
-                ),
-                None,
-            )
+        record = self._find(key, digest)
         if record is None or record["state"] == ApprovalState.USED:
             record = self._create(
-                step=step,
-                key=key,
-                tool=tool,
-                args=args,
-                digest=digest,
-                reason=reason,
-                rules=rules or [],
+                AskRequest(step, key, tool, args, reason, rules or []), digest=digest
             )
-        if record["state"] == ApprovalState.PENDING and self.approver is not None:
-            answer = self.approver(record)
-            said: str | None = None  # the person's reason, told to the agent on a deny
-            if isinstance(answer, tuple):
-                answer, said = answer
-            if answer in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY):
-                record = decide_approval(
-                    self.store,
-                    job_id,
-                    record["request"],
-                    answer,
-                    by=describe_decider(via="the prompt"),
-                    comment=said or None,
-                    now=self.journal.clock(),
-                )
-            elif answer == ApprovalAnswer.DECIDED:  # answered from elsewhere meanwhile
-                record = self._record(record["request"])
         if record["state"] == ApprovalState.PENDING:
-            raise Parked([record])
+            record = self._ask_person(record, self._open_batch(key))
         if (
             record["state"] == ApprovalState.APPROVED
             and not (record.get("decided_by") or "").strip()
@@ -139,6 +129,56 @@ class Gate:
             self._consume(record)
             return ApprovalAnswer.APPROVE, record
         return ApprovalAnswer.DENY, record
+
+    def _ask_person(self, record: dict[str, Any], batch: list[dict[str, Any]]) -> dict[str, Any]:
+        """The approver's answer as the record it leaves; raise Parked with the whole batch
+        when nobody here answers."""
+        job_id = self.journal.job_id
+        if self.approver is not None:
+            answer = self.approver({**record, "batch": batch})
+            said: str | None = None  # the person's reason, told to the agent on a deny
+            if isinstance(answer, tuple):
+                answer, said = answer
+            if answer in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY, ApprovalAnswer.APPROVE_ALL):
+                everyone = answer == ApprovalAnswer.APPROVE_ALL
+                decide_approvals(
+                    self.store,
+                    job_id,
+                    [record["request"], *(b["request"] for b in batch if everyone)],
+                    ApprovalAnswer.DENY
+                    if answer == ApprovalAnswer.DENY
+                    else ApprovalAnswer.APPROVE,
+                    by=describe_decider(via="the prompt"),
+                    comment=said or None,
+                    now=self.journal.clock(),
+                )
+            record = self._record(record["request"])
+        if record["state"] == ApprovalState.PENDING:
+            still = {a["request"] for a in self.store.list_approvals(job_id, state="pending")}
+            raise Parked([record, *(b for b in batch if b["request"] in still)])
+        return record
+
+    def _open_batch(self, key: str) -> list[dict[str, Any]]:
+        """The pending requests of the later actions of this turn that need a person: made
+        now (or found, when an earlier runner made them for the same action)."""
+        if self.upcoming is None:
+            return []
+        batch = []
+        for ask in self.upcoming(key):
+            digest = hash_action(ask.tool, ask.args)
+            record = self._find(ask.key, digest)
+            if record is None or record["state"] == ApprovalState.USED:
+                record = self._create(ask, digest=digest)
+            if record["state"] == ApprovalState.PENDING:
+                batch.append(record)
+        return batch
+
+    def _find(self, key: str, digest: str) -> dict[str, Any] | None:
+        """The latest request for this key if it is for this exact action."""
+        request = self.index.requests.get(key)
+        if request is None or request.get("action_hash") != digest:
+            return None
+        return self._record(request["request"])
 
     def _expired(self, record: dict[str, Any]) -> bool:
         return (
@@ -169,17 +209,7 @@ class Gate:
             a for a in self.store.list_approvals(self.journal.job_id) if a["request"] == request
         )
 
-    def _create(
-        self,
-        *,
-        step: str,
-        key: str,
-        tool: str | None,
-        args: dict[str, Any],
-        digest: str,
-        reason: str,
-        rules: list[dict[str, str]],
-    ) -> dict[str, Any]:
+    def _create(self, ask: AskRequest, *, digest: str) -> dict[str, Any]:
         job_id = self.journal.job_id
         # Named after the seq its event gets: short, easy to type, and unique in the job since
         # only the lease holder creates requests and seqs only grow.
@@ -187,31 +217,31 @@ class Gate:
         request = f"r{self.store.get_job(job_id)['last_seq'] + 1}"
         data = {
             "request": request,
-            "key": key,
-            "tool": tool,
-            "args": args,
+            "key": ask.key,
+            "tool": ask.tool,
+            "args": ask.args,
             "action_hash": digest,
-            "reason": reason,
-            "rules": rules,
+            "reason": ask.reason,
+            "rules": ask.rules,
         }
         now = self.journal.clock()
-        self.journal.add(EventType.APPROVAL_REQUESTED, step, data)
+        self.journal.add(EventType.APPROVAL_REQUESTED, ask.step, data)
         self.journal.commit(
             approvals=[
                 NewApproval(
                     request=request,
-                    step=step,
-                    key=key,
-                    tool=tool,
-                    args=args,
+                    step=ask.step,
+                    key=ask.key,
+                    tool=ask.tool,
+                    args=ask.args,
                     action_hash=digest,
-                    rules=rules,
-                    reason=reason,
+                    rules=ask.rules,
+                    reason=ask.reason,
                     now=now,
                 )
             ]
         )
-        self.index.requests[key] = data
+        self.index.requests[ask.key] = data
         return next(a for a in self.store.list_approvals(job_id) if a["request"] == request)
 
     def _consume(self, record: dict[str, Any]) -> None:
@@ -243,47 +273,84 @@ def decide_approval(
     now: float,
 ) -> dict[str, Any]:
     """Approve or deny a pending request (the only one when `request` is None)."""
-    state = store.get_job(job_id)["state"]
-    if state in TERMINAL_STATES:
-        raise UsageError(
-            f"job {job_id} already {state}; there is nothing to approve",
-            f"see it with `agentctl status {job_id}`",
-        )
-    pending = store.list_approvals(job_id, state=ApprovalState.PENDING)
     if request is None:
+        pending = _pending_of(store, job_id)
         if not pending:
-            raise UsageError(
-                f"job {job_id} has no pending approval", f"see `agentctl status {job_id}`"
-            )
+            raise _nothing_pending(job_id)
         if len(pending) > 1:
             names = ", ".join(a["request"] for a in pending)
             raise UsageError(
                 f"job {job_id} has {len(pending)} pending approvals: {names}",
-                f"name one: `agentctl {decision} {job_id} REQUEST`",
+                f"name one (`agentctl {decision} {job_id} REQUEST`), or decide them all:"
+                f" `agentctl {decision} {job_id} --all`",
             )
         request = pending[0]["request"]
-    match = next((a for a in pending if a["request"] == request), None)
-    if match is None:
-        raise UsageError(
-            f"job {job_id} has no pending approval {request!r}",
-            f"see the pending ones with `agentctl status {job_id}`",
-        )
+    [record] = decide_approvals(store, job_id, [request], decision, by=by, comment=comment, now=now)
+    return record
+
+
+def decide_all(
+    store: Store, job_id: str, decision: str, *, by: str, comment: str | None, now: float
+) -> list[dict[str, Any]]:
+    """`approve/deny JOB --all`: every pending request of the job, decided at once."""
+    pending = _pending_of(store, job_id)
+    if not pending:
+        raise _nothing_pending(job_id)
+    requests = [a["request"] for a in pending]
+    return decide_approvals(store, job_id, requests, decision, by=by, comment=comment, now=now)
+
+
+def decide_approvals(
+    store: Store,
+    job_id: str,
+    requests: Sequence[str],
+    decision: str,
+    *,
+    by: str,
+    comment: str | None,
+    now: float,
+) -> list[dict[str, Any]]:
+    """Approve or deny pending requests in one transaction: all of them, or none when one
+    was decided elsewhere a moment before (ApprovalConflict)."""
+    pending = {a["request"]: a for a in _pending_of(store, job_id)}
+    for request in requests:
+        if request not in pending:
+            raise UsageError(
+                f"job {job_id} has no pending approval {request!r}",
+                f"see the pending ones with `agentctl status {job_id}`",
+            )
     state = ApprovalState.APPROVED if decision == ApprovalAnswer.APPROVE else ApprovalState.DENIED
-    # Raises ApprovalConflict ("no longer pending") when someone decided it a moment before.
     store.append(
         job_id,
         [
             NewEvent(
                 EventType.APPROVAL_DECIDED,
-                match["step"],
+                pending[request]["step"],
                 {"request": request, "decision": state, "by": by, "comment": comment},
             )
+            for request in requests
         ],
         now=now,
         approvals=[
             ApprovalTransition(
                 request, expect=ApprovalState.PENDING, state=state, now=now, by=by, comment=comment
             )
+            for request in requests
         ],
     )
-    return next(a for a in store.list_approvals(job_id) if a["request"] == request)
+    records = {a["request"]: a for a in store.list_approvals(job_id)}
+    return [records[request] for request in requests]
+
+
+def _pending_of(store: Store, job_id: str) -> list[dict[str, Any]]:
+    state = store.get_job(job_id)["state"]
+    if state in TERMINAL_STATES:
+        raise UsageError(
+            f"job {job_id} already {state}; there is nothing to approve",
+            f"see it with `agentctl status {job_id}`",
+        )
+    return store.list_approvals(job_id, state=ApprovalState.PENDING)
+
+
+def _nothing_pending(job_id: str) -> UsageError:
+    return UsageError(f"job {job_id} has no pending approval", f"see `agentctl status {job_id}`")

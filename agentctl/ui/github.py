@@ -102,7 +102,8 @@ class WorkflowCommands:
 
 
 def approve_hint(job_id: str, requests: list[str] | None) -> str:
-    named = " ".join(requests or []) if len(requests or []) == 1 else "REQUEST"
+    requests = requests or []
+    named = requests[0] if len(requests) == 1 else "--all" if requests else "REQUEST"
     return (
         f"approve with `agentctl approve {job_id} {named}`, then continue with"
         f" `agentctl resume {job_id}`"
@@ -316,13 +317,16 @@ def _how_to_approve(job: dict[str, Any]) -> list[str]:
         if request.get("rules"):
             lines.append(f"  - asked by: {md_text(rules_words(request['rules']))}")
     lines += ["", "```sh"]
-    for request in job["pending_approvals"]:
-        lines.append(f"agentctl approve {job_id} {request['request']} --comment 'why'")
+    if len(job["pending_approvals"]) > 1:  # one model turn's requests, decided together
+        lines.append(f"agentctl approve {job_id} --all --comment 'why'")
+    else:
+        for request in job["pending_approvals"]:
+            lines.append(f"agentctl approve {job_id} {request['request']} --comment 'why'")
     lines += [
         f"agentctl resume {job_id}",
         "```",
         "",
-        f"Deny instead with `agentctl deny {job_id} REQUEST`.",
+        f"Deny instead with `agentctl deny {job_id} REQUEST` (or `--all`).",
         "",
     ]
     return lines

@@ -1,4 +1,4 @@
-"""What a person sees at the end of a run, and the prompts that ask them something.
+"""The prompts that ask a person something: an approval, a rollback.
 
 `ask_approval` shows the whole action (a shell command is never truncated; control, ANSI and
 bidi characters are shown as escapes; a run of blank lines is one line saying how many were
@@ -31,56 +31,6 @@ POLL_SECONDS = 0.2
 DIFF_PREVIEW_LINES = 60
 # A file bigger than this is not read for a preview.
 PREVIEW_MAX_BYTES = 1_000_000
-
-
-FINAL_OUTPUT_LINES = 40
-
-
-def show_outcome(
-    outcome: Any,
-    final_output: tuple[str, str] | None = None,
-    stream: Any = None,
-    failure: Any = None,
-) -> None:
-    """The end of a run for a person; `final_output` is (step, text) of the last step;
-    `failure` (see `words.failure_of`) is what made a failed job fail."""
-    from agentctl.ui.words import failure_hint, failure_lines
-
-    job = outcome.job_id
-    out = stream or sys.stdout
-    if outcome.state == "succeeded":
-        if final_output is not None:
-            step, text = final_output
-            lines = text.rstrip("\n").splitlines()
-            print(f"output of step {step}:", file=out)
-            for line in lines[:FINAL_OUTPUT_LINES]:
-                print(f"  {make_visible(line)}", file=out)
-            if len(lines) > FINAL_OUTPUT_LINES:
-                print(
-                    f"  ... {len(lines) - FINAL_OUTPUT_LINES} more lines: agentctl log {job}",
-                    file=out,
-                )
-        print(f"job {job} succeeded", file=out)
-    elif outcome.state == "failed":
-        error = outcome.error or {}
-        print(f"job {job} failed: {make_visible(error.get('message', ''))}", file=out)
-        for line in failure_lines(failure):
-            print(f"  {make_visible(line)}", file=out)
-        print(f"hint: {failure_hint(job, error.get('type'))}", file=sys.stderr)
-    elif outcome.state == "awaiting_approval":
-        print(f"job {job} is waiting for approval:", file=out)
-        for request in outcome.pending:
-            print(f"  {request['request']}: {make_visible(request['reason'])}", file=out)
-            if request.get("tool"):
-                args = json.dumps(request.get("args", {}), ensure_ascii=False)
-                print(f"    {request['tool']} {make_visible(args)}", file=out)
-            print(f"  approve: agentctl approve {job} {request['request']}", file=out)
-            print(f"  deny:    agentctl deny {job} {request['request']}", file=out)
-        print(f"  then:    agentctl resume {job}", file=out)
-    elif outcome.state == "cancelled":
-        print(f"job {job} cancelled", file=out)
-    elif outcome.state == "interrupted":
-        print(f"job {job} interrupted; continue it with `agentctl resume {job}`", file=out)
 
 
 # -- what the prompt shows -----------------------------------------------------------------
