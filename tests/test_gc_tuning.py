@@ -46,7 +46,7 @@ def test_litellm_loaded_ends_start_up():
     got = _python(
         "import gc, json\n"
         "from agentctl import gc_tuning\n"
-        "from agentctl.models.calls import _load_litellm\n"
+        "from agentctl.models.loader import _load_litellm\n"
         "before = gc.get_threshold(); gc_tuning.loading()\n"
         "_load_litellm()\n"
         "print(json.dumps({'same': gc.get_threshold() == before, 'frozen': gc.get_freeze_count()}))\n"

@@ -13,15 +13,9 @@ import pytest
 from fakeserver import ScriptedOpenAIServer
 
 from agentctl.errors import UsageError
-from agentctl.models.calls import (
-    ModelError,
-    ModelReply,
-    Prices,
-    PromptSize,
-    _litellm,
-    build_model_client,
-    estimate_call_cost,
-)
+from agentctl.models.calls import ModelError, ModelReply, build_model_client
+from agentctl.models.loader import load_litellm as _litellm
+from agentctl.models.prices import Prices, PromptSize, estimate_call_cost
 from agentctl.models.roles import check_models_configured, resolve_roles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,10 +78,10 @@ def client_for(*servers_roles, record=None, **kw):
 
 def test_import_does_not_load_litellm_until_prefetch():
     code = (
-        "import sys, agentctl.models.calls as m, agentctl.models.cassette\n"
+        "import sys, agentctl.models.calls, agentctl.models.loader as m\n"
         "print('litellm' in sys.modules)\n"
         "m.start_prefetch(); t = m._prefetch_thread; m.start_prefetch(); assert m._prefetch_thread is t\n"
-        "m._litellm(); print('litellm' in sys.modules)"
+        "m.load_litellm(); print('litellm' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.split() == ["False", "True"], out.stderr
@@ -180,7 +174,7 @@ def test_local_server_role_without_key_env_never_gets_the_ambient_key(server, mo
 
 
 def test_missing_credentials_is_an_auth_failure():
-    from agentctl.models.calls import _classify
+    from agentctl.models.router import classify_failure as _classify
 
     exc = RuntimeError("OpenAIException - Missing credentials. Please pass an `api_key`")
     exc.status_code = 500

@@ -34,7 +34,7 @@ def prepare_job(
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id."""
     from agentctl.engine.steps import model_roles
-    from agentctl.models.calls import start_prefetch
+    from agentctl.models.loader import start_prefetch
     from agentctl.models.roles import check_models_configured
     from agentctl.recipe.schema import load_recipe, parse_params
 

@@ -1,12 +1,66 @@
-"""A model's reply as the engine keeps it: one OpenAI-format assistant message, from
-litellm's reply object or from the deltas of a stream. No litellm import: these read what it
-returns by attribute or key."""
+"""A model's reply as the engine keeps it (ModelReply: one OpenAI-format assistant message,
+from litellm's reply object or from the deltas of a stream, with its usage and cost), and the
+error a call that failed for good raises. No litellm import: these read what it returns by
+attribute or key."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from agentctl.errors import AgentctlError
+from agentctl.models.roles import DEFAULT_ROLE
+
+
+@dataclass
+class ModelReply:
+    message: (
+        dict  # {"role": "assistant", "content": str|None, "tool_calls": [...]} (no key if none)
+    )
+    model: str  # the litellm model string that answered
+    role: str  # the role asked
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    attempts: list[dict] = field(default_factory=list)  # failed tries: {"model", "error", "reason"}
+
+    def to_dict(self) -> dict:
+        # By hand: dataclasses.asdict deep-copies every value, a quarter of a step's budget.
+        return {
+            "message": self.message,
+            "model": self.model,
+            "role": self.role,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "attempts": list(self.attempts),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelReply:
+        return cls(
+            message=copy.deepcopy(dict(d["message"])),
+            model=str(d.get("model", "")),
+            role=str(d.get("role", DEFAULT_ROLE)),
+            input_tokens=int(d.get("input_tokens") or 0),
+            output_tokens=int(d.get("output_tokens") or 0),
+            cost_usd=float(d.get("cost_usd") or 0.0),
+            latency_ms=float(d.get("latency_ms") or 0.0),
+            attempts=copy.deepcopy(list(d.get("attempts") or [])),
+        )
+
+
+class ModelError(AgentctlError):
+    """A model call failed for good (exit 1). `attempts` lists every failed try."""
+
+    def __init__(self, message: str, hint: str = "", attempts: list[dict] | None = None):
+        super().__init__(message, hint)
+        self.attempts = attempts or []
 
 
 def normalise_message(msg: Any, call_index: int) -> dict:
