@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentctl.schema_docs import describe_properties
+
 KINDS = ("recipe", "policy")
 SCHEMA_FILES = {"recipe": "recipe.json", "policy": "policy.json"}
 _DURATION = {
@@ -38,6 +40,12 @@ def build_schema(kind: str) -> dict[str, Any]:
         # `instructions:` alone is a one-agent recipe: steps or instructions, not both needed.
         schema["required"] = [name for name in schema["required"] if name != "steps"]
         schema["anyOf"] = [{"required": ["steps"]}, {"required": ["instructions"]}]
+        # ... whose tool list may be written `tools: [read_file, ...]` (custom tools are a map)
+        custom = schema["properties"]["tools"]
+        schema["properties"]["tools"] = {
+            "anyOf": [custom, {"type": "array", "items": {"type": "string"}}],
+            **{k: custom.pop(k) for k in ("default", "title") if k in custom},
+        }
         title = "agentctl recipe (version 1)"
     elif kind == "policy":
         from agentctl.policy.rules import Policy
@@ -50,6 +58,7 @@ def build_schema(kind: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown schema kind {kind!r}")
     _write_out_units(schema)
+    describe_properties(schema, "Recipe" if kind == "recipe" else "Policy")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,

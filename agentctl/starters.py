@@ -50,11 +50,21 @@ def schema_path(kind: str) -> Path:
     return SHIPPED / "schema" / f"{kind}.json"
 
 
+def schema_copy_name(kind: str) -> str:
+    """The schema's file name beside what `init` writes (a path that survives a commit)."""
+    return f"{kind}.schema.json"
+
+
 def _with_schema_header(text: str, kind: str) -> str:
-    """Point the editor's schema line at the installed schema (the shipped relative path only
-    holds inside the package)."""
-    line = f"# yaml-language-server: $schema={schema_path(kind).as_uri()}"
+    """Point the editor's schema line at the copy written beside the file: relative, so it
+    holds on every machine that checks the folder out (an installed package's path would
+    not)."""
+    line = f"# yaml-language-server: $schema={schema_copy_name(kind)}"
     return _SCHEMA_HEADER.sub(line, text, count=1)
+
+
+def _schema_files(kinds: list[str]) -> list[tuple[Path, str, str | None]]:
+    return [(schema_path(kind), schema_copy_name(kind), None) for kind in kinds]
 
 
 def _plan_example(example: Example) -> list[tuple[Path, str, str | None]]:
@@ -64,6 +74,7 @@ def _plan_example(example: Example) -> list[tuple[Path, str, str | None]]:
         (recipes / example.recipe, example.recipe, "recipe"),
         (recipes / example.session, example.session, None),
     ]
+    plan += _schema_files(["recipe"])
     base = recipes / example.files
     for source in sorted(base.rglob("*")):
         if source.is_file() and "__pycache__" not in source.parts:
@@ -75,6 +86,7 @@ def _plan_starter() -> list[tuple[Path, str, str | None]]:
     return [
         (SHIPPED / "starter" / "recipe.yaml", "recipe.yaml", "recipe"),
         (SHIPPED / "starter" / "policy.yaml", "policy.yaml", "policy"),
+        *_schema_files(["recipe", "policy"]),
     ]
 
 

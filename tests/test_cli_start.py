@@ -51,8 +51,8 @@ def test_init_example_runs_with_no_key_from_the_folder_it_wrote(name, tmp_path, 
     example = EXAMPLES[name]
     assert example.command() in written.stdout
     header = (tmp_path / example.recipe).read_text().splitlines()[0]
-    schema_file = header.split("$schema=file://", 1)[1]
-    assert Path(schema_file).is_file()
+    assert header == "# yaml-language-server: $schema=recipe.schema.json"
+    assert (tmp_path / "recipe.schema.json").read_text() == invoke("schema", "recipe").stdout
     args = example.command().split()[1:]
     ran = invoke(*args)
     assert ran.exit_code == 0, ran.stdout + ran.stderr
@@ -114,6 +114,66 @@ def test_the_schema_rejects_what_the_loader_rejects():
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+def test_init_points_the_schema_line_at_a_copy_beside_the_files(tmp_path, monkeypatch):
+    """A path into the installing machine's site-packages breaks on the next machine that
+    checks the folder out; a relative one to a file written beside it does not."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("init").exit_code == 0
+    for kind in ("recipe", "policy"):
+        first = (tmp_path / f"{kind}.yaml").read_text().splitlines()[0]
+        assert first == f"# yaml-language-server: $schema={kind}.schema.json"
+        copy = json.loads((tmp_path / f"{kind}.schema.json").read_text())
+        assert copy == json.loads(invoke("schema", kind).stdout)
+    assert "site-packages" not in (tmp_path / "recipe.yaml").read_text()
+
+
+def _properties(schema: dict) -> list[tuple[str, dict]]:
+    """(where, spec) for every property of the root and of every $defs model."""
+    out = [(f"root.{n}", spec) for n, spec in schema["properties"].items()]
+    for model, node in schema.get("$defs", {}).items():
+        out += [(f"{model}.{n}", spec) for n, spec in node.get("properties", {}).items()]
+    return out
+
+
+@pytest.mark.parametrize("kind", ["recipe", "policy"])
+def test_every_schema_property_is_described_for_editors(kind):
+    from agentctl.schemas import build_schema
+
+    properties = _properties(build_schema(kind))
+    assert len(properties) > 30
+    undescribed = [where for where, spec in properties if not spec.get("description")]
+    assert undescribed == [], "add them to agentctl/schema_docs.py"
+    examples = [where for where, spec in properties if spec.get("examples")]
+    assert len(examples) >= 5
+
+
+def test_schema_examples_are_valid_values():
+    """An example an editor offers must pass the schema it is shown in."""
+    import jsonschema
+
+    from agentctl.schemas import build_schema
+
+    for kind in ("recipe", "policy"):
+        schema = build_schema(kind)
+        for where, spec in _properties(schema):
+            for example in spec.get("examples", []):
+                sub = {**spec, "$defs": schema.get("$defs", {})}
+                sub.pop("examples")
+                try:
+                    jsonschema.validate(example, sub)
+                except jsonschema.ValidationError as error:
+                    raise AssertionError(f"{kind} {where}: {example!r}") from error
+
+
+def test_one_agent_tool_list_passes_the_schema():
+    import jsonschema
+
+    from agentctl.schemas import build_schema
+
+    one = {"version": 1, "name": "x", "instructions": "Do it.", "tools": ["read_file"]}
+    jsonschema.validate(one, build_schema("recipe"))
 
 
 def test_unknown_schema_kind():
