@@ -213,4 +213,77 @@ def analyse_git(args: tuple[str, ...]) -> Analysis:
     return flags, inners
 
 
-__all__ = ["GIT_SAFE_SUBCOMMANDS", "analyse_git"]
+# Subcommands that print what a `REV:PATH` object (or a `-L…:PATH` range) holds.
+_GIT_OBJECT_READERS = frozenset(
+    {
+        "archive",
+        "blame",
+        "cat-file",
+        "diff",
+        "diff-tree",
+        "difftool",
+        "format-patch",
+        "grep",
+        "log",
+        "ls-tree",
+        "shortlog",
+        "show",
+        "whatchanged",
+    }
+)
+# Options whose separate value is a pattern or text, never an object name.
+_GIT_TEXT_OPTS = frozenset({"-e", "-f", "--grep", "--author", "--committer", "-S", "-G"})
+_STAGE = re.compile(r"^:[0-3]:")
+
+
+def _git_subcommand(args: tuple[str, ...]) -> int:
+    """The index of git's subcommand in `args` (len(args) when there is none)."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word in ("-c", *GIT_GLOBAL_VALUE_OPTS) or (
+            word.startswith("--config-env") and "=" not in word
+        ):
+            i += 2
+        elif word.startswith("-"):
+            i += 1
+        else:
+            return i
+    return i
+
+
+def git_object_paths(args: tuple[str, ...]) -> list[str]:
+    """The paths in the repository a git command reads through its object names: `HEAD:.env`,
+    `:0:.env`, `main~2:config/.env.prod`, `-L1,3:.env`. Each is a read of that path (relative
+    to the top of the repository) as much as `cat PATH` is; pathspecs after `--` are ordinary
+    words already."""
+    at = _git_subcommand(args)
+    if at >= len(args) or args[at] not in _GIT_OBJECT_READERS:
+        return []
+    rest = args[at + 1 :]
+    found: list[str] = []
+    skip = False
+    for j, word in enumerate(rest):
+        if skip:
+            skip = False
+            continue
+        if word == "--":
+            break
+        if word.startswith("-L"):
+            value = word[2:] or (rest[j + 1] if j + 1 < len(rest) else "")
+            skip = not word[2:]
+            if ":" in value:
+                found.append(value.rsplit(":", 1)[1])
+            continue
+        if word in _GIT_TEXT_OPTS:
+            skip = True
+            continue
+        if word.startswith("-") or ":" not in word or "://" in word:
+            continue
+        path = word[3:] if _STAGE.match(word) else word.split(":", 1)[1]
+        if path:
+            found.append(path)
+    return found
+
+
+__all__ = ["GIT_SAFE_SUBCOMMANDS", "analyse_git", "git_object_paths"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agentctl.policy.git_code import git_object_paths
 from agentctl.policy.globs import glob_regex
 from agentctl.policy.inner import HOLE
 from agentctl.policy.patterns import globs_intersect
@@ -207,6 +208,8 @@ def command_paths(
         paths.append(resolve_path(program, root))  # ./script, ../bin/tool, ~/bin/tool
     for arg in command.args:
         paths += _word_paths(arg, root, sensitive)
+    if command.name == "git":  # `git show HEAD:.env` reads .env as much as `cat .env` does
+        paths += [resolve_path(p, root) for p in git_object_paths(command.args) if HOLE not in p]
     if command.name in ("cd", "pushd") and not [a for a in command.args if not a.startswith("-")]:
         paths.append(resolve_path("~", root))  # a bare `cd` goes home
     return paths
