@@ -15,6 +15,7 @@ from agentctl.cli.options import (
     DebugOption,
     JobArgument,
     JsonOption,
+    complete_states,
     open_store,
 )
 from agentctl.errors import UsageError, suggest
@@ -26,21 +27,26 @@ def jobs(
         list[str] | None,
         typer.Option(
             help="Only jobs in this state: queued, running, awaiting_approval, succeeded, failed,"
-            " cancelled, interrupted; repeat for more (or separate with commas)."
+            " cancelled, interrupted; repeat for more (or separate with commas).",
+            metavar="STATE",
+            autocompletion=complete_states,
         ),
     ] = None,
     recipe: Annotated[
-        str | None, typer.Option("--recipe", help="Only jobs of the recipe with this name.")
+        str | None,
+        typer.Option("--recipe", help="Only jobs of the recipe with this name.", metavar="NAME"),
     ] = None,
     since: Annotated[
         str | None,
         typer.Option(
             "--since",
             help="Only jobs created since then: an age (30m, 12h, 7d) or a date (2026-01-31).",
+            metavar="AGE|DATE",
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="At most this many jobs.")
+        int | None,
+        typer.Option("--limit", "-n", min=1, help="At most this many jobs.", metavar="N"),
     ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
@@ -215,7 +221,10 @@ def cancel(
 @app.command()
 def prune(
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age of the last change, e.g. 30d, 12h, 90m.")
+        str,
+        typer.Option(
+            "--older-than", help="Age of the last change, e.g. 30d, 12h, 90m.", metavar="AGE"
+        ),
     ] = "30d",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
     dry_run: Annotated[

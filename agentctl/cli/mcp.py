@@ -21,14 +21,22 @@ app.add_typer(mcp_app, name="mcp")
 
 @mcp_app.command()
 def tools(
-    recipe: Annotated[Path, typer.Argument(help="The recipe whose mcp: servers to start.")],
+    recipe: Annotated[
+        Path, typer.Argument(help="The recipe whose mcp: servers to start.", metavar="RECIPE")
+    ],
     policies: Annotated[
         list[str] | None,
-        typer.Option("--policy", help="A policy on top of the recipe's (repeatable)."),
+        typer.Option(
+            "--policy", help="A policy on top of the recipe's (repeatable).", metavar="FILE"
+        ),
     ] = None,
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", help="Where stdio servers run (default: the current folder)."),
+        typer.Option(
+            "--workspace",
+            help="Where stdio servers run (default: the current folder).",
+            metavar="DIR",
+        ),
     ] = None,
     json_output: JsonOption = False,
     db: DbOption = None,

@@ -20,16 +20,52 @@ GLOBAL = GlobalOptions()
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="The job database (else $AGENTCTL_DB, else the user data dir)."),
+    typer.Option(
+        "--db",
+        help="The job database: a file, or postgresql://... (else $AGENTCTL_DB, else the user"
+        " data dir).",
+        metavar="PATH|URL",
+    ),
 ]
+# For commands that never open the database (schema, completion, init): still accepted, as
+# on every command, but not offered in their --help, where it would promise an effect.
+UnusedDbOption = Annotated[str | None, typer.Option("--db", hidden=True)]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 JobArgument = Annotated[
     str,
     typer.Argument(
-        help="A job id, a unique prefix of one, or `last` (the newest job).", metavar="JOB"
+        help="A job id, a unique prefix of one, or `last` (the newest job).",
+        metavar="JOB",
+        autocompletion=lambda incomplete: complete_job_ids(incomplete),
     ),
 ]
+
+
+def complete_job_ids(incomplete: str) -> list[tuple[str, str]]:
+    """Job ids for a shell's TAB (`agentctl status <TAB>`), newest first, each with its
+    recipe and state as the help text; nothing (never an error) when the store cannot open."""
+    try:
+        store = open_store(None, create=False)
+    except Exception:
+        return []
+    try:
+        jobs = store.list_jobs()
+    except Exception:
+        return []
+    finally:
+        store.close()
+    found = [("last", "the newest job")] if "last".startswith(incomplete) else []
+    for job in jobs[:200]:
+        if str(job["id"]).startswith(incomplete):
+            found.append((str(job["id"]), f"{job['recipe']} ({job['state']})"))
+    return found
+
+
+def complete_states(incomplete: str) -> list[str]:
+    from agentctl.events import JobState
+
+    return [str(s) for s in JobState if str(s).startswith(incomplete)]
 
 
 def open_store(db: str | None, *, create: bool = True):

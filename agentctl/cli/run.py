@@ -25,14 +25,24 @@ from agentctl.cli.options import (
 
 @app.command()
 def run(
-    recipe: Annotated[Path, typer.Argument(help="The recipe file (YAML).", metavar="RECIPE")],
+    recipe: Annotated[
+        Path,
+        typer.Argument(help="The recipe file (YAML); `-` reads it from stdin.", metavar="RECIPE"),
+    ],
     param: Annotated[
         list[str] | None,
-        typer.Option("-p", "--param", help="A recipe param as KEY=VALUE; repeat for more."),
+        typer.Option(
+            "-p",
+            "--param",
+            help="A recipe param as KEY=VALUE; repeat for more.",
+            metavar="KEY=VALUE",
+        ),
     ] = None,
     workspace: Annotated[
         str | None,
-        typer.Option(help="The folder the agent works in (default: the current folder)."),
+        typer.Option(
+            help="The folder the agent works in (default: the current folder).", metavar="DIR"
+        ),
     ] = None,
     force_workspace: Annotated[
         bool,
@@ -52,7 +62,11 @@ def run(
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="MODEL for the default role, or ROLE=MODEL; repeat for more."),
+        typer.Option(
+            "--model",
+            help="MODEL for the default role, or ROLE=MODEL; repeat for more.",
+            metavar="[ROLE=]MODEL",
+        ),
     ] = None,
     record: Annotated[
         str | None,
@@ -87,7 +101,8 @@ def run(
         typer.Option(
             "--quiet",
             "-q",
-            help="Print only the final output (the last step's) on stdout; no progress lines.",
+            help="Print only the final output (the last step's) on stdout; no progress lines."
+            " With --detach or --queue: print only the job id.",
         ),
     ] = False,
     queue: Annotated[
@@ -118,6 +133,7 @@ def run(
     job_id = prepare_job(
         store,
         str(recipe),
+        recipe_text=_read_stdin_recipe() if str(recipe) == "-" else None,
         param_pairs=param or [],
         workspace=workspace,
         model_overrides=model or [],
@@ -129,10 +145,10 @@ def run(
         queue=_queue_name(queue, detach=detach),
     )
     if queue is not None:
-        _queued(store, job_id, json_out=json_out)
+        _queued(store, job_id, json_out=json_out, quiet=quiet)
         return
     if detach:
-        _detach(store, job_id, json_out=json_out)
+        _detach(store, job_id, json_out=json_out, quiet=quiet)
         return
     _follow(
         store, job_id, json_out=json_out, interactive=is_interactive(non_interactive), quiet=quiet
@@ -200,9 +216,27 @@ def _queue_name(queue: str | None, *, detach: bool) -> str | None:
     return queue.strip()
 
 
-def _queued(store, job_id: str, *, json_out: bool) -> None:
+def _read_stdin_recipe() -> str:
+    """`agentctl run -`: the recipe is what stdin holds (a pipe or a here-document)."""
+    from agentctl.errors import UsageError
+
+    if sys.stdin.isatty():
+        raise UsageError(
+            "`run -` reads the recipe from stdin, and stdin is a terminal",
+            "pipe a recipe in: `cat recipe.yaml | agentctl run -`, or pass a file",
+        )
+    text = sys.stdin.read()
+    if not text.strip():
+        raise UsageError("`run -` read no recipe from stdin (it was empty)", "pipe a recipe in")
+    return text
+
+
+def _queued(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
     from agentctl.engine.jobs import describe_job
 
+    if quiet and not json_out:
+        print(job_id)  # `JOB=$(agentctl run R --queue -q)`
+        return
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
         return
@@ -211,11 +245,14 @@ def _queued(store, job_id: str, *, json_out: bool) -> None:
     print(f"follow it: agentctl watch {job_id}   stop it: agentctl cancel {job_id}")
 
 
-def _detach(store, job_id: str, *, json_out: bool) -> None:
+def _detach(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import detach_job
 
     pid, log_path = detach_job(store, job_id)
+    if quiet and not json_out:
+        print(job_id)  # `JOB=$(agentctl run R --detach -q)`
+        return
     if json_out:
         print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
         return

@@ -9,8 +9,14 @@ from typing import Annotated
 import typer
 
 from agentctl.cli import app
-from agentctl.cli.options import DbOption, DebugOption
+from agentctl.cli.options import DebugOption, UnusedDbOption
 from agentctl.errors import UsageError
+
+
+def complete_examples(incomplete: str) -> list[tuple[str, str]]:
+    from agentctl.starters import EXAMPLES
+
+    return [(n, e.about) for n, e in EXAMPLES.items() if n.startswith(incomplete)]
 
 
 @app.command()
@@ -22,13 +28,14 @@ def init(
             help="Write this shipped example instead (recipe, scripted session, its files):"
             " triage or fix-failing-test.",
             metavar="NAME",
+            autocompletion=complete_examples,
         ),
     ] = None,
     list_examples: Annotated[
         bool, typer.Option("--list", help="List the shipped examples and exit.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
-    db: DbOption = None,
+    db: UnusedDbOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Write a commented recipe.yaml and policy.yaml to start from, in the current folder.
@@ -55,8 +62,17 @@ def init(
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Argument(help="recipe or policy.", metavar="recipe|policy")],
-    db: DbOption = None,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="recipe or policy.",
+            metavar="recipe|policy",
+            autocompletion=lambda incomplete: [
+                k for k in ("recipe", "policy") if k.startswith(incomplete)
+            ],
+        ),
+    ],
+    db: UnusedDbOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Print the JSON Schema of recipes or policies (for editors and other tools).
@@ -73,8 +89,17 @@ def schema(
 
 @app.command()
 def completion(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", metavar="bash|zsh|fish")],
-    db: DbOption = None,
+    shell: Annotated[
+        str,
+        typer.Argument(
+            help="bash, zsh or fish.",
+            metavar="bash|zsh|fish",
+            autocompletion=lambda incomplete: [
+                s for s in ("bash", "zsh", "fish") if s.startswith(incomplete)
+            ],
+        ),
+    ],
+    db: UnusedDbOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Print the shell completion script for bash, zsh or fish.

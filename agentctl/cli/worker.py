@@ -24,7 +24,7 @@ def worker(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="How many jobs to run at once.")
+        int, typer.Option("--concurrency", min=1, help="How many jobs to run at once.", metavar="N")
     ] = 1,
     once: Annotated[
         bool, typer.Option("--once", help="Exit when there is nothing left to claim.")
@@ -34,6 +34,7 @@ def worker(
         typer.Option(
             "--lease",
             min=1.0,
+            metavar="SECONDS",
             help="Seconds a job's lease lasts without a heartbeat: how soon another worker"
             " takes over a job whose worker died.",
         ),

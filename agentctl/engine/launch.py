@@ -21,6 +21,7 @@ def prepare_job(
     store: Store,
     recipe_file: str,
     *,
+    recipe_text: str | None = None,
     param_pairs: Sequence[str],
     workspace: str | None,
     model_overrides: Sequence[str],
@@ -32,14 +33,19 @@ def prepare_job(
     force_record: bool = False,
     queue: str | None = None,
 ) -> str:
-    """Validate the recipe, params, workspace and models; create the job; return its id."""
+    """Validate the recipe, params, workspace and models; create the job; return its id.
+    `recipe_text` is the recipe itself when it came from stdin (`run -`); its `policy:` is then
+    relative to the current folder."""
     from agentctl.engine.steps import model_roles
     from agentctl.models.loader import start_prefetch
     from agentctl.models.roles import check_models_configured
-    from agentctl.recipe.schema import load_recipe, parse_params
+    from agentctl.recipe.schema import load_recipe, load_recipe_text, parse_params
 
     env = os.environ if env is None else env
-    loaded = load_recipe(recipe_file)
+    if recipe_text is not None:
+        loaded = load_recipe_text(recipe_text, "<stdin>", Path.cwd())
+    else:
+        loaded = load_recipe(recipe_file)
     params = parse_params(loaded.recipe, list(param_pairs))
     folder = Path(workspace or ".").expanduser()
     if not folder.is_dir():
