@@ -150,8 +150,13 @@ def log(
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """The job's audit history, event by event."""
+    """The job's audit history, event by event.
+
+    With --follow, it ends when the job stops, with the job's exit code (as `watch`): 0
+    succeeded, 1 failed, 3 waiting for approval, 4 cancelled, 130 interrupted.
+    """
     from agentctl.engine.jobs import effective_state
+    from agentctl.events import EXIT_CODES
     from agentctl.times import iso_time
     from agentctl.ui.plain import format_event_line, output_tail
 
@@ -181,10 +186,14 @@ def log(
                     for tail in output_tail(event.type, event.data):
                         print(f"      {tail}")
         sys.stdout.flush()
-        if not follow or effective_state(store.get_job(job_id)) not in FOLLOWED_STATES:
-            if follow and store.read_events(job_id, after_seq=seq, limit=1):
-                continue
+        if not follow:
             return
+        state = effective_state(store.get_job(job_id))
+        if state not in FOLLOWED_STATES:
+            if store.read_events(job_id, after_seq=seq, limit=1):
+                continue
+            # As `watch`: a pipeline gates on how the job ended (1 failed, 3 parked...).
+            raise typer.Exit(EXIT_CODES.get(state, 0))
         # Woken by the next append (LISTEN/NOTIFY on PostgreSQL); the timeout re-checks the
         # lease, since a runner that died appends nothing.
         store.wait_for_events(job_id, seq, timeout=FOLLOW_RECHECK_SECONDS)

@@ -332,6 +332,8 @@ def _follow(
     try:
         if json_out:
             print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+            if outcome.state == "awaiting_approval":  # how to go on, for the person reading
+                show_outcome(outcome, stream=sys.stderr)
         elif quiet:
             _print_quiet(store, outcome)
         else:

@@ -27,7 +27,12 @@ def worker(
         int, typer.Option("--concurrency", min=1, help="How many jobs to run at once.", metavar="N")
     ] = 1,
     once: Annotated[
-        bool, typer.Option("--once", help="Exit when there is nothing left to claim.")
+        bool,
+        typer.Option(
+            "--once",
+            help="Exit when there is nothing left to claim: 1 if a job it ran failed, else 3"
+            " if one waits for an approval, else 0.",
+        ),
     ] = False,
     lease: Annotated[
         float,
@@ -47,6 +52,8 @@ def worker(
     Also continues, from the same queues, jobs whose approvals were all answered, jobs left interrupted, and jobs whose runner died (once their lease expired). A job whose workspace is missing on this machine is left for another worker (`agentctl status JOB` says so).
 
     SIGTERM or Ctrl-C: stop claiming, let running jobs stop at their next safe point (they stay resumable, for any worker), exit 0.
+
+    With --once, the exit code tells how the jobs it ran ended: 1 if any failed, else 3 if any waits for an approval, else 0.
     """
     from agentctl.engine.worker import WorkerOptions, worker_for_store
 
@@ -71,6 +78,8 @@ def worker(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     note(f"{pool.name}: ran {len(report.ran)} job(s), left {len(report.left)}; stopped")
+    if once:  # a pipeline gates on it: 1 a job failed, 3 one waits for an approval
+        raise typer.Exit(report.exit_code())
 
 
 @app.command("worker-run", hidden=True)

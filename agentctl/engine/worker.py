@@ -53,6 +53,14 @@ class WorkerOptions:
 class WorkerReport:
     ran: dict[str, int] = field(default_factory=dict)  # job id -> the child's exit code
     left: dict[str, str] = field(default_factory=dict)  # job id -> why this worker left it
+    states: dict[str, str] = field(default_factory=dict)  # job id -> its state when it ended
+
+    def exit_code(self) -> int:
+        """What `worker --once` exits with: 1 if a job it ran failed (or its runner did),
+        else 3 if one is waiting for an approval, else 0."""
+        if any(s == "failed" for s in self.states.values()) or 1 in self.ran.values():
+            return 1
+        return 3 if "awaiting_approval" in self.states.values() else 0
 
 
 def run_claimed_argv(claim: Claim, lease_ttl: float) -> list[str]:
@@ -160,6 +168,7 @@ class Worker:
             del self.children[job_id]
             self.report.ran[job_id] = code
             state = self.store.get_job(job_id)["state"]
+            self.report.states[job_id] = state
             self.on_note(f"{job_id}: {state} (exit {code})")
             if state in ("interrupted", "running") and not self.stopping.is_set():
                 # It stopped by itself without finishing (a bug, a lost database): another
