@@ -62,6 +62,7 @@ class EventType(StrEnum):
     STEP_FINISHED = "step_finished"
     POLICY_ADDED = "policy_added"
     POLICY_APPLIED = "policy_applied"
+    LIMITS_CHANGED = "limits_changed"
     MODEL_RESPONSE = "model_response"
     ACTION_STARTED = "action_started"
     ACTION_FINISHED = "action_finished"
@@ -301,6 +302,12 @@ def _warning(where: str, data: dict[str, Any]) -> str:
     return f"warning: {one_line(data.get('message', ''), 200)}"
 
 
+def _limits_changed(where: str, data: dict[str, Any]) -> str:
+    limits = data.get("limits") or {}
+    said = ", ".join(f"{k}={v}" for k, v in limits.items()) or "none"
+    return f"limits changed for the rest of the job: {said}"
+
+
 def _job_succeeded(where: str, data: dict[str, Any]) -> str:
     return "job succeeded"
 
@@ -325,6 +332,7 @@ FORMATTERS: Mapping[str, Formatter] = {
     EventType.STEP_FINISHED: _step_finished,
     EventType.POLICY_ADDED: _policy_added,
     EventType.POLICY_APPLIED: _policy_applied,
+    EventType.LIMITS_CHANGED: _limits_changed,
     EventType.MODEL_RESPONSE: _model_response,
     EventType.ACTION_STARTED: _action_started,
     EventType.ACTION_FINISHED: _action_finished,

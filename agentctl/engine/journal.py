@@ -56,7 +56,7 @@ class ReplayIndex:
                 index.steps[event.step or ""] = data
             elif kind == EventType.APPROVAL_REQUESTED:
                 index.requests[data["key"]] = data
-            elif kind == "limits_changed":
+            elif kind == EventType.LIMITS_CHANGED:
                 index.limits.update(data.get("limits") or {})
             elif kind == "mcp_tools_pinned":
                 index.pins[data["server"]] = data["tools"]
@@ -90,7 +90,7 @@ class Journal:
 
     def add(
         self,
-        type_: str,
+        type_: EventType,
         step: str | None = None,
         data: dict[str, Any] | None = None,
         *,

@@ -23,6 +23,7 @@ from typing import Any
 from agentctl.engine.approvals import Gate
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.stops import StepFailed
+from agentctl.events import EventType
 from agentctl.tools.mcp_tools import (
     ListedTool,
     McpTool,
@@ -32,7 +33,7 @@ from agentctl.tools.mcp_tools import (
     selects,
 )
 
-PIN_EVENT = "mcp_tools_pinned"
+PIN_EVENT = EventType.MCP_TOOLS_PINNED
 
 
 def servers_needed(recipe: Any, steps: list[Any]) -> dict[str, list[str]]:
@@ -97,7 +98,7 @@ class McpRun:
             patterns = selected[server]
             plan = self.hub.plans[server]
             self.journal.add(
-                "mcp_server_started",
+                EventType.MCP_SERVER_STARTED,
                 None,
                 {
                     "server": server,

@@ -229,7 +229,7 @@ class _Run:
             )
         if self.deps.limits:
             limits = dict(self.deps.limits)
-            self.journal.add("limits_changed", None, {"limits": limits})
+            self.journal.add(EventType.LIMITS_CHANGED, None, {"limits": limits})
             self.index.limits.update(limits)
         self.journal.commit()
         self._apply_limit_changes()
@@ -503,7 +503,7 @@ class _Run:
         self.journal.commit()
 
     def _set_step_state(
-        self, step_id: str, state: str, *, event: str, data: dict[str, Any]
+        self, step_id: str, state: str, *, event: EventType, data: dict[str, Any]
     ) -> None:
         for view in self.steps_view:
             if view["id"] == step_id:
