@@ -14,6 +14,8 @@ pick one and print `PORT N` on stdout) and refuses (401) requests whose Authoriz
   `size` bytes of text; `shout(size)`: writes `size` bytes to stderr; `picture()`: an image and a binary resource;
 - `getenv(name)`: a variable of its environment ("<unset>" when absent);
 - `write_outside(path)`: tries to write a file at an absolute path (the sandbox must refuse);
+- `put(word, text)`: writes a file in its working directory, named by a code word
+  (`dotenvrc` is `.envrc`, `cfg` is `config/app.ini`), so no policy can predict the path;
 - `connect(port)`: opens a TCP connection to 127.0.0.1:port (the sandbox's network test);
 - `whoami()`: the process id and its parent's;
 - `read(path)`: a file's text, or why it could not be read (the sandbox's read tests);
@@ -113,6 +115,14 @@ def build(version: str) -> MCPServer:
             Path(path).write_text("escaped\n")
         except OSError as exc:
             return f"refused: {exc}"
+        return "written"
+
+    @app.tool()
+    def put(word: str, text: str) -> str:
+        """Write a file named by a code word."""
+        target = Path({"dotenvrc": ".envrc", "cfg": "config/app.ini"}.get(word, word))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
         return "written"
 
     @app.tool()

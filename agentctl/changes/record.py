@@ -39,6 +39,7 @@ class _Token:
     missing_dirs: list[str] = field(default_factory=list)
     files: dict[str, FileState] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
+    markers: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class ChangeRecorder:
@@ -101,10 +102,29 @@ class ChangeRecorder:
                     missing_dirs=self._missing_dirs(rel),
                 )
             files, dirs = self.scanner.scan(cancellable=True)
-            return _Token("tree", files=files, dirs=dirs)
+            return _Token("tree", files=files, dirs=dirs, markers=self.scanner.markers)
 
     def after(self, token: _Token) -> list[dict[str, Any]]:
         """The changes since `before`, as JSON-safe dicts (see `change_dict`)."""
+        return self.after_with_markers(token)[0]
+
+    def after_with_markers(
+        self, token: _Token
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """The changes since `before`, and each `.git` that appeared or was replaced meanwhile
+        (`{"path", "kind"}`: a walk never enters one, so its files are no changes)."""
+        changes = self._after(token)
+        if token.mode != "tree":
+            return changes, []
+        now, was = self.scanner.markers, token.markers
+        markers = [
+            {"path": rel, "kind": "created" if rel not in was else "replaced"}
+            for rel, identity in sorted(now.items())
+            if was.get(rel) != identity
+        ]
+        return changes, markers
+
+    def _after(self, token: _Token) -> list[dict[str, Any]]:
         with self._lock:
             if token.mode == "file":
                 now = self.scanner.read_one(token.rel)

@@ -25,6 +25,7 @@ from typing import Any
 
 from agentctl.changes.ignore import compile_gitignore, default_skips
 from agentctl.policy.globs import glob_pattern
+from agentctl.policy.protected import protected_reason
 
 DEFAULT_MAX_FILE_SIZE = 1_000_000
 DEFAULT_MAX_TOTAL = 256 * 1024 * 1024
@@ -107,6 +108,12 @@ def is_binary(data: bytes) -> bool:
 def is_secret_file(rel: str) -> bool:
     """A `.env*` file: its content is a secret, recorded as a hash only."""
     return rel.rsplit("/", 1)[-1].startswith(".env")
+
+
+def is_watched(rel: str, is_dir: bool) -> bool:
+    """Walked even where git ignores it: a change to a secret file (.env*) must show, as a
+    hash, and one to a protected name (.envrc, .vscode/, hook folders) must be decided."""
+    return (not is_dir and is_secret_file(rel)) or protected_reason(rel) is not None
 
 
 def storable(text: str) -> bool:
@@ -207,8 +214,7 @@ class WorkspaceScanner:
         # A .env* file is watched even when git ignores it (it usually does): a change to it
         # must show, as a hash.
         self.walk_excluded = lambda rel, is_dir: (
-            user_excluded(rel, is_dir)
-            or (skipped(rel, is_dir) and (is_dir or not is_secret_file(rel)))
+            user_excluded(rel, is_dir) or (skipped(rel, is_dir) and not is_watched(rel, is_dir))
         )
         self.gitignore = gitignore
         # A folder's own .gitignore, compiled once per version of the file: path -> (sig, test).
@@ -219,6 +225,9 @@ class WorkspaceScanner:
         self._warned_slow = self._said_scanning = False
         self._cache: dict[str, FileState] = {}
         self.kept_bytes = 0
+        # Each `.git` (folder, file or link) the last walk passed, never entered:
+        # path -> (file type, inode). One appearing or replaced is a protected write.
+        self.markers: dict[str, tuple[int, int]] = {}
 
     def read_one(self, rel: str) -> FileState | None:
         """The file or symlink at `rel` now (None if missing or of another kind)."""
@@ -251,6 +260,7 @@ class WorkspaceScanner:
         # whose file is part of walk_excluded): (prefix, path, ((folder prefix, test), ...)).
         stack: list[tuple[str, str, tuple]] = [("", str(self.root), ())]
         unlisted: list[str] = []
+        markers: dict[str, tuple[int, int]] = {}
         seen = 0
         while stack:
             prefix, path, ignores = stack.pop()
@@ -275,6 +285,9 @@ class WorkspaceScanner:
                         self._say_if_slow(seen, clock, done=False)
                     rel = prefix + entry.name
                     try:
+                        if entry.name == ALWAYS_EXCLUDED:
+                            st = entry.stat(follow_symlinks=False)
+                            markers[rel] = (stat.S_IFMT(st.st_mode), st.st_ino)
                         if entry.is_dir(follow_symlinks=False):
                             # Another file system (/proc, /sys, /dev, a mount) is not the
                             # workspace's: its files are not the job's changes.
@@ -311,6 +324,7 @@ class WorkspaceScanner:
             files.update((r, c) for r, c in cache.items() if r.startswith(kept) and r not in files)
         for rel in [r for r in cache if r not in files]:
             self._forget(rel)
+        self.markers = markers
         self._say_if_slow(len(files), clock, done=True)
         return files, dirs
 
@@ -344,7 +358,7 @@ class WorkspaceScanner:
         def excluded(rel: str, is_dir: bool) -> bool:
             if base(rel, is_dir):
                 return True
-            if not is_dir and is_secret_file(rel):
+            if is_watched(rel, is_dir):
                 return False
             return any(test(rel[len(prefix) :], is_dir) for prefix, test in ignores)
 

@@ -5,6 +5,11 @@ Every action goes through the policy first: `deny` is answered to the model as a
 One that started but has no result (its runner died) is uncertain: it runs again by itself
 only if its tool is read-only; otherwise a person must approve running it again. What an
 action changed in the workspace is recorded with its result, so it can be diffed and undone.
+
+What it changed is then held against the policies' write rules (`agentctl.policy.effects`):
+a change a policy denies undoes the whole action, which is answered as denied; one it asks
+about undoes it too and waits for a person (the action is logged as `held`), whose approval
+runs it again with those paths allowed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.limits import JobLimits, Usage
 from agentctl.engine.stops import Cancelled, LimitExceeded
 from agentctl.events import EventType
+from agentctl.policy.effects import EffectCheck
 from agentctl.policy.rules import Decision
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
 from agentctl.redact import MASK
@@ -63,6 +69,21 @@ class ActionContext:
     visible_paths: tuple[Path, ...] = ()  # shown read-only though in a hidden home
     url_checker: Callable[[str], str | None] | None = None  # the policy's say on each URL
     sessions: dict[str, Any] = field(default_factory=dict)  # this step's tool sessions
+    # The policies' say on what an action changed: (name, tool, args, changes, markers,
+    # approved paths, whether a person approved the action).
+    check_effects: Callable[..., EffectCheck] | None = None
+    written: set[str] = field(default_factory=set)  # workspace files this job wrote
+    workspace_read_only: Callable[[], bool] | None = None  # no policy allows a write
+
+
+def effects_key(key: str) -> str:
+    """The approval key of an action's held effects (beside the action's own approval)."""
+    return f"{key}/effects"
+
+
+def written_by(changes: list[dict[str, Any]]) -> set[str]:
+    """The files a change set leaves with content this job wrote (not a mode change)."""
+    return {c["path"] for c in changes if c.get("after") is not None and c["kind"] != "mode"}
 
 
 def result_from_log(data: dict[str, Any]) -> ToolResult:
@@ -81,6 +102,8 @@ class ActionRunner:
         self.index = index
         self.gate = gate
         self.ctx = ctx
+        for data in index.finished.values():  # what earlier runners of the job wrote
+            ctx.written |= written_by(data.get("changes") or [])
 
     def check_cancel(self) -> None:
         if self.ctx.cancel.is_set():
@@ -100,18 +123,50 @@ class ActionRunner:
         recorded = self.index.finished.get(key)
         if recorded is not None:
             return result_from_log(recorded)
-        read_only = tool.spec.read_only
         verdict, uncertain = self._verdict(key, name, tool, args)
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
         approval = None
-        if verdict.decision == "ask" or uncertain:
+        approved_paths: frozenset[str] = frozenset()
+        held = self.index.held.get(key)
+        if held is not None:  # its changes were undone, waiting for a person
+            answer, approval = self.gate.require(
+                step=step,
+                key=effects_key(key),
+                tool=name,
+                args=args,
+                reason=held.get("reason", ""),
+                rules=held.get("rules"),
+            )
+            if answer == "deny":
+                return self._refuse_for_person(step, key, name, args, approval, False)
+            approved_paths = frozenset(held.get("paths") or [])
+        elif verdict.decision == "ask" or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
             answer, approval = self.gate.require(
                 step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rule_objects
             )
             if answer == "deny":
                 return self._refuse_for_person(step, key, name, args, approval, uncertain)
+        return self._execute(
+            step, key, name, tool, args, verdict, approval, approved_paths, timeout, repeat
+        )
+
+    def _execute(
+        self,
+        step: str,
+        key: str,
+        name: str,
+        tool: Tool,
+        args: dict[str, Any],
+        verdict: Decision,
+        approval: dict[str, Any] | None,
+        approved_paths: frozenset[str],
+        timeout: float | None,
+        repeat: int,
+    ) -> ToolResult:
+        """Run an action the policy let through, record it, and hold its effects."""
+        read_only = tool.spec.read_only
         self.check_cancel()
         tool_timeout = self._timeout_for(timeout)
         started_data: dict[str, Any] = {
@@ -155,18 +210,33 @@ class ActionRunner:
             visible_paths=self.ctx.visible_paths,
             url_checker=self.ctx.url_checker,
             sessions=self.ctx.sessions,
+            workspace_read_only=bool(
+                self.ctx.workspace_read_only and self.ctx.workspace_read_only()
+            ),
         )
+        markers: list[dict[str, str]] = []
         try:
             result = tool.run(args, tool_ctx)
         finally:
-            changes = recorder.after(token) if recorder else []
+            changes, markers = recorder.after_with_markers(token) if recorder else ([], [])
         result.output = self.ctx.mask(result.output)
         extra: dict[str, Any] = {}
-        if changes:
-            extra["changes"] = changes
         confinement = tool_ctx.confinement
         if confinement:
             extra["confinement"] = confinement
+        check = None
+        touches = tool.spec.touches
+        # A file tool writes the one path the policy decided before it ran: nothing to hold.
+        one_path = bool(touches.path and touches.writes)
+        if self.ctx.check_effects is not None and (changes or markers) and not one_path:
+            check = self.ctx.check_effects(
+                name, tool, args, changes, markers, approved_paths, approval is not None
+            )
+        if check is not None and check.decision != "allow":
+            return self._hold(step, key, name, tool, args, result, check, changes, markers, extra)
+        if changes:
+            extra["changes"] = changes
+            self.ctx.written |= written_by(changes)
         self._finish(step, key, name, result, time.monotonic() - started, extra)
         if result.error == "cancelled" or self.ctx.cancel.is_set():
             raise Cancelled()
@@ -199,11 +269,71 @@ class ActionRunner:
         for key, name, tool, args in calls:
             if key in self.index.finished:
                 continue
+            held = self.index.held.get(key)
+            if held is not None:  # its effects wait for a person (see _hold)
+                rules = held.get("rules") or []
+                reason = held.get("reason", "")
+                out.append(AskRequest(step, effects_key(key), name, args, reason, rules))
+                continue
             verdict, uncertain = self._verdict(key, name, tool, args)
             if verdict.decision == "ask" or (uncertain and verdict.decision != "deny"):
                 reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
                 out.append(AskRequest(step, key, name, args, reason, verdict.rule_objects))
         return out
+
+    def _hold(
+        self,
+        step: str,
+        key: str,
+        name: str,
+        tool: Tool,
+        args: dict[str, Any],
+        ran: ToolResult,
+        check: EffectCheck,
+        changes: list[dict[str, Any]],
+        markers: list[dict[str, str]],
+        extra: dict[str, Any],
+    ) -> ToolResult:
+        """Undo an action whose effects a policy denies or asks about. Denied: answered as
+        such. Asked: logged as held, and a person decides; an approval runs it again."""
+        from agentctl.engine.effects import undo_action
+
+        problems = undo_action(self.ctx.workspace, changes, markers)
+        decision = check.decision
+        reason = check.reason()
+        extra.update(effects=check.to_list(), rules=check.rule_objects(), decision=decision)
+        if problems:  # left in place: the log must say what is there
+            extra.update(changes=changes, not_undone=problems)
+            self.ctx.written |= written_by(changes)
+        left = f" Could not be undone: {'; '.join(problems)}." if problems else ""
+        what = "denied by the policy" if decision == "deny" else "held for a person's approval"
+        result = ToolResult(
+            ok=False,
+            error="denied",
+            exit_code=ran.exit_code,
+            output=(
+                f"{name} ran, but what it changed is {what}, so all of it was undone: {reason}."
+                f"{left} Do not retry it; find another way or explain what you need."
+            ),
+        )
+        if decision == "deny":
+            self._finish(step, key, name, result, 0.0, extra)
+            return result
+        extra.update(held=True, reason=reason, paths=check.asked_paths)
+        self._finish(step, key, name, result, 0.0, extra)
+        answer, approval = self.gate.require(
+            step=step,
+            key=effects_key(key),
+            tool=name,
+            args=args,
+            reason=f"{name} changed what a policy asks about (undone until approved): {reason}",
+            rules=extra["rules"],
+        )
+        if answer == "deny":
+            return self._refuse_for_person(step, key, name, args, approval, False)
+        allowed = Decision("allow", [], "approved by a person")
+        paths = frozenset(check.asked_paths)
+        return self._execute(step, key, name, tool, args, allowed, approval, paths, None, 0)
 
     def _timeout_for(self, timeout: float | None) -> float:
         limits, usage = self.ctx.limits, self.ctx.usage
@@ -307,4 +437,4 @@ class ActionRunner:
         }
         self.journal.add(EventType.ACTION_FINISHED, step, data)
         self.journal.commit()
-        self.index.finished[key] = data
+        self.index.record_finished(data)

@@ -113,13 +113,14 @@ def build_action_context(
         if confined:
             tool_env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private
     decide = None
+    written: set[str] = set()  # the job's own files, filled as actions record changes
     if policy is not None:
         # Without any policy, commands keep running unconfined where no sandbox exists (with
         # the warning above); a policy that prefers a sandbox makes each of them ask.
         escalate = (
             sandbox == "preferred" and not confined and not getattr(policy, "is_default", False)
         )
-        decide = _policy_decider(policy, workspace, db_path, escalate=escalate)
+        decide = _policy_decider(policy, workspace, db_path, escalate=escalate, written=written)
     ctx = ActionContext(
         workspace=workspace,
         env=tool_env,
@@ -134,8 +135,41 @@ def build_action_context(
         network=network,
         hidden_paths=hidden_paths_for(db_path, workspace),
         visible_paths=visible_paths_for(policy),
+        written=written,
     )
+    if policy is not None and hasattr(policy, "decide_write"):
+        ctx.check_effects = _effect_checker(policy, workspace, db_path)
+        ctx.workspace_read_only = lambda: bool(policy.allows_no_writes)
     return ctx
+
+
+def _effect_checker(policy: Any, workspace: Path, db_path: Path | None):
+    from agentctl.policy.effects import check_effects, named_paths
+
+    def check(
+        name: str,
+        tool: Any,
+        args: dict[str, Any],
+        changes: Any,
+        markers: Any,
+        approved: frozenset[str],
+        person_approved: bool,
+    ):
+        if person_approved:  # what the person saw named is theirs to allow
+            touches = tool.spec.touches
+            approved |= named_paths(name, args, workspace=workspace, touches=touches)
+        return check_effects(
+            policy,
+            name,
+            changes,
+            markers,
+            workspace=workspace,
+            db_path=db_path,
+            approved=approved,
+            person_approved=person_approved,
+        )
+
+    return check
 
 
 def _recorder_for(
@@ -163,7 +197,9 @@ def _recorder_for(
     )
 
 
-def _policy_decider(policy: Any, workspace: Path, db_path: Path | None, *, escalate: bool):
+def _policy_decider(
+    policy: Any, workspace: Path, db_path: Path | None, *, escalate: bool, written: set[str]
+):
     def decide(name: str, args: dict[str, Any], tool: Any) -> Decision:
         verdict = policy.decide(
             name,
@@ -172,6 +208,7 @@ def _policy_decider(policy: Any, workspace: Path, db_path: Path | None, *, escal
             db_path=db_path,
             touches=tool.spec.touches,
             host=getattr(tool, "host", None),  # a remote MCP server's
+            written=written,
         )
         # shell, interactive, custom commands, stdio MCP servers
         starts_processes = tool.spec.touches.processes

@@ -28,6 +28,9 @@ class ReplayIndex:
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> latest request
     pins: dict[str, dict[str, Any]] = field(default_factory=dict)  # MCP server -> pinned tools
+    # Actions whose effects were undone until a person approves them: neither started nor
+    # finished, so the next runner asks for that approval and runs them again.
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_calls: int = 0
     active_seconds: float = 0.0
     limits: dict[str, float] = field(default_factory=dict)  # raised by `resume --limit`
@@ -51,7 +54,7 @@ class ReplayIndex:
                 index.started[data["key"]] = data
                 index.finished.pop(data["key"], None)
             elif kind == EventType.ACTION_FINISHED:
-                index.finished[data["key"]] = data
+                index.record_finished(data)
             elif kind == EventType.STEP_FINISHED:
                 index.steps[event.step or ""] = data
             elif kind == EventType.APPROVAL_REQUESTED:
@@ -64,6 +67,16 @@ class ReplayIndex:
         if session_start is not None and last_ts is not None:
             index.active_seconds += max(0.0, last_ts - session_start)
         return index
+
+    def record_finished(self, data: dict[str, Any]) -> None:
+        key = data["key"]
+        if data.get("held"):
+            self.held[key] = data
+            self.started.pop(key, None)
+            self.finished.pop(key, None)
+        else:
+            self.finished[key] = data
+            self.held.pop(key, None)
 
 
 class Journal:

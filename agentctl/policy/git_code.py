@@ -160,6 +160,39 @@ def _git_config_value(key: str, value: str) -> Analysis:
     return {"git-config"}, []
 
 
+# Options that make git write a file (or a folder of files) where their value says.
+_GIT_OUTPUT_OPTS = ("--output", "--output-directory")
+_GIT_SHORT_OUTPUT = frozenset({"format-patch", "show", "log", "diff", "whatchanged"})
+
+
+def git_output_paths(args: tuple[str, ...]) -> list[str]:
+    """The paths git's output options write (`--output=F`, `--output-directory D`, `-o D`),
+    relative to where git runs (`-C DIR` prefixes them): decided as writes of those paths."""
+    folder = ""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "-C" and i + 1 < len(args):
+            folder = args[i + 1].rstrip("/") + "/"
+            i += 2
+        elif word in GIT_GLOBAL_VALUE_OPTS or word == "-c":
+            i += 2
+        elif word.startswith("-"):
+            i += 1
+        else:
+            break
+    sub, rest = (args[i], args[i + 1 :]) if i < len(args) else ("", ())
+    names: tuple[str, ...] = _GIT_OUTPUT_OPTS + (("-o",) if sub in _GIT_SHORT_OUTPUT else ())
+    found = []
+    for j in range(len(rest)):
+        if rest[j] == "--":
+            break
+        value = option_value(rest, j, names)
+        if value is not None and value[0]:
+            found.append(value[0] if value[0].startswith(("/", "~")) else folder + value[0])
+    return found
+
+
 def analyse_git(args: tuple[str, ...]) -> Analysis:
     flags: set[str] = set()
     inners: list[Inner] = []
@@ -286,4 +319,4 @@ def git_object_paths(args: tuple[str, ...]) -> list[str]:
     return found
 
 
-__all__ = ["GIT_SAFE_SUBCOMMANDS", "analyse_git", "git_object_paths"]
+__all__ = ["GIT_SAFE_SUBCOMMANDS", "analyse_git", "git_object_paths", "git_output_paths"]

@@ -16,16 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from agentctl.policy.addresses import literal_address_problem
 from agentctl.policy.globs import glob_regex
 from agentctl.policy.inner import HOLE
 from agentctl.policy.patterns import globs_intersect
-from agentctl.policy.touches import (
-    GLOB_CHARS,
-    Part,
-    TouchedPath,
-    Vote,
-    literal_address_problem,
-)
+from agentctl.policy.touches import GLOB_CHARS, Part, TouchedPath, Vote
 
 STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
 
@@ -136,7 +131,11 @@ def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
             and any(fnmatch.fnmatchcase(part.host, g) for g in r.host_globs)
         ]
         votes += _subject_votes(policy, matched, f"`{part.text}`", default=True)
-    elif not file_tool and (part.command is None or part.command.words != ("",)):
+    elif (
+        not file_tool
+        and not part.paths_only
+        and (part.command is None or part.command.words != ("",))
+    ):
         matched = []
         for r in rules:
             if r.path_globs is not None or r.host_globs is not None:

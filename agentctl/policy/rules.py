@@ -21,6 +21,7 @@ import socket
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,9 +39,10 @@ from pydantic import (
 
 from agentctl.errors import RecipeError
 from agentctl.fieldtypes import Duration, PosFloat, PosInt
+from agentctl.policy.addresses import address_problem, db_file_set
 from agentctl.policy.match import STRICTNESS, PathGlob, names_host, strictest, vote_part
 from agentctl.policy.patterns import CommandPattern
-from agentctl.policy.touches import address_problem, build_parts, db_file_set
+from agentctl.policy.touches import build_parts, write_parts
 from agentctl.policy.votes import rule_label, rule_object
 from agentctl.tools.base import Touches
 from agentctl.yamlcheck import validate_every_problem
@@ -371,12 +373,35 @@ class PolicySet:
         db_path: Path | None = None,
         touches: Touches | None = None,
         host: str | None = None,
+        written: AbstractSet[str] = frozenset(),
     ) -> Decision:
         """The decision for one action, the rules that voted, and why. `touches` is what the
         tool's spec says it reaches (a built-in's is looked up by name when not given);
-        `host` a host it reaches that the recipe named (a remote MCP server's)."""
+        `host` a host it reaches that the recipe named (a remote MCP server's); `written`
+        the workspace files this job wrote (running one is asked)."""
         root, db_files = self._resolve_places(workspace, db_path)
-        parts = build_parts(tool, dict(args or {}), root, db_files, touches, host)
+        parts = build_parts(tool, dict(args or {}), root, db_files, touches, host, written)
+        return self._decide_parts(tool, parts)
+
+    def decide_write(
+        self, tool: str, rel: str, *, workspace: Path, db_path: Path | None
+    ) -> Decision:
+        """The decision on an observed change of the workspace path `rel` by a `tool` action:
+        as a write_file of it, and by the tool's own `paths:` rules (`agentctl.policy.effects`)."""
+        root, db_files = self._resolve_places(workspace, db_path)
+        return self._decide_parts(tool, write_parts(tool, rel, root, db_files))
+
+    @property
+    def allows_no_writes(self) -> bool:
+        """Whether no write of a workspace path can be allowed or approved: some policy
+        denies by default and none of its rules for write_file or edit_file may say
+        otherwise for a workspace path (the shipped `read-only` is such a policy). The
+        sandbox then mounts the workspace read-only."""
+        from agentctl.policy.effects import writes_denied
+
+        return any(writes_denied(p) for p in self.policies)
+
+    def _decide_parts(self, tool: str, parts: list[Any]) -> Decision:
         votes = [
             v
             for part in parts

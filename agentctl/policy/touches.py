@@ -13,22 +13,22 @@ be proven harmless, private addresses). Which rules match a part, and how votes 
 from __future__ import annotations
 
 import glob
-import ipaddress
 import os
 import re
 import stat
 import urllib.parse
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from agentctl.policy.git_code import git_object_paths
+from agentctl.policy.git_code import git_object_paths, git_output_paths
 from agentctl.policy.globs import glob_regex
 from agentctl.policy.inner import HOLE
 from agentctl.policy.patterns import globs_intersect
+from agentctl.policy.protected import GIT_NAME, hooks_paths, protected_reason
 from agentctl.policy.shellwords import SimpleCommand, parse_command
 from agentctl.policy.words import describe_flag, flag_asks
+from agentctl.policy.written_code import job_code_run
 from agentctl.tools.base import Touches
 from agentctl.tools.builtin import builtin_spec
 from agentctl.workspace import realpath_below
@@ -94,6 +94,7 @@ class Part:
     tool: str | None = None  # decide this part as another tool (a redirect as write_file)
     on_path: bool = False  # the action is access to its one path (a file tool, a redirect)
     recipe_host: bool = False  # `host` comes from the recipe (an MCP server), not the model
+    paths_only: bool = False  # only `paths:` rules decide it (an observed change's path)
 
 
 def resolve_path(
@@ -124,6 +125,7 @@ def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset
         or word.startswith("~")
         or ".." in word
         or word in sensitive
+        or protected_reason(word) is not None
         or any(r.fullmatch(word) for r in _SECRET_RE)
         or os.path.lexists(os.path.join(root, word))
     )
@@ -203,6 +205,9 @@ def command_paths(
         if r.is_file and r.target not in DEVICES
         for p in _word_paths(r.target, root, writes=r.writes, redirect=True)
     ]
+    if command.name == "git":  # --output=FILE, format-patch -o DIR: writes, as a redirect is
+        for raw in git_output_paths(command.args):
+            paths += _word_paths(raw, root, writes=True, redirect=True)
     program = command.program
     if "/" in program and not program.startswith("/") and HOLE not in program:
         paths.append(resolve_path(program, root))  # ./script, ../bin/tool, ~/bin/tool
@@ -282,13 +287,15 @@ def build_parts(
     db_files: AbstractSet[str],
     touches: Touches | None = None,
     host: str | None = None,
+    written: AbstractSet[str] = frozenset(),
 ) -> list[Part]:
     """The parts of an action, each with the built-in votes that hold under any policy.
 
     What the action reaches is read from its tool's spec (`touches`; a built-in's by name
     when not given): a command line, one path, a URL, or else any path-like argument.
     `host` is a host the tool reaches that the recipe chose (a remote MCP server), not the
-    model: `hosts:` rules match it, the private-address refusal (for model-chosen URLs) not."""
+    model: `hosts:` rules match it, the private-address refusal (for model-chosen URLs) not.
+    `written`: the workspace files this job wrote; a command that runs one is asked."""
     sensitive = frozenset(os.path.basename(f) for f in db_files)
     if touches is None:
         spec = builtin_spec(tool)
@@ -351,14 +358,37 @@ def build_parts(
             )
         ]
     for part in parts:
-        part.votes += _builtin_votes(part, db_files)
+        part.votes += _builtin_votes(part, db_files, root, written)
     return parts
 
 
-def _builtin_votes(part: Part, db_files: AbstractSet[str]) -> list[Vote]:
+def write_parts(tool: str, rel: str, root: str, db_files: AbstractSet[str]) -> list[Part]:
+    """An observed change of the workspace path `rel` by a `tool` action, as parts: a
+    write_file of that path, and the path for the tool's own `paths:` rules."""
+    path = resolve_path(rel, root, writes=True)
+    parts = [Part(f"{rel} (changed by {tool})", paths=[path], tool="write_file", on_path=True)]
+    if tool != "write_file":
+        parts.append(Part(f"{rel} (changed by {tool})", paths=[path], paths_only=True))
+    for part in parts:
+        part.votes += _builtin_votes(part, db_files, root, frozenset())
+    return parts
+
+
+def _builtin_votes(
+    part: Part, db_files: AbstractSet[str], root: str, written: AbstractSet[str]
+) -> list[Vote]:
     votes = []
     command = part.command
     if command is not None:
+        ran = job_code_run(command, root, written)
+        if ran is not None:
+            votes.append(
+                Vote(
+                    "ask",
+                    "builtin:job-written-code",
+                    f"`{part.text}` runs {ran}, code written by this job: no rule has seen it",
+                )
+            )
         asking = [f for f in command.flags if flag_asks(f)]
         if asking:
             what = ", ".join(describe_flag(f) for f in asking)
@@ -416,6 +446,9 @@ def _builtin_votes(part: Part, db_files: AbstractSet[str]) -> list[Vote]:
                     f"writing {path.raw} can make later git commands run anything",
                 )
             )
+        protected = _protected_write(path, root) if maybe_written else None
+        if protected is not None:
+            votes.append(Vote("ask", "builtin:protected-name", protected))
         if maybe_written and path.rel is not None and _is_hardlinked(path.absolute):
             votes.append(
                 Vote(
@@ -427,42 +460,25 @@ def _builtin_votes(part: Part, db_files: AbstractSet[str]) -> list[Vote]:
     return votes
 
 
+def _protected_write(path: TouchedPath, root: str) -> str | None:
+    """Why writing `path` is a protected write (its name as written, and where it leads).
+    An existing `.git` folder named as an argument (`git --git-dir .git`, `ls .git`) is not
+    one: what is planted inside it is decided by name (`.git/config`, `.git/hooks/`)."""
+    forms = {path.rel} if path.rel is not None else set()
+    if path.literal.startswith(root.rstrip(os.sep) + os.sep):
+        forms.add(os.path.relpath(path.literal, root).replace(os.sep, "/"))
+    for rel in sorted(f for f in forms if f and f != "."):
+        if rel.rsplit("/", 1)[-1] == GIT_NAME and not path.writes and os.path.isdir(path.literal):
+            continue
+        reason = protected_reason(rel, hooks_paths(root))
+        if reason is not None:
+            return f"{reason}; writing it is asked under every policy"
+    return None
+
+
 def _is_hardlinked(path: str) -> bool:
     try:
         st = os.stat(path)
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
-
-
-def literal_address_problem(host: str) -> str | None:
-    """Why a host that is an IP literal (or localhost) must not be fetched, if it must not."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return f"{host} is this machine (loopback)"
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    return address_problem(address)
-
-
-def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is off limits (loopback, private, link-local/metadata...), else None."""
-    mapped = getattr(address, "ipv4_mapped", None) or address
-    if mapped.is_loopback:
-        return f"{address} is this machine (loopback)"
-    if mapped.is_link_local:
-        return f"{address} is link-local (cloud metadata services live there)"
-    if not mapped.is_global or mapped.is_multicast:
-        return f"{address} is a private, reserved or shared address"
-    return None
-
-
-def db_file_set(db_path: Path | None) -> set[str]:
-    """The database and its -wal/-shm/-journal companions, as resolved and as given."""
-    if db_path is None:
-        return set()
-    out = set()
-    for base in {os.path.abspath(db_path), os.path.realpath(db_path)}:
-        out |= {base + suffix for suffix in ("", "-wal", "-shm", "-journal")}
-    return out

@@ -83,6 +83,8 @@ class ToolContext:
     url_checker: Callable[[str], str | None] | None = None
     # Long-lived per-step state of tools (e.g. interactive sessions), closed when the step ends.
     sessions: dict[str, Any] = field(default_factory=dict)
+    # No policy allows a write: a confined process sees the workspace read-only.
+    workspace_read_only: bool = False
     # Set by a tool that starts a process: how it ran (see tools/shell.record_confinement).
     confinement: dict[str, Any] | None = None
 
