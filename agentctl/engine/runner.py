@@ -420,6 +420,7 @@ class _Run:
                 network=ctx.network,
                 hidden_paths=ctx.hidden_paths,
                 visible_paths=ctx.visible_paths,
+                read_only_workspace=self.policy.allows_no_writes,
             )
         )
         run = McpRun(

@@ -293,6 +293,7 @@ def run_process(
     network: bool = True,
     hidden_paths: Iterable[Path] = (),
     visible_paths: Iterable[Path] = (),
+    read_only_workspace: bool = False,
 ) -> ProcessResult:
     """Run `command` in a shell under the reaper; see the module docstring.
 
@@ -313,6 +314,7 @@ def run_process(
         env=env,
         visible_paths=visible_paths,
         seccomp_fd=SECCOMP_FD if confined and confinement and confinement.seccomp else None,
+        read_only_workspace=read_only_workspace,
     )
     try:
         proc = subprocess.Popen(

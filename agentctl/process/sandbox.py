@@ -7,8 +7,9 @@ some kernels refuse the namespaces it needs. `build_argv` wraps a shell command 
   (the caller's own, or nobody's for root), every capability dropped, no nested user
   namespace, no_new_privs, and the seccomp filter of `agentctl.process.seccomp` when
   libseccomp is there;
-- the whole file system read-only (`--ro-bind / /`), the workspace writable, a private /tmp,
-  a new /dev and /proc;
+- the whole file system read-only (`--ro-bind / /`), the workspace writable (read-only when
+  no policy allows a write: a write then fails with EROFS), a private /tmp, a new /dev and
+  /proc;
 - hidden (an empty read-only tmpfs, or /dev/null over a file): home folders (/home, /root,
   the caller's own) except what a policy names, /run and /var/run (host sockets), the
   host's secret files (/etc/shadow, ssh host keys), the job's own files (the database and
@@ -485,6 +486,7 @@ def build_argv(
     new_session: bool = True,
     visible_paths: Iterable[Path | str] = (),
     seccomp_fd: int | None = None,
+    read_only_workspace: bool = False,
 ) -> list[str]:
     """Return the argv that runs `command` through a shell, confined when asked.
 
@@ -493,7 +495,8 @@ def build_argv(
     `env` must be the environment the argv is started with; it is not put on the command
     line (values there are visible to every user in `ps`), bwrap passes it on as it is.
     `visible_paths` are shown read-only although they lie in a hidden home (a policy named
-    them). `seccomp_fd`: the descriptor the filter can be read from when bwrap starts (see
+    them). `read_only_workspace`: no policy allows a write, so the kernel refuses them all.
+    `seccomp_fd`: the descriptor the filter can be read from when bwrap starts (see
     `reaper_argv(seccomp=...)`); None loads no filter.
     """
     inner = shell_argv(command)
@@ -527,7 +530,7 @@ def build_argv(
     around = sorted((p for p in covered + hidden_dirs if _within(ws, p)), key=len)
     for path in around:
         argv += ["--tmpfs", path]
-    argv += ["--bind", ws, ws]
+    argv += ["--ro-bind" if read_only_workspace else "--bind", ws, ws]
     for path in covered:
         if path not in around:
             argv += ["--tmpfs", path]

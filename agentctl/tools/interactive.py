@@ -244,6 +244,7 @@ def _start(
         env=env,
         new_session=False,
         seccomp_fd=SECCOMP_FD if seccomp else None,
+        read_only_workspace=ctx.workspace_read_only,
     )  # the session's own pty stays its terminal
     limits = process_limits(None)  # no CPU limit: a session may live as long as its step
     argv = reaper.reaper_argv(

@@ -73,6 +73,7 @@ class ServerLaunch:
     network: bool = True
     hidden_paths: tuple[Path, ...] = ()
     visible_paths: tuple[Path, ...] = ()  # shown read-only though in a hidden home
+    read_only_workspace: bool = False  # no policy allows a write (issue 21)
     url: str | None = None  # streamable HTTP
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
@@ -104,6 +105,7 @@ def plan_servers(
     network: bool = True,
     hidden_paths: tuple[Path, ...] = (),
     visible_paths: tuple[Path, ...] = (),
+    read_only_workspace: bool = False,
 ) -> dict[str, ServerLaunch]:
     """ServerLaunch for each of a recipe's `mcp:` servers (duck-typed recipe.McpServer)."""
     plans = {}
@@ -125,6 +127,7 @@ def plan_servers(
             network=network,
             hidden_paths=hidden_paths,
             visible_paths=visible_paths,
+            read_only_workspace=read_only_workspace,
             timeout=server.timeout,
         )
     return plans
@@ -179,6 +182,7 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
             *program_paths((plan.argv or [""])[0], env.get("PATH", "")),
         ),
         seccomp_fd=SECCOMP_FD if seccomp else None,
+        read_only_workspace=plan.read_only_workspace,
     )
     wrapped = reaper.reaper_argv(
         argv,

@@ -43,6 +43,7 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
         network=ctx.network,
         hidden_paths=ctx.hidden_paths,
         visible_paths=ctx.visible_paths,
+        read_only_workspace=ctx.workspace_read_only,
     )
     output = result.output
     if result.timed_out or result.cancelled:

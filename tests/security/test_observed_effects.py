@@ -131,9 +131,7 @@ rules:
 """
 
 
-def test_a_script_the_job_wrote_is_asked_before_a_scripts_rule_runs_it(
-    store, workspace, tmp_path
-):
+def test_a_script_the_job_wrote_is_asked_before_a_scripts_rule_runs_it(store, workspace, tmp_path):
     (workspace / "scripts").mkdir()
     (workspace / "scripts" / "build.sh").write_text("echo built\n")
     policy = tmp_path / "scripts.yaml"
@@ -155,3 +153,59 @@ def test_a_script_the_job_wrote_is_asked_before_a_scripts_rule_runs_it(
     assert "written by this job" in pending["reason"]
     finished = [e for e in store.read_events(job) if e.type == "action_finished"]
     assert finished[0].data["output"].strip() == "built"  # the repository's own script ran
+
+
+@pytest.mark.parametrize(
+    "names,read_only",
+    [
+        (["read-only"], True),
+        (["ci-safe"], False),
+        (["dev-laptop"], False),
+        (["dev-laptop", "read-only"], True),  # the strictest decides every write
+        ([], False),  # the default policy allows writes
+    ],
+)
+def test_a_policy_set_allows_no_writes_exactly_when_one_policy_denies_them_all(names, read_only):
+    from agentctl.policy.rules import PolicySet
+
+    assert (
+        PolicySet.from_files([SHIPPED / f"{n}.yaml" for n in names]).allows_no_writes is read_only
+    )
+
+
+NO_WRITES = """
+version: 1
+name: no-writes
+default: deny
+rules:
+  - id: run-gen
+    tools: [shell]
+    commands: ["python3 gen.py"]
+    decision: allow
+  - id: scratch
+    tools: [write_file]
+    paths: ["/tmp/**"]
+    decision: deny
+"""
+
+
+def test_a_policy_that_allows_no_writes_mounts_the_workspace_read_only(store, workspace, tmp_path):
+    from agentctl.process.sandbox import probe_confinement
+
+    if not probe_confinement().available:
+        pytest.skip(f"no sandbox here: {probe_confinement().reason}")
+    (workspace / "gen.py").write_text(
+        "import pathlib\n"
+        "try:\n"
+        "    pathlib.Path('conftest.py').write_text('x')\n"
+        "except OSError as error:\n"
+        "    print('refused', error.strerror)\n"
+    )
+    policy = tmp_path / "no-writes.yaml"
+    policy.write_text(NO_WRITES)
+    job = make_job(store, workspace, [policy])
+    model = ScriptedModel([[tool_call("shell", command="python3 gen.py")], "ok"])
+    assert run_job(job, deps(store, model)).state == "succeeded"
+    assert not (workspace / "conftest.py").exists()
+    answer = last_answer(model)
+    assert "refused Read-only file system" in answer  # the kernel said no, before any check
