@@ -270,6 +270,7 @@ class AgentLoop:
     ) -> list[AskRequest]:
         """The turn's actions after `asked` that need a person (Gate.upcoming)."""
         keys = [f"{key}/c{number}" for number in range(len(calls))]
+        asked = asked.removesuffix("/effects")  # an action's held effects (actions.effects_key)
         if asked not in keys:
             return []
         later = []
