@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from agentctl.secret_pieces import PieceFinder, mask_spans, secret_windows
+
 MASK = "[REDACTED]"
 MIN_SECRET_LENGTH = 8  # shorter values ("1", "true", "dev") would mask ordinary text
 ENV_FILE_LIMIT = 1 << 20  # a larger ".env" file is not a settings file
@@ -114,6 +116,11 @@ class Redactor:
         alone = [p for p in self.patterns if re.compile(p).groups]
         branches += [f"(?:{p})" for p in self.patterns if p not in alone]
         self._regexes = [re.compile("|".join(branches))] + [re.compile(p) for p in alone]
+        # Pieces (8 characters on) and base64/hex forms of the values: `agentctl.secret_pieces`.
+        windows = secret_windows(self.values)
+        self._pieces = PieceFinder(windows)
+        # A window JSON would escape cannot be looked for in JSON text: walk instead.
+        self._pieces_in_json = not any(re.search(rb'["\\\x00-\x1f]', w) for w in windows)
 
     def _may_match(self, text: str) -> bool:
         """A cheap pre-check: could any pattern match? Skips the regex on ordinary text."""
@@ -135,11 +142,11 @@ class Redactor:
         if not text:
             return text
         text = strip_tag_characters(text)
-        if not self._may_match(text):
-            return text
-        for regex in self._regexes:
-            text = regex.sub(self._replace, text)
-        return text
+        if self._may_match(text):
+            for regex in self._regexes:
+                text = regex.sub(self._replace, text)
+        spans = self._pieces.spans(text)  # what is left of a value after the whole ones
+        return mask_spans(text, spans, MASK) if spans else text
 
     def mask_data(self, obj: Any) -> Any:
         """A copy of `obj` (dicts, lists, tuples, strings; other values as they are) masked.
@@ -166,6 +173,8 @@ class Redactor:
     def _may_match_json(self, text: str) -> bool:
         # JSON escapes quotes, backslashes and control characters: look for those forms too.
         if any(form in text for form in self._json_values):
+            return True
+        if self._pieces and (not self._pieces_in_json or self._pieces.spans(text)):
             return True
         if not text.isascii() and _TAG_CHARACTERS.search(text):
             return True
@@ -206,6 +215,14 @@ def env_file_secrets(workspace: Path | str) -> list[str]:
                 continue
             values += _env_values(text)
     return values
+
+
+def history_env_secrets(workspace: Path | str) -> list[str]:
+    """The values set in every `.env*` file the repository holding `workspace` ever
+    committed (deleted ones too): `agentctl.process.git_secrets`."""
+    from agentctl.process.git_secrets import committed_secret_files
+
+    return [v for _, text in committed_secret_files(workspace) for v in _env_values(text)]
 
 
 def _env_values(text: str) -> list[str]:

@@ -494,7 +494,7 @@ class _Run:
                 limits.tool_timeout if cap is None else min(cap, limits.tool_timeout)
             )
         ctx.network = ctx.network and policy.network
-        self.redactor = job_redactor(self.recipe, self.policy, self.deps.env)
+        self.redactor = job_redactor(self.recipe, self.policy, self.deps.env, self.workspace)
         self.journal.mask = self.redactor.mask_json
         ctx.mask = self.redactor.mask
         self.journal.add(EventType.POLICY_APPLIED, None, {"seq": event.seq, "path": path})

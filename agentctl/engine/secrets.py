@@ -25,7 +25,7 @@ PROVIDER_KEY_NAMES = (
 
 
 def job_redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Path | None = None):
-    from agentctl.redact import Redactor, env_file_secrets
+    from agentctl.redact import Redactor, env_file_secrets, history_env_secrets
 
     names = set(recipe.env) | set(PROVIDER_KEY_NAMES)
     names |= {role.api_key_env for role in recipe.models.values() if role.api_key_env}
@@ -33,6 +33,7 @@ def job_redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Pa
     values = [env[name] for name in sorted(names) if env.get(name)]
     if workspace is not None:  # values in the workspace's .env files are secrets too
         values += env_file_secrets(workspace)
+        values += history_env_secrets(workspace)  # and in those its git history holds
     if any(server.headers for server in recipe.mcp.values()):
         from agentctl.tools.mcp_client import render_headers
 
