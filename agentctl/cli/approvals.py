@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
+
+if TYPE_CHECKING:
+    from agentctl.engine.continuation import NextStep
 
 RequestArgument = Annotated[
     str | None,
@@ -41,6 +45,7 @@ def _decide(
     every: bool = False,
 ) -> None:
     from agentctl.engine.approvals import decide_all, decide_approval, describe_decider
+    from agentctl.engine.continuation import continue_after_decision
     from agentctl.errors import UsageError
 
     store = open_store(db, create=False)
@@ -58,13 +63,39 @@ def _decide(
         records = [
             decide_approval(store, job_id, request, decision, by=by, comment=comment, now=now)
         ]
+    after = _next_words(job_id, continue_after_decision(store, job_id))
     if json_out:
         shown = [_as_json(job_id, record) for record in records]
         print(json.dumps(shown if every else shown[0], indent=2, ensure_ascii=False))
+        print(after, file=sys.stderr)
         return
     for record in records:
         print(f"{record['state']} {record['request']} of job {job_id}")
-    print(f"continue the job with `agentctl resume {job_id}`")
+    print(after)
+
+
+def _next_words(job_id: str, step: NextStep) -> str:
+    """What happens to the job now, in a line."""
+    more = f"; {step.pending} more pending (`agentctl approve {job_id} --all`)"
+    if step.kind == "runner":
+        where = f"pid {step.pid}" + (f" on {step.host}" if step.host else "")
+        return f"its runner ({where}) goes on with it" + (more if step.pending else "")
+    if step.kind == "pending":
+        return f"the job waits for the rest: {more[2:]}"
+    if step.kind == "worker":
+        return (
+            f"a worker of queue {step.queue!r} goes on with it"
+            f" (`agentctl worker --queue {step.queue}` if none is running);"
+            f" follow it with `agentctl watch {job_id}`"
+        )
+    if step.kind == "restarted":
+        return (
+            f"it goes on in the background (pid {step.pid}; its output goes to"
+            f" {step.log_path}); follow it with `agentctl log {job_id} --follow`"
+        )
+    if step.kind == "ended":
+        return f"job {job_id} has ended; see `agentctl status {job_id}`"
+    return f"continue the job with `agentctl resume {job_id}`"
 
 
 def _as_json(job_id: str, record: dict) -> dict:

@@ -176,6 +176,14 @@ def resume(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the final output on stdout.")
     ] = False,
+    detached: Annotated[
+        bool,
+        typer.Option(
+            "--detached",
+            hidden=True,
+            help="The background runner of `run --detach`: wait for decisions made elsewhere.",
+        ),
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -198,6 +206,7 @@ def resume(
         interactive=is_interactive(non_interactive),
         quiet=quiet,
         limits=limits,
+        detached=detached,
     )
 
 
@@ -274,10 +283,11 @@ def _follow(
     interactive: bool,
     quiet: bool = False,
     limits: dict | None = None,
+    detached: bool = False,
 ) -> None:
     """Run the job here, shown live on a terminal or as plain lines (stderr) elsewhere;
     `quiet` shows nothing but the final output (and, on stderr, why there is none);
-    `limits` are `resume --limit` changes."""
+    `limits` are `resume --limit` changes; `detached`: the runner of `run --detach`."""
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import run_prepared_job
     from agentctl.ui.live import open_display
@@ -320,6 +330,7 @@ def _follow(
                 on_event=on_event,
                 on_text=display.on_text,
                 limits=limits,
+                detached=detached,
             )
     finally:
         # After a Ctrl-C the handler stays "ignore" until exit; otherwise put it back.

@@ -51,6 +51,7 @@ def watch(
             state,
             pending=bool(store.list_approvals(job_id, state=ApprovalState.PENDING)),
             err=json_out,
+            queue=store.get_job(job_id).get("queue"),
         )
         if json_out:
             print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
@@ -87,7 +88,9 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
                 asked.add(request["request"])
                 _answer(store, job_id, request, approver(request))
                 last_check = 0.0  # look again at once: the job may have moved on
-        if view.state in (*TERMINAL_STATES, JobState.AWAITING_APPROVAL):
+        if view.state in TERMINAL_STATES:
+            return
+        if view.state == JobState.AWAITING_APPROVAL and not _runner_goes_on(store, job_id):
             return
         # The log says running (or interrupted, which a new runner may be about to change):
         # ask the lease now and then, since a runner that died writes no last event.
@@ -125,16 +128,37 @@ def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | N
         )
     except UsageError as error:  # answered elsewhere a moment before
         typer.echo(f"note: {error.message}", err=True)
+        return
+    from agentctl.engine.continuation import continue_after_decision
+
+    after = continue_after_decision(store, job_id)
+    if after.kind == "restarted":  # its background runner was gone: a new one follows
+        typer.echo(f"job {job_id} goes on in the background (pid {after.pid})", err=True)
 
 
-def _print_end(job_id: str, state: str, *, pending: bool, err: bool = False) -> None:
+def _runner_goes_on(store, job_id: str) -> bool:
+    """A job awaiting approval that a live runner holds (a detached runner waiting for the
+    decision, a prompt elsewhere) goes on by itself once decided: keep following it."""
+    from agentctl.engine.continuation import who_goes_on
+
+    return who_goes_on(store, job_id).kind == "runner"
+
+
+def _print_end(
+    job_id: str, state: str, *, pending: bool, err: bool = False, queue: str | None = None
+) -> None:
     from agentctl.events import JobState
 
     if state == JobState.AWAITING_APPROVAL and not pending:
         state = "decided"
+    # A queued job's worker parked it and left; once decided, a worker claims it again.
+    then = (
+        f"a worker of queue {queue!r} goes on with it"
+        if queue
+        else f"continue it with `agentctl resume {job_id}`"
+    )
     lines = {
-        "decided": f"job {job_id} is paused and its approvals are decided; continue it with"
-        f" `agentctl resume {job_id}`",
+        "decided": f"job {job_id} is paused and its approvals are decided; {then}",
         "succeeded": f"job {job_id} succeeded",
         "failed": f"job {job_id} failed; see `agentctl log {job_id}`",
         "cancelled": f"job {job_id} cancelled",

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,27 @@ class AskRequest:
 
 # Given the key of the action being asked, the later actions of its turn that need a person.
 Upcoming = Callable[[str], Sequence[AskRequest]]
+
+
+def decision_waiter(
+    store: Store, job_id: str, cancel: threading.Event, poll: float = 0.5
+) -> Approver:
+    """The approver of a runner nobody watches (`run --detach`): it waits, keeping the lease
+    and heartbeat, until the request is decided elsewhere (`approve`, `deny`, `watch`) and
+    answers "decided"; on a cancel (or a lost lease) it answers None, so the job parks and
+    the runner ends it. SIGTERM interrupts the wait like any other (engine/signals.py)."""
+
+    def wait(record: dict[str, Any]) -> str | None:
+        seq = store.get_job(job_id)["last_seq"]
+        while not cancel.is_set():
+            waiting = store.list_approvals(job_id, state=ApprovalState.PENDING)
+            if all(a["request"] != record["request"] for a in waiting):
+                return ApprovalAnswer.DECIDED
+            store.wait_for_events(job_id, seq, timeout=poll)
+            seq = store.get_job(job_id)["last_seq"]
+        return None
+
+    return wait
 
 
 def hash_action(tool: str | None, args: dict[str, Any]) -> str:

@@ -256,6 +256,7 @@ def run_prepared_job(
     limits: Mapping[str, float] | None = None,
     claimed_token: int | None = None,
     lease_ttl: float | None = None,
+    detached: bool = False,
 ) -> Outcome:
     deps = RunnerDeps(
         store=store,
@@ -265,6 +266,7 @@ def run_prepared_job(
         on_text=on_text,
         limits=dict(limits or {}),
         claimed_token=claimed_token,
+        detached=detached,
     )
     if lease_ttl is not None:
         deps.lease_ttl = lease_ttl
@@ -286,7 +288,7 @@ def detach_job(
     from agentctl.process.run import spawn_detached
 
     # The store travels in the environment, not argv: a URL's password must not show in `ps`.
-    argv = [sys.executable, "-m", "agentctl", "resume", job_id, "--non-interactive"]
+    argv = [sys.executable, "-m", "agentctl", "resume", job_id, "--non-interactive", "--detached"]
     child_env = {**(os.environ if env is None else env), "AGENTCTL_DB": store.target}
     log_path = store.logs_dir / f"{job_id}.log"
     pid = spawn_detached(argv, env=child_env, log_path=log_path)

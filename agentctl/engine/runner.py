@@ -56,6 +56,9 @@ class RunnerDeps:
     limits: Mapping[str, float] = field(default_factory=dict)  # `resume --limit KEY=VALUE`
     # A lease a worker claimed for this runner (its fencing token), adopted instead of taken.
     claimed_token: int | None = None
+    # Runs in the background (`run --detach`): with no approver, it waits for each decision
+    # made elsewhere instead of parking, and an approval restarts it if it is gone.
+    detached: bool = False
 
 
 @dataclass
@@ -214,6 +217,7 @@ class _Run:
                 "host": me.host,
                 "token": self.journal.token,
                 "resumed": resumed,
+                **({"detached": True} if self.deps.detached else {}),
             },
             set_fields={
                 "state": JobState.RUNNING,
@@ -378,11 +382,16 @@ class _Run:
         ctx.url_checker = make_url_checker(self.policy, self.workspace)
         ctx.mask = self.redactor.mask
         ctx.decide = self._deciding_with_added_policies(ctx)
+        approver = self.deps.approver
+        if approver is None and self.deps.detached:
+            from agentctl.engine.approvals import decision_waiter
+
+            approver = decision_waiter(self.store, self.job_id, self.cancel)
         gate = Gate(
             self.store,
             self.journal,
             self.index,
-            self.deps.approver,
+            approver,
             expires_after=self.policy.approval_expires_after,
         )
         self.actions = ActionRunner(self.journal, self.index, gate, ctx)
