@@ -88,7 +88,7 @@ def test_human_time_names_its_zone(monkeypatch):
 
 
 def test_approval_details_show_a_time_not_an_epoch_float():
-    from agentctl.ui.prompts import render_approval
+    from agentctl.ui.approval_panel import render_approval
 
     request = {
         "request": "r3",

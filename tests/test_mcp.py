@@ -326,7 +326,7 @@ def test_a_confined_server_reaches_the_network_only_if_the_policy_allows(workspa
 def test_the_approval_for_changed_tools_shows_the_diff():
     from rich.console import Console
 
-    from agentctl.ui.prompts import render_approval
+    from agentctl.ui.approval_panel import render_approval
 
     request = {
         "request": "r9",

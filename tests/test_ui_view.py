@@ -358,7 +358,7 @@ def test_an_answer_from_another_terminal_closes_the_prompt():
 
 
 def test_diff_preview_for_write_and_edit(tmp_path):
-    from agentctl.ui.prompts import diff_preview, render_approval
+    from agentctl.ui.approval_panel import diff_preview, render_approval
 
     (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     edit = diff_preview("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"}, tmp_path)

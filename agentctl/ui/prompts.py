@@ -1,17 +1,17 @@
 """The prompts that ask a person something: an approval, a rollback.
 
-`ask_approval` shows the whole action (a shell command is never truncated; control, ANSI and
-bidi characters are shown as escapes; a run of blank lines is one line saying how many were
-there), the rules that asked, a diff preview for file writes, and waits for one key. It never
-asks while part of the action is out of sight: when the panel is taller than the terminal it
-shows the head, says `(N lines hidden)`, and accepts `a` only once the whole action has been
-read in a pager (`p`). While it waits it polls `is_decided`, so `agentctl approve` from
-another terminal closes it. `offer_rollback` asks whether to undo a run's file changes.
+`ask_approval` shows the whole action as ui/approval_panel.py draws it (once: a write's
+content as its diff, never again raw or as JSON) and waits for one key. It never asks while part
+of the action is out of sight: when the panel is taller than the terminal it shows the head,
+says how many lines are hidden, and takes `a` only once the whole action has been read in a
+pager (`p`), saying so when `a` comes first. `A` approves the rest of the model turn too (the
+request's `batch`), after showing each of those actions. While it waits it polls
+`is_decided`, so `agentctl approve` from another terminal closes it. `offer_rollback` asks
+whether to undo a run's file changes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import sys
@@ -23,187 +23,9 @@ from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
-from agentctl.times import human_time
-from agentctl.ui.words import rules_words
-from agentctl.visible import make_visible
+from agentctl.ui.approval_panel import render_approval, visible_text
 
 POLL_SECONDS = 0.2
-DIFF_PREVIEW_LINES = 60
-# A file bigger than this is not read for a preview.
-PREVIEW_MAX_BYTES = 1_000_000
-
-
-# -- what the prompt shows -----------------------------------------------------------------
-
-
-def _visible(text: Any, style: str = "") -> Text:
-    return Text(make_visible(str(text)), style=style)
-
-
-def compact_blank_runs(text: str) -> Text:
-    """`text` shown whole, except that a run of two or more blank lines becomes one dim line
-    saying how many there were: blank lines must not push the start of an action out of
-    sight (`curl ... | sh`, sixty newlines, `git status`)."""
-    out = Text()
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        j = i
-        while j < len(lines) and not lines[j].strip():
-            j += 1
-        if j - i >= 2:
-            if out:
-                out.append("\n")
-            out.append(f"⋯ ({j - i} blank lines hidden)", style="dim")
-            i = j
-            continue
-        if i:
-            out.append("\n")
-        out.append_text(_visible(lines[i]))
-        i += 1
-    return out
-
-
-def _read_workspace_file(workspace: Path | None, path: str) -> str | None:
-    """The current text of a workspace file, or None (missing, outside, binary, too big)."""
-    if workspace is None:
-        return None
-    try:
-        root = workspace.resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            return None
-        st = target.stat()
-        if st.st_size > PREVIEW_MAX_BYTES or st.st_nlink > 1:  # another name may be outside
-            return None
-        return target.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-
-
-def diff_preview(tool: str | None, args: dict[str, Any], workspace: Path | None) -> list[str]:
-    """Unified diff lines of what a write_file/edit_file would do; [] for other tools."""
-    path = args.get("path")
-    if not isinstance(path, str):
-        return []
-    current = _read_workspace_file(workspace, path)
-    if tool == "write_file" and isinstance(args.get("content"), str):
-        before, after = current or "", args["content"]
-        label = path if current is not None else "/dev/null"
-    elif (
-        tool == "edit_file"
-        and isinstance(args.get("old"), str)
-        and isinstance(args.get("new"), str)
-    ):
-        old, new = args["old"], args["new"]
-        if current is not None and current.count(old) == 1:
-            before, after = current, current.replace(old, new, 1)
-        else:  # the edit as given; the tool itself will say whether `old` matches
-            before, after = old, new
-        label = path
-    else:
-        return []
-    if len(before) + len(after) > PREVIEW_MAX_BYTES:  # difflib is slow on huge texts
-        return []
-    import difflib  # ~7 ms to import, needed only here
-
-    return list(
-        difflib.unified_diff(
-            before.splitlines(),
-            after.splitlines(),
-            fromfile=f"a/{label}" if label != "/dev/null" else label,
-            tofile=f"b/{path}",
-            lineterm="",
-        )
-    )
-
-
-def _render_diff(lines: list[str], limit: int | None) -> Text:
-    shown = lines if limit is None else lines[:limit]
-    out = Text()
-    for number, line in enumerate(shown):
-        if number:
-            out.append("\n")
-        style = (
-            "bold"
-            if line.startswith(("+++", "---"))
-            else "green"
-            if line.startswith("+")
-            else "red"
-            if line.startswith("-")
-            else "cyan"
-            if line.startswith("@@")
-            else ""
-        )
-        out.append_text(_visible(line, style))
-    if limit is not None and len(lines) > limit:
-        out.append(
-            f"\n… {len(lines) - limit} more diff lines: press ? to see them all", style="dim"
-        )
-    return out
-
-
-def render_approval(
-    request: dict[str, Any], *, workspace: Path | None = None, details: bool = False
-) -> RenderableType:
-    """The approval request as a panel: reason, the full action, rules, a diff preview."""
-    tool = request.get("tool")
-    args = request.get("args") or {}
-    parts: list[RenderableType] = [_visible(request.get("reason", ""), "bold")]
-    diff = diff_preview(tool, args, workspace)
-    if tool is None and isinstance(args.get("diff"), str) and "server" in args:
-        # An MCP server's tools changed since the job pinned them: show how.
-        parts.append(_visible(f"changed tool definitions of MCP server {args['server']}", "dim"))
-        diff = args["diff"].splitlines()
-    elif tool is None:
-        parts.append(Text(f"a human gate of step {request.get('step')}", style="dim"))
-    elif tool == "shell" and "command" in args:
-        command = Text("$ ", style="bold")
-        command.append_text(compact_blank_runs(str(args["command"])))  # wrapped, never cut
-        parts += [Text("shell command:", style="dim"), command]
-    else:
-        parts.append(Text.assemble(("tool ", "dim"), _visible(tool, "bold")))
-        diff_keys = ("content", "old", "new") if diff else ()
-        for key, value in args.items():
-            if details or key not in diff_keys:  # those are shown as the diff below
-                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                parts.append(Text.assemble((f"{key}: ", "dim"), compact_blank_runs(shown)))
-    rules = request.get("rules") or []
-    if rules:
-        said = rules_words(rules, reasons=True)
-        parts.append(Text.assemble(("asked by: ", "dim"), _visible(said, "yellow")))
-    elif tool is not None and not str(request.get("reason", "")).startswith("uncertain"):
-        parts.append(Text("asked by: the policy's default (no rule matched)", style="dim"))
-    if diff:
-        parts.append(_render_diff(diff, None if details else DIFF_PREVIEW_LINES))
-    if details:
-        parts.append(
-            _visible(
-                json.dumps(
-                    {
-                        k: human_time(request[k]) if k == "created_at" else request.get(k)
-                        for k in (
-                            "request",
-                            "step",
-                            "key",
-                            "tool",
-                            "args",
-                            "action_hash",
-                            "created_at",
-                        )
-                        if k in request
-                    },
-                    ensure_ascii=False,
-                    indent=2,
-                    default=str,
-                ),
-                "dim",
-            )
-        )
-    title = Text(f" approval {request.get('request')} · step ", style="yellow bold")
-    title.append_text(_visible(request.get("step") or "-", "yellow bold"))
-    title.append(" ")
-    return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
 
 
 KEYS_HINT = Text.assemble(
@@ -215,6 +37,19 @@ KEYS_HINT = Text.assemble(
     ("?", "bold"),
     " for details: ",
 )
+
+
+def keys_hint(paged: bool, batch: int) -> Text:
+    """The keys the prompt takes now: `a` only once every line has been in sight, `A` for
+    the rest of the turn when there is a rest."""
+    hint = KEYS_HINT.copy() if paged else PAGER_HINT.copy()
+    if batch:
+        hint.append_text(
+            Text.assemble(
+                "(or ", ("A", "bold green"), f" to approve all {batch + 1} of this turn) "
+            )
+        )
+    return hint
 
 
 PAGER_HINT = Text.assemble(
@@ -317,6 +152,8 @@ def wait_for_key(
         key = reader.read(poll)
         if key is None:
             return None
+        if key and key in keys:  # `A` (all) is not `a`
+            return keys[key]
         if key and key.lower() in keys:
             return keys[key.lower()]
 
@@ -360,35 +197,54 @@ def ask_approval(
     pager: Callable[[Console, RenderableType], None] = _page,
 ) -> str | tuple[str, str] | None:
     """Ask on the terminal: "approve", "deny" (or ("deny", reason) when the person typed a
-    reason for the agent), "decided" (answered elsewhere meanwhile), or None when nobody can
-    answer here (end of input).
+    reason for the agent), "approve_all" (this and the request's `batch`), "decided"
+    (answered elsewhere meanwhile), or None when nobody can answer here (end of input).
 
     An action taller than the terminal is shown cut, with `(N lines hidden)`; `a` is not
     accepted until `p` (or `?`) has shown all of it in `pager`.
     """
     console = console or Console(stderr=True)
     console.print()
-    panel = render_approval(request, workspace=workspace)
-    shown, hidden = _fit(console, panel)
+    shown, hidden = _fit(console, render_approval(request, workspace=workspace))
     console.print(shown)
-    approve = {"a": "approve", "y": "approve"}
-    keys = {"d": "deny", "n": "deny", "?": "details", "p": "details"}
-    if not hidden:
-        keys.update(approve)
+    batch = list(request.get("batch") or [])
+    paged = not hidden  # every line of the action has been in front of the person
+    keys = {
+        "a": "approve",
+        "y": "approve",
+        "d": "deny",
+        "n": "deny",
+        "?": "details",
+        "p": "details",
+    }
+    if batch:
+        keys["A"] = "approve_all"
     with reader or KeyReader() as keyboard:
         while True:
-            console.print(KEYS_HINT if not hidden or "a" in keys else PAGER_HINT, end="")
+            console.print(keys_hint(paged, len(batch)), end="")
             console.file.flush()
             answer = wait_for_key(keys, reader=keyboard, is_decided=is_decided)
             console.print()
-            if answer != "details":
-                break
-            details = render_approval(request, workspace=workspace, details=True)
-            if hidden or _fit(console, details)[1]:
-                pager(console, details)
-                keys.update(approve)  # every line has now been in front of the person
+            if answer == "approve" and not paged:
+                console.print(
+                    Text(
+                        f"a waits until you have read the whole action: {hidden} lines are"
+                        " out of sight; press p to page through them",
+                        style="yellow",
+                    )
+                )
+            elif answer == "details":
+                details = render_approval(request, workspace=workspace, details=True)
+                if hidden or _fit(console, details)[1]:
+                    pager(console, details)
+                    paged = True
+                else:
+                    console.print(details)
+            elif answer == "approve_all":
+                if _confirm_all(request, batch, console, keyboard, pager, workspace, paged):
+                    break
             else:
-                console.print(details)
+                break
         reason = ""
         if answer == "deny":
             console.print(
@@ -396,9 +252,57 @@ def ask_approval(
             )
             console.file.flush()
             reason = " ".join((keyboard.read_line() or "").split())
+    return _said(console, request, batch, answer, reason)
+
+
+def _confirm_all(
+    request: dict[str, Any],
+    batch: list[dict[str, Any]],
+    console: Console,
+    keyboard: KeyReader,
+    pager: Callable[[Console, RenderableType], None],
+    workspace: Path | None,
+    paged: bool,
+) -> bool:
+    """Show the rest of the turn (in the pager, with this action, when anything would be out
+    of sight), then ask once more: `y` approves them all."""
+    rest = Group(*(render_approval(r, workspace=workspace) for r in batch))
+    if not paged or _fit(console, rest)[1]:
+        whole = Group(render_approval(request, workspace=workspace, details=True), rest)
+        pager(console, whole)
+    else:
+        console.print(rest)
+    names = ", ".join(r["request"] for r in [request, *batch])
+    console.print(
+        Text.assemble(
+            f"approve all {len(batch) + 1} ({names})? press ",
+            ("y", "bold green"),
+            " for all of them, any other key to go back: ",
+        ),
+        end="",
+    )
+    console.file.flush()
+    while True:
+        key = keyboard.read(POLL_SECONDS)
+        if key is None or key:
+            console.print()
+            return key is not None and key.lower() == "y"
+
+
+def _said(
+    console: Console,
+    request: dict[str, Any],
+    batch: list[dict[str, Any]],
+    answer: str | None,
+    reason: str,
+) -> str | tuple[str, str] | None:
+    """The answer as the prompt's last line, and as ask_approval returns it."""
     request_id = request.get("request")
     if answer == "approve":
         console.print(Text(f"approved {request_id}", style="green"))
+    elif answer == "approve_all":
+        names = ", ".join(str(r.get("request")) for r in [request, *batch])
+        console.print(Text(f"approved {names}", style="green"))
     elif answer == "deny":
         console.print(Text(f"denied {request_id}", style="red"))
         if reason:
@@ -418,7 +322,7 @@ def offer_rollback(
     console = console or Console(stderr=True)
     console.print(
         Panel(
-            _visible(changes_summary),
+            visible_text(changes_summary),
             title="files this run changed",
             title_align="left",
             border_style="yellow",
