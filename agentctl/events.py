@@ -194,6 +194,8 @@ def _mcp_tools_pinned(where: str, data: dict[str, Any]) -> str:
 
 
 def _approval_voided(where: str, data: dict[str, Any]) -> str:
+    if data.get("why"):  # asked ahead with its model turn, then decided by the policy
+        return f"{where}approval {data.get('request')} voided: {data['why']}"
     return (
         f"{where}approval {data.get('request')} ({data.get('tool')}) voided:"
         " an added policy denies it"

@@ -170,3 +170,28 @@ def test_a_parked_outcome_lists_every_request_and_the_all_hint(store, workspace,
         assert f"agentctl approve {job} {request['request']}" in text
     assert f"agentctl approve {job} --all" in text
     assert "a.txt" in text and "b.txt" in text
+
+
+def test_a_batch_request_whose_action_is_denied_when_its_turn_comes_is_voided(
+    store, workspace, tmp_path
+):
+    # The first action makes `out` a link out of the workspace: the second, asked while
+    # `out` was nothing, is denied when it comes. Its request must not stay pending (a worker
+    # claims a parked job only when nothing is), nor count in the next park.
+    job = make_job(store, workspace, AGENT, [policy_file(tmp_path)])
+    turn = [
+        tool_call("shell", command="ln -s \"$(printf '\\057etc')\" out"),
+        tool_call("write_file", path="out/x.txt", content="x"),
+    ]
+    assert run_job(job, deps(store, ScriptedModel([turn]))).state == "awaiting_approval"
+    first, second = (a["request"] for a in store.list_approvals(job, state="pending"))
+    assert invoke("approve", job, first, "--db", str(store.path)).exit_code == 0
+    later = [tool_call("write_file", path="c.txt", content="C")]
+    outcome = run_job(job, deps(store, ScriptedModel([later])))
+    assert outcome.state == "awaiting_approval"
+    assert [p["args"]["path"] for p in outcome.pending] == ["c.txt"]
+    states = {a["request"]: a["state"] for a in store.list_approvals(job)}
+    assert states[second] == "void"
+    [voided] = of_type(store, job, "approval_voided")
+    assert voided.data["request"] == second
+    assert invoke("approve", job, "--db", str(store.path)).exit_code == 0  # one pending

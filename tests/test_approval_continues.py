@@ -209,3 +209,34 @@ def test_a_detached_agent_turn_waits_once_and_approve_all_lets_it_finish(tmp_pat
     assert (workspace / "a.txt").read_text() == "A" and (workspace / "b.txt").read_text() == "B"
     kinds = [e["type"] for e in events(db, tmp_path, job)]
     assert kinds.count("runner_started") == 1 and "job_paused" not in kinds
+
+
+def test_watch_approves_a_detached_turn_with_A_and_follows_it_to_the_end(
+    tmp_path, workspace, monkeypatch
+):
+    pytest.importorskip("pexpect")
+    from test_terminal import Terminal
+
+    db = tmp_path / "a.db"
+    policy = tmp_path / "asks.yaml"
+    policy.write_text(ASKS)
+    monkeypatch.setenv("FAKE_KEY", "sk-fake-0123456789abcdef")
+    with ScriptedOpenAIServer([TURN, {"content": "Wrote both."}]) as server:
+        recipe = tmp_path / "batch.yaml"
+        recipe.write_text(AGENT.format(base=server.base_url, policy=policy))
+        job = detach(db, tmp_path, workspace, recipe)
+        wait_until(lambda: len(pending(db, tmp_path, job)) == 2, "both requests of the turn")
+        term = Terminal(["watch", job], db, tmp_path)
+        try:
+            term.wait_for(r"A to approve all 2 of this turn")
+            term.child.send("A")
+            term.wait_for(r"approve all 2 \((r\d+), (r\d+)\)\?")
+            term.child.send("y")
+            assert term.finish() == 0, term.screen
+        finally:
+            if term.child.isalive():
+                term.child.terminate(force=True)
+    assert status(db, tmp_path, job)["state"] == "succeeded"
+    assert (workspace / "a.txt").read_text() == "A" and (workspace / "b.txt").read_text() == "B"
+    decided = [e for e in events(db, tmp_path, job) if e["type"] == "approval_decided"]
+    assert len(decided) == 2 and all("agentctl watch" in e["by"] for e in decided)

@@ -84,9 +84,16 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
             seq = event.seq
         view = display.state
         if approver is not None and view.state not in TERMINAL_STATES:
-            for request in [r for r in view.pending.values() if r["request"] not in asked]:
+            waiting = [r for r in view.pending.values() if r["request"] not in asked]
+            for number, request in enumerate(waiting):
+                if request["request"] in asked:  # approved with the one before (`A`)
+                    continue
                 asked.add(request["request"])
-                _answer(store, job_id, request, approver(request))
+                batch = [r for r in waiting[number + 1 :] if r["request"] not in asked]
+                answer = approver({**request, "batch": batch})
+                if answer == "approve_all":
+                    asked.update(r["request"] for r in batch)
+                _answer(store, job_id, [request, *batch], answer)
                 last_check = 0.0  # look again at once: the job may have moved on
         if view.state in TERMINAL_STATES:
             return
@@ -106,22 +113,24 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
         store.wait_for_events(job_id, seq, timeout=POLL_SECONDS)
 
 
-def _answer(store, job_id: str, request: dict, answer: str | tuple[str, str] | None) -> None:
-    from agentctl.engine.approvals import decide_approval, describe_decider
+def _answer(store, job_id: str, requests: list[dict], answer: str | tuple[str, str] | None) -> None:
+    """Record the prompt's answer to `requests[0]` (to all of them for `approve_all`)."""
+    from agentctl.engine.approvals import decide_approvals, describe_decider
     from agentctl.errors import UsageError
     from agentctl.events import ApprovalAnswer
 
     reason = None
     if isinstance(answer, tuple):
         answer, reason = answer
-    if answer not in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY):
+    if answer not in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY, ApprovalAnswer.APPROVE_ALL):
         return
+    chosen = requests if answer == ApprovalAnswer.APPROVE_ALL else requests[:1]
     try:
-        decide_approval(
+        decide_approvals(
             store,
             job_id,
-            request["request"],
-            answer,
+            [r["request"] for r in chosen],
+            ApprovalAnswer.DENY if answer == ApprovalAnswer.DENY else ApprovalAnswer.APPROVE,
             by=describe_decider(via="agentctl watch"),
             comment=reason or None,
             now=time.time(),

@@ -124,6 +124,10 @@ class ActionRunner:
         if recorded is not None:
             return result_from_log(recorded)
         verdict, uncertain = self._verdict(key, name, tool, args)
+        if key in self.index.requests and (
+            verdict.decision == "deny" or not (verdict.decision == "ask" or uncertain)
+        ):
+            self.gate.void_unneeded(step, key)  # asked ahead with its turn; not needed now
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
         approval = None

@@ -190,7 +190,7 @@ class Gate:
             digest = hash_action(ask.tool, ask.args)
             record = self._find(ask.key, digest)
             if record is None or record["state"] == ApprovalState.USED:
-                record = self._create(ask, digest=digest)
+                record = self._create(ask, digest=digest, ahead=True)
             if record["state"] == ApprovalState.PENDING:
                 batch.append(record)
         return batch
@@ -201,6 +201,30 @@ class Gate:
         if request is None or request.get("action_hash") != digest:
             return None
         return self._record(request["request"])
+
+    def void_unneeded(self, step: str, key: str) -> None:
+        """A request made ahead for a later action of a turn whose decision, when the action
+        came (after the earlier ones ran), was allow or deny: void, so it blocks nothing (a
+        worker claims a parked job only when none is pending) and counts in no later park."""
+        made = self.index.requests.get(key)
+        if made is None or not made.get("ahead"):  # others (e.g. an effect's) are not ours
+            return
+        request = made["request"]
+        if self._record(request)["state"] != ApprovalState.PENDING:
+            return
+        self.journal.commit()  # what is buffered stays; only the void may fail below
+        why = "the policy decided the action itself when its turn came"
+        self.journal.add(EventType.APPROVAL_VOIDED, step, {"request": request, "why": why})
+        void = ApprovalTransition(
+            request,
+            expect=ApprovalState.PENDING,
+            state=ApprovalState.VOID,
+            now=self.journal.clock(),
+        )
+        try:
+            self.journal.commit(approvals=[void])
+        except ApprovalConflict:  # decided a moment before: that decision goes unused
+            self.journal.discard()
 
     def _expired(self, record: dict[str, Any]) -> bool:
         return (
@@ -231,13 +255,13 @@ class Gate:
             a for a in self.store.list_approvals(self.journal.job_id) if a["request"] == request
         )
 
-    def _create(self, ask: AskRequest, *, digest: str) -> dict[str, Any]:
+    def _create(self, ask: AskRequest, *, digest: str, ahead: bool = False) -> dict[str, Any]:
         job_id = self.journal.job_id
         # Named after the seq its event gets: short, easy to type, and unique in the job since
         # only the lease holder creates requests and seqs only grow.
         self.journal.commit()
         request = f"r{self.store.get_job(job_id)['last_seq'] + 1}"
-        data = {
+        data: dict[str, Any] = {
             "request": request,
             "key": ask.key,
             "tool": ask.tool,
@@ -246,6 +270,8 @@ class Gate:
             "reason": ask.reason,
             "rules": ask.rules,
         }
+        if ahead:  # asked with its turn, before the actions before it ran
+            data["ahead"] = True
         now = self.journal.clock()
         self.journal.add(EventType.APPROVAL_REQUESTED, ask.step, data)
         self.journal.commit(
