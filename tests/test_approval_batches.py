@@ -11,7 +11,7 @@ import pytest
 from conftest import invoke
 from scripted import ScriptedModel, tool_call
 from test_engine import deps
-from test_engine_policy import AGENT, make_job, policy_file
+from test_engine_policy import AGENT, STRICT, make_job, policy_file
 
 from agentctl.engine.approvals import hash_action
 from agentctl.engine.runner import run_job
@@ -172,15 +172,21 @@ def test_a_parked_outcome_lists_every_request_and_the_all_hint(store, workspace,
     assert "a.txt" in text and "b.txt" in text
 
 
-def test_a_batch_request_whose_action_is_denied_when_its_turn_comes_is_voided(
+def test_a_batch_request_whose_action_is_allowed_when_its_turn_comes_is_voided(
     store, workspace, tmp_path
 ):
-    # The first action makes `out` a link out of the workspace: the second, asked while
-    # `out` was nothing, is denied when it comes. Its request must not stay pending (a worker
-    # claims a parked job only when nothing is), nor count in the next park.
-    job = make_job(store, workspace, AGENT, [policy_file(tmp_path)])
+    # The first action makes `out` a link to `src/`, where writes are allowed: the second,
+    # asked while `out/x.txt` was no such place, is allowed when it comes. Its request must
+    # not stay pending (a worker claims a parked job only when nothing is), nor count in the
+    # next park.
+    (workspace / "src").mkdir()
+    rule = (
+        '  - id: src\n    tools: [write_file]\n    paths: ["src/**", "out"]\n    decision: allow\n'
+    )
+    policy = policy_file(tmp_path, STRICT.replace("rules:\n", "rules:\n" + rule))
+    job = make_job(store, workspace, AGENT, [policy])
     turn = [
-        tool_call("shell", command="ln -s \"$(printf '\\057etc')\" out"),
+        tool_call("shell", command="ln -s src out"),
         tool_call("write_file", path="out/x.txt", content="x"),
     ]
     assert run_job(job, deps(store, ScriptedModel([turn]))).state == "awaiting_approval"
@@ -189,6 +195,7 @@ def test_a_batch_request_whose_action_is_denied_when_its_turn_comes_is_voided(
     later = [tool_call("write_file", path="c.txt", content="C")]
     outcome = run_job(job, deps(store, ScriptedModel([later])))
     assert outcome.state == "awaiting_approval"
+    assert (workspace / "src" / "x.txt").read_text() == "x"
     assert [p["args"]["path"] for p in outcome.pending] == ["c.txt"]
     states = {a["request"]: a["state"] for a in store.list_approvals(job)}
     assert states[second] == "void"
