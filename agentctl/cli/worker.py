@@ -44,6 +44,14 @@ def worker(
             " takes over a job whose worker died.",
         ),
     ] = 15.0,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm/--no-warm",
+            help="Import once and fork a process per job (Linux; the default there), or start"
+            " a new Python for each job.",
+        ),
+    ] = True,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -51,11 +59,16 @@ def worker(
 
     Also continues, from the same queues, jobs whose approvals were all answered, jobs left interrupted, and jobs whose runner died (once their lease expired). A job whose workspace is missing on this machine is left for another worker (`agentctl status JOB` says so).
 
+    Each job runs in a process of its own. A warm worker (the default on Linux) imports
+    agentctl once (and litellm at its first model job) and forks that process, so a job starts
+    in milliseconds; `--no-warm` starts a new Python for each job instead.
+
     SIGTERM or Ctrl-C: stop claiming, let running jobs stop at their next safe point (they stay resumable, for any worker), exit 0.
 
     With --once, the exit code tells how the jobs it ran ended: 1 if any failed, else 3 if any waits for an approval, else 0.
     """
-    from agentctl.engine.worker import WorkerOptions, worker_for_store
+    from agentctl.engine.worker import WorkerOptions, forking_worker_for_store, worker_for_store
+    from agentctl.process.fork import can_fork
 
     store = open_store(db)
     options = WorkerOptions(
@@ -65,7 +78,10 @@ def worker(
     def note(line: str) -> None:
         typer.echo(line, err=True)
 
-    pool = worker_for_store(store, options, env=dict(os.environ), on_note=note)
+    if warm and can_fork():
+        pool = forking_worker_for_store(store, options, on_note=note)
+    else:
+        pool = worker_for_store(store, options, env=dict(os.environ), on_note=note)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,6 +14,7 @@ point (they end `interrupted`, for any worker to resume); the worker returns whe
 
 from __future__ import annotations
 
+import random
 import signal
 import sys
 import threading
@@ -176,11 +177,16 @@ class Worker:
                 self.skip.add(job_id)
 
     def _wait(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
+        """Until a job may have been queued (the store wakes us), a running job ended, or
+        `seconds` (jittered, so idle workers do not poll in step) passed."""
+        deadline = time.monotonic() + seconds * random.uniform(0.75, 1.25)
+        queues = list(self.options.queues)
         while time.monotonic() < deadline and not self.stopping.is_set():
             if any(child.poll() is not None for child in self.children.values()):
                 return
-            time.sleep(0.05)
+            slice_ = min(0.05 if self.children else 0.25, deadline - time.monotonic())
+            if slice_ > 0 and self.store.wait_for_work(queues, slice_):
+                return
 
 
 def worker_for_store(
@@ -197,5 +203,83 @@ def worker_for_store(
             env=child_env,
             log_path=store.logs_dir / f"{claim.job_id}.log",
         )
+
+    return Worker(store, options, spawn=spawn, on_note=on_note)
+
+
+def warm_up() -> None:
+    """Import what every job needs, once, in the worker (its forked children share it):
+    the runner and its step kinds, the policy with its shell parser, the tools, change
+    recording, and the sandbox probe (its answer is inherited too)."""
+    import importlib
+
+    for name in (
+        "agentctl.engine.launch",
+        "agentctl.engine.runner",
+        "agentctl.engine.steps",
+        "agentctl.engine.agent",
+        "agentctl.policy.rules",
+        "agentctl.policy.shellwords",
+        "agentctl.tools.builtin",
+        "agentctl.changes.record",
+        "agentctl.recipe.templates",
+        "bashlex",
+    ):
+        importlib.import_module(name)
+    from agentctl.process.sandbox import probe_confinement
+
+    probe_confinement()
+
+
+def calls_a_model(store: Store, job_id: str) -> bool:
+    """Whether the job's recipe has a step that calls a model (then the worker loads litellm
+    before forking it, once, and every later model job starts with it loaded)."""
+    from agentctl.engine.steps import model_roles
+    from agentctl.recipe.schema import load_recipe_text
+
+    job = store.get_job(job_id)
+    try:
+        recipe = load_recipe_text(store.recipe_text(job), "<job>").recipe
+    except Exception:
+        return False
+    return bool(model_roles(recipe.steps))
+
+
+def forking_worker_for_store(
+    store: Store, options: WorkerOptions, *, on_note: Callable[[str], None]
+) -> Worker:
+    """A warm worker: imports once (`warm_up`; litellm at its first model job) and runs each
+    claimed job in a forked child with a store connection of its own."""
+    import gc
+
+    from agentctl.engine.launch import run_prepared_job
+    from agentctl.process.fork import fork_child
+    from agentctl.store import open_store
+
+    warm_up()
+    target = store.target
+    models_loaded = False
+
+    def spawn(claim: Claim) -> Any:
+        nonlocal models_loaded
+        if not models_loaded and calls_a_model(store, claim.job_id):
+            from agentctl.models.loader import load_litellm
+
+            load_litellm()
+            models_loaded = True
+        gc.freeze()  # what the parent holds stays put: the children's pages stay shared
+
+        def run() -> int:
+            job_store = open_store(target)
+            outcome = run_prepared_job(
+                job_store,
+                claim.job_id,
+                approver=None,
+                claimed_token=claim.token,
+                lease_ttl=options.lease_ttl,
+            )
+            return outcome.exit_code
+
+        return fork_child(run, log_path=store.logs_dir / f"{claim.job_id}.log")
 
     return Worker(store, options, spawn=spawn, on_note=on_note)

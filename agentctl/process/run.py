@@ -407,7 +407,7 @@ def spawn_detached(argv: list[str], *, env: Mapping[str, str], log_path: Path) -
     return process.pid
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
     # Linux: the kernel SIGKILLs the child when the worker that started it dies, so a
     # worker's runners never outlive it unsupervised (their leases then expire).
     try:
@@ -436,7 +436,7 @@ def spawn_supervised(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
 

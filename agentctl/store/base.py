@@ -262,6 +262,13 @@ class Store(Protocol):
 
     # -- queues and workers --------------------------------------------------------------
 
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        """Return True as soon as a job may have been queued in `queues` (PostgreSQL: a
+        notification; SQLite: a cheap look), False after `timeout` seconds without one.
+        A worker claims after either: jobs that became runnable otherwise (approved,
+        interrupted, lease expired) are found by that claim."""
+        ...
+
     def claim_job(
         self,
         queues: Sequence[str],

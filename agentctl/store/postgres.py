@@ -60,6 +60,7 @@ from agentctl.store.sql import (
 )
 
 CHANNEL = "agentctl_events"
+WORK_CHANNEL = "agentctl_work"  # payload: the queue a job was queued in
 DEFAULT_RETRY_SECONDS = 20.0
 CONNECT_TIMEOUT_SECONDS = 5
 T = TypeVar("T")
@@ -115,6 +116,7 @@ class PostgresStore:
         self._lock = threading.RLock()
         self._conn: Any = None
         self._listener: Any = None
+        self._work_listener: Any = None
         self._connect(first=True)
         self._migrate()
 
@@ -142,13 +144,9 @@ class PostgresStore:
         return PostgresStore(self._url, retry_for=self.retry_for)
 
     def close(self) -> None:
-        for conn in (self._conn, self._listener):
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-        self._conn = self._listener = None
+        for conn in (self._conn, self._listener, self._work_listener):
+            self._close_quietly(conn)
+        self._conn = self._listener = self._work_listener = None
 
     def _scrub(self, text: str) -> str:
         text = text.replace(self._url, self.location)
@@ -345,6 +343,8 @@ class PostgresStore:
                 (job_id, now, event.type, event.step, data),
             )
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
+            if queue is not None:  # idle workers LISTEN: they claim it at once
+                cur.execute("SELECT pg_notify(%s, %s)", (WORK_CHANNEL, queue))
 
         def landed(cur: Any) -> bool:
             cur.execute("SELECT 1 FROM jobs WHERE id = %s", (job_id,))
@@ -567,6 +567,31 @@ class PostgresStore:
                     pass
             self._listener = None
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        try:
+            if self._work_listener is None:
+                self._work_listener = self._open()
+                self._work_listener.execute(f"LISTEN {WORK_CHANNEL}")
+                return True  # jobs queued before we listened: the caller's claim finds them
+            while (left := deadline - time.monotonic()) > 0:
+                for note in self._work_listener.notifies(timeout=left, stop_after=1):
+                    if note.payload in queues:
+                        return True
+        except self._psycopg.OperationalError:
+            self._close_quietly(self._work_listener)
+            self._work_listener = None
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        return False
+
+    @staticmethod
+    def _close_quietly(conn: Any) -> None:
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
 
     def _last_seq(self, job_id: str) -> int:
         def read(cur: Any) -> Any:

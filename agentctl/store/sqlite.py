@@ -49,6 +49,7 @@ from agentctl.store.sql import (
 
 # How often `wait_for_events` looks at the log: SQLite has no way to be told.
 POLL_SECONDS = 0.2
+WORK_POLL_SECONDS = 0.02  # an idle worker's look for queued jobs
 
 _dumps = dumps
 
@@ -376,6 +377,22 @@ class SQLiteStore:
             )
 
     # -- queues and workers --------------------------------------------------------------
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        # A file on this machine: a look costs ~50 µs, so look often rather than sleep long.
+        deadline = time.monotonic() + timeout
+        marks = ",".join("?" * len(queues))
+        while True:
+            rows = self.conn.execute(
+                f"SELECT 1 FROM jobs WHERE state = 'queued' AND queue IN ({marks}) LIMIT 1",
+                tuple(queues),
+            ).fetchall()
+            left = deadline - time.monotonic()
+            if rows:
+                return True
+            if left <= 0:
+                return False
+            time.sleep(min(WORK_POLL_SECONDS, left))
 
     def claim_job(
         self,
