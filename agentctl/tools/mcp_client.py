@@ -26,7 +26,6 @@ import concurrent.futures
 import json
 import os
 import shlex
-import shutil
 import threading
 import time
 import urllib.parse
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import UsageError
-from agentctl.process import reaper
+from agentctl.process import program_files, reaper
 from agentctl.process.run import (
     join_capped,
     minimal_env,
@@ -134,21 +133,9 @@ def plan_servers(
 
 
 def program_paths(program: str, path: str) -> tuple[Path, ...]:
-    """The installation a server's program lives in (a venv, a pyenv version), as found on
-    `path` and with symlinks resolved: shown read-only in the sandbox even inside a hidden
-    home, because the recipe named that program. Never a whole home folder or `/`."""
-    found = shutil.which(program, path=path)
-    if found is None:
-        return ()
-    homes = [Path(h) for h in home_folders()]
-    out: list[Path] = []
-    for candidate in (Path(os.path.abspath(found)), Path(os.path.realpath(found))):
-        folder = candidate.parent
-        prefix = folder.parent if folder.name == "bin" else folder
-        if prefix in homes or prefix == Path("/") or not any(h in prefix.parents for h in homes):
-            continue  # outside the homes it is visible anyway; a home itself stays hidden
-        out.append(prefix)
-    return tuple(dict.fromkeys(out))
+    """What a server's program needs (its installation, interpreter, venv base, libraries),
+    shown read-only in the sandbox where a home hides it: `agentctl.process.program_files`."""
+    return program_files.program_paths(program, path, home_folders())
 
 
 def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
@@ -193,6 +180,26 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
         seccomp_fd=SECCOMP_FD,
     )
     return wrapped, env, "bwrap" if confined else "none"
+
+
+def _sandbox_advice(plan: ServerLaunch, text: str, message: str, hint: str) -> tuple[str, str]:
+    """The error and hint for a confined server that failed, naming what the sandbox hid."""
+    shown = [str(p) for p in plan.visible_paths]
+    shown += [str(p) for p in program_paths((plan.argv or [""])[0], plan.env.get("PATH", ""))]
+    hidden = program_files.hidden_paths_in(text, home_folders(), shown)
+    if not hidden:
+        return message, hint
+    message += (
+        f"\nthe sandbox hides {', '.join(hidden[:3])} (in a home folder); only the server's "
+        "program, its interpreter and their installations are shown from there"
+    )
+    folder = os.path.dirname(hidden[0]) if not os.path.isdir(hidden[0]) else hidden[0]
+    hint = (
+        f'let the server read it: add a policy rule {{tools: ["{plan.name}.*"], paths: '
+        f'["{folder}/**"], decision: allow}} (shown read-only in the sandbox), or install the '
+        "server outside home folders, or set `sandbox: off` for this recipe's policy"
+    )
+    return message, hint
 
 
 class _StderrTail:
@@ -328,9 +335,10 @@ class McpHub:
         message = f"MCP server {plan.name} failed to start ({plan.describe()}): {why}"
         if tail:
             message += "\nits stderr ends with:\n" + _indent(tail[-1500:])
-        return McpStartError(
-            message, f"check mcp.{plan.name} in the recipe; run the command by hand to see more"
-        )
+        hint = f"check mcp.{plan.name} in the recipe; run the command by hand to see more"
+        if server.confinement == "bwrap":
+            message, hint = _sandbox_advice(plan, f"{why}\n{tail}", message, hint)
+        return McpStartError(message, hint)
 
     async def _hold(self, server: _Server, client: Any) -> None:
         from mcp import Client
