@@ -238,7 +238,7 @@ def _action_started(where: str, data: dict[str, Any]) -> str:
     decided = ""
     rules_said = [r for r in data.get("rules") or [] if not from_default_policy(r)]
     if rules_said or data.get("decision") not in (None, "allow"):
-        rules = rules_words(data.get("rules"))
+        rules = rules_words(data.get("rules"), decided=data.get("decision"))
         decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
     again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
     check = check_attempt(data.get("key"))
@@ -254,7 +254,7 @@ def _action_finished(where: str, data: dict[str, Any]) -> str:
         said = person_denial({"decided_by": data["denied_by"], "comment": data.get("comment")})
         return f"{where}✗ {data.get('tool')} not run: {said}"
     if data.get("refused"):
-        rules = rules_words(data.get("rules"))
+        rules = rules_words(data.get("rules"), decided=data.get("decision"))
         why = result_words(data.get("error"), None) if data.get("error") else "not run"
         return f"{where}✗ {data.get('tool')} {why}" + (f" by {rules}" if rules else "")
     status = result_words(data.get("error"), data.get("exit_code"), bool(data.get("ok")))

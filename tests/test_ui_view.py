@@ -240,6 +240,97 @@ def test_a_spinner_while_waiting_and_none_when_done():
     assert "waiting" not in text and "succeeded" in text
 
 
+def approved_then_denied() -> list[Event]:
+    """The ci-safe run of issue 24: `write_file NOTES.md` asked and approved with `a`, then
+    `git push` asked and denied with `d`."""
+    write = {"path": "NOTES.md", "content": "# Notes\n"}
+    push = {"command": "git push origin main"}
+    ask = [{"policy": "ci-safe", "rule": "default", "decision": "ask"}]
+    return events(
+        ("runner_started", None, {}),
+        ("step_started", "fix", {"kind": "agent"}),
+        (
+            "approval_requested",
+            "fix",
+            {
+                "request": "r3",
+                "key": "fix/t0/c0",
+                "tool": "write_file",
+                "args": write,
+                "reason": "ci-safe asks",
+                "rules": ask,
+            },
+        ),
+        ("approval_decided", "fix", {"request": "r3", "decision": "approved", "by": "me"}),
+        ("approval_used", "fix", {"request": "r3"}),
+        (
+            "action_started",
+            "fix",
+            {
+                "key": "fix/t0/c0",
+                "tool": "write_file",
+                "args": write,
+                "decision": "ask",
+                "rules": ask,
+                "approval": "r3",
+            },
+        ),
+        (
+            "action_finished",
+            "fix",
+            {"key": "fix/t0/c0", "tool": "write_file", "ok": True, "output": "wrote 8 bytes"},
+        ),
+        (
+            "approval_requested",
+            "fix",
+            {
+                "request": "r8",
+                "key": "fix/t1/c0",
+                "tool": "shell",
+                "args": push,
+                "reason": "pushing publishes the agent's work; a human decides",
+                "rules": ask,
+            },
+        ),
+    )
+
+
+def test_while_an_approval_waits_the_previous_output_is_not_shown_under_it():
+    state = folded(approved_then_denied())
+    text, _ = render(state, 120)
+    assert "approval r8" in text and "pushing publishes" in text
+    assert "wrote 8 bytes" not in text  # the write's output, under the push's question
+
+
+def test_a_denial_is_shown_on_the_denied_action_not_the_one_before():
+    items = approved_then_denied()
+    state = folded(items)
+    for seq, (type_, data) in enumerate(
+        [
+            ("approval_decided", {"request": "r8", "decision": "denied", "by": "me"}),
+            (
+                "action_finished",
+                {
+                    "key": "fix/t1/c0",
+                    "tool": "shell",
+                    "ok": False,
+                    "error": "denied",
+                    "refused": True,
+                    "decision": "deny",
+                    "denied_by": "me",
+                    "args": {"command": "git push origin main"},
+                },
+            ),
+            ("job_succeeded", {}),
+        ],
+        start=len(items) + 1,
+    ):
+        state.apply(Event(seq, T0 + seq, type_, "fix" if type_ != "job_succeeded" else None, data))
+    text, _ = render(state, 120)
+    assert "write_file: NOTES.md" not in text, text
+    assert "✗ [fix] shell: git push origin main" in text and "not run: denied" in text
+
+
 # -- the approval prompt (rendered the same way) ----------------------------------------
 
 
@@ -420,5 +511,40 @@ def test_a_check_run_and_the_default_policy_read_as_words():
     )
     text, _ = render(state, 120)
     assert "check 1: pytest -x" in text and "shell: pytest" not in text
-    assert "no policy given (ask)" in text and "default:default" not in text
+    assert "(ask by no policy given)" in text and "default:default" not in text
     assert "failed with exit 1" in text
+
+
+def test_each_finished_action_leaves_one_transcript_line_with_its_end_first():
+    from agentctl.ui.view import transcript_line
+
+    state = JobViewState("j")
+    long = "pytest " + " ".join(f"tests/test_{n}.py" for n in range(40))
+    started = Event(
+        1,
+        T0,
+        "action_started",
+        "fix",
+        {
+            "key": "k1",
+            "tool": "shell",
+            "args": {"command": long},
+            "decision": "allow",
+            "rules": [{"policy": "p", "id": "tests", "decision": "allow"}],
+        },
+    )
+    state.apply(started)
+    assert transcript_line(state, started) is None  # a running action is not history yet
+    finished = Event(
+        2,
+        T0 + 1,
+        "action_finished",
+        "fix",
+        {"key": "k1", "tool": "shell", "ok": False, "exit_code": 1},
+    )
+    state.apply(finished)
+    line = transcript_line(state, finished)
+    assert line is not None and "\n" not in line.plain
+    assert line.plain.startswith("✗ [fix] shell: pytest tests/test_0.py")
+    assert "test_39" not in line.plain  # the command is cut, how it ended is not
+    assert line.plain.index("failed with exit 1") < line.plain.index("(allow by p:tests)")

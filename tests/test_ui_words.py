@@ -3,6 +3,8 @@ plain, status and log renderers that use it)."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import invoke, write_recipe
 
 from agentctl.events import describe_event
@@ -76,3 +78,52 @@ def test_a_check_run_is_not_shown_as_an_agent_action():
     assert output_tail("action_finished", finished) == ["    │ E x"]
     # An agent's own failed command is the model's business: no tail under it.
     assert output_tail("action_finished", {**finished, "key": "fix/t1/c0"}) == []
+
+
+def change(path: str, kind: str, before: str | None, after: str | None, seq: int = 1):
+    from agentctl.changes.history import Change
+
+    def state(text: str | None):
+        return None if text is None else {"mode": "100644", "sha256": str(hash(text)), "text": text}
+
+    return Change(f"{seq}.0", seq, 0, "fix", path, kind, state(before), state(after))
+
+
+def test_the_files_changed_line_counts_lines_as_git_diff_stat_does():
+    from agentctl.changes.stats import diff_stats
+    from agentctl.ui.words import files_changed_line
+
+    changes = [
+        change("calc.py", "modified", "a\nb\nc\n", "a\nB\nc\nd\ne\n"),
+        change("calc.py", "modified", "a\nB\nc\nd\ne\n", "a\nB\nc\nd\ne\nf\n", seq=2),
+        change("NOTES.md", "created", None, "# Notes\n", seq=3),
+        change("old.txt", "deleted", "x\n", None, seq=4),
+        change("tmp.txt", "created", None, "gone\n", seq=5),
+        change("tmp.txt", "deleted", "gone\n", None, seq=6),
+    ]
+    assert files_changed_line(diff_stats(changes), "abc") == (
+        "files changed: NOTES.md (new, +1 −0), calc.py (+4 −1), old.txt (deleted)"
+        " — agentctl diff abc"
+    )
+    assert files_changed_line([], "abc") is None
+    many = [change(f"f{i}\x1b[31m.txt", "created", None, "x\n", seq=i) for i in range(9)]
+    line = files_changed_line(diff_stats(many), "abc") or ""
+    assert line.endswith(", and 3 more — agentctl diff abc") and "\x1b" not in line
+
+
+def test_a_run_ends_with_the_files_it_changed(tmp_path, workspace):
+    (workspace / "kept.txt").write_text("one\n")
+    recipe = write_recipe(
+        tmp_path, "  - id: write\n    run: printf 'a\\nb\\n' > out.txt && echo two >> kept.txt\n"
+    )
+    ran = invoke("run", str(recipe), "--workspace", str(workspace))
+    assert ran.exit_code == 0, ran.output
+    job = invoke("status", "last", "--json")
+    job_id = json.loads(job.stdout)["id"]
+    assert ran.stdout.splitlines()[-1] == (
+        f"files changed: kept.txt (+1 −0), out.txt (new, +2 −0) — agentctl diff {job_id}"
+    )
+    assert (
+        "files changed"
+        not in invoke("run", str(recipe), "--workspace", str(workspace), "--json").stdout
+    )

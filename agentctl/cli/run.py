@@ -355,6 +355,7 @@ def _follow(
                 if outcome.state == "failed"
                 else None,
             )
+            print_files_changed(store, job_id)
         sys.stdout.flush()
     except BrokenPipeError:
         silence(sys.stdout)  # nobody reads the report; the exit code still tells how it ended
@@ -410,6 +411,18 @@ def _offer_rollback(store, job_id: str) -> None:
             f"left alone (changed since the job): {conflict['path']}: {conflict['reason']}",
             file=sys.stderr,
         )
+
+
+def print_files_changed(store, job_id: str) -> None:
+    """The run's last line: the files the job changed and how to see the diff (none when it
+    left no change behind, e.g. after a rollback)."""
+    from agentctl.changes.stats import diff_stats
+    from agentctl.engine.rollback import diff_job
+    from agentctl.ui.words import files_changed_line
+
+    line = files_changed_line(diff_stats(diff_job(store, job_id)), job_id)
+    if line:
+        print(line)
 
 
 def pending_check(store, job_id: str):

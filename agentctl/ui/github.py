@@ -315,7 +315,7 @@ def _how_to_approve(job: dict[str, Any]) -> list[str]:
                 f"  - action: {md_text(request['tool'])} {md_code(one_line(str(what), 300))}"
             )
         if request.get("rules"):
-            lines.append(f"  - asked by: {md_text(rules_words(request['rules']))}")
+            lines.append(f"  - asked by: {md_text(rules_words(request['rules'], decided='ask'))}")
     lines += ["", "```sh"]
     if len(job["pending_approvals"]) > 1:  # one model turn's requests, decided together
         lines.append(f"agentctl approve {job_id} --all --comment 'why'")

@@ -1,7 +1,9 @@
 """The Live driver: keeps one job's view on screen while a runner (or a watcher) feeds it.
 
 Events and streamed text are folded into an in-memory `JobViewState` under a lock; rich's
-refresh thread draws a frame from that state at most `fps` times a second. Nothing here
+refresh thread draws a frame from that state at most `fps` times a second. Each finished
+action also leaves one line above the view (`transcript_line`), so the scrollback keeps what
+the agent did once the view is gone. Nothing here
 reads the database: a frame costs the job nothing but the fold. An approval prompt pauses
 the view (it needs the keyboard and the bottom of the screen) and resumes it afterwards.
 """
@@ -18,7 +20,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from agentctl.ui.view import JobViewState, render_job_view
+from agentctl.ui.view import JobViewState, render_job_view, transcript_line
 
 MAX_FPS = 10
 
@@ -77,6 +79,9 @@ class LiveJobView:
     def on_event(self, event: Any) -> None:
         with self._lock:
             self.state.apply(event)
+            line = transcript_line(self.state, event)
+        if line is not None:  # printed above the live region: it stays in the scrollback
+            self.console.print(line, no_wrap=True, overflow="ellipsis")
 
     def on_text(self, chunk: str) -> None:
         with self._lock:
@@ -100,16 +105,22 @@ class LiveJobView:
         self, *, workspace: Path | None, is_decided: Callable[[dict[str, Any]], bool]
     ) -> Callable[[dict[str, Any]], str | tuple[str, str] | None]:
         """An Approver (see engine.approvals) that asks with the view paused."""
+        from agentctl.engine.approvals import decider_name, describe_decider
+        from agentctl.events import ApprovalAnswer
         from agentctl.ui.prompts import ask_approval
 
         def ask(request: dict[str, Any]) -> str | tuple[str, str] | None:
             with self.paused():
-                return ask_approval(
+                answer = ask_approval(
                     request,
                     console=self.console,
                     workspace=workspace,
                     is_decided=lambda: is_decided(request),
                 )
+            if answer == ApprovalAnswer.APPROVE:  # the action's line says who let it run
+                with self._lock:
+                    self.state.approvers[request["request"]] = decider_name(describe_decider())
+            return answer
 
         return ask
 

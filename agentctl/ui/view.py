@@ -38,6 +38,8 @@ TAIL_LINES = 6
 OUTPUT_LINES = 3
 # The live view shows this much of an action; the approval prompt always shows all of it.
 ACTION_CHARS = 400
+# A transcript line shows this much of a long command, so how it ended stays on the line.
+TRANSCRIPT_WHAT_CHARS = 60
 
 STATE_STYLES = {
     "running": "cyan",
@@ -92,6 +94,24 @@ class ActionView:
     exit_code: int | None = None
     output: str = ""
     check: str = ""  # the attempt number when this is the recipe's check, not the agent's call
+    key: str = ""  # the action's key in the log: a result belongs to the action of its key
+    said: str = ""  # how it ended, when a person's words say it better than the result code
+    approved_by: str = ""  # the person who approved it, when the policy asked
+
+    @classmethod
+    def from_event(cls, step: str | None, data: dict[str, Any], ts: float) -> ActionView:
+        """The action an `action_started`, `approval_requested` or refused `action_finished`
+        names (a refused action has no start of its own)."""
+        return cls(
+            step=step,
+            tool=data.get("tool") or "",
+            args=dict(data.get("args") or {}),
+            decision=data.get("decision"),
+            rules=[rule_label(r) for r in data.get("rules") or []],
+            started=ts,
+            check=check_attempt(data.get("key")),
+            key=data.get("key") or "",
+        )
 
 
 @dataclass
@@ -113,6 +133,7 @@ class JobViewState:
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> request
     error: str | None = None
     note: str | None = None  # the last warning, expiry, cancel request or rollback
+    approvers: dict[str, str] = field(default_factory=dict)  # approved request id -> who
     text_tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _partial: str = ""
     _streamed: bool = False
@@ -161,29 +182,54 @@ class JobViewState:
         elif kind == EventType.MODEL_RESPONSE:
             self._fold_reply(data.get("reply") or {})
         elif kind == EventType.ACTION_STARTED:
-            self.action = ActionView(
-                step=step,
-                tool=data.get("tool") or "",
-                args=dict(data.get("args") or {}),
-                decision=data.get("decision"),
-                rules=[rule_label(r) for r in data.get("rules") or []],
-                started=event.ts,
-                check=check_attempt(data.get("key")),
-            )
-        elif kind == EventType.ACTION_FINISHED and self.action is not None:
-            self.action.finished, self.action.ok = True, bool(data.get("ok"))
-            self.action.error, self.action.exit_code = data.get("error"), data.get("exit_code")
-            self.action.output = str(data.get("output") or "")
+            self._drop_requests_of(data.get("key"))
+            self.action = ActionView.from_event(step, data, event.ts)
+            if data.get("approval"):  # the policy asked and a person said yes: that is news
+                self.action.approved_by = self.approvers.get(str(data["approval"]), "a person")
+        elif kind == EventType.ACTION_FINISHED:
+            self._drop_requests_of(data.get("key"))
+            self._finish_action(step, data, event.ts)
+        elif kind == EventType.APPROVAL_USED:
+            self.pending.pop(str(data.get("request")), None)
         elif kind == EventType.APPROVAL_REQUESTED:
             self.pending[data["request"]] = {**data, "step": step}
+            # What is asked about is the current thing now; the action before it is done.
+            self.action = ActionView.from_event(step, data, event.ts) if data.get("tool") else None
         elif kind in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_VOIDED):
             self.pending.pop(str(data.get("request")), None)
+            if data.get("decision") == "approved":
+                from agentctl.engine.approvals import decider_name
+
+                self.approvers[str(data.get("request"))] = decider_name(data.get("by"))
             if kind == EventType.APPROVAL_VOIDED:
                 self.note = describe_event(kind, step, data)
         elif kind in END_EVENTS:
             self._end(END_EVENTS[kind], event.ts, data)
         elif kind in NOTE_EVENTS:
             self.note = describe_event(kind, step, data)
+
+    def _drop_requests_of(self, key: str | None) -> None:
+        """An action that starts or is refused was decided: its request is pending no more
+        (the runner's own prompt decides through the store, an event this fold never sees)."""
+        for request, data in list(self.pending.items()):
+            if key and data.get("key") == key:
+                del self.pending[request]
+
+    def _finish_action(self, step: str | None, data: dict[str, Any], ts: float) -> None:
+        action = self.action
+        key = data.get("key") or ""
+        # A refused action (denied by a policy or a person, unknown tool) never started: its
+        # result must not land on the action shown before it.
+        if action is None or action.finished or action.key != key:
+            action = self.action = ActionView.from_event(step, data, ts)
+        action.finished, action.ok = True, bool(data.get("ok"))
+        action.error, action.exit_code = data.get("error"), data.get("exit_code")
+        action.output = str(data.get("output") or "")
+        if data.get("refused") and data.get("denied_by"):  # a person's no, in their words
+            from agentctl.engine.approvals import person_denial
+
+            said = {"decided_by": data["denied_by"], "comment": data.get("comment")}
+            action.said = "not run: " + person_denial(said)
 
     def add_text(self, chunk: str) -> None:
         """Streamed model text: keep the last lines, the unfinished one included."""
@@ -321,32 +367,56 @@ def render_action(state: JobViewState, now: float) -> Text | None:
         if state.waiting and state.current_step and calls_model(_step_kind(state)):
             return Text(f"{spinner_frame(now)} waiting for the model", style="dim")
         return None
-    what = describe_action(action.tool, action.args)
-    if len(what) > ACTION_CHARS:
-        what = what[:ACTION_CHARS] + "…"
     if action.finished:
+        return action_line(action, what_chars=TRANSCRIPT_WHAT_CHARS)
+    # running, or cut short by the end of the job
+    mark = spinner_frame(now) if state.waiting else STEP_MARKS.get(state.state, "→")
+    line = action_line(action, mark=mark)
+    end = now if state.ended_at is None else state.ended_at
+    line.append(f"  {format_elapsed(end - action.started)}", style="dim")
+    return line
+
+
+def action_line(
+    action: ActionView, mark: str | None = None, what_chars: int = ACTION_CHARS
+) -> Text:
+    """One action on one line: mark, step, tool, what it acted on, how it ended, who decided.
+    The view's current action, and the transcript a run leaves in the scrollback."""
+    what = describe_action(action.tool, action.args)
+    if len(what) > what_chars:
+        what = what[:what_chars] + "…"
+    if mark is None:
         mark = "✓" if action.ok else "✗"
-    else:  # running, or cut short by the end of the job
-        mark = spinner_frame(now) if state.waiting else STEP_MARKS.get(state.state, "→")
     line = Text(f"{mark} ", style="cyan" if not action.finished else "")
     line.append_text(visible_text(f"[{action.step}] " if action.step else "", "dim"))
     line.append_text(visible_text(f"check {action.check}" if action.check else action.tool, "bold"))
     line.append(": ")
     line.append_text(visible_text(what))
+    # How it ended comes before who decided: a line cut at the terminal's edge keeps it.
+    if action.approved_by:
+        line.append_text(visible_text(f"  approved by {action.approved_by}", "green"))
+    if action.finished and not action.ok:
+        detail = action.said or result_words(action.error, action.exit_code)
+        line.append_text(visible_text(f"  {detail}", "red"))
     if action.decision:
-        line.append(f"  ({action.decision}", style=_decision_style(action.decision))
+        style = _decision_style(action.decision)
+        line.append(f"  ({action.decision}", style=style)
         if action.rules:
             line.append_text(
-                visible_text(" by " + rules_words(action.rules), _decision_style(action.decision))
+                visible_text(" by " + rules_words(action.rules, decided=action.decision), style)
             )
-        line.append(")", style=_decision_style(action.decision))
-    if action.finished and not action.ok:
-        detail = result_words(action.error, action.exit_code)
-        line.append_text(visible_text(f"  {detail}", "red"))
-    elif not action.finished:
-        end = now if state.ended_at is None else state.ended_at
-        line.append(f"  {format_elapsed(end - action.started)}", style="dim")
+        line.append(")", style=style)
     return line
+
+
+def transcript_line(state: JobViewState, event: Any) -> Text | None:
+    """The line an event leaves in the scrollback above the live view: one per finished
+    action (printed cut, never wrapped, to the terminal's width), so what the agent did
+    stays on screen after the view is gone."""
+    action = state.action
+    if event.type != EventType.ACTION_FINISHED or action is None or not action.finished:
+        return None
+    return action_line(action, what_chars=TRANSCRIPT_WHAT_CHARS)
 
 
 def _step_kind(state: JobViewState) -> str:

@@ -9,11 +9,16 @@ last lines of its output, so a failure is shown where it is reported, not only i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentctl.policy.votes import rule_label
+from agentctl.policy.votes import rule_label, rule_object
+from agentctl.visible import make_visible
+
+if TYPE_CHECKING:
+    from agentctl.changes.stats import FileStat
 
 FAILURE_TAIL_LINES = 15
+CHANGED_FILES_SHOWN = 6  # the end of a run names this many changed files, then counts the rest
 
 _RESULT_WORDS = {
     "timeout": "timed out",
@@ -50,13 +55,13 @@ def error_kind_words(kind: str | None) -> str:
     return _ERROR_KINDS.get(kind or "", "failed")
 
 
-def rule_words(rule: Any) -> str:
+def rule_words(rule: Any, *, with_decision: bool = True) -> str:
     """A voting rule as a person reads it: `ci-safe:no-destruction (deny)` stays (those are
     the policy's own names); the built-in default policy and a policy's default say so.
     Takes a rule object or the short string that older logs hold."""
     label = rule_label(rule)
     name, _, decision = label.partition(" (")
-    decision = f" ({decision}" if decision else ""
+    decision = f" ({decision}" if decision and with_decision else ""
     policy, _, rule_id = name.partition(":")
     if policy == "default" and rule_id == "default":
         return f"no policy given{decision}"
@@ -64,16 +69,32 @@ def rule_words(rule: Any) -> str:
         return f"{policy}'s default{decision}"
     if policy == "builtin":
         return f"built-in rule {rule_id}{decision}"
-    return label
+    return f"{name}{decision}"
 
 
-def rules_words(rules: list[Any] | None, *, reasons: bool = False) -> str:
+def deciding_rules(rules: list[Any] | None, decision: str | None) -> list[Any]:
+    """The votes that made `decision` (a denial's deny votes, not the allows beside them);
+    every vote when none says it (an older log's short strings without a decision)."""
+    rules = list(rules or [])
+    if decision is None:
+        return rules
+    deciding = [r for r in rules if rule_object(r).get("decision") == decision]
+    return deciding or rules
+
+
+def rules_words(
+    rules: list[Any] | None, *, reasons: bool = False, decided: str | None = None
+) -> str:
     """Rules joined for one line; with `reasons`, each followed by its reason (the approval
-    prompt and status name why each rule voted)."""
+    prompt and status name why each rule voted). With `decided` (the decision, said just
+    before), only the votes that made it, without repeating it: `deny by ci-safe:no-rm`;
+    every vote stays in `--json` and `policy explain`."""
+    shown = deciding_rules(rules, decided) if decided else list(rules or [])
     out = []
-    for rule in rules or []:
+    for rule in shown:
         reason = rule.get("reason") if reasons and isinstance(rule, dict) else None
-        out.append(rule_words(rule) + (f": {reason}" if reason else ""))
+        words = rule_words(rule, with_decision=decided is None)
+        out.append(words + (f": {reason}" if reason else ""))
     return ("; " if reasons else ", ").join(out)
 
 
@@ -154,3 +175,32 @@ def failure_hint(job_id: str, kind: str | None) -> str:
         f"see every event with `agentctl log {job_id}`; undo the job's file changes with"
         f" `agentctl rollback {job_id}`"
     )
+
+
+def _file_stat_words(stat: FileStat) -> str:
+    path = make_visible(stat.path)  # a file name is data: never a terminal code
+    counts = (
+        f"+{stat.added} −{stat.removed}"
+        if stat.added is not None and stat.removed is not None
+        else stat.note
+    )
+    if stat.kind == "created":
+        return f"{path} (new, {counts})"
+    if stat.kind == "deleted":
+        return f"{path} (deleted)"
+    if stat.kind == "renamed":
+        return f"{make_visible(stat.from_path or '')} → {path} ({counts})"
+    if stat.kind == "mode":
+        return f"{path} (mode changed)"
+    return f"{path} ({counts})"
+
+
+def files_changed_line(stats: list[FileStat], job_id: str) -> str | None:
+    """`files changed: calc.py (+3 −1) — agentctl diff JOB`: the last line of a run that left
+    changes behind (None when it left none). `stats` are `changes.stats.FileStat`s."""
+    if not stats:
+        return None
+    named = [_file_stat_words(stat) for stat in stats[:CHANGED_FILES_SHOWN]]
+    if len(stats) > CHANGED_FILES_SHOWN:
+        named.append(f"and {len(stats) - CHANGED_FILES_SHOWN} more")
+    return f"files changed: {', '.join(named)} — agentctl diff {job_id}"
