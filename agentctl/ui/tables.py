@@ -104,12 +104,50 @@ def render_jobs(
     if not console.is_terminal:
         _print_rows(console, JOB_COLUMNS, rows)
         return
+    shown = _fitting_columns(JOB_COLUMNS, rows, console.width)
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in JOB_COLUMNS:
-        table.add_column(column, no_wrap=column != "RECIPE")
+    for column in shown:
+        width = _column_width(JOB_COLUMNS.index(column), JOB_COLUMNS, rows)
+        if column in _WRAPPING:  # takes what is left, and wraps in it
+            table.add_column(column, overflow="fold", min_width=_WRAP_MIN)
+        else:  # whole, never cut: ids are copied, states and numbers are short
+            table.add_column(column, no_wrap=True, min_width=width)
     for row in rows:
-        table.add_row(row[0], _state(row[1]), Text(row[2]), *row[3:])
+        cells: list[Text | str] = [row[0], _state(row[1]), Text(row[2]), *row[3:]]
+        table.add_row(*[cells[JOB_COLUMNS.index(column)] for column in shown])
     console.print(table)
+
+
+# On a narrow terminal these columns go first, in this order (kubectl and gh drop columns
+# rather than cut an id); the recipe's name wraps rather than go.
+_DROP_ORDER = ("CREATED", "COST", "STEPS", "AGE")
+_WRAPPING = ("RECIPE",)
+_WRAP_WANTED = 20  # columns go until the recipe has this much room (or its longest name)
+_WRAP_MIN = 8
+
+
+def _column_width(index: int, header: tuple[str, ...], rows: list[list[str]]) -> int:
+    return max(len(row[index]) for row in [list(header), *rows])
+
+
+def _fitting_columns(header: tuple[str, ...], rows: list[list[str]], width: int) -> list[str]:
+    """The columns that fit in `width` (two spaces apart), dropping `_DROP_ORDER` first."""
+    shown = list(header)
+
+    def needed() -> int:
+        widths = [
+            min(_column_width(header.index(c), header, rows), _WRAP_WANTED)
+            if c in _WRAPPING
+            else _column_width(header.index(c), header, rows)
+            for c in shown
+        ]
+        return sum(widths) + 2 * (len(shown) - 1)
+
+    for column in _DROP_ORDER:
+        if needed() <= width:
+            break
+        shown.remove(column)
+    return shown
 
 
 def render_status(
