@@ -117,9 +117,13 @@ class LiveJobView:
                     workspace=workspace,
                     is_decided=lambda: is_decided(request),
                 )
-            if answer == ApprovalAnswer.APPROVE:  # the action's line says who let it run
+            if answer in (ApprovalAnswer.APPROVE, ApprovalAnswer.APPROVE_ALL):
+                # The action's line says who let it run (`A`: the rest of its turn too).
+                batch = request.get("batch") or [] if answer == ApprovalAnswer.APPROVE_ALL else []
+                name = decider_name(describe_decider())
                 with self._lock:
-                    self.state.approvers[request["request"]] = decider_name(describe_decider())
+                    for approved in [request, *batch]:
+                        self.state.approvers[approved["request"]] = name
             return answer
 
         return ask
