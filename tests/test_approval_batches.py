@@ -202,3 +202,10 @@ def test_a_batch_request_whose_action_is_allowed_when_its_turn_comes_is_voided(
     [voided] = of_type(store, job, "approval_voided")
     assert voided.data["request"] == second
     assert invoke("approve", job, "--db", str(store.path)).exit_code == 0  # one pending
+
+
+def test_status_names_the_all_command_for_a_parked_turn(store, workspace, tmp_path):
+    job = parked_turn(store, workspace, tmp_path)
+    shown = invoke("status", job, "--db", str(store.path))
+    assert shown.exit_code == 0, shown.stderr
+    assert f"agentctl approve {job} --all" in shown.stdout

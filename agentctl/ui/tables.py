@@ -210,6 +210,8 @@ def render_status(
                 said = make_visible(rule_labels(request["rules"], reasons=True))
                 console.print(Text(f"    rules: {said}"))
             console.print(Text(f"    agentctl approve {job['id']} {request['request']}"))
+        if len(job["pending_approvals"]) > 1:  # one model turn's requests, decided together
+            console.print(Text(f"  all of them: agentctl approve {job['id']} --all"))
     if job["state"] in ("interrupted", "awaiting_approval"):
         console.print()
         console.print(Text(f"continue it with `agentctl resume {job['id']}`"))
