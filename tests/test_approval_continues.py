@@ -24,13 +24,13 @@ GATED = (
 )
 
 
-def status(db: Path, cwd: Path, job: str) -> dict:
+def status(db: Path | str, cwd: Path, job: str) -> dict:
     done = agentctl(["status", job, "--json"], db, cwd)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-def events(db: Path, cwd: Path, job: str) -> list[dict]:
+def events(db: Path | str, cwd: Path, job: str) -> list[dict]:
     done = agentctl(["log", job, "--json"], db, cwd)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
@@ -46,7 +46,7 @@ def wait_until(check, what: str, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def detach(db: Path, tmp_path: Path, workspace: Path, recipe: Path, *extra: str) -> str:
+def detach(db: Path | str, tmp_path: Path, workspace: Path, recipe: Path, *extra: str) -> str:
     done = agentctl(
         ["run", str(recipe), "--workspace", str(workspace), "--detach", "--json", *extra],
         db,
@@ -56,7 +56,7 @@ def detach(db: Path, tmp_path: Path, workspace: Path, recipe: Path, *extra: str)
     return json.loads(done.stdout)["id"]
 
 
-def pending(db: Path, cwd: Path, job: str) -> list[dict]:
+def pending(db: Path | str, cwd: Path, job: str) -> list[dict]:
     return status(db, cwd, job)["pending_approvals"]
 
 
@@ -68,13 +68,13 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def runner_pid(db: Path, cwd: Path, job: str) -> int:
+def runner_pid(db: Path | str, cwd: Path, job: str) -> int:
     started = [e for e in events(db, cwd, job) if e["type"] == "runner_started"]
     return int(started[-1]["pid"])
 
 
-def test_a_detached_job_goes_on_after_approve_without_resume(tmp_path, workspace):
-    db = tmp_path / "a.db"
+def test_a_detached_job_goes_on_after_approve_without_resume(tmp_path, workspace, db_target):
+    db = db_target
     job = detach(db, tmp_path, workspace, write_recipe(tmp_path, GATED))
     wait_until(lambda: pending(db, tmp_path, job), "the gate's request")
     pid = runner_pid(db, tmp_path, job)
@@ -105,8 +105,10 @@ def test_a_waiting_detached_job_ends_cancelled_on_cancel(tmp_path, workspace):
     assert not (workspace / "shipped.txt").exists()
 
 
-def test_sigterm_leaves_it_interrupted_and_an_approval_starts_it_again(tmp_path, workspace):
-    db = tmp_path / "a.db"
+def test_sigterm_leaves_it_interrupted_and_an_approval_starts_it_again(
+    tmp_path, workspace, db_target
+):
+    db = db_target
     job = detach(db, tmp_path, workspace, write_recipe(tmp_path, GATED))
     wait_until(lambda: pending(db, tmp_path, job), "the gate's request")
     pid = runner_pid(db, tmp_path, job)
@@ -137,8 +139,10 @@ def test_a_foreground_run_that_parked_still_waits_for_resume(tmp_path, workspace
     assert not (workspace / "shipped.txt").exists()
 
 
-def test_a_queued_job_is_picked_up_by_the_running_worker_after_approve(tmp_path, workspace):
-    db = tmp_path / "a.db"
+def test_a_queued_job_is_picked_up_by_the_running_worker_after_approve(
+    tmp_path, workspace, db_target
+):
+    db = db_target
     recipe = write_recipe(tmp_path, GATED)
     queued = agentctl(
         ["run", str(recipe), "--workspace", str(workspace), "--queue", "--json"], db, tmp_path
