@@ -141,3 +141,38 @@ def test_a_server_gone_too_long_stops_the_job_interrupted_with_a_clear_error(tmp
     assert resumed.returncode == 0, resumed.stderr
     assert (tmp_path / "ws" / "effects.log").read_text().split() == ["one", "three"]
     check_log_once(own_server, tmp_path)
+
+
+def _lease_expires(url: str) -> float:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT lease_expires FROM jobs ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    return float(row[0])
+
+
+def test_a_restart_under_a_job_longer_than_its_lease_keeps_the_heartbeat(tmp_path, own_server):
+    """The heartbeat used to reopen its connection outside its error handling and die: the
+    job then ran on without renewing its lease, and one longer than the lease (15 s) would
+    have been taken over while its tool still ran."""
+    run = start_run(tmp_path, own_server, sleep=24)
+    try:
+        wait_for_step_b(tmp_path, own_server)
+        server("down")
+        time.sleep(2)
+        server("up")
+        renewed_after = time.time()
+        time.sleep(8)  # renewals come every lease/3 = 5 s
+        assert run.poll() is None
+        assert _lease_expires(own_server) > renewed_after + 10  # renewed after the restart
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err
+    assert json.loads(out)["state"] == "succeeded"
+    log = check_log_once(own_server, tmp_path)
+    assert [e["type"] for e in log].count("runner_started") == 1  # never taken over

@@ -9,6 +9,9 @@ from agentctl.errors import LeaseLost
 from agentctl.events import EventType
 from agentctl.store import Event, Store
 
+# Past this fraction of the lease without renewing it, the heartbeat stops the job's tools.
+STOP_AT_LEASE_FRACTION = 0.8
+
 
 class Heartbeat:
     """Polls the job row every `interval` s; renews the lease every `renew_every` s.
@@ -39,6 +42,7 @@ class Heartbeat:
         self.cancel = cancel
         self.cancel_requested = False
         self.lease_lost = False
+        self.store_lost = False  # the store stayed away until the lease was about to lapse
         self._seen_seq = seen_seq  # policies added up to here were read by the runner itself
         self._added: list[Event] = []  # `policy add` events not yet taken by the runner
         self._lock = threading.Lock()
@@ -69,13 +73,16 @@ class Heartbeat:
                 self._added.extend(added)
 
     def _loop(self) -> None:
-        # A connection of its own: the runner's connection may be busy in a transaction.
-        store = self.store.reopen()
+        # A connection of its own (the runner's may be busy in a transaction), opened inside
+        # the retry loop: the database may be away when the job starts or at any beat.
+        store: Store | None = None
         last_renew = self.clock()
         try:
             while not self._stop.wait(self.interval):
                 now = self.clock()
                 try:
+                    if store is None:
+                        store = self.store.reopen(retry_for=self.interval)
                     if now - last_renew >= self.renew_every:
                         requested = store.renew_lease(
                             self.job_id, self.token, now=now, ttl=self.ttl
@@ -87,7 +94,13 @@ class Heartbeat:
                     self.lease_lost = True
                     self.cancel.set()
                     return
-                except Exception:  # a busy database must not kill the heartbeat; retry
+                except Exception:  # the database is away or busy: try again at the next beat
+                    if now - last_renew >= self.ttl * STOP_AT_LEASE_FRACTION:
+                        # Before the lease lapses and another runner may take the job over:
+                        # stop this job's tools; the job resumes once the database is back.
+                        self.store_lost = True
+                        self.cancel.set()
+                        return
                     continue
                 if requested:
                     self.cancel_requested = True
@@ -97,4 +110,8 @@ class Heartbeat:
                 except Exception:  # as above: try again at the next beat
                     continue
         finally:
-            store.close()
+            if store is not None:
+                try:
+                    store.close()
+                except Exception:  # noqa: BLE001 - a connection already lost
+                    pass

@@ -251,6 +251,15 @@ class _Run:
                 pending=parked.requests,
             )
         except Cancelled:
+            if self.heartbeat.store_lost:
+                self._lost_the_database()
+                raise StoreUnavailable(
+                    f"lost the database while job {self.job_id} ran: its tools were stopped"
+                    " before its lease could lapse",
+                    f"the job stays resumable: once the database is back, `agentctl resume"
+                    f" {self.job_id}` (or a worker) continues it",
+                    exit_code=130,
+                ) from None
             if self.heartbeat.lease_lost:
                 raise LeaseLost(
                     f"job {self.job_id} was taken over by another runner",
@@ -265,15 +274,7 @@ class _Run:
         except LeaseLost:
             raise
         except StoreUnavailable:
-            # The database went away for longer than the store retries: say so if it is
-            # back, else the lease runs out and the job shows (and resumes) as interrupted.
-            self.journal.discard()
-            try:
-                self._end(
-                    JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "lost the database"}
-                )
-            except AgentctlError:
-                pass
+            self._lost_the_database()
             raise
         except JobFailure as failure:
             return self._fail(failure.type, failure.message)
@@ -293,6 +294,18 @@ class _Run:
             )
             raise
         return self._end(JobState.SUCCEEDED, EventType.JOB_SUCCEEDED, {})
+
+    def _lost_the_database(self) -> None:
+        """The database went away for longer than the store retries (or than the lease
+        allows): say so if it is back, else the lease runs out and the job shows (and
+        resumes) as interrupted."""
+        self.journal.discard()
+        try:
+            self._end(
+                JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "lost the database"}
+            )
+        except AgentctlError:
+            pass
 
     def _apply_limit_changes(self) -> None:
         """Limits changed with `resume --limit` (now or by an earlier resume) replace the

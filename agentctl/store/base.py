@@ -139,8 +139,10 @@ class Store(Protocol):
         """Where detached runners on this machine write their output."""
         ...
 
-    def reopen(self) -> Store:
-        """Another handle on the same store with its own connection (for another thread)."""
+    def reopen(self, *, retry_for: float | None = None) -> Store:
+        """Another handle on the same store with its own connection (for another thread);
+        `retry_for`: how long its calls retry a lost connection (a heartbeat's beat must not
+        block for the default 20 s). The schema is not checked again."""
         ...
 
     def close(self) -> None: ...

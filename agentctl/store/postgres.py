@@ -101,7 +101,7 @@ class _Uncertain(Exception):
 class PostgresStore:
     """The `Store` on a PostgreSQL database named by a `postgresql://` URL."""
 
-    def __init__(self, url: str, *, retry_for: float | None = None):
+    def __init__(self, url: str, *, retry_for: float | None = None, migrated: bool = False):
         self._psycopg = _import_psycopg()
         self._url = url
         self._password = urlsplit(url).password or ""
@@ -118,7 +118,8 @@ class PostgresStore:
         self._listener: Any = None
         self._work_listener: Any = None
         self._connect(first=True)
-        self._migrate()
+        if not migrated:  # a reopened handle: the first one brought the schema up to date
+            self._migrate()
 
     # -- the connection ------------------------------------------------------------------
 
@@ -140,8 +141,12 @@ class PostgresStore:
 
         return default_state_dir() / "logs"
 
-    def reopen(self) -> PostgresStore:
-        return PostgresStore(self._url, retry_for=self.retry_for)
+    def reopen(self, *, retry_for: float | None = None) -> PostgresStore:
+        return PostgresStore(
+            self._url,
+            retry_for=self.retry_for if retry_for is None else retry_for,
+            migrated=True,
+        )
 
     def close(self) -> None:
         for conn in (self._conn, self._listener, self._work_listener):

@@ -78,7 +78,7 @@ class SQLiteStore:
     def logs_dir(self) -> Path:
         return self.path.parent / "logs"
 
-    def reopen(self) -> SQLiteStore:
+    def reopen(self, *, retry_for: float | None = None) -> SQLiteStore:
         return SQLiteStore(self.path)
 
     def close(self) -> None:
