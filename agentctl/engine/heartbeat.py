@@ -113,5 +113,5 @@ class Heartbeat:
             if store is not None:
                 try:
                     store.close()
-                except Exception:  # noqa: BLE001 - a connection already lost
+                except Exception:
                     pass
