@@ -86,10 +86,10 @@ def test_a_failed_step_is_an_error_annotation(tmp_path, workspace):
     done = run_in_actions(tmp_path, recipe, workspace)
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("::error")]
-    assert any("title=step boom failed" in line and "exit 7" in line for line in errors)
-    # The job's annotation carries the failing command's last output and what to type next,
-    # in words (no internal codes such as step_failed).
-    [job_error] = [line for line in errors if "title=agentctl job" in line]
+    # One failure, one annotation: the job's, naming the step, carrying the failing command's
+    # last output and what to type next, in words (no internal codes such as step_failed).
+    [job_error] = errors
+    assert "failed in step boom::" in job_error and "exit 7" in job_error
     assert "the-cause" in job_error and "rollback" in job_error
     assert not any("step_failed" in line or "nonzero_exit" in line for line in errors)
     summary = (tmp_path / "summary.md").read_text()
@@ -131,13 +131,17 @@ def test_groups_close_when_the_job_stops_mid_step():
 def test_data_cannot_forge_a_workflow_command():
     commands = WorkflowCommands("j1")
     commands.around(ev(1, "step_started", "a\n::add-mask::x", kind="run"))
-    _, after = commands.around(
-        ev(2, "step_finished", "a", state="failed", error="50% done\n::set-output name=x::y\r")
-    )
+    forged = "50% done\n::set-output name=x::y\r"
+    commands.around(ev(2, "step_finished", "a", state="failed", error=forged))
+    _, after = commands.around(ev(3, "job_succeeded"))  # a failed step the job went past
     line = after[-1]
     assert "\n" not in line and "\r" not in line
     assert line.endswith("50%25 done\\n::set-output name=x::y\\r")
     assert escape_data("a%\r\n") == "a%25\\r\\n"
+    commands.around(ev(4, "step_finished", "a", state="failed", error=forged))
+    _, after = commands.around(ev(5, "job_failed", error={"message": forged}))
+    [line] = after  # the message's lines are encoded: one command line, never two
+    assert "\n" not in line and "\r" not in line and line.startswith("::error title=")
 
 
 def test_summary_escapes_markdown_and_html():
@@ -244,3 +248,77 @@ def test_an_expired_approval_is_a_warning_annotation():
     assert after == [
         "::warning title=agentctl job j1::[ship] approval r1 expired: counted as a deny"
     ]
+
+
+def finished_job(**extra) -> dict:
+    job = {
+        "id": "j3",
+        "recipe": "fix",
+        "state": "succeeded",
+        "steps": [
+            {"id": "context", "kind": "run", "state": "succeeded", "output": "3 failed\n"},
+            {"id": "fix", "kind": "agent", "state": "succeeded", "output": "Fixed `add()`.\n"},
+        ],
+        "usage": {
+            "model_calls": 2,
+            "tool_calls": 1,
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cost_usd": 0.0,
+        },
+        "pending_approvals": [],
+    }
+    job.update(extra)
+    return job
+
+
+def test_the_summary_carries_the_answer_and_the_changed_files_with_a_collapsed_diff():
+    before = {
+        "mode": "100644",
+        "sha256": "a",
+        "size": 33,
+        "text": "def add(a, b):\n    return a - b\n",
+    }
+    after = {
+        "mode": "100644",
+        "sha256": "b",
+        "size": 33,
+        "text": "def add(a, b):\n    return a + b\n",
+    }
+    change = {"path": "calc.py", "kind": "modified", "before": before, "after": after}
+    events = [
+        ev(1, "action_started", "fix", key="k", tool="edit_file", args={"path": "calc.py"}),
+        ev(2, "action_finished", "fix", key="k", tool="edit_file", ok=True, changes=[change]),
+    ]
+    summary = render_summary(finished_job(), events)
+    answer = summary.index("### Answer")
+    assert summary.index("Fixed `add()`.", answer) > answer  # the agent's words, as written
+    assert "3 failed" not in summary  # the last step's output, not an earlier one's
+    details = summary[summary.index("<details>") : summary.index("</details>")]
+    assert "<summary>files changed: calc.py (+1 −1)</summary>" in details
+    assert "```diff\n" in details and "-    return a - b\n+    return a + b\n" in details
+    assert "agentctl diff j3" in summary
+
+
+def test_a_failed_step_makes_one_error_annotation_not_two():
+    commands = WorkflowCommands("j1")
+    lines: list[str] = []
+    for event in (
+        ev(1, "step_started", "boom", kind="run"),
+        ev(2, "step_finished", "boom", state="failed", error="command failed with exit 7"),
+        ev(3, "job_failed", error={"type": "step_failed", "message": "step boom failed"}),
+    ):
+        before, after = commands.around(event)
+        lines += before + after
+    errors = [line for line in lines if line.startswith("::error")]
+    assert len(errors) == 1, lines
+    assert "boom" in errors[0] and "exit 7" in errors[0]
+
+
+def test_commands_in_the_summarys_prose_are_code_not_escaped_backticks():
+    job = finished_job(
+        state="failed", error={"type": "limit", "message": "limit max_turns reached: 5 of 5"}
+    )
+    summary = render_summary(job, [])
+    assert "\\`" not in summary, summary
+    assert "`agentctl resume j3 --limit NAME=VALUE`" in summary

@@ -1,7 +1,7 @@
 """GitHub Actions: workflow commands around the plain lines, and the job summary in Markdown.
 
 `WorkflowCommands` folds a run's events into `::group::`/`::endgroup::` (one group per step)
-and `::error::` for a failure. `render_summary(job, events)` is a pure function from a
+and one `::error::` for a failure (the job's, naming the step). `render_summary(job, events)` is a pure function from a
 described job (`describe_job`) and its events to the Markdown that the CLI appends to
 `$GITHUB_STEP_SUMMARY`: steps, actions, approvals, usage and cost, and what to type to
 approve a parked job. Data is escaped for both formats: a tool cannot inject a workflow
@@ -10,6 +10,7 @@ command, and Markdown/HTML in a command or a reason is shown, not rendered.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -22,9 +23,18 @@ from agentctl.events import (
     describe_event,
 )
 from agentctl.ui.plain import output_tail
-from agentctl.ui.words import failure_hint, failure_of, plural, result_words, rules_words
+from agentctl.ui.words import (
+    failure_hint,
+    failure_of,
+    files_changed_words,
+    plural,
+    result_words,
+    rules_words,
+)
 from agentctl.visible import flatten_line, one_line
 
+ANSWER_LINES = 80  # of the agent's final answer in the summary; all of it is in status --json
+DIFF_CHARS = 100_000  # of the diff in the summary (GitHub keeps 1 MiB of a step's summary)
 # Events that become a `::warning::` annotation, in their formatter's words.
 _WARNING_EVENTS = (EventType.WARNING, EventType.APPROVAL_EXPIRED, EventType.APPROVAL_VOIDED)
 
@@ -51,6 +61,7 @@ class WorkflowCommands:
         self.job_id = job_id
         self.group: str | None = None
         self.failed_output: list[str] = []  # the last failed run's or check's output tail
+        self.failed_step: tuple[str | None, str] | None = None  # (step, error) not yet said
 
     def around(self, event: Any) -> tuple[list[str], list[str]]:
         before: list[str] = []
@@ -68,27 +79,35 @@ class WorkflowCommands:
         elif event.type == EventType.STEP_FINISHED:
             after += self._close()
             if data.get("state") == JobState.FAILED:
-                title = escape_property(f"step {event.step} failed")
-                after.append(f"::error title={title}::{escape_data(data.get('error') or 'failed')}")
+                # Said once, by the job's failure that follows (it names the step).
+                self.failed_step = (event.step, data.get("error") or "failed")
         elif event.type in END_EVENTS:
             before += self._close()
             if event.type == EventType.JOB_FAILED:
                 error = data.get("error") or {}
-                title = escape_property(f"agentctl job {self.job_id} failed")
+                where = f" in step {self.failed_step[0]}" if self.failed_step else ""
+                title = escape_property(f"agentctl job {self.job_id} failed{where}")
                 # The output's last lines go in the annotation: it is what a reviewer sees.
+                said = error.get("message", "")
+                step_said = self.failed_step[1] if self.failed_step else ""
                 message = "\n".join(
                     [
-                        error.get("message", ""),
+                        said,
+                        *([step_said] if step_said and step_said not in said else []),
                         *self.failed_output,
                         failure_hint(self.job_id, error.get("type")),
                     ]
                 )
                 after.append(f"::error title={title}::{escape_multiline(message)}")
-            elif event.type == EventType.JOB_PAUSED:
+            elif self.failed_step is not None:  # a failed step the job did not fail on
+                title = escape_property(f"step {self.failed_step[0]} failed")
+                after.append(f"::error title={title}::{escape_data(self.failed_step[1])}")
+            if event.type == EventType.JOB_PAUSED:
                 after.append(
                     f"::notice title=agentctl job {self.job_id} awaits approval::"
                     f"{escape_data(approve_hint(self.job_id, data.get('requests')))}"
                 )
+            self.failed_step = None
         elif event.type in _WARNING_EVENTS:
             text = describe_event(event.type, event.step, data) or event.type
             after.append(f"::warning title=agentctl job {self.job_id}::{escape_data(text)}")
@@ -122,6 +141,15 @@ def md_text(text: Any) -> str:
     return flat
 
 
+def md_prose(text: Any) -> str:
+    """Our own sentences as Markdown: what is between backticks (a command to type) becomes a
+    code span, the rest is text; nothing is rendered. Unpaired backticks: all text."""
+    parts = flatten_line(str(text)).split("`")
+    if len(parts) % 2 == 0:
+        return md_text(text)
+    return "".join(md_code(part) if i % 2 else md_text(part) for i, part in enumerate(parts))
+
+
 def md_code(text: Any) -> str:
     """Data as an inline code span (pipes escaped so a table cell stays one cell)."""
     flat = flatten_line(str(text)).replace("|", "\\|")
@@ -153,11 +181,13 @@ def render_summary(job: dict[str, Any], events: list[Any]) -> str:
         f"## agentctl: {md_text(job['recipe'])} {_STATE_ICONS.get(state, '')} {state}",
         "",
         f"Job `{job_id}`"
-        + (f" — failed: {md_text(job['error'].get('message', ''))}" if job.get("error") else ""),
+        + (f" — failed: {md_prose(job['error'].get('message', ''))}" if job.get("error") else ""),
         "",
     ]
     if job.get("error"):
         out += _failure_section(job, events)
+    out += _answer_section(job)
+    out += _changes_section(job_id, events)
     out += _steps_section(job)
     out += _actions_section(events)
     out += _approvals_section(events)
@@ -185,20 +215,73 @@ def _failure_section(job: dict[str, Any], events: list[Any]) -> list[str]:
     failure = failure_of(events)
     lines = ["### What failed", ""]
     if failure is not None and failure.tool is not None:
-        who = "The check" if failure.is_check else f"`{md_text(failure.tool)}`"
+        who = "The check" if failure.is_check else md_code(failure.tool)
         what = f" {md_code(one_line(failure.what or '', 200))}" if failure.what else ""
         lines.append(
             f"{who}{what} in step {md_text(failure.step or '')} {md_text(failure.result or '')}."
         )
         if failure.tail:
-            body = "\n".join(flatten_line(line) for line in failure.tail)
-            fence = "```"
-            while fence in body:
-                fence += "`"
-            lines += ["", f"{fence}text", body, fence]
+            lines += ["", *_fenced("\n".join(flatten_line(line) for line in failure.tail))]
         lines.append("")
-    lines += [md_text(failure_hint(job["id"], (job.get("error") or {}).get("type"))), ""]
+    lines += [md_prose(failure_hint(job["id"], (job.get("error") or {}).get("type"))), ""]
     return lines
+
+
+def _fenced(body: str, info: str = "text") -> list[str]:
+    """A fenced block whose fence outgrows any run of backticks in `body`."""
+    fence = "```"
+    while fence in body:
+        fence += "`"
+    return [f"{fence}{info}", body, fence]
+
+
+def _answer_section(job: dict[str, Any]) -> list[str]:
+    """The agent's final answer (the last agent step's output, else the last step's), as a
+    block of text: shown as written, never rendered (a model's Markdown could load images)."""
+    if job["state"] != JobState.SUCCEEDED:  # a job that stopped has no final answer yet
+        return []
+    said = [s for s in job["steps"] if (s.get("output") or "").strip()]
+    step = ([s for s in said if s.get("kind") == "agent"] or said or [None])[-1]
+    if step is None:
+        return []
+    lines = step["output"].rstrip("\n").split("\n")
+    body = "\n".join(flatten_line(line) for line in lines[:ANSWER_LINES])
+    out = [f"### Answer (step {md_text(step['id'])})", "", *_fenced(body)]
+    if len(lines) > ANSWER_LINES:
+        more = len(lines) - ANSWER_LINES
+        whole = md_code(f"agentctl status {job['id']} --json")
+        out.append(f"{more} more lines: {whole}")
+    return out + [""]
+
+
+def _changes_section(job_id: str, events: list[Any]) -> list[str]:
+    """The files the job changed, and their diff folded away in a `<details>`."""
+    from agentctl.changes.history import collect_changes, render_diff
+    from agentctl.changes.stats import diff_stats
+
+    changes = [c for c in collect_changes(events) if c.rolled_back_by is None]
+    stats = diff_stats(changes)
+    if not stats:
+        return []
+    diff = render_diff(changes, color=False)
+    if len(diff) > DIFF_CHARS:  # a step summary holds 1 MiB; the whole diff is one command away
+        diff = diff[: diff.rfind("\n", 0, DIFF_CHARS) + 1] + "... (cut here)\n"
+    body = "\n".join(flatten_line(line) for line in diff.rstrip("\n").split("\n"))
+    title = html.escape(flatten_line(files_changed_words(stats)), quote=False)
+    return [
+        "### Changes",
+        "",
+        "<details>",
+        f"<summary>{title}</summary>",
+        "",
+        *_fenced(body, "diff"),
+        "",
+        "</details>",
+        "",
+        f"The whole diff: {md_code(f'agentctl diff {job_id}')}; undo it:"
+        f" {md_code(f'agentctl rollback {job_id}')}",
+        "",
+    ]
 
 
 def _steps_section(job: dict[str, Any]) -> list[str]:

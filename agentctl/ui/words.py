@@ -195,12 +195,17 @@ def _file_stat_words(stat: FileStat) -> str:
     return f"{path} ({counts})"
 
 
+def files_changed_words(stats: list[FileStat]) -> str:
+    """`files changed: calc.py (+3 −1), NOTES.md (new, +2 −0)`, the first few files named."""
+    named = [_file_stat_words(stat) for stat in stats[:CHANGED_FILES_SHOWN]]
+    if len(stats) > CHANGED_FILES_SHOWN:
+        named.append(f"and {len(stats) - CHANGED_FILES_SHOWN} more")
+    return f"files changed: {', '.join(named)}"
+
+
 def files_changed_line(stats: list[FileStat], job_id: str) -> str | None:
     """`files changed: calc.py (+3 −1) — agentctl diff JOB`: the last line of a run that left
     changes behind (None when it left none). `stats` are `changes.stats.FileStat`s."""
     if not stats:
         return None
-    named = [_file_stat_words(stat) for stat in stats[:CHANGED_FILES_SHOWN]]
-    if len(stats) > CHANGED_FILES_SHOWN:
-        named.append(f"and {len(stats) - CHANGED_FILES_SHOWN} more")
-    return f"files changed: {', '.join(named)} — agentctl diff {job_id}"
+    return f"{files_changed_words(stats)} — agentctl diff {job_id}"
