@@ -104,6 +104,22 @@ def test_a_worker_leaves_a_job_whose_workspace_is_missing_here(tmp_path, db_targ
     assert finish_with_workers(db_target, tmp_path, job)["state"] == "succeeded"
 
 
+def test_a_job_whose_workspace_no_worker_has_fails_after_the_wait_naming_it(tmp_path, db_target):
+    """It used to stay queued for ever, claimed and released by every worker, with no alert."""
+    job = queue_job(tmp_path, db_target, TWO_STEPS.format(sleep=0), "--queue")
+    (tmp_path / "ws").rename(tmp_path / "elsewhere")
+    time.sleep(1.2)
+    done = agentctl(["worker", "--once", "--workspace-wait", "1"], db=db_target, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # a job it took failed
+    described = status(db_target, tmp_path, job)
+    assert described["state"] == "failed"
+    assert described["error"]["type"] == "workspace"
+    assert str(tmp_path / "ws") in described["error"]["message"]
+    assert "within 1 s" in described["error"]["message"]
+    shown = agentctl(["status", job], db=db_target, cwd=tmp_path)
+    assert str(tmp_path / "ws") in shown.stdout + shown.stderr
+
+
 def wait_for(predicate, timeout: float = 60, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

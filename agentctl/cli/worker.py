@@ -44,6 +44,16 @@ def worker(
             " takes over a job whose worker died.",
         ),
     ] = 15.0,
+    workspace_wait: Annotated[
+        float,
+        typer.Option(
+            "--workspace-wait",
+            min=0.0,
+            metavar="SECONDS",
+            help="Fail a queued job whose workspace folder no worker has, this long after it"
+            " was queued (it names the path).",
+        ),
+    ] = 600.0,
     warm: Annotated[
         bool,
         typer.Option(
@@ -72,7 +82,11 @@ def worker(
 
     store = open_store(db)
     options = WorkerOptions(
-        queues=queue or ["default"], concurrency=concurrency, once=once, lease_ttl=lease
+        queues=queue or ["default"],
+        concurrency=concurrency,
+        once=once,
+        lease_ttl=lease,
+        workspace_wait=workspace_wait,
     )
 
     def note(line: str) -> None:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentctl.events import EventType
 from agentctl.process.procinfo import ProcessIdentity, current_process
-from agentctl.store import Claim, Store
+from agentctl.store import Claim, JobUpdate, NewEvent, Store
 
 DEFAULT_QUEUE = "default"
 DEFAULT_LEASE_SECONDS = 15.0
@@ -48,6 +49,9 @@ class WorkerOptions:
     once: bool = False
     lease_ttl: float = DEFAULT_LEASE_SECONDS
     idle_wait: float = 1.0  # how long to wait for work when there is none
+    # A queued job whose workspace no worker has is failed this long after it was queued,
+    # naming the path, instead of staying queued for ever; it is looked at again meanwhile.
+    workspace_wait: float = 600.0
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Worker:
         self.stopping = threading.Event()
         self.children: dict[str, Child] = {}
         self.skip: set[str] = set()
+        self.skip_until: dict[str, float] = {}  # job id -> when to look at it again
         self.report = WorkerReport()
 
     def stop(self) -> None:
@@ -138,7 +143,7 @@ class Worker:
                 start=self.me.start,
                 now=self.clock(),
                 ttl=self.options.lease_ttl,
-                skip=self.skip,
+                skip=self._skipped(),
             )
             if claim is None:
                 break
@@ -149,17 +154,47 @@ class Worker:
             self.on_note(f"{claim.job_id}: running ({claim.reason})")
         return claimed
 
+    def _skipped(self) -> set[str]:
+        now = self.clock()
+        return self.skip | {job for job, until in self.skip_until.items() if until > now}
+
     def _workspace_here(self, claim: Claim) -> bool:
-        workspace = self.store.get_job(claim.job_id)["workspace"]
+        job = self.store.get_job(claim.job_id)
+        workspace = job["workspace"]
         if Path(workspace).is_dir():
             return True
+        now = self.clock()
+        if now - float(job["created_at"]) >= self.options.workspace_wait:
+            self._fail_unplaceable(claim, workspace, now)
+            return False
         why = f"workspace {workspace} is missing on {self.me.host}; left for another worker"
-        self.store.note_worker(claim.job_id, self.name, why, now=self.clock())
+        self.store.note_worker(claim.job_id, self.name, why, now=now)
         self.store.release_lease(claim.job_id, claim.token)
-        self.skip.add(claim.job_id)
+        # Looked at again later: the folder may appear (a mount, a checkout) before the wait ends
+        self.skip_until[claim.job_id] = now + min(30.0, self.options.workspace_wait)
         self.report.left[claim.job_id] = why
         self.on_note(f"{claim.job_id}: {why}")
         return False
+
+    def _fail_unplaceable(self, claim: Claim, workspace: str, now: float) -> None:
+        waited = self.options.workspace_wait
+        message = (
+            f"workspace {workspace} exists on no worker that looked for it within {waited:g} s"
+            f" (last: {self.me.host})"
+        )
+        error = {"type": "workspace", "message": message}
+        self.store.append(
+            claim.job_id,
+            [NewEvent(EventType.JOB_FAILED, None, {"error": error})],
+            now=now,
+            token=claim.token,
+            update=JobUpdate(
+                set={"state": "failed", "error_type": "workspace", "error_message": message}
+            ),
+        )
+        self.store.release_lease(claim.job_id, claim.token)
+        self.report.states[claim.job_id] = "failed"
+        self.on_note(f"{claim.job_id}: failed: {message}")
 
     def _reap(self) -> None:
         for job_id, child in list(self.children.items()):
