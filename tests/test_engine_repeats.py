@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from scripted import ScriptedModel, tool_call
 from test_engine import deps, events_of, make_job
 
+from agentctl.engine.approvals import decide_approval
 from agentctl.engine.runner import run_job
 from agentctl.events import describe_event
 from agentctl.store.sqlite import SQLiteStore
@@ -97,3 +100,56 @@ def test_repeats_are_counted_the_same_after_resume(store, workspace):
     outcome = run_job(job, deps(store, second))
     assert outcome.state == "failed"
     assert [e.data.get("repeat", 0) for e in events_of(store, job, "action_started")] == [0, 1, 2]
+
+
+SHELL_RECIPE = """
+version: 1
+name: append
+steps:
+  - id: write
+    agent:
+      instructions: Append a line.
+      tools: [shell, read_file]
+"""
+
+
+def append_same() -> list:
+    return [tool_call("shell", command="echo same >> side.txt")]
+
+
+def test_an_identical_repeat_of_a_changing_action_asks_before_it_runs_again(store, workspace):
+    # Observed: 4 identical `echo same >> side.txt` ran before the repeat limit stopped the step.
+    model = ScriptedModel([append_same(), append_same(), "never reached"])
+    job = make_job(store, workspace, SHELL_RECIPE)
+    outcome = run_job(job, deps(store, model))  # nobody to ask: the job parks (exit 3)
+    assert outcome.state == "awaiting_approval" and outcome.exit_code == 3
+    assert (workspace / "side.txt").read_text() == "same\n"  # the repeat did not run
+    [pending] = outcome.pending
+    assert pending["tool"] == "shell" and pending["args"] == {"command": "echo same >> side.txt"}
+    assert "the same action already ran at step write (write/t0/c0)" in pending["reason"]
+    assert any(r.get("id") == "repeat" for r in pending["rules"])
+
+
+def test_an_approved_repeat_runs_once_and_a_denied_one_is_told(store, workspace):
+    job = make_job(store, workspace, SHELL_RECIPE)
+    run_job(job, deps(store, ScriptedModel([append_same(), append_same()])))
+    decide_approval(store, job, None, "approve", by="tester", comment=None, now=time.time())
+    outcome = run_job(job, deps(store, ScriptedModel(["done"])))
+    assert outcome.state == "succeeded"
+    assert (workspace / "side.txt").read_text() == "same\nsame\n"
+    asked = []
+    job = make_job(store, workspace, SHELL_RECIPE)
+    model = ScriptedModel([append_same(), append_same(), "gave up"])
+    outcome = run_job(job, deps(store, model, approver=lambda r: asked.append(r) or "deny"))
+    assert outcome.state == "succeeded" and len(asked) == 1
+    assert (workspace / "side.txt").read_text() == "same\nsame\nsame\n"
+    assert "was not run" in model.calls[-1]["messages"][-1]["content"]
+
+
+def test_read_only_repeats_do_not_ask(store, workspace):
+    (workspace / "a.txt").write_text("hello\n")
+    model = ScriptedModel([read_a(), read_a(), "done"])
+    job = make_job(store, workspace, RECIPE.format(limits=""))
+    asked = []
+    outcome = run_job(job, deps(store, model, approver=lambda r: asked.append(r) or "deny"))
+    assert outcome.state == "succeeded" and asked == []

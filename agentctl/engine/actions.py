@@ -45,6 +45,15 @@ UNCERTAIN = (
 )
 
 
+def repeated_action(step: str, first: str) -> str:
+    """Why an identical repeat of an action that changes things waits for a person: the
+    model may loop, and each run repeats the effect (a line appended twice, a push twice)."""
+    return (
+        f"the same action already ran at step {step} ({first}); running it again may repeat"
+        " its effect"
+    )
+
+
 # What an action gets when no policy decides (a context built without one).
 ALLOWED = Decision("allow", [], "")
 
@@ -119,6 +128,7 @@ class ActionRunner:
         args: dict[str, Any],
         timeout: float | None = None,
         repeat: int = 0,
+        repeat_of: str | None = None,
     ) -> ToolResult:
         recorded = self.index.finished.get(key)
         if recorded is not None:
@@ -130,6 +140,8 @@ class ActionRunner:
             self.gate.void_unneeded(step, key)  # asked ahead with its turn; not needed now
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
+        if repeat_of is not None and not read_only:
+            verdict = verdict.with_builtin("repeat", "ask", repeated_action(step, repeat_of))
         approval = None
         approved_paths: frozenset[str] = frozenset()
         held = self.index.held.get(key)

@@ -72,7 +72,7 @@ class AgentLoop:
             {"role": "user", "content": spec.prompt or DEFAULT_PROMPT},
         ]
         tool_specs = [tool.spec.to_openai() for tool in spec.tools.values()]
-        state: dict[str, Any] = {"turn": 0, "tool_calls": 0, "seen": {}}
+        state: dict[str, Any] = {"turn": 0, "tool_calls": 0, "seen": {}, "first": {}}
         final = ""
         for attempt in range(1, spec.check_attempts + 1):
             final = self._converse(spec, messages, tool_specs, state)
@@ -150,9 +150,11 @@ class AgentLoop:
                         f" {state['tool_calls']} tool calls of {spec.max_tool_calls} allowed"
                     ),
                 )
-            repeat = self._count_repeat(spec, call, state["seen"])
+            repeat, first = self._count_repeat(
+                spec, call, state["seen"], state["first"], f"{key}/c{number}"
+            )
             state["tool_calls"] += 1
-            result = self._act(spec, f"{key}/c{number}", call, repeat)
+            result = self._act(spec, f"{key}/c{number}", call, repeat, first)
             content = format_tool_result(result)
             if repeat and repeat == self.actions.ctx.limits.max_repeats:
                 content += (
@@ -224,8 +226,16 @@ class AgentLoop:
         # With tool calls, the response is committed together with the first action's start.
         return reply.message
 
-    def _count_repeat(self, spec: AgentStep, call: dict[str, Any], seen: dict[str, int]) -> int:
-        """How many identical calls this step made before this one; past the limit, fail.
+    def _count_repeat(
+        self,
+        spec: AgentStep,
+        call: dict[str, Any],
+        seen: dict[str, int],
+        first: dict[str, str],
+        key: str,
+    ) -> tuple[int, str]:
+        """How many identical calls this step made before this one, and the key of the first
+        of them; past the limit, fail.
 
         Counted from the conversation, so a resumed step counts exactly as the first run did.
         """
@@ -239,6 +249,7 @@ class AgentLoop:
             identity = json.dumps([name, str(raw)])
         repeat = seen.get(identity, 0)
         seen[identity] = repeat + 1
+        first.setdefault(identity, key)
         limit = self.actions.ctx.limits.max_repeats
         if repeat > limit:
             shown = identity if len(identity) <= 300 else identity[:300] + "…"
@@ -248,7 +259,7 @@ class AgentLoop:
                 "raise limits.max_repeats in the recipe or policy if the repeats are intended,"
                 f" or see the conversation with `agentctl log {self.journal.job_id}`",
             )
-        return repeat
+        return repeat, first[identity]
 
     def _parse_call(
         self, spec: AgentStep, call: dict[str, Any]
@@ -281,7 +292,14 @@ class AgentLoop:
                 later.append((keys[number], name, tool, args))
         return self.actions.asks(spec.step_id, later)
 
-    def _act(self, spec: AgentStep, key: str, call: dict[str, Any], repeat: int = 0) -> ToolResult:
+    def _act(
+        self,
+        spec: AgentStep,
+        key: str,
+        call: dict[str, Any],
+        repeat: int = 0,
+        repeat_of: str | None = None,
+    ) -> ToolResult:
         name, raw, args, tool = self._parse_call(spec, call)
         if args is None:
             return self.actions.record(
@@ -312,5 +330,11 @@ class AgentLoop:
         # by the name the model was shown.
         name = getattr(tool, "qualified_name", name)
         return self.actions.run(
-            step=spec.step_id, key=key, name=name, tool=tool, args=args, repeat=repeat
+            step=spec.step_id,
+            key=key,
+            name=name,
+            tool=tool,
+            args=args,
+            repeat=repeat,
+            repeat_of=repeat_of if repeat else None,
         )
