@@ -114,6 +114,15 @@ def run(
             metavar="[NAME]",
         ),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help='Name this run (e.g. "$GITHUB_RUN_ID-$GITHUB_JOB"): a run with a key'
+            " already used gets that job (resumed if its runner died) and repeats nothing.",
+            metavar="KEY",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -127,9 +136,13 @@ def run(
     agentctl run recipes/fix-failing-test.yaml --workspace WS
     --replay recipes/fix-failing-test.session.jsonl
     """
+    from agentctl.engine.jobs import new_job_id
+    from agentctl.engine.keys import check_key
     from agentctl.engine.launch import prepare_job
 
+    key = check_key(key)
     store = open_store(db)
+    new_id = new_job_id()
     job_id = prepare_job(
         store,
         str(recipe),
@@ -143,7 +156,25 @@ def run(
         force_workspace=force_workspace,
         force_record=force,
         queue=_queue_name(queue, detach=detach),
+        key=key,
+        job_id=new_id,
     )
+    if key is not None:
+        from agentctl.cli.keyed import run_keyed
+        from agentctl.engine.keys import Mode
+
+        mode: Mode = "queue" if queue is not None else "detach" if detach else "follow"
+        run_keyed(
+            store,
+            job_id,
+            key,
+            reused=job_id != new_id,
+            mode=mode,
+            json_out=json_out,
+            interactive=is_interactive(non_interactive),
+            quiet=quiet,
+        )
+        return
     if queue is not None:
         _queued(store, job_id, json_out=json_out, quiet=quiet)
         return

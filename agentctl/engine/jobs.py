@@ -37,12 +37,14 @@ def create_job(
     now: float | None = None,
     job_id: str | None = None,
     queue: str | None = None,
+    key: str | None = None,
 ) -> str:
     """Record a new job and return its id: `queued` for a worker of `queue`, else
-    `interrupted` until a runner takes it."""
+    `interrupted` until a runner takes it. With a `key` another job has, nothing is made
+    and that job's id is returned."""
     job_id = job_id or new_job_id()
     recipe = loaded.recipe
-    store.create_job(
+    return store.create_job(
         job_id=job_id,
         recipe=recipe.name,
         recipe_path=str(loaded.path.resolve()) if loaded.path else None,
@@ -52,6 +54,7 @@ def create_job(
         workspace=str(workspace),
         now=now if now is not None else time.time(),
         queue=queue,
+        key=key,
         event=NewEvent(
             EventType.JOB_CREATED,
             None,
@@ -61,10 +64,10 @@ def create_job(
                 "params": dict(params),
                 "workspace": str(workspace),
                 "steps": [{"id": s.id, "kind": s.kind} for s in recipe.steps],
+                **({"key": key} if key is not None else {}),
             },
         ),
     )
-    return job_id
 
 
 def effective_state(
@@ -139,6 +142,8 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
             "tool_calls": job["tool_calls"],
         },
     }
+    if job.get("key") is not None:
+        out["key"] = job["key"]
     if state == JobState.RUNNING:
         out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
     if job.get("queue"):

@@ -32,10 +32,15 @@ def prepare_job(
     force_workspace: bool = False,
     force_record: bool = False,
     queue: str | None = None,
+    key: str | None = None,
+    job_id: str | None = None,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id.
     `recipe_text` is the recipe itself when it came from stdin (`run -`); its `policy:` is then
-    relative to the current folder."""
+    relative to the current folder.
+
+    With a `key` that another job already has, nothing is created and that job's id is
+    returned (see `engine/keys.py` for what a run does with it)."""
     from agentctl.engine.steps import model_roles
     from agentctl.models.loader import start_prefetch
     from agentctl.models.roles import check_models_configured
@@ -95,7 +100,14 @@ def prepare_job(
         "replay": str(Path(replay).resolve()) if replay else None,
     }
     return create_job(
-        store, loaded, params=params, workspace=folder.resolve(), options=options, queue=queue
+        store,
+        loaded,
+        params=params,
+        workspace=folder.resolve(),
+        options=options,
+        queue=queue,
+        key=key,
+        job_id=job_id,
     )
 
 

@@ -162,9 +162,13 @@ class Store(Protocol):
         now: float,
         event: NewEvent,
         queue: str | None = None,
-    ) -> None:
+        key: str | None = None,
+    ) -> str:
         """Insert the job and its first event in one transaction; with `queue`, the job is
-        `queued` for a worker of that queue, else `interrupted` until a runner takes it."""
+        `queued` for a worker of that queue, else `interrupted` until a runner takes it.
+
+        Returns the job's id. With a `key` another job already has, nothing is written and
+        that job's id is returned: concurrent creators with one key get one job."""
         ...
 
     def get_job(self, job_id: str) -> dict[str, Any]: ...

@@ -320,13 +320,17 @@ class PostgresStore:
         now: float,
         event: NewEvent,
         queue: str | None = None,
-    ) -> None:
-        def create(cur: Any) -> None:
+        key: str | None = None,
+    ) -> str:
+        def create(cur: Any) -> str:
             blob = self._put_blob(cur, recipe_text.encode("utf-8"))
+            # A concurrent creator with the same key waits on the index entry here, then
+            # finds the key taken: DO NOTHING, and the job that has it is returned below.
             cur.execute(
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
-                " workspace, state, created_at, updated_at, last_seq, queue)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s)",
+                " workspace, state, created_at, updated_at, last_seq, queue, key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s)"
+                " ON CONFLICT (key) DO NOTHING RETURNING id",
                 (
                     job_id,
                     recipe,
@@ -339,8 +343,12 @@ class PostgresStore:
                     now,
                     now,
                     queue,
+                    key,
                 ),
             )
+            if cur.fetchone() is None:
+                cur.execute("SELECT id FROM jobs WHERE key = %s", (key,))
+                return str(cur.fetchone()[0])
             data = encode_data(event.data, event.encoded, lambda b: self._put_blob(cur, b))
             cur.execute(
                 "INSERT INTO events (job_id, seq, ts, type, step, data)"
@@ -350,12 +358,13 @@ class PostgresStore:
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
             if queue is not None:  # idle workers LISTEN: they claim it at once
                 cur.execute("SELECT pg_notify(%s, %s)", (WORK_CHANNEL, queue))
+            return job_id
 
         def landed(cur: Any) -> bool:
             cur.execute("SELECT 1 FROM jobs WHERE id = %s", (job_id,))
             return cur.fetchone() is not None
 
-        self._run(create, write=True, landed=landed)
+        return self._run(create, write=True, landed=landed)
 
     def _select_jobs(self, where: str, args: Sequence[Any], tail: str = "") -> list[dict[str, Any]]:
         def read(cur: Any) -> list[Any]:

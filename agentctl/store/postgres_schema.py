@@ -91,4 +91,9 @@ MIGRATIONS: list[str] = [
     """,
     # 3: a job's events of one type without reading the others.
     "CREATE INDEX events_type ON events (job_id, type, seq);",
+    # 4: a job's key (`run --key`), unique in the database.
+    """
+    ALTER TABLE jobs ADD COLUMN key TEXT;
+    CREATE UNIQUE INDEX jobs_key ON jobs (key);
+    """,
 ]

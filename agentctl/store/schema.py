@@ -98,4 +98,10 @@ MIGRATIONS: list[str | Callable[[Any], None]] = [
     # 3: a job's events of one type (an added policy, a rollback) without reading the others:
     # the runner's heartbeat looks for added policies several times a second.
     "CREATE INDEX events_type ON events (job_id, type, seq);",
+    # 4: a job's key (`run --key`): one job per key in a database; NULL for most jobs, and
+    # NULLs never collide in a unique index.
+    """
+    ALTER TABLE jobs ADD COLUMN key TEXT;
+    CREATE UNIQUE INDEX jobs_key ON jobs (key);
+    """,
 ]

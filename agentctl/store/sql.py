@@ -42,6 +42,7 @@ JOB_COLUMNS = (
     "heartbeat_at",
     "cancel_requested",
     "queue",
+    "key",
 )
 JSON_COLUMNS = ("params", "options", "steps")
 APPROVAL_COLUMNS = (

@@ -125,13 +125,19 @@ class SQLiteStore:
         now: float,
         event: NewEvent,
         queue: str | None = None,
-    ) -> None:
+        key: str | None = None,
+    ) -> str:
+        # BEGIN IMMEDIATE: no other writer comes between the key's lookup and the insert.
         with self.tx.write() as conn:
+            if key is not None:
+                row = conn.execute("SELECT id FROM jobs WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    return str(row[0])
             blob = self._put_blob(conn, recipe_text.encode("utf-8"))
             conn.execute(
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
-                " workspace, state, created_at, updated_at, last_seq, queue)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                " workspace, state, created_at, updated_at, last_seq, queue, key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
                 (
                     job_id,
                     recipe,
@@ -144,12 +150,14 @@ class SQLiteStore:
                     now,
                     now,
                     queue,
+                    key,
                 ),
             )
             conn.execute(
                 "INSERT INTO events (job_id, seq, ts, type, step, data) VALUES (?, 1, ?, ?, ?, ?)",
                 (job_id, now, event.type, event.step, self._encode(conn, event.data)),
             )
+        return job_id
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         row = self.conn.execute(

@@ -159,6 +159,8 @@ def render_status(
     console.print(head)
     console.print(Text(f"recipe     {make_visible(job['recipe'])}"))
     console.print(Text(f"workspace  {make_visible(job['workspace'])}"))
+    if job.get("key") is not None:
+        console.print(Text(f"key        {make_visible(job['key'])}"))
     console.print(
         Text(f"created    {_when(job['created_at'])}   updated {_when(job['updated_at'])}")
     )
