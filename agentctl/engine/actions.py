@@ -134,14 +134,14 @@ class ActionRunner:
         if recorded is not None:
             return result_from_log(recorded)
         verdict, uncertain = self._verdict(key, name, tool, args)
+        if repeat_of is not None and not tool.spec.read_only:
+            verdict = verdict.with_builtin("repeat", "ask", repeated_action(step, repeat_of))
         if key in self.index.requests and (
             verdict.decision == "deny" or not (verdict.decision == "ask" or uncertain)
         ):
             self.gate.void_unneeded(step, key)  # asked ahead with its turn; not needed now
         if verdict.decision == "deny":
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
-        if repeat_of is not None and not read_only:
-            verdict = verdict.with_builtin("repeat", "ask", repeated_action(step, repeat_of))
         approval = None
         approved_paths: frozenset[str] = frozenset()
         held = self.index.held.get(key)
