@@ -148,17 +148,19 @@ class Rule(BaseModel):
                 at_key=True,
             )
 
+    # Read straight from pydantic's private store: `self._paths` goes through pydantic's
+    # __getattr__ (~20 us each), and every decision reads these for every rule and path.
     @property
     def path_globs(self) -> tuple[PathGlob, ...] | None:
-        return self._paths
+        return self.__pydantic_private__["_paths"]  # type: ignore[index]
 
     @property
     def command_patterns(self) -> tuple[CommandPattern, ...] | None:
-        return self._commands
+        return self.__pydantic_private__["_commands"]  # type: ignore[index]
 
     @property
     def host_globs(self) -> tuple[str, ...] | None:
-        return self._hosts
+        return self.__pydantic_private__["_hosts"]  # type: ignore[index]
 
 
 class PolicyLimits(BaseModel):

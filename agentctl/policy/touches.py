@@ -366,12 +366,10 @@ def write_parts(tool: str, rel: str, root: str, db_files: AbstractSet[str]) -> l
     """An observed change of the workspace path `rel` by a `tool` action, as parts: a
     write_file of that path, and the path for the tool's own `paths:` rules."""
     path = resolve_path(rel, root, writes=True)
-    parts = [Part(f"{rel} (changed by {tool})", paths=[path], tool="write_file", on_path=True)]
-    if tool != "write_file":
-        parts.append(Part(f"{rel} (changed by {tool})", paths=[path], paths_only=True))
-    for part in parts:
-        part.votes += _builtin_votes(part, db_files, root, frozenset())
-    return parts
+    text = f"{rel} (changed by {tool})"
+    write = Part(text, paths=[path], tool="write_file", on_path=True)
+    write.votes += _builtin_votes(write, db_files, root, frozenset())  # once: the same path
+    return [write] if tool == "write_file" else [write, Part(text, paths=[path], paths_only=True)]
 
 
 def _builtin_votes(

@@ -41,8 +41,12 @@ def _rel(word: str, root: str) -> str | None:
     return os.path.relpath(absolute, root).replace(os.sep, "/")
 
 
-def _script_argument(args: tuple[str, ...]) -> str | None:
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash"})
+
+
+def _script_argument(name: str, args: tuple[str, ...]) -> str | None:
     """The script a shell or an interpreter runs: its first word that is not an option."""
+    inline = ("-c",) if name in _SHELLS else ("-c", "-e", "-m", "-E", "-p", "-r")
     skip = False
     for word in args:
         if skip:
@@ -50,7 +54,7 @@ def _script_argument(args: tuple[str, ...]) -> str | None:
             continue
         if word == "--":
             continue
-        if word in ("-c", "-e", "-m"):
+        if word in inline:
             return None  # inline code or a module: not a file named here
         if word.startswith("-"):
             skip = word in _VALUE_OPTIONS
@@ -77,7 +81,7 @@ def job_code_run(command: SimpleCommand, root: str, written: AbstractSet[str]) -
         if rel in written:
             return rel
     if _SCRIPT_RUNNERS.match(name):
-        script = _script_argument(args)
+        script = _script_argument(name, args)
         rel = _rel(script, root) if script is not None else None
         if rel in written:
             return rel
