@@ -63,6 +63,8 @@ DESCRIPTIONS: dict[str, str] = {
     "CustomTool.params": "The tool's arguments, each with a type (and a default).",
     "CustomTool.read_only": "The command changes nothing: no snapshot around it, and it may "
     "run again after a crash without asking.",
+    "CustomTool.idempotent": "Running the command twice does no more than once: a job taken "
+    "over after a crash runs it again without asking.",
     "CustomTool.timeout": "How long one call may take (else the policy's tool_timeout).",
     "McpServer.command": "A stdio server's command (a string or a list of words).",
     "McpServer.env": "Environment variable names passed to the server (and usable in "
@@ -77,6 +79,8 @@ DESCRIPTIONS: dict[str, str] = {
     "Step.approval": "A human gate: the question asked before the job goes on.",
     "Step.check": "A command run after the agent step; the loop is re-entered until it passes.",
     "Step.timeout": "How long this step may take.",
+    "Step.idempotent": "A run: step whose second run does no more than its first: a job taken "
+    "over after a crash runs it again without asking.",
     "AgentSpec.model": "The model role (a key of models:).",
     "AgentSpec.instructions": "The agent's instructions (a template).",
     "AgentSpec.prompt": "The first user message (a template).",

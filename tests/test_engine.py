@@ -332,3 +332,43 @@ def test_large_outputs_are_stored_once(store, workspace):
     assert blobs[0] == 2 and blobs[1] < 20000 + 2000
     outputs = [e.data["output"] for e in events_of(store, job, "action_finished")]
     assert outputs[0] == outputs[1] == "x" * 20000
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_a_taken_over_idempotent_run_step_runs_again_without_a_person(store, workspace, idempotent):
+    """A recipe's own `run:` step said to be idempotent (issue 25) is re-run after a crash
+    as a read-only tool is; any other stays uncertain and waits for a person."""
+    flag = "\n    idempotent: true" if idempotent else ""
+    job = make_job(
+        store,
+        workspace,
+        f"version: 1\nname: r\nsteps:\n  - id: sync\n    run: echo synced > state.txt{flag}\n",
+    )
+    simulate_crash_after_action_started(store, job, ScriptedModel([]), workspace)
+    outcome = run_job(job, deps(store))
+    if idempotent:
+        assert outcome.state == "succeeded", outcome.error
+        assert (workspace / "state.txt").read_text() == "synced\n"
+    else:
+        assert outcome.state == "awaiting_approval"
+        assert "uncertain" in outcome.pending[0]["reason"]
+
+
+def test_an_idempotent_custom_tool_may_run_again_after_a_crash():
+    from agentctl.recipe.schema import CustomTool
+    from agentctl.tools.custom import build_command_spec
+
+    definition = CustomTool(description="sync", command="echo synced", idempotent=True)
+    spec = build_command_spec("sync", definition)
+    assert spec.idempotent and spec.rerun_without_asking and not spec.read_only
+
+
+def test_only_a_run_step_can_be_idempotent():
+    from agentctl.errors import RecipeError
+    from agentctl.recipe.schema import load_recipe_text
+
+    with pytest.raises(RecipeError, match="only a run: step can be idempotent"):
+        load_recipe_text(
+            "version: 1\nname: r\nsteps:\n  - id: a\n    approval: Go?\n    idempotent: true\n",
+            "r.yaml",
+        )

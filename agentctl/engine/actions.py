@@ -274,7 +274,7 @@ class ActionRunner:
                 f"the action holds {MASK}, a secret masked in the log: it would not run as "
                 "the model asked it",
             )
-        return verdict, key in self.index.started and not tool.spec.read_only
+        return verdict, key in self.index.started and not tool.spec.rerun_without_asking
 
     def asks(
         self, step: str, calls: list[tuple[str, str, Tool, dict[str, Any]]]

@@ -566,10 +566,27 @@ class _Run:
 
         return render_template(template, self._context(), shell=shell)
 
-    def run_shell(self, *, step: str, key: str, command: str, timeout: float | None = None):
+    def run_shell(
+        self,
+        *,
+        step: str,
+        key: str,
+        command: str,
+        timeout: float | None = None,
+        idempotent: bool = False,
+    ):
+        import dataclasses
+
         from agentctl.tools.registry import build_toolbox
 
         shell = build_toolbox({}, ["shell"])["shell"]
+        if idempotent:  # the recipe says running it twice is harmless
+            from agentctl.tools.function import FunctionTool
+
+            assert isinstance(shell, FunctionTool)
+            shell = dataclasses.replace(
+                shell, spec=dataclasses.replace(shell.spec, idempotent=True)
+            )
         return self.actions.run(
             step=step, key=key, name="shell", tool=shell, args={"command": command}, timeout=timeout
         )

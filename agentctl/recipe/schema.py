@@ -118,6 +118,7 @@ class CustomTool(BaseModel):
     command: str = Field(min_length=1)
     params: dict[str, ParamSpec] = {}
     read_only: StrictBool = False
+    idempotent: StrictBool = False  # running it twice does no more than once
     timeout: Duration = None
 
     @model_validator(mode="after")
@@ -232,6 +233,7 @@ class Step(BaseModel):
     approval: str | None = None
     check: CheckSpec | None = None
     timeout: Duration = None
+    idempotent: StrictBool = False  # a run: step whose second run does no more than its first
 
     @field_validator("id")
     @classmethod
@@ -254,6 +256,13 @@ class Step(BaseModel):
                 f"a step needs exactly one of {', '.join(STEP_KINDS)}; this one has {said}",
                 "split it into separate steps",
                 at_key=bool(kinds),
+            )
+        if self.idempotent and self.run is None:
+            raise FieldError(
+                ("idempotent",),
+                "only a run: step can be idempotent",
+                "remove idempotent:, or declare it on a custom tool (tools: NAME: idempotent:)",
+                at_key=True,
             )
         if self.check is not None and self.agent is None:
             raise FieldError(

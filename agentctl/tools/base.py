@@ -45,6 +45,14 @@ class ToolSpec:
     parameters: dict[str, Any]  # JSON schema of the arguments (an "object" schema)
     read_only: bool
     touches: Touches = Touches()
+    # Running it twice does what running it once does (a recipe says so with `idempotent:
+    # true`): after a crash it runs again without asking, as a read-only tool does.
+    idempotent: bool = False
+
+    @property
+    def rerun_without_asking(self) -> bool:
+        """Whether an action that started with no recorded result may simply run again."""
+        return self.read_only or self.idempotent
 
     @property
     def required_args(self) -> tuple[str, ...]:

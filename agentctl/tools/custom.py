@@ -87,6 +87,7 @@ def build_command_spec(name: str, definition: Any) -> ToolSpec:
         description,
         build_object_schema(properties, required),
         read_only=bool(getattr(definition, "read_only", False)),
+        idempotent=bool(getattr(definition, "idempotent", False)),
         # Its command line is the recipe's, not the model's: the policy looks for paths in
         # the arguments the model fills in.
         touches=Touches(processes=True),

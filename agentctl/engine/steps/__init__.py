@@ -36,7 +36,13 @@ class StepRun(Protocol):
     def render(self, template: str, *, shell: bool = False) -> str: ...
 
     def run_shell(
-        self, *, step: str, key: str, command: str, timeout: float | None = None
+        self,
+        *,
+        step: str,
+        key: str,
+        command: str,
+        timeout: float | None = None,
+        idempotent: bool = False,
     ) -> ToolResult: ...
 
     def model_client(self) -> Any: ...

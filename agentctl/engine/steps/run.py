@@ -29,6 +29,7 @@ class RunStep:
             key=f"{step.id}/run",
             command=run.render(step.run, shell=True),
             timeout=step.timeout,
+            idempotent=step.idempotent,
         )
         if not result.ok:
             raise StepFailed(
