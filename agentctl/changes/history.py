@@ -25,17 +25,8 @@ from agentctl.changes.workspace_files import Unreachable, read_current, remove_a
 from agentctl.errors import UsageError
 from agentctl.events import EventType
 
-__all__ = [
-    "Change",
-    "Plan",
-    "PlanItem",
-    "RollbackResult",
-    "apply_rollback",
-    "collect_changes",
-    "net_changes",
-    "plan_rollback",
-    "render_diff",
-]
+__all__ = ["Change", "Plan", "PlanItem", "RollbackResult", "apply_rollback", "collect_changes"]
+__all__ += ["judge_item", "kept_contents", "net_changes", "plan_rollback", "render_diff"]
 
 State = dict[str, Any] | None  # a FileState.to_dict(), or None where there is no file
 _PAYLOAD_KEYS = frozenset({"text", "base64", "link"})
@@ -329,13 +320,10 @@ def plan_rollback(
     root = Path(workspace).resolve()
     ordered = sorted(changes, key=lambda c: (c.seq, c.index))
     selected = _select([c for c in ordered if c.rolled_back_by is None], to_step, step_order)
-    contents: dict[str, dict[str, Any]] = {}
+    contents = kept_contents(ordered)
     last: dict[str, tuple[tuple[int, int, int], State]] = {}
     for c in ordered:
         for path, before, after in c.touches():
-            for state in (before, after):
-                if state and state.get("sha256") and _PAYLOAD_KEYS & state.keys():
-                    contents.setdefault(state["sha256"], state)
             # The latest event to touch a path says what is there: a live change leaves its
             # `after`; a rollback leaves the `before` of the earliest change it undid.
             pos, state = (
@@ -362,7 +350,7 @@ def plan_rollback(
             if item.target is None
             else "restore"
         )
-        item.status, item.reason, _ = _judge(item, root, False, contents)
+        item.status, item.reason, _ = judge_item(item, root, False, contents)
     return Plan(
         to_step, sorted(items.values(), key=lambda i: i.path), [c.id for c in selected], contents
     )
@@ -385,7 +373,18 @@ def _matches(current: Any, state: State) -> bool | None:
     return state["sha256"] == current.sha256
 
 
-def _judge(
+def kept_contents(changes: Iterable[Change]) -> dict[str, dict[str, Any]]:
+    """sha256 -> a recorded state that carries that content, over all the changes."""
+    contents: dict[str, dict[str, Any]] = {}
+    for c in changes:
+        for _, before, after in c.touches():
+            for state in (before, after):
+                if state and state.get("sha256") and _PAYLOAD_KEYS & state.keys():
+                    contents.setdefault(state["sha256"], state)
+    return contents
+
+
+def judge_item(
     item: PlanItem, root: Path, force: bool, contents: dict[str, dict[str, Any]]
 ) -> tuple[str, str, bytes | None]:
     """(status, reason, content to write) for one path right now."""
@@ -467,7 +466,7 @@ def _apply_one(
     result: RollbackResult,
     settled: set[str],
 ) -> None:
-    status, reason, payload = _judge(item, root, force, contents)
+    status, reason, payload = judge_item(item, root, force, contents)
     if status == "unchanged":
         result.unchanged.append(item.path)
     elif status == "too_large":
@@ -483,7 +482,9 @@ def _apply_one(
                     raise OSError("could not be removed")
                 result.removed.append(item.path)
             else:
-                assert payload is not None  # _judge returns the content whenever there is a target
+                assert (
+                    payload is not None
+                )  # judge_item returns the content whenever there is a target
                 mode = int(item.target["mode"], 8)
                 link = payload.decode("utf-8", "surrogateescape") if stat.S_ISLNK(mode) else None
                 write_file_at(root, item.path, mode=mode, data=payload, link=link)

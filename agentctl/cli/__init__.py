@@ -43,6 +43,7 @@ COMMAND_ORDER = (
     "cancel",
     "diff",
     "rollback",
+    "apply",
     "validate",
     "doctor",
     "policy",
@@ -237,6 +238,7 @@ def _global(
 
 # The command modules: importing one adds its commands to `app` (a new noun goes here).
 from agentctl.cli import (  # noqa: E402, F401
+    apply,
     approvals,
     completion,
     doctor,

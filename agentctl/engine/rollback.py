@@ -185,3 +185,23 @@ def describe_rollback(job_id: str, plan: Plan, result: Any, *, force: bool) -> d
         out.update({k: v for k, v in result.to_dict().items() if k != "undone"})
         out["changes_undone"] = len(result.undone)
     return out
+
+
+def apply_job(
+    store: Store, job_id: str, folder: Path, *, force: bool = False, dry_run: bool = False
+) -> dict[str, Any]:
+    """Land the job's change set (what its files add up to) in `folder`, where a person is:
+    the job's workspace may have been a worker's clone on another machine. Nothing of the
+    job changes; `describe_rollback`'s form, with the folder."""
+    from agentctl.changes.history import apply_rollback
+    from agentctl.changes.landing import plan_apply
+
+    changes = [c for c in collect_changes(store.read_events(job_id)) if c.rolled_back_by is None]
+    plan = plan_apply(changes, folder)
+    result = None if dry_run or not plan.items else apply_rollback(plan, folder, force=force)
+    out = describe_rollback(job_id, plan, result, force=force)
+    out["dry_run"] = dry_run
+    out["folder"] = str(Path(folder).resolve())
+    out.pop("to_step", None)
+    out.pop("changes_undone", None)
+    return out
