@@ -81,6 +81,8 @@ def prepare_job(
         )
     check_model_roles(loaded.recipe, model_overrides)
     roles = model_roles(loaded.recipe.steps)
+    if roles and not replay:
+        model_overrides = local_models_checked(loaded, model_overrides, roles, env)
     check_models_configured(
         loaded.recipe.models, list(model_overrides), env, roles, Path(replay) if replay else None
     )
@@ -109,6 +111,19 @@ def prepare_job(
         key=key,
         job_id=job_id,
     )
+
+
+def local_models_checked(
+    loaded: Any, model_overrides: Sequence[str], roles: Any, env: Mapping[str, str]
+) -> list[str]:
+    """The overrides with local models' paths made absolute, once each local model the run
+    needs is known to be runnable (the runtime installed, a GGUF file): exit 2 otherwise."""
+    from agentctl.models.local import check_local_models, local_overrides
+    from agentctl.models.roles import resolve_roles
+
+    overrides = local_overrides(loaded.recipe.models, model_overrides, loaded.base_dir, Path.cwd())
+    check_local_models(resolve_roles(loaded.recipe.models, overrides, env), roles)
+    return overrides
 
 
 def refuse_broad_workspace(folder: Path) -> None:

@@ -416,6 +416,9 @@ class _Run:
         finally:
             if self.mcp is not None:
                 self.mcp.close()
+            close_model = getattr(self._model, "close", None)
+            if close_model is not None:  # local model servers stop with the job's steps
+                close_model()
 
     def _start_mcp(self, ctx):
         """Start the MCP servers the remaining steps use (none: None), before any step."""

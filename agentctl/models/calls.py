@@ -19,6 +19,8 @@ from typing import Any, Protocol
 from agentctl.errors import UsageError
 from agentctl.models import cassette
 from agentctl.models.loader import load_litellm
+from agentctl.models.local import LocalModels
+from agentctl.models.outgoing import shape_call
 from agentctl.models.prices import PromptSize, estimate_call_cost, model_prices
 from agentctl.models.replies import ModelError, ModelReply, assemble_stream, normalise_message
 from agentctl.models.roles import (
@@ -101,6 +103,12 @@ class LiteLLMClient:
         self.spent: dict[str, float] = {}
         self._lock = threading.Lock()
         self._size = PromptSize()
+        self.local = LocalModels()  # local/ models' servers, started at their first call
+
+    def close(self) -> None:
+        """Stop what the client started (local model servers); the runner calls it when the
+        job's steps end, however they end."""
+        self.local.close()
 
     def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
         """estimate_call_cost() for a role name, after overrides."""
@@ -213,16 +221,19 @@ class LiteLLMClient:
         key: str | None,
     ) -> ModelReply:
         lt = load_litellm()
+        shaped = shape_call(self.local, cfg, messages, tools, key)  # local/ models, text tools
         kwargs: dict[str, Any] = {"timeout": self.timeout, **cfg.options}
         explicit = {
             "temperature": cfg.temperature,
             "max_tokens": cfg.max_tokens,
-            "api_base": cfg.api_base,
-            "api_key": key,
+            "api_base": shaped.api_base,
+            "api_key": shaped.api_key,
         }
         kwargs.update({k: v for k, v in explicit.items() if v is not None})
         # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden ones.
-        kwargs.update(model=cfg.model, messages=messages, tools=tools or None, max_retries=0)
+        kwargs.update(
+            model=shaped.model, messages=shaped.messages, tools=tools or None, max_retries=0
+        )
         t0 = time.monotonic()
         stream = on_text is not None and (
             self.stream == "always"
@@ -248,7 +259,9 @@ class LiteLLMClient:
         self._quick[cfg.model] = latency < self.stream_when_slower_than * 1000
         tin = int(getattr(usage, "prompt_tokens", 0) or 0)
         tout = int(getattr(usage, "completion_tokens", 0) or 0)
-        if cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
+        if shaped.free:
+            cost = 0.0  # a local model: recorded as $0, its tokens as the server counted them
+        elif cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
             cost = tin * (cfg.input_cost_per_token or 0.0) + tout * (
                 cfg.output_cost_per_token or 0.0
             )
@@ -257,7 +270,7 @@ class LiteLLMClient:
             cached = int(getattr(details, "cached_tokens", 0) or 0)
             cost = model_prices(cfg.model).cost(tin, tout, cached)
         return ModelReply(
-            message=normalise_message(message, call_index),
+            message=normalise_message(message, call_index, shaped.text_tools),
             model=cfg.model,
             role=role,
             input_tokens=tin,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +63,11 @@ class ModelError(AgentctlError):
         self.attempts = attempts or []
 
 
-def normalise_message(msg: Any, call_index: int) -> dict:
+def normalise_message(msg: Any, call_index: int, text_tools: Collection[str] | None = None) -> dict:
     """An OpenAI-format assistant message (a dict) from litellm's message object or a dict;
-    tool calls keep a stable id (`call_<index>_<n>`) when the provider gave none."""
+    tool calls keep a stable id (`call_<index>_<n>`) when the provider gave none. With
+    `text_tools` (the offered tools' names, for a role with `tool_calls: text`), calls written
+    in the text become real ones (agentctl.models.textcalls)."""
     get = msg.get if isinstance(msg, Mapping) else (lambda k, d=None: getattr(msg, k, d))
     calls = []
     for i, tc in enumerate(get("tool_calls") or []):
@@ -90,6 +92,10 @@ def normalise_message(msg: Any, call_index: int) -> dict:
     }
     if calls:
         message["tool_calls"] = calls
+    elif text_tools:
+        from agentctl.models.textcalls import recover_tool_calls
+
+        return recover_tool_calls(message, text_tools, call_index)
     return message
 
 

@@ -34,6 +34,10 @@ class RoleConfig:
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     max_cost_usd: float | None = None
+    # Local models and tool calls written as text (agentctl.models.local, .textcalls).
+    local: dict = field(default_factory=dict)
+    tool_calls: str | None = None
+    tool_results: str | None = None
 
 
 _ROLE_FIELDS = [f for f in RoleConfig.__dataclass_fields__ if f != "name"]
@@ -50,6 +54,12 @@ def _role_config(name: str, obj: Any) -> RoleConfig:
     vals["model"] = vals["model"] or ""
     vals["fallbacks"] = list(vals["fallbacks"] or [])
     vals["options"] = dict(vals["options"] or {})
+    local = vals["local"]
+    dump = getattr(local, "model_dump", None)
+    vals["local"] = dump(exclude_none=True) if dump is not None else dict(local or {})
+    path = get("path", None)
+    if path and not vals["model"]:
+        vals["model"] = f"local/{path}"  # a role's `path:` (resolved by local.local_overrides)
     return RoleConfig(name, **vals)
 
 

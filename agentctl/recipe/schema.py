@@ -86,9 +86,27 @@ class ParamSpec(BaseModel):
         return self
 
 
+class LocalServerOptions(BaseModel):
+    """A `local/` model's server (agentctl.models.local): threads, context tokens per
+    request, parallel request slots. Unset: chosen for the machine and the model."""
+
+    model_config = _STRICT
+    threads: PosInt | None = None
+    context: PosInt | None = None
+    parallel: PosInt | None = None
+
+
 class ModelRole(BaseModel):
     model_config = _STRICT
-    model: str = Field(min_length=1)
+    # `model:` or `path:` (a GGUF file, relative to the recipe's folder: `local/PATH`).
+    model: str = ""
+    path: str | None = Field(default=None, min_length=1)
+    local: LocalServerOptions | None = None
+    # `text`: tool calls the model writes as text become real ones (default for local/);
+    # `user`: tool results are sent as user messages (default for local/ models whose chat
+    # template shows no `tool` messages). See agentctl.models.textcalls.
+    tool_calls: Literal["native", "text"] | None = None
+    tool_results: Literal["tool", "user"] | None = None
     fallbacks: list[str] = []
     temperature: NonNegFloat | None = None
     max_tokens: PosInt | None = None
@@ -98,6 +116,22 @@ class ModelRole(BaseModel):
     input_cost_per_token: NonNegFloat | None = None
     output_cost_per_token: NonNegFloat | None = None
     max_cost_usd: PosFloat | None = None
+
+    @model_validator(mode="after")
+    def _model_or_path(self) -> ModelRole:
+        if self.path is not None and self.model:
+            raise FieldError(
+                ("path",),
+                "a role names its model once: model: or path:",
+                "keep path: for a GGUF file (it runs as local/PATH), or model: for the rest",
+            )
+        if self.path is None and not self.model:
+            raise FieldError(
+                ("model",),
+                "a model role needs model: (e.g. openai/gpt-4.1-mini) or path: (a GGUF file)",
+                "add model: or path:",
+            )
+        return self
 
 
 class RecipeLimits(BaseModel):
