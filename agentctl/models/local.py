@@ -242,8 +242,8 @@ class LocalModels:
     """A model client's local servers: each started at its first use (or shared with another
     client of the process already using it) and given back by close()."""
 
-    def __init__(self, starter: Starter = _Server):
-        self._starter = starter
+    def __init__(self, starter: Starter | None = None):
+        self._starter = starter or _Server
         self._held: dict[tuple[Path, LocalSettings], LocalEndpoint] = {}
 
     def endpoint(self, model: str, options: Mapping[str, Any] | None = None) -> LocalEndpoint:
