@@ -238,3 +238,50 @@ def test_the_runner_closes_the_model_client_when_a_run_is_interrupted(store, wor
     outcome = run_job(job, RunnerDeps(store=store, model_factory=lambda r, o: client))
     assert outcome.state == "interrupted"
     assert client.closed
+
+
+def test_models_reports_a_local_files_size_sha256_and_name(tmp_path, monkeypatch):
+    import hashlib
+
+    (tmp_path / "models").mkdir()
+    model = fake_gguf(tmp_path / "models" / "tiny.gguf")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    described = json.loads(invoke("models", str(model), "--json").stdout)
+    assert described["name"] == "Tiny Test"
+    assert described["size_bytes"] == model.stat().st_size and described["sha256"] == digest
+    assert described["error"] is None and described["chat_template_tools"] is False
+    recipe = write(
+        tmp_path / "r.yaml",
+        "version: 1\nname: r\nmodels:\n  small: {path: models/tiny.gguf}\n"
+        "  big: {model: openai/gpt-4.1-mini, fallbacks: [small]}\n"
+        "steps:\n  - id: a\n    run: 'true'\n",
+    )
+    monkeypatch.chdir(tmp_path.parent)  # the recipe's path: is from its own folder
+    report = json.loads(invoke("models", str(recipe), "--json").stdout)["roles"]
+    by_role = {r["role"]: r["models"] for r in report}
+    assert by_role["big"][0] == {"model": "openai/gpt-4.1-mini"}
+    assert by_role["big"][1]["local"]["sha256"] == digest  # a fallback naming a local role
+    assert by_role["small"][0]["local"]["path"] == str(model)
+    text = invoke("models", str(recipe)).stdout
+    assert "name: Tiny Test" in text and f"sha256: {digest}" in text
+    missing = json.loads(invoke("models", str(tmp_path / "gone.gguf"), "--json").stdout)
+    assert missing["exists"] is False and missing["error"] == "no such file"
+
+
+def test_doctor_checks_a_recipes_local_model(tmp_path, monkeypatch):
+    (tmp_path / "m").mkdir()
+    fake_gguf(tmp_path / "m" / "tiny.gguf")
+    recipe = write(
+        tmp_path / "r.yaml",
+        "version: 1\nname: r\nmodels:\n  default: {path: m/tiny.gguf}\n"
+        "steps:\n  - id: a\n    agent: {instructions: hi}\n",
+    )
+    monkeypatch.setattr(local, "runtime_installed", lambda: True)
+    checks = json.loads(invoke("doctor", str(recipe), "--json").stdout)["checks"]
+    found = next(c for c in checks if c["area"] == "model")
+    assert found["status"] == "ok" and "Tiny Test" in found["detail"]
+    assert found["facts"]["local"]["name"] == "Tiny Test"
+    monkeypatch.setattr(local, "runtime_installed", lambda: False)
+    checks = json.loads(invoke("doctor", str(recipe), "--json").stdout)["checks"]
+    found = next(c for c in checks if c["area"] == "model")
+    assert found["status"] == "fail" and "agentctl-jobs[local]" in found["hint"]

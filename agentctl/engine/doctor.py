@@ -200,7 +200,12 @@ def _recipe_models(path: Path, env: Mapping[str, str]) -> list[Finding]:
     loaded = load_recipe(path)  # an invalid recipe is the caller's error (exit 2)
     recipe = loaded.recipe
     used = {s.agent.model for s in recipe.steps if s.agent is not None}
-    roles = resolve_roles(recipe.models, env=env)
+    from agentctl.models.local import local_overrides
+
+    # A role's `path:` (a local model) is relative to the recipe's folder, as `run` takes it.
+    roles = resolve_roles(
+        recipe.models, local_overrides(recipe.models, [], loaded.base_dir, Path.cwd()), env
+    )
     out: list[Finding] = []
     for name in sorted(used | set(recipe.models)):
         role = roles.get(name)
@@ -224,6 +229,8 @@ def _model_finding(
     name: str, role: Any, model: str, keys: tuple[str, ...], env: Mapping[str, str]
 ) -> Finding:
     facts: dict[str, Any] = {"role": name, "model": model}
+    if model.startswith("local/"):
+        return _local_model_finding(name, model, facts)
     if role.api_key_env and not env.get(role.api_key_env):
         missing: tuple[str, ...] = (role.api_key_env,)
     elif keys and not any(env.get(k) for k in keys) and not role.api_base:
@@ -261,6 +268,22 @@ def _model_finding(
         " the model fails",
         facts,
     )
+
+
+def _local_model_finding(name: str, model: str, facts: dict[str, Any]) -> Finding:
+    """A local GGUF model: is the runtime there, and what is the file (size, sha256, name)."""
+    from agentctl.errors import UsageError
+    from agentctl.models.local import check_local_model, local_model_path
+    from agentctl.models.weights import describe_local_model
+
+    label = f"role {name}: {model}"
+    try:
+        check_local_model(model, name)
+    except UsageError as error:
+        return Finding("model", label, "fail", error.message, error.hint, facts)
+    facts["local"] = file = describe_local_model(local_model_path(model))
+    detail = f"{file.get('name') or 'unnamed'}, {file['size_bytes'] / (1 << 20):.1f} MiB, sha256 {file['sha256'][:16]}…"
+    return Finding("model", label, "ok", detail, facts=facts)
 
 
 def _endpoint_url(role: Any, model: str) -> str | None:
