@@ -140,7 +140,7 @@ def test_diff_json_lists_changes_without_contents(job: Job) -> None:
 def test_rollback_needs_yes_when_nobody_can_be_asked(job: Job) -> None:
     result = invoke("rollback", job.id)
     assert result.exit_code == 2
-    assert f"error: rolling back job {job.id} would change 5 file(s)" in result.stderr
+    assert f"error: rolling back job {job.id} would change 5 files" in result.stderr
     assert "--yes" in result.stderr
     assert (job.ws / "added.txt").exists() and not job.events("rollback")
 
@@ -198,7 +198,7 @@ def test_conflicts_are_left_alone_exit_1_then_force(job: Job) -> None:
     result = invoke("rollback", job.id, "--yes")
     assert result.exit_code == 1
     assert "conflict  app.py: changed since the job" in result.stdout
-    assert "error: 1 file(s) changed since the job; left them alone" in result.stderr
+    assert "error: 1 file changed since the job; left alone" in result.stderr
     assert "--force" in result.stderr
     assert (job.ws / "app.py").read_text() == "a person's edit\n"
     assert (job.ws / "notes.md").exists()  # everything else was rolled back
@@ -240,7 +240,7 @@ def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> 
     (job.ws / "notes.md").write_text("written again by a person\n")
     declined = invoke("rollback", job.id, "--to", "second", input="n\n")
     assert declined.exit_code == 1
-    assert f"job {job.id}: roll back 3 file(s) from step second on:" in declined.stdout
+    assert f"job {job.id}: roll back 3 files from step second on:" in declined.stdout
     assert "  restore   logo.bin  (step second)" in declined.stdout
     assert "  remove    out/result.txt  (step second)" in declined.stdout
     assert (
@@ -252,3 +252,24 @@ def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> 
     assert accepted.exit_code == 1  # done, but the conflict is reported
     assert not (job.ws / "out").exists()
     assert (job.ws / "notes.md").read_text() == "written again by a person\n"
+
+
+def test_the_run_offer_and_the_rollback_command_say_it_the_same_way(job: Job, monkeypatch) -> None:
+    """A failed run's offer and `agentctl rollback` show the same plan, ask the same question
+    and report the same way (issue 24)."""
+    from agentctl.cli.run import _offer_rollback
+
+    monkeypatch.setattr("agentctl.cli.options.is_interactive", lambda non_interactive: True)
+    declined = invoke("rollback", job.id, input="n\n")
+    assert "roll these changes back? [y/N]" in declined.stdout, declined.stdout
+    plan = [line for line in declined.stdout.splitlines() if line.startswith("  ")]
+    offered: list[str] = []
+
+    def offer(summary: str, **kw) -> bool:
+        offered.append(summary)
+        return True
+
+    monkeypatch.setattr("agentctl.ui.prompts.offer_rollback", offer)
+    _offer_rollback(job.store, job.id)
+    assert offered == ["\n".join(plan)]
+    assert job.events("rollback")  # it was rolled back

@@ -158,10 +158,14 @@ def log(
     from agentctl.engine.jobs import effective_state
     from agentctl.events import EXIT_CODES
     from agentctl.times import iso_time
-    from agentctl.ui.plain import format_event_line, output_tail
 
     store = open_store(db, create=False)
     job_id = store.find_job(job)
+    if not json_out and not follow:  # the whole history at once: through the pager
+        from agentctl.ui.pager import page
+
+        page("".join(line + "\n" for e in store.read_events(job_id) for line in _log_lines(e)))
+        return
     seq = 0
     while True:
         for event in store.read_events(job_id, after_seq=seq):
@@ -180,11 +184,8 @@ def log(
                     )
                 )
             else:
-                line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
-                if line:
-                    print(f"{event.seq:>5} {line}")
-                    for tail in output_tail(event.type, event.data):
-                        print(f"      {tail}")
+                for line in _log_lines(event):
+                    print(line)
         sys.stdout.flush()
         if not follow:
             return
@@ -197,6 +198,16 @@ def log(
         # Woken by the next append (LISTEN/NOTIFY on PostgreSQL); the timeout re-checks the
         # lease, since a runner that died appends nothing.
         store.wait_for_events(job_id, seq, timeout=FOLLOW_RECHECK_SECONDS)
+
+
+def _log_lines(event) -> list[str]:
+    """An event's plain lines in `log`: its numbered sentence, and a failure's output tail."""
+    from agentctl.ui.plain import format_event_line, output_tail
+
+    line = format_event_line(event.seq, event.ts, event.type, event.step, event.data)
+    if not line:
+        return []
+    return [f"{event.seq:>5} {line}"] + [f"      {t}" for t in output_tail(event.type, event.data)]
 
 
 @app.command()

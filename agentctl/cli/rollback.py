@@ -18,6 +18,7 @@ from agentctl.cli.options import (
     open_store,
 )
 from agentctl.errors import AgentctlError, UsageError
+from agentctl.ui.words import plural
 
 
 @app.command()
@@ -50,11 +51,15 @@ def diff(
             f"job {job_id} has no recorded file changes{f' in step {step}' if step else ''}\n"
         )
         return
+    from agentctl.ui.pager import page
+
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    sys.stdout.write(render_diff(changes, color=color))
+    page(render_diff(changes, color=color))
 
 
 _VERBS = {"restore": "restore", "remove": "remove", "none": "nothing"}
+# One question for undoing a job's files, whether `agentctl rollback` or a failed run asks.
+ROLLBACK_QUESTION = "roll these changes back?"
 
 
 def _plan_lines(described: dict[str, Any]) -> list[str]:
@@ -72,6 +77,21 @@ def _plan_lines(described: dict[str, Any]) -> list[str]:
         else:
             lines.append(f"  {_VERBS[item['action']]:<9} {item['path']}{steps}")
     return lines
+
+
+def rollback_report_lines(done: dict[str, Any]) -> list[str]:
+    """What a rollback did, one line per file: the same after `rollback` and a run's offer."""
+    return (
+        [f"restored  {path}" for path in done["restored"]]
+        + [f"removed   {path}" for path in done["removed"]]
+        + [f"skipped   {path}: its content was not kept" for path in done["skipped_too_large"]]
+        + [f"conflict  {c['path']}: {c['reason']}" for c in done["conflicts"]]
+    )
+
+
+def rollback_plan_text(preview: dict[str, Any]) -> str:
+    """The plan of a rollback (`rollback_job(..., dry_run=True)`), as `rollback` shows it."""
+    return "\n".join(_plan_lines(preview))
 
 
 @app.command()
@@ -115,38 +135,31 @@ def rollback(
             say(line)
         return
     if not yes:
-        count = len(preview["plan"])
+        count = plural(len(preview["plan"]), "file")
         if not is_interactive(False):
             raise UsageError(
-                f"rolling back job {job_id} would change {count} file(s)",
+                f"rolling back job {job_id} would change {count}",
                 f"review with `agentctl diff {job_id}`, then add --yes",
             )
-        say(f"job {job_id}: roll back {count} file(s)" + (f" from step {to} on:" if to else ":"))
-        for line in _plan_lines(preview):
-            say(line)
-        if not typer.confirm("roll back?", err=json_out):
+        say(f"job {job_id}: roll back {count}" + (f" from step {to} on:" if to else ":"))
+        say(rollback_plan_text(preview))
+        if not typer.confirm(ROLLBACK_QUESTION, err=json_out):
             raise typer.Exit(1)
     done = rollback_job(store, job_id, to_step=to, force=force, dry_run=False)
     if json_out:
         print(json.dumps(done, indent=2, ensure_ascii=False))
     else:
-        for path in done["restored"]:
-            say(f"restored  {path}")
-        for path in done["removed"]:
-            say(f"removed   {path}")
-        for path in done["skipped_too_large"]:
-            say(f"skipped   {path}: its content was not kept")
-        for conflict in done["conflicts"]:
-            say(f"conflict  {conflict['path']}: {conflict['reason']}")
+        for line in rollback_report_lines(done):
+            say(line)
     if done["conflicts"] and force:
         raise AgentctlError(
-            f"{len(done['conflicts'])} file(s) could not be put back safely",
+            f"{plural(len(done['conflicts']), 'file')} could not be put back safely",
             "a symlink or a directory is in the way; fix those paths by hand",
             exit_code=1,
         )
     if done["conflicts"]:
         raise AgentctlError(
-            f"{len(done['conflicts'])} file(s) changed since the job; left them alone",
+            f"{plural(len(done['conflicts']), 'file')} changed since the job; left alone",
             f"look at them, then `agentctl rollback {job_id}"
             + (f" --to {to}" if to else "")
             + " --force` to overwrite them",

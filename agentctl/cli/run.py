@@ -421,27 +421,17 @@ def _final_output(store, job_id: str) -> tuple[str, str] | None:
 
 
 def _offer_rollback(store, job_id: str) -> None:
-    """A failed or cancelled run in a terminal offers to undo the files it changed."""
-    from agentctl.changes.history import net_changes
-    from agentctl.engine.rollback import diff_job, rollback_job
-    from agentctl.ui.prompts import offer_rollback
+    """A failed or cancelled run in a terminal offers to undo the files it changed, in the
+    words of `agentctl rollback` (its plan, its question, its report)."""
+    from agentctl.cli.rollback import rollback_plan_text, rollback_report_lines
+    from agentctl.engine.rollback import rollback_job
+    from agentctl.ui import prompts
 
-    changes = net_changes(diff_job(store, job_id))
-    lines = [
-        f"{c.kind:<9} {c.path}" + (f" (from {c.from_path})" if c.from_path else "") for c in changes
-    ]
-    if not changes or not offer_rollback("\n".join(lines)):
+    preview = rollback_job(store, job_id, dry_run=True)
+    if not preview["plan"] or not prompts.offer_rollback(rollback_plan_text(preview)):
         return
-    report = rollback_job(store, job_id)
-    print(
-        f"rolled back: {len(report['restored'])} restored, {len(report['removed'])} removed",
-        file=sys.stderr,
-    )
-    for conflict in report["conflicts"]:
-        print(
-            f"left alone (changed since the job): {conflict['path']}: {conflict['reason']}",
-            file=sys.stderr,
-        )
+    for line in rollback_report_lines(rollback_job(store, job_id)):
+        print(line, file=sys.stderr)
 
 
 def print_files_changed(store, job_id: str) -> None:
