@@ -14,14 +14,22 @@ import re
 # and zero-width characters: anything that could hide or reorder what a person reads.
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
-    r"\u2060-\u2069\ufeff]"
+    r"\u2060-\u2069\ufeff\ud800-\udfff]"
 )
 _LINE_BREAKS = re.compile(r"[\n\t]")
 
 
 def make_visible(text: str) -> str:
-    """Show control, ANSI and bidi characters as escapes instead of obeying them."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """Show control, ANSI and bidi characters as escapes instead of obeying them; a byte of a
+    name that is not UTF-8 (a lone surrogate, by surrogateescape) as `\\xNN`."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def one_line(text: str, width: int = 100) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from agentctl.changes.workspace_files import Unreachable, read_current, remove_at, write_file_at
 from agentctl.errors import UsageError
 from agentctl.events import EventType
+from agentctl.visible import make_visible
 
 __all__ = ["Change", "Plan", "PlanItem", "RollbackResult", "apply_rollback", "collect_changes"]
 __all__ += ["judge_item", "kept_contents", "net_changes", "plan_rollback", "render_diff"]
@@ -191,8 +192,9 @@ def render_diff(changes: Iterable[Change], *, color: bool) -> str:
     content was not kept are named, not shown."""
     lines: list[tuple[str, str]] = []
     for c in net_changes(changes):
-        old = c.from_path or c.path
-        lines.append(("meta", f"diff --git a/{old} b/{c.path}"))
+        # Names as people can read them: a byte that is not UTF-8 as `\xNN`, controls escaped.
+        old, path = make_visible(c.from_path or c.path), make_visible(c.path)
+        lines.append(("meta", f"diff --git a/{old} b/{path}"))
         if c.before is None:
             assert c.after is not None  # a change has a state before it or after it
             lines.append(("meta", f"new file mode {c.after['mode']}"))
@@ -205,16 +207,16 @@ def render_diff(changes: Iterable[Change], *, color: bool) -> str:
                     ("meta", f"new mode {c.after['mode']}"),
                 ]
             if c.kind == "renamed":
-                lines += [("meta", f"rename from {old}"), ("meta", f"rename to {c.path}")]
+                lines += [("meta", f"rename from {old}"), ("meta", f"rename to {path}")]
         if c.kind in ("mode", "renamed") and _same_content(c.before, c.after):
             continue
         if c.too_large:
             why = c.note or "too large"
-            lines.append(("note", f"File {c.path} changed; its content was not kept ({why})"))
+            lines.append(("note", f"File {path} changed; its content was not kept ({why})"))
         elif c.binary:
-            lines.append(("note", f"Binary file {c.path} changed"))
+            lines.append(("note", f"Binary file {path} changed"))
         else:
-            lines += _unified(c, old)
+            lines += _unified(c, old, path)
     out = []
     for style, text in lines:
         out.append(f"{_COLORS[style]}{text}\x1b[0m" if color and style in _COLORS else text)
@@ -230,7 +232,7 @@ def _same_content(a: State, b: State) -> bool:
     )
 
 
-def _unified(c: Change, old: str) -> list[tuple[str, str]]:
+def _unified(c: Change, old: str, path: str) -> list[tuple[str, str]]:
     a = (_payload_bytes(c.before) or b"").decode("utf-8", "replace").splitlines(keepends=True)
     b = (_payload_bytes(c.after) or b"").decode("utf-8", "replace").splitlines(keepends=True)
     out: list[tuple[str, str]] = []
@@ -241,7 +243,7 @@ def _unified(c: Change, old: str) -> list[tuple[str, str]]:
             a,
             b,
             "/dev/null" if c.before is None else f"a/{old}",
-            "/dev/null" if c.after is None else f"b/{c.path}",
+            "/dev/null" if c.after is None else f"b/{path}",
         )
     ):
         style = (

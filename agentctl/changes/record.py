@@ -24,7 +24,6 @@ from agentctl.changes.scan import (
     FileState,
     WorkspaceScanner,
     is_binary,
-    storable,
 )
 
 if TYPE_CHECKING:
@@ -150,8 +149,6 @@ class ChangeRecorder:
         except (AgentctlError, OSError, ValueError):
             return None  # the tool refuses it too; nothing will change
         rel = resolved.relative_to(self.root).as_posix()
-        if not storable(rel):
-            return None
         parts = rel.split("/")
         if (
             rel == "."

@@ -116,18 +116,6 @@ def is_watched(rel: str, is_dir: bool) -> bool:
     return (not is_dir and is_secret_file(rel)) or protected_reason(rel) is not None
 
 
-def storable(text: str) -> bool:
-    """Whether a name can go in the log: a non-UTF-8 name decodes to lone surrogates, which
-    SQLite text cannot hold (and JSON consumers reject), so such files are not tracked."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _sig(st: os.stat_result) -> tuple:
     return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
@@ -305,7 +293,6 @@ class WorkspaceScanner:
                         not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
                         or st.st_dev != device
                         or excluded(rel, False)
-                        or not storable(rel)
                     ):
                         continue
                     sig = _sig(st)
@@ -395,10 +382,8 @@ class WorkspaceScanner:
                 target = os.readlink(path)
             except OSError:
                 return None
-            if not storable(target):
-                return FileState(
-                    "link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(), note="unreadable"
-                )
+            # A name that is not UTF-8 holds lone surrogates (surrogateescape): the store
+            # keeps them (store/codec.py), and os.fsencode gives the bytes back.
             return FileState(
                 "link", sig, hashlib.sha256(os.fsencode(target)).hexdigest(), target=target
             )

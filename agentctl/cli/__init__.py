@@ -204,6 +204,19 @@ def _print_version(value: bool) -> None:
 LOADS_LITELLM = frozenset({"run", "resume", "worker-run"})
 
 
+def tolerate_surrogates() -> None:
+    """A file name that is not UTF-8 holds lone surrogates (surrogateescape); one that reaches
+    stdout or stderr unescaped is written as `\\udcNN` instead of ending the command in a
+    UnicodeEncodeError. Inside a JSON string that is JSON's own escape, which a reader turns
+    back into the same name (`os.fsencode` gives its bytes); people's views escape names first
+    (`visible.make_visible`: `\\xNN`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass  # not a text stream of ours (a test's capture, say): left as it is
+
+
 @app.callback()
 def _global(
     ctx: typer.Context,
@@ -231,6 +244,7 @@ def _global(
 
     options.GLOBAL.db = db
     options.GLOBAL.debug = debug
+    tolerate_surrogates()
     if ctx.invoked_subcommand not in LOADS_LITELLM:
         from agentctl import gc_tuning
 

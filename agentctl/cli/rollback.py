@@ -63,29 +63,32 @@ ROLLBACK_QUESTION = "roll these changes back?"
 
 
 def _plan_lines(described: dict[str, Any]) -> list[str]:
+    from agentctl.visible import make_visible
+
     lines = []
     for item in described["plan"]:
         steps = f"  (step {', '.join(item['steps'])})" if item["steps"] else ""
+        path = make_visible(item["path"])  # a name that is not UTF-8: `\xNN` for its bytes
         if item["status"] == "conflict":
-            lines.append(
-                f"  conflict  {item['path']}: {item['reason']} (left alone; --force overwrites)"
-            )
+            lines.append(f"  conflict  {path}: {item['reason']} (left alone; --force overwrites)")
         elif item["status"] == "too_large":
-            lines.append(f"  skip      {item['path']}: {item['reason']}")
+            lines.append(f"  skip      {path}: {item['reason']}")
         elif item["status"] == "unchanged":
-            lines.append(f"  ok        {item['path']}: already as before{steps}")
+            lines.append(f"  ok        {path}: already as before{steps}")
         else:
-            lines.append(f"  {_VERBS[item['action']]:<9} {item['path']}{steps}")
+            lines.append(f"  {_VERBS[item['action']]:<9} {path}{steps}")
     return lines
 
 
 def rollback_report_lines(done: dict[str, Any]) -> list[str]:
     """What a rollback did, one line per file: the same after `rollback` and a run's offer."""
+    from agentctl.visible import make_visible as shown  # a name's bytes that are not UTF-8: \xNN
+
     return (
-        [f"restored  {path}" for path in done["restored"]]
-        + [f"removed   {path}" for path in done["removed"]]
-        + [f"skipped   {path}: its content was not kept" for path in done["skipped_too_large"]]
-        + [f"conflict  {c['path']}: {c['reason']}" for c in done["conflicts"]]
+        [f"restored  {shown(path)}" for path in done["restored"]]
+        + [f"removed   {shown(path)}" for path in done["removed"]]
+        + [f"skipped   {shown(p)}: its content was not kept" for p in done["skipped_too_large"]]
+        + [f"conflict  {shown(c['path'])}: {c['reason']}" for c in done["conflicts"]]
     )
 
 

@@ -554,7 +554,7 @@ class PostgresStore:
             return rows, blobs
 
         rows, blobs = self._run(read)
-        cache: dict[str, str] = {d: b.decode("utf-8") for d, b in blobs.items()}
+        cache: dict[str, str] = {d: b.decode("utf-8", "surrogatepass") for d, b in blobs.items()}
         return [
             Event(seq, ts, type_, step, decode_data(data, self.get_blob, cache))
             for seq, ts, type_, step, data in rows

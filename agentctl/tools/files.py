@@ -28,6 +28,7 @@ from agentctl.tools.function import (
     fail,
     make_tool_error,
 )
+from agentctl.visible import make_visible
 from agentctl.workspace import real_root, resolve_in_workspace
 
 MAX_LIST_ENTRIES = 2000
@@ -254,7 +255,9 @@ def list_files(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     )
     if not entries:
         return ToolResult(ok=True, output="(no matching files)")
-    shown = entries[:MAX_LIST_ENTRIES]
+    # A name that is not UTF-8 (lone surrogates, by surrogateescape) is shown with `\xNN`
+    # for its bytes: a model's request cannot carry the raw bytes, nor can the store.
+    shown = [make_visible(entry) for entry in entries[:MAX_LIST_ENTRIES]]
     output = "\n".join(shown)
     truncated = len(entries) > len(shown)
     if truncated:
