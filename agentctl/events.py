@@ -63,6 +63,7 @@ class EventType(StrEnum):
     POLICY_ADDED = "policy_added"
     POLICY_APPLIED = "policy_applied"
     LIMITS_CHANGED = "limits_changed"
+    WORKSPACE_CLONED = "workspace_cloned"
     MODEL_RESPONSE = "model_response"
     ACTION_STARTED = "action_started"
     ACTION_FINISHED = "action_finished"
@@ -310,6 +311,15 @@ def _limits_changed(where: str, data: dict[str, Any]) -> str:
     return f"limits changed for the rest of the job: {said}"
 
 
+def _workspace_cloned(where: str, data: dict[str, Any]) -> str:
+    commit = str(data.get("commit") or "")[:12]
+    back = data.get("changes_put_back") or 0
+    again = f"; {back} recorded change(s) put back" if back else ""
+    return (
+        f"workspace: cloned {data.get('url', '')} at {commit} into {data.get('folder', '')}{again}"
+    )
+
+
 def _job_succeeded(where: str, data: dict[str, Any]) -> str:
     return "job succeeded"
 
@@ -335,6 +345,7 @@ FORMATTERS: Mapping[str, Formatter] = {
     EventType.POLICY_ADDED: _policy_added,
     EventType.POLICY_APPLIED: _policy_applied,
     EventType.LIMITS_CHANGED: _limits_changed,
+    EventType.WORKSPACE_CLONED: _workspace_cloned,
     EventType.MODEL_RESPONSE: _model_response,
     EventType.ACTION_STARTED: _action_started,
     EventType.ACTION_FINISHED: _action_finished,

@@ -28,6 +28,11 @@ DESCRIPTIONS: dict[str, str] = {
     "Recipe.mcp": "MCP servers; their tools are named SERVER.TOOL in tool lists and policies.",
     "Recipe.steps": "The job's steps, run in order; each sets exactly one of run, agent, approval.",
     "Recipe.changes": "How file changes are recorded for `diff` and `rollback`.",
+    "Recipe.workspace": "Where the job works when --workspace is not given: {git: URL, ref: "
+    "REV} clones the repository for each job on the machine that runs it (no shared disk "
+    "between workers); `agentctl apply JOB` lands the change where you are.",
+    "WorkspaceSource.git": "The repository to clone (a URL, or a path on the machine).",
+    "WorkspaceSource.ref": "A branch, tag or commit (the default branch when left out).",
     "Recipe.on_failure": "`rollback` undoes the job's file changes when it fails.",
     "Recipe.instructions": "One-agent form (no steps:): the agent's instructions.",
     "Recipe.prompt": "One-agent form: the first user message (else the instructions alone).",

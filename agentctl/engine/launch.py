@@ -52,8 +52,15 @@ def prepare_job(
     else:
         loaded = load_recipe(recipe_file)
     params = parse_params(loaded.recipe, list(param_pairs))
+    git = _git_workspace(workspace, loaded.recipe)
+    if git is not None:  # cloned by the runner that takes the job, on its machine
+        from agentctl.engine.git_workspace import clone_folder
+        from agentctl.engine.jobs import new_job_id
+
+        job_id = job_id or new_job_id()
+        workspace, force_workspace = str(clone_folder(store, job_id)), True
     folder = Path(workspace or ".").expanduser()
-    if not folder.is_dir():
+    if git is None and not folder.is_dir():
         raise UsageError(
             f"workspace {folder} is not a folder", "pass --workspace DIR with an existing folder"
         )
@@ -94,8 +101,10 @@ def prepare_job(
         gc_tuning.loaded()  # no model to load: start-up is over
     policies = load_policy_snapshots(loaded, policy_files)
     # After every check of the inputs themselves: their errors say more.
-    refuse_database_inside(store, folder)
+    if git is None:
+        refuse_database_inside(store, folder)
     options = {
+        **({"workspace_git": git} if git is not None else {}),
         "policies": policies,
         "models": list(model_overrides),
         "record": str(Path(record).resolve()) if record else None,
@@ -124,6 +133,17 @@ def local_models_checked(
     overrides = local_overrides(loaded.recipe.models, model_overrides, loaded.base_dir, Path.cwd())
     check_local_models(resolve_roles(loaded.recipe.models, overrides, env), roles)
     return overrides
+
+
+def _git_workspace(workspace: str | None, recipe: Any) -> dict[str, Any] | None:
+    """The git source of the job's workspace: `--workspace git+URL#REV`, else the recipe's
+    `workspace: {git: URL, ref: REV}` when no --workspace is given; None for a folder."""
+    from agentctl.engine.git_workspace import parse_git_workspace
+
+    if workspace is not None:
+        return parse_git_workspace(workspace)
+    spec = getattr(recipe, "workspace", None)
+    return {"url": spec.git, "ref": spec.ref} if spec is not None else None
 
 
 def refuse_broad_workspace(folder: Path) -> None:

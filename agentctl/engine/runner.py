@@ -16,6 +16,7 @@ from typing import Any
 
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.approvals import Approver, Gate
+from agentctl.engine.git_workspace import ensure_git_workspace, git_source
 from agentctl.engine.heartbeat import Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.policy_updates import (
@@ -81,7 +82,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             " (a job that failed on a model error or a limit can be resumed)",
         )
     workspace = Path(job["workspace"])
-    if not workspace.is_dir():
+    if not workspace.is_dir() and git_source(job) is None:
         # Never made again empty: the job's files and recorded changes belong to that folder.
         raise UsageError(
             f"the workspace of job {job_id} is gone: {workspace} does not exist",
@@ -105,6 +106,12 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             ttl=deps.lease_ttl,
             is_alive=deps.is_alive,
         )
+    if git_source(job) is not None:  # cloned here, once the lease says this runner has it
+        try:
+            job = ensure_git_workspace(store, job, token, deps.clock)
+        except AgentctlError:
+            store.release_lease(job_id, token)
+            raise
     cancel = threading.Event()
     heartbeat = Heartbeat(
         store,

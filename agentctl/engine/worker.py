@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentctl.engine.git_workspace import git_source
 from agentctl.events import EventType
 from agentctl.process.procinfo import ProcessIdentity, current_process
 from agentctl.store import Claim, JobUpdate, NewEvent, Store
@@ -161,7 +162,7 @@ class Worker:
     def _workspace_here(self, claim: Claim) -> bool:
         job = self.store.get_job(claim.job_id)
         workspace = job["workspace"]
-        if Path(workspace).is_dir():
+        if Path(workspace).is_dir() or git_source(job) is not None:  # a git job is cloned
             return True
         now = self.clock()
         if now - float(job["created_at"]) >= self.options.workspace_wait:

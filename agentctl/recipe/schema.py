@@ -323,6 +323,14 @@ class ChangesSpec(BaseModel):
     gitignore: bool = True
 
 
+class WorkspaceSource(BaseModel):
+    """`workspace: {git: URL, ref: REV}`: each run clones its own workspace."""
+
+    model_config = _STRICT
+    git: str = Field(min_length=1)
+    ref: str | None = None
+
+
 class Recipe(BaseModel):
     model_config = _STRICT
     version: Literal[1]
@@ -337,6 +345,7 @@ class Recipe(BaseModel):
     mcp: dict[str, McpServer] = {}  # MCP servers; their tools are SERVER.TOOL
     steps: list[Step]
     changes: ChangesSpec = ChangesSpec()
+    workspace: WorkspaceSource | None = None  # else --workspace, else the current folder
     on_failure: Literal["rollback"] | None = None  # undo the job's file changes if it fails
     # The one-agent shorthand; moved into `steps` before validation, so always None here.
     instructions: str | None = Field(default=None, exclude=True)

@@ -110,7 +110,7 @@ class Claim:
 # Whether the process `pid` started at `start` (on this host) still runs.
 IsAlive = Callable[[int, str], bool]
 
-SETTABLE = ("state", "steps", "error_type", "error_message", "cancel_requested")
+SETTABLE = ("state", "steps", "error_type", "error_message", "cancel_requested", "workspace")
 ADDABLE = ("input_tokens", "output_tokens", "cost_usd", "model_calls", "tool_calls")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
 

@@ -1,0 +1,67 @@
+"""Cloning a job's workspace from git (`--workspace git+URL#REV`): the one place agentctl
+runs git for itself (the git a job runs goes through the policy and the sandbox)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from agentctl.errors import AgentctlError
+
+CLONE_TIMEOUT_S = 600.0
+
+
+def _git(args: list[str], *, cwd: Path | None = None, timeout: float = CLONE_TIMEOUT_S) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}  # never prompt
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise AgentctlError(
+            "git is not installed here", "install git, or give a local folder"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise AgentctlError(
+            f"git {args[0]} took longer than {timeout:g} s", "check the URL and the network"
+        ) from None
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise AgentctlError(
+            f"git {args[0]} failed: {said[-1] if said else f'exit {done.returncode}'}",
+            "check the URL and the revision (a branch, a tag or a commit)",
+        )
+    return done.stdout.strip()
+
+
+def clone_at(url: str, ref: str | None, dest: Path) -> str:
+    """Clone `url` into `dest` (made whole or not at all: cloned beside it, then renamed),
+    check out `ref` (a branch, tag or commit; the default branch when None) detached, and
+    return the commit checked out. An existing `dest` is left as it is."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.parent / f".{dest.name}.clone-{secrets.token_hex(4)}"
+    try:
+        _git(["clone", "--quiet", "--", url, str(temp)])
+        if ref:
+            try:
+                _git(["checkout", "--quiet", "--detach", ref], cwd=temp)
+            except AgentctlError:  # a branch of the remote that is not the default one
+                _git(["checkout", "--quiet", "--detach", f"origin/{ref}"], cwd=temp)
+        commit = _git(["rev-parse", "HEAD"], cwd=temp)
+        try:
+            os.rename(temp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+        return commit
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
