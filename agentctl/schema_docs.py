@@ -45,6 +45,17 @@ DESCRIPTIONS: dict[str, str] = {
     "ParamSpec.description": "What the param means (shown when one is missing).",
     "ModelRole.model": "A litellm model string, e.g. openai/gpt-4.1-mini or "
     "anthropic/claude-sonnet-4-5.",
+    "ModelRole.path": "A GGUF model file (relative to the recipe's folder), run on this "
+    "machine as local/PATH; instead of model:.",
+    "ModelRole.local": "The local model server's threads, context tokens and parallel slots "
+    "(chosen for the machine when left out).",
+    "ModelRole.tool_calls": "`text`: tool calls the model writes as text (a <tool_call> block "
+    "or JSON naming an offered tool) become real calls; the default for local/ models.",
+    "ModelRole.tool_results": "`user`: tool results go back as user messages, for models whose "
+    "chat template ignores the tool role.",
+    "LocalServerOptions.threads": "CPU threads the local server uses.",
+    "LocalServerOptions.context": "Context tokens per request.",
+    "LocalServerOptions.parallel": "Requests the local server answers at once.",
     "ModelRole.fallbacks": "Models tried, in order, when this one fails (rate limit, server "
     "error, timeout) or is over budget.",
     "ModelRole.temperature": "Sampling temperature; 0 for the most repeatable answers.",
