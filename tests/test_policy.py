@@ -20,13 +20,12 @@ from agentctl.errors import RecipeError
 from agentctl.policy.rules import (
     DEFAULT_POLICY,
     PolicySet,
-    check_url_allowed,
     default_policy,
     load_policy,
     load_policy_text,
-    make_url_checker,
-    run_policy_tests,
 )
+from agentctl.policy.selftest import run_policy_tests
+from agentctl.policy.urls import check_url_allowed, make_url_checker
 from agentctl.tools.base import ToolContext
 from agentctl.tools.builtin import builtin_registry
 

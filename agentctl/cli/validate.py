@@ -59,7 +59,8 @@ def _errors_of(error: AgentctlError) -> list[dict[str, Any]]:
 
 def _validate_policy(path: Path) -> dict[str, Any]:
     """Load a policy and run its tests."""
-    from agentctl.policy.rules import load_policy, run_policy_tests
+    from agentctl.policy.rules import load_policy
+    from agentctl.policy.selftest import run_policy_tests
 
     policy = load_policy(path)
     with tempfile.TemporaryDirectory(prefix="run-", dir=_scratch_parent()) as folder:

@@ -397,7 +397,7 @@ class _Run:
             policy=self.policy,
             warn=self._warn_once,
         )
-        from agentctl.policy.rules import make_url_checker
+        from agentctl.policy.urls import make_url_checker
 
         ctx.url_checker = make_url_checker(self.policy, self.workspace)
         ctx.mask = self.redactor.mask

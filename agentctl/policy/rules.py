@@ -3,24 +3,20 @@
 Owns the pydantic models (extra keys are errors, like recipes), `load_policy` (errors name
 file:line:column), the built-in DEFAULT_POLICY used when no policy is given, `PolicySet`
 (the recipe's policy plus every --policy: the strictest decision wins, the smallest limits,
-the strictest sandbox) and its `decide(tool, args)`, the http_get address check, and running
-a policy's own `tests:`. How an action is split into parts lives in `agentctl.policy.touches`,
-how a part is matched against rules in `agentctl.policy.match`; shell parsing in
-`agentctl.policy.shellwords`.
+the strictest sandbox) and its `decide(tool, args)` and `decide_write(tool, path)` (an
+observed change, for `agentctl.policy.effects`). How an action is split into parts lives in
+`agentctl.policy.touches`, how a part is matched against rules in `agentctl.policy.match`;
+shell parsing in `agentctl.policy.shellwords`; http_get's address check in
+`agentctl.policy.urls`; a policy's own `tests:` in `agentctl.policy.selftest`.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
-import ipaddress
-import json
 import os
 import re
-import socket
-import tempfile
-import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +35,8 @@ from pydantic import (
 
 from agentctl.errors import RecipeError
 from agentctl.fieldtypes import Duration, PosFloat, PosInt
-from agentctl.policy.addresses import address_problem, db_file_set
-from agentctl.policy.match import STRICTNESS, PathGlob, names_host, strictest, vote_part
+from agentctl.policy.addresses import db_file_set
+from agentctl.policy.match import STRICTNESS, PathGlob, strictest, vote_part
 from agentctl.policy.patterns import CommandPattern
 from agentctl.policy.touches import build_parts, write_parts
 from agentctl.policy.votes import rule_label, rule_object
@@ -474,121 +470,6 @@ class PolicySet:
         return min(values) if values else None
 
 
-# --- http_get addresses ------------------------------------------------------------------------
-
-Resolver = Callable[..., list]
-
-
-def check_url_allowed(
-    url: str, policy_set: PolicySet, *, resolve: Resolver = socket.getaddrinfo
-) -> str | None:
-    """None if `url`'s host resolves only to public addresses, or every policy names the host
-    (or the address) in a `hosts:` rule; else why it must not be fetched."""
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        host, port = parts.hostname, parts.port
-    except ValueError as e:
-        return f"refused {url}: {e}"
-    if not host:
-        return f"refused {url}: the URL has no host"
-    port = port or (443 if parts.scheme.lower() == "https" else 80)
-    try:
-        infos = resolve(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as e:
-        return f"refused {url}: cannot resolve {host} ({e})"
-    addresses = _unique([str(info[4][0]).split("%", 1)[0] for info in infos])
-    problems = []
-    for address in addresses:
-        try:
-            problem = address_problem(ipaddress.ip_address(address))
-        except ValueError:
-            problem = f"{address} is not an IP address"
-        if problem:
-            problems.append(problem)
-    if not problems or all(names_host(p, host, addresses) for p in policy_set.policies):
-        return None
-    return (
-        f"refused {url}: {host} resolves to {problems[0]}; to allow it, name "
-        f"{host} in a rule's hosts: in every policy"
-    )
-
-
-def make_url_checker(
-    policy_set: PolicySet, workspace: Path, *, resolve: Resolver = socket.getaddrinfo
-) -> Callable[[str], str | None]:
-    """The `url_checker` http_get takes from its ToolContext: it refuses non-public addresses
-    (see check_url_allowed) and URLs the policies deny, at the first hop and every redirect."""
-
-    def check(url: str) -> str | None:
-        decision = policy_set.decide("http_get", {"url": url}, workspace=workspace)
-        if decision.decision == "deny":
-            return f"refused {url}: {decision.reason}"
-        return check_url_allowed(url, policy_set, resolve=resolve)
-
-    return check
-
-
-# --- a policy's own tests ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TestFailure:
-    __test__ = False  # not a pytest test class, despite the name
-    file: str
-    line: int | None
-    column: int | None
-    index: int  # 0-based position in tests:
-    tool: str
-    args: dict[str, Any]
-    expected: str
-    got: Decision
-
-    def message(self) -> str:
-        where = (
-            self.file
-            + (f":{self.line}" if self.line else "")
-            + (f":{self.column}" if self.line and self.column else "")
-        )
-        return (
-            f"{where}: test {self.index + 1} ({self.tool} {json.dumps(self.args)}) expected "
-            f"{self.expected}, got {self.got.decision}: {self.got.reason} "
-            f"[rules: {', '.join(self.got.rules)}]"
-        )
-
-
-def _write_workspace_files(folder: Path, files: dict[str, Any]) -> None:
-    for name, content in files.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Symlink):
-            target.symlink_to(content.symlink)
-        else:
-            target.write_text(content, encoding="utf-8")
-
-
-def run_policy_tests(target: Policy | PolicySet, workspace: Path) -> list[TestFailure]:
-    """Run the `tests:` of a policy (or of each policy in a set, each against its own policy)
-    in fresh folders under `workspace`; return the tests whose decision differs."""
-    policies = (
-        [target] if isinstance(target, Policy) else ([] if target.is_default else target.policies)
-    )
-    failures = []
-    for policy in policies:
-        alone = PolicySet([policy])
-        for i, test in enumerate(policy.tests):
-            folder = Path(tempfile.mkdtemp(prefix=f"policy-test-{i + 1}-", dir=workspace))
-            _write_workspace_files(folder, test.workspace_files)
-            got = alone.decide(test.tool, test.args, workspace=folder)
-            if got.decision != test.expect:
-                line, column = policy.test_position(i)
-                failures.append(
-                    TestFailure(
-                        policy.file, line, column, i, test.tool, dict(test.args), test.expect, got
-                    )
-                )
-    return failures
-
-
 __all__ = [
     "DEFAULT_POLICY",
     "STRICTNESS",
@@ -599,14 +480,10 @@ __all__ = [
     "PolicySet",
     "PolicyTest",
     "Rule",
-    "TestFailure",
-    "check_url_allowed",
     "default_policy",
     "is_policy_data",
     "load_policy",
     "load_policy_text",
-    "make_url_checker",
     "rule_label",
     "rule_object",
-    "run_policy_tests",
 ]

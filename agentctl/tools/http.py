@@ -2,7 +2,7 @@
 
 Only http and https are fetched, also after redirects. The host policy comes from the engine
 as `ctx.url_checker`, a callable `(url) -> refusal reason or None` (see
-`agentctl.policy.rules.make_url_checker`); it is asked before the first request and again before
+`agentctl.policy.urls.make_url_checker`); it is asked before the first request and again before
 every redirect hop, so an allowed host cannot bounce the fetch to a private address. Without
 a checker any host the machine can reach is fetched.
 """
