@@ -73,3 +73,10 @@ def test_the_run_step_writes_job_json_outside_the_checkout(tmp_path, code, parke
     assert said == {"job_id": "job123abc", "parked": parked}
     args = (tmp_path / "args").read_text()
     assert "--non-interactive" in args and "--json" in args
+
+
+def test_the_decide_step_decides_the_whole_parked_turn_at_once():
+    # Every action of one model turn that needs a person parks together: one manual decision
+    # per turn, not one workflow run per action (issue 22, item 8).
+    decide = _step("decide", "Decide")
+    assert '"$DECISION" "$JOB_ID" --all' in decide["run"]
