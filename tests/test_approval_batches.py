@@ -209,3 +209,20 @@ def test_status_names_the_all_command_for_a_parked_turn(store, workspace, tmp_pa
     shown = invoke("status", job, "--db", str(store.path))
     assert shown.exit_code == 0, shown.stderr
     assert f"agentctl approve {job} --all" in shown.stdout
+
+
+def test_all_at_the_prompt_after_one_was_decided_elsewhere_keeps_that_decision(
+    store, workspace, tmp_path
+):
+    (workspace / "seen.txt").write_text("seen")
+    job = make_job(store, workspace, AGENT, [policy_file(tmp_path)])
+
+    def approver(record):
+        [other] = record["batch"]  # denied from another terminal while the prompt was open
+        assert invoke("deny", job, other["request"], "--db", str(store.path)).exit_code == 0
+        return "approve_all"
+
+    model = ScriptedModel([TURN, "done"])
+    assert run_job(job, deps(store, model, approver=approver)).state == "succeeded"
+    assert (workspace / "a.txt").read_text() == "A" and not (workspace / "b.txt").exists()
+    assert [a["state"] for a in store.list_approvals(job)] == ["used", "denied"]

@@ -163,17 +163,23 @@ class Gate:
                 answer, said = answer
             if answer in (ApprovalAnswer.APPROVE, ApprovalAnswer.DENY, ApprovalAnswer.APPROVE_ALL):
                 everyone = answer == ApprovalAnswer.APPROVE_ALL
-                decide_approvals(
-                    self.store,
-                    job_id,
-                    [record["request"], *(b["request"] for b in batch if everyone)],
-                    ApprovalAnswer.DENY
-                    if answer == ApprovalAnswer.DENY
-                    else ApprovalAnswer.APPROVE,
-                    by=describe_decider(via="the prompt"),
-                    comment=said or None,
-                    now=self.journal.clock(),
-                )
+                chosen = [record["request"], *(b["request"] for b in batch if everyone)]
+                still = {a["request"] for a in self.store.list_approvals(job_id, state="pending")}
+                chosen = [request for request in chosen if request in still]
+                try:
+                    decide_approvals(
+                        self.store,
+                        job_id,
+                        chosen,
+                        ApprovalAnswer.DENY
+                        if answer == ApprovalAnswer.DENY
+                        else ApprovalAnswer.APPROVE,
+                        by=describe_decider(via="the prompt"),
+                        comment=said or None,
+                        now=self.journal.clock(),
+                    )
+                except UsageError:  # one was decided elsewhere a moment before: that stands
+                    pass
             record = self._record(record["request"])
         if record["state"] == ApprovalState.PENDING:
             still = {a["request"] for a in self.store.list_approvals(job_id, state="pending")}
@@ -360,6 +366,8 @@ def decide_approvals(
 ) -> list[dict[str, Any]]:
     """Approve or deny pending requests in one transaction: all of them, or none when one
     was decided elsewhere a moment before (ApprovalConflict)."""
+    if not requests:
+        return []
     pending = {a["request"]: a for a in _pending_of(store, job_id)}
     for request in requests:
         if request not in pending:
