@@ -181,7 +181,8 @@ def _policy_applied(where: str, data: dict[str, Any]) -> str:
 
 
 def _mcp_server_started(where: str, data: dict[str, Any]) -> str:
-    how = f", {data['confinement']}" if data.get("confinement") else ""
+    confinement = data.get("confinement")
+    how = f", {'no sandbox' if confinement == 'none' else confinement}" if confinement else ""
     return (
         f"MCP server {data.get('server')} started ({data.get('transport')}{how}):"
         f" {one_line(data.get('target', ''), 120)}"
@@ -204,7 +205,12 @@ def _approval_voided(where: str, data: dict[str, Any]) -> str:
 
 
 def _step_finished(where: str, data: dict[str, Any]) -> str:
-    extra = f": {one_line(data['error'])}" if data.get("error") else ""
+    error = one_line(data.get("error") or "")
+    # The error names its step for the job's message; the line's `[step] ` names it already.
+    step = where[1:-2] if where else ""
+    if step and error.startswith(f"step {step}: "):
+        error = error[len(f"step {step}: ") :]
+    extra = f": {error}" if error else ""
     return f"{where}step {data.get('state')}{extra}"
 
 
@@ -334,7 +340,9 @@ def _job_cancelled(where: str, data: dict[str, Any]) -> str:
 
 
 def _job_interrupted(where: str, data: dict[str, Any]) -> str:
-    return f"job interrupted: {one_line(data.get('reason', ''))}"
+    reason = one_line(data.get("reason") or "")
+    # A plain Ctrl-C's reason is the word itself: "job interrupted: interrupted" says it twice.
+    return "job interrupted" if reason in ("", "interrupted") else f"job interrupted: {reason}"
 
 
 FORMATTERS: Mapping[str, Formatter] = {

@@ -223,3 +223,27 @@ def test_explain_under_allow_all_decides_unknown_values(tmp_path, workspace):
             }
         ]
         assert doc["rules"][0]["reason"].startswith("no rule of allow-all matches")
+
+
+def test_explain_says_when_the_tool_is_not_a_built_in_one(workspace):
+    """`shel` is decided as written (a recipe's own tool could be named so), but a person is
+    told it is no built-in tool, and what they may have meant (issue 24)."""
+    result = invoke("policy", "explain", CI_SAFE, "--workspace", str(workspace), "--", "shel",
+                    "command=git status")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split()[0] == "ask"
+    assert "`shel` is not a built-in tool" in result.stderr
+    assert "did you mean `shell`?" in result.stderr
+    known = invoke("policy", "explain", CI_SAFE, "--workspace", str(workspace), "--", "shell",
+                   "command=git status")  # fmt: skip
+    assert "built-in" not in known.stderr
+
+
+def test_a_path_outside_the_workspace_names_the_workspace(workspace):
+    result = invoke(
+        "policy", "explain", CI_SAFE, "--workspace", str(workspace), "--", "read_file",
+        "path=/etc/passwd",
+    )  # fmt: skip
+    assert result.stdout.split()[0] == "deny"
+    assert f"/etc/passwd is outside the workspace {workspace.resolve()}" in result.stdout
+    assert "(/etc/passwd)" not in result.stdout  # the path once, not twice

@@ -47,3 +47,32 @@ def test_exit_codes_are_the_documented_ones():
 def test_terminal_states_never_run_again():
     assert set(TERMINAL_STATES) == {"succeeded", "failed", "cancelled"}
     assert JobState.QUEUED not in TERMINAL_STATES
+
+
+def test_the_words_of_issue_24():
+    from agentctl.events import describe_event
+
+    # A plain Ctrl-C is not "interrupted: interrupted".
+    assert describe_event("job_interrupted", None, {"reason": "interrupted"}) == "job interrupted"
+    assert (
+        describe_event("job_interrupted", None, {"reason": "the runner stopped (SIGTERM)"})
+        == "job interrupted: the runner stopped (SIGTERM)"
+    )
+    # The step is named once.
+    said = describe_event(
+        "step_finished", "boom", {"state": "failed", "error": "step boom: `exit 7` failed"}
+    )
+    assert said == "[boom] step failed: `exit 7` failed"
+    # An MCP server without a sandbox says so.
+    started = {"server": "git", "transport": "stdio", "confinement": "none", "target": "git-mcp"}
+    assert describe_event("mcp_server_started", None, started) == (
+        "MCP server git started (stdio, no sandbox): git-mcp"
+    )
+    # A denial shows the votes that denied, not the allows beside them.
+    rules = [
+        {"policy": "ci-safe", "id": "safe-commands", "decision": "allow"},
+        {"policy": "ci-safe", "id": "no-destruction", "decision": "deny"},
+    ]
+    refused = {"tool": "shell", "refused": True, "error": "denied", "rules": rules}
+    line = describe_event("action_finished", "fix", {**refused, "decision": "deny"})
+    assert line == "[fix] ✗ shell not run: denied by ci-safe:no-destruction", line

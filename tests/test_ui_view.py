@@ -548,3 +548,24 @@ def test_each_finished_action_leaves_one_transcript_line_with_its_end_first():
     assert line.plain.startswith("✗ [fix] shell: pytest tests/test_0.py")
     assert "test_39" not in line.plain  # the command is cut, how it ended is not
     assert line.plain.index("failed with exit 1") < line.plain.index("(allow by p:tests)")
+
+
+def test_while_litellm_loads_the_view_says_so_not_waiting_for_the_model(monkeypatch):
+    import threading
+
+    from agentctl.models import loader
+
+    state = folded(events(("runner_started", None, {}), ("step_started", "s", {"kind": "agent"})))
+    state.client_loading = loader.client_loading
+    gate = threading.Event()
+    importing = threading.Thread(target=gate.wait)
+    importing.start()
+    monkeypatch.setattr(loader, "_prefetch_thread", importing)
+    monkeypatch.setattr(loader, "_litellm_mod", None)
+    try:
+        text = render(state, 80)[0]
+        assert "loading the model client" in text and "waiting for the model" not in text
+    finally:
+        gate.set()
+        importing.join()
+    assert "waiting for the model" in render(state, 80)[0]  # loaded: now it is the model

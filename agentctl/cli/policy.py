@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,6 +110,7 @@ def explain(
     from agentctl.policy.rules import PolicySet
 
     tool, args = parse_action(ctx.meta.get(_ACTION_KEY))
+    _note_unknown_tool(tool)
     folder = workspace or Path(os.getcwd())
     if not folder.is_dir():
         raise UsageError(
@@ -130,6 +132,23 @@ def explain(
         reason = rule.get("reason")
         print(f"  {rule_label(rule)}" + (f": {reason}" if reason else ""))
     print(f"reason: {decision.reason}")
+
+
+def _note_unknown_tool(tool: str) -> None:
+    """A tool that is no built-in is decided as written (a recipe's command tool or an MCP
+    tool may have any name), but a person hears that it is none, with the closest name."""
+    from agentctl.errors import suggest
+    from agentctl.tools.builtin import builtin_registry
+
+    names = builtin_registry().names()
+    if tool in names or "__" in tool:  # `server__tool`: an MCP tool's name
+        return
+    close = suggest(tool, list(names))
+    print(
+        f"note: `{tool}` is not a built-in tool; it is decided as a recipe's or an MCP"
+        f" server's tool of that name would be{'; ' + close if close else ''}",
+        file=sys.stderr,
+    )
 
 
 PolicyFiles = Annotated[list[Path], typer.Argument(help="Policy files.", metavar="POLICY...")]

@@ -330,6 +330,9 @@ def _follow(
     job = describe_job(store, store.get_job(job_id))
     github = os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
     view = JobViewState.from_job(job, state="starting")
+    from agentctl.models.loader import client_loading
+
+    view.client_loading = client_loading  # the view says so while litellm is imported
     display = open_display(view, live=interactive and not quiet, github=github, quiet=quiet)
     approver = (
         display.approver(workspace=Path(job["workspace"]), is_decided=pending_check(store, job_id))

@@ -86,7 +86,7 @@ class AgentLoop:
             if attempt == spec.check_attempts:
                 raise StepFailed(
                     f"step {spec.step_id}: the check `{spec.check_command}` still fails after"
-                    f" {attempt} attempt(s)",
+                    f" {attempt} attempt{'' if attempt == 1 else 's'}",
                     f"see its output with `agentctl log {self.journal.job_id}`",
                 )
             messages.append(

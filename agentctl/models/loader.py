@@ -80,3 +80,11 @@ def load_litellm() -> Any:
 def litellm_loading() -> bool:
     """litellm is loaded, or being loaded: asking it something costs no import."""
     return _litellm_mod is not None or _prefetch_thread is not None
+
+
+def client_loading() -> bool:
+    """litellm is being imported right now (the live view says "loading the model client"
+    rather than "waiting for the model" meanwhile); False before, after, and when a replayed
+    run never loads it."""
+    prefetching = _prefetch_thread is not None and _prefetch_thread.is_alive()
+    return _litellm_mod is None and (prefetching or _import_lock.locked())

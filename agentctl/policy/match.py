@@ -184,8 +184,7 @@ def _outside_votes(policy: Any, rules: list[Any], part: Part, path: TouchedPath)
             Vote(
                 "deny",
                 "builtin:outside-workspace",
-                f"{path.raw} is outside the workspace ({path.absolute}) and no "
-                f"rule of {policy.name} names it",
+                f"{outside_words(path)} and no rule of {policy.name} names it",
             )
         ]
     if path.redirect:
@@ -197,6 +196,14 @@ def _outside_votes(policy: Any, rules: list[Any], part: Part, path: TouchedPath)
             )
         ]
     return []
+
+
+def outside_words(path: TouchedPath) -> str:
+    """`/etc/passwd is outside the workspace /home/me/proj`; the resolved path too when it is
+    not what was written (`../x`, a symlink)."""
+    where = f"the workspace {path.root}" if path.root else "the workspace"
+    really = "" if path.absolute == path.raw else f" ({path.absolute})"
+    return f"{path.raw}{really} is outside {where}"
 
 
 def _names_path(rule: Any, part: Part, path: TouchedPath) -> bool:

@@ -68,6 +68,7 @@ class TouchedPath:
     writes: bool = False
     redirect: bool = False
     unknown: str | None = None  # the word as given, when part of it is an unknown value
+    root: str = ""  # the workspace it was resolved against (named when it is outside)
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,12 @@ def resolve_path(
     expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
     joined = os.path.join(root, expanded)
     if "\0" in joined:  # cannot name a real file; the built-in votes deny it
-        return TouchedPath(raw, joined, joined, None, writes, redirect)
+        return TouchedPath(raw, joined, joined, None, writes, redirect, root=root)
     below = None if os.path.isabs(expanded) else realpath_below(root, expanded)
     absolute = below or os.path.realpath(joined)
     inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
     rel = os.path.relpath(absolute, root) if inside else None
-    return TouchedPath(raw, absolute, os.path.normpath(joined), rel, writes, redirect)
+    return TouchedPath(raw, absolute, os.path.normpath(joined), rel, writes, redirect, root=root)
 
 
 def _looks_like_path(word: str, root: str, sensitive: frozenset[str] = frozenset()) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,8 @@ class JobViewState:
     error: str | None = None
     note: str | None = None  # the last warning, expiry, cancel request or rollback
     approvers: dict[str, str] = field(default_factory=dict)  # approved request id -> who
+    # Whether the model client (litellm) is still being imported: seconds on a first call.
+    client_loading: Callable[[], bool] | None = None
     text_tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _partial: str = ""
     _streamed: bool = False
@@ -365,7 +368,9 @@ def render_action(state: JobViewState, now: float) -> Text | None:
         return line
     if action is None:
         if state.waiting and state.current_step and calls_model(_step_kind(state)):
-            return Text(f"{spinner_frame(now)} waiting for the model", style="dim")
+            loading = state.client_loading is not None and state.client_loading()
+            what = "loading the model client" if loading else "waiting for the model"
+            return Text(f"{spinner_frame(now)} {what}", style="dim")
         return None
     if action.finished:
         return action_line(action, what_chars=TRANSCRIPT_WHAT_CHARS)
