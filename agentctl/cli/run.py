@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -123,6 +124,23 @@ def run(
             metavar="KEY",
         ),
     ] = None,
+    priority: Annotated[
+        int,
+        typer.Option(
+            "--priority",
+            help="With --queue: workers take higher priorities first (then the oldest).",
+            metavar="N",
+        ),
+    ] = 0,
+    not_before: Annotated[
+        str | None,
+        typer.Option(
+            "--not-before",
+            help="With --queue: no worker takes the job before then: a delay (10m, 2h) or a"
+            " time (2026-12-24T08:00, UTC unless it has a zone).",
+            metavar="WHEN",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -138,9 +156,16 @@ def run(
     """
     from agentctl.engine.jobs import new_job_id
     from agentctl.engine.keys import check_key
-    from agentctl.engine.launch import prepare_job
+    from agentctl.engine.launch import parse_schedule, prepare_job
 
     key = check_key(key)
+    schedule = parse_schedule(priority, not_before, now=time.time())
+    if schedule is not None and queue is None:
+        from agentctl.errors import UsageError
+
+        raise UsageError(
+            "--priority and --not-before order queued jobs", "add --queue [NAME], or drop them"
+        )
     store = open_store(db)
     new_id = new_job_id()
     job_id = prepare_job(
@@ -158,6 +183,7 @@ def run(
         queue=_queue_name(queue, detach=detach),
         key=key,
         job_id=new_id,
+        schedule=schedule,
     )
     if key is not None:
         from agentctl.cli.keyed import run_keyed

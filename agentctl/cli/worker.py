@@ -54,6 +54,16 @@ def worker(
             " was queued (it names the path).",
         ),
     ] = 600.0,
+    max_takeovers: Annotated[
+        int,
+        typer.Option(
+            "--max-takeovers",
+            min=0,
+            metavar="N",
+            help="Fail a job (a dead letter) whose runner died more than N times, instead of"
+            " taking it over again.",
+        ),
+    ] = 5,
     warm: Annotated[
         bool,
         typer.Option(
@@ -87,6 +97,7 @@ def worker(
         once=once,
         lease_ttl=lease,
         workspace_wait=workspace_wait,
+        max_takeovers=max_takeovers,
     )
 
     def note(line: str) -> None:

@@ -19,7 +19,7 @@ from agentctl.errors import JobBusy
 from agentctl.events import TERMINAL_STATES, ApprovalState, EventType, JobState
 from agentctl.policy.votes import rule_object
 from agentctl.process.procinfo import current_process, is_process_alive
-from agentctl.store import JobUpdate, NewEvent, Store, lease_is_live
+from agentctl.store import JobUpdate, NewEvent, Schedule, Store, lease_is_live
 from agentctl.times import iso_time
 
 
@@ -38,6 +38,7 @@ def create_job(
     job_id: str | None = None,
     queue: str | None = None,
     key: str | None = None,
+    schedule: Schedule | None = None,
 ) -> str:
     """Record a new job and return its id: `queued` for a worker of `queue`, else
     `interrupted` until a runner takes it. With a `key` another job has, nothing is made
@@ -55,6 +56,7 @@ def create_job(
         now=now if now is not None else time.time(),
         queue=queue,
         key=key,
+        schedule=schedule,
         event=NewEvent(
             EventType.JOB_CREATED,
             None,

@@ -14,7 +14,7 @@ from agentctl.engine.approvals import Approver
 from agentctl.engine.jobs import create_job
 from agentctl.engine.runner import Outcome, RunnerDeps, run_job
 from agentctl.errors import UsageError
-from agentctl.store import Event, Store
+from agentctl.store import Event, Schedule, Store
 
 
 def prepare_job(
@@ -34,6 +34,7 @@ def prepare_job(
     queue: str | None = None,
     key: str | None = None,
     job_id: str | None = None,
+    schedule: Schedule | None = None,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id.
     `recipe_text` is the recipe itself when it came from stdin (`run -`); its `policy:` is then
@@ -118,6 +119,7 @@ def prepare_job(
         options=options,
         queue=queue,
         key=key,
+        schedule=schedule,
         job_id=job_id,
     )
 
@@ -144,6 +146,30 @@ def _git_workspace(workspace: str | None, recipe: Any) -> dict[str, Any] | None:
         return parse_git_workspace(workspace)
     spec = getattr(recipe, "workspace", None)
     return {"url": spec.git, "ref": spec.ref} if spec is not None else None
+
+
+def parse_schedule(priority: int, not_before: str | None, *, now: float) -> Schedule | None:
+    """`run --priority N --not-before WHEN` (WHEN: a delay such as 10m, or a date and time)."""
+    from agentctl.times import parse_time
+    from agentctl.units import parse_duration
+
+    if not priority and not_before is None:
+        return None
+    when = None
+    if not_before is not None:
+        try:
+            when = now + parse_duration(not_before)
+        except ValueError:
+            try:
+                when = parse_time(not_before)
+            except ValueError:
+                when = None
+            if when is None:
+                raise UsageError(
+                    f"--not-before {not_before!r} is neither a delay nor a date and time",
+                    "write a delay (10m, 2h) or a time (2026-12-24T08:00, in UTC without a zone)",
+                ) from None
+    return Schedule(priority=priority, not_before=when)
 
 
 def refuse_broad_workspace(folder: Path) -> None:

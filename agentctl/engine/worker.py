@@ -53,6 +53,9 @@ class WorkerOptions:
     # A queued job whose workspace no worker has is failed this long after it was queued,
     # naming the path, instead of staying queued for ever; it is looked at again meanwhile.
     workspace_wait: float = 600.0
+    # A job whose runner died this many times (killed, out of memory, its machine gone) is
+    # failed as a dead letter instead of being taken over again: it would take down the next.
+    max_takeovers: int = 5
 
 
 @dataclass
@@ -149,6 +152,9 @@ class Worker:
             if claim is None:
                 break
             claimed = True
+            if claim.takeovers > self.options.max_takeovers:
+                self._dead_letter(claim)
+                continue
             if not self._workspace_here(claim):
                 continue
             self.children[claim.job_id] = self.spawn(claim)
@@ -177,21 +183,30 @@ class Worker:
         self.on_note(f"{claim.job_id}: {why}")
         return False
 
+    def _dead_letter(self, claim: Claim) -> None:
+        most = self.options.max_takeovers
+        message = (
+            f"its runner died {claim.takeovers} times (each time taken over by a worker);"
+            f" left failed rather than taken over again (worker --max-takeovers {most})"
+        )
+        self._fail_claimed(claim, "dead_letter", message, self.clock())
+
     def _fail_unplaceable(self, claim: Claim, workspace: str, now: float) -> None:
         waited = self.options.workspace_wait
         message = (
             f"workspace {workspace} exists on no worker that looked for it within {waited:g} s"
             f" (last: {self.me.host})"
         )
-        error = {"type": "workspace", "message": message}
+        self._fail_claimed(claim, "workspace", message, now)
+
+    def _fail_claimed(self, claim: Claim, kind: str, message: str, now: float) -> None:
+        error = {"type": kind, "message": message}
         self.store.append(
             claim.job_id,
             [NewEvent(EventType.JOB_FAILED, None, {"error": error})],
             now=now,
             token=claim.token,
-            update=JobUpdate(
-                set={"state": "failed", "error_type": "workspace", "error_message": message}
-            ),
+            update=JobUpdate(set={"state": "failed", "error_type": kind, "error_message": message}),
         )
         self.store.release_lease(claim.job_id, claim.token)
         self.report.states[claim.job_id] = "failed"

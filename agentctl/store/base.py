@@ -99,12 +99,22 @@ ApprovalChange = NewApproval | ApprovalTransition
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """When and in what order workers take a queued job: higher `priority` first (then the
+    oldest), and none before `not_before` (a Unix time)."""
+
+    priority: int = 0
+    not_before: float | None = None
+
+
+@dataclass(frozen=True)
 class Claim:
     """A job a worker took: its id, the fencing token, and why it was runnable."""
 
     job_id: str
     token: int
     reason: str  # "queued" | "approved" | "interrupted" | "lease_expired"
+    takeovers: int = 0  # times a worker took the job after its runner died, this one included
 
 
 # Whether the process `pid` started at `start` (on this host) still runs.
@@ -163,6 +173,7 @@ class Store(Protocol):
         event: NewEvent,
         queue: str | None = None,
         key: str | None = None,
+        schedule: Schedule | None = None,
     ) -> str:
         """Insert the job and its first event in one transaction; with `queue`, the job is
         `queued` for a worker of that queue, else `interrupted` until a runner takes it.

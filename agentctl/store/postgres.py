@@ -38,6 +38,7 @@ from agentctl.store.base import (
     JobUpdate,
     NewApproval,
     NewEvent,
+    Schedule,
     Store,
     StoreError,
     StoreUnavailable,
@@ -47,10 +48,13 @@ from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, 
 from agentctl.store.postgres_schema import MIGRATIONS
 from agentctl.store.sql import (
     APPROVAL_COLUMNS,
+    CLAIM_ORDER,
+    DUE,
     JOB_COLUMNS,
     JSON_COLUMNS,
     RUNNABLE,
     RUNNABLE_REASON,
+    TAKEOVERS,
     approval_dict,
     events_query,
     job_busy,
@@ -321,15 +325,18 @@ class PostgresStore:
         event: NewEvent,
         queue: str | None = None,
         key: str | None = None,
+        schedule: Schedule | None = None,
     ) -> str:
+        schedule = schedule or Schedule()
+
         def create(cur: Any) -> str:
             blob = self._put_blob(cur, recipe_text.encode("utf-8"))
             # A concurrent creator with the same key waits on the index entry here, then
             # finds the key taken: DO NOTHING, and the job that has it is returned below.
             cur.execute(
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
-                " workspace, state, created_at, updated_at, last_seq, queue, key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s)"
+                " workspace, state, created_at, updated_at, last_seq, queue, key, priority,"
+                " not_before) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s)"
                 " ON CONFLICT (key) DO NOTHING RETURNING id",
                 (
                     job_id,
@@ -344,6 +351,8 @@ class PostgresStore:
                     now,
                     queue,
                     key,
+                    schedule.priority,
+                    schedule.not_before,
                 ),
             )
             if cur.fetchone() is None:
@@ -724,22 +733,24 @@ class PostgresStore:
             # SKIP LOCKED: a row another claimer holds is passed over, not waited for, so
             # concurrent workers each get a different job without blocking one another.
             cur.execute(
-                f"SELECT id, lease_token, {RUNNABLE_REASON} FROM jobs"
+                f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers FROM jobs"
                 f" WHERE queue = ANY(%s) AND {RUNNABLE.replace('?', '%s')}"
-                " AND NOT (id = ANY(%s))"
-                " ORDER BY created_at, id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED",
-                (list(queues), now, now, skipped),
+                f" AND {DUE.replace('?', '%s')} AND NOT (id = ANY(%s))"
+                f" ORDER BY {CLAIM_ORDER} LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED",
+                (list(queues), now, now, now, skipped),
             )
             row = cur.fetchone()
             if row is None:
                 return None
-            job_id, token, reason = row
+            job_id, token, reason, takeovers = row
+            takeovers += reason in TAKEOVERS
             cur.execute(
                 "UPDATE jobs SET lease_token = %s, lease_pid = %s, lease_host = %s,"
-                " lease_start = %s, lease_expires = %s, heartbeat_at = %s WHERE id = %s",
-                (token + 1, pid, host, start, now + ttl, now, job_id),
+                " lease_start = %s, lease_expires = %s, heartbeat_at = %s, takeovers = %s"
+                " WHERE id = %s",
+                (token + 1, pid, host, start, now + ttl, now, takeovers, job_id),
             )
-            return Claim(job_id, int(token + 1), reason)
+            return Claim(job_id, int(token + 1), reason, int(takeovers))
 
         return self._run(claim, write=True)
 

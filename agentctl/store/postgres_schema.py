@@ -96,4 +96,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN key TEXT;
     CREATE UNIQUE INDEX jobs_key ON jobs (key);
     """,
+    # 5: fleet controls: priority, not_before, takeovers after a dead runner.
+    """
+    ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN not_before DOUBLE PRECISION;
+    ALTER TABLE jobs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

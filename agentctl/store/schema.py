@@ -104,4 +104,11 @@ MIGRATIONS: list[str | Callable[[Any], None]] = [
     ALTER TABLE jobs ADD COLUMN key TEXT;
     CREATE UNIQUE INDEX jobs_key ON jobs (key);
     """,
+    # 5: fleet controls: a queued job's priority (higher first) and the time before which no
+    # worker takes it; how many times a worker took it over after its runner died.
+    """
+    ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN not_before REAL;
+    ALTER TABLE jobs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -43,6 +43,9 @@ JOB_COLUMNS = (
     "cancel_requested",
     "queue",
     "key",
+    "priority",
+    "not_before",
+    "takeovers",
 )
 JSON_COLUMNS = ("params", "options", "steps")
 APPROVAL_COLUMNS = (
@@ -62,6 +65,13 @@ APPROVAL_COLUMNS = (
 )
 
 # Which jobs a worker may take, and why (the same on every backend; `?` is `now`, twice).
+# A claim orders by this and skips jobs whose `not_before` is still ahead (a `?`: now).
+CLAIM_ORDER = "priority DESC, created_at, id"
+DUE = "(not_before IS NULL OR not_before <= ?)"
+# Claims that take a job over from a runner that died without a word (its lease ran out):
+# counted, so a job that kills every runner it gets is failed after a few instead of taken
+# over for ever. A job a stopping worker left `interrupted` is not counted.
+TAKEOVERS = ("lease_expired",)
 RUNNABLE = (
     "(lease_pid IS NULL OR lease_expires < ?)"
     " AND (state IN ('queued', 'interrupted')"

@@ -28,6 +28,7 @@ from agentctl.store.base import (
     JobUpdate,
     NewApproval,
     NewEvent,
+    Schedule,
     Store,
     lease_is_live,
 )
@@ -35,10 +36,13 @@ from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, 
 from agentctl.store.db import Transactions, connect
 from agentctl.store.sql import (
     APPROVAL_COLUMNS,
+    CLAIM_ORDER,
+    DUE,
     JOB_COLUMNS,
     JSON_COLUMNS,
     RUNNABLE,
     RUNNABLE_REASON,
+    TAKEOVERS,
     approval_dict,
     events_query,
     job_busy,
@@ -126,7 +130,9 @@ class SQLiteStore:
         event: NewEvent,
         queue: str | None = None,
         key: str | None = None,
+        schedule: Schedule | None = None,
     ) -> str:
+        schedule = schedule or Schedule()
         # BEGIN IMMEDIATE: no other writer comes between the key's lookup and the insert.
         with self.tx.write() as conn:
             if key is not None:
@@ -136,8 +142,8 @@ class SQLiteStore:
             blob = self._put_blob(conn, recipe_text.encode("utf-8"))
             conn.execute(
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
-                " workspace, state, created_at, updated_at, last_seq, queue, key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                " workspace, state, created_at, updated_at, last_seq, queue, key, priority,"
+                " not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
                 (
                     job_id,
                     recipe,
@@ -151,6 +157,8 @@ class SQLiteStore:
                     now,
                     queue,
                     key,
+                    schedule.priority,
+                    schedule.not_before,
                 ),
             )
             conn.execute(
@@ -421,20 +429,21 @@ class SQLiteStore:
         # BEGIN IMMEDIATE holds the write lock: no other claimer reads between SELECT and UPDATE.
         with self.tx.write() as conn:
             row = conn.execute(
-                f"SELECT id, lease_token, {RUNNABLE_REASON} FROM jobs"
-                f" WHERE queue IN ({marks}) AND {RUNNABLE}{not_skipped}"
-                " ORDER BY created_at, id LIMIT 1",
-                [*queues, now, now, *skipped],
+                f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers FROM jobs"
+                f" WHERE queue IN ({marks}) AND {RUNNABLE} AND {DUE}{not_skipped}"
+                f" ORDER BY {CLAIM_ORDER} LIMIT 1",
+                [*queues, now, now, now, *skipped],
             ).fetchone()
             if row is None:
                 return None
-            job_id, token, reason = row
+            job_id, token, reason, takeovers = row
+            takeovers += reason in TAKEOVERS
             conn.execute(
                 "UPDATE jobs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_start = ?,"
-                " lease_expires = ?, heartbeat_at = ? WHERE id = ?",
-                (token + 1, pid, host, start, now + ttl, now, job_id),
+                " lease_expires = ?, heartbeat_at = ?, takeovers = ? WHERE id = ?",
+                (token + 1, pid, host, start, now + ttl, now, takeovers, job_id),
             )
-        return Claim(job_id, token + 1, reason)
+        return Claim(job_id, token + 1, reason, takeovers)
 
     def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:
         with self.tx.write() as conn:
