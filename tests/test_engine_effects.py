@@ -179,3 +179,20 @@ def test_an_interactive_approver_answers_at_once_and_the_action_runs_again(
     assert len(asked) == 1 and "config/app.ini" in asked[0]["reason"]
     assert (workspace / "config" / "app.ini").read_text() == "hello"
     assert "generated" in str(model.calls[1]["messages"][-1]["content"])
+
+
+def test_a_run_step_whose_changes_a_policy_denies_fails_and_leaves_nothing(
+    store, workspace, tmp_path
+):
+    (workspace / "gen.py").write_text(GEN)
+    policy = tmp_path / "effects.yaml"
+    policy.write_text(POLICY)
+    text = "version: 1\nname: build\nsteps:\n  - id: gen\n    run: python3 gen.py dotenvrc x\n"
+    loaded = load_recipe_text(text, str(workspace / "recipe.yaml"), base_dir=workspace)
+    options = {"policies": load_policy_snapshots(loaded, [str(policy)])}
+    params = parse_params(loaded.recipe, [])
+    job = create_job(store, loaded, params=params, workspace=workspace, options=options)
+    outcome = run_job(job, deps(store))
+    assert outcome.state == "failed"
+    assert "denied" in outcome.error["message"]
+    assert not (workspace / ".envrc").exists() and not (workspace / "side.txt").exists()
