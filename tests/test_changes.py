@@ -264,7 +264,8 @@ def test_git_and_excluded_paths_are_not_recorded(workspace: Path) -> None:
         " echo x > deep/build/b; mkdir -p cache/z; echo x > cache/z/c;"
         " mkdir docs; echo x > docs/d.tmp; echo x > keep.txt; echo x > docs/k",
     )
-    assert sorted(c["path"] for c in changes) == ["docs/k", "keep.txt"]
+    # Inside a .git only what git runs is recorded (its config and hooks: issue 21).
+    assert sorted(c["path"] for c in changes) == ["docs/k", "keep.txt", "sub/.git/config"]
     token = rec.before(builtin_spec("write_file"), {"path": ".git/config", "content": "x"})
     refused = TOOLS["write_file"].run(
         {"path": ".git/config", "content": "x"}, ToolContext(workspace=workspace)

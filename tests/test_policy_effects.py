@@ -187,3 +187,24 @@ def test_the_recorder_sees_protected_names_git_ignores_and_a_git_appearing(works
     assert markers == [{"path": "pkg/.git", "kind": "created"}]
     token = recorder.before(None, {})
     assert recorder.after_with_markers(token) == ([], [])  # an unchanged .git is no change
+
+
+def test_the_recorder_sees_a_git_folders_config_and_hooks_change(workspace):
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    (workspace / "app.py").write_text("x = 1\n")
+    recorder = ChangeRecorder(workspace)
+    recorder.prime()
+    token = recorder.before(None, {})
+    (workspace / ".git" / "hooks" / "pre-commit").write_text("#!/bin/sh\ntouch /tmp/x\n")
+    with open(workspace / ".git" / "config", "a") as fh:
+        fh.write("[core]\n\tfsmonitor = touch /tmp/x\n")
+    (workspace / ".git" / "HEAD").write_text("ref: refs/heads/other\n")  # not watched
+    changes, markers = recorder.after_with_markers(token)
+    assert markers == []
+    assert [(c["path"], c["kind"]) for c in changes] == [
+        (".git/config", "modified"),
+        (".git/hooks/pre-commit", "created"),
+    ]
+    policies = PolicySet.from_files([SHIPPED / "dev-laptop.yaml"])
+    check = check_effects(policies, "shell", changes, markers, workspace=workspace)
+    assert check.decision == "ask" and ".git/config" in check.reason()

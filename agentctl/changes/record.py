@@ -39,6 +39,7 @@ class _Token:
     files: dict[str, FileState] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
     markers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    git_files: dict[str, FileState] = field(default_factory=dict)
 
 
 class ChangeRecorder:
@@ -101,7 +102,13 @@ class ChangeRecorder:
                     missing_dirs=self._missing_dirs(rel),
                 )
             files, dirs = self.scanner.scan(cancellable=True)
-            return _Token("tree", files=files, dirs=dirs, markers=self.scanner.markers)
+            return _Token(
+                "tree",
+                files=files,
+                dirs=dirs,
+                markers=self.scanner.markers,
+                git_files=self.scanner.git_files,
+            )
 
     def after(self, token: _Token) -> list[dict[str, Any]]:
         """The changes since `before`, as JSON-safe dicts (see `change_dict`)."""
@@ -111,7 +118,8 @@ class ChangeRecorder:
         self, token: _Token
     ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         """The changes since `before`, and each `.git` that appeared or was replaced meanwhile
-        (`{"path", "kind"}`: a walk never enters one, so its files are no changes)."""
+        (`{"path", "kind"}`: a walk never enters one, so its files are no changes, except
+        the config and hooks of a `.git` that was there all along: they are changes)."""
         changes = self._after(token)
         if token.mode != "tree":
             return changes, []
@@ -121,6 +129,13 @@ class ChangeRecorder:
             for rel, identity in sorted(now.items())
             if was.get(rel) != identity
         ]
+        stable = {rel for rel, identity in now.items() if was.get(rel) == identity}
+        before = {k: v for k, v in token.git_files.items() if _git_folder(k) in stable}
+        after = {k: v for k, v in self.scanner.git_files.items() if _git_folder(k) in stable}
+        if before != after:
+            changes = sorted(
+                changes + diff_snapshots(before, set(), after, set()), key=lambda c: c["path"]
+            )
         return changes, markers
 
     def _after(self, token: _Token) -> list[dict[str, Any]]:
@@ -162,6 +177,12 @@ class ChangeRecorder:
         parts = rel.split("/")[:-1]
         prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
         return [p for p in prefixes if not os.path.lexists(self.root / p)]
+
+
+def _git_folder(rel: str) -> str:
+    """The `.git` folder a watched git file (`pkg/.git/hooks/x`) belongs to."""
+    cut = rel.rfind("/.git/")
+    return rel[: cut + 5] if cut >= 0 else ".git"
 
 
 _NOTES = {

@@ -36,6 +36,8 @@ BINARY_SNIFF = 8192
 # its size or mtime showing it ("racy git"), so such entries are re-read at the next walk.
 RACY_WINDOW_NS = 100_000_000
 ALWAYS_EXCLUDED = ".git"
+# Inside a `.git` folder, what git runs: read by every walk though the folder is not walked.
+GIT_WATCHED = ("config", "hooks/")
 # O_NONBLOCK: a file that is not what its type says (a device node swapped in after the walk
 # looked) must not block the snapshot; regular files ignore the flag.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -216,6 +218,9 @@ class WorkspaceScanner:
         # Each `.git` (folder, file or link) the last walk passed, never entered:
         # path -> (file type, inode). One appearing or replaced is a protected write.
         self.markers: dict[str, tuple[int, int]] = {}
+        # What git runs from each `.git` folder the walk passed: its config and hooks
+        # (`GIT_WATCHED`), read like workspace files; a change to one is a protected write.
+        self.git_files: dict[str, FileState] = {}
 
     def read_one(self, rel: str) -> FileState | None:
         """The file or symlink at `rel` now (None if missing or of another kind)."""
@@ -249,6 +254,7 @@ class WorkspaceScanner:
         stack: list[tuple[str, str, tuple]] = [("", str(self.root), ())]
         unlisted: list[str] = []
         markers: dict[str, tuple[int, int]] = {}
+        git_files: dict[str, FileState] = {}
         seen = 0
         while stack:
             prefix, path, ignores = stack.pop()
@@ -276,6 +282,8 @@ class WorkspaceScanner:
                         if entry.name == ALWAYS_EXCLUDED:
                             st = entry.stat(follow_symlinks=False)
                             markers[rel] = (stat.S_IFMT(st.st_mode), st.st_ino)
+                            if stat.S_ISDIR(st.st_mode):
+                                self._read_git_files(rel, entry.path, git_files, started)
                         if entry.is_dir(follow_symlinks=False):
                             # Another file system (/proc, /sys, /dev, a mount) is not the
                             # workspace's: its files are not the job's changes.
@@ -312,8 +320,34 @@ class WorkspaceScanner:
         for rel in [r for r in cache if r not in files]:
             self._forget(rel)
         self.markers = markers
+        self.git_files = git_files
         self._say_if_slow(len(files), clock, done=True)
         return files, dirs
+
+    def _read_git_files(
+        self, rel: str, path: str, into: dict[str, FileState], started_ns: int
+    ) -> None:
+        """Add a `.git` folder's config and hooks to `into` (unchanged ones from the last walk)."""
+        for name in GIT_WATCHED:
+            folder = os.path.join(path, name) if name.endswith("/") else path
+            try:
+                names = os.listdir(folder) if name.endswith("/") else [name]
+            except OSError:
+                continue
+            for leaf in names:
+                full = os.path.join(folder, leaf)
+                key = f"{rel}/{name}{leaf}" if name.endswith("/") else f"{rel}/{leaf}"
+                try:
+                    sig = _sig(os.lstat(full))
+                except OSError:
+                    continue
+                if not (stat.S_ISREG(sig[0]) or stat.S_ISLNK(sig[0])):
+                    continue
+                known = self.git_files.get(key)
+                if known is not None and known.sig == sig and not known.racy:
+                    into[key] = known
+                elif (state := self._read(key, full, sig, started_ns)) is not None:
+                    into[key] = state
 
     def _folder_ignore(self, path: str) -> Callable[[str, bool], bool] | None:
         """The test of the .gitignore in folder `path` (None without one), cached per version."""
