@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import agentctl_env
+from conftest import agentctl, agentctl_env
 from fakeserver import ScriptedOpenAIServer
 from tmux_terminal import TMUX, TmuxTerminal
 
@@ -64,16 +64,20 @@ def terminals():
         terminal.close()
 
 
-def start_run(tmp_path: Path, width: int, server: ScriptedOpenAIServer) -> TmuxTerminal:
+def run_args(tmp_path: Path, server: ScriptedOpenAIServer) -> list[str]:
+    """`run` of the ci-safe scenario, with its workspace and recipe written."""
     workspace = tmp_path / "ws"
     (workspace / "src").mkdir(parents=True)
     (workspace / "src" / "calc.py").write_text("def add(a, b):\n    return a + b + 1\n")
     recipe = tmp_path / "tidy.yaml"
     recipe.write_text(RECIPE.format(base=server.base_url))
     args = ["run", str(recipe), "--workspace", str(workspace)]
-    args += ["--policy", str(ROOT / "policies" / "ci-safe.yaml")]
+    return args + ["--policy", str(ROOT / "policies" / "ci-safe.yaml")]
+
+
+def start_run(tmp_path: Path, width: int, server: ScriptedOpenAIServer) -> TmuxTerminal:
     env = agentctl_env(tmp_path / "a.db", FAKE_KEY=KEY, GITHUB_ACTIONS="")
-    return TmuxTerminal(args, env, tmp_path, width=width)
+    return TmuxTerminal(run_args(tmp_path, server), env, tmp_path, width=width)
 
 
 @pytest.mark.parametrize("width", [120, 60])
@@ -117,3 +121,28 @@ def test_an_agent_run_leaves_its_story_and_the_denial_where_it_belongs(tmp_path,
     assert end == (
         f"files changed: NOTES.md (new, +2 −0), src/calc.py (+1 −1) — agentctl diff {job[1]}"
     ), screen
+
+
+def test_watch_shows_the_denial_on_the_denied_action_too(tmp_path, terminals):
+    with ScriptedOpenAIServer(SCRIPT) as server:
+        db = tmp_path / "w.db"
+        args = [*run_args(tmp_path, server), "--detach", "-q"]
+        detached = agentctl(args, db, tmp_path, FAKE_KEY=KEY)
+        assert detached.returncode == 0, detached.stderr
+        job_id = detached.stdout.strip()
+        env = agentctl_env(db, FAKE_KEY=KEY, GITHUB_ACTIONS="")
+        watch = TmuxTerminal(["watch", job_id], env, tmp_path, width=120)
+        terminals.append(watch)
+        watch.wait_for(r"NOTES\.md[\s\S]*press a to approve")
+        watch.send("a")
+        watch.wait_for(r"git push origin main[\s\S]*press a to approve")
+        watch.send("d")
+        watch.wait_for(r"why\? \(optional")
+        watch.send("Enter")
+        assert watch.finish() == 0, watch.screen()
+    lines = watch.screen().splitlines()
+    writes = [line for line in lines if "write_file: NOTES.md" in line]
+    assert writes and not [line for line in writes if "denied" in line], lines
+    pushes = [line for line in lines if "shell: git push origin main" in line]
+    assert pushes and all("not run: denied by" in line for line in pushes), lines
+    assert any(line.startswith("files changed: NOTES.md (new, +2 −0)") for line in lines)
