@@ -372,3 +372,19 @@ def test_only_a_run_step_can_be_idempotent():
             "version: 1\nname: r\nsteps:\n  - id: a\n    approval: Go?\n    idempotent: true\n",
             "r.yaml",
         )
+
+
+def test_warn_once_writes_a_warning_once_per_runner():
+    from types import SimpleNamespace
+
+    from agentctl.engine.runner import _Run
+
+    added: list[tuple] = []
+    fake = SimpleNamespace(
+        _warned=set(),
+        journal=SimpleNamespace(add=lambda *a, **k: added.append(a), commit=lambda: None),
+    )
+    for _ in range(3):
+        _Run._warn_once(fake, "the workspace snapshot took 9 s")  # type: ignore[arg-type]
+    _Run._warn_once(fake, "another")  # type: ignore[arg-type]
+    assert [a[2]["message"] for a in added] == ["the workspace snapshot took 9 s", "another"]

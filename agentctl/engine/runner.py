@@ -182,6 +182,7 @@ class _Run:
         self.journal = journal
         self.cancel = cancel
         self.heartbeat = heartbeat
+        self._warned: set[str] = set()  # warnings already in the log from this runner
         text = self.store.recipe_text(job)
         path = Path(job["recipe_path"]) if job["recipe_path"] else None
         self.loaded = load_recipe_text(
@@ -532,6 +533,11 @@ class _Run:
         self.journal.add(EventType.POLICY_APPLIED, None, {"seq": event.seq, "path": path})
 
     def _warn_once(self, message: str) -> None:
+        """A warning in the log, once per runner for the same words (a scan that finds the
+        workspace too large says so before every action otherwise)."""
+        if message in self._warned:
+            return
+        self._warned.add(message)
         self.journal.add(EventType.WARNING, None, {"message": message})
         self.journal.commit()
 
