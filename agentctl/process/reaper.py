@@ -158,6 +158,13 @@ def _exec_child(argv: list[str], config: dict) -> None:
                 resource.setrlimit(res, (soft, hard))
             except (ValueError, OSError):
                 pass
+        if config.get("user"):
+            # Root runs the command as the workspace's owner: no supplementary groups, then
+            # the gid, then the uid (after which nothing could change them back).
+            uid, gid = config["user"]
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
         os.execvp(argv[0], argv)
     except BaseException as exc:
         os.write(2, f"agentctl: cannot run {argv[0] if argv else '?'}: {exc}\n".encode())
@@ -260,6 +267,7 @@ def reaper_argv(
     grace: float = 0.5,
     seccomp: bytes | None = None,
     seccomp_fd: int = 200,
+    user: tuple[int, int] | None = None,
 ) -> list[str]:
     """Return the argv that runs `argv` under the reaper.
 
@@ -268,6 +276,8 @@ def reaper_argv(
     process dies (not for sessions that outlive the thread that started them).
     `rlimits`: {"FSIZE": (soft, hard), ...}, names of `resource.RLIMIT_*` without the prefix.
     `seccomp`: a compiled filter the command (bwrap) can read at descriptor `seccomp_fd`.
+    `user`: (uid, gid) the command runs as (root starting a sandbox in a user's workspace);
+    if they cannot be taken, the command does not run.
     """
     config = {
         "parent": os.getpid(),
@@ -276,6 +286,8 @@ def reaper_argv(
         "rlimits": {k: list(v) for k, v in (rlimits or {}).items()},
         "grace": grace,
     }
+    if user is not None:
+        config["user"] = list(user)
     if seccomp is not None:
         import base64
 

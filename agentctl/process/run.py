@@ -34,6 +34,7 @@ from agentctl.process.sandbox import (
     Confinement,
     build_argv,
 )
+from agentctl.process.sandbox_user import sandbox_user
 
 # Default cap on what one process (and so one tool call) may return: head and tail are kept
 # around a marker. Tools take it from here (agentctl.tools.base).
@@ -326,6 +327,7 @@ def run_process(
                 grace=KILL_GRACE_S,
                 seccomp=confinement.seccomp if confined and confinement else None,
                 seccomp_fd=SECCOMP_FD,
+                user=sandbox_user(cwd).host_ids if confined else None,
             ),
             cwd=cwd,
             env=env,

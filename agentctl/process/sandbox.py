@@ -44,12 +44,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from agentctl.process.sandbox_user import SandboxUser, root_only_paths, sandbox_user
 from agentctl.process.seccomp import filter_program
 
 MODES = ("required", "preferred", "off")
 PROBE_TIMEOUT_S = 10.0
-# The uid and gid of a confined command when agentctl runs as root.
-NOBODY = 65534
 # The descriptor bwrap reads the seccomp filter from (the reaper puts it there).
 SECCOMP_FD = 200
 # Where users' own files live; hidden from confined commands (with the caller's own home).
@@ -92,11 +91,11 @@ _probe_lock = threading.Lock()
 _probed: Confinement | None = None
 
 
-def _identity(disable_userns: bool = True) -> list[str]:
+def _identity(disable_userns: bool = True, workspace: str | None = None) -> list[str]:
     """No capabilities at all, whatever uid agentctl has: an unprivileged uid in a new user
     namespace (bwrap drops every capability), no nested user namespace, no_new_privs (bwrap
     always sets it)."""
-    uid, gid = sandbox_ids()
+    uid, gid = sandbox_ids(workspace)
     argv = ["--unshare-user", "--uid", str(uid), "--gid", str(gid)]
     if disable_userns:
         argv.append("--disable-userns")
@@ -286,11 +285,12 @@ def _unique_dirs(paths: Iterable[str]) -> list[str]:
     return found
 
 
-def sandbox_ids() -> tuple[int, int]:
-    """The uid and gid a confined command has inside its user namespace: the caller's own,
-    or nobody's when the caller is root (root inside would own every root-owned file)."""
-    uid, gid = os.getuid(), os.getgid()
-    return (NOBODY, NOBODY) if uid == 0 else (uid, gid)
+def sandbox_ids(workspace: Path | str | None = None) -> tuple[int, int]:
+    """The uid and gid a confined command has inside its user namespace: the caller's own;
+    as root, the owner of a user's workspace (the reaper becomes them on the host too), else
+    nobody's (see `agentctl.process.sandbox_user`)."""
+    user = sandbox_user(workspace)
+    return user.uid, user.gid
 
 
 def _system_root(path: str) -> bool:
@@ -346,12 +346,15 @@ def is_secret_name(name: str) -> bool:
     return name.startswith(".env")
 
 
-def reachable(path: str) -> bool:
+def reachable(path: str, as_user: SandboxUser | None = None) -> bool:
     """Whether a process of ours without capabilities could reach `path`: search permission
     on every folder above it by its owner, group and other bits alone. Inside the sandbox root
     has no capabilities; bubblewrap fails on a path it cannot reach, and a path the command
-    cannot reach needs no guard."""
+    cannot reach needs no guard. `as_user`: the user bubblewrap runs as, when root drops to
+    a workspace owner's uid first."""
     uid, groups = os.getuid(), {os.getgid(), *os.getgroups()}
+    if as_user is not None and as_user.drop:
+        uid, groups = as_user.uid, {as_user.gid}
     folder = os.path.dirname(path)
     while True:
         try:
@@ -470,6 +473,16 @@ def linked_secret_files(link: str, workspace: str) -> list[str]:
     return found
 
 
+def _guards_for(guards: WorkspaceGuards, user: SandboxUser) -> WorkspaceGuards:
+    """`guards` without what `user` cannot reach (bubblewrap, started as them, would fail)."""
+    if not user.drop:
+        return guards
+    return WorkspaceGuards(
+        [p for p in guards.read_only if reachable(p, user)],
+        [p for p in guards.secret_files if reachable(p, user)],
+    )
+
+
 def shell_argv(command: str) -> list[str]:
     shell = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
     return [shell, "-c", command]
@@ -505,16 +518,19 @@ def build_argv(
     if workspace is None:
         raise ValueError("a confined command needs its workspace")
     ws = _real(workspace)
-    # Folders replaced by an empty tmpfs: homes and host sockets, then the job's own folders.
-    covered = _unique_dirs([*home_folders(), *SOCKET_FOLDERS])
+    user = sandbox_user(ws)
+    root_only = root_only_paths(ws, (env or {}).get("PATH", ""))
+    # Folders replaced by an empty tmpfs: homes and host sockets (and, as root, what only
+    # root may read), then the job's own folders.
+    covered = _unique_dirs([*home_folders(), *SOCKET_FOLDERS, *root_only])
     hidden = [_real(p) for p in hidden_paths]
     hidden_dirs = [p for p in _unique_dirs(hidden) if p not in covered]
     files = [p for p in hidden if not os.path.isdir(p) and os.path.lexists(p)]
-    files += system_secrets()
-    guards = scan_workspace(ws)
+    files += system_secrets() + [p for p in root_only if not os.path.isdir(p)]
+    guards = _guards_for(scan_workspace(ws), user)
     argv = [
         confinement.bwrap,
-        *_identity(confinement.disable_userns),
+        *_identity(confinement.disable_userns, ws),
         "--ro-bind",
         "/",
         "/",
@@ -541,7 +557,8 @@ def build_argv(
             argv += ["--ro-bind", resolv, resolv]
     for shown in visible_paths:
         real = _real(shown)
-        if os.path.exists(real) and any(_within(real, p) for p in covered) and reachable(real):
+        in_covered = any(_within(real, p) for p in covered)
+        if os.path.exists(real) and in_covered and reachable(real, user):
             argv += ["--ro-bind", real, real]
     for path in hidden_dirs:
         if path not in around:

@@ -43,6 +43,7 @@ from agentctl.process.run import (
     process_limits,
 )
 from agentctl.process.sandbox import SECCOMP_FD, build_argv, confinement_for
+from agentctl.process.sandbox_user import sandbox_user
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.function import (
     FunctionTool,
@@ -233,7 +234,8 @@ def _start(
     if refusal is not None:
         return fail(refusal, "sandbox_unavailable")
     env = context_env(ctx)
-    seccomp = confinement.seccomp if confinement is not None and confinement.available else None
+    confined = confinement is not None and confinement.available
+    seccomp = confinement.seccomp if confined and confinement is not None else None
     argv = build_argv(
         command,
         workspace=ctx.workspace,
@@ -255,6 +257,7 @@ def _start(
         grace=KILL_GRACE_S,
         seccomp=seccomp,
         seccomp_fd=SECCOMP_FD,
+        user=sandbox_user(ctx.workspace).host_ids if confined else None,
     )
     try:
         child = pexpect.spawn(

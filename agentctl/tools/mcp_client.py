@@ -44,6 +44,7 @@ from agentctl.process.run import (
     with_absolute_path,
 )
 from agentctl.process.sandbox import SECCOMP_FD, build_argv, confinement_for, home_folders
+from agentctl.process.sandbox_user import root_only_paths, sandbox_user
 from agentctl.tools.base import ToolResult
 from agentctl.tools.mcp_tools import HEADER_ENV_NAME, ListedTool
 
@@ -132,10 +133,20 @@ def plan_servers(
     return plans
 
 
-def program_paths(program: str, path: str) -> tuple[Path, ...]:
+def program_paths(program: str, path: str, hidden: list[str] | None = None) -> tuple[Path, ...]:
     """What a server's program needs (its installation, interpreter, venv base, libraries),
-    shown read-only in the sandbox where a home hides it: `agentctl.process.program_files`."""
-    return program_files.program_paths(program, path, home_folders())
+    shown read-only in the sandbox where a home (or `hidden`) hides it:
+    `agentctl.process.program_files`."""
+    return program_files.program_paths(program, path, hidden or home_folders())
+
+
+def _server_files(plan: ServerLaunch, env: Mapping[str, str]) -> tuple[Path, ...]:
+    """What the sandbox shows a server although it hides the folder: its program's files,
+    and the existing absolute paths its command line names (the recipe named them)."""
+    search = env.get("PATH", "")
+    hidden = home_folders() + root_only_paths(str(plan.cwd or "/"), search)
+    named = [Path(a) for a in (plan.argv or [])[1:] if a.startswith("/") and os.path.exists(a)]
+    return (*program_paths((plan.argv or [""])[0], search, hidden), *named)
 
 
 def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
@@ -164,10 +175,7 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
         network=plan.network,
         hidden_paths=plan.hidden_paths,
         env=env,
-        visible_paths=(
-            *plan.visible_paths,
-            *program_paths((plan.argv or [""])[0], env.get("PATH", "")),
-        ),
+        visible_paths=(*plan.visible_paths, *_server_files(plan, env)),
         seccomp_fd=SECCOMP_FD if seccomp else None,
         read_only_workspace=plan.read_only_workspace,
     )
@@ -178,6 +186,7 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
         rlimits=process_limits(None),
         seccomp=seccomp,
         seccomp_fd=SECCOMP_FD,
+        user=sandbox_user(plan.cwd).host_ids if confined and plan.cwd else None,
     )
     return wrapped, env, "bwrap" if confined else "none"
 
@@ -186,12 +195,14 @@ def _sandbox_advice(plan: ServerLaunch, text: str, message: str, hint: str) -> t
     """The error and hint for a confined server that failed, naming what the sandbox hid."""
     shown = [str(p) for p in plan.visible_paths]
     shown += [str(p) for p in program_paths((plan.argv or [""])[0], plan.env.get("PATH", ""))]
-    hidden = program_files.hidden_paths_in(text, home_folders(), shown)
+    folders = home_folders() + root_only_paths(str(plan.cwd or "/"), plan.env.get("PATH", ""))
+    hidden = program_files.hidden_paths_in(text, folders, shown)
     if not hidden:
         return message, hint
     message += (
-        f"\nthe sandbox hides {', '.join(hidden[:3])} (in a home folder); only the server's "
-        "program, its interpreter and their installations are shown from there"
+        f"\nthe sandbox hides {', '.join(hidden[:3])} (home folders, and as root what only "
+        "root may read); only the server's program, its interpreter and their installations "
+        "are shown from there"
     )
     folder = os.path.dirname(hidden[0]) if not os.path.isdir(hidden[0]) else hidden[0]
     hint = (

@@ -96,6 +96,9 @@ def launch(script: Path, workspace: Path) -> ServerLaunch:
         sandbox="required",
         network=False,
         timeout=60,
+        # What the script reads besides its installation (as a policy's allow rule names it):
+        # as root, a folder such as /work is hidden unless it holds the workspace.
+        visible_paths=(HERE, Path(sysconfig.get_paths()["purelib"])),
     )
 
 
