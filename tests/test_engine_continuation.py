@@ -84,3 +84,32 @@ def test_a_cancel_ends_the_wait_and_the_job(store, workspace):
     assert cancel_job(store, job, wait=10) == "cancelled"
     runner.join(timeout=10)
     assert not runner.is_alive() and outcomes[0].state == "cancelled"
+
+
+def parked_in_background(store, workspace) -> str:
+    """A job whose background runner is gone: it ran detached and stopped at the gate."""
+    job = job_of(store, workspace)
+    nobody = deps(store, ScriptedModel([]), detached=True, approver=lambda request: None)
+    assert run_job(job, nobody).state == "awaiting_approval"
+    return job
+
+
+def test_a_background_job_whose_runner_is_gone_is_started_again(store, workspace):
+    job = parked_in_background(store, workspace)
+    assert who_goes_on(store, job).kind == "pending"
+    approve(store, job)
+    started: list[str] = []
+
+    def restart(store, job_id):
+        started.append(job_id)
+        return 4242, workspace / "job.log"
+
+    step = continue_after_decision(store, job, restart=restart)
+    assert (step.kind, step.pid, started) == ("restarted", 4242, [job])
+
+
+def test_a_background_job_whose_folder_is_elsewhere_is_left_to_resume_there(store, workspace):
+    job = parked_in_background(store, workspace)
+    approve(store, job)
+    workspace.rename(workspace.with_name("moved"))
+    assert continue_after_decision(store, job, restart=no_restart).kind == "resume"

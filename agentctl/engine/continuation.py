@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from agentctl.engine.git_workspace import git_source
 from agentctl.events import TERMINAL_STATES, ApprovalState, EventType
 from agentctl.process.procinfo import is_process_alive
 from agentctl.store import Store, lease_is_live
@@ -87,6 +88,8 @@ def who_goes_on(store: Store, job_id: str) -> NextStep:
         return NextStep("worker", queue=job["queue"])
     if not _last_runner_detached(store, job_id):
         return NextStep("resume")
+    if not Path(job["workspace"]).is_dir() and git_source(job) is None:
+        return NextStep("resume")  # its folder is on another machine: resume it there
     return NextStep("background")
 
 
