@@ -80,6 +80,18 @@ def _plan_lines(described: dict[str, Any]) -> list[str]:
     return lines
 
 
+def print_files_changed(store, job_id: str) -> None:
+    """The run's last line: the files the job changed and how to see the diff (none when it
+    left no change behind, e.g. after a rollback)."""
+    from agentctl.changes.stats import diff_stats
+    from agentctl.engine.rollback import diff_job
+    from agentctl.ui.words import files_changed_line
+
+    line = files_changed_line(diff_stats(diff_job(store, job_id)), job_id)
+    if line:
+        print(line)
+
+
 def rollback_report_lines(done: dict[str, Any]) -> list[str]:
     """What a rollback did, one line per file: the same after `rollback` and a run's offer."""
     from agentctl.visible import make_visible as shown  # a name's bytes that are not UTF-8: \xNN

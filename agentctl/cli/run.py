@@ -415,6 +415,8 @@ def _follow(
                 if outcome.state == "failed"
                 else None,
             )
+            from agentctl.cli.rollback import print_files_changed
+
             print_files_changed(store, job_id)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -461,18 +463,6 @@ def _offer_rollback(store, job_id: str) -> None:
         return
     for line in rollback_report_lines(rollback_job(store, job_id)):
         print(line, file=sys.stderr)
-
-
-def print_files_changed(store, job_id: str) -> None:
-    """The run's last line: the files the job changed and how to see the diff (none when it
-    left no change behind, e.g. after a rollback)."""
-    from agentctl.changes.stats import diff_stats
-    from agentctl.engine.rollback import diff_job
-    from agentctl.ui.words import files_changed_line
-
-    line = files_changed_line(diff_stats(diff_job(store, job_id)), job_id)
-    if line:
-        print(line)
 
 
 def pending_check(store, job_id: str):

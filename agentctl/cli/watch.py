@@ -56,7 +56,7 @@ def watch(
         if json_out:
             print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
         else:
-            from agentctl.cli.run import print_files_changed
+            from agentctl.cli.rollback import print_files_changed
 
             print_files_changed(store, job_id)
         sys.stdout.flush()

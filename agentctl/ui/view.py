@@ -72,6 +72,16 @@ NOTE_EVENTS = frozenset(
         EventType.ROLLBACK,
     }
 )
+# Events that change what is pending (the runner's own prompt decides through the store:
+# its `approval_decided` reaches a watcher, and the runner's fold sees `approval_used`).
+_APPROVAL_EVENTS = frozenset(
+    {
+        EventType.APPROVAL_REQUESTED,
+        EventType.APPROVAL_DECIDED,
+        EventType.APPROVAL_USED,
+        EventType.APPROVAL_VOIDED,
+    }
+)
 
 
 @dataclass
@@ -192,23 +202,25 @@ class JobViewState:
         elif kind == EventType.ACTION_FINISHED:
             self._drop_requests_of(data.get("key"))
             self._finish_action(step, data, event.ts)
-        elif kind == EventType.APPROVAL_USED:
-            self.pending.pop(str(data.get("request")), None)
-        elif kind == EventType.APPROVAL_REQUESTED:
-            self.pending[data["request"]] = {**data, "step": step}
-            # What is asked about is the current thing now; the action before it is done.
-            self.action = ActionView.from_event(step, data, event.ts) if data.get("tool") else None
-        elif kind in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_VOIDED):
-            self.pending.pop(str(data.get("request")), None)
-            if data.get("decision") == "approved":
-                from agentctl.engine.approvals import decider_name
-
-                self.approvers[str(data.get("request"))] = decider_name(data.get("by"))
-            if kind == EventType.APPROVAL_VOIDED:
-                self.note = describe_event(kind, step, data)
+        elif kind in _APPROVAL_EVENTS:
+            self._fold_approval(kind, step, data, event.ts)
         elif kind in END_EVENTS:
             self._end(END_EVENTS[kind], event.ts, data)
         elif kind in NOTE_EVENTS:
+            self.note = describe_event(kind, step, data)
+
+    def _fold_approval(self, kind: str, step: str | None, data: dict[str, Any], ts: float) -> None:
+        if kind == EventType.APPROVAL_REQUESTED:
+            self.pending[data["request"]] = {**data, "step": step}
+            # What is asked about is the current thing now; the action before it is done.
+            self.action = ActionView.from_event(step, data, ts) if data.get("tool") else None
+            return
+        self.pending.pop(str(data.get("request")), None)
+        if data.get("decision") == "approved":
+            from agentctl.engine.approvals import decider_name
+
+            self.approvers[str(data.get("request"))] = decider_name(data.get("by"))
+        if kind == EventType.APPROVAL_VOIDED:
             self.note = describe_event(kind, step, data)
 
     def _drop_requests_of(self, key: str | None) -> None:
