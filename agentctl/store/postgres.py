@@ -162,13 +162,16 @@ class PostgresStore:
         return text.replace(self._password, "***") if self._password else text
 
     def _open(self) -> Any:
-        conn = self._psycopg.connect(
-            self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        # No session state that matters, so a pooler in transaction mode (PgBouncer) may give
+        # each transaction another server connection: no server-side prepared statements
+        # (psycopg prepares a statement run 5 times), and commit durability is set per
+        # transaction (SET LOCAL in `_run`), never for the session.
+        return self._psycopg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            prepare_threshold=None,
         )
-        # Ordinary commits do not wait for the server's disk; a durable one says otherwise.
-        # (Set here, not in the URL's `options`, which may hold the user's own settings.)
-        conn.execute("SET synchronous_commit = off")
-        return conn
 
     def _connect(self, *, first: bool = False) -> Any:
         try:
@@ -211,8 +214,13 @@ class PostgresStore:
                             return body(conn.cursor())
                         with conn.transaction():
                             cursor = conn.cursor()
-                            if durable:
-                                cursor.execute("SET LOCAL synchronous_commit = on")
+                            # Ordinary commits do not wait for the server's disk; a durable
+                            # one (before an action that is not read-only) does.
+                            cursor.execute(
+                                "SET LOCAL synchronous_commit = on"
+                                if durable
+                                else "SET LOCAL synchronous_commit = off"
+                            )
                             result = body(cursor)
                             committing = True
                     except lost:
