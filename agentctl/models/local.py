@@ -224,7 +224,12 @@ class _Server:
         self.traits = template_traits(path)
 
     def stop(self) -> None:
-        self._server = None  # xllamacpp stops its loop and frees the model in the destructor
+        """Free the model: xllamacpp stops its loop in the destructor (under a second, also
+        mid-generation when the request's caller has gone, as an interrupted call has). That
+        destructor holds the GIL while it waits for requests in flight, so a request whose
+        caller still waits on another thread would hang the process: agentctl makes its calls
+        on the thread that later closes the client, so none is left waiting."""
+        self._server = None
 
 
 Starter = Callable[[Path, LocalSettings], _Server]
