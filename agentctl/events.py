@@ -20,6 +20,7 @@ from typing import Any
 
 from agentctl.policy.votes import from_default_policy
 from agentctl.ui.words import plural, result_words, rules_words
+from agentctl.units import format_usd
 from agentctl.visible import one_line
 
 
@@ -234,10 +235,23 @@ def _model_response(where: str, data: dict[str, Any]) -> str:
         else ""
     )
     return (
-        f"{where}model {reply.get('model')} answered: {what}"
+        f"{where}model {reply.get('model')}{_answered_by(reply)} answered: {what}"
         f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
-        f" ${reply.get('cost_usd', 0):.4f}{fallback})"
+        f" {format_usd(reply.get('cost_usd') or 0)}{fallback})"
     )
+
+
+def _answered_by(reply: dict[str, Any]) -> str:
+    """' at HOST (role R)': where the reply came from, when the log says (issue 22)."""
+    host = one_line(str(reply.get("endpoint") or ""), 60)
+    role = one_line(str(reply.get("answered_by") or ""), 40)
+    asked = reply.get("role")
+    out = f" at {host}" if host else ""
+    if role and role != asked:
+        out += f" (role {role}, for {one_line(str(asked), 40)})"
+    elif role:
+        out += f" (role {role})"
+    return out
 
 
 def _action_started(where: str, data: dict[str, Any]) -> str:

@@ -57,7 +57,8 @@ DESCRIPTIONS: dict[str, str] = {
     "LocalServerOptions.context": "Context tokens per request.",
     "LocalServerOptions.parallel": "Requests the local server answers at once.",
     "ModelRole.fallbacks": "Models tried, in order, when this one fails (rate limit, server "
-    "error, timeout) or is over budget.",
+    "error, timeout) or is over budget: a role name, a model string, or an inline "
+    "{model, api_base, api_key_env}.",
     "ModelRole.temperature": "Sampling temperature; 0 for the most repeatable answers.",
     "ModelRole.max_tokens": "The longest reply asked for, in tokens.",
     "ModelRole.api_base": "The endpoint of an OpenAI-compatible server (Ollama, llama.cpp, "
@@ -67,12 +68,21 @@ DESCRIPTIONS: dict[str, str] = {
     "ModelRole.input_cost_per_token": "Price of one input token in USD, for models litellm "
     "has no price for.",
     "ModelRole.output_cost_per_token": "Price of one output token in USD.",
-    "ModelRole.max_cost_usd": "A budget for this role's calls in USD, beside the job's.",
+    "ModelRole.max_cost_usd": "A budget for this role's calls in USD, beside the job's; each "
+    "call's max_tokens is capped to fit the smaller of the two.",
+    "ModelRole.timeout": "The longest one request may take (default 120s); the job's "
+    "limits.timeout cuts it shorter.",
+    "ModelRole.cooldown": "How long a model that failed (connection, timeout, 5xx, 429) is "
+    "passed over for its fallbacks (default 60s).",
+    "FallbackModel.model": "The fallback's litellm model string.",
+    "FallbackModel.api_base": "The fallback's own endpoint (unset: the provider's).",
+    "FallbackModel.api_key_env": "The environment variable that holds the fallback's key "
+    "(unset: the provider's usual one; never the asking role's).",
     "RecipeLimits.max_turns": "Model turns in the whole job.",
     "RecipeLimits.max_cost_usd": "Money the job may spend on model calls, in USD.",
     "RecipeLimits.max_tool_calls": "Tool calls in the whole job.",
     "RecipeLimits.max_repeats": "Identical actions allowed in one step (default 3).",
-    "RecipeLimits.timeout": "The job's wall clock.",
+    "RecipeLimits.timeout": "The job's wall clock, a model call in flight included.",
     "CustomTool.description": "What the tool does, as the model reads it.",
     "CustomTool.command": "The command; {name} placeholders take the tool's arguments, "
     "shell-quoted.",

@@ -76,3 +76,18 @@ def parse_size(value: str | int) -> int:
     if size <= 0:
         raise ValueError("a size must be positive")
     return size
+
+
+def format_usd(amount: float) -> str:
+    """Money as people read it, true to three significant digits: $1.50, $0.004, $0.00045
+    (a fixed two decimals would show $0.004 as $0.00)."""
+    if amount == 0 or not math.isfinite(amount):
+        return f"${amount:.2f}"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    decimals = max(2, 2 - math.floor(math.log10(amount)))
+    text = f"{amount:.{decimals}f}"
+    if decimals > 2:  # no trailing zeros past the cents: $0.004, not $0.00400
+        whole, _, frac = text.partition(".")
+        text = f"{whole}.{frac.rstrip('0').ljust(2, '0')}"
+    return f"{sign}${text}"

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agentctl.errors import RecipeError
-from agentctl.yamlload import DataPath, Positions, model_at, validation_errors
+from agentctl.yamlload import DataPath, Positions, error_path, model_at, validation_errors
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -87,7 +87,7 @@ def _set_aside(
     """Rename or remove what failed so the next round sees past it; False if nothing moved."""
     moved = False
     for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+        loc = error_path(err)
         if err["type"] == "extra_forbidden" and loc:
             moved |= _rename_or_drop(data, loc, root, renamed)
         elif err["type"] != "missing":

@@ -330,10 +330,25 @@ def _unwrap(tp: Any) -> Any:
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
             if len(args) != 1:
-                return tp
+                # A value or a mapping (a fallback's name or an inline model): the mapping's
+                # model is the one whose keys matter.
+                models = [a for a in map(_unwrap, args) if _is_model(a)]
+                return models[0] if len(models) == 1 else tp
             tp = args[0]
         else:
             return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def error_path(err: Mapping[str, Any]) -> DataPath:
+    """Where in the data a pydantic error is: its `loc` without the tags of a discriminated
+    union's members, which schemas write as `<name>`."""
+    return tuple(
+        p for p in err["loc"] if not (isinstance(p, str) and p.startswith("<") and p.endswith(">"))
+    )
 
 
 def _short(value: Any) -> str:
@@ -343,7 +358,7 @@ def _short(value: Any) -> str:
 
 def _describe(err: Mapping[str, Any], root: type[BaseModel]) -> tuple[str, str]:
     """A user's words for one pydantic error: (message, hint)."""
-    kind, loc = err["type"], tuple(err["loc"])
+    kind, loc = err["type"], error_path(err)
     if kind == "extra_forbidden":
         model = model_at(root, loc[:-1])
         allowed = list(model.model_fields) if model else []
@@ -369,7 +384,11 @@ def _describe(err: Mapping[str, Any], root: type[BaseModel]) -> tuple[str, str]:
         value = err.get("input")
         if not isinstance(value, (dict, list)):
             msg += f" (got {_short(value)})"
-        if kind == "string_type":
+        if kind == "string_type" and isinstance(value, (dict, list)):
+            hint = "write one value here, not a " + (
+                "mapping" if isinstance(value, dict) else "list"
+            )
+        elif kind == "string_type":
             hint = "quote the value: YAML reads bare numbers, yes/no and dates as other types"
     return msg, hint
 
@@ -408,7 +427,7 @@ def validation_errors(
         found.append((line or 0, column or 0, len(found), error))
 
     for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+        loc = error_path(err)
         cause = (err.get("ctx") or {}).get("error")
         causes = (
             cause.errors

@@ -7,11 +7,15 @@ item of the script:
     {"content": "hi", "tool_calls": [{"name": "shell", "arguments": {"cmd": "ls"}}]}
         an assistant reply; tool call ids are generated as call_1, call_2, ... unless an item
         gives "id"; "arguments" may be a dict (JSON-encoded here) or a ready JSON string;
-        optional "usage": {"prompt_tokens": N, "completion_tokens": M} overrides the estimate.
+        optional "usage": {"prompt_tokens": N, "completion_tokens": M} overrides the estimate;
+        completion_tokens never pass the request's max_tokens (a provider cuts the reply).
     {"status": 500, "body": {...}}   an error; body defaults to an OpenAI-style error object.
     {"status": 429} / {"status": 401} ...
     {"delay": 1.5, ...}              sleep first, then answer the rest of the item (a bare
                                      {"delay": s} answers with an empty-content reply).
+    {"hang": true}                   never answer: hold the connection until the server stops.
+    {"stall": true, "content": "x"}  a streamed reply sends its first chunks, then holds the
+                                     connection without finishing (a whole reply: as "hang").
 
 When the script runs out the server answers with `exhausted`, by default a plain "done" reply
 (`{"content": "done"}`), so an agent loop ends rather than crashing; pass
@@ -68,6 +72,7 @@ class ScriptedOpenAIServer:
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()  # a hanging or stalled answer waits for this
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> ScriptedOpenAIServer:
@@ -80,6 +85,7 @@ class ScriptedOpenAIServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -143,6 +149,9 @@ class ScriptedOpenAIServer:
         completion = (content or "") + "".join(t["function"]["arguments"] for t in tool_calls)
         usage = {"prompt_tokens": _tokens(prompt), "completion_tokens": _tokens(completion)}
         usage.update(item.get("usage") or {})
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(limit, int) and usage["completion_tokens"] > limit:
+            usage["completion_tokens"] = limit  # a provider cuts the reply at max_tokens
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return message, usage
 
@@ -218,6 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
         item = srv._take(body)
         if item.get("delay"):
             time.sleep(float(item["delay"]))
+        if item.get("hang") or (item.get("stall") and not body.get("stream")):
+            srv.stopping.wait()
+            return
         if "status" in item and int(item["status"]) >= 400:
             status = int(item["status"])
             payload = item.get("body") or {
@@ -234,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         finish = "tool_calls" if message.get("tool_calls") else "stop"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._send_stream(model, message, usage, finish, include_usage)
+            self._send_stream(model, message, usage, finish, include_usage, bool(item.get("stall")))
             return
         self._send_json(
             200,
@@ -249,7 +261,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _send_stream(
-        self, model: str, message: dict, usage: dict, finish: str, include_usage: bool
+        self,
+        model: str,
+        message: dict,
+        usage: dict,
+        finish: str,
+        include_usage: bool,
+        stall: bool = False,
     ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -273,6 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
         content = message.get("content") or ""
         for i in range(0, len(content), 5):  # several pieces, so on_text sees real deltas
             emit({"content": content[i : i + 5]})
+        if stall:
+            self.server_obj.stopping.wait()
+            return
         for idx, tc in enumerate(message.get("tool_calls") or []):
             emit(
                 {

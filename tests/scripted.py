@@ -28,7 +28,9 @@ class ScriptedModel:
         self.calls: list[dict[str, Any]] = []
         self.cost_per_call = cost_per_call
 
-    def complete(self, role, messages, tools, *, call_index, on_text=None) -> ModelReply:
+    def complete(
+        self, role, messages, tools, *, call_index, on_text=None, bounds=None
+    ) -> ModelReply:
         self.calls.append(
             {
                 "role": role,

@@ -89,13 +89,15 @@ class _AddsPolicyMidStep(ScriptedModel):
         super().__init__(script)
         self.store, self.job_id, self.policy = store, job_id, policy
 
-    def complete(self, role, messages, tools, *, call_index, on_text=None):
+    def complete(self, role, messages, tools, *, call_index, on_text=None, bounds=None):
         if call_index == 1:
             add_policies(self.store, self.job_id, [self.policy], by="carol", now=time.time())
             # The model takes a second to answer: time for 20 beats of the runner's heartbeat
             # (every 0.05 s here), which is how a running job learns of the new policy.
             time.sleep(1.0)
-        return super().complete(role, messages, tools, call_index=call_index, on_text=on_text)
+        return super().complete(
+            role, messages, tools, call_index=call_index, on_text=on_text, bounds=bounds
+        )
 
 
 def test_a_running_job_applies_an_added_policy_from_its_next_action(store, workspace, tmp_path):

@@ -15,7 +15,7 @@ from fakeserver import ScriptedOpenAIServer
 from agentctl.errors import UsageError
 from agentctl.models.calls import ModelError, ModelReply, build_model_client
 from agentctl.models.loader import load_litellm as _litellm
-from agentctl.models.prices import Prices, PromptSize, estimate_call_cost
+from agentctl.models.prices import MIN_REPLY_TOKENS, Prices, PromptSize, estimate_call_cost
 from agentctl.models.roles import check_models_configured, resolve_roles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -466,7 +466,7 @@ def test_budget_skips_role_to_its_fallback(server):
         {
             "model": "openai/pricey",
             "reason": "over budget",
-            "error": "role 'default' spent $1.0000 of $0.5000",
+            "error": "role 'default' spent $1.00 of $0.50",
         }
     ]
     client.spent["cheap"] = 100.0
@@ -605,17 +605,22 @@ def test_diverging_replay_names_the_call(tmp_path):
         build_model_client({}, replay=tmp_path / "missing.jsonl")
 
 
-def test_estimate_call_cost():
+def test_estimate_call_cost_is_the_least_a_call_can_cost():
+    # The prompt (characters / 4 tokens) and a minimal reply: what the job's budget must
+    # still hold for a call to be made at all (its max_tokens is then capped to fit).
     msgs = [{"role": "user", "content": "x" * 4000}]
+    prompt = len(json.dumps(msgs)) // 4
     roles = {"default": Role("openai/x", input_cost_per_token=1e-6, max_tokens=10)}
     assert build_model_client(roles).estimate_call_cost("planner", msgs) == pytest.approx(
-        len(json.dumps(msgs)) / 4 * 1e-6
+        prompt * 1e-6
     )
     est = estimate_call_cost(
         Role("openai/x", input_cost_per_token=1e-6, output_cost_per_token=2e-6, max_tokens=500),
         msgs,
     )
-    assert est == pytest.approx(len(json.dumps(msgs)) / 4 * 1e-6 + 500 * 2e-6)
+    assert est == pytest.approx(prompt * 1e-6 + MIN_REPLY_TOKENS * 2e-6)
+    small = Role("openai/x", input_cost_per_token=1e-6, output_cost_per_token=2e-6, max_tokens=5)
+    assert estimate_call_cost(small, msgs) == pytest.approx(prompt * 1e-6 + 5 * 2e-6)
     assert estimate_call_cost(Role("openai/x", input_cost_per_token=1e-6), msgs) > 0.001
     assert estimate_call_cost(Role("openai/surely-not-a-real-model"), msgs) == 0.0
 

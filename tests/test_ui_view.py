@@ -154,7 +154,7 @@ def test_from_a_described_job_then_events():
     }
     state = JobViewState.from_job(job, state="starting")
     text, _ = render(state, 80)
-    assert "starting" in text and "tokens 5+6" in text and "$0.2500" in text
+    assert "starting" in text and "tokens 5+6" in text and "$0.25" in text
     state.apply(Event(9, T0, "runner_started", None, {"resumed": True}))
     state.apply(Event(10, T0, "step_started", "b", {"kind": "run"}))
     assert [s.status for s in state.steps] == ["succeeded", "running"]

@@ -17,7 +17,7 @@ from typing import Any
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.approvals import AskRequest
 from agentctl.engine.journal import Journal, ReplayIndex
-from agentctl.engine.limits import check_limits
+from agentctl.engine.limits import call_model, check_limits
 from agentctl.engine.stops import LimitExceeded, StepFailed
 from agentctl.events import EventType
 from agentctl.tools.base import Tool, ToolResult
@@ -195,8 +195,14 @@ class AgentLoop:
         # Whatever is buffered (e.g. the last tool result) is committed before paying for a call.
         self.journal.commit()
         started = time.monotonic()
-        reply = self.model.complete(
-            spec.role, messages, tool_specs, call_index=self.index.model_calls, on_text=self.on_text
+        reply = call_model(
+            self.model,
+            self.actions.ctx,
+            spec.role,
+            messages,
+            tool_specs,
+            call_index=self.index.model_calls,
+            on_text=self.on_text,
         )
         data = reply.to_dict()
         usage = self.actions.ctx.usage

@@ -194,7 +194,7 @@ def _keys(env: Mapping[str, str]) -> Finding:
 
 
 def _recipe_models(path: Path, env: Mapping[str, str]) -> list[Finding]:
-    from agentctl.models.roles import key_names_for, resolve_roles
+    from agentctl.models.roles import InlineModel, inline_role, key_names_for, resolve_roles
     from agentctl.recipe.schema import load_recipe
 
     loaded = load_recipe(path)  # an invalid recipe is the caller's error (exit 2)
@@ -221,7 +221,10 @@ def _recipe_models(path: Path, env: Mapping[str, str]) -> list[Finding]:
             )
             continue
         for model in [role.model, *role.fallbacks]:
-            out.append(_model_finding(name, role, model, key_names_for(role, model), env))
+            owner = role
+            if isinstance(model, InlineModel):  # a fallback with its own endpoint and key
+                owner, model = inline_role(role, model), model.model
+            out.append(_model_finding(name, owner, model, key_names_for(owner, model), env))
     return out
 
 

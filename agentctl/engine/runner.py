@@ -617,7 +617,8 @@ class _Run:
                 # Per-role budgets count what the log says was spent before this runner.
                 for record in self.index.models.values():
                     reply = record["reply"]
-                    spent[reply["role"]] = spent.get(reply["role"], 0.0) + reply["cost_usd"]
+                    who = reply.get("answered_by") or reply["role"]  # a fallback role's own
+                    spent[who] = spent.get(who, 0.0) + reply["cost_usd"]
         return self._model
 
     def masked_text(self):

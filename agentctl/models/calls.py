@@ -9,19 +9,39 @@ agentctl.models.cassette.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from agentctl.errors import UsageError
 from agentctl.models import cassette
-from agentctl.models.loader import load_litellm
+from agentctl.models.bounds import (
+    NO_BOUNDS,
+    CallBounds,
+    CallCancelled,
+    DeadlineReached,
+    RequestTimedOut,
+    pause,
+    run_bounded,
+)
+from agentctl.models.loader import litellm_loaded, load_litellm
 from agentctl.models.local import LocalModels
-from agentctl.models.outgoing import shape_call
-from agentctl.models.prices import PromptSize, estimate_call_cost, model_prices
+from agentctl.models.outgoing import ShapedCall, shape_call
+from agentctl.models.prices import (
+    MIN_REPLY_TOKENS,
+    PromptSize,
+    estimate_call_cost,
+    model_prices,
+    reply_token_cap,
+    role_prices,
+)
+from agentctl.models.replay import ReplayClient
 from agentctl.models.replies import ModelError, ModelReply, assemble_stream, normalise_message
 from agentctl.models.roles import (
     RoleConfig,
@@ -31,15 +51,21 @@ from agentctl.models.roles import (
     stream_mode,
 )
 from agentctl.models.router import (
+    Cooldowns,
     EmptyReply,
     classify_failure,
+    endpoint_host,
     fallback_chain,
     short_error,
     summarise_attempts,
 )
+from agentctl.units import format_usd
 
 DEFAULT_RETRY_DELAYS = (1.0, 4.0)  # two retries per model, exponential-ish
-DEFAULT_TIMEOUT = 600.0  # seconds per request; long generations on local models are slow
+# Seconds one request may take when its role names no `timeout`: a long generation fits, and
+# a reply that never comes is given up (the job's limits.timeout may cut it shorter).
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_COOLDOWN = 60.0  # seconds a model that failed is passed over for its fallbacks
 # A reply shown as it streams is worth litellm's streaming cost (several ms of CPU a call,
 # about 4x a plain call's) only when it takes a while to arrive: after a model answered within
 # this many seconds its next reply is asked for whole and shown at once, and after a slower
@@ -60,6 +86,7 @@ class ModelClient(Protocol):
         *,
         call_index: int,
         on_text: Callable[[str], None] | None = None,
+        bounds: CallBounds | None = None,
     ) -> ModelReply: ...
 
 
@@ -73,6 +100,23 @@ AMBIENT_CREDENTIAL_PROVIDERS = frozenset(
 
 
 # -- the live client ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One model of a chain asked one question: what each of its tries sends."""
+
+    cfg: RoleConfig
+    role: str  # the role that asked
+    messages: list[dict]
+    tools: list[dict]
+    call_index: int
+    key: str | None
+    max_tokens: int | None
+
+
+class _OverBudget(Exception):
+    """Not even a minimal reply from this model fits the smallest budget left."""
 
 
 class LiteLLMClient:
@@ -90,6 +134,7 @@ class LiteLLMClient:
         mask: Callable[[Any], Any] | None = None,
         stream: str = "auto",
         stream_when_slower_than: float = STREAM_WHEN_SLOWER_THAN,
+        cooldowns: Cooldowns | None = None,
     ):
         self.roles = roles
         self.stream = stream  # one of roles.STREAM_MODES
@@ -103,6 +148,7 @@ class LiteLLMClient:
         self.spent: dict[str, float] = {}
         self._lock = threading.Lock()
         self._size = PromptSize()
+        self.cooldowns = cooldowns or Cooldowns()
         self.local = LocalModels()  # local/ models' servers, started at their first call
 
     def close(self) -> None:
@@ -122,76 +168,208 @@ class LiteLLMClient:
         *,
         call_index: int,
         on_text: Callable[[str], None] | None = None,
+        bounds: CallBounds | None = None,
     ) -> ModelReply:
+        """The first answer of the role's chain. CallCancelled or DeadlineReached when the
+        job's `bounds` end the call; ModelError when every model failed."""
+        bounds = bounds or NO_BOUNDS
+        self._load(bounds)
         chain = fallback_chain(self.roles, role)
-        env = os.environ if self._env is None else self._env
+        passed_over = self.cooldowns.skipped(chain)
         attempts: list[dict] = []
-        last = ""
-        for cfg in chain:
-            spent = self.spent.get(cfg.name, 0.0)
-            if cfg.max_cost_usd is not None and spent >= cfg.max_cost_usd:
-                attempts.append(
-                    {
-                        "model": cfg.model,
-                        "reason": "over budget",
-                        "error": f"role '{cfg.name}' spent ${spent:.4f} of ${cfg.max_cost_usd:.4f}",
-                    }
-                )
+        for place, cfg in enumerate(chain):
+            if place in passed_over:
+                wait = f"it failed lately; tried again in {passed_over[place]:.0f}s"
+                attempts.append({"model": cfg.model, "reason": "cooling down", "error": wait})
                 continue
-            key = env.get(cfg.api_key_env) if cfg.api_key_env else None
-            if cfg.api_key_env and not key:
-                raise ModelError(
-                    _missing_key_message(cfg), f"export {cfg.api_key_env}=...", attempts
+            try:
+                max_tokens = self._max_tokens(cfg, messages, tools, bounds)
+            except _OverBudget as over:
+                attempts.append({"model": cfg.model, "reason": "over budget", "error": str(over)})
+                continue
+            key = self._key_for(cfg, attempts)
+            call = _Call(cfg, role, messages, tools, call_index, key, max_tokens)
+            reply = self._try_model(call, on_text, bounds, attempts)
+            if reply is not None:
+                return self._answered(call, reply, attempts)
+        raise self._exhausted(role, attempts)
+
+    @staticmethod
+    def _load(bounds: CallBounds) -> None:
+        """Import litellm (seconds, more on a busy machine) before any request's timeout
+        starts, still within the job's deadline and open to a cancel."""
+        if not litellm_loaded():
+            try:
+                run_bounded(
+                    lambda _: load_litellm(),
+                    until=math.inf if bounds.deadline is None else bounds.deadline,
+                    cancel=bounds.cancel,
+                    on_text=None,
                 )
-            if not cfg.api_key_env and cfg.api_base:
-                # A recipe's own api_base never gets an ambient provider key (OPENAI_API_KEY,
-                # ANTHROPIC_API_KEY...), whatever the provider: only the key its api_key_env
-                # names. litellm reads the provider's variable unless a key is given, so one
-                # that means nothing is. A local server (Ollama, llama.cpp) needs none.
-                if cfg.model.split("/", 1)[0] in AMBIENT_CREDENTIAL_PROVIDERS:
-                    raise ModelError(
-                        f"role '{cfg.name}' sends {cfg.model} to its own api_base, and that "
-                        "provider signs requests with the machine's cloud credentials",
-                        "remove api_base, or serve the model behind an OpenAI-compatible "
-                        "endpoint and name its key with api_key_env",
-                        attempts,
-                    )
-                key = NO_KEY
-            for n in range(len(self.retry_delays) + 1):
-                try:
-                    reply = self._call(cfg, role, messages, tools, call_index, on_text, key)
-                except Exception as exc:
-                    kind, reason = classify_failure(exc)
-                    last = short_error(exc, [key or ""])
-                    attempts.append({"model": cfg.model, "error": last, "reason": reason})
-                    if kind == "fatal":
-                        raise self._fatal(cfg, reason, last, attempts) from None
-                    if kind == "next" or n == len(self.retry_delays):
-                        break
-                    time.sleep(self.retry_delays[n])
-                    continue
-                reply.attempts = attempts
-                with self._lock:
-                    self.spent[cfg.name] = self.spent.get(cfg.name, 0.0) + reply.cost_usd
-                if self.recorder:
-                    # Secrets never reach the recording: it is stored like the log.
-                    self.recorder.write(
-                        call_index,
-                        role,
-                        cfg.model,
-                        self.mask(messages),
-                        tools,
-                        self.mask(reply.to_dict()),
-                    )
-                return reply
+            except RequestTimedOut:
+                raise DeadlineReached() from None
+
+    def _try_model(
+        self,
+        call: _Call,
+        on_text: Callable[[str], None] | None,
+        bounds: CallBounds,
+        attempts: list[dict],
+    ) -> ModelReply | None:
+        """One model, tried again after transient faults; None when it failed (and is then
+        passed over for its cooldown if the fault was the endpoint's)."""
+        cfg = call.cfg
+        for n in range(len(self.retry_delays) + 1):
+            if bounds.deadline is not None and time.monotonic() >= bounds.deadline:
+                raise DeadlineReached()
+            try:
+                return self._request(call, on_text, bounds)
+            except (CallCancelled, DeadlineReached):
+                raise
+            except Exception as exc:
+                kind, reason = classify_failure(exc)
+                error = short_error(exc, [call.key or ""])
+                attempts.append({"model": cfg.model, "error": error, "reason": reason})
+                if kind == "fatal":
+                    raise self._fatal(cfg, reason, error, attempts) from None
+                if kind == "next" or n == len(self.retry_delays):
+                    if kind == "retry":
+                        cooldown = DEFAULT_COOLDOWN if cfg.cooldown is None else cfg.cooldown
+                        self.cooldowns.start(cfg, cooldown)
+                    return None
+                pause(self.retry_delays[n], bounds)
+        return None
+
+    def _request(
+        self, call: _Call, on_text: Callable[[str], None] | None, bounds: CallBounds
+    ) -> ModelReply:
+        """One request, given the smaller of the role's timeout and the job's time left."""
+        timeout = self._timeout_for(call.cfg)
+        until = time.monotonic() + timeout
+        job_bound = bounds.deadline is not None and bounds.deadline <= until
+        if job_bound:
+            assert bounds.deadline is not None
+            until = bounds.deadline
+        # Here, not in the worker: a local/ model's server is started at its first call, and
+        # a start left behind by an abandoned request must not race the next one.
+        shaped = shape_call(self.local, call.cfg, call.messages, call.tools, call.key)
+        try:
+            return run_bounded(
+                lambda emit: self._call(call, shaped, emit, until - time.monotonic()),
+                until=until,
+                cancel=bounds.cancel,
+                on_text=on_text,
+            )
+        except RequestTimedOut:
+            if job_bound:
+                raise DeadlineReached() from None
+            raise RequestTimedOut(f"no reply within the role's timeout ({timeout:g}s)") from None
+
+    def _timeout_for(self, cfg: RoleConfig) -> float:
+        if cfg.timeout is not None:
+            return cfg.timeout
+        given = cfg.options.get("timeout")
+        if isinstance(given, (int, float)) and not isinstance(given, bool) and given > 0:
+            return float(given)
+        return self.timeout
+
+    def _max_tokens(
+        self, cfg: RoleConfig, messages: list[dict], tools: list[dict], bounds: CallBounds
+    ) -> int | None:
+        """The role's max_tokens, capped so the call cannot pass the smallest budget left (the
+        job's or the role's) at the model's price; _OverBudget when not even a minimal reply
+        fits. Prompt tokens are bounded roughly first (2 characters a token) and counted
+        with litellm's tokenizer only when the cap may bind."""
+        budgets = []
+        if bounds.budget_usd is not None:
+            budgets.append((bounds.budget_usd, "the job"))
+        if cfg.max_cost_usd is not None:
+            spent = self.spent.get(cfg.name, 0.0)
+            budgets.append((cfg.max_cost_usd - spent, f"role '{cfg.name}'"))
+            if spent >= cfg.max_cost_usd:
+                raise _OverBudget(
+                    f"role '{cfg.name}' spent {format_usd(spent)} of {format_usd(cfg.max_cost_usd)}"
+                )
+        if not budgets:
+            return cfg.max_tokens
+        left, whose = min(budgets)
+        load_litellm()  # the call needs it anyway; its price table is now read
+        prices = role_prices(cfg)
+        ceiling = cfg.max_tokens or prices.max_output
+        chars = self._size.chars(messages) + len(json.dumps(tools))
+        rough = reply_token_cap(prices, left, chars // 2)
+        if rough is None or (ceiling is not None and rough >= ceiling):
+            return cfg.max_tokens
+        cap = reply_token_cap(prices, left, self._count_tokens(cfg, messages, tools, chars))
+        if cap is None or cap < min(MIN_REPLY_TOKENS, ceiling or MIN_REPLY_TOKENS):
+            raise _OverBudget(
+                f"{whose} has {format_usd(max(left, 0.0))} left: not enough for this prompt"
+                f" and a {MIN_REPLY_TOKENS}-token reply from {cfg.model}"
+            )
+        return cap if ceiling is None else min(cap, ceiling)
+
+    @staticmethod
+    def _count_tokens(cfg: RoleConfig, messages: list[dict], tools: list[dict], chars: int) -> int:
+        try:
+            counted = load_litellm().token_counter(
+                model=cfg.model, messages=messages, tools=tools or None
+            )
+        except Exception:  # a tokenizer it cannot load: the rough bound
+            return chars // 2
+        return int(counted * 1.05) + 16  # providers frame messages a little differently
+
+    def _key_for(self, cfg: RoleConfig, attempts: list[dict]) -> str | None:
+        env = os.environ if self._env is None else self._env
+        key = env.get(cfg.api_key_env) if cfg.api_key_env else None
+        if cfg.api_key_env and not key:
+            raise ModelError(_missing_key_message(cfg), f"export {cfg.api_key_env}=...", attempts)
+        if not cfg.api_key_env and cfg.api_base:
+            # A recipe's own api_base never gets an ambient provider key (OPENAI_API_KEY,
+            # ANTHROPIC_API_KEY...), whatever the provider: only the key its api_key_env
+            # names. litellm reads the provider's variable unless a key is given, so one
+            # that means nothing is. A local server (Ollama, llama.cpp) needs none.
+            if cfg.model.split("/", 1)[0] in AMBIENT_CREDENTIAL_PROVIDERS:
+                raise ModelError(
+                    f"role '{cfg.name}' sends {cfg.model} to its own api_base, and that "
+                    "provider signs requests with the machine's cloud credentials",
+                    "remove api_base, or serve the model behind an OpenAI-compatible "
+                    "endpoint and name its key with api_key_env",
+                    attempts,
+                )
+            key = NO_KEY
+        return key
+
+    def _answered(self, call: _Call, reply: ModelReply, attempts: list[dict]) -> ModelReply:
+        cfg = call.cfg
+        reply.attempts = attempts
+        reply.answered_by = cfg.name
+        reply.endpoint = endpoint_host(cfg)
+        self.cooldowns.end(cfg)
+        with self._lock:
+            self.spent[cfg.name] = self.spent.get(cfg.name, 0.0) + reply.cost_usd
+        if self.recorder:
+            # Secrets never reach the recording: it is stored like the log.
+            self.recorder.write(
+                call.call_index,
+                call.role,
+                cfg.model,
+                self.mask(call.messages),
+                call.tools,
+                self.mask(reply.to_dict()),
+            )
+        return reply
+
+    @staticmethod
+    def _exhausted(role: str, attempts: list[dict]) -> ModelError:
         tried = summarise_attempts(attempts)
         if attempts and all(a["reason"] == "over budget" for a in attempts):
-            raise ModelError(
+            return ModelError(
                 f"every model for role '{role}' is over its budget: {tried}",
-                "raise max_cost_usd under the recipe's models, or add a fallback",
+                "raise max_cost_usd (the job's limits or the role's), or add a cheaper fallback",
                 attempts,
             )
-        raise ModelError(
+        last = attempts[-1]["error"] if attempts else ""
+        return ModelError(
             f"model call failed for role '{role}' after trying {tried}; last error: {last}",
             "the provider may be down or rate-limiting: try again later (agentctl "
             "resume continues the job), or add fallbacks to the role",
@@ -212,27 +390,29 @@ class LiteLLMClient:
 
     def _call(
         self,
-        cfg: RoleConfig,
-        role: str,
-        messages: list[dict],
-        tools: list[dict],
-        call_index: int,
+        call: _Call,
+        shaped: ShapedCall,
         on_text: Callable[[str], None] | None,
-        key: str | None,
+        timeout: float,
     ) -> ModelReply:
+        cfg = call.cfg
         lt = load_litellm()
-        shaped = shape_call(self.local, cfg, messages, tools, key)  # local/ models, text tools
-        kwargs: dict[str, Any] = {"timeout": self.timeout, **cfg.options}
+        kwargs: dict[str, Any] = dict(cfg.options)
         explicit = {
             "temperature": cfg.temperature,
-            "max_tokens": cfg.max_tokens,
+            "max_tokens": call.max_tokens,
             "api_base": shaped.api_base,
             "api_key": shaped.api_key,
         }
         kwargs.update({k: v for k, v in explicit.items() if v is not None})
-        # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden ones.
+        # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden
+        # ones; the request's timeout is what is left of the role's or the job's time.
         kwargs.update(
-            model=shaped.model, messages=shaped.messages, tools=tools or None, max_retries=0
+            model=shaped.model,
+            messages=shaped.messages,
+            tools=call.tools or None,
+            max_retries=0,
+            timeout=max(timeout, 0.001),
         )
         t0 = time.monotonic()
         stream = on_text is not None and (
@@ -270,63 +450,14 @@ class LiteLLMClient:
             cached = int(getattr(details, "cached_tokens", 0) or 0)
             cost = model_prices(cfg.model).cost(tin, tout, cached)
         return ModelReply(
-            message=normalise_message(message, call_index, shaped.text_tools),
+            message=normalise_message(message, call.call_index, shaped.text_tools),
             model=cfg.model,
-            role=role,
+            role=call.role,
             input_tokens=tin,
             output_tokens=tout,
             cost_usd=cost,
             latency_ms=latency,
         )
-
-
-# -- replay ----------------------------------------------------------------------------------
-
-
-class ReplayClient:
-    """Answers from a cassette by call_index: no network, no litellm import."""
-
-    def __init__(self, path: Path, mask: Callable[[Any], Any] | None = None):
-        self.path = Path(path)
-        self.entries = cassette.load_cassette(self.path)
-        # Recordings hold masked text: compare what we would send, masked the same way.
-        self.mask = mask or (lambda value: value)
-        self.spent: dict[str, float] = {}
-
-    def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
-        return 0.0  # replays cost nothing
-
-    def complete(
-        self,
-        role: str,
-        messages: list[dict],
-        tools: list[dict],
-        *,
-        call_index: int,
-        on_text: Callable[[str], None] | None = None,
-    ) -> ModelReply:
-        entry = self.entries.get(call_index)
-        hint = (
-            "the run asked something the recording did not; record it again with --record FILE "
-            f"(replaying {self.path})"
-        )
-        if entry is None:
-            held = f"calls {min(self.entries)}-{max(self.entries)}" if self.entries else "no calls"
-            raise ModelError(
-                f"replay diverged at model call {call_index}: the recording has no "
-                f"call {call_index} (it holds {held})",
-                hint,
-            )
-        diff = cassette.describe_difference(entry.get("request") or {}, self.mask(messages), tools)
-        if diff is None and entry.get("role", role) != role:
-            diff = f"recorded role '{entry.get('role')}', now '{role}'"
-        if diff:
-            raise ModelError(f"replay diverged at model call {call_index}: {diff}", hint)
-        reply = ModelReply.from_dict(entry["response"])
-        self.spent[role] = self.spent.get(role, 0.0) + reply.cost_usd
-        if on_text and reply.message.get("content"):
-            on_text(reply.message["content"])
-        return reply
 
 
 def build_model_client(

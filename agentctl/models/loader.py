@@ -88,3 +88,7 @@ def client_loading() -> bool:
     run never loads it."""
     prefetching = _prefetch_thread is not None and _prefetch_thread.is_alive()
     return _litellm_mod is None and (prefetching or _import_lock.locked())
+
+
+def litellm_loaded() -> bool:
+    return _litellm_mod is not None

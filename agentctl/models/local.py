@@ -151,11 +151,13 @@ def local_overrides(
 def check_local_models(roles: Mapping[str, Any], needed: Collection[str]) -> None:
     """check_local_model() for each local model the needed roles (or their fallbacks) use;
     `roles` as roles.resolve_roles gives them."""
+    from agentctl.models.roles import fallback_models
+
     for name in sorted(needed):
         role = roles.get(name) if roles.get(name) and roles[name].model else roles.get("default")
         if role is None:
             continue
-        for model in [role.model, *(roles[f].model if f in roles else f for f in role.fallbacks)]:
+        for model in [role.model, *fallback_models(roles, role)]:
             if is_local_model(model):
                 check_local_model(model, role.name)
 

@@ -1,5 +1,6 @@
 """What a model call costs: a model's prices per token (from litellm's table, once per
-model), the size of a conversation, and the estimate checked against a budget before a call."""
+model), the size of a conversation, the least a call can cost (checked against the job's
+budget before it is made), and the most output tokens a call may ask for within a budget."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Prices:
     # (prompt tokens above N, input price, output price), highest N first: long prompts
     # cost more on some models.
     tiers: tuple[tuple[int, float, float], ...] = ()
+    max_output: int | None = None  # the most tokens one reply can have, when the table says
 
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         inp, outp = self.input, self.output
@@ -60,11 +62,13 @@ def model_prices(model: str) -> Prices:
                     (int(m.group(1)) * 1000, float(value), float(info.get(out_key) or outp))
                 )
         cache_read = info.get("cache_read_input_token_cost")
+        most = info.get("max_output_tokens") or info.get("max_tokens")
         found = Prices(
             input=inp,
             output=outp,
             cache_read=float(cache_read) if cache_read is not None else None,
             tiers=tuple(sorted(tiers, reverse=True)),
+            max_output=int(most) if isinstance(most, (int, float)) and most > 0 else None,
         )
         _prices[model] = found
     return found
@@ -95,10 +99,29 @@ class PromptSize:
         return self._chars - 2 if n else 2
 
 
+# The smallest reply worth asking for: a call whose budget cannot pay for this many output
+# tokens (after its prompt) is refused rather than made.
+MIN_REPLY_TOKENS = 32
+
+
+def role_prices(cfg: RoleConfig) -> Prices:
+    """The prices a role's calls are charged at: the recipe's, else litellm's table (only
+    asked when litellm is loaded or loading, so estimating never imports it)."""
+    table = model_prices(cfg.model) if cfg.model and litellm_loading() else NO_PRICES
+    if cfg.input_cost_per_token is None and cfg.output_cost_per_token is None:
+        return table
+    return Prices(
+        input=cfg.input_cost_per_token or 0.0,
+        output=cfg.output_cost_per_token or 0.0,
+        max_output=table.max_output,
+    )
+
+
 def estimate_call_cost(role: Any, messages: list[dict], size: PromptSize | None = None) -> float:
-    """Rough upper-ish cost of one call, for checking max_cost_usd before making it: prompt
-    characters / 4 as input tokens, max_tokens (or 1000) as output tokens. Prices come from the
-    role, else from litellm's table if litellm is loaded or being prefetched, else 0.
+    """The least one call can cost, for refusing a call no budget left can pay: prompt
+    characters / 4 as input tokens and a minimal reply (MIN_REPLY_TOKENS, or max_tokens when
+    smaller) as output. Prices come from role_prices(); unknown prices cost 0. How many
+    tokens the reply may then have is capped by reply_token_cap() when the call is made.
 
     Characters / 4 is how far off it can be: English prose and code run 3-4.5 characters a
     token, so the estimate is within about 25% (JSON quoting adds a few percent on top); text
@@ -106,10 +129,15 @@ def estimate_call_cost(role: Any, messages: list[dict], size: PromptSize | None 
     character, up to 4-8 times more than estimated. Tool schemas are not counted."""
     cfg = role if isinstance(role, RoleConfig) else _role_config("?", role)
     chars = size.chars(messages) if size is not None else len(json.dumps(messages, default=str))
-    prompt_tokens = chars / 4
-    out_tokens = cfg.max_tokens or 1000
-    inp, outp = cfg.input_cost_per_token, cfg.output_cost_per_token
-    if inp is None and outp is None and cfg.model and litellm_loading():
-        prices = model_prices(cfg.model)
-        inp, outp = prices.input, prices.output
-    return prompt_tokens * (inp or 0.0) + out_tokens * (outp or 0.0)
+    out_tokens = min(cfg.max_tokens or MIN_REPLY_TOKENS, MIN_REPLY_TOKENS)
+    return role_prices(cfg).cost(int(chars / 4), out_tokens)
+
+
+def reply_token_cap(prices: Prices, budget_usd: float, prompt_tokens: int) -> int | None:
+    """The most output tokens a reply may have for a call with this prompt to cost at most
+    `budget_usd` (0 when the prompt alone costs more); None when output costs nothing."""
+    cost_in = prices.cost(prompt_tokens, 0)
+    per_token = prices.cost(prompt_tokens, 1) - cost_in
+    if per_token <= 0:
+        return None if cost_in <= budget_usd else 0
+    return max(0, int((budget_usd - cost_in) / per_token))

@@ -27,6 +27,8 @@ class ModelReply:
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     attempts: list[dict] = field(default_factory=list)  # failed tries: {"model", "error", "reason"}
+    answered_by: str = ""  # the role whose model answered (a fallback's, or `role`)
+    endpoint: str = ""  # the host it answered from (router.endpoint_host)
 
     def to_dict(self) -> dict:
         # By hand: dataclasses.asdict deep-copies every value, a quarter of a step's budget.
@@ -39,6 +41,8 @@ class ModelReply:
             "cost_usd": self.cost_usd,
             "latency_ms": self.latency_ms,
             "attempts": list(self.attempts),
+            "answered_by": self.answered_by,
+            "endpoint": self.endpoint,
         }
 
     @classmethod
@@ -52,6 +56,8 @@ class ModelReply:
             cost_usd=float(d.get("cost_usd") or 0.0),
             latency_ms=float(d.get("latency_ms") or 0.0),
             attempts=copy.deepcopy(list(d.get("attempts") or [])),
+            answered_by=str(d.get("answered_by") or ""),
+            endpoint=str(d.get("endpoint") or ""),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,22 @@ DEFAULT_ROLE = "default"
 _ROLE_OVERRIDE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.*)$")
 
 
+@dataclass(frozen=True)
+class InlineModel:
+    """A fallback written out in place: its own endpoint and key (unset: the provider's)."""
+
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+
+
 @dataclass
 class RoleConfig:
     """A role as this module uses it: a normalised copy of the recipe's ModelRole."""
 
     name: str
     model: str = ""
-    fallbacks: list[str] = field(default_factory=list)
+    fallbacks: list[str | InlineModel] = field(default_factory=list)
     temperature: float | None = None
     max_tokens: int | None = None
     api_base: str | None = None
@@ -38,6 +47,10 @@ class RoleConfig:
     local: dict = field(default_factory=dict)
     tool_calls: str | None = None
     tool_results: str | None = None
+    # Issue 22: one request's time (None: options.timeout, else the client's default) and how
+    # long a model that failed is skipped in favour of its fallbacks (None: the default).
+    timeout: float | None = None
+    cooldown: float | None = None
 
 
 _ROLE_FIELDS = [f for f in RoleConfig.__dataclass_fields__ if f != "name"]
@@ -52,7 +65,7 @@ def _role_config(name: str, obj: Any) -> RoleConfig:
     get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
     vals = {f: get(f, None) for f in _ROLE_FIELDS}
     vals["model"] = vals["model"] or ""
-    vals["fallbacks"] = list(vals["fallbacks"] or [])
+    vals["fallbacks"] = [_fallback(f) for f in vals["fallbacks"] or []]
     vals["options"] = dict(vals["options"] or {})
     local = vals["local"]
     dump = getattr(local, "model_dump", None)
@@ -61,6 +74,48 @@ def _role_config(name: str, obj: Any) -> RoleConfig:
     if path and not vals["model"]:
         vals["model"] = f"local/{path}"  # a role's `path:` (resolved by local.local_overrides)
     return RoleConfig(name, **vals)
+
+
+def _fallback(obj: Any) -> str | InlineModel:
+    """A role name or model string as it is; an inline model (a mapping or an object with
+    `model`) as an InlineModel."""
+    if isinstance(obj, (str, InlineModel)):
+        return obj
+    get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
+    return InlineModel(str(get("model", "")), get("api_base", None), get("api_key_env", None))
+
+
+# Options that name an endpoint or carry a credential: an inline fallback has its own.
+_ENDPOINT_OPTIONS = frozenset({"api_base", "base_url", "api_key", "api_version", "extra_headers"})
+
+
+def inline_role(role: RoleConfig, inline: InlineModel) -> RoleConfig:
+    """The role an inline fallback runs as: the asking role's settings (timeout, tokens,
+    options...) with the fallback's model, endpoint and key, and none of the role's prices,
+    budget or fallbacks (those belong to the role's own model)."""
+    return replace(
+        role,
+        model=inline.model,
+        api_base=inline.api_base,
+        api_key_env=inline.api_key_env,
+        options={k: v for k, v in role.options.items() if k not in _ENDPOINT_OPTIONS},
+        fallbacks=[],
+        input_cost_per_token=None,
+        output_cost_per_token=None,
+        max_cost_usd=None,
+    )
+
+
+def fallback_models(roles: Mapping[str, RoleConfig], role: RoleConfig) -> list[str]:
+    """The model strings of a role's fallbacks: a named role's model, an inline model's, or
+    the string itself."""
+    out = []
+    for fb in role.fallbacks:
+        if isinstance(fb, InlineModel):
+            out.append(fb.model)
+        else:
+            out.append(roles[fb].model if fb in roles else fb)
+    return out
 
 
 def resolve_roles(
@@ -161,6 +216,9 @@ def check_provider_keys(
         role = _role_for(resolved, name)
         chain = [(role, role.model)]
         for fallback in role.fallbacks:
+            if isinstance(fallback, InlineModel):
+                chain.append((inline_role(role, fallback), fallback.model))
+                continue
             other = resolved.get(fallback)
             chain.append((other, other.model) if other is not None else (role, fallback))
         wanted = [key_names_for(config, model) for config, model in chain]

@@ -62,7 +62,7 @@ def models_report(
 ) -> list[dict[str, Any]]:
     """One entry per role (its model and fallbacks), with `local` describing each local
     file: paths from the recipe resolve against its folder, `--model` ones against `cwd`."""
-    from agentctl.models.roles import resolve_roles
+    from agentctl.models.roles import fallback_models, resolve_roles
 
     roles = resolve_roles(models, local_overrides(models, overrides, base_dir, cwd), env)
     out = []
@@ -71,8 +71,7 @@ def models_report(
         if not role.model:
             continue
         entries = []
-        for model in [role.model, *role.fallbacks]:
-            target = roles[model].model if model in roles else model
+        for target in [role.model, *fallback_models(roles, role)]:
             entry: dict[str, Any] = {"model": target}
             if is_local_model(target):
                 entry["local"] = describe_local_model(local_model_path(target))

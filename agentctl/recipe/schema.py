@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,8 +22,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -96,6 +99,27 @@ class LocalServerOptions(BaseModel):
     parallel: PosInt | None = None
 
 
+class FallbackModel(BaseModel):
+    """A fallback written out in place (issue 22): its own endpoint and key."""
+
+    model_config = _STRICT
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = None
+
+
+def _fallback_form(value: Any) -> str:
+    return "<inline>" if isinstance(value, Mapping) else "<name>"
+
+
+# A role name or model string, or an inline model; a mapping is only ever read as the latter,
+# so its errors name its own keys (error paths leave out the `<tags>`: yamlload.error_path).
+Fallback = Annotated[
+    Annotated[str, Tag("<name>")] | Annotated[FallbackModel, Tag("<inline>")],
+    Discriminator(_fallback_form),
+]
+
+
 class ModelRole(BaseModel):
     model_config = _STRICT
     # `model:` or `path:` (a GGUF file, relative to the recipe's folder: `local/PATH`).
@@ -107,7 +131,7 @@ class ModelRole(BaseModel):
     # template shows no `tool` messages). See agentctl.models.textcalls.
     tool_calls: Literal["native", "text"] | None = None
     tool_results: Literal["tool", "user"] | None = None
-    fallbacks: list[str] = []
+    fallbacks: list[Fallback] = []
     temperature: NonNegFloat | None = None
     max_tokens: PosInt | None = None
     api_base: str | None = None
@@ -116,6 +140,9 @@ class ModelRole(BaseModel):
     input_cost_per_token: NonNegFloat | None = None
     output_cost_per_token: NonNegFloat | None = None
     max_cost_usd: PosFloat | None = None
+    # Issue 22's time and routing settings, kept together.
+    timeout: Duration = None  # one request (default 120 s); the job's limits.timeout caps it
+    cooldown: Duration = None  # a model that failed is skipped this long (default 60 s)
 
     @model_validator(mode="after")
     def _model_or_path(self) -> ModelRole:

@@ -31,6 +31,7 @@ from agentctl.ui.words import (
     result_words,
     rules_words,
 )
+from agentctl.units import format_usd
 from agentctl.visible import flatten_line, one_line
 
 ANSWER_LINES = 80  # of the agent's final answer in the summary; all of it is in status --json
@@ -199,7 +200,7 @@ def render_summary(job: dict[str, Any], events: list[Any]) -> str:
             f"{plural(usage['model_calls'], 'model call')},"
             f" {plural(usage['tool_calls'], 'tool call')},"
             f" {usage['input_tokens']} input + {usage['output_tokens']} output tokens,"
-            f" cost ${usage['cost_usd']:.4f}"
+            f" cost {format_usd(usage['cost_usd'])}"
         ),
         "",
     ]

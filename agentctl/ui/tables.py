@@ -19,6 +19,7 @@ from rich.text import Text
 from agentctl.policy.votes import rule_labels
 from agentctl.times import human_age, human_time, parse_time
 from agentctl.ui.words import Failure, failure_hint, failure_lines, plural
+from agentctl.units import format_usd
 from agentctl.visible import make_visible
 
 _STATE_STYLE = {
@@ -98,7 +99,7 @@ def render_jobs(
                 f"{done}/{len(steps)}",
                 _when(job["created_at"]),
                 _age(job["created_at"], now),
-                f"${job['usage']['cost_usd']:.4f}",
+                format_usd(job["usage"]["cost_usd"]),
             ]
         )
     if not console.is_terminal:
@@ -170,7 +171,7 @@ def render_status(
             f"usage      {plural(usage['model_calls'], 'model call')},"
             f" {plural(usage['tool_calls'], 'tool call')},"
             f" {usage['input_tokens']}+{usage['output_tokens']} tokens,"
-            f" ${usage['cost_usd']:.4f}"
+            f" {format_usd(usage['cost_usd'])}"
         )
     )
     if job.get("runner"):

@@ -33,6 +33,7 @@ from agentctl.events import (
 )
 from agentctl.policy.votes import rule_label
 from agentctl.ui.words import result_words, rules_words
+from agentctl.units import format_usd
 from agentctl.visible import make_visible
 
 TAIL_LINES = 6
@@ -345,7 +346,7 @@ def render_header(state: JobViewState, now: float) -> Text:
             "model ",
             visible_text(state.model or "-", "cyan"),
             f"  tokens {state.input_tokens}+{state.output_tokens}",
-            f"  cost ${state.cost_usd:.4f}",
+            f"  cost {format_usd(state.cost_usd)}",
         )
     )
     return line
