@@ -65,7 +65,9 @@ class BenchModel:
         if call is not None:
             self._arguments = json.dumps(call[1])
 
-    def complete(self, role, messages, tools, *, call_index, on_text=None) -> ModelReply:
+    def complete(
+        self, role, messages, tools, *, call_index, on_text=None, bounds=None
+    ) -> ModelReply:
         if self.first_call_at is None:
             self.first_call_at = time.perf_counter()
             self.first_call_cpu = time.process_time()

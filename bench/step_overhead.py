@@ -97,7 +97,7 @@ class TimedModel:
         self.first: Clock | None = None
         self.last: Clock | None = None
 
-    def complete(self, role, messages, tools, *, call_index, on_text=None):
+    def complete(self, role, messages, tools, *, call_index, on_text=None, bounds=None):
         if self.first is None:
             _marker()
             self.first = Clock()
