@@ -219,7 +219,7 @@ class _Interrupting:
     def estimate_call_cost(self, role, messages):
         return 0.0
 
-    def complete(self, role, messages, tools, *, call_index, on_text=None):
+    def complete(self, role, messages, tools, *, call_index, on_text=None, bounds=None):
         raise KeyboardInterrupt
 
     def close(self):
