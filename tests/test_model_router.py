@@ -191,3 +191,23 @@ def test_a_bad_cooldown_is_a_recipe_error(tmp_path):
     )
     result = invoke("run", str(write(tmp_path / "r.yaml", text)))
     assert_bad_input(result, "cooldown", "duration")
+
+
+def test_an_inline_fallback_is_checked_and_shown_with_its_own_endpoint_and_key(
+    tmp_path, monkeypatch
+):
+    from agentctl.models.roles import check_models_configured
+
+    inline = {"model": "openai/backup", "api_base": "http://127.0.0.1:8/v1", "api_key_env": "B"}
+    roles = {"default": {"model": "openai/gpt-4.1-mini", "fallbacks": [inline]}}
+    # The primary's provider key is missing, but the inline fallback needs none of it.
+    check_models_configured(roles, [], {}, {"default"})
+    monkeypatch.setenv("B", "sk-b")
+    with ScriptedOpenAIServer() as backup:
+        text = RECIPE.format(
+            fallback=f'{{model: openai/fake-model, api_base: "{backup.base_url}", api_key_env: B}}'
+        )
+        result = invoke("doctor", str(write(tmp_path / "d.yaml", text)), "--json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    check = checks["role default: openai/fake-model"]
+    assert check["status"] == "ok" and check["facts"]["endpoint"].startswith(backup.base_url)
