@@ -62,3 +62,33 @@ def test_a_real_local_model_answers_through_a_shipped_recipe(tmp_path, smollm2):
     assert usage["cost_usd"] == 0.0 and usage["model_calls"] == 1
     assert usage["input_tokens"] > 50 and usage["output_tokens"] > 0  # the server's own count
     assert "load_model" not in done.stderr and "srv " not in done.stderr  # no llama.cpp log
+
+
+def test_sigterm_mid_generation_ends_the_job_and_the_server_with_it(tmp_path, smollm2):
+    import signal
+    import time
+
+    from conftest import start_agentctl, write
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    recipe = write(
+        tmp_path / "long.yaml",
+        "version: 1\nname: long\n"
+        f"models:\n  default: {{path: {smollm2}, max_tokens: 4000, temperature: 0.8}}\n"
+        "steps:\n  - id: a\n    agent: {instructions: 'Write a very long story: 3000 words.'}\n",
+    )
+    proc = start_agentctl(["run", str(recipe), "--workspace", str(ws)], tmp_path / "a.db", tmp_path)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the model is generating once the step has started
+        seen.append(line)
+        if "step started" in line:
+            break
+    time.sleep(6)  # litellm's import and the server's start take 2-4 s on a quiet machine
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, "".join(seen) + err
+    assert time.monotonic() - t0 < 15  # no wait for the 4000 tokens: the server stops
+    assert "job interrupted" in err
