@@ -285,3 +285,36 @@ def test_doctor_checks_a_recipes_local_model(tmp_path, monkeypatch):
     checks = json.loads(invoke("doctor", str(recipe), "--json").stdout)["checks"]
     found = next(c for c in checks if c["area"] == "model")
     assert found["status"] == "fail" and "agentctl-jobs[local]" in found["hint"]
+
+
+@pytest.mark.slow  # litellm's import
+def test_any_role_may_ask_for_text_tool_calls_and_tool_results_as_user_messages(
+    tmp_path, workspace
+):
+    write(workspace / "NOTES.md", "Maria owns the release.")
+    reply = (
+        'I will read it.\n```json\n{"name": "read_file", "arguments": {"path": "NOTES.md"}}\n```'
+    )
+    with ScriptedOpenAIServer([{"content": reply}, {"content": "Maria."}]) as server:
+        recipe = agent_recipe(
+            tmp_path,
+            "models:\n  default: {model: openai/fake-model, api_base: "
+            f"'{server.base_url}', tool_calls: text, tool_results: user}}\n",
+        )
+        result = invoke("run", str(recipe), "--workspace", str(workspace), "--json")
+        assert result.exit_code == 0, result.stderr
+        requests = [r["body"] for r in server.chat_requests]
+    job = json.loads(result.stdout)
+    assert job["usage"]["tool_calls"] == 1 and job["steps"][0]["output"] == "Maria."
+    assert requests[0]["tools"][0]["function"]["name"] == "read_file"  # sent as usual
+    assert "You can call these tools" not in json.dumps(requests[0]["messages"])
+    last_two = requests[1]["messages"][-2:]
+    assert last_two[0] == {
+        "role": "assistant",
+        "content": "I will read it.\n<tool_call>\n"
+        '{"name": "read_file", "arguments": {"path": "NOTES.md"}}\n</tool_call>',
+    }
+    assert last_two[1] == {
+        "role": "user",
+        "content": "Result of read_file:\nMaria owns the release.",
+    }
