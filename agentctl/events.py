@@ -193,7 +193,7 @@ def _mcp_server_started(where: str, data: dict[str, Any]) -> str:
 def _mcp_tools_pinned(where: str, data: dict[str, Any]) -> str:
     tools = data.get("tools") or {}
     by = f" (approved in {data['approval']})" if data.get("approval") else ""
-    return f"{where}MCP server {data.get('server')}: {len(tools)} tool(s) pinned{by}"
+    return f"{where}MCP server {data.get('server')}: {plural(len(tools), 'tool')} pinned{by}"
 
 
 def _approval_voided(where: str, data: dict[str, Any]) -> str:
@@ -318,7 +318,7 @@ def _rollback(where: str, data: dict[str, Any]) -> str:
         f"rolled back: {len(data.get('restored') or [])} restored,"
         f" {len(data.get('removed') or [])} removed"
     )
-    return text + (f", {len(conflicts)} conflict(s) left alone" if conflicts else "")
+    return text + (f", {plural(len(conflicts), 'conflict')} left alone" if conflicts else "")
 
 
 def _warning(where: str, data: dict[str, Any]) -> str:
@@ -334,7 +334,7 @@ def _limits_changed(where: str, data: dict[str, Any]) -> str:
 def _workspace_cloned(where: str, data: dict[str, Any]) -> str:
     commit = str(data.get("commit") or "")[:12]
     back = data.get("changes_put_back") or 0
-    again = f"; {back} recorded change(s) put back" if back else ""
+    again = f"; {plural(back, 'recorded change')} put back" if back else ""
     return (
         f"workspace: cloned {data.get('url', '')} at {commit} into {data.get('folder', '')}{again}"
     )

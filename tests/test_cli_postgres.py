@@ -65,7 +65,7 @@ def test_every_command_runs_on_postgres_and_never_shows_the_password(tmp_path, p
     assert queued["state"] == "queued"
     run("cancel", queued["id"])
     run("deny", queued["id"], code=2)  # cancelled: nothing to decide
-    assert "deleted 2 job(s)" in run("prune", "--older-than", "0s", "--yes").stdout
+    assert "deleted 2 jobs" in run("prune", "--older-than", "0s", "--yes").stdout
     assert json.loads(run("jobs", "--json").stdout) == []
     wrong = postgres_url.replace(f":{password}@", ":Wrong-Secret-1@")
     refused = agentctl(["jobs"], cwd=tmp_path, url=wrong)

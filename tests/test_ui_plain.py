@@ -47,6 +47,8 @@ EVERY_EVENT = [
     ("approval_voided", "s", {"request": EVIL, "tool": EVIL}),
     ("policy_added", None, {"path": EVIL, "by": EVIL}),
     ("policy_applied", None, {"path": EVIL}),
+    ("limits_changed", None, {"limits": {EVIL: EVIL}}),
+    ("workspace_cloned", None, {"url": EVIL, "commit": EVIL, "folder": EVIL}),
     ("mcp_server_started", None, {"server": EVIL, "transport": "stdio", "target": EVIL}),
     ("mcp_tools_pinned", "s", {"server": EVIL, "tools": {EVIL: {}}, "approval": EVIL}),
     ("job_paused", None, {}),

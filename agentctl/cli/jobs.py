@@ -268,6 +268,8 @@ def prune(
         raise UsageError(
             f"--older-than {older_than!r}: {error}", "give an age such as 30d, 12h or 90m"
         ) from None
+    from agentctl.ui.words import plural
+
     store = open_store(db, create=False)
     ids, _ = prune_jobs(store, older_than=seconds, delete=False)
     say = (lambda text: print(text, file=sys.stderr)) if json_out else print
@@ -277,22 +279,22 @@ def prune(
         elif not ids:
             say(f"no finished jobs older than {older_than}")
         else:
-            say(f"would delete {len(ids)} finished job(s) older than {older_than}:")
+            say(f"would delete {plural(len(ids), 'finished job')} older than {older_than}:")
             for job_id in ids:
                 say(f"  {job_id}")
         return
     if not yes:
         if not is_interactive(False):
             raise UsageError(
-                f"{len(ids)} finished job(s) older than {older_than} would be deleted",
+                f"{plural(len(ids), 'finished job')} older than {older_than} would be deleted",
                 "pass --yes to delete them (or --dry-run to list them)",
             )
         if not typer.confirm(
-            f"delete {len(ids)} finished job(s) older than {older_than}?", err=json_out
+            f"delete {plural(len(ids), 'finished job')} older than {older_than}?", err=json_out
         ):
             raise typer.Exit(1)
     ids, blobs = prune_jobs(store, older_than=seconds, delete=True)
     if json_out:
         print(json.dumps({"dry_run": False, "jobs": ids, "deleted": ids, "blobs": blobs}))
         return
-    print(f"deleted {len(ids)} job(s) and {blobs} stored output(s)")
+    print(f"deleted {plural(len(ids), 'job')} and {plural(blobs, 'stored output')}")
