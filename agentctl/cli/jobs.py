@@ -147,6 +147,14 @@ def log(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events until the job stops.")
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the log's hash chain instead: exit 1 naming the first event that was"
+            " changed or removed, 0 when it is intact.",
+        ),
+    ] = False,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -161,6 +169,11 @@ def log(
 
     store = open_store(db, create=False)
     job_id = store.find_job(job)
+    if verify:
+        if follow:
+            raise UsageError("--verify checks a log once; it cannot --follow", "leave one out")
+        _verify_log(store, job_id, json_out=json_out)
+        return
     if not json_out and not follow:  # the whole history at once: through the pager
         from agentctl.ui.pager import page
 
@@ -208,6 +221,22 @@ def _log_lines(event) -> list[str]:
     if not line:
         return []
     return [f"{event.seq:>5} {line}"] + [f"      {t}" for t in output_tail(event.type, event.data)]
+
+
+def _verify_log(store, job_id: str, *, json_out: bool) -> None:
+    from agentctl.engine.audit import describe_report, tampered_error, verify_job_log
+
+    report = verify_job_log(store, job_id)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2))
+        if not report.intact:
+            print(f"error: {tampered_error(report).message}", file=sys.stderr)
+            raise typer.Exit(1)
+        return
+    if not report.intact:
+        raise tampered_error(report)
+    for line in describe_report(report):
+        print(line)
 
 
 @app.command()

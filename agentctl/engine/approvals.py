@@ -12,10 +12,10 @@ action hash; the actions still run one by one, in the model's order, each using 
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
+import pwd
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -78,12 +78,28 @@ def hash_action(tool: str | None, args: dict[str, Any]) -> str:
 
 
 def describe_decider(via: str = "") -> str:
-    """Who decides, for the audit log: `alice (uid 1000) on host` (`, via the prompt`)."""
+    """Who decides, for the audit log: `alice (uid 1000) on host` (`, via the prompt`).
+
+    The account is the operating system's (the uid that ran the command), never the
+    environment's: `USER=someone-else agentctl approve` must not put another name in the log.
+    Names the environment gives (USER, LOGNAME, SUDO_USER...) are kept only as a note.
+    """
+    uid = os.getuid()
     try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{user} (uid {os.getuid()}) on {socket.gethostname()}" + (f", via {via}" if via else "")
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (a container): the number says it
+        account = f"uid-{uid}"
+    said = sorted(
+        {
+            f"{name}={value}"
+            for name in ("USER", "LOGNAME", "LNAME", "USERNAME", "SUDO_USER")
+            if (value := os.environ.get(name, "").strip()) and value != account
+        }
+    )
+    note = f" (environment says {', '.join(said)})" if said else ""
+    return f"{account} (uid {uid}) on {socket.gethostname()}{note}" + (
+        f", via {via}" if via else ""
+    )
 
 
 def decider_name(decided_by: str | None) -> str:

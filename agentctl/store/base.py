@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentctl.errors import AgentctlError, UsageError
+from agentctl.store.chain import StoredEvent
 
 
 class StoreError(AgentctlError):
@@ -245,6 +246,11 @@ class Store(Protocol):
         ...
 
     def get_blob(self, digest: str) -> bytes: ...
+
+    def stored_events(self, job_id: str) -> tuple[list[StoredEvent], int]:
+        """The job's events as stored (data as text, with their hashes) and the job's own
+        count of them (`last_seq`), read in one snapshot: what `log --verify` checks."""
+        ...
 
     # -- leases --------------------------------------------------------------------------
 

@@ -31,12 +31,10 @@ from agentctl.errors import JobNotFound, LeaseLost
 from agentctl.store.base import (
     FINISHED_STATES,
     ApprovalChange,
-    ApprovalConflict,
     Claim,
     Event,
     IsAlive,
     JobUpdate,
-    NewApproval,
     NewEvent,
     Schedule,
     Store,
@@ -44,6 +42,7 @@ from agentctl.store.base import (
     StoreUnavailable,
     lease_is_live,
 )
+from agentctl.store.chain import ChainHeads, StoredEvent, event_hash
 from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
 from agentctl.store.postgres_schema import MIGRATIONS
 from agentctl.store.sql import (
@@ -55,11 +54,15 @@ from agentctl.store.sql import (
     RUNNABLE,
     RUNNABLE_REASON,
     TAKEOVERS,
+    apply_approval,
     approval_dict,
+    chain_query,
     events_query,
     job_busy,
     lease_lost,
     pick_job,
+    prev_hash_query,
+    stored_chain,
     update_clauses,
 )
 
@@ -121,6 +124,7 @@ class PostgresStore:
         self._conn: Any = None
         self._listener: Any = None
         self._work_listener: Any = None
+        self.heads = ChainHeads()
         self._connect(first=True)
         if not migrated:  # a reopened handle: the first one brought the schema up to date
             self._migrate()
@@ -367,10 +371,11 @@ class PostgresStore:
                 cur.execute("SELECT id FROM jobs WHERE key = %s", (key,))
                 return str(cur.fetchone()[0])
             data = encode_data(event.data, event.encoded, lambda b: self._put_blob(cur, b))
+            head = event_hash(None, job_id, 1, now, event.type, event.step, data)
             cur.execute(
-                "INSERT INTO events (job_id, seq, ts, type, step, data)"
-                " VALUES (%s, 1, %s, %s, %s, %s)",
-                (job_id, now, event.type, event.step, data),
+                "INSERT INTO events (job_id, seq, ts, type, step, data, hash)"
+                " VALUES (%s, 1, %s, %s, %s, %s, %s)",
+                (job_id, now, event.type, event.step, data, head),
             )
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
             if queue is not None:  # idle workers LISTEN: they claim it at once
@@ -494,6 +499,7 @@ class PostgresStore:
         if token is not None:
             values.append(token)
         reserved: list[int] = []
+        heads: list[str | None] = []
 
         def write(cur: Any) -> list[Event]:
             # One statement fences the writer and reserves the seqs: a stale token matches no
@@ -513,21 +519,19 @@ class PostgresStore:
                 _apply_approval(cur, job_id, change)
             first_seq = row[0] - len(events) + 1
             reserved[:] = [row[0]]
-            rows = [
-                (
-                    job_id,
-                    seq,
-                    now,
-                    event.type,
-                    event.step,
-                    encode_data(event.data, event.encoded, lambda b: self._put_blob(cur, b)),
-                )
-                for seq, event in enumerate(events, start=first_seq)
-            ]
+            head = self.heads.prev(
+                job_id, first_seq - 1, lambda: _hash_of(cur, job_id, first_seq - 1)
+            )
+            rows = []
+            for seq, event in enumerate(events, start=first_seq):
+                data = encode_data(event.data, event.encoded, lambda b: self._put_blob(cur, b))
+                head = event_hash(head, job_id, seq, now, event.type, event.step, data)
+                rows.append((job_id, seq, now, event.type, event.step, data, head))
+            heads[:] = [head]
             if rows:
                 cur.executemany(
-                    "INSERT INTO events (job_id, seq, ts, type, step, data)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO events (job_id, seq, ts, type, step, data, hash)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     rows,
                 )
             return [
@@ -546,7 +550,17 @@ class PostgresStore:
             row = cur.fetchone()
             return row is not None and row[0] == events[-1].type and row[1] == now
 
-        return self._run(write, write=True, durable=durable, landed=landed)
+        written = self._run(write, write=True, durable=durable, landed=landed)
+        if written:
+            self.heads.wrote(job_id, written[-1].seq, heads[0])
+        return written
+
+    def stored_events(self, job_id: str) -> tuple[list[StoredEvent], int]:
+        def read(cur: Any) -> list[Any]:
+            cur.execute(chain_query("%s"), (job_id,))
+            return cur.fetchall()
+
+        return stored_chain(job_id, self._run(read))
 
     def read_events(
         self,
@@ -801,46 +815,17 @@ class PostgresStore:
 
 
 def _apply_approval(cur: Any, job_id: str, change: ApprovalChange) -> None:
-    if isinstance(change, NewApproval):
-        cur.execute(
-            "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash, rules,"
-            " reason, state, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', %s)",
-            (
-                job_id,
-                change.request,
-                change.step,
-                change.key,
-                change.tool,
-                dumps(dict(change.args)),
-                change.action_hash,
-                dumps(change.rules),
-                change.reason,
-                change.now,
-            ),
-        )
-        return
-    if change.state in ("approved", "denied", "void"):
-        cur.execute(
-            "UPDATE approvals SET state = %s, decided_at = %s, decided_by = %s, comment = %s"
-            " WHERE job_id = %s AND request = %s AND state = %s",
-            (
-                change.state,
-                change.now,
-                change.by,
-                change.comment,
-                job_id,
-                change.request,
-                change.expect,
-            ),
-        )
-    else:
-        cur.execute(
-            "UPDATE approvals SET state = %s WHERE job_id = %s AND request = %s AND state = %s",
-            (change.state, job_id, change.request, change.expect),
-        )
-    if cur.rowcount != 1:
-        raise ApprovalConflict(job_id, change.request, change.expect)
+    def execute(sql: str, values: Sequence[Any]) -> int:
+        cur.execute(sql, values)
+        return int(cur.rowcount)
+
+    apply_approval(execute, job_id, change, "%s")
+
+
+def _hash_of(cur: Any, job_id: str, seq: int) -> str | None:
+    cur.execute(prev_hash_query("%s"), (job_id, seq))
+    row = cur.fetchone()
+    return row[0] if row else None
 
 
 def _refs(data: str) -> Iterable[str]:

@@ -102,4 +102,6 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN not_before DOUBLE PRECISION;
     ALTER TABLE jobs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: each event's hash, chained to the one before it in its job (store/chain.py).
+    "ALTER TABLE events ADD COLUMN hash TEXT;",
 ]

@@ -111,4 +111,8 @@ MIGRATIONS: list[str | Callable[[Any], None]] = [
     ALTER TABLE jobs ADD COLUMN not_before REAL;
     ALTER TABLE jobs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: each event's hash, chained to the one before it in its job (store/chain.py), so
+    # `log --verify` finds an event changed or removed behind agentctl's back. Events written
+    # before this migration keep NULL: unchained, not tampered.
+    "ALTER TABLE events ADD COLUMN hash TEXT;",
 ]

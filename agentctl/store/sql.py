@@ -7,11 +7,19 @@ Written with a placeholder `mark` (`?` for SQLite, `%s` for PostgreSQL) where va
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
-from agentctl.store.base import ADDABLE, SETTABLE, JobUpdate
+from agentctl.store.base import (
+    ADDABLE,
+    SETTABLE,
+    ApprovalChange,
+    ApprovalConflict,
+    JobUpdate,
+    NewApproval,
+)
+from agentctl.store.chain import StoredEvent
 from agentctl.store.codec import dumps
 
 JOB_COLUMNS = (
@@ -118,6 +126,79 @@ def events_query(
         sql += f" LIMIT {mark}"
         args.append(limit)
     return sql, args
+
+
+def chain_query(mark: str) -> str:
+    """The SELECT of `stored_events` (`mark`: the job id): the job's events as stored, each
+    with the job's count of them, in one statement (one snapshot on every backend); a job
+    without events gives one row of NULLs, no job no row."""
+    return (
+        "SELECT e.seq, e.ts, e.type, e.step, e.data, e.hash, j.last_seq FROM jobs j"
+        f" LEFT JOIN events e ON e.job_id = j.id WHERE j.id = {mark} ORDER BY e.seq"
+    )
+
+
+def stored_chain(job_id: str, rows: Sequence[Sequence[Any]]) -> tuple[list[StoredEvent], int]:
+    """`stored_events`' answer from the rows of `chain_query`."""
+    if not rows:
+        raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+    events = [StoredEvent(*row[:6]) for row in rows if row[0] is not None]
+    return events, int(rows[0][6])
+
+
+def prev_hash_query(mark: str) -> str:
+    """The hash the next event of a job chains to (`mark`: job id, then seq)."""
+    return f"SELECT hash FROM events WHERE job_id = {mark} AND seq = {mark}"
+
+
+# Runs one statement with its values and returns how many rows it changed.
+Execute = Callable[[str, Sequence[Any]], int]
+
+
+def apply_approval(execute: Execute, job_id: str, change: ApprovalChange, mark: str) -> None:
+    """Apply one typed approval change inside an append's transaction; a transition that finds
+    the approval in another state than it expects raises ApprovalConflict."""
+    if isinstance(change, NewApproval):
+        execute(
+            "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash, rules,"
+            " reason, state, created_at)"
+            f" VALUES ({', '.join([mark] * 9)}, 'pending', {mark})",
+            (
+                job_id,
+                change.request,
+                change.step,
+                change.key,
+                change.tool,
+                dumps(dict(change.args)),
+                change.action_hash,
+                dumps(change.rules),
+                change.reason,
+                change.now,
+            ),
+        )
+        return
+    if change.state in ("approved", "denied", "void"):
+        changed = execute(
+            f"UPDATE approvals SET state = {mark}, decided_at = {mark}, decided_by = {mark},"
+            f" comment = {mark} WHERE job_id = {mark} AND request = {mark} AND state = {mark}",
+            (
+                change.state,
+                change.now,
+                change.by,
+                change.comment,
+                job_id,
+                change.request,
+                change.expect,
+            ),
+        )
+    else:
+        changed = execute(
+            f"UPDATE approvals SET state = {mark}"
+            f" WHERE job_id = {mark} AND request = {mark} AND state = {mark}",
+            (change.state, job_id, change.request, change.expect),
+        )
+    if changed != 1:
+        raise ApprovalConflict(job_id, change.request, change.expect)
 
 
 def approval_dict(row: Sequence[Any]) -> dict[str, Any]:

@@ -21,17 +21,16 @@ from agentctl.errors import JobNotFound, LeaseLost
 from agentctl.store.base import (
     FINISHED_STATES,
     ApprovalChange,
-    ApprovalConflict,
     Claim,
     Event,
     IsAlive,
     JobUpdate,
-    NewApproval,
     NewEvent,
     Schedule,
     Store,
     lease_is_live,
 )
+from agentctl.store.chain import ChainHeads, StoredEvent, event_hash
 from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
 from agentctl.store.db import Transactions, connect
 from agentctl.store.sql import (
@@ -43,11 +42,15 @@ from agentctl.store.sql import (
     RUNNABLE,
     RUNNABLE_REASON,
     TAKEOVERS,
+    apply_approval,
     approval_dict,
+    chain_query,
     events_query,
     job_busy,
     lease_lost,
     pick_job,
+    prev_hash_query,
+    stored_chain,
     update_clauses,
 )
 
@@ -65,6 +68,7 @@ class SQLiteStore:
         self.path = path
         self.conn = connect(path)
         self.tx = Transactions(self.conn)
+        self.heads = ChainHeads()
 
     @property
     def location(self) -> str:
@@ -161,10 +165,14 @@ class SQLiteStore:
                     schedule.not_before,
                 ),
             )
+            data = self._encode(conn, event.data, event.encoded)
+            head = event_hash(None, job_id, 1, now, event.type, event.step, data)
             conn.execute(
-                "INSERT INTO events (job_id, seq, ts, type, step, data) VALUES (?, 1, ?, ?, ?, ?)",
-                (job_id, now, event.type, event.step, self._encode(conn, event.data)),
+                "INSERT INTO events (job_id, seq, ts, type, step, data, hash)"
+                " VALUES (?, 1, ?, ?, ?, ?, ?)",
+                (job_id, now, event.type, event.step, data, head),
             )
+        self.heads.wrote(job_id, 1, head)
         return job_id
 
     def get_job(self, job_id: str) -> dict[str, Any]:
@@ -269,22 +277,29 @@ class SQLiteStore:
             for change in approvals:
                 self._apply_approval(conn, job_id, change)
             first_seq = row[0] - len(events) + 1
+            head = self.heads.prev(
+                job_id, first_seq - 1, lambda: self._hash_of(job_id, first_seq - 1)
+            )
             written: list[Event] = []
             for seq, event in enumerate(events, start=first_seq):
+                data = self._encode(conn, event.data, event.encoded)
+                head = event_hash(head, job_id, seq, now, event.type, event.step, data)
                 conn.execute(
-                    "INSERT INTO events (job_id, seq, ts, type, step, data)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        job_id,
-                        seq,
-                        now,
-                        event.type,
-                        event.step,
-                        self._encode(conn, event.data, event.encoded),
-                    ),
+                    "INSERT INTO events (job_id, seq, ts, type, step, data, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (job_id, seq, now, event.type, event.step, data, head),
                 )
                 written.append(Event(seq, now, event.type, event.step, event.data))
+        if written:
+            self.heads.wrote(job_id, written[-1].seq, head)
         return written
+
+    def _hash_of(self, job_id: str, seq: int) -> str | None:
+        row = self.conn.execute(prev_hash_query("?"), (job_id, seq)).fetchone()
+        return row[0] if row else None
+
+    def stored_events(self, job_id: str) -> tuple[list[StoredEvent], int]:
+        return stored_chain(job_id, self.conn.execute(chain_query("?"), (job_id,)).fetchall())
 
     def read_events(
         self,
@@ -297,6 +312,9 @@ class SQLiteStore:
         if types is not None and not types:
             return []
         sql, args = events_query(job_id, after_seq, limit, types, "?")
+        if types is not None:
+            # The planner took the primary key once `events` had 7 columns: name the index.
+            sql = sql.replace(" FROM events ", " FROM events INDEXED BY events_type ", 1)
         cache: dict[str, str] = {}
         return [
             Event(seq, ts, type_, step, decode_data(data, self.get_blob, cache))
@@ -465,46 +483,7 @@ class SQLiteStore:
     def _apply_approval(
         self, conn: sqlite3.Connection, job_id: str, change: ApprovalChange
     ) -> None:
-        if isinstance(change, NewApproval):
-            conn.execute(
-                "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash,"
-                " rules, reason, state, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                (
-                    job_id,
-                    change.request,
-                    change.step,
-                    change.key,
-                    change.tool,
-                    _dumps(dict(change.args)),
-                    change.action_hash,
-                    _dumps(change.rules),
-                    change.reason,
-                    change.now,
-                ),
-            )
-            return
-        if change.state in ("approved", "denied", "void"):
-            cursor = conn.execute(
-                "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, comment = ?"
-                " WHERE job_id = ? AND request = ? AND state = ?",
-                (
-                    change.state,
-                    change.now,
-                    change.by,
-                    change.comment,
-                    job_id,
-                    change.request,
-                    change.expect,
-                ),
-            )
-        else:
-            cursor = conn.execute(
-                "UPDATE approvals SET state = ? WHERE job_id = ? AND request = ? AND state = ?",
-                (change.state, job_id, change.request, change.expect),
-            )
-        if cursor.rowcount != 1:
-            raise ApprovalConflict(job_id, change.request, change.expect)
+        apply_approval(lambda sql, values: conn.execute(sql, values).rowcount, job_id, change, "?")
 
     def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM approvals WHERE job_id = ?"
