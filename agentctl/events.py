@@ -279,6 +279,8 @@ def _action_finished(where: str, data: dict[str, Any]) -> str:
         why = result_words(data.get("error"), None) if data.get("error") else "not run"
         return f"{where}✗ {data.get('tool')} {why}" + (f" by {rules}" if rules else "")
     status = result_words(data.get("error"), data.get("exit_code"), bool(data.get("ok")))
+    if data.get("stopped_by"):  # Ctrl-C or `agentctl cancel`: a person's word, not a failure
+        status = f"stopped by {data['stopped_by']}"
     check = check_attempt(data.get("key"))
     name = f"check {check}" if check else data.get("tool")
     return f"{where}← {name} {status} ({data.get('duration_ms', 0)} ms)"

@@ -105,15 +105,19 @@ def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path, workspace):
     assert status["state"] == "interrupted"
     assert [s["state"] for s in status["steps"]] == ["succeeded", "interrupted", "pending"]
     assert not _still_running("until \\[ -f go")  # the running tool was killed with its group
-    # The interrupted command may have had effects: running it again needs a person.
-    parked = agentctl(["resume", "last", "--non-interactive", "--json"], db, tmp_path)
-    assert parked.returncode == 3, parked.stderr
-    assert "uncertain" in json.loads(parked.stdout)["pending_approvals"][0]["reason"]
-    assert agentctl(["approve", "last"], db, tmp_path).returncode == 0
+    # The person stopped the command, so it is not uncertain: no policy asks about it, and a
+    # resume runs it again without an approval (tests/test_stops.py has the rest).
+    stopped = [e for e in _events(db, tmp_path) if e["type"] == "action_finished"][-1]
+    assert stopped["error"] == "stopped" and "Ctrl-C" in stopped["stopped_by"]
     (workspace / "go").touch()
-    resumed = agentctl(["resume", "last", "--json"], db, tmp_path)
+    resumed = agentctl(["resume", "last", "--non-interactive", "--json"], db, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert (workspace / "log.txt").read_text() == "start\nwaited\nend\n"
+
+
+def _events(db: Path, cwd: Path) -> list[dict]:
+    done = agentctl(["log", "last", "--json"], db, cwd)
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def _log_text(db: Path, cwd: Path) -> str:

@@ -149,7 +149,10 @@ def test_sigterm_stops_claiming_and_leaves_the_running_job_for_another_worker(tm
     assert status(db_target, tmp_path, later)["state"] == "queued"  # never claimed
     effects = tmp_path / "ws" / "effects.log"
     assert effects.read_text().split() == ["one"]
-    # Another worker finishes both (step b had started: its re-run is approved first).
+    # Step b's command was killed by the runner on SIGTERM, so it is recorded as stopped, not
+    # left uncertain: another worker runs it again without an approval, and finishes both.
+    stopped = [e for e in events(db_target, tmp_path, job) if e["type"] == "action_finished"]
+    assert stopped[-1]["error"] == "stopped" and "SIGTERM" in stopped[-1]["stopped_by"]
     assert finish_with_workers(db_target, tmp_path, job)["state"] == "succeeded"
     assert finish_with_workers(db_target, tmp_path, later)["state"] == "succeeded"
 

@@ -67,8 +67,9 @@ def jobs(
                 f"{close} (states: {choices})" if close else f"use one of: {choices}",
             )
     store = open_store(db, create=False)
-    # `running` in the row may mean a dead runner: filter on the state as described.
-    live = (JobState.RUNNING, JobState.INTERRUPTED)
+    # `running` in the row may mean a dead runner (interrupted) or one waiting at a person's
+    # prompt (awaiting_approval): filter on the state as described.
+    live = (JobState.RUNNING, JobState.INTERRUPTED, JobState.AWAITING_APPROVAL)
     only = wanted[0] if len(wanted) == 1 and wanted[0] not in live else None
     listed = [describe_job(store, job) for job in store.list_jobs(state=only)]
     if wanted:

@@ -194,6 +194,11 @@ def add(
         print(f"voided approval {item['request']} ({item['tool']}): the added policy denies it")
     if state == "running":
         print("the running job applies it from its next action")
+    elif state == "interrupted" and added.voided:
+        print(
+            f"nothing is left to approve: `agentctl resume {job_id}` continues the job"
+            " (the agent is told the voided action is denied)"
+        )
     else:
         print(f"it applies when the job continues: `agentctl resume {job_id}`")
 

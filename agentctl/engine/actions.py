@@ -26,6 +26,8 @@ from agentctl.changes.scan import SnapshotCancelled
 from agentctl.engine.approvals import AskRequest, Gate
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.limits import JobLimits, Usage
+from agentctl.engine.signals import Interrupt, signals_ignored
+from agentctl.engine.stopped import canceller, stopped_result
 from agentctl.engine.stops import Cancelled, LimitExceeded
 from agentctl.events import EventType
 from agentctl.policy.effects import EffectCheck
@@ -210,10 +212,6 @@ class ActionRunner:
             raise Cancelled() from None
         self.journal.add(EventType.ACTION_STARTED, step, started_data, add_fields={"tool_calls": 1})
         self.ctx.usage.tool_calls += 1
-        # Durable before a side effect: after a power cut the log still says it may have run.
-        self.journal.commit(durable=not read_only)
-        self.index.started[key] = {"key": key}
-        started = time.monotonic()
         tool_ctx = ToolContext(
             workspace=self.ctx.workspace,
             timeout=tool_timeout,
@@ -230,13 +228,26 @@ class ActionRunner:
                 self.ctx.workspace_read_only and self.ctx.workspace_read_only()
             ),
         )
-        markers: list[dict[str, str]] = []
-        try:
+        started = time.monotonic()
+        # Durable before a side effect: after a power cut the log still says it may have run.
+        self.journal.commit(durable=not read_only)
+        try:  # from here, a Ctrl-C stops this action (recorded as such), never leaves it uncertain
+            self.index.started[key] = {"key": key}
             result = tool.run(args, tool_ctx)
-        finally:
-            changes, markers = recorder.after_with_markers(token) if recorder else ([], [])
+        except (KeyboardInterrupt, Interrupt) as stop:
+            with signals_ignored():  # a second Ctrl-C must not cut this record short
+                changes, markers = recorder.after_with_markers(token) if recorder else ([], [])
+                self._record_stop(step, key, name, tool, args, stop, changes, markers, started)
+            raise
+        except BaseException:
+            if recorder:
+                recorder.after_with_markers(token)
+            raise
+        changes, markers = recorder.after_with_markers(token) if recorder else ([], [])
         result.output = self.ctx.mask(result.output)
         extra: dict[str, Any] = {}
+        if result.error == "cancelled":  # `agentctl cancel`: said by the one who ran it
+            extra["stopped_by"] = canceller(self.journal.store, self.journal.job_id)
         confinement = tool_ctx.confinement
         if confinement:
             extra["confinement"] = confinement
@@ -350,6 +361,22 @@ class ActionRunner:
         allowed = Decision("allow", [], "approved by a person")
         paths = frozenset(check.asked_paths)
         return self._execute(step, key, name, tool, args, allowed, approval, paths, None, 0)
+
+    def _record_stop(
+        self,
+        step: str,
+        key: str,
+        name: str,
+        tool: Tool,
+        args: dict[str, Any],
+        stop: BaseException,
+        changes: list[dict[str, Any]],
+        markers: list[dict[str, str]],
+        started: float,
+    ) -> None:
+        """Killed by Ctrl-C or SIGTERM: recorded as stopped (see engine/stopped.py)."""
+        result, extra = stopped_result(self.ctx, name, tool, args, stop, changes, markers)
+        self._finish(step, key, name, result, time.monotonic() - started, extra)
 
     def _timeout_for(self, timeout: float | None) -> float:
         limits, usage = self.ctx.limits, self.ctx.usage

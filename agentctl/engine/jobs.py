@@ -146,6 +146,10 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     }
     if job.get("key") is not None:
         out["key"] = job["key"]
+    if state == JobState.RUNNING and pending:  # its runner waits at a person's prompt
+        state = out["state"] = JobState.AWAITING_APPROVAL
+        out["steps"] = steps_ended_as(state, job["steps"])
+        out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
     if state == JobState.RUNNING:
         out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
     if job.get("queue"):
@@ -158,6 +162,8 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
             ]
     if job["error_type"] and state == JobState.FAILED:
         out["error"] = {"type": job["error_type"], "message": job["error_message"]}
+    if job["error_type"] and state == JobState.INTERRUPTED:  # why it waits for a resume
+        out["interrupted"] = {"type": job["error_type"], "message": job["error_message"]}
     return out
 
 
@@ -178,7 +184,9 @@ def cancel_job(
     job = store.get_job(job_id)
     if job["state"] in TERMINAL_STATES:
         return job["state"]
-    by = current_process().describe()
+    from agentctl.engine.approvals import describe_decider
+
+    by = describe_decider(via="agentctl cancel")
     try:
         with holding_lease(store, job_id, clock=clock) as token:
             job = store.get_job(job_id)  # under the lease: the steps as the last runner left them

@@ -70,7 +70,12 @@ class ReplayIndex:
 
     def record_finished(self, data: dict[str, Any]) -> None:
         key = data["key"]
-        if data.get("held"):
+        if data.get("stopped_by") and data.get("error") == "stopped":
+            # Killed by Ctrl-C or SIGTERM in this runner's hands: known not to have finished,
+            # so not uncertain either; the next runner decides it again like a new action.
+            self.started.pop(key, None)
+            self.finished.pop(key, None)
+        elif data.get("held"):
             self.held[key] = data
             self.started.pop(key, None)
             self.finished.pop(key, None)

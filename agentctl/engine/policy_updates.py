@@ -143,8 +143,57 @@ def add_policies(
     ]
     events = [NewEvent(POLICY_ADDED, None, data) for data in added]
     events += [NewEvent(APPROVAL_VOIDED, item["step"], item) for item in voided]
+    parked = voided and job["state"] == JobState.AWAITING_APPROVAL
+    if parked and _end_the_wait(store, job_id, events, void, voided, now):
+        return PolicyAdded(job_id, [a["path"] for a in added], voided)
     store.append(job_id, events, now=now, approvals=void)
     return PolicyAdded(job_id, [a["path"] for a in added], voided)
+
+
+def _end_the_wait(
+    store: Store,
+    job_id: str,
+    events: list[NewEvent],
+    void: list[ApprovalTransition],
+    voided: list[dict[str, Any]],
+    now: float,
+) -> bool:
+    """A parked job whose every pending approval is voided waits for nothing: it becomes
+    `interrupted`, saying why and that `resume` continues it (the agent is told each voided
+    action is denied). Under the job's lease, so no runner starts meanwhile; False (nothing
+    written) when a runner holds the job or another approval is still pending."""
+    from agentctl.engine.jobs import holding_lease
+    from agentctl.errors import JobBusy
+    from agentctl.store import JobUpdate
+
+    requests = ", ".join(item["request"] for item in voided)
+    why = (
+        f"approval {requests} was voided by an added policy (it denies the action), so"
+        f" nothing is left to approve: `agentctl resume {job_id}` continues the job, and"
+        " the agent is told the action is denied"
+    )
+    try:
+        with holding_lease(store, job_id) as token:
+            job = store.get_job(job_id)
+            pending = {a["request"] for a in store.list_approvals(job_id, ApprovalState.PENDING)}
+            if job["state"] != JobState.AWAITING_APPROVAL or pending != {
+                v["request"] for v in voided
+            }:
+                return False
+            stop = NewEvent(EventType.JOB_INTERRUPTED, None, {"reason": why})
+            update = JobUpdate(
+                set={
+                    "state": JobState.INTERRUPTED,
+                    "error_type": "approval_voided",
+                    "error_message": why,
+                }
+            )
+            store.append(
+                job_id, [*events, stop], now=now, token=token, approvals=void, update=update
+            )
+    except JobBusy:
+        return False
+    return True
 
 
 # --- replay ---------------------------------------------------------------------------------

@@ -180,6 +180,8 @@ def render_status(
         console.print(Text(f"queue      {make_visible(job['queue'])}"))
     for seen in job.get("workers") or []:
         console.print(Text(f"worker     {seen['worker']}: {make_visible(seen['note'])}"))
+    if job.get("interrupted"):
+        console.print(Text(f"why        {make_visible(job['interrupted']['message'])}"))
     if job.get("error"):
         console.print(Text(f"error      {make_visible(job['error']['message'])}", style="red"))
         for line in failure_lines(failure):

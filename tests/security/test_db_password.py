@@ -42,6 +42,7 @@ def _start(args: list[str], cwd: Path, db: str) -> subprocess.Popen:
 
 
 def test_the_password_leaves_ps_before_the_database_is_reached(tmp_path):
+    pytest.importorskip("psycopg")  # agentctl must get as far as connecting
     # A server that accepts and never answers: agentctl waits in its connect, holding the URL.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -85,6 +86,32 @@ def test_the_password_is_hidden_for_the_whole_run_on_a_real_server(tmp_path):
         proc.communicate(timeout=30)
     assert password not in shown
     assert "--db=postgresql://agentctl:***@" in shown, shown
+
+
+def test_the_rewrite_holds_for_any_user(tmp_path):
+    """The mechanism alone, where agentctl cannot connect (no psycopg: the unprivileged CI
+    run): a process that hid its `--db` password shows `***` in `ps` while it runs."""
+    code = (
+        "import sys, time\n"
+        "from agentctl.process.cmdline import hide_db_passwords\n"
+        "print(bool(hide_db_passwords(sys.argv)), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    url = f"postgresql://alice:{PASSWORD}@db.example:5432/jobs"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--db", url, "worker"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "True"
+        shown = _shown_by_ps(proc.pid)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=20)
+    assert PASSWORD not in shown
+    assert "--db postgresql://alice:***@db.example:5432/jobs worker" in shown, shown
 
 
 def test_only_db_values_with_a_password_are_masked():
