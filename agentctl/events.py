@@ -224,7 +224,10 @@ def _model_response(where: str, data: dict[str, Any]) -> str:
         if calls
         else one_line(message.get("content") or "", 80) or "(no text)"
     )
-    tried = reply.get("attempts") or []
+    attempts = reply.get("attempts") or []
+    # A model passed over while it cools down was not tried: said apart from failed tries.
+    tried = [a for a in attempts if a.get("reason") != "cooling down"]
+    skipped = [one_line(a.get("model", ""), 40) for a in attempts if a not in tried]
     fallback = (
         (
             f"; after {len(tried)} failed tr{'y' if len(tried) == 1 else 'ies'},"
@@ -234,6 +237,8 @@ def _model_response(where: str, data: dict[str, Any]) -> str:
         if tried
         else ""
     )
+    if skipped:
+        fallback += f"; {', '.join(skipped)} cooling down"
     return (
         f"{where}model {reply.get('model')}{_answered_by(reply)} answered: {what}"
         f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"

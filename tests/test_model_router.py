@@ -65,6 +65,8 @@ def test_a_failed_primary_is_passed_over_until_its_cooldown_ends():
         assert second.model == "openai/backup"
         assert len(primary.chat_requests) == 3  # not asked again while it cools down
         assert [a["reason"] for a in second.attempts] == ["cooling down"]
+        line = describe_event("model_response", None, {"reply": second.to_dict()})
+        assert "openai/primary cooling down" in line and "failed tr" not in line
         clock.now += 2  # the role's 30 s are over: the primary is tried again
         client.complete("default", MSGS, [], call_index=2)
         assert len(primary.chat_requests) == 6
