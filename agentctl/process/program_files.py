@@ -123,3 +123,33 @@ def hidden_paths_in(text: str, hidden: list[str], shown: list[str]) -> list[str]
         if inside and not visible and path not in found:
             found.append(path)
     return found
+
+
+def server_files(argv: list[str], search: str, hidden: list[str]) -> tuple[Path, ...]:
+    """What the sandbox shows a server although `hidden` folders hold it: its program's
+    installations, and the existing absolute paths its command line names (the recipe
+    named them)."""
+    named = [Path(a) for a in argv[1:] if a.startswith("/") and os.path.exists(a)]
+    return (*program_paths(argv[0], search, hidden), *named)
+
+
+def sandbox_advice(
+    name: str, text: str, hidden: list[str], shown: list[str]
+) -> tuple[str, str] | None:
+    """(more error text, hint) for a confined server `name` whose failure `text` mentions a
+    path in a `hidden` folder that is not `shown`; None when it mentions none."""
+    paths = hidden_paths_in(text, hidden, shown)
+    if not paths:
+        return None
+    more = (
+        f"\nthe sandbox hides {', '.join(paths[:3])} (home folders, and as root what only "
+        "root may read); only the server's program, its interpreter and their installations "
+        "are shown from there"
+    )
+    folder = paths[0] if os.path.isdir(paths[0]) else os.path.dirname(paths[0])
+    hint = (
+        f'let the server read it: add a policy rule {{tools: ["{name}.*"], paths: '
+        f'["{folder}/**"], decision: allow}} (shown read-only in the sandbox), or install the '
+        "server outside home folders, or set `sandbox: off` for this recipe's policy"
+    )
+    return more, hint

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import threading
@@ -44,8 +43,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agentctl.process.sandbox_user import SandboxUser, root_only_paths, sandbox_user
+from agentctl.process.sandbox_user import (
+    SandboxUser,
+    reachable,
+    reachable_only,
+    root_only_paths,
+    sandbox_user,
+)
 from agentctl.process.seccomp import filter_program
+from agentctl.process.secret_links import is_secret_name, linked_secret_files
 
 MODES = ("required", "preferred", "off")
 PROBE_TIMEOUT_S = 10.0
@@ -341,40 +347,6 @@ class WorkspaceGuards:
     secret_files: list[str]
 
 
-def is_secret_name(name: str) -> bool:
-    """`.env`, `.env.local`, `.envrc`...: a file named so holds secrets."""
-    return name.startswith(".env")
-
-
-def reachable(path: str, as_user: SandboxUser | None = None) -> bool:
-    """Whether a process of ours without capabilities could reach `path`: search permission
-    on every folder above it by its owner, group and other bits alone. Inside the sandbox root
-    has no capabilities; bubblewrap fails on a path it cannot reach, and a path the command
-    cannot reach needs no guard. `as_user`: the user bubblewrap runs as, when root drops to
-    a workspace owner's uid first."""
-    uid, groups = os.getuid(), {os.getgid(), *os.getgroups()}
-    if as_user is not None and as_user.drop:
-        uid, groups = as_user.uid, {as_user.gid}
-    folder = os.path.dirname(path)
-    while True:
-        try:
-            st = os.stat(folder)
-        except OSError:
-            return False
-        if st.st_uid == uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid in groups:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
-            return False
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return True
-        folder = parent
-
-
 def _gitdir_of(dotgit: str) -> str | None:
     """The folder a `.git` file (worktree, submodule) points at, if it names one."""
     try:
@@ -441,45 +413,10 @@ def scan_workspace(workspace: Path | str) -> WorkspaceGuards:
     return WorkspaceGuards(sorted(set(read_only)), sorted(set(secrets)))
 
 
-# What the sandbox does not show from the host: a secret file there needs no guard.
-_NOT_FROM_HOST = ("/tmp", "/dev", "/proc", "/sys")
-# How many entries of a linked folder outside the workspace are looked at for secret names.
-LINKED_FOLDER_LIMIT = 1000
-
-
-def linked_secret_files(link: str, workspace: str) -> list[str]:
-    """The secret files outside the workspace that the symlink `link` (inside it) reaches:
-    its target when the link or the target has a secret name (`.env -> ../shared/.env`,
-    `settings -> /srv/app/.env`), or the secret-named files directly in a linked folder
-    (`config -> ../shared`). `grep -R` follows links, so these are hidden with the link."""
-    real = _real(link)
-    if _within(real, workspace) or any(_within(real, p) for p in _NOT_FROM_HOST):
-        return []  # inside, the walk finds the file itself; the others are not the host's
-    if os.path.isfile(real):
-        named = is_secret_name(os.path.basename(link)) or is_secret_name(os.path.basename(real))
-        return [real] if named and reachable(real) else []
-    if not os.path.isdir(real) or is_secret_name(os.path.basename(link)):
-        return []  # a folder named .env is a virtualenv
-    found: list[str] = []
-    try:
-        with os.scandir(real) as listing:
-            for n, entry in enumerate(listing):
-                if n >= LINKED_FOLDER_LIMIT:
-                    break
-                if is_secret_name(entry.name):
-                    found += linked_secret_files(entry.path, workspace)
-    except OSError:
-        return []
-    return found
-
-
 def _guards_for(guards: WorkspaceGuards, user: SandboxUser) -> WorkspaceGuards:
     """`guards` without what `user` cannot reach (bubblewrap, started as them, would fail)."""
-    if not user.drop:
-        return guards
     return WorkspaceGuards(
-        [p for p in guards.read_only if reachable(p, user)],
-        [p for p in guards.secret_files if reachable(p, user)],
+        reachable_only(guards.read_only, user), reachable_only(guards.secret_files, user)
     )
 
 

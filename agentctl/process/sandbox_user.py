@@ -146,3 +146,37 @@ def root_only_paths(workspace: str, search_path: str = "") -> list[str]:
         system = _scanned[2]
     kept = [p for p in system if not any(_within(k, p) for k in keep)]
     return hidden + [p for p in kept if os.path.lexists(p)]
+
+
+def reachable(path: str, as_user: SandboxUser | None = None) -> bool:
+    """Whether a process of ours without capabilities could reach `path`: search permission
+    on every folder above it by its owner, group and other bits alone. Inside the sandbox root
+    has no capabilities; bubblewrap fails on a path it cannot reach, and a path the command
+    cannot reach needs no guard. `as_user`: the user bubblewrap runs as, when root drops to
+    a workspace owner's uid first."""
+    uid, groups = os.getuid(), {os.getgid(), *os.getgroups()}
+    if as_user is not None and as_user.drop:
+        uid, groups = as_user.uid, {as_user.gid}
+    folder = os.path.dirname(path)
+    while True:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
+
+
+def reachable_only(paths: list[str], user: SandboxUser) -> list[str]:
+    """`paths` that `user` can reach, when the reaper drops to them (else all of them)."""
+    return [p for p in paths if reachable(p, user)] if user.drop else paths

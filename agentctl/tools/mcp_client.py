@@ -141,12 +141,9 @@ def program_paths(program: str, path: str, hidden: list[str] | None = None) -> t
 
 
 def _server_files(plan: ServerLaunch, env: Mapping[str, str]) -> tuple[Path, ...]:
-    """What the sandbox shows a server although it hides the folder: its program's files,
-    and the existing absolute paths its command line names (the recipe named them)."""
     search = env.get("PATH", "")
     hidden = home_folders() + root_only_paths(str(plan.cwd or "/"), search)
-    named = [Path(a) for a in (plan.argv or [])[1:] if a.startswith("/") and os.path.exists(a)]
-    return (*program_paths((plan.argv or [""])[0], search, hidden), *named)
+    return program_files.server_files(plan.argv or [""], search, hidden)
 
 
 def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
@@ -193,24 +190,10 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
 
 def _sandbox_advice(plan: ServerLaunch, text: str, message: str, hint: str) -> tuple[str, str]:
     """The error and hint for a confined server that failed, naming what the sandbox hid."""
-    shown = [str(p) for p in plan.visible_paths]
-    shown += [str(p) for p in program_paths((plan.argv or [""])[0], plan.env.get("PATH", ""))]
     folders = home_folders() + root_only_paths(str(plan.cwd or "/"), plan.env.get("PATH", ""))
-    hidden = program_files.hidden_paths_in(text, folders, shown)
-    if not hidden:
-        return message, hint
-    message += (
-        f"\nthe sandbox hides {', '.join(hidden[:3])} (home folders, and as root what only "
-        "root may read); only the server's program, its interpreter and their installations "
-        "are shown from there"
-    )
-    folder = os.path.dirname(hidden[0]) if not os.path.isdir(hidden[0]) else hidden[0]
-    hint = (
-        f'let the server read it: add a policy rule {{tools: ["{plan.name}.*"], paths: '
-        f'["{folder}/**"], decision: allow}} (shown read-only in the sandbox), or install the '
-        "server outside home folders, or set `sandbox: off` for this recipe's policy"
-    )
-    return message, hint
+    shown = [*plan.visible_paths, *_server_files(plan, plan.env)]
+    advice = program_files.sandbox_advice(plan.name, text, folders, [str(p) for p in shown])
+    return (message + advice[0], advice[1]) if advice else (message, hint)
 
 
 class _StderrTail:
