@@ -70,9 +70,10 @@ def test_the_password_leaves_ps_before_the_database_is_reached(tmp_path):
     assert PASSWORD not in stderr
 
 
-def test_the_password_is_hidden_for_the_whole_run_on_a_real_server(tmp_path):
+def test_the_password_is_hidden_for_the_whole_run_on_a_real_server(tmp_path, request):
     pytest.importorskip("psycopg")  # the unprivileged CI run has no postgres extra
-    base = require_postgres()
+    require_postgres()
+    base = request.getfixturevalue("postgres_url")  # a schema of this test's own
     assert ":" in base.split("@", 1)[0].removeprefix("postgresql://"), "the CI URL has a password"
     password = base.split("@", 1)[0].rsplit(":", 1)[1]
     proc = _start([f"--db={base}", "worker", "--queue", "nothing-here"], tmp_path, base)
