@@ -109,7 +109,8 @@ def write_start_files(
     existing = [target for _, target, _ in plan if (folder / target).exists()]
     if existing and not force:
         raise UsageError(
-            f"{', '.join(existing)} already exist(s) in {folder}",
+            f"{', '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}"
+            f" in {folder}",
             "run it in an empty folder, or add --force to overwrite",
         )
     for source, target, kind in plan:

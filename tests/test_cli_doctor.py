@@ -39,7 +39,7 @@ def test_doctor_reports_a_database_in_use_and_its_size(tmp_path, workspace):
     result = invoke("doctor")
     assert result.exit_code == 0
     line = next(x for x in result.stdout.splitlines() if "database:" in x)
-    assert f"sqlite at {tmp_path / 'agentctl.db'}" in line and "1 job(s)" in line
+    assert f"sqlite at {tmp_path / 'agentctl.db'}" in line and "1 job" in line
     facts = _checks(invoke("doctor", "--json"))["database"]["facts"]
     assert facts["jobs"] == 1 and facts["size_bytes"] > 0
 

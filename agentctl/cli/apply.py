@@ -11,6 +11,7 @@ import typer
 from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 from agentctl.errors import AgentctlError
+from agentctl.ui.words import plural
 
 
 @app.command()
@@ -67,7 +68,7 @@ def apply(
     conflicts = [] if dry_run else done.get("conflicts", [])
     if conflicts:
         raise AgentctlError(
-            f"{len(conflicts)} file(s) here differ from what job {job_id} started from;"
+            f"{plural(len(conflicts), 'file')} here differ from what job {job_id} started from;"
             " left them alone",
             f"compare with `agentctl diff {job_id}`, then `agentctl apply {job_id} --force`",
             exit_code=1,

@@ -13,6 +13,7 @@ import typer
 from agentctl.cli import _write_error, app
 from agentctl.cli.options import DbOption, DebugOption, JsonOption
 from agentctl.errors import AgentctlError
+from agentctl.ui.words import plural
 
 _TEST_HINT = "fix the rule or the test's expect:, then run `agentctl validate FILE`"
 
@@ -143,7 +144,8 @@ def validate(
                     f"{entry['tests']} tests pass"
                 )
             elif entry["ok"]:
-                print(f"ok {entry['file']}: recipe {entry['name']!r}, {entry['steps']} step(s)")
+                steps = plural(entry["steps"], "step")
+                print(f"ok {entry['file']}: recipe {entry['name']!r}, {steps}")
     if any(entry.get("usage") for entry in results):
         raise typer.Exit(2)
     if not ok:

@@ -118,7 +118,10 @@ def worker(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    note(f"{pool.name}: ran {len(report.ran)} job(s), left {len(report.left)}; stopped")
+    from agentctl.ui.words import plural
+
+    ran, left = plural(len(report.ran), "job"), len(report.left)
+    note(f"{pool.name}: ran {ran}, left {left}; stopped")
     if once:  # a pipeline gates on it: 1 a job failed, 3 one waits for an approval
         raise typer.Exit(report.exit_code())
 

@@ -131,7 +131,8 @@ def _database(db: str | None) -> Finding:
     finally:
         store.close()
     size_text = f", {_size(facts['size_bytes'])}" if "size_bytes" in facts else ""
-    detail = f"{facts['backend']} at {facts['location']}{size_text}, {facts['jobs']} job(s)"
+    jobs = f"{facts['jobs']} job" + ("" if facts["jobs"] == 1 else "s")
+    detail = f"{facts['backend']} at {facts['location']}{size_text}, {jobs}"
     return Finding("database", "database", "ok", detail, facts=facts)
 
 
