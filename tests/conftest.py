@@ -60,6 +60,26 @@ def _loopback_only(self, address):
     return _real_connect(self, address)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        help="also run the tests marked slow (subprocesses, terminals, servers); CI=true does",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """A bare `pytest` is the quick loop (the tests not marked slow, a few minutes on 2
+    cores); `--run-slow`, CI=true, a `-m` expression or named files/tests run what they say."""
+    named = config.args_source != pytest.Config.ArgsSource.TESTPATHS
+    if config.getoption("--run-slow") or IN_CI or config.getoption("-m") or named:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTCTL_DB", str(tmp_path / "agentctl.db"))
