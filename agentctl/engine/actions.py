@@ -260,7 +260,8 @@ class ActionRunner:
                 name, tool, args, changes, markers, approved_paths, approval is not None
             )
         if check is not None and check.decision != "allow":
-            return self._hold(step, key, name, tool, args, result, check, changes, markers, extra)
+            held = (result, check, changes, markers, extra)
+            return self._hold(step, key, name, tool, args, held, timeout)
         if changes:
             extra["changes"] = changes
             self.ctx.written |= written_by(changes)
@@ -315,16 +316,16 @@ class ActionRunner:
         name: str,
         tool: Tool,
         args: dict[str, Any],
-        ran: ToolResult,
-        check: EffectCheck,
-        changes: list[dict[str, Any]],
-        markers: list[dict[str, str]],
-        extra: dict[str, Any],
+        held: tuple[ToolResult, EffectCheck, list[dict[str, Any]], list[dict[str, str]], dict],
+        timeout: float | None,
     ) -> ToolResult:
         """Undo an action whose effects a policy denies or asks about. Denied: answered as
-        such. Asked: logged as held, and a person decides; an approval runs it again."""
+        such. Asked: logged as held, and a person decides; an approval runs it again (with
+        the same `timeout`). `held`: what it returned, the check, its changes and markers,
+        and the log fields gathered so far."""
         from agentctl.engine.effects import undo_action
 
+        ran, check, changes, markers, extra = held
         problems = undo_action(self.ctx.workspace, changes, markers)
         decision = check.decision
         reason = check.reason()
@@ -360,7 +361,7 @@ class ActionRunner:
             return self._refuse_for_person(step, key, name, args, approval, False)
         allowed = Decision("allow", [], "approved by a person")
         paths = frozenset(check.asked_paths)
-        return self._execute(step, key, name, tool, args, allowed, approval, paths, None, 0)
+        return self._execute(step, key, name, tool, args, allowed, approval, paths, timeout, 0)
 
     def _record_stop(
         self,
