@@ -64,6 +64,10 @@ class JobBusy(UsageError):
     """Another live runner holds the job's lease."""
 
 
+class WorkspaceBusy(UsageError):
+    """Another job's live runner holds the workspace (one job per workspace)."""
+
+
 class LeaseLost(AgentctlError):
     """This runner's lease was taken over; its writes are refused (fencing)."""
 

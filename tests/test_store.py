@@ -36,7 +36,7 @@ def make(store: Store, job_id: str, created: float = NOW, queue: str | None = No
         recipe_text="version: 1",
         params={},
         options={},
-        workspace="/tmp",
+        workspace=f"/tmp/{job_id}",  # jobs of their own folders: none waits for another
         now=created,
         event=NewEvent("job_created", None, {}),
         queue=queue,

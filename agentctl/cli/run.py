@@ -115,6 +115,14 @@ def run(
             metavar="[NAME]",
         ),
     ] = None,
+    shared_workspace: Annotated[
+        bool,
+        typer.Option(
+            "--shared-workspace",
+            help="Let this job work in a folder where another job runs (refused without it:"
+            " one job per workspace).",
+        ),
+    ] = False,
     key: Annotated[
         str | None,
         typer.Option(
@@ -184,6 +192,7 @@ def run(
         key=key,
         job_id=new_id,
         schedule=schedule,
+        shared_workspace=shared_workspace,
     )
     if key is not None:
         from agentctl.cli.keyed import run_keyed

@@ -39,6 +39,7 @@ def create_job(
     queue: str | None = None,
     key: str | None = None,
     schedule: Schedule | None = None,
+    shared_workspace: bool = False,
 ) -> str:
     """Record a new job and return its id: `queued` for a worker of `queue`, else
     `interrupted` until a runner takes it. With a `key` another job has, nothing is made
@@ -57,6 +58,7 @@ def create_job(
         queue=queue,
         key=key,
         schedule=schedule,
+        shared_workspace=shared_workspace,
         event=NewEvent(
             EventType.JOB_CREATED,
             None,
@@ -150,6 +152,8 @@ def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
         state = out["state"] = JobState.AWAITING_APPROVAL
         out["steps"] = steps_ended_as(state, job["steps"])
         out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
+    if job.get("workspace_lock") is None:
+        out["shared_workspace"] = True  # (or a job from before workspaces were locked)
     if state == JobState.RUNNING:
         out["runner"] = {"pid": job["lease_pid"], "host": job["lease_host"]}
     if job.get("queue"):

@@ -35,6 +35,7 @@ def prepare_job(
     key: str | None = None,
     job_id: str | None = None,
     schedule: Schedule | None = None,
+    shared_workspace: bool = False,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id.
     `recipe_text` is the recipe itself when it came from stdin (`run -`); its `policy:` is then
@@ -104,6 +105,8 @@ def prepare_job(
     # After every check of the inputs themselves: their errors say more.
     if git is None:
         refuse_database_inside(store, folder)
+        if not shared_workspace:
+            refuse_held_workspace(store, folder.resolve(), key=key)
     options = {
         **({"workspace_git": git} if git is not None else {}),
         "policies": policies,
@@ -121,6 +124,7 @@ def prepare_job(
         key=key,
         schedule=schedule,
         job_id=job_id,
+        shared_workspace=shared_workspace,
     )
 
 
@@ -170,6 +174,22 @@ def parse_schedule(priority: int, not_before: str | None, *, now: float) -> Sche
                     "write a delay (10m, 2h) or a time (2026-12-24T08:00, in UTC without a zone)",
                 ) from None
     return Schedule(priority=priority, not_before=when)
+
+
+def refuse_held_workspace(store: Store, folder: Path, *, key: str | None = None) -> None:
+    """One job per workspace: a run in a folder where another job's runner works exits 2
+    naming it, before a job is made (the runner's lease takes the workspace for good). The
+    job of this run's own `key` is no other job: that run waits for it (engine/keys.py)."""
+    import time
+
+    from agentctl.process.procinfo import current_process, is_process_alive
+    from agentctl.store import workspace_busy
+
+    holder = store.workspace_holder(
+        str(folder), now=time.time(), host=current_process().host, is_alive=is_process_alive
+    )
+    if holder is not None and (key is None or store.get_job(holder["id"]).get("key") != key):
+        raise workspace_busy(str(folder), holder)
 
 
 def refuse_broad_workspace(folder: Path) -> None:

@@ -105,6 +105,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             now=deps.clock(),
             ttl=deps.lease_ttl,
             is_alive=deps.is_alive,
+            hold_workspace=True,  # one job per workspace (or WorkspaceBusy, exit 2)
         )
     if git_source(job) is not None:  # cloned here, once the lease says this runner has it
         try:

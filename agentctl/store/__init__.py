@@ -18,6 +18,7 @@ from agentctl.store.base import (
     StoreError,
     StoreUnavailable,
     lease_is_live,
+    workspace_busy,
 )
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -54,4 +55,5 @@ __all__ = [
     "is_postgres_url",
     "lease_is_live",
     "open_store",
+    "workspace_busy",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentctl.errors import AgentctlError, UsageError
+from agentctl.errors import AgentctlError, UsageError, WorkspaceBusy
 from agentctl.store.chain import StoredEvent
 
 
@@ -175,12 +175,14 @@ class Store(Protocol):
         queue: str | None = None,
         key: str | None = None,
         schedule: Schedule | None = None,
+        shared_workspace: bool = False,
     ) -> str:
         """Insert the job and its first event in one transaction; with `queue`, the job is
         `queued` for a worker of that queue, else `interrupted` until a runner takes it.
 
         Returns the job's id. With a `key` another job already has, nothing is written and
-        that job's id is returned: concurrent creators with one key get one job."""
+        that job's id is returned: concurrent creators with one key get one job.
+        `shared_workspace`: the job never locks its workspace (see `acquire_lease`)."""
         ...
 
     def get_job(self, job_id: str) -> dict[str, Any]: ...
@@ -264,8 +266,19 @@ class Store(Protocol):
         now: float,
         ttl: float,
         is_alive: IsAlive,
+        hold_workspace: bool = False,
     ) -> int:
-        """Take the job's lease and return the new fencing token, or raise JobBusy."""
+        """Take the job's lease and return the new fencing token, or raise JobBusy.
+
+        `hold_workspace` (a runner): the job's workspace is held with the lease, in the same
+        transaction; WorkspaceBusy (nothing taken) while another job's live runner holds it.
+        """
+        ...
+
+    def workspace_holder(
+        self, workspace: str, *, now: float, host: str, is_alive: IsAlive
+    ) -> dict[str, Any] | None:
+        """The job whose live runner holds `workspace` ({id, pid, host}), or None."""
         ...
 
     def adopt_lease(
@@ -306,7 +319,8 @@ class Store(Protocol):
         """Take the lease of one runnable job of `queues` (oldest first), or None.
 
         Runnable: `queued`; `awaiting_approval` with every approval answered; `interrupted`;
-        `running` with an expired lease. Concurrent claimers never get the same job.
+        `running` with an expired lease; and in each case its workspace not held by another
+        job's runner (the claim holds it). Concurrent claimers never get the same job.
         """
         ...
 
@@ -319,6 +333,17 @@ class Store(Protocol):
     # -- approvals -----------------------------------------------------------------------
 
     def list_approvals(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]: ...
+
+
+def workspace_busy(workspace: str, holder: Mapping[str, Any]) -> WorkspaceBusy:
+    other = holder["id"]
+    return WorkspaceBusy(
+        f"workspace {workspace} is in use by job {other} (pid {holder['pid']} on"
+        f" {holder['host']}): one job per workspace",
+        f"wait for it (`agentctl watch {other}`) or stop it (`agentctl cancel {other}`); jobs"
+        " that cannot get in each other's way may share a folder: `agentctl run"
+        " --shared-workspace ...`",
+    )
 
 
 def lease_is_live(

@@ -41,6 +41,7 @@ from agentctl.store.base import (
     StoreError,
     StoreUnavailable,
     lease_is_live,
+    workspace_busy,
 )
 from agentctl.store.chain import ChainHeads, StoredEvent, event_hash
 from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
@@ -54,12 +55,15 @@ from agentctl.store.sql import (
     RUNNABLE,
     RUNNABLE_REASON,
     TAKEOVERS,
+    WORKSPACE_FREE,
+    WORKSPACE_HOLDERS,
     apply_approval,
     approval_dict,
     chain_query,
     events_query,
     job_busy,
     lease_lost,
+    live_holder,
     pick_job,
     prev_hash_query,
     stored_chain,
@@ -70,6 +74,8 @@ CHANNEL = "agentctl_events"
 WORK_CHANNEL = "agentctl_work"  # payload: the queue a job was queued in
 DEFAULT_RETRY_SECONDS = 20.0
 CONNECT_TIMEOUT_SECONDS = 5
+# A claim passes over at most this many jobs whose workspace turned out held, then waits.
+CLAIM_TRIES = 8
 T = TypeVar("T")
 
 
@@ -338,6 +344,7 @@ class PostgresStore:
         queue: str | None = None,
         key: str | None = None,
         schedule: Schedule | None = None,
+        shared_workspace: bool = False,
     ) -> str:
         schedule = schedule or Schedule()
 
@@ -348,7 +355,8 @@ class PostgresStore:
             cur.execute(
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
                 " workspace, state, created_at, updated_at, last_seq, queue, key, priority,"
-                " not_before) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s)"
+                " not_before, workspace_lock)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (key) DO NOTHING RETURNING id",
                 (
                     job_id,
@@ -365,6 +373,7 @@ class PostgresStore:
                     key,
                     schedule.priority,
                     schedule.not_before,
+                    None if shared_workspace else workspace,
                 ),
             )
             if cur.fetchone() is None:
@@ -658,17 +667,18 @@ class PostgresStore:
         now: float,
         ttl: float,
         is_alive: IsAlive,
+        hold_workspace: bool = False,
     ) -> int:
         def take(cur: Any) -> int:
             cur.execute(
-                "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token"
-                " FROM jobs WHERE id = %s FOR UPDATE",
+                "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token,"
+                " workspace_lock FROM jobs WHERE id = %s FOR UPDATE",
                 (job_id,),
             )
             row = cur.fetchone()
             if row is None:
                 raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
-            holder_pid, holder_host, holder_start, expires, token = row
+            holder_pid, holder_host, holder_start, expires, token, lock = row
             if holder_pid is not None and lease_is_live(
                 holder_host,
                 holder_pid,
@@ -679,14 +689,29 @@ class PostgresStore:
                 is_alive=is_alive,
             ):
                 raise job_busy(job_id, holder_pid, holder_host)
+            held = hold_workspace and lock is not None
+            if held:
+                other = _workspace_holder(cur, lock, job_id, now=now, host=host, is_alive=is_alive)
+                if other is not None:
+                    raise workspace_busy(lock, other)
             cur.execute(
                 "UPDATE jobs SET lease_token = %s, lease_pid = %s, lease_host = %s,"
-                " lease_start = %s, lease_expires = %s, heartbeat_at = %s WHERE id = %s",
-                (token + 1, pid, host, start, now + ttl, now, job_id),
+                " lease_start = %s, lease_expires = %s, heartbeat_at = %s, workspace_held = %s"
+                " WHERE id = %s",
+                (token + 1, pid, host, start, now + ttl, now, int(held), job_id),
             )
             return int(token + 1)
 
         return self._run(take, write=True)
+
+    def workspace_holder(
+        self, workspace: str, *, now: float, host: str, is_alive: IsAlive
+    ) -> dict[str, Any] | None:
+        def read(cur: Any) -> list[Any]:
+            cur.execute(WORKSPACE_HOLDERS.replace("?", "%s"), (workspace, ""))
+            return cur.fetchall()
+
+        return live_holder(self._run(read), now=now, host=host, is_alive=is_alive)
 
     def adopt_lease(
         self, job_id: str, token: int, *, host: str, pid: int, start: str, now: float, ttl: float
@@ -728,7 +753,7 @@ class PostgresStore:
         def release(cur: Any) -> None:
             cur.execute(
                 "UPDATE jobs SET lease_pid = NULL, lease_host = NULL, lease_start = NULL,"
-                " lease_expires = NULL WHERE id = %s AND lease_token = %s",
+                " lease_expires = NULL, workspace_held = 0 WHERE id = %s AND lease_token = %s",
                 (job_id, token),
             )
 
@@ -752,27 +777,48 @@ class PostgresStore:
         skipped = list(skip)
 
         def claim(cur: Any) -> Claim | None:
-            # SKIP LOCKED: a row another claimer holds is passed over, not waited for, so
-            # concurrent workers each get a different job without blocking one another.
-            cur.execute(
-                f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers FROM jobs"
-                f" WHERE queue = ANY(%s) AND {RUNNABLE.replace('?', '%s')}"
-                f" AND {DUE.replace('?', '%s')} AND NOT (id = ANY(%s))"
-                f" ORDER BY {CLAIM_ORDER} LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED",
-                (list(queues), now, now, now, skipped),
-            )
-            row = cur.fetchone()
-            if row is None:
-                return None
-            job_id, token, reason, takeovers = row
-            takeovers += reason in TAKEOVERS
-            cur.execute(
-                "UPDATE jobs SET lease_token = %s, lease_pid = %s, lease_host = %s,"
-                " lease_start = %s, lease_expires = %s, heartbeat_at = %s, takeovers = %s"
-                " WHERE id = %s",
-                (token + 1, pid, host, start, now + ttl, now, takeovers, job_id),
-            )
-            return Claim(job_id, int(token + 1), reason, int(takeovers))
+            passed = list(skipped)
+            for _ in range(CLAIM_TRIES):
+                # SKIP LOCKED: a row another claimer holds is passed over, not waited for, so
+                # concurrent workers each get a different job without blocking one another.
+                cur.execute(
+                    f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers, workspace_lock"
+                    f" FROM jobs WHERE queue = ANY(%s) AND {RUNNABLE.replace('?', '%s')}"
+                    f" AND {DUE.replace('?', '%s')} AND {WORKSPACE_FREE.replace('?', '%s')}"
+                    " AND NOT (id = ANY(%s))"
+                    f" ORDER BY {CLAIM_ORDER} LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED",
+                    (list(queues), now, now, now, now, passed),
+                )
+                row = cur.fetchone()
+                if row is None:
+                    return None
+                job_id, token, reason, takeovers, lock = row
+                # Two claimers of two jobs in one workspace: the second waits for the first's
+                # commit here, then sees its hold and passes over this job.
+                if lock is not None and _workspace_holder(
+                    cur, lock, job_id, now=now, host=host, is_alive=None
+                ):
+                    passed.append(job_id)
+                    continue
+                takeovers += reason in TAKEOVERS
+                cur.execute(
+                    "UPDATE jobs SET lease_token = %s, lease_pid = %s, lease_host = %s,"
+                    " lease_start = %s, lease_expires = %s, heartbeat_at = %s, takeovers = %s,"
+                    " workspace_held = %s WHERE id = %s",
+                    (
+                        token + 1,
+                        pid,
+                        host,
+                        start,
+                        now + ttl,
+                        now,
+                        takeovers,
+                        int(lock is not None),
+                        job_id,
+                    ),
+                )
+                return Claim(job_id, int(token + 1), reason, int(takeovers))
+            return None
 
         return self._run(claim, write=True)
 
@@ -826,6 +872,21 @@ def _hash_of(cur: Any, job_id: str, seq: int) -> str | None:
     cur.execute(prev_hash_query("%s"), (job_id, seq))
     row = cur.fetchone()
     return row[0] if row else None
+
+
+def _workspace_holder(
+    cur: Any, lock: str, job_id: str, *, now: float, host: str, is_alive: IsAlive | None
+) -> dict[str, Any] | None:
+    """The job whose runner holds the workspace `lock`, under a transaction lock on that
+    workspace, so concurrent takers of one workspace are ordered (READ COMMITTED: each
+    statement after the lock sees the commits before it). `is_alive` None: expiry only."""
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("agentctl-workspace:" + lock,))
+    cur.execute(WORKSPACE_HOLDERS.replace("?", "%s"), (lock, job_id))
+    rows = cur.fetchall()
+    if is_alive is None:
+        live = [r for r in rows if r[4] is not None and r[4] >= now]
+        return {"id": live[0][0], "pid": live[0][1], "host": live[0][2]} if live else None
+    return live_holder(rows, now=now, host=host, is_alive=is_alive)
 
 
 def _refs(data: str) -> Iterable[str]:

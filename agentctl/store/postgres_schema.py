@@ -104,4 +104,10 @@ MIGRATIONS: list[str] = [
     """,
     # 6: each event's hash, chained to the one before it in its job (store/chain.py).
     "ALTER TABLE events ADD COLUMN hash TEXT;",
+    # 7: one job per workspace: the workspace a job locks, and whether its runner holds it.
+    """
+    ALTER TABLE jobs ADD COLUMN workspace_lock TEXT;
+    ALTER TABLE jobs ADD COLUMN workspace_held INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_workspace_lock ON jobs (workspace_lock, workspace_held);
+    """,
 ]

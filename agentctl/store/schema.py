@@ -115,4 +115,12 @@ MIGRATIONS: list[str | Callable[[Any], None]] = [
     # `log --verify` finds an event changed or removed behind agentctl's back. Events written
     # before this migration keep NULL: unchained, not tampered.
     "ALTER TABLE events ADD COLUMN hash TEXT;",
+    # 7: one job per workspace. `workspace_lock` is the resolved workspace a job locks (NULL:
+    # `--shared-workspace`, or a job from before); `workspace_held` says its lease holder is
+    # a runner holding it (not `cancel` taking the lease for a moment).
+    """
+    ALTER TABLE jobs ADD COLUMN workspace_lock TEXT;
+    ALTER TABLE jobs ADD COLUMN workspace_held INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_workspace_lock ON jobs (workspace_lock, workspace_held);
+    """,
 ]

@@ -16,8 +16,10 @@ from agentctl.store.base import (
     SETTABLE,
     ApprovalChange,
     ApprovalConflict,
+    IsAlive,
     JobUpdate,
     NewApproval,
+    lease_is_live,
 )
 from agentctl.store.chain import StoredEvent
 from agentctl.store.codec import dumps
@@ -54,6 +56,7 @@ JOB_COLUMNS = (
     "priority",
     "not_before",
     "takeovers",
+    "workspace_lock",
 )
 JSON_COLUMNS = ("params", "options", "steps")
 APPROVAL_COLUMNS = (
@@ -86,6 +89,18 @@ RUNNABLE = (
     "  OR (state = 'running' AND lease_expires < ?)"
     "  OR (state = 'awaiting_approval' AND NOT EXISTS"
     "   (SELECT 1 FROM approvals a WHERE a.job_id = jobs.id AND a.state = 'pending')))"
+)
+# A job whose workspace another job's runner holds waits (`?`: now). Only expiry frees it
+# here: a worker cannot look at another host's pids (acquire_lease can, on its own host).
+WORKSPACE_FREE = (
+    "(jobs.workspace_lock IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o"
+    " WHERE o.workspace_lock = jobs.workspace_lock AND o.workspace_held = 1"
+    " AND o.id <> jobs.id AND o.lease_pid IS NOT NULL AND o.lease_expires >= ?))"
+)
+# The jobs whose runner may hold a workspace (`?`: the workspace, the asking job's id).
+WORKSPACE_HOLDERS = (
+    "SELECT id, lease_pid, lease_host, lease_start, lease_expires FROM jobs"
+    " WHERE workspace_lock = ? AND workspace_held = 1 AND id <> ? AND lease_pid IS NOT NULL"
 )
 RUNNABLE_REASON = (
     "CASE state WHEN 'queued' THEN 'queued' WHEN 'awaiting_approval' THEN 'approved'"
@@ -227,6 +242,16 @@ def lease_lost(job_id: str) -> LeaseLost:
         f"job {job_id} was taken over by another runner; this runner stops",
         f"see `agentctl status {job_id}`",
     )
+
+
+def live_holder(
+    rows: Sequence[Sequence[Any]], *, now: float, host: str, is_alive: IsAlive
+) -> dict[str, Any] | None:
+    """Of WORKSPACE_HOLDERS' rows, the first whose runner is alive: {id, pid, host}."""
+    for job_id, pid, holder_host, start, expires in rows:
+        if lease_is_live(holder_host, pid, start, expires, now=now, host=host, is_alive=is_alive):
+            return {"id": job_id, "pid": pid, "host": holder_host}
+    return None
 
 
 def job_busy(job_id: str, pid: int, host: str | None) -> JobBusy:

@@ -29,6 +29,7 @@ from agentctl.store.base import (
     Schedule,
     Store,
     lease_is_live,
+    workspace_busy,
 )
 from agentctl.store.chain import ChainHeads, StoredEvent, event_hash
 from agentctl.store.codec import BLOB_KEY, blob_digest, blob_refs, decode_data, dumps, encode_data
@@ -42,12 +43,15 @@ from agentctl.store.sql import (
     RUNNABLE,
     RUNNABLE_REASON,
     TAKEOVERS,
+    WORKSPACE_FREE,
+    WORKSPACE_HOLDERS,
     apply_approval,
     approval_dict,
     chain_query,
     events_query,
     job_busy,
     lease_lost,
+    live_holder,
     pick_job,
     prev_hash_query,
     stored_chain,
@@ -135,6 +139,7 @@ class SQLiteStore:
         queue: str | None = None,
         key: str | None = None,
         schedule: Schedule | None = None,
+        shared_workspace: bool = False,
     ) -> str:
         schedule = schedule or Schedule()
         # BEGIN IMMEDIATE: no other writer comes between the key's lookup and the insert.
@@ -147,7 +152,7 @@ class SQLiteStore:
             conn.execute(
                 "INSERT INTO jobs (id, recipe, recipe_path, recipe_blob, params, options,"
                 " workspace, state, created_at, updated_at, last_seq, queue, key, priority,"
-                " not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                " not_before, workspace_lock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     recipe,
@@ -163,6 +168,7 @@ class SQLiteStore:
                     key,
                     schedule.priority,
                     schedule.not_before,
+                    None if shared_workspace else workspace,
                 ),
             )
             data = self._encode(conn, event.data, event.encoded)
@@ -345,16 +351,17 @@ class SQLiteStore:
         now: float,
         ttl: float,
         is_alive: IsAlive,
+        hold_workspace: bool = False,
     ) -> int:
         with self.tx.write() as conn:
             row = conn.execute(
-                "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token"
-                " FROM jobs WHERE id = ?",
+                "SELECT lease_pid, lease_host, lease_start, lease_expires, lease_token,"
+                " workspace_lock FROM jobs WHERE id = ?",
                 (job_id,),
             ).fetchone()
             if row is None:
                 raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
-            holder_pid, holder_host, holder_start, expires, token = row
+            holder_pid, holder_host, holder_start, expires, token, lock = row
             if holder_pid is not None and lease_is_live(
                 holder_host,
                 holder_pid,
@@ -365,13 +372,25 @@ class SQLiteStore:
                 is_alive=is_alive,
             ):
                 raise job_busy(job_id, holder_pid, holder_host)
+            held = hold_workspace and lock is not None
+            if held:
+                rows = conn.execute(WORKSPACE_HOLDERS, (lock, job_id)).fetchall()
+                other = live_holder(rows, now=now, host=host, is_alive=is_alive)
+                if other is not None:
+                    raise workspace_busy(lock, other)
             token += 1
             conn.execute(
                 "UPDATE jobs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_start = ?,"
-                " lease_expires = ?, heartbeat_at = ? WHERE id = ?",
-                (token, pid, host, start, now + ttl, now, job_id),
+                " lease_expires = ?, heartbeat_at = ?, workspace_held = ? WHERE id = ?",
+                (token, pid, host, start, now + ttl, now, int(held), job_id),
             )
         return token
+
+    def workspace_holder(
+        self, workspace: str, *, now: float, host: str, is_alive: IsAlive
+    ) -> dict[str, Any] | None:
+        rows = self.conn.execute(WORKSPACE_HOLDERS, (workspace, "")).fetchall()
+        return live_holder(rows, now=now, host=host, is_alive=is_alive)
 
     def adopt_lease(
         self, job_id: str, token: int, *, host: str, pid: int, start: str, now: float, ttl: float
@@ -406,7 +425,7 @@ class SQLiteStore:
         with self.tx.write() as conn:
             conn.execute(
                 "UPDATE jobs SET lease_pid = NULL, lease_host = NULL, lease_start = NULL,"
-                " lease_expires = NULL WHERE id = ? AND lease_token = ?",
+                " lease_expires = NULL, workspace_held = 0 WHERE id = ? AND lease_token = ?",
                 (job_id, token),
             )
 
@@ -447,19 +466,30 @@ class SQLiteStore:
         # BEGIN IMMEDIATE holds the write lock: no other claimer reads between SELECT and UPDATE.
         with self.tx.write() as conn:
             row = conn.execute(
-                f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers FROM jobs"
-                f" WHERE queue IN ({marks}) AND {RUNNABLE} AND {DUE}{not_skipped}"
-                f" ORDER BY {CLAIM_ORDER} LIMIT 1",
-                [*queues, now, now, now, *skipped],
+                f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers, workspace_lock FROM jobs"
+                f" WHERE queue IN ({marks}) AND {RUNNABLE} AND {DUE} AND {WORKSPACE_FREE}"
+                f"{not_skipped} ORDER BY {CLAIM_ORDER} LIMIT 1",
+                [*queues, now, now, now, now, *skipped],
             ).fetchone()
             if row is None:
                 return None
-            job_id, token, reason, takeovers = row
+            job_id, token, reason, takeovers, lock = row
             takeovers += reason in TAKEOVERS
             conn.execute(
                 "UPDATE jobs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_start = ?,"
-                " lease_expires = ?, heartbeat_at = ?, takeovers = ? WHERE id = ?",
-                (token + 1, pid, host, start, now + ttl, now, takeovers, job_id),
+                " lease_expires = ?, heartbeat_at = ?, takeovers = ?, workspace_held = ?"
+                " WHERE id = ?",
+                (
+                    token + 1,
+                    pid,
+                    host,
+                    start,
+                    now + ttl,
+                    now,
+                    takeovers,
+                    int(lock is not None),
+                    job_id,
+                ),
             )
         return Claim(job_id, token + 1, reason, takeovers)
 
