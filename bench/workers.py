@@ -76,7 +76,16 @@ def queue(target: str, recipe: Path, workspace: Path, count: int) -> None:
     store = open_store(target)
     loaded = load_recipe(str(recipe))
     for _ in range(count):
-        create_job(store, loaded, params={}, workspace=workspace, options={}, queue="default")
+        # Independent jobs in one folder: shared, or workers would run them one at a time.
+        create_job(
+            store,
+            loaded,
+            params={},
+            workspace=workspace,
+            options={},
+            queue="default",
+            shared_workspace=True,
+        )
     store.close()
 
 

@@ -216,7 +216,14 @@ def _queue_directly(db: str, recipe: Path, ws: Path, count: int) -> None:
     store = open_store(db)
     loaded = load_recipe(str(recipe))
     for n in range(count):
+        # Jobs made to run side by side in one folder (each appends its own line): shared.
         create_job(
-            store, loaded, params={"n": n}, workspace=ws, options={"policies": []}, queue="default"
+            store,
+            loaded,
+            params={"n": n},
+            workspace=ws,
+            options={"policies": []},
+            queue="default",
+            shared_workspace=True,
         )
     store.close()
