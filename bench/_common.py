@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _table import table  # noqa: E402,F401  (re-exported: the benchmarks import it from here)
+
 from agentctl.engine.jobs import create_job  # noqa: E402
 from agentctl.engine.runner import RunnerDeps  # noqa: E402
 from agentctl.models.calls import ModelReply  # noqa: E402
@@ -142,24 +144,3 @@ def fs_type(path: Path) -> str:
         return kind
     except OSError:
         return "?"
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    """Plain text table: numeric-looking columns right-aligned, others left-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    numeric = [
-        i > 0 and all(not r[i] or r[i][0] in "0123456789+-<=." for r in cells[1:])
-        for i in range(len(headers))
-    ]
-    lines = []
-    for n, row in enumerate(cells):
-        lines.append(
-            "  ".join(
-                c.rjust(w) if numeric[i] else c.ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths))
-            ).rstrip()
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
