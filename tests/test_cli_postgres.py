@@ -69,7 +69,9 @@ def test_every_command_runs_on_postgres_and_never_shows_the_password(tmp_path, p
     assert json.loads(run("jobs", "--json").stdout) == []
     wrong = postgres_url.replace(f":{password}@", ":Wrong-Secret-1@")
     refused = agentctl(["jobs"], cwd=tmp_path, url=wrong)
-    assert refused.returncode == 1 and refused.stderr.startswith("error: cannot connect")
+    said = refused.stderr.splitlines()
+    assert refused.returncode == 1 and said[0].startswith("warning: ")  # a password in argv
+    assert said[1].startswith("error: cannot connect")
     assert "Wrong-Secret-1" not in refused.stdout + refused.stderr and "hint:" in refused.stderr
     assert all(password not in text for text in seen)
 
