@@ -53,9 +53,11 @@ class Client:
         key: str | None = None,
         policies: list[str] | None = None,
         models: list[str] | None = None,
+        shared_workspace: bool = False,
     ) -> str:
         """Record a job `queued` for a worker (`run RECIPE --queue`); its id. A `key` that a
-        job already has returns that job's id and records nothing."""
+        job already has returns that job's id and records nothing. `shared_workspace`: as
+        `--shared-workspace`, several jobs may run in the folder at once."""
         from agentctl.engine.launch import prepare_job
 
         return prepare_job(
@@ -69,6 +71,7 @@ class Client:
             policy_files=policies or [],
             queue=queue,
             key=key,
+            shared_workspace=shared_workspace,
         )
 
     def status(self, job: str) -> dict[str, Any]:

@@ -60,3 +60,12 @@ def test_approve_every_pending_request_of_a_parked_job(tmp_path, workspace):
         finished = run_prepared_job(client.store, job, approver=None)
         assert finished.state == "succeeded"
     assert (workspace / "out.txt").read_text() == "done\n"
+
+
+def test_jobs_sharing_a_workspace_is_said_explicitly(tmp_path, workspace):
+    recipe = write(tmp_path / "r.yaml", ASKS)
+    with Client(tmp_path / "c.db") as client:
+        shared = client.enqueue(recipe, workspace=workspace, shared_workspace=True)
+        locking = client.enqueue(recipe, workspace=workspace)
+        assert client.store.get_job(shared)["workspace_lock"] is None  # no lock to take
+        assert client.store.get_job(locking)["workspace_lock"] == str(workspace.resolve())

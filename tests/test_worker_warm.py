@@ -129,3 +129,14 @@ def test_warm_and_cold_workers_run_the_same_jobs(tmp_path):
     assert (workspace / "out.txt").read_text().split() == ["ran"] * 4
     jobs = json.loads(agentctl(["jobs", "--json"], db, tmp_path).stdout)
     assert [job["state"] for job in jobs] == ["succeeded"] * 4
+
+
+def test_a_warm_worker_loads_what_litellms_first_call_imports():
+    """Every forked job's first model request used to import litellm's proxy types (~0.25 s):
+    the warm parent loads them once. A litellm that moved the module fails this test."""
+    import sys
+
+    from agentctl.models.loader import FIRST_CALL_MODULES, warm_litellm
+
+    assert warm_litellm() == list(FIRST_CALL_MODULES)
+    assert all(name in sys.modules for name in FIRST_CALL_MODULES)

@@ -8,13 +8,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentctl.engine.approvals import Approver
 from agentctl.engine.jobs import create_job
-from agentctl.engine.runner import Outcome, RunnerDeps, run_job
 from agentctl.errors import UsageError
 from agentctl.store import Event, Schedule, Store
+
+if TYPE_CHECKING:  # the runner (and the policy, tools, actions it imports) only to run a job:
+    # `run --queue` records one and returns without paying for them
+    from agentctl.engine.approvals import Approver
+    from agentctl.engine.runner import Outcome
 
 
 def prepare_job(
@@ -351,6 +354,8 @@ def run_prepared_job(
     lease_ttl: float | None = None,
     detached: bool = False,
 ) -> Outcome:
+    from agentctl.engine.runner import RunnerDeps, run_job
+
     deps = RunnerDeps(
         store=store,
         model_factory=build_model_factory(),

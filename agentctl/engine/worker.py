@@ -314,9 +314,9 @@ def forking_worker_for_store(
     def spawn(claim: Claim) -> Any:
         nonlocal models_loaded
         if not models_loaded and calls_a_model(store, claim.job_id):
-            from agentctl.models.loader import load_litellm
+            from agentctl.models.loader import warm_litellm
 
-            load_litellm()
+            warm_litellm()
             models_loaded = True
         gc.freeze()  # what the parent holds stays put: the children's pages stay shared
 
