@@ -31,7 +31,7 @@ from agentctl.models.bounds import (
     run_bounded,
 )
 from agentctl.models.loader import litellm_loaded, load_litellm
-from agentctl.models.local import LocalModels
+from agentctl.models.local import LocalModels, is_local_model
 from agentctl.models.outgoing import ShapedCall, shape_call
 from agentctl.models.prices import (
     MIN_REPLY_TOKENS,
@@ -253,6 +253,12 @@ class LiteLLMClient:
         # Here, not in the worker: a local/ model's server is started at its first call, and
         # a start left behind by an abandoned request must not race the next one.
         shaped = shape_call(self.local, call.cfg, call.messages, call.tools, call.key)
+        if is_local_model(call.cfg.model):
+            # xllamacpp's server holds the GIL while it stops with a request in flight: one
+            # abandoned in a worker thread hung the process at the job's end. So it runs here:
+            # Ctrl-C and SIGTERM cut it (the server stops generating), litellm's timeout is its
+            # deadline, and a `cancel` takes effect when the reply comes.
+            return self._call(call, shaped, on_text, until - time.monotonic())
         try:
             return run_bounded(
                 lambda emit: self._call(call, shaped, emit, until - time.monotonic()),
