@@ -19,9 +19,10 @@ NOW = 1_900_000_000.0
 
 def _queue(store, workspace, schedule=None, now=NOW) -> str:
     loaded = load_recipe_text(RECIPE, "<t>")
+    # several jobs in one folder: each would wait for the one before (one job per workspace)
     return create_job(
         store, loaded, params={}, workspace=workspace, options={}, queue="default",
-        schedule=schedule, now=now,
+        schedule=schedule, now=now, shared_workspace=True,
     )  # fmt: skip
 
 
