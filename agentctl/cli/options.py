@@ -101,3 +101,18 @@ def is_interactive(non_interactive: bool = False) -> bool:
     """SPEC: stdin and stdout are terminals, CI is not true, and --non-interactive not given."""
     ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
     return not non_interactive and not ci and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def read_stdin_recipe() -> str:
+    """`agentctl run -`: the recipe is what stdin holds (a pipe or a here-document)."""
+    from agentctl.errors import UsageError
+
+    if sys.stdin.isatty():
+        raise UsageError(
+            "`run -` reads the recipe from stdin, and stdin is a terminal",
+            "pipe a recipe in: `cat recipe.yaml | agentctl run -`, or pass a file",
+        )
+    text = sys.stdin.read()
+    if not text.strip():
+        raise UsageError("`run -` read no recipe from stdin (it was empty)", "pipe a recipe in")
+    return text

@@ -21,6 +21,7 @@ from agentctl.cli.options import (
     JsonOption,
     is_interactive,
     open_store,
+    read_stdin_recipe,
 )
 
 
@@ -179,7 +180,7 @@ def run(
     job_id = prepare_job(
         store,
         str(recipe),
-        recipe_text=_read_stdin_recipe() if str(recipe) == "-" else None,
+        recipe_text=read_stdin_recipe() if str(recipe) == "-" else None,
         param_pairs=param or [],
         workspace=workspace,
         model_overrides=model or [],
@@ -289,21 +290,6 @@ def _queue_name(queue: str | None, *, detach: bool) -> str | None:
     if not queue.strip() or queue.startswith("-"):
         raise UsageError(f"bad queue name {queue!r}", "name a queue, e.g. --queue nightly")
     return queue.strip()
-
-
-def _read_stdin_recipe() -> str:
-    """`agentctl run -`: the recipe is what stdin holds (a pipe or a here-document)."""
-    from agentctl.errors import UsageError
-
-    if sys.stdin.isatty():
-        raise UsageError(
-            "`run -` reads the recipe from stdin, and stdin is a terminal",
-            "pipe a recipe in: `cat recipe.yaml | agentctl run -`, or pass a file",
-        )
-    text = sys.stdin.read()
-    if not text.strip():
-        raise UsageError("`run -` read no recipe from stdin (it was empty)", "pipe a recipe in")
-    return text
 
 
 def _queued(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
