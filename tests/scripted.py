@@ -27,6 +27,10 @@ class ScriptedModel:
         self.script = list(script)
         self.calls: list[dict[str, Any]] = []
         self.cost_per_call = cost_per_call
+        # The rest of agentctl.models.client.ModelClient: the runner sets `mask` and seeds
+        # `spent`; a script records nothing and has no budget of its own.
+        self.mask: Any = lambda value: value
+        self.spent: dict[str, float] = {}
 
     def complete(
         self, role, messages, tools, *, call_index, on_text=None, bounds=None
@@ -76,3 +80,6 @@ class ScriptedModel:
 
     def estimate_call_cost(self, role, messages) -> float:
         return self.cost_per_call
+
+    def close(self) -> None:
+        """Nothing to stop."""

@@ -216,6 +216,10 @@ class _Interrupting:
     closed = False
     spent: ClassVar[dict[str, float]] = {}
 
+    @staticmethod
+    def mask(value):
+        return value
+
     def estimate_call_cost(self, role, messages):
         return 0.0
 

@@ -15,7 +15,7 @@ from agentctl.units import format_usd
 
 if TYPE_CHECKING:
     from agentctl.engine.actions import ActionContext
-    from agentctl.models.calls import ModelClient
+    from agentctl.models.client import ModelClient
     from agentctl.models.replies import ModelReply
 
 DEFAULT_MAX_REPEATS = 3

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from agentctl.errors import UsageError
 from agentctl.models import cassette
@@ -30,8 +30,10 @@ from agentctl.models.bounds import (
     pause,
     run_bounded,
 )
+from agentctl.models.client import Mask, ModelClient
 from agentctl.models.loader import litellm_loaded, load_litellm
 from agentctl.models.local import LocalModels, is_local_model
+from agentctl.models.messages import Attempt, Message, ToolSchema
 from agentctl.models.outgoing import ShapedCall, shape_call
 from agentctl.models.prices import (
     MIN_REPLY_TOKENS,
@@ -74,20 +76,7 @@ STREAM_WHEN_SLOWER_THAN = 1.0
 # AGENTCTL_STREAM can say `always` or `never` instead: see roles.stream_mode.
 
 
-__all__ = ["ModelClient", "ModelError", "ModelReply", "build_model_client"]  # + re-exports
-
-
-class ModelClient(Protocol):
-    def complete(
-        self,
-        role: str,
-        messages: list[dict],
-        tools: list[dict],
-        *,
-        call_index: int,
-        on_text: Callable[[str], None] | None = None,
-        bounds: CallBounds | None = None,
-    ) -> ModelReply: ...
+__all__ = ["ModelError", "ModelReply", "build_model_client"]  # + re-exports
 
 
 # The key sent to a recipe's own api_base when its api_key_env names none.
@@ -108,8 +97,8 @@ class _Call:
 
     cfg: RoleConfig
     role: str  # the role that asked
-    messages: list[dict]
-    tools: list[dict]
+    messages: list[Message]
+    tools: list[ToolSchema]
     call_index: int
     key: str | None
     max_tokens: int | None
@@ -131,7 +120,7 @@ class LiteLLMClient:
         record: Path | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         timeout: float = DEFAULT_TIMEOUT,
-        mask: Callable[[Any], Any] | None = None,
+        mask: Mask | None = None,
         stream: str = "auto",
         stream_when_slower_than: float = STREAM_WHEN_SLOWER_THAN,
         cooldowns: Cooldowns | None = None,
@@ -156,15 +145,15 @@ class LiteLLMClient:
         job's steps end, however they end."""
         self.local.close()
 
-    def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
+    def estimate_call_cost(self, role: str, messages: list[Message]) -> float:
         """estimate_call_cost() for a role name, after overrides."""
         return estimate_call_cost(_role_for(self.roles, role), messages, self._size)
 
     def complete(
         self,
         role: str,
-        messages: list[dict],
-        tools: list[dict],
+        messages: list[Message],
+        tools: list[ToolSchema],
         *,
         call_index: int,
         on_text: Callable[[str], None] | None = None,
@@ -176,7 +165,7 @@ class LiteLLMClient:
         self._load(bounds)
         chain = fallback_chain(self.roles, role)
         passed_over = self.cooldowns.skipped(chain)
-        attempts: list[dict] = []
+        attempts: list[Attempt] = []
         for place, cfg in enumerate(chain):
             if place in passed_over:
                 wait = f"it failed lately; tried again in {passed_over[place]:.0f}s"
@@ -214,7 +203,7 @@ class LiteLLMClient:
         call: _Call,
         on_text: Callable[[str], None] | None,
         bounds: CallBounds,
-        attempts: list[dict],
+        attempts: list[Attempt],
     ) -> ModelReply | None:
         """One model, tried again after transient faults; None when it failed (and is then
         passed over for its cooldown if the fault was the endpoint's)."""
@@ -280,7 +269,7 @@ class LiteLLMClient:
         return self.timeout
 
     def _max_tokens(
-        self, cfg: RoleConfig, messages: list[dict], tools: list[dict], bounds: CallBounds
+        self, cfg: RoleConfig, messages: list[Message], tools: list[ToolSchema], bounds: CallBounds
     ) -> int | None:
         """The role's max_tokens, capped so the call cannot pass the smallest budget left (the
         job's or the role's) at the model's price; _OverBudget when not even a minimal reply
@@ -315,7 +304,9 @@ class LiteLLMClient:
         return cap if ceiling is None else min(cap, ceiling)
 
     @staticmethod
-    def _count_tokens(cfg: RoleConfig, messages: list[dict], tools: list[dict], chars: int) -> int:
+    def _count_tokens(
+        cfg: RoleConfig, messages: list[Message], tools: list[ToolSchema], chars: int
+    ) -> int:
         try:
             counted = load_litellm().token_counter(
                 model=cfg.model, messages=messages, tools=tools or None
@@ -324,7 +315,7 @@ class LiteLLMClient:
             return chars // 2
         return int(counted * 1.05) + 16  # providers frame messages a little differently
 
-    def _key_for(self, cfg: RoleConfig, attempts: list[dict]) -> str | None:
+    def _key_for(self, cfg: RoleConfig, attempts: list[Attempt]) -> str | None:
         env = os.environ if self._env is None else self._env
         key = env.get(cfg.api_key_env) if cfg.api_key_env else None
         if cfg.api_key_env and not key:
@@ -345,7 +336,7 @@ class LiteLLMClient:
             key = NO_KEY
         return key
 
-    def _answered(self, call: _Call, reply: ModelReply, attempts: list[dict]) -> ModelReply:
+    def _answered(self, call: _Call, reply: ModelReply, attempts: list[Attempt]) -> ModelReply:
         cfg = call.cfg
         reply.attempts = attempts
         reply.answered_by = cfg.name
@@ -366,7 +357,7 @@ class LiteLLMClient:
         return reply
 
     @staticmethod
-    def _exhausted(role: str, attempts: list[dict]) -> ModelError:
+    def _exhausted(role: str, attempts: list[Attempt]) -> ModelError:
         tried = summarise_attempts(attempts)
         if attempts and all(a["reason"] == "over budget" for a in attempts):
             return ModelError(
@@ -383,7 +374,7 @@ class LiteLLMClient:
         )
 
     @staticmethod
-    def _fatal(cfg: RoleConfig, reason: str, error: str, attempts: list[dict]) -> ModelError:
+    def _fatal(cfg: RoleConfig, reason: str, error: str, attempts: list[Attempt]) -> ModelError:
         if reason.startswith("auth"):
             hint = (
                 f"check that ${cfg.api_key_env} holds a valid key for {cfg.model}"
@@ -475,7 +466,7 @@ def build_model_client(
     replay: Path | None = None,
     retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     timeout: float = DEFAULT_TIMEOUT,
-    mask: Callable[[Any], Any] | None = None,
+    mask: Mask | None = None,
 ) -> ModelClient:
     """A replaying client when `replay` is given, else a live one. Never fails for a missing
     model: that is reported by complete() (or up front by check_models_configured)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import UsageError
+from agentctl.models.messages import Message, ToolSchema
 
 CASSETTE_VERSION = 1
 _NOTE = (
@@ -41,8 +42,8 @@ class CassetteWriter:
         call_index: int,
         role: str,
         model: str,
-        messages: list[dict],
-        tools: list[dict],
+        messages: list[Message],
+        tools: list[ToolSchema],
         response: dict[str, Any],
     ) -> None:
         entry = {
@@ -112,7 +113,7 @@ def _canon(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def tool_names(tools: list[dict] | None) -> list[str]:
+def tool_names(tools: list[ToolSchema] | None) -> list[str]:
     names = []
     for t in tools or []:
         fn = t.get("function") if isinstance(t, dict) else None
@@ -136,7 +137,7 @@ def _snip(a: Any, b: Any, width: int = 40) -> tuple[str, str]:
 
 
 def describe_difference(
-    recorded: dict[str, Any], messages: list[dict], tools: list[dict] | None
+    recorded: dict[str, Any], messages: list[Message], tools: list[ToolSchema] | None
 ) -> str | None:
     """None when the request matches the recording, else a one-line description of the first
     difference (messages first, then the set of tool names)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentctl.models.loader import litellm_loading, load_litellm
+from agentctl.models.messages import Message
 from agentctl.models.roles import RoleConfig, _role_config
 
 
@@ -84,7 +85,7 @@ class PromptSize:
         self._last: Any = None
         self._chars = 0
 
-    def chars(self, messages: list[dict]) -> int:
+    def chars(self, messages: list[Message]) -> int:
         n = len(messages)
         same = (
             id(messages) == self._list_id
@@ -117,7 +118,7 @@ def role_prices(cfg: RoleConfig) -> Prices:
     )
 
 
-def estimate_call_cost(role: Any, messages: list[dict], size: PromptSize | None = None) -> float:
+def estimate_call_cost(role: Any, messages: list[Message], size: PromptSize | None = None) -> float:
     """The least one call can cost, for refusing a call no budget left can pay: prompt
     characters / 4 as input tokens and a minimal reply (MIN_REPLY_TOKENS, or max_tokens when
     smaller) as output. Prices come from role_prices(); unknown prices cost 0. How many

@@ -5,31 +5,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from agentctl.models import cassette
 from agentctl.models.bounds import CallBounds
+from agentctl.models.client import Mask
+from agentctl.models.messages import Message, ToolSchema
 from agentctl.models.replies import ModelError, ModelReply
 
 
 class ReplayClient:
     """Answers from a cassette by call_index: no network, no litellm import."""
 
-    def __init__(self, path: Path, mask: Callable[[Any], Any] | None = None):
+    def __init__(self, path: Path, mask: Mask | None = None):
         self.path = Path(path)
         self.entries = cassette.load_cassette(self.path)
         # Recordings hold masked text: compare what we would send, masked the same way.
         self.mask = mask or (lambda value: value)
         self.spent: dict[str, float] = {}
 
-    def estimate_call_cost(self, role: str, messages: list[dict]) -> float:
+    def close(self) -> None:
+        """Nothing to stop: a replay starts no server."""
+
+    def estimate_call_cost(self, role: str, messages: list[Message]) -> float:
         return 0.0  # replays cost nothing
 
     def complete(
         self,
         role: str,
-        messages: list[dict],
-        tools: list[dict],
+        messages: list[Message],
+        tools: list[ToolSchema],
         *,
         call_index: int,
         on_text: Callable[[str], None] | None = None,

@@ -12,25 +12,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentctl.errors import AgentctlError
+from agentctl.models.messages import Attempt, Message
 from agentctl.models.roles import DEFAULT_ROLE
 
 
 @dataclass
 class ModelReply:
-    message: (
-        dict  # {"role": "assistant", "content": str|None, "tool_calls": [...]} (no key if none)
-    )
+    message: Message  # {"role": "assistant", "content": str|None, "tool_calls": [...]?}
     model: str  # the litellm model string that answered
     role: str  # the role asked
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
-    attempts: list[dict] = field(default_factory=list)  # failed tries: {"model", "error", "reason"}
+    attempts: list[Attempt] = field(
+        default_factory=list
+    )  # failed tries: {"model", "error", "reason"}
     answered_by: str = ""  # the role whose model answered (a fallback's, or `role`)
     endpoint: str = ""  # the host it answered from (router.endpoint_host)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies every value, a quarter of a step's budget.
         return {
             "message": self.message,
@@ -64,12 +65,14 @@ class ModelReply:
 class ModelError(AgentctlError):
     """A model call failed for good (exit 1). `attempts` lists every failed try."""
 
-    def __init__(self, message: str, hint: str = "", attempts: list[dict] | None = None):
+    def __init__(self, message: str, hint: str = "", attempts: list[Attempt] | None = None):
         super().__init__(message, hint)
         self.attempts = attempts or []
 
 
-def normalise_message(msg: Any, call_index: int, text_tools: Collection[str] | None = None) -> dict:
+def normalise_message(
+    msg: Any, call_index: int, text_tools: Collection[str] | None = None
+) -> Message:
     """An OpenAI-format assistant message (a dict) from litellm's message object or a dict;
     tool calls keep a stable id (`call_<index>_<n>`) when the provider gave none. With
     `text_tools` (the offered tools' names, for a role with `tool_calls: text`), calls written

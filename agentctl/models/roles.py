@@ -39,12 +39,12 @@ class RoleConfig:
     max_tokens: int | None = None
     api_base: str | None = None
     api_key_env: str | None = None
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     max_cost_usd: float | None = None
     # Local models and tool calls written as text (agentctl.models.local, .textcalls).
-    local: dict = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)
     tool_calls: str | None = None
     tool_results: str | None = None
     # Issue 22: one request's time (None: options.timeout, else the client's default) and how

@@ -7,9 +7,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from itertools import groupby
 from urllib.parse import urlsplit
 
 from agentctl.models.bounds import RequestTimedOut
+from agentctl.models.messages import Attempt
 from agentctl.models.roles import InlineModel, RoleConfig, _role_for, inline_role
 
 
@@ -52,15 +54,11 @@ def short_error(exc: BaseException, secrets: Sequence[str]) -> str:
     return text[:300]
 
 
-def summarise_attempts(attempts: list[dict]) -> str:
+def summarise_attempts(attempts: list[Attempt]) -> str:
     """'a (server error (500) x3), b (connection error)': repeats folded, order kept."""
-    groups: list[list] = []
-    for a in attempts:
-        if groups and groups[-1][0] == (a["model"], a["reason"]):
-            groups[-1][1] += 1
-        else:
-            groups.append([(a["model"], a["reason"]), 1])
-    return ", ".join(f"{m} ({r}{f' x{n}' if n > 1 else ''})" for (m, r), n in groups)
+    groups = groupby(attempts, key=lambda a: (a["model"], a["reason"]))
+    counted = [(m, r, sum(1 for _ in run)) for (m, r), run in groups]
+    return ", ".join(f"{m} ({r}{f' x{n}' if n > 1 else ''})" for m, r, n in counted)
 
 
 def fallback_chain(roles: Mapping[str, RoleConfig], name: str) -> list[RoleConfig]:

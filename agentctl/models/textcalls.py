@@ -116,7 +116,9 @@ def _cut(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
 
 
-def recover_tool_calls(message: dict[str, Any], offered: Collection[str], call_index: int) -> dict:
+def recover_tool_calls(
+    message: dict[str, Any], offered: Collection[str], call_index: int
+) -> dict[str, Any]:
     """`message` (an assistant message as normalise_message makes it) with the calls its text
     holds made real; unchanged when it has real calls already, or its text holds none."""
     if message.get("tool_calls") or not isinstance(message.get("content"), str):
