@@ -44,3 +44,30 @@ def test_the_plain_log_reads_old_and_new_events_alike():
         )
         # The decision is said once, before the votes that made it.
         assert started is not None and "(deny by ci-safe:no-destruction)" in started
+
+
+def test_verdicts_are_ordered_by_strictness_and_keep_their_words():
+    from agentctl.policy.votes import Verdict, strictest
+
+    assert Verdict.ALLOW < Verdict.ASK < Verdict.DENY
+    assert strictest([Verdict.ASK, Verdict.ALLOW]) == Verdict.ASK
+    assert strictest([Verdict.DENY, Verdict.ASK, Verdict.ALLOW]) == Verdict.DENY
+    assert strictest([]) == Verdict.ALLOW
+    # The word is what JSON, the log and `policy explain` show.
+    assert [str(v) for v in Verdict] == ["allow", "ask", "deny"]
+    assert f"{Verdict.DENY}" == "deny" and Verdict("ask") is Verdict.ASK
+
+
+def test_a_vote_in_its_two_outside_forms():
+    from agentctl.policy.votes import Decision, Verdict, Vote
+
+    vote = Vote(Verdict.DENY, "ci-safe", "no-destruction", "destructive")
+    assert vote.to_dict() == NEW
+    assert vote.short == rule_label(NEW) == OLD
+    decision = Decision(Verdict.DENY, "", (vote,)).with_builtin("repeat", Verdict.ASK, "again")
+    # A built-in vote never loosens a decision; it is listed with the others.
+    assert decision.decision == Verdict.DENY
+    assert decision.rules == [OLD, "builtin:repeat (ask)"]
+    assert decision.rule_objects[1] == rule_object(
+        {"policy": "builtin", "id": "repeat", "decision": "ask", "reason": "again"}
+    )

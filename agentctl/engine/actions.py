@@ -31,7 +31,7 @@ from agentctl.engine.stopped import canceller, stopped_result
 from agentctl.engine.stops import Cancelled, LimitExceeded
 from agentctl.events import EventType
 from agentctl.policy.effects import EffectCheck
-from agentctl.policy.rules import Decision
+from agentctl.policy.votes import Decision, Verdict
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
 from agentctl.redact import MASK
 from agentctl.tools.base import (
@@ -57,7 +57,7 @@ def repeated_action(step: str, first: str) -> str:
 
 
 # What an action gets when no policy decides (a context built without one).
-ALLOWED = Decision("allow", [], "")
+ALLOWED = Decision(Verdict.ALLOW)
 
 
 @dataclass
@@ -137,12 +137,12 @@ class ActionRunner:
             return result_from_log(recorded)
         verdict, uncertain = self._verdict(key, name, tool, args)
         if repeat_of is not None and not tool.spec.read_only:
-            verdict = verdict.with_builtin("repeat", "ask", repeated_action(step, repeat_of))
+            verdict = verdict.with_builtin("repeat", Verdict.ASK, repeated_action(step, repeat_of))
         if key in self.index.requests and (
-            verdict.decision == "deny" or not (verdict.decision == "ask" or uncertain)
+            verdict.decision == Verdict.DENY or not (verdict.decision == Verdict.ASK or uncertain)
         ):
             self.gate.void_unneeded(step, key)  # asked ahead with its turn; not needed now
-        if verdict.decision == "deny":
+        if verdict.decision == Verdict.DENY:
             return self._refuse(step, key, name, args, verdict, "denied by the policy")
         approval = None
         approved_paths: frozenset[str] = frozenset()
@@ -159,7 +159,7 @@ class ActionRunner:
             if answer == "deny":
                 return self._refuse_for_person(step, key, name, args, approval, False)
             approved_paths = frozenset(held.get("paths") or [])
-        elif verdict.decision == "ask" or uncertain:
+        elif verdict.decision == Verdict.ASK or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
             answer, approval = self.gate.require(
                 step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rule_objects
@@ -259,7 +259,7 @@ class ActionRunner:
             check = self.ctx.check_effects(
                 name, tool, args, changes, markers, approved_paths, approval is not None
             )
-        if check is not None and check.decision != "allow":
+        if check is not None and check.decision != Verdict.ALLOW:
             held = (result, check, changes, markers, extra)
             return self._hold(step, key, name, tool, args, held, timeout)
         if changes:
@@ -276,13 +276,13 @@ class ActionRunner:
         """The policy's decision on the action, and whether it is uncertain (it started
         under an earlier runner that recorded no result, and its tool is not read-only)."""
         verdict = self.ctx.decide(name, args, tool) if self.ctx.decide else ALLOWED
-        if verdict.decision == "allow" and MASK in json.dumps(args, ensure_ascii=False):
+        if verdict.decision == Verdict.ALLOW and MASK in json.dumps(args, ensure_ascii=False):
             # A secret in the model's call was masked in the log; rebuilt from the log (on
             # resume) the call holds the mask itself, a different action (and `[REDACTED]` is
             # a shell glob). Never run it by itself: a person sees it as it would run.
             verdict = verdict.with_builtin(
                 "masked-secret",
-                "ask",
+                Verdict.ASK,
                 f"the action holds {MASK}, a secret masked in the log: it would not run as "
                 "the model asked it",
             )
@@ -304,7 +304,7 @@ class ActionRunner:
                 out.append(AskRequest(step, effects_key(key), name, args, reason, rules))
                 continue
             verdict, uncertain = self._verdict(key, name, tool, args)
-            if verdict.decision == "ask" or (uncertain and verdict.decision != "deny"):
+            if verdict.decision == Verdict.ASK or (uncertain and verdict.decision != Verdict.DENY):
                 reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
                 out.append(AskRequest(step, key, name, args, reason, verdict.rule_objects))
         return out
@@ -334,7 +334,9 @@ class ActionRunner:
             extra.update(changes=changes, not_undone=problems)
             self.ctx.written |= written_by(changes)
         left = f" Could not be undone: {'; '.join(problems)}." if problems else ""
-        what = "denied by the policy" if decision == "deny" else "held for a person's approval"
+        what = (
+            "denied by the policy" if decision == Verdict.DENY else "held for a person's approval"
+        )
         result = ToolResult(
             ok=False,
             error="denied",
@@ -344,7 +346,7 @@ class ActionRunner:
                 f"{left} Do not retry it; find another way or explain what you need."
             ),
         )
-        if decision == "deny":
+        if decision == Verdict.DENY:
             self._finish(step, key, name, result, 0.0, extra)
             return result
         extra.update(held=True, reason=reason, paths=check.asked_paths)
@@ -359,7 +361,7 @@ class ActionRunner:
         )
         if answer == "deny":
             return self._refuse_for_person(step, key, name, args, approval, False)
-        allowed = Decision("allow", [], "approved by a person")
+        allowed = Decision(Verdict.ALLOW, "approved by a person")
         paths = frozenset(check.asked_paths)
         return self._execute(step, key, name, tool, args, allowed, approval, paths, timeout, 0)
 
@@ -426,7 +428,12 @@ class ActionRunner:
             name,
             result,
             0.0,
-            {"args": args, "refused": True, "decision": "deny", "rules": verdict.rule_objects},
+            {
+                "args": args,
+                "refused": True,
+                "decision": Verdict.DENY,
+                "rules": verdict.rule_objects,
+            },
         )
         return result
 
@@ -456,7 +463,7 @@ class ActionRunner:
                 " Do not retry it; find another way or explain what you need."
             ),
         )
-        extra: dict[str, Any] = {"args": args, "refused": True, "decision": "deny"}
+        extra: dict[str, Any] = {"args": args, "refused": True, "decision": Verdict.DENY}
         extra["denied_by"] = approval.get("decided_by") or "a person"
         if approval.get("comment"):
             extra["comment"] = approval["comment"]

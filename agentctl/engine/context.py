@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from agentctl.engine.actions import ActionContext
 from agentctl.engine.limits import DEFAULT_MAX_REPEATS, JobLimits, Usage
-from agentctl.policy.rules import Decision
+from agentctl.policy.votes import Decision, Verdict
 
 Number = TypeVar("Number", int, float)
 
@@ -48,7 +48,7 @@ def visible_paths_for(policy: Any) -> tuple[Path, ...]:
     found: list[Path] = []
     for one in getattr(policy, "policies", ()):
         for rule in getattr(one, "rules", ()):
-            if getattr(rule, "decision", None) != "allow":
+            if getattr(rule, "decision", None) != Verdict.ALLOW:
                 continue
             for pattern in getattr(rule, "paths", None) or ():
                 if not pattern.startswith("/"):
@@ -212,10 +212,10 @@ def _policy_decider(
         )
         # shell, interactive, custom commands, stdio MCP servers
         starts_processes = tool.spec.touches.processes
-        if escalate and starts_processes and verdict.decision == "allow":
+        if escalate and starts_processes and verdict.decision == Verdict.ALLOW:
             verdict = verdict.with_builtin(
                 "sandbox-unavailable",
-                "ask",
+                Verdict.ASK,
                 "no sandbox is available here and the policy prefers one:"
                 " this command would run unconfined",
             )

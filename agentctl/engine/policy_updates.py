@@ -20,6 +20,7 @@ from typing import Any
 
 from agentctl.errors import UsageError
 from agentctl.events import ApprovalState, EventType, JobState
+from agentctl.policy.votes import Verdict
 from agentctl.store import ApprovalTransition, Event, NewEvent, Store
 
 POLICY_ADDED = EventType.POLICY_ADDED
@@ -117,7 +118,7 @@ def add_policies(
     voided = []
     for approval in store.list_approvals(job_id, state=ApprovalState.PENDING):
         decision = policy.decide(approval["tool"] or "", approval["args"], workspace=workspace)
-        if decision.decision == "deny":
+        if decision.decision == Verdict.DENY:
             voided.append(
                 {
                     "request": approval["request"],
@@ -236,7 +237,7 @@ class PolicyReplay:
 
     @property
     def ran_now_denied(self) -> list[ReplayedAction]:
-        return [a for a in self.changed if a.ran and a.now == "deny"]
+        return [a for a in self.changed if a.ran and a.now == Verdict.DENY]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,7 +266,7 @@ def replay_policies(store: Store, job_id: str, files: Sequence[str]) -> PolicyRe
     for event in store.read_events(job_id, types=acted):
         data = event.data
         if event.type == EventType.ACTION_STARTED:
-            ran, was = True, data.get("decision") or "allow"
+            ran, was = True, data.get("decision") or Verdict.ALLOW
         elif event.type == EventType.ACTION_FINISHED and data.get("refused") and "decision" in data:
             ran, was = False, data["decision"]
         else:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.approvals import describe_decider
 from agentctl.events import EventType
+from agentctl.policy.votes import Verdict
 from agentctl.store import Store
 from agentctl.tools.base import Tool, ToolResult
 
@@ -43,7 +44,7 @@ def stopped_result(
     check = None
     if ctx.check_effects is not None and (changes or markers):
         check = ctx.check_effects(name, tool, args, changes, markers, frozenset(), False)
-    if check is not None and check.decision != "allow":
+    if check is not None and check.decision != Verdict.ALLOW:
         extra.update(effects=check.to_list(), rules=check.rule_objects())
         problems = undo_action(ctx.workspace, changes, markers)
         if problems:

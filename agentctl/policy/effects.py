@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentctl.policy.match import strictest
-from agentctl.policy.votes import rule_labels
+from agentctl.policy.votes import Decision, Verdict, strictest
 
 if TYPE_CHECKING:
-    from agentctl.policy.rules import Decision, Policy, PolicySet
+    from agentctl.policy.rules import Policy, PolicySet
     from agentctl.tools.base import Touches
 
 # The tools whose rules decide a write of a workspace file.
@@ -39,9 +38,8 @@ class EffectVerdict:
     decision: Decision
 
     def describe(self) -> str:
-        rules = rule_labels(
-            [r for r in self.decision.rule_objects if r.get("decision") == self.decision.decision]
-        )
+        deciding = [v for v in self.decision.votes if v.decision == self.decision.decision]
+        rules = ", ".join(v.short for v in deciding)
         return f"{self.path} ({self.kind}): {self.decision.reason} [rules: {rules}]"
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,20 +62,20 @@ class EffectCheck:
 
     def _passes(self, verdict: EffectVerdict) -> bool:
         decision = verdict.decision
-        if decision.decision != "ask":
-            return decision.decision == "allow"
+        if decision.decision != Verdict.ASK:
+            return decision.decision == Verdict.ALLOW
         if verdict.path in self.approved:
             return True
-        asks = [r for r in decision.rule_objects if r.get("decision") == "ask"]
-        return self.person_approved and all(r.get("policy") != "builtin" for r in asks)
+        asks = [v for v in decision.votes if v.decision == Verdict.ASK]
+        return self.person_approved and all(v.policy != "builtin" for v in asks)
 
     @property
-    def decision(self) -> str:
-        return strictest([v.decision.decision for v in self.blocking])
+    def decision(self) -> Verdict:
+        return strictest(v.decision.decision for v in self.blocking)
 
     @property
     def asked_paths(self) -> list[str]:
-        return sorted({v.path for v in self.blocking if v.decision.decision == "ask"})
+        return sorted({v.path for v in self.blocking if v.decision.decision == Verdict.ASK})
 
     def reason(self) -> str:
         """The blocking changes, each with its rules and why, for the model and the log."""
@@ -85,11 +83,11 @@ class EffectCheck:
         return "; ".join(v.describe() for v in self.blocking if v.decision.decision == strict)
 
     def rule_objects(self) -> list[dict[str, str]]:
-        seen: dict[tuple[str, str, str], dict[str, str]] = {}
+        seen: dict[tuple[str, str, Verdict], dict[str, str]] = {}
         for verdict in self.blocking:
-            for rule in verdict.decision.rule_objects:
-                if rule.get("decision") == verdict.decision.decision:
-                    seen.setdefault((rule["policy"], rule["id"], rule["decision"]), rule)
+            for vote in verdict.decision.votes:
+                if vote.decision == verdict.decision.decision:
+                    seen.setdefault((vote.policy, vote.id, vote.decision), vote.to_dict())
         return list(seen.values())
 
     def to_list(self) -> list[dict[str, Any]]:
@@ -157,10 +155,10 @@ def writes_denied(policy: Policy) -> bool:
     """Whether `policy` denies every write of a workspace file, whatever tool makes it: its
     default is deny and no rule for write_file or edit_file (the tools an observed change is
     decided as) allows or asks. The shipped `read-only` policy is one."""
-    if policy.default != "deny":
+    if policy.default != Verdict.DENY:
         return False
     return not any(
-        rule.decision != "deny"
+        rule.decision != Verdict.DENY
         and any(fnmatch.fnmatchcase(tool, glob) for tool in WRITE_TOOLS for glob in rule.tools)
         and rule.command_patterns is None
         and rule.host_globs is None

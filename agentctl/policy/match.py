@@ -3,7 +3,7 @@
 Owns path globs relative to the workspace or absolute (the glob language itself is
 agentctl.policy.globs), `vote_part` (one policy's votes on one part: on the program it runs,
 every path it touches, its host; denies for paths outside the workspace no rule names),
-`names_host` and `strictest`. What an action touches (its parts, their paths and hosts, the
+and `names_host`. What an action touches (its parts, their paths and hosts, the
 built-in votes) is `agentctl.policy.touches`; combining votes across policies lives in
 `agentctl.policy.rules`.
 """
@@ -20,9 +20,8 @@ from agentctl.policy.addresses import literal_address_problem
 from agentctl.policy.globs import glob_regex
 from agentctl.policy.inner import HOLE
 from agentctl.policy.patterns import globs_intersect
-from agentctl.policy.touches import GLOB_CHARS, Part, TouchedPath, Vote
-
-STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
+from agentctl.policy.touches import GLOB_CHARS, Part, TouchedPath
+from agentctl.policy.votes import Verdict, Vote
 
 
 @dataclass(frozen=True)
@@ -97,17 +96,19 @@ def _subject_votes(
     votes = [
         Vote(
             r.decision,
-            f"{policy.name}:{r.id}",
+            policy.name,
+            r.id,
             r.reason or f"{subject} matches rule {r.id} ({r.decision})",
         )
         for r, could, must in rules
-        if must or (could and r.decision != "allow")
+        if must or (could and r.decision != Verdict.ALLOW)
     ]
     if default and not any(must for _, _, must in rules):
         votes.append(
             Vote(
                 policy.default,
-                f"{policy.name}:default",
+                policy.name,
+                "default",
                 f"no rule of {policy.name} matches {subject}",
             )
         )
@@ -164,15 +165,15 @@ def vote_part(policy: Any, tool: str, part: Part) -> list[Vote]:
         problem = literal_address_problem(part.host)
         if problem and not names_host(policy, part.host, []):
             votes.append(
-                Vote(
-                    "deny",
-                    "builtin:private-address",
+                Vote.builtin(
+                    Verdict.DENY,
+                    "private-address",
                     f"{problem}; no rule of {policy.name} names it in hosts:",
                 )
             )
     if not votes and file_tool:
         votes.append(
-            Vote(policy.default, f"{policy.name}:default", f"no rule of {policy.name} matches")
+            Vote(policy.default, policy.name, "default", f"no rule of {policy.name} matches")
         )
     return votes + part.votes
 
@@ -181,17 +182,17 @@ def _outside_votes(policy: Any, rules: list[Any], part: Part, path: TouchedPath)
     named = any(_names_path(r, part, path) for r in rules)
     if not named:
         return [
-            Vote(
-                "deny",
-                "builtin:outside-workspace",
+            Vote.builtin(
+                Verdict.DENY,
+                "outside-workspace",
                 f"{outside_words(path)} and no rule of {policy.name} names it",
             )
         ]
     if path.redirect:
         return [
-            Vote(
-                "ask",
-                "builtin:redirect-outside",
+            Vote.builtin(
+                Verdict.ASK,
+                "redirect-outside",
                 f"`{part.text}` redirects to {path.absolute}, outside the workspace",
             )
         ]
@@ -218,12 +219,8 @@ def names_host(policy: Any, host: str, addresses: list[str]) -> bool:
     """Whether a non-deny rule's `hosts` names this host or one of its addresses exactly."""
     wanted = {host.lower().strip("[]"), *addresses}
     return any(
-        r.decision != "deny"
+        r.decision != Verdict.DENY
         and r.host_globs is not None
         and any(g.strip("[]") in wanted for g in r.host_globs)
         for r in policy.compiled_rules()
     )
-
-
-def strictest(decisions: list[str]) -> str:
-    return max(decisions, key=STRICTNESS.__getitem__) if decisions else "allow"

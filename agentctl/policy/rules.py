@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     StrictBool,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -36,10 +37,10 @@ from pydantic import (
 from agentctl.errors import RecipeError
 from agentctl.fieldtypes import Duration, PosFloat, PosInt
 from agentctl.policy.addresses import db_file_set
-from agentctl.policy.match import STRICTNESS, PathGlob, strictest, vote_part
+from agentctl.policy.match import PathGlob, vote_part
 from agentctl.policy.patterns import CommandPattern
-from agentctl.policy.touches import build_parts, write_parts
-from agentctl.policy.votes import rule_label, rule_object
+from agentctl.policy.touches import Part, build_parts, write_parts
+from agentctl.policy.votes import Decision, Verdict, Vote, strictest
 from agentctl.tools.base import Touches
 from agentctl.yamlcheck import validate_every_problem
 from agentctl.yamlload import (
@@ -49,9 +50,12 @@ from agentctl.yamlload import (
     read_text_file,
 )
 
-DecisionName = Literal["allow", "ask", "deny"]
 _STRICT = ConfigDict(extra="forbid")
 _RULE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# A verdict in a policy file: the enum, shown in the JSON Schema as the three words inline.
+VerdictField = Annotated[
+    Verdict, WithJsonSchema({"enum": [str(v) for v in Verdict], "type": "string"})
+]
 SANDBOX_STRICTNESS = {"off": 0, "preferred": 1, "required": 2}
 
 DEFAULT_POLICY = """\
@@ -78,7 +82,7 @@ class Rule(BaseModel):
     paths: list[str] | None = None
     commands: list[str] | None = None
     hosts: list[str] | None = None
-    decision: DecisionName
+    decision: Annotated[VerdictField, Field(title="Decision")]
     reason: str | None = None
     _paths: tuple[PathGlob, ...] | None = PrivateAttr(default=None)
     _commands: tuple[CommandPattern, ...] | None = PrivateAttr(default=None)
@@ -183,7 +187,7 @@ class PolicyTest(BaseModel):
     model_config = _STRICT
     tool: str = Field(min_length=1)
     args: dict[str, Any] = {}
-    expect: DecisionName
+    expect: Annotated[VerdictField, Field(title="Expect")]
     workspace_files: dict[str, str | Symlink] = {}
 
     @field_validator("workspace_files")
@@ -211,7 +215,7 @@ class Policy(BaseModel):
     version: Literal[1]
     name: str = Field(min_length=1)
     description: str = ""
-    default: DecisionName = "ask"
+    default: Annotated[VerdictField, Field(title="Default")] = Verdict.ASK
     rules: list[Rule] = []
     limits: PolicyLimits = PolicyLimits()
     sandbox: Annotated[Literal["required", "preferred", "off"], BeforeValidator(_sandbox_off)] = (
@@ -310,33 +314,6 @@ def default_policy() -> Policy:
 # --- deciding ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Decision:
-    decision: str  # allow | ask | deny
-    rules: list[str]  # "policy:rule (decision)" for every rule that voted, "builtin:..." too
-    reason: str
-    votes: tuple[dict[str, str], ...] = ()  # the same rules as objects, each with its reason
-
-    @property
-    def rule_objects(self) -> list[dict[str, str]]:
-        """Every rule that voted as {"policy", "id", "decision", "reason"} (the JSON form)."""
-        return [dict(v) for v in self.votes] or [rule_object(r) for r in self.rules]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "rules": self.rule_objects, "reason": self.reason}
-
-    def with_builtin(self, rule_id: str, decision: str, reason: str) -> Decision:
-        """This decision made at least `decision` by a built-in rule (sandbox unavailable, a
-        masked secret), which is listed with the others."""
-        vote = {"policy": "builtin", "id": rule_id, "decision": decision, "reason": reason}
-        return Decision(
-            strictest([self.decision, decision]),
-            [*self.rules, f"builtin:{rule_id} ({decision})"],
-            reason,
-            (*self.rule_objects, vote),
-        )
-
-
 # A policy set remembers this many resolved (workspace, database) pairs; a job has one, a
 # policy's own `tests:` one per test folder.
 MAX_PLACES = 16
@@ -399,25 +376,25 @@ class PolicySet:
 
         return any(writes_denied(p) for p in self.policies)
 
-    def _decide_parts(self, tool: str, parts: list[Any]) -> Decision:
+    def _decide_parts(self, tool: str, parts: list[Part]) -> Decision:
         votes = [
             v
             for part in parts
             for policy in self.policies
             for v in vote_part(policy, part.tool or tool, part)
         ]
-        final = strictest([v.decision for v in votes])
-        rules = _unique([f"{v.label} ({v.decision})" for v in votes])
-        objects: dict[str, dict[str, str]] = {}
+        final = strictest(v.decision for v in votes)
+        merged: dict[tuple[str, Verdict], Vote] = {}
         for v in votes:
-            # One object per rule and decision; its reasons joined, the first ones first.
-            key = f"{v.label} ({v.decision})"
-            if key not in objects:
-                objects[key] = v.to_dict()
-            elif v.why not in objects[key]["reason"].split("; "):
-                objects[key]["reason"] += "; " + v.why
-        reason = "; ".join(_unique([v.why for v in votes if v.decision == final]))
-        return Decision(final, rules, reason, tuple(objects.values()))
+            # One vote per rule and decision; its reasons joined, the first ones first.
+            key = (v.label, v.decision)
+            known = merged.get(key)
+            if known is None:
+                merged[key] = v
+            elif v.reason not in known.reason.split("; "):
+                merged[key] = replace(known, reason=known.reason + "; " + v.reason)
+        reason = "; ".join(_unique([v.reason for v in votes if v.decision == final]))
+        return Decision(final, reason, tuple(merged.values()))
 
     def _resolve_places(
         self, workspace: str | os.PathLike, db_path: Path | None
@@ -472,9 +449,7 @@ class PolicySet:
 
 __all__ = [
     "DEFAULT_POLICY",
-    "STRICTNESS",
     "ApprovalSettings",
-    "Decision",
     "Policy",
     "PolicyLimits",
     "PolicySet",
@@ -484,6 +459,4 @@ __all__ = [
     "is_policy_data",
     "load_policy",
     "load_policy_text",
-    "rule_label",
-    "rule_object",
 ]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentctl.policy.rules import Decision, Policy, PolicySet, Symlink
+from agentctl.policy.rules import Policy, PolicySet, Symlink
+from agentctl.policy.votes import Decision, Verdict
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class TestFailure:
     index: int  # 0-based position in tests:
     tool: str
     args: dict[str, Any]
-    expected: str
+    expected: Verdict
     got: Decision
 
     def message(self) -> str:

@@ -27,6 +27,7 @@ from agentctl.policy.inner import HOLE
 from agentctl.policy.patterns import globs_intersect
 from agentctl.policy.protected import GIT_NAME, hooks_paths, protected_reason
 from agentctl.policy.shellwords import SimpleCommand, parse_command
+from agentctl.policy.votes import Verdict, Vote
 from agentctl.policy.words import describe_flag, flag_asks
 from agentctl.policy.written_code import job_code_run
 from agentctl.tools.base import Touches
@@ -69,18 +70,6 @@ class TouchedPath:
     redirect: bool = False
     unknown: str | None = None  # the word as given, when part of it is an unknown value
     root: str = ""  # the workspace it was resolved against (named when it is outside)
-
-
-@dataclass(frozen=True)
-class Vote:
-    decision: str
-    label: str  # "policy:rule", "policy:default" or "builtin:what"
-    why: str
-
-    def to_dict(self) -> dict[str, str]:
-        """The vote as JSON shows it: {"policy", "id", "decision", "reason"}."""
-        policy, _, rule = self.label.rpartition(":")
-        return {"policy": policy, "id": rule, "decision": self.decision, "reason": self.why}
 
 
 @dataclass
@@ -236,7 +225,9 @@ def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Par
         return [
             Part(
                 "shell",
-                votes=[Vote("deny", "builtin:bad-arguments", "shell needs a string `command`")],
+                votes=[
+                    Vote.builtin(Verdict.DENY, "bad-arguments", "shell needs a string `command`")
+                ],
             )
         ]
     parsed = parse_command(command)
@@ -245,9 +236,9 @@ def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Par
             Part(
                 command,
                 votes=[
-                    Vote(
-                        "ask",
-                        "builtin:unparseable",
+                    Vote.builtin(
+                        Verdict.ASK,
+                        "unparseable",
                         f"the command cannot be parsed ({parsed.unparseable})",
                     )
                 ],
@@ -277,7 +268,7 @@ def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Par
 def _bad_argument(tool: str, name: str) -> Part:
     """A denied part: the tool's argument `name` is missing or not a string."""
     return Part(
-        tool, votes=[Vote("deny", "builtin:bad-arguments", f"{tool} needs a string `{name}`")]
+        tool, votes=[Vote.builtin(Verdict.DENY, "bad-arguments", f"{tool} needs a string `{name}`")]
     )
 
 
@@ -344,7 +335,9 @@ def build_parts(
                 Part(
                     str(url),
                     votes=[
-                        Vote("deny", "builtin:bad-url", f"not an http(s) URL with a host: {url!r}")
+                        Vote.builtin(
+                            Verdict.DENY, "bad-url", f"not an http(s) URL with a host: {url!r}"
+                        )
                     ],
                 )
             ]
@@ -382,44 +375,46 @@ def _builtin_votes(
         ran = job_code_run(command, root, written)
         if ran is not None:
             votes.append(
-                Vote(
-                    "ask",
-                    "builtin:job-written-code",
+                Vote.builtin(
+                    Verdict.ASK,
+                    "job-written-code",
                     f"`{part.text}` runs {ran}, code written by this job: no rule has seen it",
                 )
             )
         asking = [f for f in command.flags if flag_asks(f)]
         if asking:
             what = ", ".join(describe_flag(f) for f in asking)
-            votes.append(Vote("ask", "builtin:not-provably-harmless", f"`{part.text}`: {what}"))
+            votes.append(
+                Vote.builtin(Verdict.ASK, "not-provably-harmless", f"`{part.text}`: {what}")
+            )
         if command.name_unknown:
             votes.append(
-                Vote(
-                    "ask",
-                    "builtin:unknown-command",
+                Vote.builtin(
+                    Verdict.ASK,
+                    "unknown-command",
                     f"`{part.text}`: which program runs is not known until it runs; "
                     "it is decided as any program",
                 )
             )
     for path in part.paths:
         if "\0" in path.raw:
-            votes.append(Vote("deny", "builtin:bad-path", "a path contains a NUL byte"))
+            votes.append(Vote.builtin(Verdict.DENY, "bad-path", "a path contains a NUL byte"))
             continue
         if path.unknown is not None:
             if any(globs_intersect(path.unknown, g) for g in SECRET_GLOBS):
                 votes.append(
-                    Vote(
-                        "deny",
-                        "builtin:secret-file",
+                    Vote.builtin(
+                        Verdict.DENY,
+                        "secret-file",
                         f"{path.unknown.replace(HOLE, '$…')} could be a secret file "
                         "(.env or a private key)",
                     )
                 )
             if path.writes:
                 votes.append(
-                    Vote(
-                        "ask",
-                        "builtin:unknown-path",
+                    Vote.builtin(
+                        Verdict.ASK,
+                        "unknown-path",
                         f"`{part.text}` writes to a path that is not known until it runs",
                     )
                 )
@@ -427,32 +422,34 @@ def _builtin_votes(
         forms = (path.absolute, path.literal)
         if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
             votes.append(
-                Vote(
-                    "deny",
-                    "builtin:secret-file",
+                Vote.builtin(
+                    Verdict.DENY,
+                    "secret-file",
                     f"{path.raw} is a secret file (.env or a private key)",
                 )
             )
         if db_files & set(forms):
-            votes.append(Vote("deny", "builtin:database", f"{path.raw} is agentctl's database"))
+            votes.append(
+                Vote.builtin(Verdict.DENY, "database", f"{path.raw} is agentctl's database")
+            )
         # A shell argument may be written (cp, mv, sed -i): it counts as a write here.
         maybe_written = path.writes or part.command is not None
         if maybe_written and any(r.fullmatch(f) for r in _GIT_RE for f in forms):
             votes.append(
-                Vote(
-                    "ask",
-                    "builtin:git-internals",
+                Vote.builtin(
+                    Verdict.ASK,
+                    "git-internals",
                     f"writing {path.raw} can make later git commands run anything",
                 )
             )
         protected = _protected_write(path, root) if maybe_written else None
         if protected is not None:
-            votes.append(Vote("ask", "builtin:protected-name", protected))
+            votes.append(Vote.builtin(Verdict.ASK, "protected-name", protected))
         if maybe_written and path.rel is not None and _is_hardlinked(path.absolute):
             votes.append(
-                Vote(
-                    "ask",
-                    "builtin:hardlink",
+                Vote.builtin(
+                    Verdict.ASK,
+                    "hardlink",
                     f"{path.raw} has other hard links, maybe outside the workspace",
                 )
             )

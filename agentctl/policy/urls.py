@@ -13,6 +13,7 @@ from pathlib import Path
 from agentctl.policy.addresses import address_problem
 from agentctl.policy.match import names_host
 from agentctl.policy.rules import PolicySet
+from agentctl.policy.votes import Verdict
 
 Resolver = Callable[..., list]
 
@@ -59,7 +60,7 @@ def make_url_checker(
 
     def check(url: str) -> str | None:
         decision = policy_set.decide("http_get", {"url": url}, workspace=workspace)
-        if decision.decision == "deny":
+        if decision.decision == Verdict.DENY:
             return f"refused {url}: {decision.reason}"
         return check_url_allowed(url, policy_set, resolve=resolve)
 

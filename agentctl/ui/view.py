@@ -31,7 +31,7 @@ from agentctl.events import (
     check_attempt,
     describe_event,
 )
-from agentctl.policy.votes import rule_label
+from agentctl.policy.votes import Verdict, rule_label
 from agentctl.ui.words import result_words, rules_words
 from agentctl.units import format_usd
 from agentctl.visible import make_visible
@@ -441,8 +441,16 @@ def _step_kind(state: JobViewState) -> str:
     return next((s.kind for s in state.steps if s.id == state.current_step), "")
 
 
+_DECISION_STYLES: dict[str, str] = {
+    Verdict.ALLOW: "green",
+    Verdict.ASK: "yellow",
+    Verdict.DENY: "red",
+}
+
+
 def _decision_style(decision: str) -> str:
-    return {"allow": "green", "ask": "yellow", "deny": "red"}.get(decision, "")
+    """The colour of a decision as the log holds it (a word; "" for none)."""
+    return _DECISION_STYLES.get(decision, "")
 
 
 def render_output(state: JobViewState) -> Text | None:
