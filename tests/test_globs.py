@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from agentctl.changes.ignore import compile_excludes
 from agentctl.changes.record import ChangeRecorder
-from agentctl.changes.scan import compile_excludes
 from agentctl.policy.globs import glob_regex
 
 CASES = [

@@ -179,11 +179,13 @@ def _payload_bytes(state: State) -> bytes | None:
     if state is None:
         return b""
     if "text" in state:
-        return state["text"].encode("utf-8")
+        text: str = state["text"]
+        return text.encode("utf-8")
     if "base64" in state:
         return base64.b64decode(state["base64"])
     if "link" in state:
-        return state["link"].encode("utf-8", "surrogateescape")
+        link: str = state["link"]
+        return link.encode("utf-8", "surrogateescape")
     return None
 
 
@@ -372,7 +374,7 @@ def _matches(current: Any, state: State) -> bool | None:
         return False
     if state.get("sha256") is None:
         return None if state.get("size") == current.size else False
-    return state["sha256"] == current.sha256
+    return bool(state["sha256"] == current.sha256)
 
 
 def kept_contents(changes: Iterable[Change]) -> dict[str, dict[str, Any]]:

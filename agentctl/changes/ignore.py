@@ -1,4 +1,5 @@
-"""What a workspace snapshot leaves out by default: caches and what the workspace's git ignores.
+"""What a workspace snapshot leaves out: a recipe's excludes (compile_excludes) and, by
+default, caches and what the workspace's git ignores.
 
 A command's byproducts that nobody edits (`__pycache__/*.pyc`, `.pytest_cache`, a build tree
 the project's `.gitignore` names) would otherwise fill `agentctl diff` and every rollback. They
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from agentctl.policy.globs import glob_pattern
 
+# Never part of a snapshot (its config and hooks are watched apart: scan.GIT_WATCHED).
+ALWAYS_EXCLUDED = ".git"
 # Tool caches: rebuilt on demand, never worth a diff line or a rollback.
 CACHE_EXCLUDES = (
     "__pycache__/",
@@ -48,7 +51,7 @@ def compile_gitignore(lines: Iterable[str]) -> Callable[[str, bool], bool]:
     """A test `(relative path, is_dir) -> ignored` with git's rules for one top-level file:
     the last matching line wins, `!` re-includes, a trailing `/` matches only directories, a
     pattern with a `/` before its end is anchored at the root, one without matches any name."""
-    rules: list[tuple[re.Pattern, bool, bool, bool]] = []  # regex, negate, dir_only, anchored
+    rules: list[tuple[re.Pattern[str], bool, bool, bool]] = []  # regex, negate, dir_only, anchored
     for raw in lines:
         line = raw.rstrip("\n")
         if not line.strip() or line.startswith("#"):
@@ -84,3 +87,47 @@ def default_skips(root: Path, *, gitignore: bool = True) -> Callable[[str, bool]
     """What whole-tree snapshots of `root` skip: the caches above and, if `gitignore`, what the
     workspace's git ignores."""
     return compile_gitignore(list(CACHE_EXCLUDES) + (read_ignore_files(root) if gitignore else []))
+
+
+def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
+    """A test `(relative path, is_dir) -> excluded`. A pattern without `/` matches a name at
+    any depth; with one (or a leading `/`) the whole path; a trailing `/` only directories."""
+    anywhere: list[str] = []
+    anchored: list[str] = []
+    dirs_anywhere: list[str] = []
+    dirs_anchored: list[str] = []
+    for raw in patterns:
+        pattern = raw.strip()
+        dir_only = pattern.endswith("/")
+        pattern = pattern.strip("/") if pattern.startswith("/") else pattern.rstrip("/")
+        if not pattern:
+            continue
+        regex = glob_pattern(pattern)
+        rooted = "/" in raw.strip().rstrip("/")
+        (
+            dirs_anchored
+            if dir_only and rooted
+            else dirs_anywhere
+            if dir_only
+            else anchored
+            if rooted
+            else anywhere
+        ).append(regex)
+
+    def join(parts: list[str]) -> re.Pattern[str] | None:
+        return re.compile("(?:" + "|".join(parts) + r")\Z") if parts else None
+
+    names, paths = join(anywhere), join(anchored)
+    dir_names, dir_paths = join(dirs_anywhere), join(dirs_anchored)
+
+    def excluded(rel: str, is_dir: bool) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        if name == ALWAYS_EXCLUDED:
+            return True
+        if (names and names.match(name)) or (paths and paths.match(rel)):
+            return True
+        return is_dir and bool(
+            (dir_names and dir_names.match(name)) or (dir_paths and dir_paths.match(rel))
+        )
+
+    return excluded

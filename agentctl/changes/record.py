@@ -257,8 +257,8 @@ def diff_snapshots(
             out.extend(_compare(rel, was, now, []))
     deleted = sorted(r for r in before if r not in after)
     created = sorted(r for r in after if r not in before)
-    by_content: dict[tuple, list[str]] = {}
-    by_inode: dict[tuple, str] = {}
+    by_content: dict[tuple[str, str], list[str]] = {}
+    by_inode: dict[tuple[int, int, int], str] = {}
     for rel in deleted:
         was = before[rel]
         if was.sha256:

@@ -5,7 +5,7 @@ the workspace's file system, skipping `changes.exclude`, caches and git-ignored 
 one known file (symlink-safe), and the cache of file contents keyed by path and stat signature
 that keeps a no-change walk down to the walk itself: a walk re-reads only files whose signature
 changed (or that were modified too recently to trust their timestamp). `FileState` is one
-entry; `compile_excludes` the `changes.exclude` test. Comparing two snapshots is
+entry (`agentctl.changes.ignore` holds the `changes.exclude` test). Comparing two snapshots is
 `agentctl.changes.record`; this module never imports it.
 """
 
@@ -15,16 +15,20 @@ import base64
 import errno
 import hashlib
 import os
-import re
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentctl.changes.ignore import compile_gitignore, default_skips
-from agentctl.policy.globs import glob_pattern
+from agentctl.changes.ignore import (
+    ALWAYS_EXCLUDED,
+    compile_excludes,
+    compile_gitignore,
+    default_skips,
+)
 from agentctl.policy.protected import protected_reason
 
 DEFAULT_MAX_FILE_SIZE = 1_000_000
@@ -35,7 +39,6 @@ BINARY_SNIFF = 8192
 # read within this window of its last write could be written again in the same tick without
 # its size or mtime showing it ("racy git"), so such entries are re-read at the next walk.
 RACY_WINDOW_NS = 100_000_000
-ALWAYS_EXCLUDED = ".git"
 # Inside a `.git` folder, what git runs: read by every walk though the folder is not walked.
 GIT_WATCHED = ("config", "hooks/")
 # O_NONBLOCK: a file that is not what its type says (a device node swapped in after the walk
@@ -47,6 +50,16 @@ SLOW_SNAPSHOT_SECONDS = 2.0
 CANCEL_CHECK_EVERY = 512
 
 
+# A file's stat signature: (mode, size, mtime_ns, ctime_ns, inode, device). An equal one on
+# the next walk means the content was not read again.
+Sig = tuple[int, int, int, int, int, int]
+# A compiled .gitignore: (path relative to its folder, is_dir) -> ignored.
+IgnoreTest = Callable[[str, bool], bool]
+# The .gitignore tests of the folders above one being walked (below the root, whose file is
+# part of walk_excluded): ((folder prefix, test), ...).
+FolderIgnores = tuple[tuple[str, IgnoreTest], ...]
+
+
 class FileState:
     """One file or symlink as seen at one moment; `data` is None when its content was not kept
     (`note` says why: too_large, over_budget, unreadable)."""
@@ -56,7 +69,7 @@ class FileState:
     def __init__(
         self,
         kind: str,
-        sig: tuple,
+        sig: Sig,
         sha256: str | None,
         data: bytes | None = None,
         target: str | None = None,
@@ -118,55 +131,25 @@ def is_watched(rel: str, is_dir: bool) -> bool:
     return (not is_dir and is_secret_file(rel)) or protected_reason(rel) is not None
 
 
-def _sig(st: os.stat_result) -> tuple:
+def _sig(st: os.stat_result) -> Sig:
     return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-# --- excludes -------------------------------------------------------------------------------
+@dataclass
+class _Walk:
+    """What one WorkspaceScanner.scan() gathers as it goes."""
 
-
-def compile_excludes(patterns: Iterable[str]) -> Callable[[str, bool], bool]:
-    """A test `(relative path, is_dir) -> excluded`. A pattern without `/` matches a name at
-    any depth; with one (or a leading `/`) the whole path; a trailing `/` only directories."""
-    anywhere: list[str] = []
-    anchored: list[str] = []
-    dirs_anywhere: list[str] = []
-    dirs_anchored: list[str] = []
-    for raw in patterns:
-        pattern = raw.strip()
-        dir_only = pattern.endswith("/")
-        pattern = pattern.strip("/") if pattern.startswith("/") else pattern.rstrip("/")
-        if not pattern:
-            continue
-        regex = glob_pattern(pattern)
-        rooted = "/" in raw.strip().rstrip("/")
-        (
-            dirs_anchored
-            if dir_only and rooted
-            else dirs_anywhere
-            if dir_only
-            else anchored
-            if rooted
-            else anywhere
-        ).append(regex)
-
-    def join(parts: list[str]) -> re.Pattern | None:
-        return re.compile("(?:" + "|".join(parts) + r")\Z") if parts else None
-
-    names, paths = join(anywhere), join(anchored)
-    dir_names, dir_paths = join(dirs_anywhere), join(dirs_anchored)
-
-    def excluded(rel: str, is_dir: bool) -> bool:
-        name = rel.rsplit("/", 1)[-1]
-        if name == ALWAYS_EXCLUDED:
-            return True
-        if (names and names.match(name)) or (paths and paths.match(rel)):
-            return True
-        return is_dir and bool(
-            (dir_names and dir_names.match(name)) or (dir_paths and dir_paths.match(rel))
-        )
-
-    return excluded
+    device: int  # the workspace's file system: the walk stays on it
+    cancel: threading.Event | None
+    started: int = field(default_factory=time.time_ns)
+    clock: float = field(default_factory=time.monotonic)
+    files: dict[str, FileState] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+    stack: list[tuple[str, str, FolderIgnores]] = field(default_factory=list)  # folders to walk
+    unlisted: list[str] = field(default_factory=list)  # folders that could not be listed
+    markers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    git_files: dict[str, FileState] = field(default_factory=dict)
+    seen: int = 0
 
 
 class SnapshotCancelled(Exception):
@@ -203,12 +186,12 @@ class WorkspaceScanner:
         # Whole-tree walks also skip caches and git-ignored paths; file tools do not.
         # A .env* file is watched even when git ignores it (it usually does): a change to it
         # must show, as a hash.
-        self.walk_excluded = lambda rel, is_dir: (
+        self.walk_excluded: IgnoreTest = lambda rel, is_dir: (
             user_excluded(rel, is_dir) or (skipped(rel, is_dir) and not is_watched(rel, is_dir))
         )
         self.gitignore = gitignore
         # A folder's own .gitignore, compiled once per version of the file: path -> (sig, test).
-        self._folder_ignores: dict[str, tuple[tuple, Callable[[str, bool], bool]]] = {}
+        self._folder_ignores: dict[str, tuple[Sig, IgnoreTest]] = {}
         self.cancel = cancel
         self.warn = warn
         self.slow_after = slow_after
@@ -239,90 +222,87 @@ class WorkspaceScanner:
     def scan(self, *, cancellable: bool = False) -> tuple[dict[str, FileState], set[str]]:
         """One walk. `cancellable` walks (before an action) stop at a cancel; the walk after
         an action always finishes, since what the action changed must be recorded."""
-        started = time.time_ns()
-        clock = time.monotonic()
-        cache = self._cache
-        cancel = self.cancel if cancellable else None
         try:
             device = os.stat(self.root).st_dev
         except OSError:
             return {}, set()
-        files: dict[str, FileState] = {}
-        dirs: set[str] = set()
-        # Each folder to walk, with the .gitignore tests of the folders above it (below the root,
-        # whose file is part of walk_excluded): (prefix, path, ((folder prefix, test), ...)).
-        stack: list[tuple[str, str, tuple]] = [("", str(self.root), ())]
-        unlisted: list[str] = []
-        markers: dict[str, tuple[int, int]] = {}
-        git_files: dict[str, FileState] = {}
-        seen = 0
-        while stack:
-            prefix, path, ignores = stack.pop()
+        walk = _Walk(device, self.cancel if cancellable else None)
+        walk.stack.append(("", str(self.root), ()))
+        while walk.stack:
+            prefix, path, ignores = walk.stack.pop()
             own = self._folder_ignore(path) if prefix and self.gitignore else None
             if own is not None:
                 ignores = (*ignores, (prefix, own))
-            if ignores:
-                excluded = self._with_folder_ignores(ignores)
-            else:
-                excluded = self.walk_excluded
             try:
                 entries = os.scandir(path)
             except OSError:
-                unlisted.append(prefix)
+                walk.unlisted.append(prefix)
                 continue
             with entries:
-                for entry in entries:
-                    seen += 1
-                    if seen % CANCEL_CHECK_EVERY == 0:
-                        if cancel is not None and cancel.is_set():
-                            raise SnapshotCancelled()
-                        self._say_if_slow(seen, clock, done=False)
-                    rel = prefix + entry.name
-                    try:
-                        if entry.name == ALWAYS_EXCLUDED:
-                            st = entry.stat(follow_symlinks=False)
-                            markers[rel] = (stat.S_IFMT(st.st_mode), st.st_ino)
-                            if stat.S_ISDIR(st.st_mode):
-                                self._read_git_files(rel, entry.path, git_files, started)
-                        if entry.is_dir(follow_symlinks=False):
-                            # Another file system (/proc, /sys, /dev, a mount) is not the
-                            # workspace's: its files are not the job's changes.
-                            if (
-                                not excluded(rel, True)
-                                and entry.stat(follow_symlinks=False).st_dev == device
-                            ):
-                                dirs.add(rel)
-                                stack.append((rel + "/", entry.path, ignores))
-                            continue
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if (
-                        not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
-                        or st.st_dev != device
-                        or excluded(rel, False)
-                    ):
-                        continue
-                    sig = _sig(st)
-                    cached = cache.get(rel)
-                    if cached is not None and cached.sig == sig and not cached.racy:
-                        files[rel] = cached
-                        continue
-                    state = self._read(rel, entry.path, sig, started)
-                    if state is not None:
-                        files[rel] = state
-                        self.remember(rel, state)
-        if unlisted:
+                self._walk_folder(entries, prefix, ignores, walk)
+        files, cache = walk.files, self._cache
+        if walk.unlisted:
             # A directory that cannot be listed now (chmod 000, say) says nothing about its
             # files: take them as unchanged rather than report them all deleted.
-            kept = tuple(unlisted)
+            kept = tuple(walk.unlisted)
             files.update((r, c) for r, c in cache.items() if r.startswith(kept) and r not in files)
         for rel in [r for r in cache if r not in files]:
             self._forget(rel)
-        self.markers = markers
-        self.git_files = git_files
-        self._say_if_slow(len(files), clock, done=True)
-        return files, dirs
+        self.markers = walk.markers
+        self.git_files = walk.git_files
+        self._say_if_slow(len(files), walk.clock, done=True)
+        return files, walk.dirs
+
+    def _walk_folder(
+        self, entries: Iterator[os.DirEntry[str]], prefix: str, ignores: FolderIgnores, walk: _Walk
+    ) -> None:
+        """One folder's entries: files into walk.files (unchanged ones from the cache), folders
+        onto walk.stack."""
+        excluded = self._with_folder_ignores(ignores) if ignores else self.walk_excluded
+        files, cache, started, device = walk.files, self._cache, walk.started, walk.device
+        seen = walk.seen
+        for entry in entries:
+            seen += 1
+            if seen % CANCEL_CHECK_EVERY == 0:
+                if walk.cancel is not None and walk.cancel.is_set():
+                    raise SnapshotCancelled()
+                self._say_if_slow(seen, walk.clock, done=False)
+            rel = prefix + entry.name
+            try:
+                if entry.name == ALWAYS_EXCLUDED:
+                    st = entry.stat(follow_symlinks=False)
+                    walk.markers[rel] = (stat.S_IFMT(st.st_mode), st.st_ino)
+                    if stat.S_ISDIR(st.st_mode):
+                        self._read_git_files(rel, entry.path, walk.git_files, started)
+                if entry.is_dir(follow_symlinks=False):
+                    # Another file system (/proc, /sys, /dev, a mount) is not the
+                    # workspace's: its files are not the job's changes.
+                    if (
+                        not excluded(rel, True)
+                        and entry.stat(follow_symlinks=False).st_dev == device
+                    ):
+                        walk.dirs.add(rel)
+                        walk.stack.append((rel + "/", entry.path, ignores))
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if (
+                not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
+                or st.st_dev != device
+                or excluded(rel, False)
+            ):
+                continue
+            sig = _sig(st)
+            cached = cache.get(rel)
+            if cached is not None and cached.sig == sig and not cached.racy:
+                files[rel] = cached
+                continue
+            state = self._read(rel, entry.path, sig, started)
+            if state is not None:
+                files[rel] = state
+                self.remember(rel, state)
+        walk.seen = seen
 
     def _read_git_files(
         self, rel: str, path: str, into: dict[str, FileState], started_ns: int
@@ -371,7 +351,7 @@ class WorkspaceScanner:
         self._folder_ignores[path] = (sig, test)
         return test
 
-    def _with_folder_ignores(self, ignores: tuple) -> Callable[[str, bool], bool]:
+    def _with_folder_ignores(self, ignores: FolderIgnores) -> IgnoreTest:
         """walk_excluded plus the .gitignore files of folders on the way (each relative to its
         own folder; a path any of them ignores is skipped)."""
         base = self.walk_excluded
@@ -410,7 +390,7 @@ class WorkspaceScanner:
                 " so far (every command's file changes are recorded)"
             )
 
-    def _read(self, rel: str, path: str, sig: tuple, started_ns: int) -> FileState | None:
+    def _read(self, rel: str, path: str, sig: Sig, started_ns: int) -> FileState | None:
         if stat.S_ISLNK(sig[0]):
             try:
                 target = os.readlink(path)
