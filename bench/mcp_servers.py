@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentctl.process.run import minimal_env
-from agentctl.process.sandbox import probe_confinement
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.tools.mcp_client import McpHub, ServerLaunch
 
 
@@ -32,8 +32,7 @@ def one_run(sandbox: str, calls: int, workspace: Path) -> tuple[float, float, fl
         argv=[sys.executable, "-m", "mcp_server_time"],
         env=minimal_env(),
         cwd=workspace,
-        sandbox=sandbox,
-        network=False,
+        sandbox=SandboxSettings(sandbox, network=False),
     )
     t0 = time.perf_counter()
     hub = McpHub({"time": plan})

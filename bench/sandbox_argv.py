@@ -26,10 +26,12 @@ if str(ROOT) not in sys.path:
 from _common import table  # noqa: E402
 
 from agentctl.process import sandbox_user  # noqa: E402
+from agentctl.process.bwrap import build_argv  # noqa: E402
+from agentctl.process.confine import Sandbox  # noqa: E402
 from agentctl.process.run import minimal_env, run_process  # noqa: E402
 from agentctl.process.sandbox import (  # noqa: E402
     Confinement,
-    build_argv,
+    SandboxSettings,
     probe_confinement,
 )
 from agentctl.process.sandbox_user import root_only_paths  # noqa: E402
@@ -69,11 +71,15 @@ def _as_root(ws: Path, env: dict[str, str], repeat: int) -> list[tuple[str, str,
         for name in [".", *names]:
             os.chown(os.path.join(folder, name), 65534, 65534)
     best, median = timed(
-        lambda: run_process("true", cwd=ws, env=env, timeout=30, confinement=probe_confinement()),
+        lambda: run_process("true", cwd=ws, env=env, timeout=30, sandbox=_confined()),
         repeat,
     )
     rows.append(("run_process true, user's ws", f"{best * 1000:.1f} ms", f"{median * 1000:.1f} ms"))
     return rows
+
+
+def _confined() -> Sandbox:
+    return Sandbox(SandboxSettings(), probe_confinement())
 
 
 def _rescan(ws: Path) -> None:
@@ -91,21 +97,22 @@ def main() -> int:
         ws = base / "ws"
         build_tree(ws, args.files)
         fake = Confinement("bwrap", "", network_isolation=True, bwrap="/usr/bin/bwrap")
-        argv = build_argv("true", workspace=ws, confinement=fake, network=False)
+        no_net = SandboxSettings(network=False)
+        argv = build_argv("true", no_net, workspace=ws, confinement=fake)
         best, median = timed(
-            lambda: build_argv("true", workspace=ws, confinement=fake, network=False), args.repeat
+            lambda: build_argv("true", no_net, workspace=ws, confinement=fake), args.repeat
         )
         rows = [("build_argv", f"{best * 1000:.1f} ms", f"{median * 1000:.1f} ms")]
         probed = probe_confinement()
         if probed.available:
             env = minimal_env()
             for label, conf in (
-                ("run_process true, confined", probed),
+                ("run_process true, confined", _confined()),
                 ("run_process true, unconfined", None),
             ):
                 best, median = timed(
                     lambda conf=conf: run_process(
-                        "true", cwd=ws, env=env, timeout=30, confinement=conf
+                        "true", cwd=ws, env=env, timeout=30, sandbox=conf
                     ),
                     args.repeat,
                 )

@@ -19,10 +19,12 @@ from conftest import sandbox_python
 
 from agentctl.process import run as sandbox
 from agentctl.process import sandbox as confine
+from agentctl.process.bwrap import build_argv
+from agentctl.process.confine import Sandbox, resolve_sandbox
 from agentctl.process.run import minimal_env, run_process
 from agentctl.process.sandbox import (
     Confinement,
-    build_argv,
+    SandboxSettings,
     confinement_for,
     probe_confinement,
     warning_for,
@@ -39,6 +41,8 @@ needs_netns = pytest.mark.skipif(
 PY = sandbox_python()
 FAKE_BWRAP = Confinement("bwrap", "", network_isolation=True, bwrap="/usr/bin/bwrap")
 MISSING = Confinement("none", "bubblewrap (bwrap) is not installed")
+# What the probe found, with the network and nothing hidden (a shell tool's default).
+CONFINED = Sandbox(SandboxSettings(), PROBED)
 
 
 @pytest.fixture
@@ -71,9 +75,7 @@ def confined(
         cwd=cwd,
         env=env or minimal_env(),
         timeout=timeout,
-        confinement=PROBED,
-        network=network,
-        hidden_paths=hidden,
+        sandbox=Sandbox(SandboxSettings(network=network, hidden_paths=tuple(hidden)), PROBED),
     )
 
 
@@ -126,10 +128,9 @@ def test_build_argv_confines(tmp_path):
     state.mkdir()
     argv = build_argv(
         "make",
+        SandboxSettings(network=False, hidden_paths=(db, state, ws / "absent-wal")),
         workspace=ws,
         confinement=FAKE_BWRAP,
-        network=False,
-        hidden_paths=(db, state, ws / "absent-wal"),
         env={"PATH": "/bin", "A": "1"},
     )
     joined = " ".join(argv)
@@ -157,7 +158,9 @@ def test_build_argv_confines(tmp_path):
         < joined.index(f"--bind {ws}")
         < joined.index(f"--tmpfs {state}")
     )
-    assert "--share-net" in build_argv("x", workspace=ws, confinement=FAKE_BWRAP, network=True)
+    assert "--share-net" in build_argv(
+        "x", SandboxSettings(network=True), workspace=ws, confinement=FAKE_BWRAP
+    )
     assert "--new-session" not in build_argv(
         "x", workspace=ws, confinement=FAKE_BWRAP, new_session=False
     )
@@ -188,17 +191,65 @@ def test_modes_with_confinement_available():
     assert "network" in warning_for("preferred", network=False, available=no_net)
 
 
+def test_settings_meet_this_machine_in_one_value_that_says_how_a_command_runs():
+    refused = resolve_sandbox(SandboxSettings("required", network=False), available=MISSING)
+    assert refused.refusal and "not installed" in refused.refusal and not refused.confined
+    assert refused.record() == {
+        "confinement": "none",
+        "mode": "required",
+        "network": False,
+        "refused": True,
+        "reason": refused.refusal,
+    }
+    with pytest.raises(ValueError, match="refused"):
+        refused.argv("true", workspace=Path("/w"), env={}, rlimits={})
+    unconfined = resolve_sandbox(SandboxSettings("preferred"), available=MISSING)
+    assert unconfined.record()["reason"] == MISSING.reason and unconfined.kind == "none"
+    assert resolve_sandbox(SandboxSettings("off"), available=FAKE_BWRAP).record()["reason"] == (
+        "sandbox is off"
+    )
+    confined_here = resolve_sandbox(SandboxSettings("required"), available=FAKE_BWRAP)
+    assert confined_here.kind == "bwrap" and confined_here.record()["reason"] is None
+
+
+def test_a_sandbox_argv_is_the_reaper_over_bwrap_as_the_settings_say(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    shown = tmp_path / "shown"
+    shown.mkdir()
+    settings = SandboxSettings("required", network=False, read_only_workspace=True)
+    argv = Sandbox(settings, FAKE_BWRAP).argv(
+        "make", workspace=ws, env={"PATH": "/bin"}, rlimits={}, new_session=False
+    )
+    bwrap = argv[argv.index("--") + 1 :]
+    assert "reaper" in argv[argv.index("--") - 2] and bwrap[0] == "/usr/bin/bwrap"
+    assert bwrap == build_argv(
+        "make", settings, workspace=ws, confinement=FAKE_BWRAP, env={}, new_session=False
+    )
+    assert f"--ro-bind {ws} {ws}" in " ".join(bwrap) and "--share-net" not in bwrap
+    unconfined = Sandbox(settings, MISSING).argv("make", workspace=ws, env={}, rlimits={})
+    assert unconfined[unconfined.index("--") + 1 :] == build_argv("make")
+
+
+def test_a_policy_added_to_a_live_job_only_narrows_the_settings():
+    settings = SandboxSettings("preferred", network=True, hidden_paths=(Path("/db"),))
+    narrowed = settings.narrowed(network=False, read_only_workspace=True)
+    assert (narrowed.network, narrowed.read_only_workspace) == (False, True)
+    assert narrowed.mode == "preferred" and narrowed.hidden_paths == (Path("/db"),)
+    assert not narrowed.narrowed(network=True, read_only_workspace=True).network
+
+
 def test_required_mode_refuses_when_unavailable(ws, monkeypatch):
     monkeypatch.setattr(confine, "_probed", MISSING)
     shell = build_toolbox({}, ["shell"])["shell"]
-    ctx = ToolContext(workspace=ws, sandbox="required")
+    ctx = ToolContext(workspace=ws, sandbox=SandboxSettings("required"))
     result = shell.run({"command": "touch ran"}, ctx)
     assert not result.ok and result.error == "sandbox_unavailable"
     assert "requires a sandbox" in result.output and "not installed" in result.output
     assert not (ws / "ran").exists()
     assert ctx.confinement["refused"] is True
     # preferred runs it anyway, unconfined, and says so.
-    ctx = ToolContext(workspace=ws, sandbox="preferred")
+    ctx = ToolContext(workspace=ws, sandbox=SandboxSettings("preferred"))
     assert shell.run({"command": "touch ran"}, ctx).ok and (ws / "ran").exists()
     assert ctx.confinement == {
         "confinement": "none",
@@ -210,14 +261,14 @@ def test_required_mode_refuses_when_unavailable(ws, monkeypatch):
 
 
 def test_off_mode_never_confines(ws):
-    ctx = ToolContext(workspace=ws, sandbox="off")
+    ctx = ToolContext(workspace=ws, sandbox=SandboxSettings("off"))
     assert build_toolbox({}, ["shell"])["shell"].run({"command": "true"}, ctx).ok
     assert ctx.confinement["confinement"] == "none"
 
 
 @needs_bwrap
 def test_shell_tool_runs_confined_and_reports_it(ws):
-    ctx = ToolContext(workspace=ws, sandbox="required", network=False)
+    ctx = ToolContext(workspace=ws, sandbox=SandboxSettings("required", network=False))
     result = build_toolbox({}, ["shell"])["shell"].run(
         {"command": "touch /etc/agentctl-test-shell"}, ctx
     )
@@ -342,13 +393,13 @@ def test_environment_holds_no_secret(ws, monkeypatch, use_bwrap):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-0123456789abcdef")
     env = minimal_env()
     result = run_process(
-        "env", cwd=ws, env=env, timeout=10, confinement=PROBED if use_bwrap else None
+        "env", cwd=ws, env=env, timeout=10, sandbox=CONFINED if use_bwrap else None
     )
     assert "sk-fake" not in result.output and "OPENAI_API_KEY" not in result.output
     names = {line.split("=", 1)[0] for line in result.output.splitlines() if "=" in line}
     assert names <= set(env) | {"PWD", "SHLVL", "_", "OLDPWD"}
     # The shell tool with no configured env uses minimal_env too.
-    ctx = ToolContext(workspace=ws, sandbox="preferred" if use_bwrap else "off")
+    ctx = ToolContext(workspace=ws, sandbox=SandboxSettings("preferred" if use_bwrap else "off"))
     out = build_toolbox({}, ["shell"])["shell"].run({"command": "env"}, ctx).output
     assert "sk-fake" not in out
 
@@ -372,7 +423,7 @@ def test_setsid_child_outliving_a_timeout_is_killed(ws, use_bwrap):
         cwd=ws,
         env=minimal_env(),
         timeout=0.5,
-        confinement=PROBED if use_bwrap else None,
+        sandbox=CONFINED if use_bwrap else None,
     )
     assert result.timed_out and time.monotonic() - started < 5
     assert result.confinement == ("bwrap" if use_bwrap else "none")
@@ -387,7 +438,7 @@ def test_setsid_child_of_a_finished_command_is_killed(ws, use_bwrap):
         cwd=ws,
         env=minimal_env(),
         timeout=20,
-        confinement=PROBED if use_bwrap else None,
+        sandbox=CONFINED if use_bwrap else None,
     )
     assert result.exit_code == 0 and "done" in result.output and not result.timed_out
     assert processes_with(f"sleep {marker}") == []

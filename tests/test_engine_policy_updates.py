@@ -178,3 +178,39 @@ def test_replay_lists_changed_decisions_and_counts_ran_actions_now_denied(
         [str(policy_file(tmp_path, "version: 1\nname: all\ndefault: allow\n", "all.yaml"))],
     )
     assert same.changed == [] and same.ran_now_denied == []
+
+
+OPEN = ASK_TOUCH.replace("ask\n", "allow\n") + "network: true\n"
+
+LOOK_ONLY = """
+version: 1
+name: look-only
+default: deny
+rules:
+  - id: touch-runs
+    tools: [shell]
+    commands: ["touch *"]
+    decision: allow
+"""
+
+
+def test_an_added_policy_narrows_the_sandbox_of_the_next_action(store, workspace, tmp_path):
+    from agentctl.process.sandbox import probe_confinement
+
+    job = make_job(store, workspace, AGENT, [policy_file(tmp_path, OPEN, "open.yaml")])
+    model = _AddsPolicyMidStep(
+        [
+            [tool_call("shell", command="touch before")],
+            [tool_call("shell", command="touch after")],
+            "done",
+        ],
+        store,
+        job,
+        str(policy_file(tmp_path, LOOK_ONLY, "look.yaml")),
+    )
+    assert run_job(job, deps(store, model)).state == "succeeded"
+    finished = [e.data for e in events_of(store, job, "action_finished")]
+    assert [d["confinement"]["network"] for d in finished] == [True, False]
+    assert (workspace / "before").exists() and not (workspace / "after").exists()
+    if probe_confinement().available:  # the workspace was mounted read-only for it
+        assert "Read-only file system" in finished[1]["output"], finished[1]

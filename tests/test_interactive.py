@@ -12,7 +12,7 @@ import pytest
 from conftest import sandbox_python
 
 from agentctl.process import sandbox as confine
-from agentctl.process.sandbox import Confinement, probe_confinement
+from agentctl.process.sandbox import Confinement, SandboxSettings, probe_confinement
 from agentctl.tools.base import ToolContext
 from agentctl.tools.interactive import close_sessions, strip_terminal
 from agentctl.tools.registry import build_toolbox
@@ -34,7 +34,9 @@ def make_ctx(tmp_path: Path):
     made: list[ToolContext] = []
 
     def make(sandbox: str = "off") -> ToolContext:
-        ctx = ToolContext(workspace=tmp_path, sandbox=sandbox, network=False, timeout=30)
+        ctx = ToolContext(
+            workspace=tmp_path, sandbox=SandboxSettings(sandbox, network=False), timeout=30
+        )
         made.append(ctx)
         return ctx
 

@@ -19,7 +19,7 @@ from conftest import agentctl_env
 from agentctl.errors import RecipeError
 from agentctl.policy.rules import PolicySet, load_policy_text
 from agentctl.process.run import minimal_env
-from agentctl.process.sandbox import probe_confinement
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.recipe.schema import load_recipe_text
 from agentctl.tools.mcp_client import McpHub, McpStartError, ServerLaunch
 from agentctl.tools.mcp_tools import compare_pins, model_name, pin_hash, selects
@@ -166,9 +166,12 @@ def test_policy_decides_mcp_tools_by_name_and_remote_host(tmp_path):
 # -- the hub against real servers -------------------------------------------------------------
 
 
-def stdio(name: str, argv: list[str], cwd: Path, sandbox: str = "off", **extra) -> ServerLaunch:
+def stdio(
+    name: str, argv: list[str], cwd: Path, sandbox: str = "off", network: bool = True, **extra
+) -> ServerLaunch:
     env = extra.pop("env", None) or minimal_env()
-    return ServerLaunch(name, argv=argv, env=env, cwd=cwd, sandbox=sandbox, **extra)
+    settings = SandboxSettings(sandbox, network=network)
+    return ServerLaunch(name, argv=argv, env=env, cwd=cwd, sandbox=settings, **extra)
 
 
 @pytest.fixture

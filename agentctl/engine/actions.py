@@ -33,6 +33,7 @@ from agentctl.events import EventType
 from agentctl.policy.effects import EffectCheck
 from agentctl.policy.votes import Decision, Verdict
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
+from agentctl.process.sandbox import SandboxSettings
 from agentctl.redact import MASK
 from agentctl.tools.base import (
     DEFAULT_TOOL_TIMEOUT,
@@ -74,17 +75,14 @@ class ActionContext:
     decide: Callable[[str, dict[str, Any], Tool], Decision] | None = None
     mask: Callable[[str], str] = staticmethod(lambda text: text)  # noqa: RUF009
     recorder: Any = None  # a ChangeRecorder, or None to record no file changes
-    sandbox: str = "off"
-    network: bool = True
-    hidden_paths: tuple[Path, ...] = ()
-    visible_paths: tuple[Path, ...] = ()  # shown read-only though in a hidden home
+    # How processes are confined; a policy added to the live job narrows it.
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     url_checker: Callable[[str], str | None] | None = None  # the policy's say on each URL
     sessions: dict[str, Any] = field(default_factory=dict)  # this step's tool sessions
     # The policies' say on what an action changed: (name, tool, args, changes, markers,
     # approved paths, whether a person approved the action).
     check_effects: Callable[..., EffectCheck] | None = None
     written: set[str] = field(default_factory=set)  # workspace files this job wrote
-    workspace_read_only: Callable[[], bool] | None = None  # no policy allows a write
 
 
 def effects_key(key: str) -> str:
@@ -219,14 +217,8 @@ class ActionRunner:
             env=self.ctx.env,
             cancel=self.ctx.cancel,
             sandbox=self.ctx.sandbox,
-            network=self.ctx.network,
-            hidden_paths=self.ctx.hidden_paths,
-            visible_paths=self.ctx.visible_paths,
             url_checker=self.ctx.url_checker,
             sessions=self.ctx.sessions,
-            workspace_read_only=bool(
-                self.ctx.workspace_read_only and self.ctx.workspace_read_only()
-            ),
         )
         started = time.monotonic()
         # Durable before a side effect: after a power cut the log still says it may have run.

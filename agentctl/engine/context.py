@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from agentctl.engine.actions import ActionContext
 from agentctl.engine.limits import DEFAULT_MAX_REPEATS, JobLimits, Usage
 from agentctl.policy.votes import Decision, Verdict
+from agentctl.process.sandbox import SandboxSettings
 
 Number = TypeVar("Number", int, float)
 
@@ -100,14 +101,13 @@ def build_action_context(
     if limits.timeout is not None:
         deadline = time.monotonic() + limits.timeout - active_seconds
     tool_env = minimal_env(recipe.env, env)
-    sandbox = getattr(policy, "sandbox", "off") if policy is not None else "off"
-    network = bool(getattr(policy, "network", True)) if policy is not None else True
+    sandbox = sandbox_settings_for(policy, workspace, db_path)
     confined = False
-    if sandbox != "off":
+    if sandbox.mode != "off":
         from agentctl.process.sandbox import probe_confinement, warning_for
 
         confined = probe_confinement().available
-        message = warning_for(sandbox, network=network)
+        message = warning_for(sandbox.mode, network=sandbox.network)
         if message and warn is not None:
             warn(message)
         if confined:
@@ -118,7 +118,9 @@ def build_action_context(
         # Without any policy, commands keep running unconfined where no sandbox exists (with
         # the warning above); a policy that prefers a sandbox makes each of them ask.
         escalate = (
-            sandbox == "preferred" and not confined and not getattr(policy, "is_default", False)
+            sandbox.mode == "preferred"
+            and not confined
+            and not getattr(policy, "is_default", False)
         )
         decide = _policy_decider(policy, workspace, db_path, escalate=escalate, written=written)
     ctx = ActionContext(
@@ -132,15 +134,23 @@ def build_action_context(
         decide=decide,
         recorder=_recorder_for(recipe, workspace, db_path, cancel=cancel, warn=warn),
         sandbox=sandbox,
-        network=network,
-        hidden_paths=hidden_paths_for(db_path, workspace),
-        visible_paths=visible_paths_for(policy),
         written=written,
     )
     if policy is not None and hasattr(policy, "decide_write"):
         ctx.check_effects = _effect_checker(policy, workspace, db_path)
-        ctx.workspace_read_only = lambda: bool(policy.allows_no_writes)
     return ctx
+
+
+def sandbox_settings_for(policy: Any, workspace: Path, db_path: Path | None) -> SandboxSettings:
+    """How the job's processes are confined, as its policies say (no policy: not at all)."""
+    read_only = policy is not None and hasattr(policy, "decide_write")
+    return SandboxSettings(
+        mode=getattr(policy, "sandbox", "off") if policy is not None else "off",
+        network=bool(getattr(policy, "network", True)) if policy is not None else True,
+        hidden_paths=hidden_paths_for(db_path, workspace),
+        visible_paths=visible_paths_for(policy),
+        read_only_workspace=read_only and bool(policy.allows_no_writes),
+    )
 
 
 def _effect_checker(policy: Any, workspace: Path, db_path: Path | None):

@@ -218,6 +218,7 @@ def describe_mcp_tools(
     from agentctl.engine.launch import load_policy_snapshots
     from agentctl.errors import UsageError
     from agentctl.policy.rules import PolicySet, load_policy_text
+    from agentctl.process.sandbox import SandboxSettings
     from agentctl.recipe.schema import load_recipe
     from agentctl.tools.mcp_client import McpHub, plan_servers
     from agentctl.tools.mcp_tools import model_name
@@ -236,10 +237,12 @@ def describe_mcp_tools(
         recipe.mcp,
         env=env,
         workspace=workspace,
-        sandbox=policy.sandbox,
-        network=policy.network,
-        hidden_paths=hidden_paths_for(db_path, workspace) if db_path else (),
-        visible_paths=visible_paths_for(policy),
+        sandbox=SandboxSettings(
+            policy.sandbox,
+            policy.network,
+            hidden_paths_for(db_path, workspace),
+            visible_paths_for(policy),
+        ),
     )
     rows: list[dict[str, Any]] = []
     taken: set[str] = set()

@@ -451,10 +451,6 @@ class _Run:
                 env=self.deps.env,
                 workspace=self.workspace,
                 sandbox=ctx.sandbox,
-                network=ctx.network,
-                hidden_paths=ctx.hidden_paths,
-                visible_paths=ctx.visible_paths,
-                read_only_workspace=self.policy.allows_no_writes,
             )
         )
         run = McpRun(
@@ -527,7 +523,9 @@ class _Run:
             ctx.tool_timeout_cap = (
                 limits.tool_timeout if cap is None else min(cap, limits.tool_timeout)
             )
-        ctx.network = ctx.network and policy.network
+        ctx.sandbox = ctx.sandbox.narrowed(
+            network=policy.network, read_only_workspace=self.policy.allows_no_writes
+        )
         self.redactor = job_redactor(self.recipe, self.policy, self.deps.env, self.workspace)
         self.journal.mask = self.redactor.mask_json
         ctx.mask = self.redactor.mask

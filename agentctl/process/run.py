@@ -6,11 +6,11 @@ anything it left running in the background is killed when it exits. Output is re
 streams and only a bounded head and tail are kept, so a command printing gigabytes costs
 bounded memory.
 
-Confinement is in `agentctl.process.sandbox` (bubblewrap: read-only system, writable workspace, no
-network unless allowed, the job's files hidden), re-exported here. Every command runs under
+Confinement is in `agentctl.process.confine` (bubblewrap: read-only system, writable workspace, no
+network unless allowed, the job's files hidden). Every command runs under
 `agentctl.process.reaper`, which applies resource limits (file size, no core dumps, CPU time) and
 kills the whole process tree, including children that started their own session, when the
-command ends, times out or is cancelled. Unconfined (`confinement=None`, the default) a
+command ends, times out or is cancelled. Unconfined (`sandbox=None`, the default) a
 command runs with the agent's own user rights.
 """
 
@@ -29,12 +29,7 @@ from pathlib import Path
 
 from agentctl.errors import ToolError
 from agentctl.process import reaper
-from agentctl.process.sandbox import (
-    SECCOMP_FD,
-    Confinement,
-    build_argv,
-)
-from agentctl.process.sandbox_user import sandbox_user
+from agentctl.process.confine import Sandbox
 
 # Default cap on what one process (and so one tool call) may return: head and tail are kept
 # around a marker. Tools take it from here (agentctl.tools.base).
@@ -290,45 +285,23 @@ def run_process(
     timeout: float,
     cancel: threading.Event | None = None,
     output_cap: int = DEFAULT_OUTPUT_CAP,
-    confinement: Confinement | None = None,
-    network: bool = True,
-    hidden_paths: Iterable[Path] = (),
-    visible_paths: Iterable[Path] = (),
-    read_only_workspace: bool = False,
+    sandbox: Sandbox | None = None,
 ) -> ProcessResult:
     """Run `command` in a shell under the reaper; see the module docstring.
 
-    `confinement` (from `confinement_for`) None or unavailable runs unconfined; `network` and
-    `hidden_paths` apply to a confined command only. Raises ToolError when the command cannot
-    be started (e.g. `cwd` is missing).
+    `sandbox` (from `resolve_sandbox`) None or without a usable confinement runs unconfined.
+    Raises ToolError when the command cannot be started (e.g. `cwd` is missing).
     """
     started = time.monotonic()
     deadline = started + max(timeout, 0)
     env = with_absolute_path(env)
-    confined = confinement is not None and confinement.available
-    argv = build_argv(
-        command,
-        workspace=cwd,
-        confinement=confinement,
-        network=network,
-        hidden_paths=hidden_paths,
-        env=env,
-        visible_paths=visible_paths,
-        seccomp_fd=SECCOMP_FD if confined and confinement and confinement.seccomp else None,
-        read_only_workspace=read_only_workspace,
+    sandbox = sandbox or Sandbox()
+    argv = sandbox.argv(
+        command, workspace=cwd, env=env, rlimits=process_limits(timeout), grace=KILL_GRACE_S
     )
     try:
         proc = subprocess.Popen(
-            reaper.reaper_argv(
-                argv,
-                pgroup=True,
-                deathsig=True,
-                rlimits=process_limits(timeout),
-                grace=KILL_GRACE_S,
-                seccomp=confinement.seccomp if confined and confinement else None,
-                seccomp_fd=SECCOMP_FD,
-                user=sandbox_user(cwd).host_ids if confined else None,
-            ),
+            argv,
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -338,38 +311,13 @@ def run_process(
         )
     except OSError as exc:
         raise ToolError(f"cannot start command in {cwd}: {exc.strerror or exc}") from exc
-
-    pgid = proc.pid  # start_new_session makes the reaper a group leader
     buffer = CappedBuffer(output_cap)
     reader = _Reader(proc.stdout, buffer, proc.pid)
     timed_out = cancelled = False
     try:
-        while not _has_exited(proc.pid):
-            if cancel is not None and cancel.is_set():
-                cancelled = True
-                break
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            reader.read_for(min(left, POLL_INTERVAL_S))
-        if timed_out or cancelled:
-            # The reaper stops the whole tree: SIGTERM, a grace period, then SIGKILL.
-            _signal(proc.pid, signal.SIGTERM)
-            stop_end = time.monotonic() + REAPER_STOP_S
-            while not _has_exited(proc.pid) and time.monotonic() < stop_end:
-                reader.read_for(POLL_INTERVAL_S)
+        timed_out, cancelled = _wait(proc, reader, deadline, cancel)
     finally:
-        if not _has_exited(proc.pid):
-            # The reaper did not stop in time (or this thread was interrupted): do its job.
-            reaper.kill_tree(proc.pid, signal.SIGKILL)
-        kill_process_group(pgid, signal.SIGKILL)
-        reader.drain(DRAIN_LIMIT_S)
-        reader.close()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        exit_code = proc.wait()
-
+        exit_code = _end(proc, reader)
     output, truncated = buffer.text()
     return ProcessResult(
         exit_code=exit_code,
@@ -378,8 +326,48 @@ def run_process(
         timed_out=timed_out,
         cancelled=cancelled,
         duration_s=time.monotonic() - started,
-        confinement="bwrap" if confined else "none",
+        confinement=sandbox.kind,
     )
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    reader: _Reader,
+    deadline: float,
+    cancel: threading.Event | None,
+) -> tuple[bool, bool]:
+    """Read output until the reaper exits, the deadline passes or `cancel` is set, then
+    have the reaper stop the tree; return (timed out, cancelled)."""
+    timed_out = cancelled = False
+    while not _has_exited(proc.pid):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        reader.read_for(min(left, POLL_INTERVAL_S))
+    if timed_out or cancelled:
+        # The reaper stops the whole tree: SIGTERM, a grace period, then SIGKILL.
+        _signal(proc.pid, signal.SIGTERM)
+        stop_end = time.monotonic() + REAPER_STOP_S
+        while not _has_exited(proc.pid) and time.monotonic() < stop_end:
+            reader.read_for(POLL_INTERVAL_S)
+    return timed_out, cancelled
+
+
+def _end(proc: subprocess.Popen[bytes], reader: _Reader) -> int:
+    """Make sure nothing of the command is left, read what remains; return its exit code."""
+    if not _has_exited(proc.pid):
+        # The reaper did not stop in time (or this thread was interrupted): do its job.
+        reaper.kill_tree(proc.pid, signal.SIGKILL)
+    kill_process_group(proc.pid, signal.SIGKILL)  # start_new_session: the reaper leads it
+    reader.drain(DRAIN_LIMIT_S)
+    reader.close()
+    if proc.stdout is not None:
+        proc.stdout.close()
+    return proc.wait()
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
+from agentctl.process.sandbox import SandboxSettings
 
 DEFAULT_TOOL_TIMEOUT = 600.0
 
@@ -81,19 +82,13 @@ class ToolContext:
     output_cap: int = DEFAULT_OUTPUT_CAP
     env: dict[str, str] = field(default_factory=dict)  # the whole environment a process gets
     cancel: threading.Event = field(default_factory=threading.Event)
-    # Confinement of processes (sandbox.py): "required" | "preferred" | "off", as the policy says.
-    sandbox: str = "off"
-    network: bool = True  # may a confined process reach the network?
-    hidden_paths: tuple[Path, ...] = ()  # never visible to a confined process (the database...)
-    # Shown read-only to a confined process although inside a hidden home (a policy named them).
-    visible_paths: tuple[Path, ...] = ()
+    # How processes are confined (mode, network, hidden and shown paths), as the policies say.
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     # Asked before each URL is fetched: a refusal reason, or None (the policy's network rules).
     url_checker: Callable[[str], str | None] | None = None
     # Long-lived per-step state of tools (e.g. interactive sessions), closed when the step ends.
     sessions: dict[str, Any] = field(default_factory=dict)
-    # No policy allows a write: a confined process sees the workspace read-only.
-    workspace_read_only: bool = False
-    # Set by a tool that starts a process: how it ran (see tools/shell.record_confinement).
+    # Set by a tool that starts a process: how it ran (`Sandbox.record`, tools/shell.sandbox_for).
     confinement: dict[str, Any] | None = None
 
 

@@ -5,8 +5,8 @@ an argument is always one shell word and can never inject shell syntax. `str.for
 used: braces that are not a declared parameter (`${HOME}`, `awk '{print}'`) stay as written.
 The definition is duck-typed (description, command, params, read_only, timeout) so this
 module does not depend on the recipe model. A custom tool runs like the shell tool (through
-`run_command_tool`): confined as `ctx.sandbox` says, with `ctx.network` and
-`ctx.hidden_paths`, and it leaves `ctx.confinement` for the engine.
+`run_command_tool`): confined as `ctx.sandbox` says, and it leaves `ctx.confinement` for
+the engine.
 """
 
 from __future__ import annotations

@@ -42,8 +42,6 @@ from agentctl.process.run import (
     cap_output,
     process_limits,
 )
-from agentctl.process.sandbox import SECCOMP_FD, build_argv, confinement_for
-from agentctl.process.sandbox_user import sandbox_user
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.function import (
     FunctionTool,
@@ -51,7 +49,7 @@ from agentctl.tools.function import (
     describe_param,
     fail,
 )
-from agentctl.tools.shell import context_env, record_confinement
+from agentctl.tools.shell import context_env, sandbox_for
 
 SESSIONS_KEY = "interactive"
 ACTIONS = ("start", "send", "read", "close")
@@ -229,35 +227,21 @@ def _start(
         )
     if not ctx.workspace.is_dir():
         return fail(f"workspace {ctx.workspace} does not exist", "no_workspace")
-    confinement, refusal = confinement_for(ctx.sandbox, network=ctx.network)
-    record_confinement(ctx, confinement, refusal)
-    if refusal is not None:
-        return fail(refusal, "sandbox_unavailable")
+    sandbox = sandbox_for(ctx)
+    if sandbox.refusal is not None:
+        return fail(sandbox.refusal, "sandbox_unavailable")
     env = context_env(ctx)
-    confined = confinement is not None and confinement.available
-    seccomp = confinement.seccomp if confined and confinement is not None else None
-    argv = build_argv(
+    # The session's own pty stays its terminal (no new session, no process group of its
+    # own); no CPU limit and no death signal: a session may live as long as its step.
+    argv = sandbox.argv(
         command,
         workspace=ctx.workspace,
-        confinement=confinement,
-        network=ctx.network,
-        hidden_paths=ctx.hidden_paths,
-        visible_paths=ctx.visible_paths,
         env=env,
-        new_session=False,
-        seccomp_fd=SECCOMP_FD if seccomp else None,
-        read_only_workspace=ctx.workspace_read_only,
-    )  # the session's own pty stays its terminal
-    limits = process_limits(None)  # no CPU limit: a session may live as long as its step
-    argv = reaper.reaper_argv(
-        argv,
+        rlimits=process_limits(None),
         pgroup=False,
         deathsig=False,
-        rlimits=limits,
+        new_session=False,
         grace=KILL_GRACE_S,
-        seccomp=seccomp,
-        seccomp_fd=SECCOMP_FD,
-        user=sandbox_user(ctx.workspace).host_ids if confined else None,
     )
     try:
         child = pexpect.spawn(
@@ -265,8 +249,7 @@ def _start(
         )
     except (pexpect.ExceptionPexpect, OSError) as exc:
         return fail(f"cannot start {command!r}: {exc}", "start_failed")
-    kind = "bwrap" if confinement is not None and confinement.available else "none"
-    session = Session(name, command, child, kind)
+    session = Session(name, command, child, sandbox.kind)
     sessions[name] = session
     return _finish(
         session,

@@ -36,15 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from agentctl.errors import UsageError
-from agentctl.process import program_files, reaper
+from agentctl.process import program_files
+from agentctl.process.bwrap import home_folders
+from agentctl.process.confine import resolve_sandbox
 from agentctl.process.run import (
     join_capped,
     minimal_env,
     process_limits,
     with_absolute_path,
 )
-from agentctl.process.sandbox import SECCOMP_FD, build_argv, confinement_for, home_folders
-from agentctl.process.sandbox_user import root_only_paths, sandbox_user
+from agentctl.process.sandbox import SandboxSettings
+from agentctl.process.sandbox_user import root_only_paths
 from agentctl.tools.base import ToolResult
 from agentctl.tools.mcp_tools import HEADER_ENV_NAME, ListedTool
 
@@ -69,11 +71,7 @@ class ServerLaunch:
     argv: list[str] | None = None  # stdio
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    sandbox: str = "off"
-    network: bool = True
-    hidden_paths: tuple[Path, ...] = ()
-    visible_paths: tuple[Path, ...] = ()  # shown read-only though in a hidden home
-    read_only_workspace: bool = False  # no policy allows a write (issue 21)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     url: str | None = None  # streamable HTTP
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
@@ -101,11 +99,7 @@ def plan_servers(
     *,
     env: Mapping[str, str],
     workspace: Path,
-    sandbox: str = "off",
-    network: bool = True,
-    hidden_paths: tuple[Path, ...] = (),
-    visible_paths: tuple[Path, ...] = (),
-    read_only_workspace: bool = False,
+    sandbox: SandboxSettings | None = None,
 ) -> dict[str, ServerLaunch]:
     """ServerLaunch for each of a recipe's `mcp:` servers (duck-typed recipe.McpServer)."""
     plans = {}
@@ -123,11 +117,7 @@ def plan_servers(
             argv=server.argv(),
             env=minimal_env(server.env, env),
             cwd=workspace,
-            sandbox=sandbox,
-            network=network,
-            hidden_paths=hidden_paths,
-            visible_paths=visible_paths,
-            read_only_workspace=read_only_workspace,
+            sandbox=sandbox or SandboxSettings(),
             timeout=server.timeout,
         )
     return plans
@@ -148,15 +138,14 @@ def _server_files(plan: ServerLaunch, env: Mapping[str, str]) -> tuple[Path, ...
 
 def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
     """(argv, environment, how it is confined) for a stdio server; raise if it must not run."""
-    confinement, refusal = confinement_for(plan.sandbox, network=plan.network)
-    if refusal is not None:
+    sandbox = resolve_sandbox(plan.sandbox)
+    if sandbox.refusal is not None:
         raise McpStartError(
-            f"MCP server {plan.name} was not started: {refusal}",
+            f"MCP server {plan.name} was not started: {sandbox.refusal}",
             "install bubblewrap, or set `sandbox: preferred` in the policy",
         )
     env = with_absolute_path(plan.env)
-    confined = confinement is not None and confinement.available
-    if confined:
+    if sandbox.confined:
         env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private
     unset = [n for n in _SDK_ENV if n not in env]
     command = (
@@ -164,34 +153,20 @@ def stdio_argv(plan: ServerLaunch) -> tuple[list[str], dict[str, str], str]:
     )
     # Exactly as a shell tool is confined (agentctl.process.run.run_process): bubblewrap with
     # the seccomp filter, under the reaper; only the CPU limit is left out (it lives long).
-    seccomp = confinement.seccomp if confined and confinement else None
-    argv = build_argv(
+    wrapped = sandbox.argv(
         command,
         workspace=plan.cwd,
-        confinement=confinement,
-        network=plan.network,
-        hidden_paths=plan.hidden_paths,
         env=env,
-        visible_paths=(*plan.visible_paths, *_server_files(plan, env)),
-        seccomp_fd=SECCOMP_FD if seccomp else None,
-        read_only_workspace=plan.read_only_workspace,
-    )
-    wrapped = reaper.reaper_argv(
-        argv,
-        pgroup=True,
-        deathsig=True,
         rlimits=process_limits(None),
-        seccomp=seccomp,
-        seccomp_fd=SECCOMP_FD,
-        user=sandbox_user(plan.cwd).host_ids if confined and plan.cwd else None,
+        also_visible=_server_files(plan, env),
     )
-    return wrapped, env, "bwrap" if confined else "none"
+    return wrapped, env, sandbox.kind
 
 
 def _sandbox_advice(plan: ServerLaunch, text: str, message: str, hint: str) -> tuple[str, str]:
     """The error and hint for a confined server that failed, naming what the sandbox hid."""
     folders = home_folders() + root_only_paths(str(plan.cwd or "/"), plan.env.get("PATH", ""))
-    shown = [*plan.visible_paths, *_server_files(plan, plan.env)]
+    shown = [*plan.sandbox.visible_paths, *_server_files(plan, plan.env)]
     advice = program_files.sandbox_advice(plan.name, text, folders, [str(p) for p in shown])
     return (message + advice[0], advice[1]) if advice else (message, hint)
 

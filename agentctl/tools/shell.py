@@ -1,19 +1,18 @@
 """The shell tool, and `run_command_tool`, which custom command tools share with it.
 
 A command runs through `agentctl.process.run.run_process` in the workspace with the context's
-environment, timeout, cancel event and output cap, confined as the context's `sandbox` mode
-says (`required` refuses with a message the model sees when no sandbox works here), with its
-`network` and `hidden_paths`. Its exit status becomes `ok`, so the model sees failures as
-results it can react to. How the command was confined is left for the engine in
-`ctx.confinement` (see `record_confinement`).
+environment, timeout, cancel event and output cap, confined as the context's `sandbox`
+settings say (`required` refuses with a message the model sees when no sandbox works here).
+Its exit status becomes `ok`, so the model sees failures as results it can react to. How the
+command was confined is left for the engine in `ctx.confinement` (see `sandbox_for`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from agentctl.process.confine import Sandbox, resolve_sandbox
 from agentctl.process.run import minimal_env, run_process, with_absolute_path
-from agentctl.process.sandbox import Confinement, confinement_for, probe_confinement
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 from agentctl.tools.function import (
     FunctionTool,
@@ -28,10 +27,9 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
     if not ctx.workspace.is_dir():
         return fail(f"workspace {ctx.workspace} does not exist", "no_workspace")
     limit = ctx.timeout if timeout is None else timeout
-    confinement, refusal = confinement_for(ctx.sandbox, network=ctx.network)
-    record_confinement(ctx, confinement, refusal)
-    if refusal is not None:
-        return fail(refusal, "sandbox_unavailable")
+    sandbox = sandbox_for(ctx)
+    if sandbox.refusal is not None:
+        return fail(sandbox.refusal, "sandbox_unavailable")
     result = run_process(
         command,
         cwd=ctx.workspace,
@@ -39,11 +37,7 @@ def run_command_tool(command: str, ctx: ToolContext, timeout: float | None = Non
         timeout=limit,
         cancel=ctx.cancel,
         output_cap=ctx.output_cap,
-        confinement=confinement,
-        network=ctx.network,
-        hidden_paths=ctx.hidden_paths,
-        visible_paths=ctx.visible_paths,
-        read_only_workspace=ctx.workspace_read_only,
+        sandbox=sandbox,
     )
     output = result.output
     if result.timed_out or result.cancelled:
@@ -74,25 +68,12 @@ def context_env(ctx: ToolContext) -> dict[str, str]:
     return with_absolute_path(ctx.env) if ctx.env else minimal_env()
 
 
-def record_confinement(
-    ctx: ToolContext, confinement: Confinement | None, refusal: str | None
-) -> None:
-    """Tell the engine how this action ran: `ctx.confinement`.
-
-    {"confinement": "bwrap" | "none", "mode": ctx.sandbox, "network": bool,
-     "refused": bool, "reason": why unconfined or refused, else None}
-    """
-    confined = confinement is not None and confinement.available
-    reason = refusal
-    if reason is None and not confined:
-        reason = "sandbox is off" if ctx.sandbox == "off" else probe_confinement().reason
-    ctx.confinement = {
-        "confinement": "bwrap" if confined else "none",
-        "mode": ctx.sandbox,
-        "network": ctx.network,
-        "refused": refusal is not None,
-        "reason": reason,
-    }
+def sandbox_for(ctx: ToolContext) -> Sandbox:
+    """How a process this action starts runs under `ctx.sandbox` here, left for the engine
+    to log in `ctx.confinement` (`Sandbox.record`) before anything starts."""
+    sandbox = resolve_sandbox(ctx.sandbox)
+    ctx.confinement = sandbox.record()
+    return sandbox
 
 
 def _append_line(output: str, line: str) -> str:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from agentctl.process.bwrap import home_folders
 from agentctl.process.run import minimal_env
-from agentctl.process.sandbox import home_folders, probe_confinement
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.tools.mcp_client import McpHub, McpStartError, ServerLaunch
 
 HERE = Path(__file__).resolve().parent.parent
@@ -93,12 +94,14 @@ def launch(script: Path, workspace: Path) -> ServerLaunch:
         argv=[str(script)],
         env=minimal_env(),
         cwd=workspace,
-        sandbox="required",
-        network=False,
         timeout=60,
-        # What the script reads besides its installation (as a policy's allow rule names it):
-        # as root, a folder such as /work is hidden unless it holds the workspace.
-        visible_paths=(HERE, Path(sysconfig.get_paths()["purelib"])),
+        sandbox=SandboxSettings(
+            "required",
+            network=False,
+            # What the script reads besides its installation (as a policy's allow rule names
+            # it): as root, a folder such as /work is hidden unless it holds the workspace.
+            visible_paths=(HERE, Path(sysconfig.get_paths()["purelib"])),
+        ),
     )
 
 

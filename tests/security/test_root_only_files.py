@@ -17,7 +17,7 @@ from conftest import sandbox_python
 
 from agentctl.process import sandbox_user
 from agentctl.process.run import minimal_env
-from agentctl.process.sandbox import probe_confinement
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.tools.base import ToolContext
 from agentctl.tools.mcp_client import McpHub, ServerLaunch
 from agentctl.tools.registry import build_toolbox
@@ -73,7 +73,8 @@ def ws(request) -> Path:
 @pytest.mark.parametrize("ws", ["root", "user"], indirect=True)
 def test_a_shell_tool_cannot_read_root_only_files(ws, secret_file):
     shell = build_toolbox({}, ["shell"])["shell"]
-    ctx = ToolContext(workspace=ws, env=minimal_env(), sandbox="required", network=False)
+    settings = SandboxSettings("required", network=False)
+    ctx = ToolContext(workspace=ws, env=minimal_env(), sandbox=settings)
     for path in secret_file:
         result = shell.run({"command": f"cat {path}"}, ctx)
         assert CANARY not in result.output, (path, result.output)
@@ -98,9 +99,7 @@ def test_an_mcp_server_cannot_read_root_only_files(ws, secret_file):
         argv=[sandbox_python(), str(HERE / "mcp_testserver.py")],
         env={**minimal_env(), "PYTHONPATH": purelib},
         cwd=ws,
-        sandbox="required",
-        network=False,
-        visible_paths=(Path(purelib),),
+        sandbox=SandboxSettings("required", network=False, visible_paths=(Path(purelib),)),
     )
     with McpHub({"t": plan}) as hub:
         hub.start(["t"])

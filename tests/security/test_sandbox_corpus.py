@@ -17,6 +17,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,8 +26,9 @@ from corpus import ATTACKS, Attack
 
 from agentctl.engine.context import visible_paths_for
 from agentctl.policy.rules import PolicySet, load_policy_text
+from agentctl.process.confine import Sandbox
 from agentctl.process.run import minimal_env, run_process
-from agentctl.process.sandbox import probe_confinement
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.redact import Redactor, env_file_secrets
 
 PROBED = probe_confinement()
@@ -34,6 +36,13 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}"),
 ]
+
+
+def confined(**settings: Any) -> Sandbox:
+    """What the probe found, as `settings` say (network, hidden and visible paths)."""
+    return Sandbox(SandboxSettings(**settings), PROBED)
+
+
 ROOT = os.geteuid() == 0
 ENV_CANARY = f"CANARY-ENV-{uuid.uuid4().hex}"
 HOME_CANARY = f"CANARY-HOME-{uuid.uuid4().hex}"
@@ -166,9 +175,7 @@ def test_attack(attack: Attack, lab, monkeypatch):
         cwd=lab["ws"],
         env=minimal_env(),
         timeout=30,
-        confinement=PROBED,
-        network=attack.network,
-        hidden_paths=(lab["db"], lab["state"]),
+        sandbox=confined(network=attack.network, hidden_paths=(lab["db"], lab["state"])),
     )
     output = result.output
     assert result.confinement == "bwrap"
@@ -232,9 +239,7 @@ def test_a_path_a_policy_names_stays_readable_in_a_hidden_home(lab, monkeypatch)
         cwd=lab["ws"],
         env=minimal_env(),
         timeout=30,
-        confinement=PROBED,
-        network=False,
-        visible_paths=visible,
+        sandbox=confined(network=False, visible_paths=visible),
     )
     assert "cached-data" in result.output and HOME_CANARY not in result.output
     assert not (cache / "w").exists()
@@ -257,9 +262,7 @@ def test_guarded_names_linked_outside_cannot_show_what_is_hidden(lab, monkeypatc
             cwd=lab["ws"],
             env=minimal_env(),
             timeout=30,
-            confinement=PROBED,
-            network=False,
-            hidden_paths=(lab["db"], lab["state"]),
+            sandbox=confined(network=False, hidden_paths=(lab["db"], lab["state"])),
         )
     finally:
         shutil.rmtree(planted)
@@ -274,6 +277,6 @@ def test_a_guarded_name_the_sandbox_cannot_reach_does_not_break_the_command(work
     os.chown(private, 65534, 65534)
     private.chmod(0o700)
     result = run_process(
-        "echo still-runs", cwd=workspace, env=minimal_env(), timeout=30, confinement=PROBED
+        "echo still-runs", cwd=workspace, env=minimal_env(), timeout=30, sandbox=confined()
     )
     assert result.exit_code == 0 and "still-runs" in result.output, result.output

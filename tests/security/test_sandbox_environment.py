@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentctl.process.run import minimal_env
-from agentctl.process.sandbox import probe_confinement
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.tools.base import ToolContext
 from agentctl.tools.mcp_client import McpHub, plan_servers
 from agentctl.tools.registry import build_toolbox
@@ -69,7 +69,8 @@ def test_the_shell_tool_runs_the_system_cat_not_the_repositorys(workspace, sandb
     planted_workspace(workspace)
     shell = build_toolbox({}, ["shell"])["shell"]
     for env in (minimal_env(source={"PATH": hostile_path()}), {"PATH": hostile_path()}):
-        ctx = ToolContext(workspace=workspace, env=env, sandbox=sandbox, network=False)
+        settings = SandboxSettings(sandbox, network=False)
+        ctx = ToolContext(workspace=workspace, env=env, sandbox=settings)
         result = shell.run({"command": "cat README.md"}, ctx)
         assert result.ok, result.output
         assert "the real readme" in result.output and CANARY not in result.output
@@ -90,8 +91,7 @@ def _server_runs_cat(workspace: Path, sandbox: str) -> str:
         {"t": server},
         env={"PATH": hostile_path()},
         workspace=workspace,
-        sandbox=sandbox,
-        network=False,
+        sandbox=SandboxSettings(sandbox, network=False),
     )
     with McpHub(plans) as hub:
         hub.start(["t"])

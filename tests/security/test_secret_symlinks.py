@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from agentctl.process.bwrap import scan_workspace
+from agentctl.process.confine import Sandbox
 from agentctl.process.run import minimal_env, run_process
-from agentctl.process.sandbox import probe_confinement, scan_workspace
+from agentctl.process.sandbox import SandboxSettings, probe_confinement
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")
@@ -68,14 +70,14 @@ def test_links_to_secret_files_outside_the_workspace_are_guarded(deploy):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_linked_env_gives_no_piece_of_its_value_in_the_sandbox(deploy, command):
     ws, shared = deploy
-    result = run_process(
-        command, cwd=ws, env=minimal_env(), timeout=20, confinement=PROBED, network=False
-    )
+    confined = Sandbox(SandboxSettings(network=False), PROBED)
+    result = run_process(command, cwd=ws, env=minimal_env(), timeout=20, sandbox=confined)
     assert result.confinement == "bwrap"
     assert "PASS=" not in result.output and pieces(result.output) == [], result.output
     # Outside the sandbox the deploy still works as it did.
     assert (ws / ".env").read_text() == f"PASS={VALUE}\n"
     assert (shared / ".env").read_text() == f"PASS={VALUE}\n"
     # The rest of the workspace is as usable as before.
-    ok = run_process("cat app.py", cwd=ws, env=minimal_env(), timeout=20, confinement=PROBED)
+    confined = Sandbox(SandboxSettings(), PROBED)
+    ok = run_process("cat app.py", cwd=ws, env=minimal_env(), timeout=20, sandbox=confined)
     assert ok.output == "print('hi')\n"
