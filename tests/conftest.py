@@ -229,7 +229,7 @@ def simulate_crash_after_action_started(store, job, model, workspace):
     class Crash(BaseException):
         pass
 
-    from agentctl.tools.registry import build_toolbox
+    from agentctl.tools.toolbox import build_toolbox
 
     real = build_toolbox({}, None)
 

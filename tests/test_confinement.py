@@ -30,7 +30,7 @@ from agentctl.process.sandbox import (
     warning_for,
 )
 from agentctl.tools.base import ToolContext
-from agentctl.tools.registry import build_toolbox
+from agentctl.tools.toolbox import build_toolbox
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")

@@ -181,7 +181,7 @@ def test_uncertain_read_only_action_reruns_by_itself(store, workspace):
     job = make_job(store, workspace, AGENT)
     model = ScriptedModel([[tool_call("read_file", path="a.txt")], "done"])
 
-    from agentctl.tools.registry import build_toolbox
+    from agentctl.tools.toolbox import build_toolbox
 
     read_cls = type(build_toolbox({}, ["read_file"])["read_file"])
     original = read_cls.run

@@ -15,7 +15,7 @@ from agentctl.process import sandbox as confine
 from agentctl.process.sandbox import Confinement, SandboxSettings, probe_confinement
 from agentctl.tools.base import ToolContext
 from agentctl.tools.interactive import close_sessions, strip_terminal
-from agentctl.tools.registry import build_toolbox
+from agentctl.tools.toolbox import build_toolbox
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")

@@ -10,9 +10,18 @@ import pytest
 from agentctl.changes.record import ChangeRecorder
 from agentctl.errors import UsageError
 from agentctl.policy.touches import build_parts
+from agentctl.recipe.schema import CustomTool as RecipeTool
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
-from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS, builtin_registry, builtin_spec
+from agentctl.tools.builtin import (
+    BUILTIN_TOOLS,
+    OPTIONAL_TOOLS,
+    action_subject,
+    builtin_registry,
+    builtin_spec,
+)
+from agentctl.tools.custom import CommandTool
 from agentctl.tools.function import FunctionTool, build_object_schema, describe_param
+from agentctl.tools.mcp_tools import ListedTool, McpTool, model_name
 from agentctl.tools.registry import ToolRegistry
 
 
@@ -62,7 +71,8 @@ def test_every_builtin_says_what_it_touches():
         ("command",),
     )
     assert facts["http_get"] == (True, Touches(url="url"), "url", ("url",))
-    assert facts["interactive"][1].processes and facts["interactive"][2] is None
+    assert facts["interactive"][1] == Touches(processes=True, terminal=True)
+    assert facts["interactive"][2] is None
     assert builtin_spec("no_such_tool") is None
 
 
@@ -126,3 +136,71 @@ def test_a_policy_decides_an_outside_tool_by_what_its_spec_declares(tmp_path: Pa
     args = {"target": "src/a.py", "message": "docs/notes"}
     assert policy.decide("copy_to", args, workspace=tmp_path, touches=touches).decision == "allow"
     assert policy.decide("copy_to", args, workspace=tmp_path).decision == "deny"
+
+
+# -- the fact sheet: kind, qualified name, host, subject ---------------------------------------
+
+
+def test_a_spec_knows_its_kind_its_qualified_name_and_the_subject_of_an_action():
+    shell, read = builtin_spec("shell"), builtin_spec("read_file")
+    assert shell is not None and read is not None
+    assert (shell.kind, shell.qualified_name, shell.host) == ("builtin", "shell", None)
+    assert shell.subject({"command": "ls  -la"}) == "ls  -la"
+    assert read.subject({"path": "a.txt", "limit": 3}) == "a.txt"
+    custom = CommandTool("greet", RecipeTool(command="echo hi"))
+    assert custom.spec.kind == "custom" and custom.spec.qualified_name == "greet"
+    assert builtin_spec("interactive").touches.terminal  # type: ignore[union-attr]
+    # A logged action is described by its tool's name: the spec's subject for a built-in,
+    # its path or URL or its arguments for any other tool.
+    assert action_subject("shell", {"command": "make test"}) == "make test"
+    assert action_subject("http_get", {"url": "https://x.org/"}) == "https://x.org/"
+    assert action_subject("run_tests", {"command": "x"}) == '{"command": "x"}'
+    assert action_subject("git.git_diff", {"path": "src"}) == "src"
+
+
+class _Hub:
+    def call(self, name: str, tool: str, args: dict[str, Any], **kw: Any) -> ToolResult:
+        return ToolResult(ok=True, output=f"{name}.{tool} {args}")
+
+
+def mcp_tool(server: str, name: str, host: str | None = None) -> McpTool:
+    listed = ListedTool(server, name, f"The {name} tool.", {"type": "object"})
+    return McpTool(
+        listed, hub=_Hub(), model_name=model_name(server, name), read_only=False, host=host
+    )
+
+
+def test_mcp_tools_register_and_are_selected_like_every_other_tool(tmp_path: Path):
+    registry = builtin_registry()
+    for tool in (
+        mcp_tool("git", "status"),
+        mcp_tool("git", "log"),
+        mcp_tool("docs", "search", host="docs.example.com"),
+    ):
+        registry.register(tool, default=False)
+    assert "git.status" in registry and registry.spec("git.log").kind == "mcp"  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="defined twice"):
+        registry.register(mcp_tool("git", "status"), default=False)
+    assert set(registry.select(None)) == set(BUILTIN_TOOLS)  # only when a step names them
+    box = registry.select(["read_file", "git.*", "docs.search"])
+    assert list(box) == ["read_file", "git__status", "git__log", "docs__search"]
+    spec = box["docs__search"].spec
+    assert (spec.qualified_name, spec.host, spec.touches.processes) == (
+        "docs.search",
+        "docs.example.com",
+        False,  # a remote server is no process here
+    )
+    assert box["git__log"].spec.touches.processes  # a stdio server is
+    result = box["git__status"].run({}, ToolContext(workspace=tmp_path))
+    assert result.output == "git.status {}"
+
+
+def test_an_mcp_tool_whose_model_name_is_taken_gets_a_free_one():
+    registry = ToolRegistry()
+    registry.register(mcp_tool("srv", "a.b"), default=False)
+    registry.register(mcp_tool("srv", "a_b"), default=False)  # both are srv__a_b to a model
+    box = registry.select(["srv.*"])
+    assert list(box)[:1] == ["srv__a_b"] and len(box) == 2
+    assert [t.spec.qualified_name for t in box.values()] == ["srv.a.b", "srv.a_b"]
+    # The registered tool keeps its own name; only the step's copy is renamed.
+    assert registry.spec("srv.a_b").name == "srv__a_b"  # type: ignore[union-attr]

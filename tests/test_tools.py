@@ -15,7 +15,7 @@ from agentctl.errors import ToolError, UsageError
 from agentctl.process.run import minimal_env
 from agentctl.tools.base import ToolContext, ToolResult
 from agentctl.tools.builtin import BUILTIN_TOOLS
-from agentctl.tools.registry import build_toolbox
+from agentctl.tools.toolbox import build_toolbox
 from agentctl.workspace import resolve_in_workspace
 
 

@@ -198,7 +198,7 @@ class ActionRunner:
             started_data["approval"] = approval["request"]
         if repeat:
             started_data["repeat"] = repeat  # the log marks an identical action done again
-        host = getattr(tool, "host", None)
+        host = tool.spec.host
         if host:  # a remote MCP server's: `hosts:` rules decided it, `policy replay` needs it
             started_data["host"] = host
         recorder = self.ctx.recorder if not read_only else None

@@ -294,7 +294,7 @@ class AgentLoop:
         for number in range(keys.index(asked) + 1, len(calls)):
             name, _, args, tool = self._parse_call(spec, calls[number])
             if args is not None and tool is not None:
-                name = getattr(tool, "qualified_name", name)
+                name = tool.spec.qualified_name
                 later.append((keys[number], name, tool, args))
         return self.actions.asks(spec.step_id, later)
 
@@ -334,7 +334,7 @@ class AgentLoop:
             )
         # The log and the policy know a tool by its own name (an MCP tool's SERVER.TOOL), not
         # by the name the model was shown.
-        name = getattr(tool, "qualified_name", name)
+        name = tool.spec.qualified_name
         return self.actions.run(
             step=spec.step_id,
             key=key,

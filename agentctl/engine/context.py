@@ -217,7 +217,7 @@ def _policy_decider(
             workspace=workspace,
             db_path=db_path,
             touches=tool.spec.touches,
-            host=getattr(tool, "host", None),  # a remote MCP server's
+            host=tool.spec.host,  # a remote MCP server's
             written=written,
         )
         # shell, interactive, custom commands, stdio MCP servers

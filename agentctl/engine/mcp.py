@@ -27,11 +27,12 @@ from agentctl.events import EventType
 from agentctl.tools.mcp_tools import (
     ListedTool,
     McpTool,
-    build_mcp_tools,
     compare_pins,
     explicit_tools,
+    model_name,
     selects,
 )
+from agentctl.tools.registry import ToolRegistry
 
 PIN_EVENT = EventType.MCP_TOOLS_PINNED
 
@@ -185,20 +186,20 @@ class McpRun:
         self.journal.commit()
         self.index.pins[server] = offered
 
-    def tools_for(self, patterns: list[str] | None, taken: list[str]) -> dict[str, McpTool]:
-        """The MCP tools an agent's `tools:` selects, keyed by the name the model sees."""
-        if not patterns or not self.listings:
-            return {}
-        plans = self.hub.plans
-        return build_mcp_tools(
-            dict(self.listings),
-            patterns,
-            hub=self.hub,
-            read_only=self.read_only,
-            hosts={s: plans[s].host for s in self.listings},
-            timeouts={s: plans[s].timeout for s in self.listings},
-            taken=taken,
-        )
+    def register_tools(self, registry: ToolRegistry) -> None:
+        """Register every tool the run's servers listed (a step selects them by name)."""
+        for server, listed in self.listings.items():
+            plan = self.hub.plans[server]
+            for entry in listed:
+                tool = McpTool(
+                    entry,
+                    hub=self.hub,
+                    model_name=model_name(server, entry.name),
+                    read_only=self.read_only(entry.qualified),
+                    host=plan.host,
+                    timeout=plan.timeout,
+                )
+                registry.register(tool, default=False)
 
     def close(self) -> None:
         self.hub.close()
@@ -221,7 +222,6 @@ def describe_mcp_tools(
     from agentctl.process.sandbox import SandboxSettings
     from agentctl.recipe.schema import load_recipe
     from agentctl.tools.mcp_client import McpHub, plan_servers
-    from agentctl.tools.mcp_tools import model_name
 
     loaded = load_recipe(recipe_file)
     recipe = loaded.recipe

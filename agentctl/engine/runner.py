@@ -592,7 +592,7 @@ class _Run:
     ):
         import dataclasses
 
-        from agentctl.tools.registry import build_toolbox
+        from agentctl.tools.toolbox import build_toolbox
 
         shell = build_toolbox({}, ["shell"])["shell"]
         if idempotent:  # the recipe says running it twice is harmless

@@ -4,23 +4,29 @@ read-only) and a run method.
 The spec's facts are the one place the rest of agentctl learns about a tool: the policy reads
 `touches` to find the paths, hosts and commands an action reaches, change recording reads
 `read_only` and `touches` to know what to snapshot, the engine reads `touches.processes` for
-confinement, and `policy explain` reads the required arguments. The engine records an
+confinement, and `policy explain` reads the required arguments. The log, the live view, the
+approval prompt and the GitHub summary show an action by its `qualified_name` and its
+`subject` (`describe_action` in `builtin` answers it for a logged tool name). The engine records an
 action's start before calling `Tool.run` and its result after, so a tool never touches the
 store. A tool never prints; it returns a ToolResult.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
 from agentctl.process.sandbox import SandboxSettings
 
 DEFAULT_TOOL_TIMEOUT = 600.0
+
+# Where a tool comes from: agentctl itself, a recipe's `tools:` (a command), an MCP server.
+ToolKind = Literal["builtin", "custom", "mcp"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,23 @@ class Touches:
     url: str | None = None  # argument naming an http(s) URL: its host is what is reached
     command: str | None = None  # argument holding a bash command line (its paths, programs)
     processes: bool = False  # the tool starts processes: the sandbox settings apply
+    # What it starts and what is typed into it (a terminal session) run as shell commands
+    # would: the policy decides `command` (action=start) and `input` (action=send) as such.
+    terminal: bool = False
+
+
+def call_subject(args: Mapping[str, Any], arg: str | None = None) -> str:
+    """What an action reaches, whole: the argument `arg` names, else its path or URL, else
+    its arguments as JSON (callers shorten it with `visible.one_line`)."""
+    for key in (arg, "path", "url"):
+        if key and key in args:
+            return str(args[key])
+    return json.dumps(dict(args), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
 class ToolSpec:
-    name: str
+    name: str  # the function name the model sees
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments (an "object" schema)
     read_only: bool
@@ -49,6 +67,26 @@ class ToolSpec:
     # Running it twice does what running it once does (a recipe says so with `idempotent:
     # true`): after a crash it runs again without asking, as a read-only tool does.
     idempotent: bool = False
+    kind: ToolKind = "builtin"
+    # The name people, policies and the log know it by (an MCP tool's SERVER.TOOL, which
+    # the model sees as SERVER__TOOL); `name` when not given.
+    qualified_name: str = ""
+    # The host a remote (MCP over HTTP) server's tool reaches; the recipe chose it, not the
+    # model, so `hosts:` rules match it but the private-address refusal does not apply.
+    host: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.qualified_name:
+            object.__setattr__(self, "qualified_name", self.name)
+
+    def subject(self, args: Mapping[str, Any]) -> str:
+        """What an action of this tool reaches, whole: its command line, path or URL."""
+        return call_subject(args, self.subject_arg)
+
+    def command_line(self, args: Mapping[str, Any]) -> str | None:
+        """The bash command line an action of this tool runs, if it takes one."""
+        arg = self.touches.command
+        return str(args[arg]) if arg and arg in args else None
 
     @property
     def rerun_without_asking(self) -> bool:

@@ -7,9 +7,11 @@ it in `_builtin_tools` (CONTRIBUTING.md, "Adding a built-in tool").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
-from agentctl.tools.base import Tool, ToolSpec
+from agentctl.tools.base import Tool, ToolSpec, call_subject
 from agentctl.tools.registry import ToolRegistry
 
 
@@ -46,6 +48,28 @@ def builtin_registry() -> ToolRegistry:
 def builtin_spec(name: str) -> ToolSpec | None:
     """The spec of a built-in tool, or None for any other name."""
     return _builtins().spec(name)
+
+
+def action_subject(tool: str, args: Mapping[str, Any]) -> str:
+    """What a logged action of `tool` reached, whole (a shell command line, a path, a URL):
+    the one subject the log, the live view, the approval prompt and the GitHub summary show.
+
+    A built-in's spec says which argument it is; other tools (custom, MCP) are known here
+    only by name, so their path or URL argument, else their arguments as JSON, is shown."""
+    spec = builtin_spec(tool)
+    return spec.subject(args) if spec is not None else call_subject(args)
+
+
+def action_command(tool: str | None, args: Mapping[str, Any]) -> str | None:
+    """The bash command line a logged action of `tool` runs, if its tool takes one."""
+    spec = builtin_spec(tool) if tool else None
+    return spec.command_line(args) if spec is not None else None
+
+
+def action_writes(tool: str | None) -> bool:
+    """Whether a logged action of `tool` writes the one workspace file its `path` names."""
+    spec = builtin_spec(tool) if tool else None
+    return spec is not None and spec.touches.writes
 
 
 BUILTIN_TOOLS: tuple[str, ...] = _builtins().default_names()

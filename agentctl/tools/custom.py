@@ -88,6 +88,7 @@ def build_command_spec(name: str, definition: Any) -> ToolSpec:
         build_object_schema(properties, required),
         read_only=bool(getattr(definition, "read_only", False)),
         idempotent=bool(getattr(definition, "idempotent", False)),
+        kind="custom",
         # Its command line is the recipe's, not the model's: the policy looks for paths in
         # the arguments the model fills in.
         touches=Touches(processes=True),

@@ -332,7 +332,8 @@ def build_interactive_tool() -> FunctionTool:
         ),
         read_only=False,
         # Its `command` is typed into a terminal over several calls: the policy looks for
-        # paths in every argument rather than reading it as one bash command line.
-        touches=Touches(processes=True),
+        # paths in every argument rather than reading it as one bash command line, and
+        # decides what is started and typed as shell commands.
+        touches=Touches(processes=True, terminal=True),
     )
     return FunctionTool(spec, run_interactive)

@@ -3,8 +3,8 @@
 An MCP tool is named `SERVER.TOOL` everywhere a person reads or writes a tool name (recipes,
 policies, the log, status). Providers accept only `^[a-zA-Z0-9_-]{1,64}$` as a function name,
 so the model sees `SERVER__TOOL` (characters outside that set become `_`; a name too long,
-or one that would collide, is cut and given a hash suffix); `McpTool.qualified_name` maps it
-back, and only the qualified name reaches the policy and the log.
+or one that would collide, is cut and given a hash suffix); the spec's `qualified_name`
+maps it back, and only the qualified name reaches the policy and the log.
 
 Pins are the rug-pull defence: the sha256 of a tool's name, description and input schema.
 The engine records them the first time a job lists a server's tools and compares later
@@ -13,13 +13,15 @@ listings with them (`compare_pins`). Nothing here speaks MCP; `mcp_client` does.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
 
@@ -62,6 +64,21 @@ def explicit_tools(patterns: Iterable[str], server: str) -> list[str]:
         if dot and srv == server and not any(c in tool for c in "*?["):
             out.append(tool)
     return out
+
+
+class McpCaller(Protocol):
+    """What an McpTool calls through: the run's McpHub (mcp_client), or a test's stand-in."""
+
+    def call(
+        self,
+        name: str,
+        tool: str,
+        args: dict[str, Any],
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        output_cap: int = ...,
+    ) -> ToolResult: ...
 
 
 @dataclass(frozen=True)
@@ -142,28 +159,23 @@ def compare_pins(
 class McpTool:
     """An MCP server's tool as the agent loop calls it: through the hub that holds the server.
 
-    `hub` is the run's McpHub (see mcp_client); `host` is a remote server's host, decided by
-    `hosts:` rules; `confined` says whether the server process runs in the sandbox.
+    `hub` is the run's McpHub (see mcp_client). The spec carries the facts: the qualified
+    name SERVER.TOOL, the remote server's host (decided by `hosts:` rules), and whether
+    the server is a process (a stdio server runs in the sandbox).
     """
 
     def __init__(
         self,
         listed: ListedTool,
         *,
-        hub: Any,
+        hub: McpCaller,
         model_name: str,
         read_only: bool,
         host: str | None = None,
-        stdio: bool = True,
         timeout: float | None = None,
     ):
         self.listed = listed
         self.hub = hub
-        self.server = listed.server
-        self.tool = listed.name
-        self.qualified_name = listed.qualified
-        self.host = host
-        self.stdio = stdio
         self.timeout = timeout
         schema = dict(listed.input_schema or {})
         schema.setdefault("type", "object")
@@ -175,50 +187,27 @@ class McpTool:
             read_only=read_only,
             # Nothing declared: the policy looks for paths in every string argument. A stdio
             # server is a process, so the sandbox settings (and their escalation) apply.
-            touches=Touches(processes=stdio),
+            touches=Touches(processes=host is None),
+            kind="mcp",
+            qualified_name=listed.qualified,
+            host=host,
         )
+
+    def shown_as(self, model_name: str) -> McpTool:
+        """This tool under another name for the model (the one free in a step's toolbox)."""
+        if model_name == self.spec.name:
+            return self
+        renamed = copy.copy(self)
+        renamed.spec = replace(self.spec, name=model_name)
+        return renamed
 
     def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         timeout = ctx.timeout if self.timeout is None else min(ctx.timeout, self.timeout)
         return self.hub.call(
-            self.server,
-            self.tool,
+            self.listed.server,
+            self.listed.name,
             args,
             timeout=timeout,
             cancel=ctx.cancel,
             output_cap=ctx.output_cap,
         )
-
-
-def build_mcp_tools(
-    listings: dict[str, list[ListedTool]],
-    patterns: list[str],
-    *,
-    hub: Any,
-    read_only: Any,
-    hosts: dict[str, str | None],
-    timeouts: dict[str, float | None],
-    taken: Iterable[str] = (),
-) -> dict[str, McpTool]:
-    """The MCP tools `patterns` select, keyed by the name the model sees.
-
-    `read_only(qualified_name) -> bool` says what the recipe and the policies declare.
-    """
-    names = set(taken)
-    tools: dict[str, McpTool] = {}
-    for server, listed in listings.items():
-        for entry in listed:
-            if not selects(patterns, server, entry.name):
-                continue
-            shown = model_name(server, entry.name, names)
-            names.add(shown)
-            tools[shown] = McpTool(
-                entry,
-                hub=hub,
-                model_name=shown,
-                read_only=bool(read_only(entry.qualified)),
-                host=hosts.get(server),
-                stdio=hosts.get(server) is None,
-                timeout=timeouts.get(server),
-            )
-    return tools

@@ -1,25 +1,26 @@
 """The one tool registry: tools by name, each with the spec that says what it touches.
 
 A `ToolRegistry` holds the tools a job may offer its agents. `builtin_registry()` (in
-`agentctl.tools.builtin`) starts one with the built-in tools; `build_toolbox` adds a recipe's
-custom command tools and picks the tools a step names. Anything that can be called as a tool
-(a custom command, later an MCP server's tool) enters through `ToolRegistry.register`: its
-`ToolSpec` carries the facts (read-only, what it touches, required arguments) that the
-policy, change recording and the engine read, so nothing else keeps a list of tool names.
+`agentctl.tools.builtin`) starts one with the built-in tools; `agentctl.tools.toolbox` adds a
+recipe's custom command tools, and the engine its MCP servers' tools. Anything that can be
+called as a tool enters through `ToolRegistry.register`: its `ToolSpec` carries the facts
+(kind, read-only, what it touches, required arguments) that the policy, change recording
+and the engine read, so nothing else keeps a list of tool names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from agentctl.errors import UsageError
 from agentctl.tools.base import Tool, ToolSpec
+from agentctl.tools.mcp_tools import McpTool, is_mcp_name, model_name, selects
 
 
 class ToolRegistry:
-    """Tools by name, in registration order; `default` ones are what a step gets when it
-    names no tools, the others only when a step names them."""
+    """Tools by qualified name, in registration order; `default` ones are what a step gets
+    when it names no tools, the others only when a step names them (an MCP tool by
+    SERVER.TOOL or a glob such as `git.*`)."""
 
     def __init__(self, tools: Iterable[tuple[Tool, bool]] = ()):
         self._tools: dict[str, Tool] = {}
@@ -29,7 +30,7 @@ class ToolRegistry:
 
     def register(self, tool: Tool, *, default: bool = True) -> None:
         """Add a tool; a name can be registered once (a custom tool cannot shadow a built-in)."""
-        name = tool.spec.name
+        name = tool.spec.qualified_name
         if name in self._tools:
             raise UsageError(
                 f"tool {name!r} is defined twice (a custom tool has the name of a built-in?)",
@@ -58,40 +59,29 @@ class ToolRegistry:
         return tuple(name for name in self._tools if not self._default[name])
 
     def select(self, names: list[str] | None) -> dict[str, Tool]:
-        """The tools by name: the default ones, or exactly `names` (unknown ones refused)."""
-        # SERVER.TOOL names are MCP tools, which the run's MCP servers provide (engine/mcp.py).
+        """The tools a step offers, keyed by the name the model sees: the default ones, or
+        exactly `names` (unknown ones refused) and the MCP tools their SERVER.TOOL patterns
+        select (an exact one missing is reported when the run lists the server's tools)."""
+        patterns = list(dict.fromkeys(names or []))
         wanted = (
             list(self.default_names())
             if names is None
-            else [n for n in dict.fromkeys(names) if "." not in n]
+            else [n for n in patterns if not is_mcp_name(n) and "." not in n]
         )
         unknown = [n for n in wanted if n not in self._tools]
         if unknown:
+            known = [n for n in self._tools if not isinstance(self._tools[n], McpTool)]
             raise UsageError(
                 f"unknown tool {', '.join(repr(n) for n in unknown)}",
-                f"known tools: {', '.join(self._tools)}",
+                f"known tools: {', '.join(known)}",
             )
-        return {name: self._tools[name] for name in wanted}
-
-
-def build_toolbox(custom_tools: Mapping[str, Any], names: list[str] | None) -> dict[str, Tool]:
-    """Return the tools by name: the default built-ins and custom tools, or exactly `names`.
-
-    Optional built-ins (`interactive`) are available only when `names` lists them.
-    """
-    from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS, builtin_registry
-    from agentctl.tools.custom import CommandTool
-
-    registry = builtin_registry()
-    custom: list[Tool] = []
-    for name, definition in (custom_tools or {}).items():
-        if name in BUILTIN_TOOLS or name in OPTIONAL_TOOLS:
-            raise UsageError(
-                f"custom tool {name!r} has the name of a built-in tool",
-                "rename the custom tool",
-            )
-        # Built even when not selected, so a bad definition is reported whatever is chosen.
-        custom.append(CommandTool(name, definition))
-    for tool in custom:
-        registry.register(tool)
-    return registry.select(names)
+        chosen: dict[str, Tool] = {name: self._tools[name] for name in wanted}
+        for tool in self._tools.values():
+            if not isinstance(tool, McpTool):
+                continue
+            server, tool_name = tool.listed.server, tool.listed.name
+            if selects(patterns, server, tool_name):
+                # Free of the names already offered, in registration (listing) order.
+                shown = model_name(server, tool_name, chosen)
+                chosen[shown] = tool.shown_as(shown)
+        return chosen

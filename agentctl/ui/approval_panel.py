@@ -70,18 +70,16 @@ def _read_workspace_file(workspace: Path | None, path: str) -> str | None:
 
 def diff_preview(tool: str | None, args: dict[str, Any], workspace: Path | None) -> list[str]:
     """Unified diff lines of what a write_file/edit_file would do; [] for other tools."""
+    from agentctl.tools.builtin import action_writes
+
     path = args.get("path")
-    if not isinstance(path, str):
+    if not isinstance(path, str) or not action_writes(tool):
         return []
     current = _read_workspace_file(workspace, path)
-    if tool == "write_file" and isinstance(args.get("content"), str):
+    if isinstance(args.get("content"), str):  # write_file: the whole new content
         before, after = current or "", args["content"]
         label = path if current is not None else "/dev/null"
-    elif (
-        tool == "edit_file"
-        and isinstance(args.get("old"), str)
-        and isinstance(args.get("new"), str)
-    ):
+    elif isinstance(args.get("old"), str) and isinstance(args.get("new"), str):  # edit_file
         old, new = args["old"], args["new"]
         if current is not None and current.count(old) == 1:
             before, after = current, current.replace(old, new, 1)
@@ -129,6 +127,8 @@ def render_approval(
     request: dict[str, Any], *, workspace: Path | None = None, details: bool = False
 ) -> RenderableType:
     """The approval request as a panel: reason, the full action, rules, a diff preview."""
+    from agentctl.tools.builtin import action_command  # the tools load only for a prompt
+
     tool = request.get("tool")
     args = request.get("args") or {}
     parts: list[RenderableType] = [visible_text(request.get("reason", ""), "bold")]
@@ -141,9 +141,9 @@ def render_approval(
         diff = args["diff"].splitlines()
     elif tool is None:
         parts.append(Text(f"a human gate of step {request.get('step')}", style="dim"))
-    elif tool == "shell" and "command" in args:
+    elif (line := action_command(tool, args)) is not None:
         command = Text("$ ", style="bold")
-        command.append_text(compact_blank_runs(str(args["command"])))  # wrapped, never cut
+        command.append_text(compact_blank_runs(line))  # wrapped, never cut
         parts += [Text("shell command:", style="dim"), command]
     else:
         parts.append(Text.assemble(("tool ", "dim"), visible_text(tool, "bold")))

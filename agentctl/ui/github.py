@@ -299,6 +299,8 @@ def _steps_section(job: dict[str, Any]) -> list[str]:
 
 
 def _actions_section(events: list[Any]) -> list[str]:
+    from agentctl.tools.builtin import action_subject  # the tools load only to show actions
+
     started: dict[str, tuple[Any, dict[str, Any] | None]] = {}
     for event in events:
         key = (event.data or {}).get("key")
@@ -312,11 +314,7 @@ def _actions_section(events: list[Any]) -> list[str]:
     for event, finished in started.values():
         data = event.data
         args = data.get("args") or {}
-        what = (
-            args.get("command")
-            if data.get("tool") == "shell"
-            else (args.get("path") or args.get("url") or json.dumps(args, ensure_ascii=False))
-        )
+        what = action_subject(data.get("tool", ""), args)
         decision = f" ({md_text(data['decision'])})" if data.get("decision") else ""
         check = check_attempt(data.get("key"))
         tool = f"check {check}" if check else data.get("tool", "")
@@ -373,6 +371,8 @@ def _approvals_section(events: list[Any]) -> list[str]:
 
 
 def _how_to_approve(job: dict[str, Any]) -> list[str]:
+    from agentctl.tools.builtin import action_command  # the tools load only to show actions
+
     job_id = job["id"]
     lines = [
         "### ⏳ Waiting for approval",
@@ -390,11 +390,7 @@ def _how_to_approve(job: dict[str, Any]) -> list[str]:
         )
         if request.get("tool"):
             args = request.get("args") or {}
-            what = (
-                args.get("command")
-                if request["tool"] == "shell"
-                else json.dumps(args, ensure_ascii=False)
-            )
+            what = action_command(request["tool"], args) or json.dumps(args, ensure_ascii=False)
             lines.append(
                 f"  - action: {md_text(request['tool'])} {md_code(one_line(str(what), 300))}"
             )

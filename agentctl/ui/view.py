@@ -12,7 +12,6 @@ a rollback) are shown as a note line in their formatter's words (`agentctl.event
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -319,12 +318,9 @@ def spinner_frame(now: float) -> str:
 
 def describe_action(tool: str, args: dict[str, Any]) -> str:
     """The action in one string: the shell command itself, else the path or url, else JSON."""
-    if tool == "shell" and "command" in args:
-        return str(args["command"])
-    for key in ("path", "url"):
-        if key in args:
-            return str(args[key])
-    return json.dumps(args, ensure_ascii=False)
+    from agentctl.tools.builtin import action_subject  # the tools load only to show an action
+
+    return action_subject(tool, args)
 
 
 def render_header(state: JobViewState, now: float) -> Text:

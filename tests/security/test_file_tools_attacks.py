@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentctl.tools.base import ToolContext
-from agentctl.tools.registry import build_toolbox
+from agentctl.tools.toolbox import build_toolbox
 
 TOOLS = build_toolbox({}, ["read_file", "write_file", "edit_file"])
 TRIES = 300

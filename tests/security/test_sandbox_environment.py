@@ -15,7 +15,7 @@ from agentctl.process.run import minimal_env
 from agentctl.process.sandbox import SandboxSettings, probe_confinement
 from agentctl.tools.base import ToolContext
 from agentctl.tools.mcp_client import McpHub, plan_servers
-from agentctl.tools.registry import build_toolbox
+from agentctl.tools.toolbox import build_toolbox
 
 PROBED = probe_confinement()
 needs_bwrap = pytest.mark.skipif(not PROBED.available, reason=f"no sandbox here: {PROBED.reason}")

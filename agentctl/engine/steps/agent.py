@@ -15,7 +15,7 @@ class AgentStepExecutor:
 
     def execute(self, run: StepRun, step: Any) -> str:
         from agentctl.engine.agent import AgentLoop, AgentStep
-        from agentctl.tools.registry import build_toolbox
+        from agentctl.tools.toolbox import build_registry
 
         agent = step.agent
         model = run.model_client()
@@ -30,9 +30,10 @@ class AgentStepExecutor:
             run_check=run.run_shell,
             active_seconds=run.active_seconds,
         )
-        tools = build_toolbox(run.recipe.tools, agent.tools)
+        registry = build_registry(run.recipe.tools)
         if run.mcp is not None:  # the run's MCP servers (engine/mcp.py)
-            tools.update(run.mcp.tools_for(agent.tools, list(tools)))
+            run.mcp.register_tools(registry)
+        tools = registry.select(agent.tools)
         spec = AgentStep(
             step_id=step.id,
             role=agent.model,
