@@ -1,27 +1,26 @@
 """The job's vocabulary: job and step states, event types, approval answers, exit codes, and
-one formatter per event type.
+one frozen dataclass per event type.
 
 The enums are `StrEnum`/`IntEnum`: a member *is* its string or number, so what the store
 keeps and what `--json` prints stay byte-identical to the plain strings used before, and old
 logs read back as members (`EventType("step_started")`).
 
-Every renderer (the plain lines of `agentctl log` and of runs in a pipe, the live view, the
-GitHub Actions log and summary) describes an event through `describe_event`, which looks
-its formatter up in `FORMATTERS`. A new event type without a formatter fails
-tests/test_events.py, so no renderer can forget it.
+Each event type has a frozen dataclass below with a literal `type` tag (inspect_ai's
+`event/` is the model), and `JobEvent` is their union: the engine writes events only as these
+values, so an event outside the vocabulary, or with a field its type does not have, fails
+type checking. The store keeps an event's fields as a JSON object (`event_data`); a log is
+read back with `parse_event`, which tolerates old logs (missing or unknown fields).
+
+This module is a leaf: it imports nothing of agentctl. The words for people (one formatter
+per event type) live in `agentctl/ui/event_lines.py`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from enum import IntEnum, StrEnum
-from typing import Any
-
-from agentctl.policy.votes import from_default_policy
-from agentctl.ui.words import plural, result_words, rules_words
-from agentctl.units import format_usd
-from agentctl.visible import one_line
+from typing import Any, Literal, TypeAlias, get_args
 
 
 class JobState(StrEnum):
@@ -143,270 +142,343 @@ EXIT_CODES: Mapping[str, ExitCode] = {
 }
 
 
-# -- one formatter per event type --------------------------------------------------------
+# -- one frozen dataclass per event type ----------------------------------------------------
 
-# A formatter gets the step prefix ("[step] " or "") and the event's data, and returns one
-# short human sentence, or None when this occurrence is not worth a line.
-Formatter = Callable[[str, dict[str, Any]], "str | None"]
+# A JSON object whose shape is not the vocabulary's: a tool's arguments, a model's reply, a
+# recorded change. The log keeps it as it came.
+JsonObject: TypeAlias = dict[str, Any]
+# A rule as the log names it: {"policy", "id", "decision", "reason"}.
+RuleObject: TypeAlias = dict[str, str]
 
-
-def _summarise_args(tool: str, args: dict[str, Any]) -> str:
-    if tool == "shell" and "command" in args:
-        return one_line(args["command"])
-    if "path" in args:
-        return one_line(args["path"])
-    if "url" in args:
-        return one_line(args["url"])
-    return one_line(json.dumps(args, ensure_ascii=False))
+# A field with this metadata is left out of the stored event while it holds its default, as
+# the log always did (`"repeat"` only on a repeated action, `"ahead"` only on a request asked
+# ahead). The tag `type` is the event's type; the store keeps it apart from the fields.
+_OMIT = "omitted_when_default"
+_OMITTED: Mapping[str, bool] = {_OMIT: True}
 
 
-def _job_created(where: str, data: dict[str, Any]) -> str:
-    return f"job created from recipe {data.get('recipe')} in {data.get('workspace')}"
+@dataclass(frozen=True, kw_only=True)
+class JobCreated:
+    type: Literal[EventType.JOB_CREATED] = EventType.JOB_CREATED
+    recipe: str
+    recipe_path: str | None
+    params: JsonObject
+    workspace: str
+    steps: list[JsonObject]
+    key: str | None = field(default=None, metadata=_OMITTED)  # `run --key`
 
 
-def _runner_started(where: str, data: dict[str, Any]) -> str:
-    verb = "resumed" if data.get("resumed") else "started"
-    return f"runner {verb} (pid {data.get('pid')} on {data.get('host')})"
+@dataclass(frozen=True, kw_only=True)
+class RunnerStarted:
+    type: Literal[EventType.RUNNER_STARTED] = EventType.RUNNER_STARTED
+    pid: int
+    host: str
+    token: int
+    resumed: bool
+    detached: bool = field(default=False, metadata=_OMITTED)
 
 
-def _step_started(where: str, data: dict[str, Any]) -> str:
-    return f"{where}step started ({data.get('kind')})"
+@dataclass(frozen=True, kw_only=True)
+class StepStarted:
+    type: Literal[EventType.STEP_STARTED] = EventType.STEP_STARTED
+    kind: str
 
 
-def _policy_added(where: str, data: dict[str, Any]) -> str:
-    return f"policy {data.get('path') or '(added)'} added by {data.get('by')}"
+@dataclass(frozen=True, kw_only=True)
+class StepFinished:
+    type: Literal[EventType.STEP_FINISHED] = EventType.STEP_FINISHED
+    state: str
+    output: str
+    error: str = field(default="", metadata=_OMITTED)
 
 
-def _policy_applied(where: str, data: dict[str, Any]) -> str:
-    return f"policy {data.get('path')} now applies to every next action"
+@dataclass(frozen=True, kw_only=True)
+class PolicyAdded:
+    type: Literal[EventType.POLICY_ADDED] = EventType.POLICY_ADDED
+    path: str
+    text: str
+    by: str
 
 
-def _mcp_server_started(where: str, data: dict[str, Any]) -> str:
-    confinement = data.get("confinement")
-    how = f", {'no sandbox' if confinement == 'none' else confinement}" if confinement else ""
-    return (
-        f"MCP server {data.get('server')} started ({data.get('transport')}{how}):"
-        f" {one_line(data.get('target', ''), 120)}"
-    )
+@dataclass(frozen=True, kw_only=True)
+class PolicyApplied:
+    type: Literal[EventType.POLICY_APPLIED] = EventType.POLICY_APPLIED
+    seq: int  # of the policy_added event it applies
+    path: str
 
 
-def _mcp_tools_pinned(where: str, data: dict[str, Any]) -> str:
-    tools = data.get("tools") or {}
-    by = f" (approved in {data['approval']})" if data.get("approval") else ""
-    return f"{where}MCP server {data.get('server')}: {plural(len(tools), 'tool')} pinned{by}"
+@dataclass(frozen=True, kw_only=True)
+class LimitsChanged:
+    type: Literal[EventType.LIMITS_CHANGED] = EventType.LIMITS_CHANGED
+    limits: dict[str, float]
 
 
-def _approval_voided(where: str, data: dict[str, Any]) -> str:
-    if data.get("why"):  # asked ahead with its model turn, then decided by the policy
-        return f"{where}approval {data.get('request')} voided: {data['why']}"
-    return (
-        f"{where}approval {data.get('request')} ({data.get('tool')}) voided:"
-        " an added policy denies it"
-    )
+@dataclass(frozen=True, kw_only=True)
+class WorkspaceCloned:
+    type: Literal[EventType.WORKSPACE_CLONED] = EventType.WORKSPACE_CLONED
+    url: str
+    ref: str | None
+    commit: str
+    folder: str
+    changes_put_back: int
 
 
-def _step_finished(where: str, data: dict[str, Any]) -> str:
-    error = one_line(data.get("error") or "")
-    # The error names its step for the job's message; the line's `[step] ` names it already.
-    step = where[1:-2] if where else ""
-    if step and error.startswith(f"step {step}: "):
-        error = error[len(f"step {step}: ") :]
-    extra = f": {error}" if error else ""
-    return f"{where}step {data.get('state')}{extra}"
+@dataclass(frozen=True, kw_only=True)
+class ModelResponse:
+    type: Literal[EventType.MODEL_RESPONSE] = EventType.MODEL_RESPONSE
+    key: str
+    reply: JsonObject  # models' Reply.to_dict(): replayed as it is on resume
+    wall_ms: int
 
 
-def _model_response(where: str, data: dict[str, Any]) -> str:
-    reply = data.get("reply", {})
-    message = reply.get("message", {})
-    calls = message.get("tool_calls") or []
-    what = (
-        plural(len(calls), "tool call")
-        if calls
-        else one_line(message.get("content") or "", 80) or "(no text)"
-    )
-    attempts = reply.get("attempts") or []
-    # A model passed over while it cools down was not tried: said apart from failed tries.
-    tried = [a for a in attempts if a.get("reason") != "cooling down"]
-    skipped = [one_line(a.get("model", ""), 40) for a in attempts if a not in tried]
-    fallback = (
-        (
-            f"; after {len(tried)} failed tr{'y' if len(tried) == 1 else 'ies'},"
-            f" last: {one_line(tried[-1].get('model', ''), 40)}"
-            f" {one_line(tried[-1].get('reason', ''), 60)}"
-        )
-        if tried
-        else ""
-    )
-    if skipped:
-        fallback += f"; {', '.join(skipped)} cooling down"
-    return (
-        f"{where}model {reply.get('model')}{_answered_by(reply)} answered: {what}"
-        f" ({reply.get('input_tokens', 0)}+{reply.get('output_tokens', 0)} tokens,"
-        f" {format_usd(reply.get('cost_usd') or 0)}{fallback})"
-    )
+@dataclass(frozen=True, kw_only=True)
+class ActionStarted:
+    type: Literal[EventType.ACTION_STARTED] = EventType.ACTION_STARTED
+    key: str
+    tool: str
+    args: JsonObject
+    read_only: bool
+    decision: str
+    rules: list[RuleObject] | None = field(default=None, metadata=_OMITTED)
+    approval: str | None = field(default=None, metadata=_OMITTED)  # approved in this request
+    repeat: int = field(default=0, metadata=_OMITTED)  # an identical action done again
+    host: str | None = field(default=None, metadata=_OMITTED)  # a remote MCP server's
 
 
-def _answered_by(reply: dict[str, Any]) -> str:
-    """' at HOST (role R)': where the reply came from, when the log says (issue 22)."""
-    host = one_line(str(reply.get("endpoint") or ""), 60)
-    role = one_line(str(reply.get("answered_by") or ""), 40)
-    asked = reply.get("role")
-    out = f" at {host}" if host else ""
-    if role and role != asked:
-        out += f" (role {role}, for {one_line(str(asked), 40)})"
-    elif role:
-        out += f" (role {role})"
-    return out
+@dataclass(frozen=True, kw_only=True)
+class ActionFinished:
+    """An action's result (a tool's `ToolResult`), or why it did not run (`refused`), was
+    stopped (`stopped_by`) or was undone until a person approves it (`held`)."""
+
+    type: Literal[EventType.ACTION_FINISHED] = EventType.ACTION_FINISHED
+    key: str
+    tool: str
+    ok: bool
+    output: str
+    exit_code: int | None
+    truncated: bool
+    error: str | None
+    duration_ms: int
+    args: JsonObject | None = field(default=None, metadata=_OMITTED)
+    refused: bool = field(default=False, metadata=_OMITTED)
+    decision: str | None = field(default=None, metadata=_OMITTED)
+    rules: list[RuleObject] | None = field(default=None, metadata=_OMITTED)
+    denied_by: str | None = field(default=None, metadata=_OMITTED)
+    comment: str | None = field(default=None, metadata=_OMITTED)
+    stopped_by: str | None = field(default=None, metadata=_OMITTED)
+    confinement: str | None = field(default=None, metadata=_OMITTED)
+    effects: list[JsonObject] | None = field(default=None, metadata=_OMITTED)
+    changes: list[JsonObject] | None = field(default=None, metadata=_OMITTED)
+    not_undone: list[str] | None = field(default=None, metadata=_OMITTED)
+    held: bool = field(default=False, metadata=_OMITTED)
+    reason: str | None = field(default=None, metadata=_OMITTED)
+    paths: list[str] | None = field(default=None, metadata=_OMITTED)
 
 
-def _action_started(where: str, data: dict[str, Any]) -> str:
-    what = _summarise_args(data.get("tool", ""), data.get("args", {}))
-    decided = ""
-    rules_said = [r for r in data.get("rules") or [] if not from_default_policy(r)]
-    if rules_said or data.get("decision") not in (None, "allow"):
-        rules = rules_words(data.get("rules"), decided=data.get("decision"))
-        decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
-    again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
-    check = check_attempt(data.get("key"))
-    if check:  # the recipe's check, not something the agent chose to run
-        return f"{where}check {check}: {what}{decided}{again}"
-    return f"{where}→ {data.get('tool')}: {what}{decided}{again}"
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested:
+    type: Literal[EventType.APPROVAL_REQUESTED] = EventType.APPROVAL_REQUESTED
+    request: str
+    key: str
+    tool: str | None
+    args: JsonObject
+    action_hash: str
+    reason: str
+    rules: list[RuleObject]
+    # Asked with its model turn, before the actions before it ran.
+    ahead: bool = field(default=False, metadata=_OMITTED)
 
 
-def _action_finished(where: str, data: dict[str, Any]) -> str:
-    if data.get("refused") and data.get("denied_by"):  # a person's no, in their words
-        from agentctl.engine.approvals import person_denial
-
-        said = person_denial({"decided_by": data["denied_by"], "comment": data.get("comment")})
-        return f"{where}✗ {data.get('tool')} not run: {said}"
-    if data.get("refused"):
-        rules = rules_words(data.get("rules"), decided=data.get("decision"))
-        why = result_words(data.get("error"), None) if data.get("error") else "not run"
-        return f"{where}✗ {data.get('tool')} {why}" + (f" by {rules}" if rules else "")
-    status = result_words(data.get("error"), data.get("exit_code"), bool(data.get("ok")))
-    if data.get("stopped_by"):  # Ctrl-C or `agentctl cancel`: a person's word, not a failure
-        status = f"stopped by {data['stopped_by']}"
-    check = check_attempt(data.get("key"))
-    name = f"check {check}" if check else data.get("tool")
-    return f"{where}← {name} {status} ({data.get('duration_ms', 0)} ms)"
+@dataclass(frozen=True, kw_only=True)
+class ApprovalDecided:
+    type: Literal[EventType.APPROVAL_DECIDED] = EventType.APPROVAL_DECIDED
+    request: str
+    decision: str
+    by: str
+    comment: str | None
 
 
-def _approval_requested(where: str, data: dict[str, Any]) -> str:
-    return f"{where}approval {data.get('request')} needed: {one_line(data.get('reason', ''))}"
+@dataclass(frozen=True, kw_only=True)
+class ApprovalUsed:
+    type: Literal[EventType.APPROVAL_USED] = EventType.APPROVAL_USED
+    request: str
 
 
-def _approval_decided(where: str, data: dict[str, Any]) -> str:
-    return f"{where}approval {data.get('request')} {data.get('decision')} by {data.get('by')}"
+@dataclass(frozen=True, kw_only=True)
+class ApprovalExpired:
+    type: Literal[EventType.APPROVAL_EXPIRED] = EventType.APPROVAL_EXPIRED
+    request: str
 
 
-def _approval_used(where: str, data: dict[str, Any]) -> str:
-    return f"{where}approval {data.get('request')} used"
+@dataclass(frozen=True, kw_only=True)
+class ApprovalVoided:
+    """Voided by the runner (`why`: the policy decided the action when its turn came) or by
+    `agentctl policy add` (the request's step, tool, args, and the rules that deny it)."""
+
+    type: Literal[EventType.APPROVAL_VOIDED] = EventType.APPROVAL_VOIDED
+    request: str
+    why: str | None = field(default=None, metadata=_OMITTED)
+    step: str | None = field(default=None, metadata=_OMITTED)
+    tool: str | None = field(default=None, metadata=_OMITTED)
+    args: JsonObject | None = field(default=None, metadata=_OMITTED)
+    rules: list[RuleObject] | None = field(default=None, metadata=_OMITTED)
+    reason: str | None = field(default=None, metadata=_OMITTED)
 
 
-def _approval_expired(where: str, data: dict[str, Any]) -> str:
-    return f"{where}approval {data.get('request')} expired: counted as a deny"
+@dataclass(frozen=True, kw_only=True)
+class McpServerStarted:
+    type: Literal[EventType.MCP_SERVER_STARTED] = EventType.MCP_SERVER_STARTED
+    server: str
+    transport: str
+    target: str  # never the headers
+    confinement: str | None  # None for a server over HTTP
 
 
-def _job_paused(where: str, data: dict[str, Any]) -> str:
-    return "job paused: awaiting approval"
+@dataclass(frozen=True, kw_only=True)
+class McpToolsPinned:
+    type: Literal[EventType.MCP_TOOLS_PINNED] = EventType.MCP_TOOLS_PINNED
+    server: str
+    tools: JsonObject
+    approval: str | None = field(default=None, metadata=_OMITTED)
 
 
-def _cancel_requested(where: str, data: dict[str, Any]) -> str:
-    return f"cancel requested by {data.get('by')}"
+@dataclass(frozen=True, kw_only=True)
+class JobPaused:
+    type: Literal[EventType.JOB_PAUSED] = EventType.JOB_PAUSED
+    requests: list[str]
 
 
-def _rollback_started(where: str, data: dict[str, Any]) -> str:
-    return "rollback started"
+@dataclass(frozen=True, kw_only=True)
+class CancelRequested:
+    type: Literal[EventType.CANCEL_REQUESTED] = EventType.CANCEL_REQUESTED
+    by: str
 
 
-def _rollback(where: str, data: dict[str, Any]) -> str:
-    conflicts = data.get("conflicts") or []
-    text = (
-        f"rolled back: {len(data.get('restored') or [])} restored,"
-        f" {len(data.get('removed') or [])} removed"
-    )
-    return text + (f", {plural(len(conflicts), 'conflict')} left alone" if conflicts else "")
+@dataclass(frozen=True, kw_only=True)
+class RollbackStarted:
+    type: Literal[EventType.ROLLBACK_STARTED] = EventType.ROLLBACK_STARTED
+    to_step: str | None
+    paths: list[str]
+    forced: bool
 
 
-def _warning(where: str, data: dict[str, Any]) -> str:
-    return f"warning: {one_line(data.get('message', ''), 200)}"
+@dataclass(frozen=True, kw_only=True)
+class Rollback:
+    type: Literal[EventType.ROLLBACK] = EventType.ROLLBACK
+    to_step: str | None
+    restored: list[str]
+    removed: list[str]
+    conflicts: list[JsonObject]  # {"path", "reason"}
+    skipped_too_large: list[str]
+    unchanged: list[str]
+    changes: list[str]  # ids of the changes rolled back
+    forced: bool
 
 
-def _limits_changed(where: str, data: dict[str, Any]) -> str:
-    limits = data.get("limits") or {}
-    said = ", ".join(f"{k}={v}" for k, v in limits.items()) or "none"
-    return f"limits changed for the rest of the job: {said}"
+@dataclass(frozen=True, kw_only=True)
+class JobWarning:
+    type: Literal[EventType.WARNING] = EventType.WARNING
+    message: str
 
 
-def _workspace_cloned(where: str, data: dict[str, Any]) -> str:
-    commit = str(data.get("commit") or "")[:12]
-    back = data.get("changes_put_back") or 0
-    again = f"; {plural(back, 'recorded change')} put back" if back else ""
-    return (
-        f"workspace: cloned {data.get('url', '')} at {commit} into {data.get('folder', '')}{again}"
-    )
+@dataclass(frozen=True, kw_only=True)
+class JobSucceeded:
+    type: Literal[EventType.JOB_SUCCEEDED] = EventType.JOB_SUCCEEDED
 
 
-def _job_succeeded(where: str, data: dict[str, Any]) -> str:
-    return "job succeeded"
+@dataclass(frozen=True, kw_only=True)
+class JobFailed:
+    type: Literal[EventType.JOB_FAILED] = EventType.JOB_FAILED
+    error: dict[str, str]  # {"type", "message"}
 
 
-def _job_failed(where: str, data: dict[str, Any]) -> str:
-    error = data.get("error", {})
-    return f"job failed: {one_line(error.get('message', ''), 200)}"
+@dataclass(frozen=True, kw_only=True)
+class JobCancelled:
+    type: Literal[EventType.JOB_CANCELLED] = EventType.JOB_CANCELLED
+    by: str
 
 
-def _job_cancelled(where: str, data: dict[str, Any]) -> str:
-    return "job cancelled"
+@dataclass(frozen=True, kw_only=True)
+class JobInterrupted:
+    type: Literal[EventType.JOB_INTERRUPTED] = EventType.JOB_INTERRUPTED
+    reason: str
 
 
-def _job_interrupted(where: str, data: dict[str, Any]) -> str:
-    reason = one_line(data.get("reason") or "")
-    # A plain Ctrl-C's reason is the word itself: "job interrupted: interrupted" says it twice.
-    return "job interrupted" if reason in ("", "interrupted") else f"job interrupted: {reason}"
+JobEvent: TypeAlias = (
+    JobCreated
+    | RunnerStarted
+    | StepStarted
+    | StepFinished
+    | PolicyAdded
+    | PolicyApplied
+    | LimitsChanged
+    | WorkspaceCloned
+    | ModelResponse
+    | ActionStarted
+    | ActionFinished
+    | ApprovalRequested
+    | ApprovalDecided
+    | ApprovalUsed
+    | ApprovalExpired
+    | ApprovalVoided
+    | McpServerStarted
+    | McpToolsPinned
+    | JobPaused
+    | CancelRequested
+    | RollbackStarted
+    | Rollback
+    | JobWarning
+    | JobSucceeded
+    | JobFailed
+    | JobCancelled
+    | JobInterrupted
+)
 
+# The dataclass of each event type, by its tag.
+EVENT_CLASSES: Mapping[str, type[JobEvent]] = {cls.type: cls for cls in get_args(JobEvent)}
 
-FORMATTERS: Mapping[str, Formatter] = {
-    EventType.JOB_CREATED: _job_created,
-    EventType.RUNNER_STARTED: _runner_started,
-    EventType.STEP_STARTED: _step_started,
-    EventType.STEP_FINISHED: _step_finished,
-    EventType.POLICY_ADDED: _policy_added,
-    EventType.POLICY_APPLIED: _policy_applied,
-    EventType.LIMITS_CHANGED: _limits_changed,
-    EventType.WORKSPACE_CLONED: _workspace_cloned,
-    EventType.MODEL_RESPONSE: _model_response,
-    EventType.ACTION_STARTED: _action_started,
-    EventType.ACTION_FINISHED: _action_finished,
-    EventType.APPROVAL_REQUESTED: _approval_requested,
-    EventType.APPROVAL_DECIDED: _approval_decided,
-    EventType.APPROVAL_USED: _approval_used,
-    EventType.APPROVAL_EXPIRED: _approval_expired,
-    EventType.APPROVAL_VOIDED: _approval_voided,
-    EventType.MCP_SERVER_STARTED: _mcp_server_started,
-    EventType.MCP_TOOLS_PINNED: _mcp_tools_pinned,
-    EventType.JOB_PAUSED: _job_paused,
-    EventType.CANCEL_REQUESTED: _cancel_requested,
-    EventType.ROLLBACK_STARTED: _rollback_started,
-    EventType.ROLLBACK: _rollback,
-    EventType.WARNING: _warning,
-    EventType.JOB_SUCCEEDED: _job_succeeded,
-    EventType.JOB_FAILED: _job_failed,
-    EventType.JOB_CANCELLED: _job_cancelled,
-    EventType.JOB_INTERRUPTED: _job_interrupted,
+# Each class's stored fields (all but the tag), in the order the log has always had them.
+_FIELDS: Mapping[str, tuple[Field[Any], ...]] = {
+    tag: tuple(f for f in fields(cls) if f.name != "type") for tag, cls in EVENT_CLASSES.items()
 }
 
 
-def check_attempt(key: str | None) -> str:
-    """`fix/check2` -> `2`: the key of a recipe check's run; '' for anything else."""
-    _, sep, attempt = (key or "").rpartition("/check")
-    return attempt if sep and attempt.isdigit() else ""
+def event_data(event: JobEvent) -> JsonObject:
+    """The event's fields as the store keeps them (and `log --json` prints them): every
+    field in its order, but those the log leaves out while they hold their default."""
+    data: JsonObject = {}
+    for f in _FIELDS[event.type]:
+        value = getattr(event, f.name)
+        if not (f.metadata.get(_OMIT) and value == f.default):
+            data[f.name] = value
+    return data
 
 
-def describe_event(type_: str, step: str | None, data: dict[str, Any]) -> str | None:
-    """A short human sentence for an event, or None for events not worth a line (including
-    types this version does not know, e.g. from a newer agentctl's log)."""
-    formatter = FORMATTERS.get(type_)
-    if formatter is None:
+# What a field missing from an old event reads as, by its declared type's first word.
+_ZERO: Mapping[str, object] = {"str": "", "int": 0, "float": 0.0, "bool": False}
+
+
+def parse_event(type_: str, data: Mapping[str, Any]) -> JobEvent | None:
+    """A stored event as its dataclass; None for a type this version does not know (a newer
+    agentctl's). Fields it does not know are left out; a field an older agentctl did not
+    write reads as its default, else as empty (`""`, `0`, `False`, `{}`, `[]`, or None)."""
+    cls = EVENT_CLASSES.get(type_)
+    if cls is None:
         return None
-    return formatter(f"[{step}] " if step else "", data)
+    known: dict[str, Any] = {}
+    for f in _FIELDS[type_]:
+        if f.name in data:
+            known[f.name] = data[f.name]
+        elif f.default is MISSING:
+            known[f.name] = _empty(str(f.type))
+    return cls(**known)
+
+
+def _empty(annotation: str) -> object:
+    if "None" in annotation:
+        return None
+    if annotation.startswith(("dict", "JsonObject", "RuleObject")):
+        return {}
+    if annotation.startswith("list"):
+        return []
+    return _ZERO.get(annotation)

@@ -3,7 +3,7 @@
 Tool output and model text are data, never terminal codes: control characters are shown as
 escapes so an `ESC]0;` from a tool cannot retitle or repaint the user's terminal, and a
 newline in data cannot forge a second line. Every renderer (plain, live view, GitHub) and
-the event formatters in `agentctl.events` go through these.
+the event formatters in `agentctl.ui.event_lines` go through these.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from test_engine import deps
 from test_engine_policy import AGENT, make_job, policy_file
 
 from agentctl.engine.runner import run_job
-from agentctl.events import describe_event
 from agentctl.store.sqlite import SQLiteStore
+from agentctl.ui.event_lines import describe_event
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from test_engine import deps, events_of, make_job
 
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.runner import run_job
-from agentctl.events import describe_event
 from agentctl.store.sqlite import SQLiteStore
+from agentctl.ui.event_lines import describe_event
 
 RECIPE = """
 version: 1

@@ -93,7 +93,8 @@ def test_a_job_that_hit_a_limit_resumes_with_a_higher_one(store, workspace):
     assert (workspace / "effects.log").read_text().split() == ["ran", "agent"]
     assert len(model.calls) == 2  # the first answer came from the log
     # The change is in the vocabulary, so every renderer shows it (it used to be dropped).
-    from agentctl.events import EventType, describe_event
+    from agentctl.events import EventType
+    from agentctl.ui.event_lines import describe_event
 
     changed = [e for e in store.read_events(job) if e.type == EventType.LIMITS_CHANGED]
     assert len(changed) == 1

@@ -10,10 +10,10 @@ import pytest
 from conftest import assert_bad_input, invoke, write
 from fakeserver import ScriptedOpenAIServer
 
-from agentctl.events import describe_event
 from agentctl.models.calls import build_model_client
 from agentctl.models.replies import ModelReply
 from agentctl.models.router import Cooldowns
+from agentctl.ui.event_lines import describe_event
 
 pytestmark = [
     pytest.mark.slow,  # the first litellm call of the session pays its import

@@ -3,8 +3,8 @@ written before rule objects (short strings) still read."""
 
 from __future__ import annotations
 
-from agentctl.events import describe_event
 from agentctl.policy.votes import from_default_policy, rule_label, rule_labels, rule_object
+from agentctl.ui.event_lines import describe_event
 
 NEW = {"policy": "ci-safe", "id": "no-destruction", "decision": "deny", "reason": "destructive"}
 OLD = "ci-safe:no-destruction (deny)"

@@ -10,8 +10,9 @@ import sys
 import pytest
 from conftest import agentctl_env
 
-from agentctl.events import EventType, describe_event
+from agentctl.events import EventType
 from agentctl.store import Event
+from agentctl.ui.event_lines import describe_event
 from agentctl.ui.plain import EventPrinter, format_event_line
 from agentctl.visible import make_visible
 

@@ -7,8 +7,8 @@ import json
 
 from conftest import invoke, write_recipe
 
-from agentctl.events import describe_event
 from agentctl.store import Event
+from agentctl.ui.event_lines import describe_event
 from agentctl.ui.plain import output_tail
 from agentctl.ui.words import plural, result_words, rule_words
 

@@ -19,9 +19,8 @@ from agentctl.events import (
     ApprovalState,
     EventType,
     JobState,
-    check_attempt,
-    describe_event,
 )
+from agentctl.ui.event_lines import check_attempt, describe_event
 from agentctl.ui.plain import output_tail
 from agentctl.ui.words import (
     failure_hint,

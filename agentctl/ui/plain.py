@@ -1,6 +1,6 @@
 """The plain renderer: one line per event, with its time, for logs, pipes and CI.
 
-The sentence is the event's formatter (`agentctl.events.describe_event`); the whole line goes
+The sentence is the event's formatter (`agentctl.ui.event_lines.describe_event`); the whole line goes
 through `agentctl.visible`, so data never becomes a terminal code or a second line. This
 module writes no ANSI codes at all.
 """
@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from agentctl.events import check_attempt, describe_event
 from agentctl.times import human_time
+from agentctl.ui.event_lines import check_attempt, describe_event
 from agentctl.ui.words import FAILURE_TAIL_LINES
 from agentctl.visible import flatten_line
 

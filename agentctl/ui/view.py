@@ -7,7 +7,7 @@ text — and nothing else; it is folded event by event (`apply`) and from stream
 into rich renderables. Every piece of data goes into a `rich.text.Text` through
 `make_visible`: tool output and model text are never read as markup or terminal codes.
 Events the state does not fold otherwise (a warning, an expired approval, a cancel request,
-a rollback) are shown as a note line in their formatter's words (`agentctl.events`).
+a rollback) are shown as a note line in their formatter's words (`agentctl.ui.event_lines`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from agentctl.events import (
     EventType,
     JobState,
     StepState,
-    check_attempt,
-    describe_event,
 )
 from agentctl.policy.votes import Verdict, rule_label
+from agentctl.ui.event_lines import check_attempt, describe_event
 from agentctl.ui.words import result_words, rules_words
 from agentctl.units import format_usd
 from agentctl.visible import make_visible
