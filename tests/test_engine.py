@@ -387,4 +387,4 @@ def test_warn_once_writes_a_warning_once_per_runner():
     for _ in range(3):
         _Run._warn_once(fake, "the workspace snapshot took 9 s")  # type: ignore[arg-type]
     _Run._warn_once(fake, "another")  # type: ignore[arg-type]
-    assert [a[2]["message"] for a in added] == ["the workspace snapshot took 9 s", "another"]
+    assert [a[0].message for a in added] == ["the workspace snapshot took 9 s", "another"]

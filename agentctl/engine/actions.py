@@ -29,7 +29,7 @@ from agentctl.engine.limits import JobLimits, Usage
 from agentctl.engine.signals import Interrupt, signals_ignored
 from agentctl.engine.stopped import canceller, stopped_result
 from agentctl.engine.stops import Cancelled, LimitExceeded
-from agentctl.events import EventType
+from agentctl.events import ActionFinished, ActionStarted, event_data
 from agentctl.policy.effects import EffectCheck
 from agentctl.policy.votes import Decision, Verdict
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
@@ -185,22 +185,18 @@ class ActionRunner:
         read_only = tool.spec.read_only
         self.check_cancel()
         tool_timeout = self._timeout_for(timeout)
-        started_data: dict[str, Any] = {
-            "key": key,
-            "tool": name,
-            "args": args,
-            "read_only": read_only,
-            "decision": verdict.decision,
-        }
-        if verdict.rules:
-            started_data["rules"] = verdict.rule_objects
-        if approval is not None:
-            started_data["approval"] = approval["request"]
-        if repeat:
-            started_data["repeat"] = repeat  # the log marks an identical action done again
         host = tool.spec.host
-        if host:  # a remote MCP server's: `hosts:` rules decided it, `policy replay` needs it
-            started_data["host"] = host
+        started_event = ActionStarted(
+            key=key,
+            tool=name,
+            args=args,
+            read_only=read_only,
+            decision=verdict.decision,
+            rules=verdict.rule_objects if verdict.rules else None,
+            approval=approval["request"] if approval is not None else None,
+            repeat=repeat,  # the log marks an identical action done again
+            host=host or None,  # a remote MCP server's: `hosts:` rules decided it, replay needs it
+        )
         recorder = self.ctx.recorder if not read_only else None
         # The snapshot before comes before the action is logged as started: a cancel during a
         # long walk then leaves nothing uncertain behind.
@@ -208,7 +204,7 @@ class ActionRunner:
             token = recorder.before(tool.spec, args) if recorder else None
         except SnapshotCancelled:
             raise Cancelled() from None
-        self.journal.add(EventType.ACTION_STARTED, step, started_data, add_fields={"tool_calls": 1})
+        self.journal.add(started_event, step, add_fields={"tool_calls": 1})
         self.ctx.usage.tool_calls += 1
         tool_ctx = ToolContext(
             workspace=self.ctx.workspace,
@@ -471,13 +467,17 @@ class ActionRunner:
         seconds: float,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        data = {
-            "key": key,
-            "tool": name,
-            **result.to_dict(),
-            "duration_ms": round(seconds * 1000),
-            **(extra or {}),
-        }
-        self.journal.add(EventType.ACTION_FINISHED, step, data)
+        finished = ActionFinished(
+            key=key,
+            tool=name,
+            ok=result.ok,
+            output=result.output,
+            exit_code=result.exit_code,
+            truncated=result.truncated,
+            error=result.error,
+            duration_ms=round(seconds * 1000),
+            **(extra or {}),  # its fields' names: a wrong one fails here, before the log
+        )
+        self.journal.add(finished, step)
         self.journal.commit()
-        self.index.record_finished(data)
+        self.index.record_finished(event_data(finished))

@@ -19,7 +19,7 @@ from agentctl.engine.approvals import AskRequest
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.limits import call_model, check_limits
 from agentctl.engine.stops import LimitExceeded, StepFailed
-from agentctl.events import EventType
+from agentctl.events import ModelResponse
 from agentctl.tools.base import Tool, ToolResult
 
 DEFAULT_PROMPT = "Begin."
@@ -212,13 +212,8 @@ class AgentLoop:
         usage.output_tokens += reply.output_tokens
         self.index.model_calls += 1
         self.journal.add(
-            EventType.MODEL_RESPONSE,
+            ModelResponse(key=key, reply=data, wall_ms=round((time.monotonic() - started) * 1000)),
             spec.step_id,
-            {
-                "key": key,
-                "reply": data,
-                "wall_ms": round((time.monotonic() - started) * 1000),
-            },
             add_fields={
                 "model_calls": 1,
                 "cost_usd": reply.cost_usd,

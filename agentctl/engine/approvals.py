@@ -22,11 +22,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentctl.engine.journal import Journal, ReplayIndex
+from agentctl.engine.journal import Journal, ReplayIndex, new_event
 from agentctl.engine.stops import Parked
 from agentctl.errors import UsageError
-from agentctl.events import TERMINAL_STATES, ApprovalAnswer, ApprovalState, EventType
-from agentctl.store import ApprovalConflict, ApprovalTransition, NewApproval, NewEvent, Store
+from agentctl.events import (
+    TERMINAL_STATES,
+    ApprovalAnswer,
+    ApprovalDecided,
+    ApprovalExpired,
+    ApprovalRequested,
+    ApprovalState,
+    ApprovalUsed,
+    ApprovalVoided,
+    event_data,
+)
+from agentctl.store import ApprovalConflict, ApprovalTransition, NewApproval, Store
 
 # An approver is shown the request and answers "approve" or "deny" (or ("deny", reason) when
 # the person gave one: the agent is told it); "approve_all" to approve it and every request
@@ -236,7 +246,7 @@ class Gate:
             return
         self.journal.commit()  # what is buffered stays; only the void may fail below
         why = "the policy decided the action itself when its turn came"
-        self.journal.add(EventType.APPROVAL_VOIDED, step, {"request": request, "why": why})
+        self.journal.add(ApprovalVoided(request=request, why=why), step)
         void = ApprovalTransition(
             request,
             expect=ApprovalState.PENDING,
@@ -257,7 +267,7 @@ class Gate:
 
     def _expire(self, record: dict[str, Any]) -> dict[str, Any]:
         """An approval used too late counts as a deny (the policy's approvals.expires_after)."""
-        self.journal.add(EventType.APPROVAL_EXPIRED, record["step"], {"request": record["request"]})
+        self.journal.add(ApprovalExpired(request=record["request"]), record["step"])
         self.journal.commit(
             approvals=[
                 ApprovalTransition(
@@ -283,19 +293,18 @@ class Gate:
         # only the lease holder creates requests and seqs only grow.
         self.journal.commit()
         request = f"r{self.store.get_job(job_id)['last_seq'] + 1}"
-        data: dict[str, Any] = {
-            "request": request,
-            "key": ask.key,
-            "tool": ask.tool,
-            "args": ask.args,
-            "action_hash": digest,
-            "reason": ask.reason,
-            "rules": ask.rules,
-        }
-        if ahead:  # asked with its turn, before the actions before it ran
-            data["ahead"] = True
+        asked = ApprovalRequested(
+            request=request,
+            key=ask.key,
+            tool=ask.tool,
+            args=ask.args,
+            action_hash=digest,
+            reason=ask.reason,
+            rules=ask.rules,
+            ahead=ahead,  # asked with its turn, before the actions before it ran
+        )
         now = self.journal.clock()
-        self.journal.add(EventType.APPROVAL_REQUESTED, ask.step, data)
+        self.journal.add(asked, ask.step)
         self.journal.commit(
             approvals=[
                 NewApproval(
@@ -311,12 +320,12 @@ class Gate:
                 )
             ]
         )
-        self.index.requests[ask.key] = data
+        self.index.requests[ask.key] = event_data(asked)
         return next(a for a in self.store.list_approvals(job_id) if a["request"] == request)
 
     def _consume(self, record: dict[str, Any]) -> None:
         job_id = self.journal.job_id
-        self.journal.add(EventType.APPROVAL_USED, record["step"], {"request": record["request"]})
+        self.journal.add(ApprovalUsed(request=record["request"]), record["step"])
         use = ApprovalTransition(
             record["request"],
             expect=ApprovalState.APPROVED,
@@ -395,10 +404,9 @@ def decide_approvals(
     store.append(
         job_id,
         [
-            NewEvent(
-                EventType.APPROVAL_DECIDED,
+            new_event(
+                ApprovalDecided(request=request, decision=state, by=by, comment=comment),
                 pending[request]["step"],
-                {"request": request, "decision": state, "by": by, "comment": comment},
             )
             for request in requests
         ],

@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from agentctl.engine.journal import new_event
 from agentctl.errors import AgentctlError, UsageError
-from agentctl.events import EventType
-from agentctl.store import JobUpdate, NewEvent, Store
+from agentctl.events import EventType, WorkspaceCloned
+from agentctl.store import JobUpdate, Store
 
 GIT_PREFIX = "git+"
 
@@ -85,16 +86,14 @@ def ensure_git_workspace(
     store.append(
         job_id,
         [
-            NewEvent(
-                EventType.WORKSPACE_CLONED,
-                None,
-                {
-                    "url": source["url"],
-                    "ref": source.get("ref"),
-                    "commit": commit,
-                    "folder": str(dest),
-                    "changes_put_back": put_back,
-                },
+            new_event(
+                WorkspaceCloned(
+                    url=source["url"],
+                    ref=source.get("ref"),
+                    commit=commit,
+                    folder=str(dest),
+                    changes_put_back=put_back,
+                )
             )
         ],
         now=clock(),

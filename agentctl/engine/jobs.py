@@ -15,11 +15,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agentctl.engine.journal import new_event
 from agentctl.errors import JobBusy
-from agentctl.events import TERMINAL_STATES, ApprovalState, EventType, JobState
+from agentctl.events import (
+    TERMINAL_STATES,
+    ApprovalState,
+    CancelRequested,
+    JobCancelled,
+    JobCreated,
+    JobState,
+)
 from agentctl.policy.votes import rule_object
 from agentctl.process.procinfo import current_process, is_process_alive
-from agentctl.store import JobUpdate, NewEvent, Schedule, Store, lease_is_live
+from agentctl.store import JobUpdate, Schedule, Store, lease_is_live
 from agentctl.times import iso_time
 
 
@@ -59,17 +67,15 @@ def create_job(
         key=key,
         schedule=schedule,
         shared_workspace=shared_workspace,
-        event=NewEvent(
-            EventType.JOB_CREATED,
-            None,
-            {
-                "recipe": recipe.name,
-                "recipe_path": str(loaded.path) if loaded.path else None,
-                "params": dict(params),
-                "workspace": str(workspace),
-                "steps": [{"id": s.id, "kind": s.kind} for s in recipe.steps],
-                **({"key": key} if key is not None else {}),
-            },
+        event=new_event(
+            JobCreated(
+                recipe=recipe.name,
+                recipe_path=str(loaded.path) if loaded.path else None,
+                params=dict(params),
+                workspace=str(workspace),
+                steps=[{"id": s.id, "kind": s.kind} for s in recipe.steps],
+                key=key,
+            )
         ),
     )
 
@@ -196,7 +202,7 @@ def cancel_job(
             job = store.get_job(job_id)  # under the lease: the steps as the last runner left them
             store.append(
                 job_id,
-                [NewEvent(EventType.JOB_CANCELLED, None, {"by": by})],
+                [new_event(JobCancelled(by=by))],
                 now=clock(),
                 token=token,
                 update=JobUpdate(
@@ -211,7 +217,7 @@ def cancel_job(
         pass
     store.append(
         job_id,
-        [NewEvent(EventType.CANCEL_REQUESTED, None, {"by": by})],
+        [new_event(CancelRequested(by=by))],
         now=clock(),
         update=JobUpdate(set={"cancel_requested": 1}),
     )

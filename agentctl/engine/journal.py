@@ -14,8 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentctl.events import EventType
+from agentctl.events import EventType, JobEvent, event_data
 from agentctl.store import ApprovalChange, Event, JobUpdate, NewEvent, Store
+
+
+def new_event(event: JobEvent, step: str | None = None) -> NewEvent:
+    """A typed event as the store takes it: its tag, its step, and its fields as stored."""
+    return NewEvent(event.type, step, event_data(event))
 
 
 @dataclass
@@ -108,18 +113,19 @@ class Journal:
 
     def add(
         self,
-        type_: EventType,
+        event: JobEvent,
         step: str | None = None,
-        data: dict[str, Any] | None = None,
         *,
         set_fields: dict[str, Any] | None = None,
         add_fields: dict[str, float] | None = None,
     ) -> None:
-        data = data or {}
+        """Buffer `event` (of `step`), and how it changes the job's row: `set_fields` are
+        set, `add_fields` added to (usage counters)."""
+        data = event_data(event)
         encoded = None
         if self.mask is not None:  # masks, and hands the store the JSON it had to make anyway
             data, encoded = self.mask(data)
-        self._pending.append(NewEvent(type_, step, data, encoded))
+        self._pending.append(NewEvent(event.type, step, data, encoded))
         if set_fields:
             self._update.set.update(set_fields)
         for column, amount in (add_fields or {}).items():

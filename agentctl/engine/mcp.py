@@ -23,7 +23,7 @@ from typing import Any
 from agentctl.engine.approvals import Gate
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.stops import StepFailed
-from agentctl.events import EventType
+from agentctl.events import McpServerStarted, McpToolsPinned
 from agentctl.tools.mcp_tools import (
     ListedTool,
     McpTool,
@@ -33,8 +33,6 @@ from agentctl.tools.mcp_tools import (
     selects,
 )
 from agentctl.tools.registry import ToolRegistry
-
-PIN_EVENT = EventType.MCP_TOOLS_PINNED
 
 
 def servers_needed(recipe: Any, steps: list[Any]) -> dict[str, list[str]]:
@@ -99,14 +97,12 @@ class McpRun:
             patterns = selected[server]
             plan = self.hub.plans[server]
             self.journal.add(
-                EventType.MCP_SERVER_STARTED,
-                None,
-                {
-                    "server": server,
-                    "transport": "http" if plan.url else "stdio",
-                    "target": plan.describe(),  # never the headers
-                    "confinement": self.hub.confinement(server) if not plan.url else None,
-                },
+                McpServerStarted(
+                    server=server,
+                    transport="http" if plan.url else "stdio",
+                    target=plan.describe(),  # never the headers
+                    confinement=self.hub.confinement(server) if not plan.url else None,
+                )
             )
             self.journal.commit()
             listed = self.hub.list_tools(server)
@@ -179,10 +175,9 @@ class McpRun:
         self._pin(server, offered, step, record.get("request"))
 
     def _pin(self, server: str, offered: dict[str, Any], step: str, request: str | None) -> None:
-        data: dict[str, Any] = {"server": server, "tools": offered}
-        if request:
-            data["approval"] = request
-        self.journal.add(PIN_EVENT, step, data)
+        self.journal.add(
+            McpToolsPinned(server=server, tools=offered, approval=request or None), step
+        )
         self.journal.commit()
         self.index.pins[server] = offered
 

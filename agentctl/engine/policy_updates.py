@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentctl.engine.journal import new_event
 from agentctl.errors import UsageError
-from agentctl.events import ApprovalState, EventType, JobState
+from agentctl.events import ApprovalState, ApprovalVoided, EventType, JobInterrupted, JobState
+from agentctl.events import PolicyAdded as PolicyAddedEvent
 from agentctl.policy.votes import Verdict
 from agentctl.store import ApprovalTransition, Event, NewEvent, Store
 
 POLICY_ADDED = EventType.POLICY_ADDED
-APPROVAL_VOIDED = EventType.APPROVAL_VOIDED
 # A job in one of these states may still take actions, so its policies may still change.
 LIVE_STATES = (
     JobState.QUEUED,
@@ -142,8 +143,24 @@ def add_policies(
         )
         for item in voided
     ]
-    events = [NewEvent(POLICY_ADDED, None, data) for data in added]
-    events += [NewEvent(APPROVAL_VOIDED, item["step"], item) for item in voided]
+    events = [
+        new_event(PolicyAddedEvent(path=data["path"], text=data["text"], by=data["by"]))
+        for data in added
+    ]
+    events += [
+        new_event(
+            ApprovalVoided(
+                request=item["request"],
+                step=item["step"],
+                tool=item["tool"],
+                args=item["args"],
+                rules=item["rules"],
+                reason=item["reason"],
+            ),
+            item["step"],
+        )
+        for item in voided
+    ]
     parked = voided and job["state"] == JobState.AWAITING_APPROVAL
     if parked and _end_the_wait(store, job_id, events, void, voided, now):
         return PolicyAdded(job_id, [a["path"] for a in added], voided)
@@ -181,7 +198,7 @@ def _end_the_wait(
                 v["request"] for v in voided
             }:
                 return False
-            stop = NewEvent(EventType.JOB_INTERRUPTED, None, {"reason": why})
+            stop = new_event(JobInterrupted(reason=why))
             update = JobUpdate(
                 set={
                     "state": JobState.INTERRUPTED,

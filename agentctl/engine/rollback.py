@@ -17,10 +17,11 @@ from typing import Any
 
 from agentctl.changes.history import Change, Plan, collect_changes, plan_rollback
 from agentctl.engine.jobs import holding_lease
+from agentctl.engine.journal import new_event
 from agentctl.errors import JobBusy, UsageError
-from agentctl.events import EventType
+from agentctl.events import EventType, Rollback, RollbackStarted
 from agentctl.process.procinfo import is_process_alive
-from agentctl.store import NewEvent, Store, lease_is_live
+from agentctl.store import Store, lease_is_live
 
 
 def step_order(events: list[Any]) -> list[str]:
@@ -124,14 +125,10 @@ def rollback_with_lease(
     store.append(
         job_id,
         [
-            NewEvent(
-                EventType.ROLLBACK_STARTED,
-                None,
-                {
-                    "to_step": to_step,
-                    "paths": [item.path for item in plan.items],
-                    "forced": force,
-                },
+            new_event(
+                RollbackStarted(
+                    to_step=to_step, paths=[item.path for item in plan.items], forced=force
+                )
             )
         ],
         now=clock(),
@@ -142,19 +139,17 @@ def rollback_with_lease(
     store.append(
         job_id,
         [
-            NewEvent(
-                EventType.ROLLBACK,
-                None,
-                {
-                    "to_step": to_step,
-                    "restored": result.restored,
-                    "removed": result.removed,
-                    "conflicts": result.conflicts,
-                    "skipped_too_large": result.skipped_too_large,
-                    "unchanged": result.unchanged,
-                    "changes": result.undone,
-                    "forced": force,
-                },
+            new_event(
+                Rollback(
+                    to_step=to_step,
+                    restored=result.restored,
+                    removed=result.removed,
+                    conflicts=result.conflicts,
+                    skipped_too_large=result.skipped_too_large,
+                    unchanged=result.unchanged,
+                    changes=result.undone,
+                    forced=force,
+                )
             )
         ],
         now=clock(),

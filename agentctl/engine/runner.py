@@ -30,7 +30,27 @@ from agentctl.engine.signals import Interrupt, install_sigterm, restore_sigterm,
 from agentctl.engine.steps import execute_step
 from agentctl.engine.stops import Cancelled, JobFailure, Parked
 from agentctl.errors import AgentctlError, LeaseLost, UsageError
-from agentctl.events import EXIT_CODES, TERMINAL_STATES, EventType, JobState, StepState
+from agentctl.events import (
+    EXIT_CODES,
+    TERMINAL_STATES,
+    EventType,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobInterrupted,
+    JobPaused,
+    JobState,
+    JobSucceeded,
+    JobWarning,
+    LimitsChanged,
+    PolicyAdded,
+    PolicyApplied,
+    RunnerStarted,
+    StepFinished,
+    StepStarted,
+    StepState,
+    event_data,
+)
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, Store, StoreUnavailable
 from agentctl.telemetry import start_job_trace
@@ -219,15 +239,13 @@ class _Run:
         me = self.deps.identity
         resumed = bool(self.index.steps or self.index.models or self.index.started)
         self.journal.add(
-            EventType.RUNNER_STARTED,
-            None,
-            {
-                "pid": me.pid,
-                "host": me.host,
-                "token": self.journal.token,
-                "resumed": resumed,
-                **({"detached": True} if self.deps.detached else {}),
-            },
+            RunnerStarted(
+                pid=me.pid,
+                host=me.host,
+                token=self.journal.token,
+                resumed=resumed,
+                detached=bool(self.deps.detached),
+            ),
             set_fields={
                 "state": JobState.RUNNING,
                 "steps": self.steps_view,
@@ -237,12 +255,11 @@ class _Run:
             },
         )
         for changed in self.changed_policies:
-            self.journal.add(
-                POLICY_ADDED, None, {**changed, "by": "the file changed since the job started"}
-            )
+            by = "the file changed since the job started"
+            self.journal.add(PolicyAdded(path=changed["path"], text=changed["text"], by=by))
         if self.deps.limits:
             limits = dict(self.deps.limits)
-            self.journal.add(EventType.LIMITS_CHANGED, None, {"limits": limits})
+            self.journal.add(LimitsChanged(limits=limits))
             self.index.limits.update(limits)
         self.journal.commit()
         self._apply_limit_changes()
@@ -250,13 +267,10 @@ class _Run:
             self._run_steps()
         except Parked as parked:
             if self.cancel.is_set() or self.store.cancel_requested(self.job_id):
-                return self._end(
-                    JobState.CANCELLED, EventType.JOB_CANCELLED, {"by": "cancel request"}
-                )
+                return self._end(JobState.CANCELLED, JobCancelled(by="cancel request"))
             return self._end(
                 JobState.AWAITING_APPROVAL,
-                EventType.JOB_PAUSED,
-                {"requests": [p["request"] for p in parked.requests]},
+                JobPaused(requests=[p["request"] for p in parked.requests]),
                 pending=parked.requests,
             )
         except Cancelled:
@@ -274,12 +288,10 @@ class _Run:
                     f"job {self.job_id} was taken over by another runner",
                     f"see `agentctl status {self.job_id}`",
                 ) from None
-            return self._end(JobState.CANCELLED, EventType.JOB_CANCELLED, {"by": "cancel request"})
+            return self._end(JobState.CANCELLED, JobCancelled(by="cancel request"))
         except (KeyboardInterrupt, Interrupt):
             with signals_ignored():  # a second Ctrl-C must not cut the write short
-                return self._end(
-                    JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "interrupted"}
-                )
+                return self._end(JobState.INTERRUPTED, JobInterrupted(reason="interrupted"))
         except LeaseLost:
             raise
         except StoreUnavailable:
@@ -291,18 +303,15 @@ class _Run:
             if error.exit_code == 1:
                 kind = type(error).__name__.replace("Error", "").lower() or "error"
                 return self._fail(kind, error.message)
-            self._end(JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": error.message})
+            self._end(JobState.INTERRUPTED, JobInterrupted(reason=error.message))
             raise
         except BaseException as error:
             # A bug in agentctl must not lose the job: it stays resumable.
             self.journal.discard()
-            self._end(
-                JobState.INTERRUPTED,
-                EventType.JOB_INTERRUPTED,
-                {"reason": f"internal error: {type(error).__name__}: {error}"},
-            )
+            reason = f"internal error: {type(error).__name__}: {error}"
+            self._end(JobState.INTERRUPTED, JobInterrupted(reason=reason))
             raise
-        return self._end(JobState.SUCCEEDED, EventType.JOB_SUCCEEDED, {})
+        return self._end(JobState.SUCCEEDED, JobSucceeded())
 
     def _lost_the_database(self) -> None:
         """The database went away for longer than the store retries (or than the lease
@@ -310,9 +319,7 @@ class _Run:
         resumes) as interrupted."""
         self.journal.discard()
         try:
-            self._end(
-                JobState.INTERRUPTED, EventType.JOB_INTERRUPTED, {"reason": "lost the database"}
-            )
+            self._end(JobState.INTERRUPTED, JobInterrupted(reason="lost the database"))
         except AgentctlError:
             pass
 
@@ -344,12 +351,8 @@ class _Run:
     def _fail(self, kind: str, message: str) -> Outcome:
         if self.recipe.on_failure == "rollback":
             self._roll_back()
-        return self._end(
-            JobState.FAILED,
-            EventType.JOB_FAILED,
-            {"error": {"type": kind, "message": message}},
-            error={"type": kind, "message": message},
-        )
+        error = {"type": kind, "message": message}
+        return self._end(JobState.FAILED, JobFailed(error=error), error=dict(error))
 
     def _roll_back(self) -> None:
         """`on_failure: rollback`: undo the job's file changes before it ends failed."""
@@ -366,8 +369,7 @@ class _Run:
     def _end(
         self,
         state: JobState,
-        event: EventType,
-        data: dict[str, Any],
+        event: JobEvent,
         error: dict[str, str] | None = None,
         pending: list[dict[str, Any]] | None = None,
     ) -> Outcome:
@@ -377,7 +379,7 @@ class _Run:
         fields: dict[str, Any] = {"state": state, "steps": self.steps_view}
         if error:
             fields.update(error_type=error["type"], error_message=error["message"])
-        self.journal.add(event, None, data, set_fields=fields)
+        self.journal.add(event, set_fields=fields)
         self.journal.commit()
         return Outcome(self.job_id, state, EXIT_CODES[state], error, pending or [])
 
@@ -476,9 +478,7 @@ class _Run:
                 self.outputs[step.id] = {"output": done.get("output", "")}
                 continue
             self.actions.check_cancel()
-            self._set_step_state(
-                step.id, StepState.RUNNING, event=EventType.STEP_STARTED, data={"kind": step.kind}
-            )
+            self._set_step_state(step.id, StepState.RUNNING, StepStarted(kind=step.kind))
             ctx.sessions = {}
             try:
                 output = execute_step(self, step)
@@ -529,7 +529,7 @@ class _Run:
         self.redactor = job_redactor(self.recipe, self.policy, self.deps.env, self.workspace)
         self.journal.mask = self.redactor.mask_json
         ctx.mask = self.redactor.mask
-        self.journal.add(EventType.POLICY_APPLIED, None, {"seq": event.seq, "path": path})
+        self.journal.add(PolicyApplied(seq=event.seq, path=path))
 
     def _warn_once(self, message: str) -> None:
         """A warning in the log, once per runner for the same words (a scan that finds the
@@ -537,16 +537,14 @@ class _Run:
         if message in self._warned:
             return
         self._warned.add(message)
-        self.journal.add(EventType.WARNING, None, {"message": message})
+        self.journal.add(JobWarning(message=message))
         self.journal.commit()
 
-    def _set_step_state(
-        self, step_id: str, state: str, *, event: EventType, data: dict[str, Any]
-    ) -> None:
+    def _set_step_state(self, step_id: str, state: str, event: StepStarted | StepFinished) -> None:
         for view in self.steps_view:
             if view["id"] == step_id:
                 view["state"] = state
-        self.journal.add(event, step_id, data, set_fields={"steps": self.steps_view})
+        self.journal.add(event, step_id, set_fields={"steps": self.steps_view})
         self.journal.commit()
 
     def _show_output(self, view: dict[str, Any], output: str) -> None:
@@ -562,14 +560,12 @@ class _Run:
             view["output_truncated"] = True
 
     def _finish_step(self, step_id: str, state: str, output: str, error: str = "") -> None:
-        data: dict[str, Any] = {"state": state, "output": output}
-        if error:
-            data["error"] = error
+        finished = StepFinished(state=state, output=output, error=error)
         for view in self.steps_view:
             if view["id"] == step_id:
                 self._show_output(view, output)
-        self._set_step_state(step_id, state, event=EventType.STEP_FINISHED, data=data)
-        self.index.steps[step_id] = data
+        self._set_step_state(step_id, state, finished)
+        self.index.steps[step_id] = event_data(finished)
 
     def _context(self) -> dict[str, Any]:
         return {"params": self.params, "steps": self.outputs, "env": self.env_values}

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentctl.engine.git_workspace import git_source
-from agentctl.events import EventType
+from agentctl.engine.journal import new_event
+from agentctl.events import JobFailed
 from agentctl.process.procinfo import ProcessIdentity, current_process
-from agentctl.store import Claim, JobUpdate, NewEvent, Store
+from agentctl.store import Claim, JobUpdate, Store
 
 DEFAULT_QUEUE = "default"
 DEFAULT_LEASE_SECONDS = 15.0
@@ -203,7 +204,7 @@ class Worker:
         error = {"type": kind, "message": message}
         self.store.append(
             claim.job_id,
-            [NewEvent(EventType.JOB_FAILED, None, {"error": error})],
+            [new_event(JobFailed(error=error))],
             now=now,
             token=claim.token,
             update=JobUpdate(set={"state": "failed", "error_type": kind, "error_message": message}),
