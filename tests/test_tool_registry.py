@@ -18,6 +18,7 @@ from agentctl.tools.builtin import (
     action_subject,
     builtin_registry,
     builtin_spec,
+    builtins_where,
 )
 from agentctl.tools.custom import CommandTool
 from agentctl.tools.function import FunctionTool, build_object_schema, describe_param
@@ -204,3 +205,19 @@ def test_an_mcp_tool_whose_model_name_is_taken_gets_a_free_one():
     assert [t.spec.qualified_name for t in box.values()] == ["srv.a.b", "srv.a_b"]
     # The registered tool keeps its own name; only the step's copy is renamed.
     assert registry.spec("srv.a_b").name == "srv__a_b"  # type: ignore[union-attr]
+
+
+def test_code_outside_tools_asks_the_facts_not_the_names(tmp_path: Path):
+    assert builtins_where(lambda spec: spec.touches.writes) == ("write_file", "edit_file")
+    assert builtins_where(lambda spec: spec.touches.command) == ("shell",)
+    assert builtins_where(lambda spec: spec.touches.terminal) == ("interactive",)
+    # Any tool that declares a terminal has what it starts decided as a shell command.
+    terminal = Touches(processes=True, terminal=True)
+    parts = build_parts(
+        "my_terminal", {"action": "start", "command": "ls"}, str(tmp_path), set(), terminal
+    )
+    assert [(p.text, p.tool) for p in parts][1:] == [("ls", "shell")]
+    plain = build_parts(
+        "my_tool", {"action": "start", "command": "ls"}, str(tmp_path), set(), Touches()
+    )
+    assert [p.tool for p in plain] == [None]

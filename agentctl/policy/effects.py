@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from agentctl.policy.rules import Policy, PolicySet
     from agentctl.tools.base import Touches
 
-# The tools whose rules decide a write of a workspace file.
-WRITE_TOOLS = ("write_file", "edit_file")
-
 
 @dataclass(frozen=True)
 class EffectVerdict:
@@ -155,11 +152,15 @@ def writes_denied(policy: Policy) -> bool:
     """Whether `policy` denies every write of a workspace file, whatever tool makes it: its
     default is deny and no rule for write_file or edit_file (the tools an observed change is
     decided as) allows or asks. The shipped `read-only` policy is one."""
+    from agentctl.tools.builtin import builtins_where
+
     if policy.default != Verdict.DENY:
         return False
+    # The tools whose rules decide a write of a workspace file (write_file, edit_file).
+    write_tools = builtins_where(lambda spec: spec.touches.path and spec.touches.writes)
     return not any(
         rule.decision != Verdict.DENY
-        and any(fnmatch.fnmatchcase(tool, glob) for tool in WRITE_TOOLS for glob in rule.tools)
+        and any(fnmatch.fnmatchcase(tool, glob) for tool in write_tools for glob in rule.tools)
         and rule.command_patterns is None
         and rule.host_globs is None
         for rule in policy.rules

@@ -42,6 +42,7 @@ from agentctl.policy.patterns import CommandPattern
 from agentctl.policy.touches import Part, build_parts, write_parts
 from agentctl.policy.votes import Decision, Verdict, Vote, strictest
 from agentctl.tools.base import Touches
+from agentctl.tools.builtin import builtins_where
 from agentctl.yamlcheck import validate_every_problem
 from agentctl.yamlload import (
     FieldError,
@@ -113,7 +114,7 @@ class Rule(BaseModel):
         if self.paths is not None:
             self._paths = tuple(PathGlob.compile(p) for p in self.paths)
         if self.commands is not None:
-            self._check_tool("commands", "shell")
+            self._check_tool("commands", builtins_where(lambda spec: spec.touches.command))
             compiled = []
             for i, text in enumerate(self.commands):
                 try:
@@ -128,7 +129,7 @@ class Rule(BaseModel):
         if self.hosts is not None:
             # hosts: is about http_get's URL, or the host of a remote MCP server (SERVER.TOOL).
             if not any("." in g for g in self.tools):
-                self._check_tool("hosts", "http_get")
+                self._check_tool("hosts", builtins_where(lambda spec: spec.touches.url))
             for i, host in enumerate(self.hosts):
                 if "/" in host or host.count(":") == 1:
                     raise FieldError(
@@ -139,8 +140,10 @@ class Rule(BaseModel):
             self._hosts = tuple(h.strip().lower().rstrip(".") for h in self.hosts)
         return self
 
-    def _check_tool(self, key: str, tool: str) -> None:
-        if not any(fnmatch.fnmatchcase(tool, g) for g in self.tools):
+    def _check_tool(self, key: str, tools: tuple[str, ...]) -> None:
+        """`key:` is about what these built-ins (a command line's, a URL's) reach."""
+        if not any(fnmatch.fnmatchcase(tool, g) for tool in tools for g in self.tools):
+            tool = " or ".join(tools)
             raise FieldError(
                 (key,),
                 f"{key}: only applies to the {tool} tool, which tools: does not include",

@@ -34,7 +34,6 @@ from agentctl.tools.base import Touches
 from agentctl.tools.builtin import builtin_spec
 from agentctl.workspace import realpath_below
 
-INTERACTIVE_TOOL = "interactive"
 # Files no action may touch, whatever a rule allows (matched case-insensitively).
 SECRET_GLOBS = ("**/.env", "**/.env.*", "**/id_rsa*", "**/id_ed25519*", "**/*.pem", "**/*.key")
 # Writing these lets the next `git status` run anything (hooks, core.fsmonitor, aliases).
@@ -292,7 +291,7 @@ def build_parts(
     if touches is None:
         spec = builtin_spec(tool)
         touches = spec.touches if spec is not None else Touches()
-    if tool == INTERACTIVE_TOOL:
+    if touches.terminal:
         # What a session starts, and what is typed into it, run as shell commands would:
         # the `commands:` rules decide them, beside the rules for the tool itself.
         parts = [Part(tool, paths=_string_paths(args, root, sensitive))]

@@ -7,7 +7,7 @@ it in `_builtin_tools` (CONTRIBUTING.md, "Adding a built-in tool").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -48,6 +48,14 @@ def builtin_registry() -> ToolRegistry:
 def builtin_spec(name: str) -> ToolSpec | None:
     """The spec of a built-in tool, or None for any other name."""
     return _builtins().spec(name)
+
+
+def builtins_where(fact: Callable[[ToolSpec], object]) -> tuple[str, ...]:
+    """The built-ins whose spec has `fact`, e.g. those that write one file
+    (`lambda spec: spec.touches.writes`): what the policy asks instead of naming tools."""
+    registry = _builtins()
+    specs = (registry.spec(name) for name in registry.names())
+    return tuple(spec.name for spec in specs if spec is not None and fact(spec))
 
 
 def action_subject(tool: str, args: Mapping[str, Any]) -> str:
