@@ -20,15 +20,15 @@ def default_db_path() -> Path:
     return default_state_dir() / "agentctl.db"
 
 
-def resolve_db_path(explicit: str | os.PathLike | None) -> Path:
+def resolve_db_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(explicit).expanduser() if explicit else default_db_path()
 
 
-def is_database_url(value: str | os.PathLike | None) -> bool:
+def is_database_url(value: str | os.PathLike[str] | None) -> bool:
     return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
-def resolve_db_target(explicit: str | os.PathLike | None) -> str | Path:
+def resolve_db_target(explicit: str | os.PathLike[str] | None) -> str | Path:
     """`--db` (else AGENTCTL_DB, else the default file): a PostgreSQL URL, or a file path."""
     value = explicit or os.environ.get("AGENTCTL_DB")
     if is_database_url(value):

@@ -273,7 +273,8 @@ from agentctl.cli import (  # noqa: E402, F401
 def _command_name(info: Any) -> str | None:
     """The name a registered command or group answers to on the command line."""
     if getattr(info, "typer_instance", None) is not None:  # a group (add_typer)
-        return info.name or info.typer_instance.info.name
+        name = info.name or info.typer_instance.info.name
+        return str(name) if name else None
     if info.name:
         return str(info.name)
     callback = getattr(info, "callback", None)

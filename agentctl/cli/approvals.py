@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -98,7 +98,7 @@ def _next_words(job_id: str, step: NextStep) -> str:
     return f"continue the job with `agentctl resume {job_id}`"
 
 
-def _as_json(job_id: str, record: dict) -> dict:
+def _as_json(job_id: str, record: dict[str, Any]) -> dict[str, Any]:
     from agentctl.times import iso_time
 
     shown = {k: record[k] for k in ("request", "step", "tool", "args", "state", "comment")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,9 @@ from agentctl.cli.options import (
     open_store,
 )
 from agentctl.errors import UsageError, suggest
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Event, Store
 
 
 @app.command()
@@ -88,8 +91,8 @@ def jobs(
 
 
 def filter_jobs(
-    listed: list[dict], *, recipe: str | None, since: str | None, limit: int | None
-) -> list[dict]:
+    listed: list[dict[str, Any]], *, recipe: str | None, since: str | None, limit: int | None
+) -> list[dict[str, Any]]:
     """`jobs --recipe/--since/--limit` over described jobs (newest first)."""
     from agentctl.times import parse_time
     from agentctl.units import parse_duration
@@ -214,7 +217,7 @@ def log(
         store.wait_for_events(job_id, seq, timeout=FOLLOW_RECHECK_SECONDS)
 
 
-def _log_lines(event) -> list[str]:
+def _log_lines(event: Event) -> list[str]:
     """An event's plain lines in `log`: its numbered sentence, and a failure's output tail."""
     from agentctl.ui.plain import format_event_line, output_tail
 
@@ -224,7 +227,7 @@ def _log_lines(event) -> list[str]:
     return [f"{event.seq:>5} {line}"] + [f"      {t}" for t in output_tail(event.type, event.data)]
 
 
-def _verify_log(store, job_id: str, *, json_out: bool) -> None:
+def _verify_log(store: Store, job_id: str, *, json_out: bool) -> None:
     from agentctl.engine.audit import describe_report, tampered_error, verify_job_log
 
     report = verify_job_log(store, job_id)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Store
 
 
 @dataclass
@@ -68,7 +71,7 @@ def complete_states(incomplete: str) -> list[str]:
     return [str(s) for s in JobState if str(s).startswith(incomplete)]
 
 
-def open_store(db: str | None, *, create: bool = True):
+def open_store(db: str | None, *, create: bool = True) -> Store:
     """The store named by --db (here or before the command), $AGENTCTL_DB, or the default:
     a `postgresql://` URL, or a SQLite file.
 

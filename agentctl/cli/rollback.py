@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,9 @@ from agentctl.cli.options import (
 )
 from agentctl.errors import AgentctlError, UsageError
 from agentctl.ui.words import plural
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Store
 
 
 @app.command()
@@ -80,7 +83,7 @@ def _plan_lines(described: dict[str, Any]) -> list[str]:
     return lines
 
 
-def print_files_changed(store, job_id: str) -> None:
+def print_files_changed(store: Store, job_id: str) -> None:
     """The run's last line: the files the job changed and how to see the diff (none when it
     left no change behind, e.g. after a rollback)."""
     from agentctl.changes.stats import diff_stats

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,13 @@ from agentctl.cli.options import (
     open_store,
     read_stdin_recipe,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
+    from agentctl.engine.runner import Outcome
+    from agentctl.store.base import Event, Store
 
 
 @app.command()
@@ -292,7 +299,7 @@ def _queue_name(queue: str | None, *, detach: bool) -> str | None:
     return queue.strip()
 
 
-def _queued(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
+def _queued(store: Store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
     from agentctl.engine.jobs import describe_job
 
     if quiet and not json_out:
@@ -306,7 +313,7 @@ def _queued(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
     print(f"follow it: agentctl watch {job_id}   stop it: agentctl cancel {job_id}")
 
 
-def _detach(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
+def _detach(store: Store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.launch import detach_job
 
@@ -321,20 +328,20 @@ def _detach(store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
     print(f"follow it: agentctl log {job_id} --follow   stop it: agentctl cancel {job_id}")
 
 
-def _interrupt_once(signum, frame) -> None:
+def _interrupt_once(signum: int, frame: FrameType | None) -> None:
     # The first Ctrl-C stops the job cleanly; more presses while it records that are ignored.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def _follow(
-    store,
+    store: Store,
     job_id: str,
     *,
     json_out: bool,
     interactive: bool,
     quiet: bool = False,
-    limits: dict | None = None,
+    limits: dict[str, Any] | None = None,
     detached: bool = False,
 ) -> None:
     """Run the job here, shown live on a terminal or as plain lines (stderr) elsewhere;
@@ -363,7 +370,7 @@ def _follow(
 
     from agentctl.events import EventType
 
-    def on_event(event) -> None:
+    def on_event(event: Event) -> None:
         if event.type == EventType.RUNNER_STARTED and not quiet:
             verb = "resumed" if event.data.get("resumed") else "started"
             print(
@@ -419,7 +426,7 @@ def _follow(
     raise typer.Exit(outcome.exit_code)
 
 
-def _print_quiet(store, outcome) -> None:
+def _print_quiet(store: Store, outcome: Outcome) -> None:
     """Only the final output on stdout, whole (made visible on a terminal, raw in a file); any
     other ending is said on stderr, so stdout stays clean."""
     from agentctl.ui.outcome import show_outcome
@@ -436,7 +443,7 @@ def _print_quiet(store, outcome) -> None:
     sys.stdout.flush()
 
 
-def _final_output(store, job_id: str) -> tuple[str, str] | None:
+def _final_output(store: Store, job_id: str) -> tuple[str, str] | None:
     """The last step's id and output, which is usually what the person ran the job for."""
     from agentctl.events import EventType
 
@@ -446,7 +453,7 @@ def _final_output(store, job_id: str) -> tuple[str, str] | None:
     return finished[-1].step or "", finished[-1].data["output"]
 
 
-def _offer_rollback(store, job_id: str) -> None:
+def _offer_rollback(store: Store, job_id: str) -> None:
     """A failed or cancelled run in a terminal offers to undo the files it changed, in the
     words of `agentctl rollback` (its plan, its question, its report)."""
     from agentctl.cli.rollback import rollback_plan_text, rollback_report_lines
@@ -460,11 +467,11 @@ def _offer_rollback(store, job_id: str) -> None:
         print(line, file=sys.stderr)
 
 
-def pending_check(store, job_id: str):
+def pending_check(store: Store, job_id: str) -> Callable[[dict[str, Any]], bool]:
     """`is_decided(request)` for prompts: true once the request is no longer pending, e.g.
     after `agentctl approve` from another terminal. One indexed query per call."""
 
-    def is_decided(request: dict) -> bool:
+    def is_decided(request: dict[str, Any]) -> bool:
         if store.cancel_requested(job_id):  # `agentctl cancel` closes the prompt too
             return True
         pending = store.list_approvals(job_id, state="pending")
@@ -473,7 +480,7 @@ def pending_check(store, job_id: str):
     return is_decided
 
 
-def append_step_summary(store, job_id: str) -> None:
+def append_step_summary(store: Store, job_id: str) -> None:
     """On GitHub Actions: append the job's Markdown summary to $GITHUB_STEP_SUMMARY."""
     from agentctl.engine.jobs import describe_job
     from agentctl.ui.github import render_summary

@@ -6,11 +6,16 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from agentctl.cli import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Store
+    from agentctl.ui.live import JobDisplay
 
 POLL_SECONDS = 0.2  # the longest wait for new events (a NOTIFY wakes it sooner)
 # A runner that dies says nothing: its lease is checked this often while the log is quiet
@@ -66,7 +71,9 @@ def watch(
     raise typer.Exit(EXIT_CODES.get(state, 0))
 
 
-def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Path) -> None:
+def _follow_log(
+    store: Store, job_id: str, display: JobDisplay, *, interactive: bool, workspace: Path
+) -> None:
     """Fold new events into the display until the job stops; ask its approvals on the way."""
     from agentctl.cli.run import pending_check
     from agentctl.engine.jobs import effective_state
@@ -74,7 +81,7 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
 
     decided = pending_check(store, job_id)
 
-    def is_decided(request: dict) -> bool:
+    def is_decided(request: dict[str, Any]) -> bool:
         # A job that ended (e.g. cancelled) leaves its request pending: the prompt closes too.
         return decided(request) or store.get_job(job_id)["state"] in TERMINAL_STATES
 
@@ -117,7 +124,9 @@ def _follow_log(store, job_id: str, display, *, interactive: bool, workspace: Pa
         store.wait_for_events(job_id, seq, timeout=POLL_SECONDS)
 
 
-def _answer(store, job_id: str, requests: list[dict], answer: str | tuple[str, str] | None) -> None:
+def _answer(
+    store: Store, job_id: str, requests: list[dict[str, Any]], answer: str | tuple[str, str] | None
+) -> None:
     """Record the prompt's answer to `requests[0]` (to all of them for `approve_all`)."""
     from agentctl.engine.approvals import decide_approvals, describe_decider
     from agentctl.errors import UsageError
@@ -149,7 +158,7 @@ def _answer(store, job_id: str, requests: list[dict], answer: str | tuple[str, s
         typer.echo(f"job {job_id} goes on in the background (pid {after.pid})", err=True)
 
 
-def _runner_goes_on(store, job_id: str) -> bool:
+def _runner_goes_on(store: Store, job_id: str) -> bool:
     """A job awaiting approval that a live runner holds (a detached runner waiting for the
     decision, a prompt elsewhere) goes on by itself once decided: keep following it."""
     from agentctl.engine.continuation import who_goes_on

@@ -178,6 +178,10 @@ class PlainDisplay:
         return ask
 
 
+# What open_display gives: the live view on a terminal, plain lines elsewhere.
+JobDisplay = LiveJobView | PlainDisplay
+
+
 def open_display(
     state: JobViewState,
     *,
@@ -185,7 +189,7 @@ def open_display(
     github: bool = False,
     console: Console | None = None,
     quiet: bool = False,
-) -> LiveJobView | PlainDisplay:
+) -> JobDisplay:
     """The live view when `live` (and stderr is a terminal), else plain lines on stderr
     (none when `quiet`)."""
     console = console or Console(stderr=True)

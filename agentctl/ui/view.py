@@ -146,7 +146,7 @@ class JobViewState:
     approvers: dict[str, str] = field(default_factory=dict)  # approved request id -> who
     # Whether the model client (litellm) is still being imported: seconds on a first call.
     client_loading: Callable[[], bool] | None = None
-    text_tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    text_tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _partial: str = ""
     _streamed: bool = False
 
