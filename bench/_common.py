@@ -24,7 +24,8 @@ from _table import table  # noqa: E402,F401  (re-exported: the benchmarks import
 from agentctl.engine.jobs import create_job  # noqa: E402
 from agentctl.engine.runner import RunnerDeps  # noqa: E402
 from agentctl.models.calls import ModelReply  # noqa: E402
-from agentctl.recipe.schema import load_recipe_text, parse_params  # noqa: E402
+from agentctl.recipe.load import load_recipe_text  # noqa: E402
+from agentctl.recipe.params import parse_params  # noqa: E402
 from agentctl.store.sqlite import SQLiteStore  # noqa: E402
 
 

@@ -17,7 +17,8 @@ from scripted import ScriptedModel
 
 from agentctl.engine.jobs import create_job
 from agentctl.engine.runner import RunnerDeps, run_job
-from agentctl.recipe.schema import load_recipe_text, parse_params
+from agentctl.recipe.load import load_recipe_text
+from agentctl.recipe.params import parse_params
 from agentctl.store import Store
 from agentctl.store.sqlite import SQLiteStore
 

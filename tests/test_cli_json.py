@@ -59,7 +59,7 @@ def test_run_and_status_json_carry_capped_masked_step_outputs(recipe, masking_po
 def test_the_agents_answer_is_its_steps_output(tmp_path, workspace):
     from agentctl.engine.jobs import create_job, describe_job
     from agentctl.engine.runner import run_job
-    from agentctl.recipe.schema import load_recipe_text
+    from agentctl.recipe.load import load_recipe_text
     from agentctl.store.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "e.db")

@@ -16,7 +16,7 @@ from agentctl.changes.record import ChangeRecorder
 from agentctl.engine.jobs import create_job
 from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.process.run import minimal_env, run_process
-from agentctl.recipe.schema import load_recipe_text
+from agentctl.recipe.load import load_recipe_text
 from agentctl.store import NewEvent
 from agentctl.store.sqlite import SQLiteStore
 from agentctl.tools.builtin import builtin_spec

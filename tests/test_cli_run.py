@@ -154,7 +154,7 @@ def test_unknown_job_exits_2(command):
 def test_ambiguous_prefix_exits_2(tmp_path, workspace):
     from agentctl.engine.jobs import create_job
     from agentctl.paths import default_db_path
-    from agentctl.recipe.schema import load_recipe_text
+    from agentctl.recipe.load import load_recipe_text
     from agentctl.store.sqlite import SQLiteStore
 
     store = SQLiteStore(default_db_path())

@@ -78,7 +78,7 @@ def _lines_run_by_agentctl(steps: int) -> int:
     import os
     import sys
 
-    from agentctl.recipe.schema import load_recipe_text
+    from agentctl.recipe.load import load_recipe_text
 
     body = "".join(
         f"  - id: s{i}\n    run: echo {{{{ steps.s{i - 1}.output }}}}\n" for i in range(1, steps)
@@ -206,7 +206,7 @@ def test_one_agent_recipe_takes_a_top_level_tool_list(tmp_path):
     )
     result = invoke("validate", str(path))
     assert result.exit_code == 0, result.stderr
-    from agentctl.recipe.schema import load_recipe
+    from agentctl.recipe.load import load_recipe
 
     step = load_recipe(path).recipe.steps[0]
     assert step.agent is not None and step.agent.tools == ["list_files"]

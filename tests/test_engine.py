@@ -365,7 +365,7 @@ def test_an_idempotent_custom_tool_may_run_again_after_a_crash():
 
 def test_only_a_run_step_can_be_idempotent():
     from agentctl.errors import RecipeError
-    from agentctl.recipe.schema import load_recipe_text
+    from agentctl.recipe.load import load_recipe_text
 
     with pytest.raises(RecipeError, match="only a run: step can be idempotent"):
         load_recipe_text(

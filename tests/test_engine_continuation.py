@@ -14,7 +14,8 @@ from agentctl.engine.approvals import decide_approval
 from agentctl.engine.continuation import continue_after_decision, who_goes_on
 from agentctl.engine.jobs import cancel_job, create_job
 from agentctl.engine.runner import run_job
-from agentctl.recipe.schema import load_recipe_text, parse_params
+from agentctl.recipe.load import load_recipe_text
+from agentctl.recipe.params import parse_params
 
 GATES = "version: 1\nname: g\nsteps:\n  - id: one\n    approval: Go?\n"
 

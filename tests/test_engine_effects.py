@@ -21,7 +21,8 @@ from agentctl.engine.approvals import decide_approval
 from agentctl.engine.jobs import create_job
 from agentctl.engine.launch import load_policy_snapshots
 from agentctl.engine.runner import run_job
-from agentctl.recipe.schema import load_recipe_text, parse_params
+from agentctl.recipe.load import load_recipe_text
+from agentctl.recipe.params import parse_params
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable

@@ -15,7 +15,8 @@ from agentctl.engine.jobs import create_job
 from agentctl.engine.launch import load_policy_snapshots
 from agentctl.engine.runner import run_job
 from agentctl.errors import RecipeError, UsageError
-from agentctl.recipe.schema import load_recipe_text, parse_params
+from agentctl.recipe.load import load_recipe_text
+from agentctl.recipe.params import parse_params
 from agentctl.ui.plain import format_event_line
 
 CANARY = "sk-canary0123456789abcdefghij"

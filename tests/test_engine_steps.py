@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agentctl.engine.steps import EXECUTORS, calls_model, model_roles
-from agentctl.recipe.schema import STEP_KINDS, load_recipe_text
+from agentctl.recipe.load import load_recipe_text
+from agentctl.recipe.schema import STEP_KINDS
 
 RECIPE = """
 version: 1

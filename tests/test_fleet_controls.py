@@ -10,7 +10,7 @@ from conftest import agentctl, write
 
 from agentctl.engine.jobs import create_job
 from agentctl.engine.worker import Worker, WorkerOptions
-from agentctl.recipe.schema import load_recipe_text
+from agentctl.recipe.load import load_recipe_text
 from agentctl.store import JobUpdate, NewEvent, Schedule, open_store
 
 RECIPE = "version: 1\nname: q\nsteps:\n  - {id: a, run: 'true'}\n"

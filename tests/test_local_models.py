@@ -17,7 +17,7 @@ from agentctl.engine.runner import RunnerDeps, run_job
 from agentctl.models import local
 from agentctl.models.gguf import GGUFError, read_metadata
 from agentctl.models.local import LocalModels, LocalSettings, local_overrides
-from agentctl.recipe.schema import load_recipe_text
+from agentctl.recipe.load import load_recipe_text
 
 NO_TOOLS_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
 

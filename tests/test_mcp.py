@@ -20,7 +20,7 @@ from agentctl.errors import RecipeError
 from agentctl.policy.rules import PolicySet, load_policy_text
 from agentctl.process.run import minimal_env
 from agentctl.process.sandbox import SandboxSettings, probe_confinement
-from agentctl.recipe.schema import load_recipe_text
+from agentctl.recipe.load import load_recipe_text
 from agentctl.tools.mcp_client import McpHub, McpStartError, ServerLaunch
 from agentctl.tools.mcp_tools import compare_pins, model_name, pin_hash, selects
 

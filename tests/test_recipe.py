@@ -10,16 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentctl.errors import AgentctlError, RecipeError, UsageError
-from agentctl.recipe.schema import (
-    AgentSpec,
-    LoadedRecipe,
-    Recipe,
-    Step,
-    load_recipe,
-    load_recipe_text,
-    parse_params,
-    template_fields,
-)
+from agentctl.recipe.load import LoadedRecipe, load_recipe, load_recipe_text
+from agentctl.recipe.params import parse_params
+from agentctl.recipe.schema import AgentSpec, Recipe, Step, template_fields
 from agentctl.recipe.templates import render_template
 from agentctl.tools.builtin import BUILTIN_TOOLS
 from agentctl.units import parse_duration

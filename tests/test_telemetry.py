@@ -19,7 +19,8 @@ from agentctl.engine.jobs import create_job
 from agentctl.engine.launch import load_policy_snapshots
 from agentctl.engine.runner import RunnerDeps, run_job
 from agentctl.models.calls import build_model_client
-from agentctl.recipe.schema import load_recipe_text, parse_params
+from agentctl.recipe.load import load_recipe_text
+from agentctl.recipe.params import parse_params
 from agentctl.store.sqlite import SQLiteStore
 
 pytest.importorskip("opentelemetry.sdk")
@@ -236,7 +237,8 @@ def test_without_an_endpoint_opentelemetry_is_not_even_imported(tmp_path):
         "from scripted import ScriptedModel\n"
         "from agentctl.engine.jobs import create_job\n"
         "from agentctl.engine.runner import RunnerDeps, run_job\n"
-        "from agentctl.recipe.schema import load_recipe_text, parse_params\n"
+        "from agentctl.recipe.load import load_recipe_text\n"
+        "from agentctl.recipe.params import parse_params\n"
         "from agentctl.store.sqlite import SQLiteStore\n"
         "ws = Path(sys.argv[1]); ws.mkdir()\n"
         "store = SQLiteStore(ws.parent / 'db.sqlite')\n"

@@ -210,7 +210,7 @@ def test_four_workers_drain_200_jobs_none_twice_none_lost_none_stuck(tmp_path, d
 def _queue_directly(db: str, recipe: Path, ws: Path, count: int) -> None:
     """Queue many jobs at the engine level (the CLI costs a process per job)."""
     from agentctl.engine.jobs import create_job
-    from agentctl.recipe.schema import load_recipe
+    from agentctl.recipe.load import load_recipe
     from agentctl.store import open_store
 
     store = open_store(db)

@@ -76,7 +76,7 @@ def test_sqlite_wait_for_work_sees_a_queued_job(tmp_path, workspace):
 
 def _queue_one(store, workspace: Path, queue: str = "default") -> str:
     from agentctl.engine.jobs import create_job
-    from agentctl.recipe.schema import load_recipe_text
+    from agentctl.recipe.load import load_recipe_text
 
     loaded = load_recipe_text("version: 1\nname: q\nsteps:\n  - {id: a, run: 'true'}\n", "<t>")
     return create_job(store, loaded, params={}, workspace=workspace, options={}, queue=queue)

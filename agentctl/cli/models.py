@@ -49,7 +49,7 @@ def models(
         entry = describe_local_model(target.expanduser())
         print(json.dumps(entry, indent=2) if json_out else "\n".join(describe_lines(entry)))
         return
-    from agentctl.recipe.schema import load_recipe
+    from agentctl.recipe.load import load_recipe
 
     if target is not None:
         loaded = load_recipe(str(target))

@@ -80,7 +80,7 @@ def _validate_policy(path: Path) -> dict[str, Any]:
 def validate_file(path: Path) -> dict[str, Any]:
     """One file's verdict: its kind, name, counts, and every error found (none when ok)."""
     from agentctl.engine.launch import load_policy_snapshots
-    from agentctl.recipe.schema import load_recipe
+    from agentctl.recipe.load import load_recipe
 
     entry: dict[str, Any] = {"file": str(path)}
     if not path.is_file():  # a path that names no file is a bad invocation, not a finding

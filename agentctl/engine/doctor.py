@@ -196,7 +196,7 @@ def _keys(env: Mapping[str, str]) -> Finding:
 
 def _recipe_models(path: Path, env: Mapping[str, str]) -> list[Finding]:
     from agentctl.models.roles import InlineModel, inline_role, key_names_for, resolve_roles
-    from agentctl.recipe.schema import load_recipe
+    from agentctl.recipe.load import load_recipe
 
     loaded = load_recipe(path)  # an invalid recipe is the caller's error (exit 2)
     recipe = loaded.recipe

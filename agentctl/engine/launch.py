@@ -49,7 +49,8 @@ def prepare_job(
     from agentctl.engine.steps import model_roles
     from agentctl.models.loader import start_prefetch
     from agentctl.models.roles import check_models_configured
-    from agentctl.recipe.schema import load_recipe, load_recipe_text, parse_params
+    from agentctl.recipe.load import load_recipe, load_recipe_text
+    from agentctl.recipe.params import parse_params
 
     env = os.environ if env is None else env
     if recipe_text is not None:

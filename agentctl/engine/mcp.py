@@ -215,7 +215,7 @@ def describe_mcp_tools(
     from agentctl.errors import UsageError
     from agentctl.policy.rules import PolicySet, load_policy_text
     from agentctl.process.sandbox import SandboxSettings
-    from agentctl.recipe.schema import load_recipe
+    from agentctl.recipe.load import load_recipe
     from agentctl.tools.mcp_client import McpHub, plan_servers
 
     loaded = load_recipe(recipe_file)

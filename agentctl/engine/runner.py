@@ -194,7 +194,7 @@ class _Run:
         cancel: threading.Event,
         heartbeat: Heartbeat,
     ):
-        from agentctl.recipe.schema import load_recipe_text
+        from agentctl.recipe.load import load_recipe_text
 
         self.job_id = job_id
         self.job = job

@@ -287,7 +287,7 @@ def calls_a_model(store: Store, job_id: str) -> bool:
     """Whether the job's recipe has a step that calls a model (then the worker loads litellm
     before forking it, once, and every later model job starts with it loaded)."""
     from agentctl.engine.steps import model_roles
-    from agentctl.recipe.schema import load_recipe_text
+    from agentctl.recipe.load import load_recipe_text
 
     job = store.get_job(job_id)
     try:

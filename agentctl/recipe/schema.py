@@ -1,41 +1,35 @@
-"""Recipe v1: the schema, loading a recipe file, `-p KEY=VALUE` params and Jinja templates.
+"""Recipe v1: the schema the engine runs (Recipe, Step, AgentSpec, ...).
 
-Owns the pydantic models the engine runs (Recipe, Step, AgentSpec, ...), the one-agent shorthand
-(top-level `instructions:` becomes a single step with id "agent"), load-time checks that every
-template parses and only names declared params, earlier steps and listed env vars, and the
-sandboxed renderer. YAML parsing and error positions live in `agentctl.yamlload`.
+Owns the one-agent shorthand (top-level `instructions:` becomes a single step with id
+"agent") and the load-time checks across the recipe: names, step ids, agents' model roles and
+tools, and that every template parses and only names declared params, earlier steps and
+listed env vars (`agentctl.recipe.templates`). Beside it: params (`params`), model roles
+(`roles`), loading a file (`load`); YAML parsing and error positions live in
+`agentctl.yamlload`.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import math
-import os
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     StrictBool,
-    Tag,
     field_validator,
     model_validator,
 )
 
-from agentctl.errors import RecipeError, UsageError, suggest
-from agentctl.fieldtypes import ByteSize, Duration, NonNegFloat, PosFloat, PosInt
+from agentctl.errors import suggest
+from agentctl.fieldtypes import ByteSize, Duration, PosFloat, PosInt
+from agentctl.recipe.params import ParamSpec
+from agentctl.recipe.roles import ModelRole
 from agentctl.recipe.templates import IDENT, check_template
 from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS
-from agentctl.yamlcheck import validate_every_problem
-from agentctl.yamlload import FieldError, FieldErrors, load_yaml, read_text_file
+from agentctl.yamlload import FieldError, FieldErrors
 
 # The kinds of step, each a field of Step holding its settings; the engine runs each through
 # its executor (agentctl.engine.steps.EXECUTORS).
@@ -52,113 +46,6 @@ SHORTHAND = {
 
 
 _STRICT = ConfigDict(extra="forbid")
-
-
-class ParamSpec(BaseModel):
-    model_config = _STRICT
-    type: Literal["string", "integer", "number", "boolean"] = "string"
-    required: StrictBool = False
-    default: Any = None
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _default_matches_type(self) -> ParamSpec:
-        if self.default is None:
-            return self
-        if self.required:
-            raise FieldError(
-                ("default",),
-                "a required param cannot have a default",
-                "drop `required: true` or the default",
-                at_key=True,
-            )
-        ok = {
-            "string": isinstance(self.default, str),
-            "integer": isinstance(self.default, int) and not isinstance(self.default, bool),
-            "number": isinstance(self.default, (int, float)) and not isinstance(self.default, bool),
-            "boolean": isinstance(self.default, bool),
-        }[self.type]
-        if not ok:
-            raise FieldError(
-                ("default",),
-                f"default {self.default!r} is not of type {self.type}",
-                f"give a default of type {self.type}, or change `type:`",
-            )
-        if self.type == "number":
-            self.default = float(self.default)
-        return self
-
-
-class LocalServerOptions(BaseModel):
-    """A `local/` model's server (agentctl.models.local): threads, context tokens per
-    request, parallel request slots. Unset: chosen for the machine and the model."""
-
-    model_config = _STRICT
-    threads: PosInt | None = None
-    context: PosInt | None = None
-    parallel: PosInt | None = None
-
-
-class FallbackModel(BaseModel):
-    """A fallback written out in place (issue 22): its own endpoint and key."""
-
-    model_config = _STRICT
-    model: str = Field(min_length=1)
-    api_base: str | None = None
-    api_key_env: str | None = None
-
-
-def _fallback_form(value: Any) -> str:
-    return "<inline>" if isinstance(value, Mapping) else "<name>"
-
-
-# A role name or model string, or an inline model; a mapping is only ever read as the latter,
-# so its errors name its own keys (error paths leave out the `<tags>`: yamlload.error_path).
-Fallback = Annotated[
-    Annotated[str, Tag("<name>")] | Annotated[FallbackModel, Tag("<inline>")],
-    Discriminator(_fallback_form),
-]
-
-
-class ModelRole(BaseModel):
-    model_config = _STRICT
-    # `model:` or `path:` (a GGUF file, relative to the recipe's folder: `local/PATH`).
-    model: str = ""
-    path: str | None = Field(default=None, min_length=1)
-    local: LocalServerOptions | None = None
-    # `text`: tool calls the model writes as text become real ones (default for local/);
-    # `user`: tool results are sent as user messages (default for local/ models whose chat
-    # template shows no `tool` messages). See agentctl.models.textcalls.
-    tool_calls: Literal["native", "text"] | None = None
-    tool_results: Literal["tool", "user"] | None = None
-    fallbacks: list[Fallback] = []
-    temperature: NonNegFloat | None = None
-    max_tokens: PosInt | None = None
-    api_base: str | None = None
-    api_key_env: str | None = None
-    options: dict[str, Any] = {}
-    input_cost_per_token: NonNegFloat | None = None
-    output_cost_per_token: NonNegFloat | None = None
-    max_cost_usd: PosFloat | None = None
-    # Issue 22's time and routing settings, kept together.
-    timeout: Duration = None  # one request (default 120 s); the job's limits.timeout caps it
-    cooldown: Duration = None  # a model that failed is skipped this long (default 60 s)
-
-    @model_validator(mode="after")
-    def _model_or_path(self) -> ModelRole:
-        if self.path is not None and self.model:
-            raise FieldError(
-                ("path",),
-                "a role names its model once: model: or path:",
-                "keep path: for a GGUF file (it runs as local/PATH), or model: for the rest",
-            )
-        if self.path is None and not self.model:
-            raise FieldError(
-                ("model",),
-                "a model role needs model: (e.g. openai/gpt-4.1-mini) or path: (a GGUF file)",
-                "add model: or path:",
-            )
-        return self
 
 
 class RecipeLimits(BaseModel):
@@ -447,6 +334,25 @@ class Recipe(BaseModel):
     @model_validator(mode="after")
     def _cross_check(self) -> Recipe:
         # Every problem is collected (validate reports them all), in one pass over the steps.
+        problems = self._check_names()
+        if not self.steps:
+            problems.append(
+                FieldError(("steps",), "a recipe needs at least one step", "add a step")
+            )
+        ids = {step.id for step in self.steps}
+        earlier: dict[str, int] = {}  # step id -> index, in order: the steps before this one
+        for i, step in enumerate(self.steps):
+            problems += self._check_step(step, ("steps", i), ids, earlier)
+            earlier.setdefault(step.id, i)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise FieldErrors(problems)
+        return self
+
+    def _check_names(self) -> list[FieldError]:
+        """Problems of the names params, custom tools and MCP servers are declared under
+        (a bad server name is raised at once)."""
         problems: list[FieldError] = []
         for name in self.params:
             if not IDENT.match(name):
@@ -481,46 +387,41 @@ class Recipe(BaseModel):
                     "use lower-case letters, digits, _ and -, starting with a letter",
                     at_key=True,
                 )
-        if not self.steps:
-            problems.append(
-                FieldError(("steps",), "a recipe needs at least one step", "add a step")
-            )
-        ids = {step.id for step in self.steps}
-        earlier: dict[str, int] = {}  # step id -> index, in order: the steps before this one
-        for i, step in enumerate(self.steps):
-            at = ("steps", i)
+        return problems
+
+    def _check_step(
+        self, step: Step, at: tuple[str | int, ...], ids: set[str], earlier: dict[str, int]
+    ) -> list[FieldError]:
+        """Problems of one step: its id, its agent, its templates (`earlier`: the steps
+        before it, by id)."""
+        problems: list[FieldError] = []
+        try:
+            if step.id in earlier:
+                raise FieldError(
+                    at + ("id",),
+                    f'duplicate step id "{step.id}" (also used by steps[{earlier[step.id]}])',
+                    "give each step its own id",
+                )
+            if step.agent is not None:
+                self._check_agent(step.agent, at + ("agent",))
+        except FieldError as problem:
+            problems.append(problem)
+        except FieldErrors as several:
+            problems.extend(several.errors)
+        for field, source in template_fields(step):
             try:
-                if step.id in earlier:
-                    raise FieldError(
-                        at + ("id",),
-                        f'duplicate step id "{step.id}" (also used by steps[{earlier[step.id]}])',
-                        "give each step its own id",
-                    )
-                if step.agent is not None:
-                    self._check_agent(step.agent, at + ("agent",))
+                check_template(
+                    source,
+                    at + tuple(field.split(".")),
+                    params=self.params,
+                    env=self.env,
+                    step_ids=ids,
+                    earlier=earlier,
+                    also=step.id if field == "check.run" else None,
+                )
             except FieldError as problem:
                 problems.append(problem)
-            except FieldErrors as several:
-                problems.extend(several.errors)
-            for field, source in template_fields(step):
-                try:
-                    check_template(
-                        source,
-                        at + tuple(field.split(".")),
-                        params=self.params,
-                        env=self.env,
-                        step_ids=ids,
-                        earlier=earlier,
-                        also=step.id if field == "check.run" else None,
-                    )
-                except FieldError as problem:
-                    problems.append(problem)
-            earlier.setdefault(step.id, i)
-        if len(problems) == 1:
-            raise problems[0]
-        if problems:
-            raise FieldErrors(problems)
-        return self
+        return problems
 
     def _check_agent(self, agent: AgentSpec, at: tuple) -> None:
         if agent.model != "default" and agent.model not in self.models:
@@ -581,156 +482,3 @@ def template_fields(step: Step) -> list[tuple[str, str]]:
     if step.check is not None:
         out.append(("check.run", step.check.run))
     return [(f, s) for f, s in out if s is not None]
-
-
-# --- loading ------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadedRecipe:
-    recipe: Recipe
-    path: Path | None
-    text: str
-    base_dir: Path
-
-    def policy_path(self) -> Path | None:
-        """The recipe's `policy:` resolved against its folder (existence is not checked)."""
-        if self.recipe.policy is None:
-            return None
-        policy = Path(self.recipe.policy).expanduser()
-        return policy if policy.is_absolute() else Path(os.path.normpath(self.base_dir / policy))
-
-
-def _source_path(shorthand: bool, tools_key: str, loc: tuple) -> tuple:
-    """Where a model path was written: the shorthand's synthetic step maps back to the top
-    (its tool list from `tools_key`: `agent_tools:`, or `tools:` when written as a list)."""
-    if loc[:1] == ("agent_tools",):
-        return (tools_key,) + loc[1:]
-    if not shorthand or loc[:1] != ("steps",):
-        return loc
-    if len(loc) >= 4 and loc[1] == 0 and loc[2] == "agent":
-        raw = {v: k for k, v in SHORTHAND.items()}.get(loc[3], loc[3])
-        return ((tools_key if raw == "agent_tools" else raw),) + loc[4:]
-    return ("instructions",)
-
-
-def _listed_tools_key(data: dict[str, Any]) -> str:
-    """`tools: [read_file, ...]` in a recipe without steps: is the agent's tool list (what
-    people write first); the key it was read from, so errors point at what they wrote."""
-    if "steps" in data or "agent_tools" in data or not isinstance(data.get("tools"), list):
-        return "agent_tools"
-    data["agent_tools"] = data.pop("tools")
-    return "tools"
-
-
-def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> LoadedRecipe:
-    """Parse and validate recipe text; `filename` labels errors, `base_dir` anchors `policy:`."""
-    data, positions = load_yaml(text, filename)
-    if not isinstance(data, dict):
-        mark = positions.value(())
-        got = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
-        raise RecipeError(
-            f"the top level must be a mapping (version:, name:, steps: ...), not {got}",
-            "start the file with `version: 1`",
-            file=filename,
-            line=mark.line if mark else 1,
-            column=mark.column if mark else 1,
-        )
-    data = dict(data)
-    tools_key = _listed_tools_key(data)
-    shorthand = "steps" not in data  # then the one step is made from top-level keys
-    recipe = validate_every_problem(
-        Recipe, data, positions, filename, functools.partial(_source_path, shorthand, tools_key)
-    )
-    if base_dir is None:
-        base_dir = Path(filename).parent if not filename.startswith("<") else Path(".")
-    return LoadedRecipe(recipe, None, text, Path(os.path.abspath(base_dir)))
-
-
-def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
-    """Read and validate a recipe file."""
-    p = Path(path)
-    text = read_text_file(p, "recipe")
-    loaded = load_recipe_text(text, str(p), p.parent)
-    loaded.path = p
-    return loaded
-
-
-# --- params -------------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and (not value or any(c.isspace() for c in value)):
-        return json.dumps(value)
-    return str(value)
-
-
-def params_hint(recipe: Recipe) -> str:
-    """`this recipe takes: -p test=<string> (required), -p attempts=<integer> (default 3)`."""
-    if not recipe.params:
-        return "this recipe takes no params"
-    parts = []
-    for name, spec in recipe.params.items():
-        note = (
-            "required"
-            if spec.required
-            else "optional"
-            if spec.default is None
-            else f"default {_show(spec.default)}"
-        )
-        parts.append(f"-p {name}=<{spec.type}> ({note})")
-    return "this recipe takes: " + ", ".join(parts)
-
-
-_TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
-
-
-def _convert(name: str, spec: ParamSpec, raw: str, hint: str) -> Any:
-    text = raw.strip()
-    try:
-        if spec.type == "integer":
-            return int(text, 10)
-        if spec.type == "number":
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        if spec.type == "boolean":
-            if text.lower() in _TRUE | _FALSE:
-                return text.lower() in _TRUE
-            raise ValueError
-    except ValueError:
-        expect = {
-            "integer": "a whole number",
-            "number": "a number",
-            "boolean": "true/false, yes/no or 1/0",
-        }[spec.type]
-        raise UsageError(f'param "{name}" must be {expect}, got "{raw}"', hint) from None
-    return raw
-
-
-def parse_params(recipe: Recipe, pairs: list[str]) -> dict[str, Any]:
-    """Typed values for every declared param from `-p KEY=VALUE` strings, defaults filled in."""
-    hint = params_hint(recipe)
-    given: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UsageError(f'bad param "{pair}": expected KEY=VALUE', hint)
-        key, raw = pair.split("=", 1)
-        spec = recipe.params.get(key)
-        if spec is None:
-            raise UsageError(f'unknown param "{key}"', hint)
-        if key in given:
-            raise UsageError(f'param "{key}" given more than once', hint)
-        given[key] = _convert(key, spec, raw, hint)
-    missing = [k for k, s in recipe.params.items() if s.required and k not in given]
-    if missing:
-        raise UsageError(
-            "missing required param"
-            + ("s " if len(missing) > 1 else " ")
-            + ", ".join(f'"{k}"' for k in missing),
-            hint,
-        )
-    return {k: given.get(k, s.default) for k, s in recipe.params.items()}

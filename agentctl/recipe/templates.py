@@ -12,7 +12,8 @@ import json
 import re
 import shlex
 from collections.abc import Collection
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import SecurityError
@@ -198,7 +199,7 @@ def _static_key(parent: nodes.Node | None, child: nodes.Node | None) -> str | No
 
 def check_template(
     source: str,
-    path: tuple,
+    path: tuple[str | int, ...],
     *,
     params: Collection[str],
     env: Collection[str],
@@ -221,38 +222,52 @@ def check_template(
             inner_line=e.lineno or 0,
         ) from None
     local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    ids = step_ids
+    _TemplateCheck(path, params, env, step_ids, earlier, also, local).visit(tree, [])
 
-    def fail(node: nodes.Node, message: str, hint: str) -> None:
-        raise FieldError(path, message, hint, inner_line=getattr(node, "lineno", 0) or 0)
 
-    def visit(node: nodes.Node, parents: list[nodes.Node]) -> None:
+@dataclass(frozen=True)
+class _TemplateCheck:
+    """The names one template uses, held against what the recipe declares (`check_template`)."""
+
+    path: tuple[str | int, ...]
+    params: Collection[str]
+    env: Collection[str]
+    step_ids: Collection[str]
+    earlier: Collection[str]
+    also: str | None
+    local: set[str]  # names the template sets itself ({% set %}, loop variables)
+
+    def fail(self, node: nodes.Node, message: str, hint: str) -> NoReturn:
+        raise FieldError(self.path, message, hint, inner_line=getattr(node, "lineno", 0) or 0)
+
+    def visit(self, node: nodes.Node, parents: list[nodes.Node]) -> None:
         if isinstance(node, (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
-            fail(
+            self.fail(
                 node,
                 "include, extends and import are not available in recipe templates",
                 _TEMPLATE_HINT,
             )
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            fail(node, f'attribute "{node.attr}" is not allowed in a template', _TEMPLATE_HINT)
-        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in local:
-            check_name(node, parents)
+            self.fail(node, f'attribute "{node.attr}" is not allowed in a template', _TEMPLATE_HINT)
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in self.local:
+            self.check_name(node, parents)
         for child in node.iter_child_nodes():
-            visit(child, parents + [node])
+            self.visit(child, parents + [node])
 
-    def before() -> str:
+    def before(self) -> str:
         # Only for a message: listing the steps is O(N), so never on the success path.
-        shown = [*earlier, *([also] if also and also not in earlier else [])]
+        also = self.also
+        shown = [*self.earlier, *([also] if also and also not in self.earlier else [])]
         if len(shown) > 10:  # a long recipe names the nearest ones
             shown = ["...", *shown[-10:]]
         return "steps before this one: " + (", ".join(shown) or "none")
 
-    def check_name(node: nodes.Name, parents: list[nodes.Node]) -> None:
+    def check_name(self, node: nodes.Name, parents: list[nodes.Node]) -> None:
         name = node.name
         if name in _ALWAYS_OK:
             return
         if name not in _SCOPES:
-            fail(
+            self.fail(
                 node,
                 f'unknown name "{name}" in {_ref(name)}; {_TEMPLATE_HINT}',
                 suggest(name, _SCOPES) or 'a step id with a "-" needs steps["my-step"].output',
@@ -261,41 +276,44 @@ def check_template(
         key = _static_key(parent, node)
         if key is None:
             return  # dynamic lookups are checked when rendering (StrictUndefined)
-        if name == "params" and key not in params and key not in _DICT_METHODS:
-            fail(
+        if name == "params" and key not in self.params and key not in _DICT_METHODS:
+            self.fail(
                 node,
                 f'unknown param "{key}" in {_ref(name, key)}; params: '
-                + (", ".join(params) or "none"),
-                suggest(key, list(params)) or "declare it under params: or fix the name",
+                + (", ".join(self.params) or "none"),
+                suggest(key, list(self.params)) or "declare it under params: or fix the name",
             )
-        if name == "env" and key not in env and key not in _DICT_METHODS:
-            fail(
+        if name == "env" and key not in self.env and key not in _DICT_METHODS:
+            self.fail(
                 node,
                 f'env "{key}" is not listed under env: in {_ref(name, key)}; listed: '
-                + (", ".join(env) or "none"),
+                + (", ".join(self.env) or "none"),
                 f"add {key} to the recipe's env: list",
             )
-        if name != "steps" or (key in _DICT_METHODS and key not in ids):
-            return
-        if key not in ids:
-            fail(
-                node,
-                f'unknown step "{key}" in {_ref(name, key, "output")}; {before()}',
-                suggest(key, list(earlier)) or "use the id of an earlier step",
+        if name == "steps" and (key not in _DICT_METHODS or key in self.step_ids):
+            self.check_step(
+                node, key, _static_key(parents[-2] if len(parents) > 1 else None, parent)
             )
-        if key not in earlier and key != also:
-            fail(
+
+    def check_step(self, node: nodes.Name, key: str, attr: str | None) -> None:
+        """`steps.KEY.ATTR`: an earlier step (or `also`), and only its `.output`."""
+        name = node.name
+        if key not in self.step_ids:
+            self.fail(
+                node,
+                f'unknown step "{key}" in {_ref(name, key, "output")}; {self.before()}',
+                suggest(key, list(self.earlier)) or "use the id of an earlier step",
+            )
+        if key not in self.earlier and key != self.also:
+            self.fail(
                 node,
                 f'step "{key}" has not run yet here, so {_ref(name, key, "output")} is '
-                f"not available; {before()}",
+                f"not available; {self.before()}",
                 "a template can only use earlier steps' output",
             )
-        attr = _static_key(parents[-2] if len(parents) > 1 else None, parent)
         if attr is not None and attr != "output":
-            fail(
+            self.fail(
                 node,
                 f"steps.{key} has only .output, not .{attr}",
                 "use " + _ref(name, key, "output"),
             )
-
-    visit(tree, [])
