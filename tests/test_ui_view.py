@@ -569,3 +569,19 @@ def test_while_litellm_loads_the_view_says_so_not_waiting_for_the_model(monkeypa
         gate.set()
         importing.join()
     assert "waiting for the model" in render(state, 80)[0]  # loaded: now it is the model
+
+
+def test_the_log_and_the_view_show_an_action_by_its_tools_subject():
+    from agentctl.ui.event_lines import _summarise_args
+    from agentctl.ui.view import describe_action
+
+    cases = [
+        ("shell", {"command": "make test"}, "make test"),
+        ("write_file", {"path": "a.txt", "content": "x"}, "a.txt"),
+        ("http_get", {"url": "https://example.org/"}, "https://example.org/"),
+        ("run_tests", {"command": "x"}, '{"command": "x"}'),  # a custom tool's argument
+        ("git.git_log", {"path": "src"}, "src"),  # an MCP tool: known by name only
+    ]
+    for tool, args, shown in cases:
+        assert describe_action(tool, args) == shown
+        assert _summarise_args(tool, args) == shown

@@ -9,7 +9,6 @@ tests/test_events.py, so no renderer can forget it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,13 +24,9 @@ Formatter = Callable[[str, dict[str, Any]], "str | None"]
 
 
 def _summarise_args(tool: str, args: dict[str, Any]) -> str:
-    if tool == "shell" and "command" in args:
-        return one_line(args["command"])
-    if "path" in args:
-        return one_line(args["path"])
-    if "url" in args:
-        return one_line(args["url"])
-    return one_line(json.dumps(args, ensure_ascii=False))
+    from agentctl.tools.builtin import action_subject  # the tools load only to show an action
+
+    return one_line(action_subject(tool, args))
 
 
 def _job_created(where: str, data: dict[str, Any]) -> str:
