@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from agentctl.changes.record import ChangeRecorder
-from agentctl.policy.effects import check_effects, writes_denied
+from agentctl.policy.effects import check_effects
 from agentctl.policy.git_code import git_output_paths
+from agentctl.policy.match import writes_denied
 from agentctl.policy.protected import hooks_paths, protected_reason
 from agentctl.policy.rules import PolicySet, load_policy_text
 from agentctl.policy.shellwords import parse_command

@@ -8,14 +8,10 @@ as writes: each changed path (both names of a rename) as a `write_file` of it pl
 acting tool's own `paths:` rules, with the built-in votes (secret files, protected names,
 paths outside the workspace through a symlink). A `.git` that appeared counts as a write of
 it. The engine (`agentctl.engine.effects`) undoes what is denied or asked.
-
-`writes_denied` says whether a policy denies every workspace write, which lets the sandbox
-mount the workspace read-only.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl.policy.votes import Decision, Verdict, strictest
 
 if TYPE_CHECKING:
-    from agentctl.policy.rules import Policy, PolicySet
+    from agentctl.policy.rules import PolicySet
     from agentctl.tools.base import Touches
 
 
@@ -148,30 +144,10 @@ def named_paths(
     return frozenset(found)
 
 
-def writes_denied(policy: Policy) -> bool:
-    """Whether `policy` denies every write of a workspace file, whatever tool makes it: its
-    default is deny and no rule for write_file or edit_file (the tools an observed change is
-    decided as) allows or asks. The shipped `read-only` policy is one."""
-    from agentctl.tools.builtin import builtins_where
-
-    if policy.default != Verdict.DENY:
-        return False
-    # The tools whose rules decide a write of a workspace file (write_file, edit_file).
-    write_tools = builtins_where(lambda spec: spec.touches.path and spec.touches.writes)
-    return not any(
-        rule.decision != Verdict.DENY
-        and any(fnmatch.fnmatchcase(tool, glob) for tool in write_tools for glob in rule.tools)
-        and rule.command_patterns is None
-        and rule.host_globs is None
-        for rule in policy.rules
-    )
-
-
 __all__ = [
     "EffectCheck",
     "EffectVerdict",
     "changed_paths",
     "check_effects",
     "named_paths",
-    "writes_denied",
 ]

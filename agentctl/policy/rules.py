@@ -37,12 +37,16 @@ from pydantic import (
 from agentctl.errors import RecipeError
 from agentctl.fieldtypes import Duration, PosFloat, PosInt
 from agentctl.policy.addresses import db_file_set
-from agentctl.policy.match import PathGlob, vote_part
-from agentctl.policy.patterns import CommandPattern
+from agentctl.policy.conditions import (
+    CONDITION_KINDS,
+    CompiledRule,
+    ToolCondition,
+    compile_conditions,
+)
+from agentctl.policy.match import vote_part, writes_denied
 from agentctl.policy.touches import Part, build_parts, write_parts
 from agentctl.policy.votes import Decision, Verdict, Vote, strictest
 from agentctl.tools.base import Touches
-from agentctl.tools.builtin import builtins_where
 from agentctl.yamlcheck import validate_every_problem
 from agentctl.yamlload import (
     FieldError,
@@ -85,9 +89,7 @@ class Rule(BaseModel):
     hosts: list[str] | None = None
     decision: Annotated[VerdictField, Field(title="Decision")]
     reason: str | None = None
-    _paths: tuple[PathGlob, ...] | None = PrivateAttr(default=None)
-    _commands: tuple[CommandPattern, ...] | None = PrivateAttr(default=None)
-    _hosts: tuple[str, ...] | None = PrivateAttr(default=None)
+    _check: CompiledRule | None = PrivateAttr(default=None)
 
     @field_validator("id")
     @classmethod
@@ -100,7 +102,7 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _compile(self) -> Rule:
-        for key in ("tools", "paths", "commands", "hosts"):
+        for key in ("tools", *(kind.key for kind in CONDITION_KINDS)):
             values = getattr(self, key)
             if values is not None and not values:
                 raise FieldError(
@@ -111,59 +113,18 @@ class Rule(BaseModel):
             for i, value in enumerate(values or []):
                 if not isinstance(value, str) or not value.strip():
                     raise FieldError((key, i), f"{key} entries must be non-empty strings")
-        if self.paths is not None:
-            self._paths = tuple(PathGlob.compile(p) for p in self.paths)
-        if self.commands is not None:
-            self._check_tool("commands", builtins_where(lambda spec: spec.touches.command))
-            compiled = []
-            for i, text in enumerate(self.commands):
-                try:
-                    compiled.append(CommandPattern.compile(text))
-                except ValueError as e:
-                    raise FieldError(
-                        ("commands", i),
-                        str(e),
-                        'write the command\'s words, with a trailing * for "any further arguments"',
-                    ) from None
-            self._commands = tuple(compiled)
-        if self.hosts is not None:
-            # hosts: is about http_get's URL, or the host of a remote MCP server (SERVER.TOOL).
-            if not any("." in g for g in self.tools):
-                self._check_tool("hosts", builtins_where(lambda spec: spec.touches.url))
-            for i, host in enumerate(self.hosts):
-                if "/" in host or host.count(":") == 1:
-                    raise FieldError(
-                        ("hosts", i),
-                        f'"{host}" is not a host name',
-                        "write only the host, e.g. api.github.com or *.python.org",
-                    )
-            self._hosts = tuple(h.strip().lower().rstrip(".") for h in self.hosts)
+        keys = {kind.key: getattr(self, kind.key) for kind in CONDITION_KINDS}
+        conditions = compile_conditions(keys, self.tools)
+        tools = ToolCondition(tuple(self.tools))
+        self._check = CompiledRule(self.id, self.decision, self.reason, tools, conditions)
         return self
 
-    def _check_tool(self, key: str, tools: tuple[str, ...]) -> None:
-        """`key:` is about what these built-ins (a command line's, a URL's) reach."""
-        if not any(fnmatch.fnmatchcase(tool, g) for tool in tools for g in self.tools):
-            tool = " or ".join(tools)
-            raise FieldError(
-                (key,),
-                f"{key}: only applies to the {tool} tool, which tools: does not include",
-                f"add {tool} to tools:, or remove {key}:",
-                at_key=True,
-            )
-
-    # Read straight from pydantic's private store: `self._paths` goes through pydantic's
-    # __getattr__ (~20 us each), and every decision reads these for every rule and path.
     @property
-    def path_globs(self) -> tuple[PathGlob, ...] | None:
-        return self.__pydantic_private__["_paths"]  # type: ignore[index]
-
-    @property
-    def command_patterns(self) -> tuple[CommandPattern, ...] | None:
-        return self.__pydantic_private__["_commands"]  # type: ignore[index]
-
-    @property
-    def host_globs(self) -> tuple[str, ...] | None:
-        return self.__pydantic_private__["_hosts"]  # type: ignore[index]
+    def check(self) -> CompiledRule:
+        """The rule as matching reads it (compiled when the rule was validated)."""
+        if self._check is None:  # a rule built without validation (model_construct)
+            raise ValueError(f"rule {self.id} was not validated")
+        return self._check
 
 
 class PolicyLimits(BaseModel):
@@ -262,8 +223,10 @@ class Policy(BaseModel):
                 )
         return self
 
-    def compiled_rules(self) -> list[Rule]:
-        return self.rules
+    @functools.cached_property
+    def rule_checks(self) -> list[CompiledRule]:
+        """The rules as matching reads them; computed once, as every decision reads them."""
+        return [rule.check for rule in self.rules]
 
     @property
     def file(self) -> str:
@@ -375,8 +338,6 @@ class PolicySet:
         denies by default and none of its rules for write_file or edit_file may say
         otherwise for a workspace path (the shipped `read-only` is such a policy). The
         sandbox then mounts the workspace read-only."""
-        from agentctl.policy.effects import writes_denied
-
         return any(writes_denied(p) for p in self.policies)
 
     def _decide_parts(self, tool: str, parts: list[Part]) -> Decision:
