@@ -271,6 +271,46 @@ def _bad_argument(tool: str, name: str) -> Part:
     )
 
 
+def _interactive_parts(
+    tool: str, args: dict[str, Any], root: str, sensitive: frozenset[str]
+) -> list[Part]:
+    """What a session starts, and what is typed into it, run as shell commands would: the
+    `commands:` rules decide them, beside the rules for the tool itself."""
+    parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
+    typed = {"start": "command", "send": "input"}.get(str(args.get("action")))
+    if typed is None or typed not in args:
+        return parts
+    typed_parts = _shell_parts(args.get(typed), root, sensitive)
+    # A session started as one program reading the terminal (`bash`, `python3`) reads what
+    # is typed, and each `send` is decided: its stdin is not unknown code.
+    repl = (
+        typed == "command"
+        and len([p for p in typed_parts if not p.command or not p.command.via]) == 1
+    )
+    for part in typed_parts:
+        if repl and part.command is not None:
+            if part.command.via.endswith("reading stdin"):
+                continue
+            flags = tuple(f for f in part.command.flags if "reads-stdin-code" not in f)
+            part.command = replace(part.command, flags=flags)
+        part.tool = part.tool or "shell"
+        parts.append(part)
+    return parts
+
+
+def _url_part(url: object) -> Part:
+    """An http(s) URL's host as a part; anything else a denied one."""
+    try:
+        split = urllib.parse.urlsplit(url.strip()) if isinstance(url, str) else None
+        host, scheme = (split.hostname, split.scheme.lower()) if split else (None, "")
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        host, scheme = None, ""
+    if not host or scheme not in ("http", "https"):
+        reason = f"not an http(s) URL with a host: {url!r}"
+        return Part(str(url), votes=[Vote.builtin(Verdict.DENY, "bad-url", reason)])
+    return Part(str(url), host=host.lower().rstrip("."))
+
+
 def build_parts(
     tool: str,
     args: dict[str, Any],
@@ -292,26 +332,7 @@ def build_parts(
         spec = builtin_spec(tool)
         touches = spec.touches if spec is not None else Touches()
     if touches.terminal:
-        # What a session starts, and what is typed into it, run as shell commands would:
-        # the `commands:` rules decide them, beside the rules for the tool itself.
-        parts = [Part(tool, paths=_string_paths(args, root, sensitive))]
-        typed = {"start": "command", "send": "input"}.get(str(args.get("action")))
-        if typed is not None and typed in args:
-            typed_parts = _shell_parts(args.get(typed), root, sensitive)
-            # A session started as one program reading the terminal (`bash`, `python3`)
-            # reads what is typed, and each `send` is decided: its stdin is not unknown code.
-            repl = (
-                typed == "command"
-                and len([p for p in typed_parts if not p.command or not p.command.via]) == 1
-            )
-            for part in typed_parts:
-                if repl and part.command is not None:
-                    if part.command.via.endswith("reading stdin"):
-                        continue
-                    flags = tuple(f for f in part.command.flags if "reads-stdin-code" not in f)
-                    part.command = replace(part.command, flags=flags)
-                part.tool = part.tool or "shell"
-                parts.append(part)
+        parts = _interactive_parts(tool, args, root, sensitive)
     elif touches.command:
         command = args.get(touches.command)
         if not isinstance(command, str):
@@ -323,24 +344,7 @@ def build_parts(
             return [_bad_argument(tool, touches.path)]
         parts = [Part(raw, paths=[resolve_path(raw, root, writes=touches.writes)], on_path=True)]
     elif touches.url:
-        url = args.get(touches.url)
-        try:
-            split = urllib.parse.urlsplit(url.strip()) if isinstance(url, str) else None
-            host, scheme = (split.hostname, split.scheme.lower()) if split else (None, "")
-        except ValueError:  # e.g. an unclosed [IPv6 bracket
-            host, scheme = None, ""
-        if not host or scheme not in ("http", "https"):
-            return [
-                Part(
-                    str(url),
-                    votes=[
-                        Vote.builtin(
-                            Verdict.DENY, "bad-url", f"not an http(s) URL with a host: {url!r}"
-                        )
-                    ],
-                )
-            ]
-        parts = [Part(str(url), host=host.lower().rstrip("."))]
+        parts = [_url_part(args.get(touches.url))]
     else:
         parts = [
             Part(
@@ -368,90 +372,78 @@ def write_parts(tool: str, rel: str, root: str, db_files: AbstractSet[str]) -> l
 def _builtin_votes(
     part: Part, db_files: AbstractSet[str], root: str, written: AbstractSet[str]
 ) -> list[Vote]:
-    votes = []
+    """The votes that hold under any policy: on the program a part runs, and on each path."""
     command = part.command
-    if command is not None:
-        ran = job_code_run(command, root, written)
-        if ran is not None:
-            votes.append(
-                Vote.builtin(
-                    Verdict.ASK,
-                    "job-written-code",
-                    f"`{part.text}` runs {ran}, code written by this job: no rule has seen it",
-                )
-            )
-        asking = [f for f in command.flags if flag_asks(f)]
-        if asking:
-            what = ", ".join(describe_flag(f) for f in asking)
-            votes.append(
-                Vote.builtin(Verdict.ASK, "not-provably-harmless", f"`{part.text}`: {what}")
-            )
-        if command.name_unknown:
-            votes.append(
-                Vote.builtin(
-                    Verdict.ASK,
-                    "unknown-command",
-                    f"`{part.text}`: which program runs is not known until it runs; "
-                    "it is decided as any program",
-                )
-            )
+    votes = _command_votes(part, command, root, written) if command is not None else []
     for path in part.paths:
         if "\0" in path.raw:
             votes.append(Vote.builtin(Verdict.DENY, "bad-path", "a path contains a NUL byte"))
-            continue
-        if path.unknown is not None:
-            if any(globs_intersect(path.unknown, g) for g in SECRET_GLOBS):
-                votes.append(
-                    Vote.builtin(
-                        Verdict.DENY,
-                        "secret-file",
-                        f"{path.unknown.replace(HOLE, '$…')} could be a secret file "
-                        "(.env or a private key)",
-                    )
-                )
-            if path.writes:
-                votes.append(
-                    Vote.builtin(
-                        Verdict.ASK,
-                        "unknown-path",
-                        f"`{part.text}` writes to a path that is not known until it runs",
-                    )
-                )
-            continue
-        forms = (path.absolute, path.literal)
-        if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
-            votes.append(
-                Vote.builtin(
-                    Verdict.DENY,
-                    "secret-file",
-                    f"{path.raw} is a secret file (.env or a private key)",
-                )
-            )
-        if db_files & set(forms):
-            votes.append(
-                Vote.builtin(Verdict.DENY, "database", f"{path.raw} is agentctl's database")
-            )
-        # A shell argument may be written (cp, mv, sed -i): it counts as a write here.
-        maybe_written = path.writes or part.command is not None
-        if maybe_written and any(r.fullmatch(f) for r in _GIT_RE for f in forms):
-            votes.append(
-                Vote.builtin(
-                    Verdict.ASK,
-                    "git-internals",
-                    f"writing {path.raw} can make later git commands run anything",
-                )
-            )
-        protected = _protected_write(path, root) if maybe_written else None
-        if protected is not None:
-            votes.append(Vote.builtin(Verdict.ASK, "protected-name", protected))
-        if maybe_written and path.rel is not None and _is_hardlinked(path.absolute):
-            votes.append(
-                Vote.builtin(
-                    Verdict.ASK,
-                    "hardlink",
-                    f"{path.raw} has other hard links, maybe outside the workspace",
-                )
-            )
+        elif path.unknown is not None:
+            votes += _unknown_path_votes(part, path)
+        else:
+            votes += _path_votes(part, path, db_files, root)
+    return votes
+
+
+def _command_votes(
+    part: Part, command: SimpleCommand, root: str, written: AbstractSet[str]
+) -> list[Vote]:
+    """Asks for a command that runs code this job wrote, that the parser cannot prove
+    harmless, or whose program is not known until it runs."""
+    votes = []
+    ran = job_code_run(command, root, written)
+    if ran is not None:
+        reason = f"`{part.text}` runs {ran}, code written by this job: no rule has seen it"
+        votes.append(Vote.builtin(Verdict.ASK, "job-written-code", reason))
+    asking = [f for f in command.flags if flag_asks(f)]
+    if asking:
+        what = ", ".join(describe_flag(f) for f in asking)
+        votes.append(Vote.builtin(Verdict.ASK, "not-provably-harmless", f"`{part.text}`: {what}"))
+    if command.name_unknown:
+        reason = (
+            f"`{part.text}`: which program runs is not known until it runs; "
+            "it is decided as any program"
+        )
+        votes.append(Vote.builtin(Verdict.ASK, "unknown-command", reason))
+    return votes
+
+
+def _unknown_path_votes(part: Part, path: TouchedPath) -> list[Vote]:
+    """A path with a part unknown until it runs: denied if it could be a secret file, asked
+    if it is written."""
+    unknown = path.unknown or ""
+    votes = []
+    if any(globs_intersect(unknown, g) for g in SECRET_GLOBS):
+        reason = f"{unknown.replace(HOLE, '$…')} could be a secret file (.env or a private key)"
+        votes.append(Vote.builtin(Verdict.DENY, "secret-file", reason))
+    if path.writes:
+        reason = f"`{part.text}` writes to a path that is not known until it runs"
+        votes.append(Vote.builtin(Verdict.ASK, "unknown-path", reason))
+    return votes
+
+
+def _path_votes(part: Part, path: TouchedPath, db_files: AbstractSet[str], root: str) -> list[Vote]:
+    """Secret files and the database are denied; writing git internals, a protected name
+    or a file with other hard links is asked."""
+    votes = []
+    forms = (path.absolute, path.literal)
+    if any(r.fullmatch(f) for r in _SECRET_RE for f in forms):
+        reason = f"{path.raw} is a secret file (.env or a private key)"
+        votes.append(Vote.builtin(Verdict.DENY, "secret-file", reason))
+    if db_files & set(forms):
+        votes.append(Vote.builtin(Verdict.DENY, "database", f"{path.raw} is agentctl's database"))
+    # A shell argument may be written (cp, mv, sed -i): it counts as a write here.
+    if not (path.writes or part.command is not None):
+        return votes
+    if any(r.fullmatch(f) for r in _GIT_RE for f in forms):
+        reason = f"writing {path.raw} can make later git commands run anything"
+        votes.append(Vote.builtin(Verdict.ASK, "git-internals", reason))
+    protected = _protected_write(path, root)
+    if protected is not None:
+        votes.append(Vote.builtin(Verdict.ASK, "protected-name", protected))
+    if path.rel is not None and _is_hardlinked(path.absolute):
+        reason = f"{path.raw} has other hard links, maybe outside the workspace"
+        votes.append(Vote.builtin(Verdict.ASK, "hardlink", reason))
     return votes
 
 
