@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,7 +27,7 @@ from agentctl.errors import RecipeError
 # "billion laughs" needs millions, and pydantic would walk every one of them.
 MAX_ALIAS_NODES = 10_000
 
-DataPath = tuple  # str keys and int indices, as in a pydantic error's loc
+DataPath = tuple[str | int, ...]  # str keys and int indices, as in a pydantic error's loc
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _IDENT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -121,9 +121,14 @@ class _Loader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}
         self._alias_nodes = 0
 
-    def compose_node(self, parent, index):
+    def _next_event(self) -> yaml.Event:
+        """The parser's next event, not consumed (types-PyYAML leaves `peek_event` untyped)."""
+        peek: Callable[[], yaml.Event] = self.peek_event
+        return peek()
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = cast(yaml.AliasEvent, self._next_event())
             node = self.anchors.get(event.anchor)
             if node is not None:
                 if event.anchor in self._open_anchors:
@@ -140,7 +145,7 @@ class _Loader(yaml.SafeLoader):
                         "use fewer or smaller `*alias` references",
                     )
             return super().compose_node(parent, index)
-        anchor = getattr(self.peek_event(), "anchor", None)
+        anchor = getattr(self._next_event(), "anchor", None)
         if anchor is None:
             return super().compose_node(parent, index)
         self._open_anchors.add(anchor)
@@ -178,7 +183,7 @@ class _Builder:
         self.pos.values[path] = _mark(node)
         return self.loader.construct_object(node, deep=True)
 
-    def _mapping(self, node: yaml.MappingNode, path: DataPath) -> dict:
+    def _mapping(self, node: yaml.MappingNode, path: DataPath) -> dict[Any, Any]:
         explicit: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
         merges: list[yaml.MappingNode] = []
         merge_key: yaml.Node | None = None

@@ -21,6 +21,12 @@ import signal
 import sys
 import time
 
+# Not `typing.TYPE_CHECKING`: the script imports no more than it needs (mypy reads the name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, NoReturn
+
 SWEEP_ROUNDS = 200
 SWEEP_PAUSE_S = 0.01
 PR_SET_PDEATHSIG = 1
@@ -120,7 +126,7 @@ class _Stop(Exception):
     pass
 
 
-def _on_stop(signum, frame):
+def _on_stop(signum: int, frame: FrameType | None) -> NoReturn:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     raise _Stop
@@ -130,12 +136,13 @@ def _prctl(option: int, value: int) -> bool:
     import ctypes
 
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+        done: int = ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        return done == 0
     except (OSError, AttributeError):
         return False
 
 
-def _exec_child(argv: list[str], config: dict) -> None:
+def _exec_child(argv: list[str], config: dict[str, Any]) -> None:
     """In the forked child: its own group if asked, default signals, limits, then exec."""
     try:
         if config.get("pgroup"):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from agentctl.errors import ToolError
 from agentctl.process import reaper
@@ -215,7 +216,7 @@ class _Reader:
     the reader at once instead of at the next poll.
     """
 
-    def __init__(self, pipe, buffer: CappedBuffer, pid: int):
+    def __init__(self, pipe: IO[bytes], buffer: CappedBuffer, pid: int):
         self.fd = pipe.fileno()
         os.set_blocking(self.fd, False)
         self.buffer = buffer
@@ -311,6 +312,7 @@ def run_process(
         )
     except OSError as exc:
         raise ToolError(f"cannot start command in {cwd}: {exc.strerror or exc}") from exc
+    assert proc.stdout is not None  # stdout=PIPE
     buffer = CappedBuffer(output_cap)
     reader = _Reader(proc.stdout, buffer, proc.pid)
     timed_out = cancelled = False
@@ -410,7 +412,7 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 def spawn_supervised(
     argv: list[str], *, env: Mapping[str, str], log_path: Path
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start `argv` as a child that dies with this process; output to `log_path`.
 
     For `agentctl worker`: each job runs in a process of its own, in a session of its own

@@ -15,7 +15,7 @@ from typing import Any
 from agentctl.errors import RecipeError
 from agentctl.recipe.schema import SHORTHAND, Recipe
 from agentctl.yamlcheck import validate_every_problem
-from agentctl.yamlload import load_yaml, read_text_file
+from agentctl.yamlload import DataPath, load_yaml, read_text_file
 
 
 @dataclass
@@ -33,7 +33,7 @@ class LoadedRecipe:
         return policy if policy.is_absolute() else Path(os.path.normpath(self.base_dir / policy))
 
 
-def _source_path(shorthand: bool, tools_key: str, loc: tuple) -> tuple:
+def _source_path(shorthand: bool, tools_key: str, loc: DataPath) -> DataPath:
     """Where a model path was written: the shorthand's synthetic step maps back to the top
     (its tool list from `tools_key`: `agent_tools:`, or `tools:` when written as a list)."""
     if loc[:1] == ("agent_tools",):
@@ -41,7 +41,8 @@ def _source_path(shorthand: bool, tools_key: str, loc: tuple) -> tuple:
     if not shorthand or loc[:1] != ("steps",):
         return loc
     if len(loc) >= 4 and loc[1] == 0 and loc[2] == "agent":
-        raw = {v: k for k, v in SHORTHAND.items()}.get(loc[3], loc[3])
+        written: dict[str | int, str] = {v: k for k, v in SHORTHAND.items()}
+        raw = written.get(loc[3], loc[3])
         return ((tools_key if raw == "agent_tools" else raw),) + loc[4:]
     return ("instructions",)
 
@@ -79,7 +80,7 @@ def load_recipe_text(text: str, filename: str, base_dir: Path | None = None) -> 
     return LoadedRecipe(recipe, None, text, Path(os.path.abspath(base_dir)))
 
 
-def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
+def load_recipe(path: str | os.PathLike[str]) -> LoadedRecipe:
     """Read and validate a recipe file."""
     p = Path(path)
     text = read_text_file(p, "recipe")

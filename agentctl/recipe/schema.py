@@ -29,7 +29,7 @@ from agentctl.recipe.params import ParamSpec
 from agentctl.recipe.roles import ModelRole
 from agentctl.recipe.templates import IDENT, check_template
 from agentctl.tools.builtin import BUILTIN_TOOLS, OPTIONAL_TOOLS
-from agentctl.yamlload import FieldError, FieldErrors
+from agentctl.yamlload import DataPath, FieldError, FieldErrors
 
 # The kinds of step, each a field of Step holding its settings; the engine runs each through
 # its executor (agentctl.engine.steps.EXECUTORS).
@@ -390,7 +390,7 @@ class Recipe(BaseModel):
         return problems
 
     def _check_step(
-        self, step: Step, at: tuple[str | int, ...], ids: set[str], earlier: dict[str, int]
+        self, step: Step, at: DataPath, ids: set[str], earlier: dict[str, int]
     ) -> list[FieldError]:
         """Problems of one step: its id, its agent, its templates (`earlier`: the steps
         before it, by id)."""
@@ -423,7 +423,7 @@ class Recipe(BaseModel):
                 problems.append(problem)
         return problems
 
-    def _check_agent(self, agent: AgentSpec, at: tuple) -> None:
+    def _check_agent(self, agent: AgentSpec, at: DataPath) -> None:
         if agent.model != "default" and agent.model not in self.models:
             roles = ", ".join(self.models) or "none declared"
             raise FieldError(

@@ -15,12 +15,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from agentctl.errors import AgentctlError, suggest
-from agentctl.yamlload import FieldError
+from agentctl.yamlload import DataPath, FieldError
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -116,7 +116,7 @@ def _quote_for_shell(text: str, values: list[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(source: str) -> Any:
+def _compile(source: str) -> Template:
     return _ENV.from_string(source)
 
 
@@ -142,7 +142,7 @@ _SHELL_ENV.filters.update(_ENV.filters)
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_shell(source: str) -> Any:
+def _compile_shell(source: str) -> Template:
     return _SHELL_ENV.from_string(source)
 
 
@@ -199,7 +199,7 @@ def _static_key(parent: nodes.Node | None, child: nodes.Node | None) -> str | No
 
 def check_template(
     source: str,
-    path: tuple[str | int, ...],
+    path: DataPath,
     *,
     params: Collection[str],
     env: Collection[str],
@@ -229,7 +229,7 @@ def check_template(
 class _TemplateCheck:
     """The names one template uses, held against what the recipe declares (`check_template`)."""
 
-    path: tuple[str | int, ...]
+    path: DataPath
     params: Collection[str]
     env: Collection[str]
     step_ids: Collection[str]
