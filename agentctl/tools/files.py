@@ -16,7 +16,7 @@ import fnmatch
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from agentctl.changes.workspace_files import Unreachable, open_parent
 from agentctl.process.run import CappedBuffer
@@ -119,7 +119,7 @@ def _not_a_file(path: str, write: bool) -> Exception:
     return make_tool_error(f"not a regular file: {path}", "not_a_file")
 
 
-def _open_file(workspace: Path, path: str):
+def _open_file(workspace: Path, path: str) -> BinaryIO:
     """A binary reader of a workspace file, opened safely (see `open_in_workspace`)."""
     fd, _ = open_in_workspace(workspace, path)
     return os.fdopen(fd, "rb")
@@ -132,7 +132,8 @@ def _read_text(workspace: Path, path: str) -> str:
     if b"\0" in data[:BINARY_SNIFF]:
         raise make_tool_error(f"{path} is a binary file ({len(data)} bytes)", "binary_file")
     try:
-        return data.decode("utf-8")
+        text: str = data.decode("utf-8")
+        return text
     except UnicodeDecodeError as exc:
         raise make_tool_error(f"{path} is not UTF-8 text: {exc.reason}", "not_text") from exc
 
@@ -265,89 +266,103 @@ def list_files(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     return ToolResult(ok=True, output=output, truncated=truncated)
 
 
+def _path_param() -> dict[str, Any]:
+    return describe_param("string", "File path, relative to the workspace root.")
+
+
+def _read_file_tool() -> FunctionTool:
+    return FunctionTool(
+        ToolSpec(
+            "read_file",
+            "Read a UTF-8 text file in the workspace; optionally only `limit` lines from line `offset` (1-based).",
+            build_object_schema(
+                {
+                    "path": _path_param(),
+                    "offset": describe_param(
+                        "integer", "First line to return, 1-based.", minimum=1, default=1
+                    ),
+                    "limit": describe_param(
+                        "integer", "Maximum number of lines to return.", minimum=1
+                    ),
+                },
+                ["path"],
+            ),
+            read_only=True,
+            touches=Touches(path="path"),
+        ),
+        read_file,
+    )
+
+
+def _write_file_tool() -> FunctionTool:
+    return FunctionTool(
+        ToolSpec(
+            "write_file",
+            "Create or overwrite a file in the workspace with `content`, creating parent directories.",
+            build_object_schema(
+                {
+                    "path": _path_param(),
+                    "content": describe_param("string", "The complete new file content."),
+                },
+                ["path", "content"],
+            ),
+            read_only=False,
+            touches=Touches(path="path", writes=True),
+        ),
+        write_file,
+    )
+
+
+def _edit_file_tool() -> FunctionTool:
+    return FunctionTool(
+        ToolSpec(
+            "edit_file",
+            "Replace the text `old` with `new` in a workspace file; `old` must occur exactly once.",
+            build_object_schema(
+                {
+                    "path": _path_param(),
+                    "old": describe_param(
+                        "string", "Exact text to replace, with enough context to be unique."
+                    ),
+                    "new": describe_param("string", "Replacement text."),
+                },
+                ["path", "old", "new"],
+            ),
+            read_only=False,
+            touches=Touches(path="path", writes=True),
+        ),
+        edit_file,
+    )
+
+
+def _list_files_tool() -> FunctionTool:
+    return FunctionTool(
+        ToolSpec(
+            "list_files",
+            "List files under a workspace directory (sorted, relative to the workspace, skipping .git).",
+            build_object_schema(
+                {
+                    "path": describe_param(
+                        "string",
+                        "Directory to list, relative to the workspace root.",
+                        default=".",
+                    ),
+                    "recursive": describe_param(
+                        "boolean", "Descend into subdirectories.", default=True
+                    ),
+                    "pattern": describe_param(
+                        "string", "Glob matched against the path or file name, e.g. '*.py'."
+                    ),
+                },
+                [],
+            ),
+            read_only=True,
+            touches=Touches(path="path", default_path="."),
+        ),
+        list_files,
+    )
+
+
 def build_file_tools() -> dict[str, FunctionTool]:
-    path_param = describe_param("string", "File path, relative to the workspace root.")
-    specs = [
-        (
-            ToolSpec(
-                "read_file",
-                "Read a UTF-8 text file in the workspace; optionally only `limit` lines from line `offset` (1-based).",
-                build_object_schema(
-                    {
-                        "path": path_param,
-                        "offset": describe_param(
-                            "integer", "First line to return, 1-based.", minimum=1, default=1
-                        ),
-                        "limit": describe_param(
-                            "integer", "Maximum number of lines to return.", minimum=1
-                        ),
-                    },
-                    ["path"],
-                ),
-                read_only=True,
-                touches=Touches(path="path"),
-            ),
-            read_file,
-        ),
-        (
-            ToolSpec(
-                "write_file",
-                "Create or overwrite a file in the workspace with `content`, creating parent directories.",
-                build_object_schema(
-                    {
-                        "path": path_param,
-                        "content": describe_param("string", "The complete new file content."),
-                    },
-                    ["path", "content"],
-                ),
-                read_only=False,
-                touches=Touches(path="path", writes=True),
-            ),
-            write_file,
-        ),
-        (
-            ToolSpec(
-                "edit_file",
-                "Replace the text `old` with `new` in a workspace file; `old` must occur exactly once.",
-                build_object_schema(
-                    {
-                        "path": path_param,
-                        "old": describe_param(
-                            "string", "Exact text to replace, with enough context to be unique."
-                        ),
-                        "new": describe_param("string", "Replacement text."),
-                    },
-                    ["path", "old", "new"],
-                ),
-                read_only=False,
-                touches=Touches(path="path", writes=True),
-            ),
-            edit_file,
-        ),
-        (
-            ToolSpec(
-                "list_files",
-                "List files under a workspace directory (sorted, relative to the workspace, skipping .git).",
-                build_object_schema(
-                    {
-                        "path": describe_param(
-                            "string",
-                            "Directory to list, relative to the workspace root.",
-                            default=".",
-                        ),
-                        "recursive": describe_param(
-                            "boolean", "Descend into subdirectories.", default=True
-                        ),
-                        "pattern": describe_param(
-                            "string", "Glob matched against the path or file name, e.g. '*.py'."
-                        ),
-                    },
-                    [],
-                ),
-                read_only=True,
-                touches=Touches(path="path", default_path="."),
-            ),
-            list_files,
-        ),
-    ]
-    return {spec.name: FunctionTool(spec, handler) for spec, handler in specs}
+    tools = [_read_file_tool(), _write_file_tool(), _edit_file_tool(), _list_files_tool()]
+    return {tool.spec.name: tool for tool in tools}

@@ -13,7 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from http.client import HTTPMessage, HTTPResponse
+from typing import IO, Any
 
 from agentctl.process.run import CappedBuffer
 from agentctl.tools.base import ToolContext, ToolResult, ToolSpec, Touches
@@ -47,7 +48,15 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         super().__init__()
         self.checker = checker
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         scheme = urllib.parse.urlsplit(newurl).scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
             raise urllib.error.URLError(
@@ -59,7 +68,9 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _read_body(response, ctx: ToolContext) -> tuple[str, bool, str]:
+def _read_body(
+    response: HTTPResponse | urllib.error.HTTPError, ctx: ToolContext
+) -> tuple[str, bool, str]:
     """Return (text, truncated, note) of a response body read in bounded chunks."""
     buffer = CappedBuffer(ctx.output_cap)
     note = ""
@@ -82,7 +93,11 @@ def _read_body(response, ctx: ToolContext) -> tuple[str, bool, str]:
 
 
 def _format_response(
-    response, status: int, reason: str, ctx: ToolContext, url: str
+    response: HTTPResponse | urllib.error.HTTPError,
+    status: int,
+    reason: str,
+    ctx: ToolContext,
+    url: str,
 ) -> tuple[str, bool]:
     lines = [f"HTTP {status} {reason}".rstrip()]
     final_url = response.geturl()

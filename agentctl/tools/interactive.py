@@ -85,7 +85,8 @@ class Session:
 
 
 def _sessions(ctx: ToolContext) -> dict[str, Session]:
-    return ctx.sessions.setdefault(SESSIONS_KEY, {})
+    sessions: dict[str, Session] = ctx.sessions.setdefault(SESSIONS_KEY, {})
+    return sessions
 
 
 def _collect(
@@ -147,9 +148,10 @@ def stop_session(session: Session) -> int | None:
         if child.isalive():
             reaper.kill_tree(child.pid, signal.SIGKILL)
     child.close(force=True)
-    if child.signalstatus is not None:
-        return -child.signalstatus
-    return child.exitstatus
+    # pexpect's statuses are untyped: what the child's wait() said.
+    signalled: int | None = child.signalstatus
+    exited: int | None = child.exitstatus
+    return -signalled if signalled is not None else exited
 
 
 def close_sessions(sessions: dict[str, Any]) -> None:
@@ -208,7 +210,11 @@ def _with_note(text: str, note: str) -> str:
 
 
 def _start(
-    args: dict[str, Any], ctx: ToolContext, name: str, pattern, timeout: float
+    args: dict[str, Any],
+    ctx: ToolContext,
+    name: str,
+    pattern: re.Pattern[str] | None,
+    timeout: float,
 ) -> ToolResult:
     import pexpect
 

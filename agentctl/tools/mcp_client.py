@@ -21,26 +21,21 @@ header to fix.
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
-import json
-import os
 import shlex
 import threading
 import time
 import urllib.parse
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentctl.errors import UsageError
 from agentctl.process import program_files
 from agentctl.process.bwrap import home_folders
 from agentctl.process.confine import resolve_sandbox
 from agentctl.process.run import (
-    join_capped,
     minimal_env,
     process_limits,
     with_absolute_path,
@@ -48,12 +43,13 @@ from agentctl.process.run import (
 from agentctl.process.sandbox import SandboxSettings
 from agentctl.process.sandbox_user import root_only_paths
 from agentctl.tools.base import ToolResult
+from agentctl.tools.mcp_output import StderrTail, describe_error, fail, format_result, indent
 from agentctl.tools.mcp_tools import HEADER_ENV_NAME, ListedTool
 
 DEFAULT_START_TIMEOUT = 30.0
-STDERR_TAIL = 4096
 # Variables the SDK adds to a stdio server's environment by itself; unset unless listed.
 _SDK_ENV = ("LOGNAME", "SHELL", "USER")
+_T = TypeVar("_T")
 # After its own timeout a call gets this long to come back before it is abandoned.
 CALL_GRACE_S = 5.0
 POLL_S = 0.1
@@ -171,64 +167,14 @@ def _sandbox_advice(plan: ServerLaunch, text: str, message: str, hint: str) -> t
     return (message + advice[0], advice[1]) if advice else (message, hint)
 
 
-class _StderrTail:
-    """A pipe for a server's stderr, read by a thread that keeps only the last bytes."""
-
-    def __init__(self, limit: int = STDERR_TAIL):
-        read_fd, write_fd = os.pipe()
-        self.writer = os.fdopen(write_fd, "w")
-        self._reader = os.fdopen(read_fd, "rb", buffering=0)
-        self._tail: deque[bytes] = deque()
-        self._size = 0
-        self._limit = limit
-        self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True, name="mcp-stderr").start()
-
-    def _read(self) -> None:
-        try:
-            while chunk := self._reader.read(65536):
-                with self._lock:
-                    self._tail.append(chunk)
-                    self._size += len(chunk)
-                    while self._size - len(self._tail[0]) >= self._limit:
-                        self._size -= len(self._tail.popleft())
-        except OSError:
-            pass
-        finally:
-            self._reader.close()
-
-    def text(self) -> str:
-        with self._lock:
-            data = b"".join(self._tail)[-self._limit :]
-        return data.decode("utf-8", "replace").strip()
-
-    def close(self) -> None:
-        try:
-            self.writer.close()
-        except OSError:
-            pass
-
-
-def _leaves(error: BaseException) -> list[BaseException]:
-    inner = getattr(error, "exceptions", None)
-    if isinstance(inner, tuple | list) and inner:
-        return [leaf for e in inner for leaf in _leaves(e)]
-    return [error]
-
-
-def _describe(error: BaseException) -> str:
-    leaves = _leaves(error)
-    return "; ".join(f"{type(e).__name__}: {e}".rstrip(": ") for e in leaves[:3])
-
-
 @dataclass
 class _Server:
     plan: ServerLaunch
-    ready: concurrent.futures.Future
+    ready: concurrent.futures.Future[bool]
     closing: asyncio.Event | None = None
-    client: Any = None
-    task: concurrent.futures.Future | None = None
-    stderr: _StderrTail | None = None
+    client: Any = None  # the SDK's connected mcp.Client (imported lazily, so untyped here)
+    task: concurrent.futures.Future[None] | None = None
+    stderr: StderrTail | None = None
     dead: str | None = None  # why the server is gone, once it is
     status: int | None = None  # the last HTTP status a remote server answered
     confinement: str = "none"
@@ -254,7 +200,7 @@ class McpHub:
             self._loop, self._thread = loop, thread
         return self._loop
 
-    def _submit(self, coro: Any) -> concurrent.futures.Future:
+    def _submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
 
     # -- starting ------------------------------------------------------------------------
@@ -273,7 +219,7 @@ class McpHub:
                 except McpStartError:
                     self.close()
                     raise
-                server.stderr = _StderrTail()
+                server.stderr = StderrTail()
                 server.task = self._submit(self._hold_stdio(server, argv, env))
             else:
                 server.task = self._submit(self._hold_http(server))
@@ -287,7 +233,7 @@ class McpHub:
                 self.close()
                 raise error from None
             except BaseException as exc:
-                error = self._start_error(server, _describe(exc))
+                error = self._start_error(server, describe_error(exc))
                 self.close()
                 raise error from None
 
@@ -303,7 +249,7 @@ class McpHub:
         # The reaper's own start-up lines are not the server's.
         message = f"MCP server {plan.name} failed to start ({plan.describe()}): {why}"
         if tail:
-            message += "\nits stderr ends with:\n" + _indent(tail[-1500:])
+            message += "\nits stderr ends with:\n" + indent(tail[-1500:])
         hint = f"check mcp.{plan.name} in the recipe; run the command by hand to see more"
         if server.confinement == "bwrap":
             message, hint = _sandbox_advice(plan, f"{why}\n{tail}", message, hint)
@@ -362,7 +308,7 @@ class McpHub:
         elif not server.ready.done():
             server.ready.set_exception(RuntimeError("the server closed the connection"))
         if server.dead is None:
-            server.dead = _describe(exc) if exc is not None else "it closed the connection"
+            server.dead = describe_error(exc) if exc is not None else "it closed the connection"
         server.client = None
 
     # -- using ---------------------------------------------------------------------------
@@ -398,7 +344,9 @@ class McpHub:
         except concurrent.futures.TimeoutError:
             raise self._start_error(server, f"listing its tools took over {limit:g}s") from None
         except Exception as exc:
-            raise self._start_error(server, f"listing its tools failed: {_describe(exc)}") from None
+            raise self._start_error(
+                server, f"listing its tools failed: {describe_error(exc)}"
+            ) from None
 
     def call(
         self,
@@ -414,7 +362,8 @@ class McpHub:
         server = self.servers.get(name)
         if server is None or server.client is None:
             why = server.dead if server is not None and server.dead else "it is not running"
-            return _fail(f"MCP server {name} is not available: {why}", "server_down", server)
+            stderr = server.stderr if server is not None else None
+            return fail(f"MCP server {name} is not available: {why}", "server_down", stderr)
         client = server.client
 
         async def calling() -> Any:
@@ -432,7 +381,9 @@ class McpHub:
                     return ToolResult(ok=False, output="[cancelled]", error="cancelled")
                 if time.monotonic() > deadline:
                     future.cancel()
-                    return _fail(f"{name}.{tool} timed out after {timeout:g}s", "timeout", server)
+                    return fail(
+                        f"{name}.{tool} timed out after {timeout:g}s", "timeout", server.stderr
+                    )
             except concurrent.futures.CancelledError:
                 return ToolResult(ok=False, output="[cancelled]", error="cancelled")
             except Exception as exc:
@@ -443,22 +394,22 @@ class McpHub:
         self, server: _Server, tool: str, timeout: float, exc: BaseException
     ) -> ToolResult:
         name = server.plan.name
-        text = _describe(exc)
+        text = describe_error(exc)
         if "timed out" in text.lower():
-            return _fail(f"{name}.{tool} timed out after {timeout:g}s", "timeout", server)
+            return fail(f"{name}.{tool} timed out after {timeout:g}s", "timeout", server.stderr)
         if server.status in (401, 403):
-            return _fail(
+            return fail(
                 f"MCP server {name} answered HTTP {server.status}: {auth_advice(server.plan)}",
                 "unauthorized",
-                server,
+                server.stderr,
             )
         if "connection closed" in text.lower() or server.client is None:
             server.dead = server.dead or f"it stopped during a call to {tool}"
             server.client = None  # started once per run: a crashed server stays down
-            return _fail(
-                f"MCP server {name} stopped during {name}.{tool}: {text}", "crashed", server
+            return fail(
+                f"MCP server {name} stopped during {name}.{tool}: {text}", "crashed", server.stderr
             )
-        return _fail(f"{name}.{tool} failed: {text}", "mcp_error", server)
+        return fail(f"{name}.{tool} failed: {text}", "mcp_error", server.stderr)
 
     def confinement(self, name: str) -> str:
         server = self.servers.get(name)
@@ -501,61 +452,6 @@ def auth_advice(plan: ServerLaunch) -> str:
     return "it needs credentials: add an Authorization header under headers:"
 
 
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
-def _fail(message: str, error: str, server: _Server | None) -> ToolResult:
-    tail = server.stderr.text() if server is not None and server.stderr else ""
-    if tail and error in ("crashed", "server_down"):
-        message += "\nits stderr ends with:\n" + _indent(tail[-1000:])
-    return ToolResult(ok=False, output=message, error=error)
-
-
-def _size_of(data: str) -> int:
-    try:
-        return len(base64.b64decode(data, validate=False))
-    except ValueError:
-        return len(data)
-
-
-def format_result(result: Any, cap: int) -> ToolResult:
-    """A CallToolResult as text: text kept, images, audio and binary summarised, capped."""
-    parts: list[str] = []
-    for block in result.content or []:
-        kind = getattr(block, "type", "")
-        if kind == "text":
-            parts.append(block.text)
-        elif kind in ("image", "audio"):
-            parts.append(
-                f"[{kind} {block.mime_type}, {_size_of(block.data)} bytes: not shown to the model]"
-            )
-        elif kind == "resource":
-            resource = block.resource
-            text = getattr(resource, "text", None)
-            if text is not None:
-                parts.append(f"[resource {resource.uri}]\n{text}")
-            else:
-                parts.append(
-                    f"[binary resource {resource.uri} ({resource.mime_type or 'unknown type'}),"
-                    f" {_size_of(getattr(resource, 'blob', ''))} bytes: not shown to the model]"
-                )
-        elif kind == "resource_link":
-            parts.append(f"[resource link {block.uri}: {block.name}]")
-        else:
-            parts.append(f"[{kind or 'unknown'} content: not shown]")
-    if not parts and getattr(result, "structured_content", None) is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    data = "\n".join(parts).encode("utf-8", "replace")
-    if len(data) <= cap:
-        text, truncated = data.decode("utf-8", "replace"), False
-    else:
-        text, truncated = join_capped(data[:cap], data[-cap:], len(data), cap)
-    if result.is_error:
-        return ToolResult(ok=False, output=text, truncated=truncated, error="tool_error")
-    return ToolResult(ok=True, output=text, truncated=truncated)
-
-
 def _import_sdk() -> None:
     try:
         import mcp  # noqa: F401
@@ -570,7 +466,6 @@ __all__ = [
     "McpHub",
     "McpStartError",
     "ServerLaunch",
-    "format_result",
     "plan_servers",
     "render_headers",
 ]
