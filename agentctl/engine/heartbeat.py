@@ -1,9 +1,17 @@
-"""The runner's background thread: renews the lease, notices a cancel or an added policy."""
+"""The runner's background thread: renews the lease, notices a cancel or an added policy.
+
+A job a warm worker forked has no such thread of its own: the worker renews the leases of all
+its jobs in one query per beat (`engine/worker_beat.py`) and tells each job what concerns it
+through a pipe, which `ParentBeat` reads. Jobs run without a warm worker keep `Heartbeat`.
+"""
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from agentctl.errors import LeaseLost
 from agentctl.events import EventType
@@ -11,6 +19,43 @@ from agentctl.store import Event, Store
 
 # Past this fraction of the lease without renewing it, the heartbeat stops the job's tools.
 STOP_AT_LEASE_FRACTION = 0.8
+
+# What a warm worker tells one of its jobs through the job's pipe, one line each.
+SAY_CANCEL = "cancel"  # a cancel was requested
+SAY_LEASE_LOST = "lease_lost"  # another runner took the job over
+SAY_STORE_LOST = "store_lost"  # the store stayed away until the lease was about to lapse
+SAY_POLICY = "policy"  # "policy SEQ": a policy was added; SEQ is its event's seq
+
+
+class Beat(Protocol):
+    """What the runner asks of its heartbeat, wherever the beats come from."""
+
+    cancel_requested: bool
+    lease_lost: bool
+    store_lost: bool
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def take_added_policies(self) -> list[Event]: ...
+
+
+class BeatFactory(Protocol):
+    """How a runner makes its heartbeat (`Heartbeat` itself, or `parent_beat(fd)`)."""
+
+    def __call__(
+        self,
+        store: Store,
+        job_id: str,
+        token: int,
+        *,
+        ttl: float,
+        interval: float,
+        clock: Callable[[], float],
+        cancel: threading.Event,
+        seen_seq: int = 0,
+    ) -> Beat: ...
 
 
 class Heartbeat:
@@ -115,3 +160,92 @@ class Heartbeat:
                     store.close()
                 except Exception:
                     pass
+
+
+class ParentBeat:
+    """The heartbeat of a job whose warm worker holds the lease: a thread that reads what the
+    worker says through the job's pipe (`SAY_*` lines) and sets `cancel` as `Heartbeat` does.
+    Added policies are read by the runner's own thread, with its store, when it takes them."""
+
+    def __init__(
+        self, store: Store, job_id: str, fd: int, *, cancel: threading.Event, seen_seq: int
+    ):
+        self.store = store
+        self.job_id = job_id
+        self.fd = fd
+        self.cancel = cancel
+        self.cancel_requested = False
+        self.lease_lost = False
+        self.store_lost = False
+        self._seen_seq = seen_seq
+        self._policy_seq = seen_seq  # the last added policy the worker told of
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="agentctl-parent-beat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+    def take_added_policies(self) -> list[Event]:
+        if self._policy_seq <= self._seen_seq:
+            return []
+        added = self.store.read_events(
+            self.job_id, after_seq=self._seen_seq, types=[EventType.POLICY_ADDED]
+        )
+        if added:
+            self._seen_seq = added[-1].seq
+        return added
+
+    def _loop(self) -> None:
+        pending = b""
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if not ready:
+                continue
+            chunk = os.read(self.fd, 4096)
+            if not chunk:  # the worker closed the pipe (the job left its care, or it died)
+                return
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._hear(line.decode("ascii", "replace"))
+
+    def _hear(self, line: str) -> None:
+        word, _, seq = line.partition(" ")
+        if word == SAY_POLICY and seq.isdigit():
+            self._policy_seq = max(self._policy_seq, int(seq))
+            return
+        if word == SAY_CANCEL:
+            self.cancel_requested = True
+        elif word == SAY_LEASE_LOST:
+            self.lease_lost = True
+        elif word == SAY_STORE_LOST:
+            self.store_lost = True
+        else:
+            return
+        self.cancel.set()
+
+
+def parent_beat(fd: int) -> BeatFactory:
+    """The heartbeat factory of a job forked by a warm worker: it hears the worker on `fd`."""
+
+    def make(
+        store: Store,
+        job_id: str,
+        token: int,
+        *,
+        ttl: float,
+        interval: float,
+        clock: Callable[[], float],
+        cancel: threading.Event,
+        seen_seq: int = 0,
+    ) -> Beat:
+        return ParentBeat(store, job_id, fd, cancel=cancel, seen_seq=seen_seq)
+
+    return make

@@ -17,6 +17,7 @@ from agentctl.store import Event, Schedule, Store
 if TYPE_CHECKING:  # the runner (and the policy, tools, actions it imports) only to run a job:
     # `run --queue` records one and returns without paying for them
     from agentctl.engine.approvals import Approver
+    from agentctl.engine.heartbeat import BeatFactory
     from agentctl.engine.runner import Outcome
 
 
@@ -354,6 +355,7 @@ def run_prepared_job(
     claimed_token: int | None = None,
     lease_ttl: float | None = None,
     detached: bool = False,
+    heartbeat: BeatFactory | None = None,
 ) -> Outcome:
     from agentctl.engine.runner import RunnerDeps, run_job
 
@@ -369,6 +371,8 @@ def run_prepared_job(
     )
     if lease_ttl is not None:
         deps.lease_ttl = lease_ttl
+    if heartbeat is not None:  # a warm worker's job: the worker keeps its lease
+        deps.heartbeat = heartbeat
     return run_job(job_id, deps)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.approvals import Approver, Gate
 from agentctl.engine.git_workspace import ensure_git_workspace, git_source
-from agentctl.engine.heartbeat import Heartbeat
+from agentctl.engine.heartbeat import Beat, BeatFactory, Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.policy_updates import (
     POLICY_ADDED,
@@ -74,6 +74,8 @@ class RunnerDeps:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     lease_ttl: float = 15.0
     heartbeat_interval: float = 0.25
+    # A job forked by a warm worker hears its worker's beats instead (`parent_beat`).
+    heartbeat: BeatFactory = Heartbeat
     limits: Mapping[str, float] = field(default_factory=dict)  # `resume --limit KEY=VALUE`
     # A lease a worker claimed for this runner (its fencing token), adopted instead of taken.
     claimed_token: int | None = None
@@ -134,7 +136,7 @@ def run_job(job_id: str, deps: RunnerDeps) -> Outcome:
             store.release_lease(job_id, token)
             raise
     cancel = threading.Event()
-    heartbeat = Heartbeat(
+    heartbeat = deps.heartbeat(
         store,
         job_id,
         token,
@@ -192,7 +194,7 @@ class _Run:
         deps: RunnerDeps,
         journal: Journal,
         cancel: threading.Event,
-        heartbeat: Heartbeat,
+        heartbeat: Beat,
     ):
         from agentctl.recipe.load import load_recipe_text
 

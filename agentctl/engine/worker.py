@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from agentctl.engine.git_workspace import git_source
 from agentctl.engine.journal import new_event
+from agentctl.engine.worker_beat import WorkerBeat
 from agentctl.events import JobFailed
 from agentctl.process.procinfo import ProcessIdentity, current_process
 from agentctl.store import Claim, JobUpdate, Store
@@ -57,6 +58,8 @@ class WorkerOptions:
     # A job whose runner died this many times (killed, out of memory, its machine gone) is
     # failed as a dead letter instead of being taken over again: it would take down the next.
     max_takeovers: int = 5
+    # A warm worker's beat (leases, cancel flags) for all its jobs: how often it looks.
+    beat_interval: float = 0.25
 
 
 @dataclass
@@ -98,8 +101,10 @@ class Worker:
         identity: ProcessIdentity | None = None,
         clock: Callable[[], float] = time.time,
         on_note: Callable[[str], None] = lambda line: None,
+        beat: WorkerBeat | None = None,
     ):
         self.store = store
+        self.beat = beat  # a warm worker keeps its jobs' leases; else each job its own
         self.options = options
         self.spawn = spawn
         self.me = identity or current_process()
@@ -124,17 +129,23 @@ class Worker:
                 pass
 
     def run(self) -> WorkerReport:
-        while not self.stopping.is_set():
-            self._reap()
-            claimed = self._fill()
-            if self.options.once and not claimed and not self.children:
-                break
-            if not claimed:
-                self._wait(self.options.idle_wait)
-        while self.children:  # stopping: let the running jobs reach their safe point
-            self._reap()
-            if self.children:
-                time.sleep(0.05)
+        if self.beat is not None:
+            self.beat.start()
+        try:
+            while not self.stopping.is_set():
+                self._reap()
+                claimed = self._fill()
+                if self.options.once and not claimed and not self.children:
+                    break
+                if not claimed:
+                    self._wait(self.options.idle_wait)
+            while self.children:  # stopping: let the running jobs reach their safe point
+                self._reap()
+                if self.children:
+                    time.sleep(0.05)
+        finally:
+            if self.beat is not None:
+                self.beat.stop()
         return self.report
 
     def _fill(self) -> bool:
@@ -219,6 +230,8 @@ class Worker:
             if code is None:
                 continue
             del self.children[job_id]
+            if self.beat is not None:
+                self.beat.remove(job_id)
             self.report.ran[job_id] = code
             state = self.store.get_job(job_id)["state"]
             self.report.states[job_id] = state
@@ -301,9 +314,12 @@ def forking_worker_for_store(
     store: Store, options: WorkerOptions, *, on_note: Callable[[str], None]
 ) -> Worker:
     """A warm worker: imports once (`warm_up`; litellm at its first model job) and runs each
-    claimed job in a forked child with a store connection of its own."""
+    claimed job in a forked child with a store connection of its own. The worker's beat keeps
+    the leases of all its jobs (one query per beat) and tells each job through a pipe."""
     import gc
+    import os
 
+    from agentctl.engine.heartbeat import parent_beat
     from agentctl.engine.launch import run_prepared_job
     from agentctl.process.fork import fork_child
     from agentctl.store import open_store
@@ -311,17 +327,22 @@ def forking_worker_for_store(
     warm_up()
     target = store.target
     models_loaded = False
+    beat = WorkerBeat(store, ttl=options.lease_ttl, interval=options.beat_interval)
 
     def spawn(claim: Claim) -> Any:
         nonlocal models_loaded
+        claimed_at = time.time()  # (a moment after the claim: the lease looks older, not younger)
         if not models_loaded and calls_a_model(store, claim.job_id):
             from agentctl.models.loader import warm_litellm
 
             warm_litellm()
             models_loaded = True
         gc.freeze()  # what the parent holds stays put: the children's pages stay shared
+        hear, say = os.pipe()
 
         def run() -> int:
+            os.close(say)
+            beat.close_in_child()
             job_store = open_store(target)
             outcome = run_prepared_job(
                 job_store,
@@ -329,9 +350,19 @@ def forking_worker_for_store(
                 approver=None,
                 claimed_token=claim.token,
                 lease_ttl=options.lease_ttl,
+                heartbeat=parent_beat(hear),
             )
             return outcome.exit_code
 
-        return fork_child(run, log_path=store.logs_dir / f"{claim.job_id}.log")
+        try:
+            with beat.paused():
+                child = fork_child(run, log_path=store.logs_dir / f"{claim.job_id}.log")
+        except BaseException:
+            os.close(say)
+            raise
+        finally:
+            os.close(hear)
+        beat.add(claim.job_id, claim.token, say, claimed_at=claimed_at)
+        return child
 
-    return Worker(store, options, spawn=spawn, on_note=on_note)
+    return Worker(store, options, spawn=spawn, on_note=on_note, beat=beat)

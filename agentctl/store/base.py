@@ -118,6 +118,15 @@ class Claim:
     takeovers: int = 0  # times a worker took the job after its runner died, this one included
 
 
+@dataclass(frozen=True)
+class LeaseBeat:
+    """What one beat of a warm worker learnt of one of its jobs whose lease it still holds."""
+
+    job_id: str
+    cancel_requested: bool
+    policy_seq: int  # the seq of the job's last `policy_added` event (0: none)
+
+
 # Whether the process `pid` started at `start` (on this host) still runs.
 IsAlive = Callable[[int, str], bool]
 
@@ -293,6 +302,15 @@ class Store(Protocol):
         ...
 
     def cancel_requested(self, job_id: str) -> bool: ...
+
+    def beat_leases(
+        self, leases: Mapping[str, int], *, now: float, ttl: float | None
+    ) -> dict[str, LeaseBeat]:
+        """One statement for all of a worker's running jobs (`leases`: job id -> token):
+        with `ttl`, extend each lease still held with its token; either way read each such
+        job's cancel flag and last added policy. A job missing from the answer has lost its
+        lease (taken over, or released by its runner)."""
+        ...
 
     def release_lease(self, job_id: str, token: int) -> None: ...
 

@@ -35,6 +35,7 @@ from agentctl.store.base import (
     Event,
     IsAlive,
     JobUpdate,
+    LeaseBeat,
     NewEvent,
     Schedule,
     Store,
@@ -52,6 +53,7 @@ from agentctl.store.sql import (
     DUE,
     JOB_COLUMNS,
     JSON_COLUMNS,
+    LAST_POLICY_SEQ,
     RUNNABLE,
     RUNNABLE_REASON,
     TAKEOVERS,
@@ -748,6 +750,33 @@ class PostgresStore:
 
         row = self._run(read)
         return bool(row and row[0])
+
+    def beat_leases(
+        self, leases: Mapping[str, int], *, now: float, ttl: float | None
+    ) -> dict[str, LeaseBeat]:
+        if not leases:
+            return {}
+        where = (
+            "lease_pid IS NOT NULL AND (id, lease_token) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+        )
+        args = [list(leases), list(leases.values())]
+
+        def beat(cur: Any) -> list[Any]:
+            if ttl is None:
+                cur.execute(
+                    f"SELECT id, cancel_requested, {LAST_POLICY_SEQ} FROM jobs WHERE {where}", args
+                )
+            else:
+                cur.execute(
+                    f"UPDATE jobs SET lease_expires = %s, heartbeat_at = %s WHERE {where}"
+                    f" RETURNING id, cancel_requested, {LAST_POLICY_SEQ}",
+                    [now + ttl, now, *args],
+                )
+            return cur.fetchall()
+
+        rows = self._run(beat, write=ttl is not None)
+        return {job: LeaseBeat(job, bool(cancel), int(seq or 0)) for job, cancel, seq in rows}
 
     def release_lease(self, job_id: str, token: int) -> None:
         def release(cur: Any) -> None:

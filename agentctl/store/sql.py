@@ -102,6 +102,10 @@ WORKSPACE_HOLDERS = (
     "SELECT id, lease_pid, lease_host, lease_start, lease_expires FROM jobs"
     " WHERE workspace_lock = ? AND workspace_held = 1 AND id <> ? AND lease_pid IS NOT NULL"
 )
+# The seq of a job's last added policy (a warm worker's beat passes it to the job's runner).
+LAST_POLICY_SEQ = (
+    "(SELECT max(e.seq) FROM events e WHERE e.job_id = jobs.id AND e.type = 'policy_added')"
+)
 RUNNABLE_REASON = (
     "CASE state WHEN 'queued' THEN 'queued' WHEN 'awaiting_approval' THEN 'approved'"
     " WHEN 'running' THEN 'lease_expired' ELSE 'interrupted' END"

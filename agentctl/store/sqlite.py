@@ -25,6 +25,7 @@ from agentctl.store.base import (
     Event,
     IsAlive,
     JobUpdate,
+    LeaseBeat,
     NewEvent,
     Schedule,
     Store,
@@ -40,6 +41,7 @@ from agentctl.store.sql import (
     DUE,
     JOB_COLUMNS,
     JSON_COLUMNS,
+    LAST_POLICY_SEQ,
     RUNNABLE,
     RUNNABLE_REASON,
     TAKEOVERS,
@@ -420,6 +422,27 @@ class SQLiteStore:
             "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
         return bool(row and row[0])
+
+    def beat_leases(
+        self, leases: Mapping[str, int], *, now: float, ttl: float | None
+    ) -> dict[str, LeaseBeat]:
+        if not leases:
+            return {}
+        held = " OR ".join("(id = ? AND lease_token = ?)" for _ in leases)
+        args = [value for pair in leases.items() for value in pair]
+        where = f"lease_pid IS NOT NULL AND ({held})"
+        if ttl is None:
+            rows = self.conn.execute(
+                f"SELECT id, cancel_requested, {LAST_POLICY_SEQ} FROM jobs WHERE {where}", args
+            ).fetchall()
+        else:
+            with self.tx.write() as conn:
+                rows = conn.execute(
+                    f"UPDATE jobs SET lease_expires = ?, heartbeat_at = ? WHERE {where}"
+                    f" RETURNING id, cancel_requested, {LAST_POLICY_SEQ}",
+                    [now + ttl, now, *args],
+                ).fetchall()
+        return {job: LeaseBeat(job, bool(cancel), int(seq or 0)) for job, cancel, seq in rows}
 
     def release_lease(self, job_id: str, token: int) -> None:
         with self.tx.write() as conn:
