@@ -20,7 +20,7 @@ from agentctl.engine.worker import WorkerOptions, forking_worker_for_store
 from agentctl.engine.worker_beat import WorkerBeat
 from agentctl.events import EventType
 from agentctl.process.fork import can_fork
-from agentctl.recipe.schema import load_recipe_text
+from agentctl.recipe.load import load_recipe_text
 from agentctl.store import JobUpdate, LeaseBeat, NewEvent, Store, open_store
 
 DEAD = lambda pid, start: False  # noqa: E731  (the lease holder left: its lease may be taken)
