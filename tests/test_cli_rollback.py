@@ -257,7 +257,7 @@ def test_interactive_rollback_shows_the_plan_and_asks(job: Job, monkeypatch) -> 
 def test_the_run_offer_and_the_rollback_command_say_it_the_same_way(job: Job, monkeypatch) -> None:
     """A failed run's offer and `agentctl rollback` show the same plan, ask the same question
     and report the same way (issue 24)."""
-    from agentctl.cli.run import _offer_rollback
+    from agentctl.cli.follow import offer_rollback
 
     monkeypatch.setattr("agentctl.cli.options.is_interactive", lambda non_interactive: True)
     declined = invoke("rollback", job.id, input="n\n")
@@ -270,6 +270,6 @@ def test_the_run_offer_and_the_rollback_command_say_it_the_same_way(job: Job, mo
         return True
 
     monkeypatch.setattr("agentctl.ui.prompts.offer_rollback", offer)
-    _offer_rollback(job.store, job.id)
+    offer_rollback(job.store, job.id)
     assert offered == ["\n".join(plan)]
     assert job.events("rollback")  # it was rolled back

@@ -27,7 +27,8 @@ def run_keyed(
     interactive: bool,
     quiet: bool,
 ) -> None:
-    from agentctl.cli.run import _detach, _follow, _queued
+    from agentctl.cli.follow import follow_job
+    from agentctl.cli.run import _detach, _queued
     from agentctl.engine.keys import plan_keyed_run, wait_for_job
     from agentctl.errors import JobBusy
 
@@ -45,7 +46,7 @@ def run_keyed(
         return
     if plan.action == "run":
         try:
-            _follow(store, job_id, json_out=json_out, interactive=interactive, quiet=quiet)
+            follow_job(store, job_id, json_out=json_out, interactive=interactive, quiet=quiet)
         except JobBusy:
             # Another run with this key took the job first (they raced): its result is ours.
             print(f"job {job_id} is run by another process with key {key!r}; waiting for it",
@@ -58,7 +59,7 @@ def run_keyed(
 
 def _report(store: Store, job_id: str, *, json_out: bool, quiet: bool) -> None:
     """The job as it stands, ended with its exit code (0 for a job still on its way)."""
-    from agentctl.cli.run import _final_output, _print_quiet
+    from agentctl.cli.follow import final_output, print_quiet
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.keys import reported_exit_code
     from agentctl.engine.runner import Outcome
@@ -71,13 +72,13 @@ def _report(store: Store, job_id: str, *, json_out: bool, quiet: bool) -> None:
     if json_out:
         print(json.dumps(job, indent=2))
     elif quiet:
-        _print_quiet(store, outcome)
+        print_quiet(store, outcome)
     elif job["state"] in ("queued", "running"):
         print(f"job {job_id} is {job['state']}; follow it: agentctl watch {job_id}")
     else:
         show_outcome(
             outcome,
-            final_output=_final_output(store, job_id) if job["state"] == "succeeded" else None,
+            final_output=final_output(store, job_id) if job["state"] == "succeeded" else None,
             failure=failure_of(store.read_events(job_id)) if job["state"] == "failed" else None,
         )
     raise typer.Exit(code)

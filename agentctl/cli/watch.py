@@ -75,7 +75,7 @@ def _follow_log(
     store: Store, job_id: str, display: JobDisplay, *, interactive: bool, workspace: Path
 ) -> None:
     """Fold new events into the display until the job stops; ask its approvals on the way."""
-    from agentctl.cli.run import pending_check
+    from agentctl.cli.follow import pending_check
     from agentctl.engine.jobs import effective_state
     from agentctl.events import TERMINAL_STATES, JobState
 
