@@ -54,10 +54,12 @@ class Client:
         policies: list[str] | None = None,
         models: list[str] | None = None,
         shared_workspace: bool = False,
+        push_branch: str | None = None,
     ) -> str:
         """Record a job `queued` for a worker (`run RECIPE --queue`); its id. A `key` that a
         job already has returns that job's id and records nothing. `shared_workspace`: as
-        `--shared-workspace`, several jobs may run in the folder at once."""
+        `--shared-workspace`, several jobs may run in the folder at once. `push_branch`: as
+        `--push-branch`, a git workspace's job that succeeds pushes its changes as that branch."""
         from agentctl.engine.launch import prepare_job
 
         return prepare_job(
@@ -72,6 +74,7 @@ class Client:
             queue=queue,
             key=key,
             shared_workspace=shared_workspace,
+            push_branch=push_branch,
         )
 
     def status(self, job: str) -> dict[str, Any]:

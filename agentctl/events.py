@@ -64,6 +64,7 @@ class EventType(StrEnum):
     POLICY_APPLIED = "policy_applied"
     LIMITS_CHANGED = "limits_changed"
     WORKSPACE_CLONED = "workspace_cloned"
+    WORKSPACE_PUSHED = "workspace_pushed"
     MODEL_RESPONSE = "model_response"
     ACTION_STARTED = "action_started"
     ACTION_FINISHED = "action_finished"
@@ -221,6 +222,15 @@ class WorkspaceCloned:
     commit: str
     folder: str
     changes_put_back: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkspacePushed:
+    type: Literal[EventType.WORKSPACE_PUSHED] = EventType.WORKSPACE_PUSHED
+    url: str
+    branch: str
+    commit: str  # the commit pushed: the job's changes on top of the cloned one
+    files: int  # files the job's commit changed (0: the branch names the cloned commit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -413,6 +423,7 @@ JobEvent: TypeAlias = (
     | PolicyApplied
     | LimitsChanged
     | WorkspaceCloned
+    | WorkspacePushed
     | ModelResponse
     | ActionStarted
     | ActionFinished

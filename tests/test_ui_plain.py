@@ -50,6 +50,7 @@ EVERY_EVENT = [
     ("policy_applied", None, {"path": EVIL}),
     ("limits_changed", None, {"limits": {EVIL: EVIL}}),
     ("workspace_cloned", None, {"url": EVIL, "commit": EVIL, "folder": EVIL}),
+    ("workspace_pushed", None, {"url": EVIL, "branch": EVIL, "commit": EVIL, "files": 2}),
     ("mcp_server_started", None, {"server": EVIL, "transport": "stdio", "target": EVIL}),
     ("mcp_tools_pinned", "s", {"server": EVIL, "tools": {EVIL: {}}, "approval": EVIL}),
     ("job_paused", None, {}),

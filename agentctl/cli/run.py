@@ -119,6 +119,15 @@ _SharedWorkspaceOption = Annotated[
         " one job per workspace).",
     ),
 ]
+_PushBranchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--push-branch",
+        help="With a git workspace: once the job succeeds, commit its changes and push them"
+        " to the source as branch NAME.",
+        metavar="NAME",
+    ),
+]
 _KeyOption = Annotated[
     str | None,
     typer.Option(
@@ -163,6 +172,7 @@ def run(
     quiet: _QuietOption = False,
     queue: _QueueOption = None,
     shared_workspace: _SharedWorkspaceOption = False,
+    push_branch: _PushBranchOption = None,
     key: _KeyOption = None,
     priority: _PriorityOption = 0,
     not_before: _NotBeforeOption = None,
@@ -207,6 +217,7 @@ def run(
         job_id=new_id,
         schedule=schedule,
         shared_workspace=shared_workspace,
+        push_branch=push_branch,
     )
     mode: Mode = "queue" if queue is not None else "detach" if detach else "follow"
     interactive = is_interactive(non_interactive)

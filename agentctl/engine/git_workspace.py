@@ -7,6 +7,8 @@ folder of its own machine's state dir, at the commit the job's first clone recor
 branch that moved since does not change what the job works on), and puts back the changes
 the job's log already holds (a job resumed on another machine finds its files as it left
 them). The change set lives in the database, so `diff` and `apply` work from any machine.
+With a branch to push (`--push-branch`, `workspace: {push: BRANCH}`), a job that succeeds
+commits its changes in the clone and pushes them to the source as that branch.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentctl.engine.journal import new_event
+from agentctl.engine.journal import Journal, new_event
+from agentctl.engine.stops import JobFailure
 from agentctl.errors import AgentctlError, UsageError
-from agentctl.events import EventType, WorkspaceCloned
+from agentctl.events import EventType, WorkspaceCloned, WorkspacePushed
 from agentctl.store import JobUpdate, Store
 
 GIT_PREFIX = "git+"
@@ -34,6 +37,18 @@ def parse_git_workspace(value: str) -> dict[str, str | None] | None:
             "write --workspace git+URL#REV, e.g. git+https://github.com/org/repo#main",
         )
     return {"url": url, "ref": ref or None}
+
+
+def check_push_branch(branch: str) -> str:
+    """`--push-branch NAME` / `workspace: {push: NAME}`: a name git takes, or exit 2."""
+    from agentctl.process.git import branch_name_problem
+
+    problem = branch_name_problem(branch)
+    if problem:
+        raise UsageError(
+            f"cannot push branch {branch!r}: {problem}", "name a branch, e.g. agentctl/fix-1234"
+        )
+    return branch
 
 
 def git_source(job: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -101,3 +116,33 @@ def ensure_git_workspace(
         update=JobUpdate(set={"workspace": str(dest)}),
     )
     return store.get_job(job_id)
+
+
+def push_git_workspace(store: Store, job: Mapping[str, Any], journal: Journal) -> None:
+    """A succeeding job with a branch to push: commit its changes in the clone and push the
+    branch to the source (once: a job resumed after its push does not push again). A push
+    the source refuses fails the job (`error.type: push`); its changes stay in the log."""
+    from agentctl.process.git import commit_and_push
+
+    source = git_source(job)
+    branch = source.get("push") if source is not None else None
+    if source is None or not branch:
+        return
+    job_id = str(job["id"])
+    if store.read_events(job_id, types=[EventType.WORKSPACE_PUSHED], limit=1):
+        return
+    try:
+        commit, files = commit_and_push(
+            Path(job["workspace"]), str(branch), message=f"agentctl job {job_id} ({job['recipe']})"
+        )
+    except AgentctlError as error:
+        raise JobFailure(
+            "push",
+            f"could not push branch {branch} to {source['url']}: {error.message}",
+            f"the job's changes are in its log: `agentctl diff {job_id}`, or land them"
+            f" with `agentctl apply {job_id}`",
+        ) from None
+    journal.add(
+        WorkspacePushed(url=str(source["url"]), branch=str(branch), commit=commit, files=files)
+    )
+    journal.commit(durable=True)

@@ -40,6 +40,7 @@ def prepare_job(
     job_id: str | None = None,
     schedule: Schedule | None = None,
     shared_workspace: bool = False,
+    push_branch: str | None = None,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id.
     `recipe_text` is the recipe itself when it came from stdin (`run -`); its `policy:` is then
@@ -59,7 +60,7 @@ def prepare_job(
     else:
         loaded = load_recipe(recipe_file)
     params = parse_params(loaded.recipe, list(param_pairs))
-    git = _git_workspace(workspace, loaded.recipe)
+    git = _git_workspace(workspace, loaded.recipe, push_branch)
     if git is not None:  # cloned by the runner that takes the job, on its machine
         from agentctl.engine.git_workspace import clone_folder
         from agentctl.engine.jobs import new_job_id
@@ -146,15 +147,28 @@ def local_models_checked(
     return overrides
 
 
-def _git_workspace(workspace: str | None, recipe: Any) -> dict[str, Any] | None:
+def _git_workspace(
+    workspace: str | None, recipe: Any, push_branch: str | None = None
+) -> dict[str, Any] | None:
     """The git source of the job's workspace: `--workspace git+URL#REV`, else the recipe's
-    `workspace: {git: URL, ref: REV}` when no --workspace is given; None for a folder."""
-    from agentctl.engine.git_workspace import parse_git_workspace
+    `workspace: {git: URL, ref: REV}` when no --workspace is given; None for a folder. With
+    a branch to push (`--push-branch`, else the recipe's `push:`), it says so."""
+    from agentctl.engine.git_workspace import check_push_branch, parse_git_workspace
 
-    if workspace is not None:
-        return parse_git_workspace(workspace)
     spec = getattr(recipe, "workspace", None)
-    return {"url": spec.git, "ref": spec.ref} if spec is not None else None
+    if workspace is not None:
+        source: dict[str, Any] | None = parse_git_workspace(workspace)
+    else:
+        source = {"url": spec.git, "ref": spec.ref} if spec is not None else None
+    push = push_branch or (spec.push if spec is not None and workspace is None else None)
+    if push and source is None:
+        raise UsageError(
+            "--push-branch needs a git workspace: there is no clone to push from",
+            "add --workspace git+URL#REV (or the recipe's `workspace: {git: URL}`)",
+        )
+    if source is not None and push:
+        source["push"] = check_push_branch(push)
+    return source
 
 
 def parse_schedule(priority: int, not_before: str | None, *, now: float) -> Schedule | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.approvals import Approver, Gate
-from agentctl.engine.git_workspace import ensure_git_workspace, git_source
+from agentctl.engine.git_workspace import ensure_git_workspace, git_source, push_git_workspace
 from agentctl.engine.heartbeat import Beat, BeatFactory, Heartbeat
 from agentctl.engine.journal import Journal, ReplayIndex
 from agentctl.engine.policy_updates import (
@@ -267,6 +267,7 @@ class _Run:
         self._apply_limit_changes()
         try:
             self._run_steps()
+            push_git_workspace(self.store, self.job, self.journal)
         except Parked as parked:
             if self.cancel.is_set() or self.store.cancel_requested(self.job_id):
                 return self._end(JobState.CANCELLED, JobCancelled(by="cancel request"))

@@ -1,9 +1,11 @@
-"""Cloning a job's workspace from git (`--workspace git+URL#REV`): the one place agentctl
-runs git for itself (the git a job runs goes through the policy and the sandbox)."""
+"""Cloning a job's workspace from git (`--workspace git+URL#REV`) and pushing its result as a
+branch (`--push-branch`): the one place agentctl runs git for itself (the git a job runs goes
+through the policy and the sandbox)."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -65,3 +67,36 @@ def clone_at(url: str, ref: str | None, dest: Path) -> str:
         return commit
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+# What git refuses in a branch name (git check-ref-format), checked before a job is made.
+_BAD_BRANCH = re.compile(
+    r"(^[-/.])|([/.]$)|(\.\.)|(//)|(@\{)|(\.lock$)|(/\.)|[\x00-\x20\x7f~^:?*\[\\]"
+)
+
+
+def branch_name_problem(name: str) -> str | None:
+    """Why git would refuse `name` as a branch, or None."""
+    if not name or _BAD_BRANCH.search(name) or name == "@":
+        return (
+            "git does not take it as a branch name (no spaces, `..`, `~^:?*[\\`, or a leading `-`)"
+        )
+    return None
+
+
+def commit_and_push(folder: Path, branch: str, *, message: str) -> tuple[str, int]:
+    """Commit everything changed in the clone at `folder` (what its .gitignore keeps out
+    stays out) and push it to its origin as `branch`, never forced: a branch that exists
+    there and is not an ancestor is refused. Returns the commit pushed and how many files it
+    changed (0: nothing to commit; the branch then names the cloned commit)."""
+    _git(["add", "--all"], cwd=folder)
+    changed = [
+        line for line in _git(["diff", "--cached", "--name-only"], cwd=folder).splitlines() if line
+    ]
+    if changed:
+        # The author: GIT_AUTHOR_NAME/EMAIL (and the COMMITTER ones) win over these defaults.
+        who = ["-c", "user.name=agentctl", "-c", "user.email=agentctl@localhost"]
+        _git([*who, "commit", "--quiet", "--no-verify", "-m", message], cwd=folder)
+    commit = _git(["rev-parse", "HEAD"], cwd=folder)
+    _git(["push", "--quiet", "origin", f"HEAD:refs/heads/{branch}"], cwd=folder)
+    return commit, len(changed)

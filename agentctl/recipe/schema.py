@@ -238,11 +238,13 @@ class ChangesSpec(BaseModel):
 
 
 class WorkspaceSource(BaseModel):
-    """`workspace: {git: URL, ref: REV}`: each run clones its own workspace."""
+    """`workspace: {git: URL, ref: REV, push: BRANCH}`: each run clones its own workspace;
+    with `push`, a job that succeeds commits its changes and pushes them as BRANCH."""
 
     model_config = _STRICT
     git: str = Field(min_length=1)
     ref: str | None = None
+    push: str | None = Field(default=None, min_length=1)
 
 
 class Recipe(BaseModel):

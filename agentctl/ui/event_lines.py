@@ -216,6 +216,13 @@ def _workspace_cloned(where: str, data: dict[str, Any]) -> str:
     )
 
 
+def _workspace_pushed(where: str, data: dict[str, Any]) -> str:
+    commit = str(data.get("commit") or "")[:12]
+    files = data.get("files") or 0
+    what = f"{plural(files, 'changed file')} in" if files else "no change:"
+    return f"workspace: pushed branch {data.get('branch', '')} ({what} {commit}) to {data.get('url', '')}"
+
+
 def _job_succeeded(where: str, data: dict[str, Any]) -> str:
     return "job succeeded"
 
@@ -244,6 +251,7 @@ FORMATTERS: Mapping[str, Formatter] = {
     EventType.POLICY_APPLIED: _policy_applied,
     EventType.LIMITS_CHANGED: _limits_changed,
     EventType.WORKSPACE_CLONED: _workspace_cloned,
+    EventType.WORKSPACE_PUSHED: _workspace_pushed,
     EventType.MODEL_RESPONSE: _model_response,
     EventType.ACTION_STARTED: _action_started,
     EventType.ACTION_FINISHED: _action_finished,
