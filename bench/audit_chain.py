@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import agentctl.store.sqlite as sqlite_store
+import agentctl.store.sqlstore as sqlstore
 from agentctl.store import NewEvent, open_store
 from agentctl.store.chain import event_hash
 
 
 def append_cost(hash_fn: Callable[..., Any], appends: int) -> float:
     """Microseconds of CPU per append with `hash_fn` making each event's hash."""
-    sqlite_store.event_hash = hash_fn
+    sqlstore.event_hash = hash_fn
     store = open_store(os.path.join(tempfile.mkdtemp(), "bench.db"))
     store.create_job(
         job_id="j",
@@ -39,7 +39,7 @@ def append_cost(hash_fn: Callable[..., Any], appends: int) -> float:
     started = time.process_time()
     for i in range(appends):
         data = {"key": f"a/t{i}/c0", "ok": True, "output": "hello world " * 20}
-        store.append("j", [NewEvent("action_finished", "a", data)], now=2.0 + i)
+        store.append_events("j", [NewEvent("action_finished", "a", data)], now=2.0 + i)
     spent = time.process_time() - started
     store.close()
     return spent / appends * 1e6
@@ -63,7 +63,7 @@ def main() -> None:
                 f" ({chained - bare:+.0f} us)"
             )
     finally:
-        sqlite_store.event_hash = event_hash
+        sqlstore.event_hash = event_hash
 
 
 if __name__ == "__main__":

@@ -24,16 +24,15 @@ from _common import median, table
 from workers import database
 
 from agentctl.store import NewEvent, Store, open_store
+from agentctl.store.sqlstore import SqlStore
 
 NOISE = NewEvent("model_response", "s", {"text": "x" * 200})
 BEAT_TRAFFIC = 400
 
 
 def drop_index(store: Store, kind: str) -> None:
-    if kind == "sqlite":
-        store.conn.execute("DROP INDEX events_type")  # type: ignore[attr-defined]
-    else:
-        store._run(lambda cur: cur.execute("DROP INDEX events_type"), write=True)  # type: ignore[attr-defined]
+    assert isinstance(store, SqlStore)  # both backends: around the interface, on purpose
+    store.dialect.transact(lambda tx: tx.run("DROP INDEX events_type"), write=True)
 
 
 def measure(kind: str, target: str, events: int, indexed: bool) -> list[str]:
@@ -52,15 +51,15 @@ def measure(kind: str, target: str, events: int, indexed: bool) -> list[str]:
         event=NewEvent("job_created"),
     )
     for _ in range(200):  # warm-up: connection, caches
-        store.append("j", [NOISE], now=1.0)
+        store.append_events("j", [NOISE], now=1.0)
     started = time.perf_counter()
     for _ in range(2000):
-        store.append("j", [NOISE], now=1.0)
+        store.append_events("j", [NOISE], now=1.0)
     append_us = (time.perf_counter() - started) / 2000 * 1e6
-    store.append("j", [NewEvent("policy_added", None, {"path": "p", "text": "t"})], now=1.0)
+    store.append_events("j", [NewEvent("policy_added", None, {"path": "p", "text": "t"})], now=1.0)
     left = events - 2202
     while left > 0:
-        store.append("j", [NOISE] * min(left, 5000), now=1.0)
+        store.append_events("j", [NOISE] * min(left, 5000), now=1.0)
         left -= 5000
     polls = []
     for _ in range(200):

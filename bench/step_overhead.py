@@ -193,7 +193,7 @@ def run_append(steps: int, folder: Path) -> dict:
     data = {"key": "work/t0", "reply": reply, "wall_ms": 0}
     start = Clock()
     for _ in range(steps):
-        store.append(
+        store.append_events(
             job,
             [NewEvent("model_response", "work", data)],
             now=time.time(),

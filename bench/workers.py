@@ -258,7 +258,7 @@ def bench_step(kinds, pg_url, folder: Path, steps: int) -> list[list]:
             for durable in (False, True):
                 started = time.perf_counter()
                 for _ in range(steps):
-                    store.append(job, [NewEvent("model_response", "work", data)], now=time.time(),
+                    store.append_events(job, [NewEvent("model_response", "work", data)], now=time.time(),
                                  durable=durable, update=JobUpdate(add={"model_calls": 1}))  # fmt: skip
                 per = (time.perf_counter() - started) / steps * 1000
                 rows.append(

@@ -34,7 +34,7 @@ def crash_around(events, write):
 
 def patch(backend) -> None:
     """Wrap the backend's append and create_job with the crash point."""
-    original_append, original_create_job = backend.append, backend.create_job
+    original_append, original_create_job = backend.append_events, backend.create_job
 
     def append(self, job_id, events, **kwargs):
         return crash_around(events, lambda: original_append(self, job_id, events, **kwargs))
@@ -42,7 +42,7 @@ def patch(backend) -> None:
     def create_job(self, **kwargs):
         return crash_around([kwargs["event"]], lambda: original_create_job(self, **kwargs))
 
-    backend.append = append
+    backend.append_events = append
     backend.create_job = create_job
 
 

@@ -59,8 +59,10 @@ def _big_job(db) -> str:
     job_id = "job-0799-" + "x" * 40
     warnings = [NewEvent(EventType.WARNING, "s", {"message": "w" * 150}) for _ in range(2000)]
     steps = [{"id": f"s{i}", "kind": "run", "state": "succeeded"} for i in range(6000)]
-    store.append(job_id, warnings, now=1_800_000_500.0, update=JobUpdate(set={"steps": steps}))
-    store.append(
+    store.append_events(
+        job_id, warnings, now=1_800_000_500.0, update=JobUpdate(set={"steps": steps})
+    )
+    store.append_events(
         job_id,
         [NewEvent(EventType.JOB_SUCCEEDED)],
         now=1_800_000_501.0,
@@ -104,7 +106,7 @@ def test_watch_with_a_closed_pipe_still_exits_with_the_jobs_code(tmp_path):
     db = tmp_path / "a.db"
     job_id = _big_job(db)
     store = SQLiteStore(db)
-    store.append(job_id, [NewEvent(EventType.JOB_CANCELLED)], now=1_800_000_600.0,
+    store.append_events(job_id, [NewEvent(EventType.JOB_CANCELLED)], now=1_800_000_600.0,
                  update=JobUpdate(set={"state": "cancelled"}))  # fmt: skip
     store.close()
     process = start_agentctl(["watch", "last", "--json"], db, tmp_path)

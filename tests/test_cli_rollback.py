@@ -42,7 +42,7 @@ class Job:
         result = run_process(command, cwd=self.ws, env=minimal_env(), timeout=30)
         assert result.exit_code == 0, result.output
         changes = self.recorder.after(token)
-        self.store.append(
+        self.store.append_events(
             self.id,
             [
                 NewEvent(

@@ -314,8 +314,8 @@ def test_stale_runner_writes_are_refused(store, workspace):
         job, host="h", pid=2, start="", now=time.time(), ttl=60, is_alive=alive
     )
     with pytest.raises(LeaseLost):
-        store.append(job, [NewEvent("x")], now=time.time(), token=old)
-    store.append(job, [NewEvent("x")], now=time.time(), token=new)
+        store.append_events(job, [NewEvent("x")], now=time.time(), token=old)
+    store.append_events(job, [NewEvent("x")], now=time.time(), token=new)
 
 
 def test_large_outputs_are_stored_once(store, workspace):

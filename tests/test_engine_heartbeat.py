@@ -38,10 +38,10 @@ def test_the_heartbeat_reads_only_added_policies_not_the_jobs_traffic(tmp_path):
         "j", host="h", pid=1, start="", now=NOW, ttl=3600, is_alive=lambda pid, start: True
     )
     busy = [NewEvent(EventType.MODEL_RESPONSE, "s", {"text": "x" * 100}) for _ in range(300)]
-    inner.append("j", busy, now=NOW, token=token)
+    inner.append_events("j", busy, now=NOW, token=token)
     added = NewEvent(EventType.POLICY_ADDED, None, {"path": "p.yaml", "text": "version: 1"})
-    inner.append("j", [added], now=NOW)
-    inner.append("j", busy, now=NOW, token=token)
+    inner.append_events("j", [added], now=NOW)
+    inner.append_events("j", busy, now=NOW, token=token)
 
     handed: list[Event] = []
     beat = Heartbeat(
@@ -120,7 +120,7 @@ def test_the_heartbeat_survives_a_database_that_is_away_when_it_starts(tmp_path)
         time.sleep(0.3)
         assert away.reopens >= 2 and beat._thread.is_alive() and not cancel.is_set()
         away.away = False  # back: a cancel requested now is still noticed
-        store.append(
+        store.append_events(
             job,
             [NewEvent(EventType.CANCEL_REQUESTED, None, {"by": "test"})],
             now=NOW,

@@ -54,7 +54,7 @@ def test_takeovers_count_only_runners_that_died(db_target, workspace):
     job = _queue(store, workspace)
     first = _claim(store)
     assert first.reason == "queued" and first.takeovers == 0
-    store.append(job, [NewEvent("runner_started", None, {})], now=NOW, token=first.token,
+    store.append_events(job, [NewEvent("runner_started", None, {})], now=NOW, token=first.token,
                  update=JobUpdate(set={"state": "running"}))  # fmt: skip
     second = _claim(store, now=NOW + 100)  # its lease ran out: the runner died
     assert second.reason == "lease_expired" and second.takeovers == 1
@@ -81,7 +81,7 @@ def test_a_job_whose_runner_keeps_dying_becomes_a_dead_letter(db_target, workspa
     clock = [NOW]
 
     def spawn(claim):
-        store.append(job, [NewEvent("runner_started", None, {})], now=clock[0],
+        store.append_events(job, [NewEvent("runner_started", None, {})], now=clock[0],
                      token=claim.token, update=JobUpdate(set={"state": "running"}))  # fmt: skip
         clock[0] += 100  # the next look comes after its lease ran out
         return _DiesAtOnce()

@@ -23,9 +23,10 @@ from agentctl.store import (
     StoreError,
     open_store,
 )
-from agentctl.store.schema import MIGRATIONS
+from agentctl.store.schema import postgres_migrations, sqlite_migrations
 
 NOW = 1_800_000_000.0
+MIGRATIONS = sqlite_migrations()
 
 
 def make(store: Store, job_id: str, created: float = NOW, queue: str | None = None) -> str:
@@ -85,7 +86,9 @@ def test_reopening_keeps_the_jobs(db_target):
 
 def test_events_are_append_only_and_numbered(store, db_target):
     make(store, "a")
-    written = store.append("a", [NewEvent("x", "s", {"n": 1}), NewEvent("y", None, {})], now=NOW)
+    written = store.append_events(
+        "a", [NewEvent("x", "s", {"n": 1}), NewEvent("y", None, {})], now=NOW
+    )
     assert [e.seq for e in written] == [2, 3]
     assert [e.type for e in store.read_events("a")] == ["job_created", "x", "y"]
     assert store.read_events("a", after_seq=2)[0].data == {}
@@ -97,7 +100,7 @@ def test_events_are_append_only_and_numbered(store, db_target):
 
 def test_read_events_can_ask_for_some_types_only(store):
     make(store, "a")
-    store.append("a", [NewEvent(t, None, {"t": t}) for t in "xyzxyx"], now=NOW)
+    store.append_events("a", [NewEvent(t, None, {"t": t}) for t in "xyzxyx"], now=NOW)
     assert [(e.seq, e.type) for e in store.read_events("a", types=["x"])] == [
         (2, "x"),
         (5, "x"),
@@ -114,7 +117,7 @@ def test_read_events_can_ask_for_some_types_only(store):
 
 def test_job_update_sets_and_adds_in_the_same_transaction(store):
     make(store, "a")
-    store.append(
+    store.append_events(
         "a",
         [NewEvent("m")],
         now=NOW + 1,
@@ -123,7 +126,7 @@ def test_job_update_sets_and_adds_in_the_same_transaction(store):
             add={"model_calls": 1, "cost_usd": 0.25},
         ),
     )
-    store.append("a", [NewEvent("m")], now=NOW + 2, update=JobUpdate(add={"cost_usd": 0.5}))
+    store.append_events("a", [NewEvent("m")], now=NOW + 2, update=JobUpdate(add={"cost_usd": 0.5}))
     job = store.get_job("a")
     assert job["state"] == "running" and job["steps"][0]["id"] == "s"
     assert job["model_calls"] == 1 and job["cost_usd"] == 0.75 and job["updated_at"] == NOW + 2
@@ -145,11 +148,11 @@ def pending(request: str = "r2") -> NewApproval:
 
 def test_approvals_are_typed_changes_that_land_with_their_event(store):
     make(store, "a")
-    store.append("a", [NewEvent("approval_requested")], now=NOW, approvals=[pending()])
+    store.append_events("a", [NewEvent("approval_requested")], now=NOW, approvals=[pending()])
     [record] = store.list_approvals("a", state="pending")
     assert record["args"] == {"command": "ls"} and record["rules"][0]["id"] == "x"
     decide = ApprovalTransition("r2", expect="pending", state="approved", now=NOW + 1, by="me")
-    store.append("a", [NewEvent("approval_decided")], now=NOW + 1, approvals=[decide])
+    store.append_events("a", [NewEvent("approval_decided")], now=NOW + 1, approvals=[decide])
     [record] = store.list_approvals("a")
     assert (record["state"], record["decided_by"], record["decided_at"]) == (
         "approved",
@@ -158,7 +161,7 @@ def test_approvals_are_typed_changes_that_land_with_their_event(store):
     )
     # Deciding again: the transition finds it no longer pending and nothing is written.
     with pytest.raises(ApprovalConflict, match="no longer pending"):
-        store.append("a", [NewEvent("approval_decided")], now=NOW + 2, approvals=[decide])
+        store.append_events("a", [NewEvent("approval_decided")], now=NOW + 2, approvals=[decide])
     assert [e.type for e in store.read_events("a")][-1] == "approval_decided"
     assert store.get_job("a")["last_seq"] == 3
     assert isinstance(ApprovalConflict("a", "r2", "pending"), UsageError)
@@ -167,8 +170,10 @@ def test_approvals_are_typed_changes_that_land_with_their_event(store):
 def test_large_strings_are_stored_once_by_content(store, db_target):
     make(store, "a")
     big = "line\n" * 2000
-    store.append("a", [NewEvent("out", None, {"output": big, "nested": [{"again": big}]})], now=NOW)
-    store.append("a", [NewEvent("out", None, {"output": big})], now=NOW)
+    store.append_events(
+        "a", [NewEvent("out", None, {"output": big, "nested": [{"again": big}]})], now=NOW
+    )
+    store.append_events("a", [NewEvent("out", None, {"output": big})], now=NOW)
     sizes = [row[0] for row in raw(db_target, "SELECT size FROM blobs")]
     assert sizes.count(len(big)) == 1
     events = store.read_events("a")
@@ -217,7 +222,7 @@ def test_lease_is_exclusive_until_the_holder_dies_or_expires(store):
     with pytest.raises(LeaseLost):
         store.renew_lease("a", token, now=NOW + 32, ttl=30)
     with pytest.raises(LeaseLost):
-        store.append("a", [NewEvent("late")], now=NOW + 32, token=token)
+        store.append_events("a", [NewEvent("late")], now=NOW + 32, token=token)
     assert [e.type for e in store.read_events("a")] == ["job_created"]
     # On the holder's own host a dead pid frees the lease at once, expiry or not.
     alive["pid"] = False
@@ -231,7 +236,7 @@ def test_renew_reports_a_cancel_request(store):
     )
     assert store.renew_lease("a", token, now=NOW + 1, ttl=30) is False
     assert store.cancel_requested("a") is False
-    store.append(
+    store.append_events(
         "a",
         [NewEvent("cancel_requested")],
         now=NOW + 2,
@@ -247,8 +252,8 @@ def test_delete_jobs_keeps_blobs_other_jobs_still_use(store):
     make(store, "a")
     make(store, "b")
     shared, own = "s" * 5000, "o" * 5000
-    store.append("a", [NewEvent("out", None, {"x": shared, "y": own})], now=NOW)
-    store.append("b", [NewEvent("out", None, {"x": shared})], now=NOW)
+    store.append_events("a", [NewEvent("out", None, {"x": shared, "y": own})], now=NOW)
+    store.append_events("b", [NewEvent("out", None, {"x": shared})], now=NOW)
     assert store.delete_jobs(["a"]) == (1, 1)  # only a's own output goes
     store.compact()
     assert store.read_events("b")[1].data["x"] == shared
@@ -259,9 +264,11 @@ def test_delete_jobs_keeps_blobs_other_jobs_still_use(store):
 def test_finished_before_lists_only_old_finished_jobs(store):
     for job_id, state in (("old", "succeeded"), ("parked", "awaiting_approval")):
         make(store, job_id, NOW)
-        store.append(job_id, [NewEvent("end")], now=NOW, update=JobUpdate(set={"state": state}))
+        store.append_events(
+            job_id, [NewEvent("end")], now=NOW, update=JobUpdate(set={"state": state})
+        )
     make(store, "new", NOW)
-    store.append(
+    store.append_events(
         "new", [NewEvent("end")], now=NOW + 1000, update=JobUpdate(set={"state": "failed"})
     )
     assert store.finished_before(NOW + 10) == ["old"]
@@ -294,7 +301,7 @@ def test_skip_leaves_a_job_for_other_workers(store):
 def test_a_job_whose_approvals_are_all_answered_is_runnable_again(store):
     make(store, "a", queue="default")
     token = claim(store).token
-    store.append(
+    store.append_events(
         "a",
         [NewEvent("job_paused")],
         now=NOW,
@@ -305,7 +312,7 @@ def test_a_job_whose_approvals_are_all_answered_is_runnable_again(store):
     store.release_lease("a", token)
     for request in ("r2", "r3"):
         assert claim(store) is None  # still a pending approval
-        store.append(
+        store.append_events(
             "a",
             [NewEvent("approval_decided")],
             now=NOW,
@@ -319,14 +326,14 @@ def test_a_job_whose_approvals_are_all_answered_is_runnable_again(store):
 def test_a_running_job_is_taken_over_only_when_its_lease_expired(store):
     make(store, "a", queue="default")
     token = claim(store, ttl=30).token
-    store.append("a", [NewEvent("runner_started")], now=NOW, token=token,
+    store.append_events("a", [NewEvent("runner_started")], now=NOW, token=token,
                  update=JobUpdate(set={"state": "running"}))  # fmt: skip
     assert claim(store, now=NOW + 29) is None
     taken = claim(store, now=NOW + 31, pid=2)
     assert (taken.reason, taken.token) == ("lease_expired", token + 1)
     # The old runner is fenced off: its writes and its renewals are refused.
     with pytest.raises(LeaseLost):
-        store.append("a", [NewEvent("late")], now=NOW + 32, token=token)
+        store.append_events("a", [NewEvent("late")], now=NOW + 32, token=token)
     with pytest.raises(LeaseLost):
         store.adopt_lease("a", token, host="h", pid=3, start="", now=NOW + 32, ttl=30)
     store.adopt_lease("a", taken.token, host="h", pid=3, start="", now=NOW + 32, ttl=30)
@@ -377,7 +384,7 @@ def test_wait_for_events_returns_when_the_job_moves_on(db_target):
     started = time.monotonic()
     store.wait_for_events("a", 0, timeout=5)  # already past seq 0: no wait
     assert time.monotonic() - started < 1
-    timer = threading.Timer(0.3, lambda: writer.append("a", [NewEvent("x")], now=NOW))
+    timer = threading.Timer(0.3, lambda: writer.append_events("a", [NewEvent("x")], now=NOW))
     timer.start()
     started = time.monotonic()
     store.wait_for_events("a", 1, timeout=10)
@@ -389,6 +396,28 @@ def test_wait_for_events_returns_when_the_job_moves_on(db_target):
     assert 0.25 < time.monotonic() - started < 3
     store.close()
     writer.close()
+
+
+# The first 12 hex digits of each migration's sha256, as each backend runs it: a database
+# made by any agentctl so far ran exactly these, so a migration's text never changes (the
+# one schema description in store/schema.py renders both lists).
+SHIPPED = {
+    "sqlite": ["a0933e99def9", "8b7a124c7f39", "67fdd73dcf1c", "96a78a377eb0", "d5bd58bbc6b4"]
+    + ["1a0d6b979329", "809febcd8f5c"],
+    "postgres": ["af245123107f", "427fe641ccbe", "67fdd73dcf1c", "96a78a377eb0", "2212ba9f6b27"]
+    + ["1a0d6b979329", "809febcd8f5c"],
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_shipped_migrations_never_change(backend):
+    import hashlib
+
+    rendered = sqlite_migrations() if backend == "sqlite" else postgres_migrations()
+    assert all(isinstance(m, str) for m in rendered)
+    digests = [hashlib.sha256(str(m).encode()).hexdigest()[:12] for m in rendered]
+    assert digests[: len(SHIPPED[backend])] == SHIPPED[backend]
+    assert len(sqlite_migrations()) == len(postgres_migrations())  # numbered alike
 
 
 # -- SQLite only ---------------------------------------------------------------------
@@ -501,11 +530,9 @@ def test_sqlite_finds_events_of_a_type_through_an_index(tmp_path):
 
 
 def test_a_database_from_before_the_events_type_index_gains_it(db_target):
-    from agentctl.store import postgres_schema
-
     postgres = db_target.startswith("postgresql://")
     if postgres:
-        for migration in postgres_schema.MIGRATIONS[:2]:
+        for migration in postgres_migrations()[:2]:
             raw(db_target, migration)
         raw(db_target, "CREATE TABLE agentctl_schema (version INTEGER NOT NULL)")
         raw(db_target, "INSERT INTO agentctl_schema (version) VALUES (2)")
@@ -540,7 +567,7 @@ def test_a_database_from_before_the_events_type_index_gains_it(db_target):
             " WHERE schemaname = current_schema() AND tablename = 'events'",
         )
         version = raw(db_target, "SELECT version FROM agentctl_schema")
-        assert version == [(len(postgres_schema.MIGRATIONS),)]
+        assert version == [(len(postgres_migrations()),)]
     else:
         indexes = [(row[1],) for row in raw(db_target, "PRAGMA index_list(events)")]
         assert raw(db_target, "PRAGMA user_version") == [(len(MIGRATIONS),)]

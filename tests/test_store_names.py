@@ -25,7 +25,7 @@ def store(db_target) -> Store:
 def test_a_name_that_is_not_utf8_is_stored_and_read_back_as_it_was(store):
     make(store, "j")
     long_output = (NAME + "\n") * 200  # past the blob threshold: kept as a blob
-    store.append(
+    store.append_events(
         "j",
         [
             NewEvent("action_finished", "s", {"output": NAME, "changes": [{"path": NAME}]}),

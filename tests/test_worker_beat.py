@@ -32,7 +32,7 @@ def _leased(store: Store, job: str, ttl: float = 60) -> int:
 
 
 def _request_cancel(store: Store, job: str) -> None:
-    store.append(
+    store.append_events(
         job,
         [NewEvent(EventType.CANCEL_REQUESTED, None, {"by": "test"})],
         now=NOW,
@@ -45,7 +45,7 @@ def test_one_call_renews_every_lease_still_held_and_reads_their_flags(db_target)
     tokens = {job: _leased(store, job) for job in ("a", "b", "c", "d")}
     _request_cancel(store, "b")
     added = NewEvent(EventType.POLICY_ADDED, None, {"path": "p.yaml", "text": "version: 1"})
-    seq = store.append("c", [added], now=NOW)[0].seq
+    seq = store.append_events("c", [added], now=NOW)[0].seq
     store.release_lease("d", tokens["d"])  # its runner ended: not ours to renew any more
     taken = store.acquire_lease(
         "a", host="h", pid=2, start="s", now=NOW + 61, ttl=60, is_alive=DEAD
@@ -84,7 +84,7 @@ def test_the_job_hears_a_cancel_and_an_added_policy_from_its_worker(tmp_path):
     worker, child = _pipe_beat(store, "j", token, ttl=60)
     try:
         added = NewEvent(EventType.POLICY_ADDED, None, {"path": "p.yaml", "text": "version: 1"})
-        store.append("j", [added], now=NOW)
+        store.append_events("j", [added], now=NOW)
         deadline = time.monotonic() + 10
         taken = []
         while not taken and time.monotonic() < deadline:

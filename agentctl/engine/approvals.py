@@ -401,7 +401,7 @@ def decide_approvals(
                 f"see the pending ones with `agentctl status {job_id}`",
             )
     state = ApprovalState.APPROVED if decision == ApprovalAnswer.APPROVE else ApprovalState.DENIED
-    store.append(
+    store.append_events(
         job_id,
         [
             new_event(

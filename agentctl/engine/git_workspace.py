@@ -21,7 +21,7 @@ from agentctl.engine.journal import Journal, new_event
 from agentctl.engine.stops import JobFailure
 from agentctl.errors import AgentctlError, UsageError
 from agentctl.events import EventType, WorkspaceCloned, WorkspacePushed
-from agentctl.store import JobUpdate, Store
+from agentctl.store import JobRecord, JobUpdate, Store
 
 GIT_PREFIX = "git+"
 
@@ -69,8 +69,8 @@ def _first_commit(store: Store, job_id: str) -> str | None:
 
 
 def ensure_git_workspace(
-    store: Store, job: Mapping[str, Any], token: int, clock: Callable[[], float]
-) -> dict[str, Any]:
+    store: Store, job: JobRecord, token: int, clock: Callable[[], float]
+) -> JobRecord:
     """The job, with its git workspace cloned on this machine (and the job's recorded
     changes put back in it); the job row names the folder. Raises AgentctlError when the
     source cannot be cloned or a recorded change cannot be put back."""
@@ -82,7 +82,7 @@ def ensure_git_workspace(
     source = git_source(job)
     assert source is not None
     if Path(job["workspace"]).is_dir():
-        return dict(job)
+        return job
     dest = clone_folder(store, job_id)
     pinned = _first_commit(store, job_id)
     commit = clone_at(str(source["url"]), pinned or source.get("ref"), dest)
@@ -98,7 +98,7 @@ def ensure_git_workspace(
                 f"the job's changes are in its log: `agentctl diff {job_id}`",
             )
         put_back = len(result.restored) + len(result.removed)
-    store.append(
+    store.append_events(
         job_id,
         [
             new_event(

@@ -200,7 +200,7 @@ def cancel_job(
     try:
         with holding_lease(store, job_id, clock=clock) as token:
             job = store.get_job(job_id)  # under the lease: the steps as the last runner left them
-            store.append(
+            store.append_events(
                 job_id,
                 [new_event(JobCancelled(by=by))],
                 now=clock(),
@@ -215,7 +215,7 @@ def cancel_job(
         return JobState.CANCELLED
     except JobBusy:
         pass
-    store.append(
+    store.append_events(
         job_id,
         [new_event(CancelRequested(by=by))],
         now=clock(),

@@ -139,7 +139,7 @@ class Journal:
             return []
         events, update = self._pending, self._update
         self._pending, self._update = [], JobUpdate()
-        written = self.store.append(
+        written = self.store.append_events(
             self.job_id,
             events,
             now=self.clock(),

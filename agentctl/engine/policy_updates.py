@@ -164,7 +164,7 @@ def add_policies(
     parked = voided and job["state"] == JobState.AWAITING_APPROVAL
     if parked and _end_the_wait(store, job_id, events, void, voided, now):
         return PolicyAdded(job_id, [a["path"] for a in added], voided)
-    store.append(job_id, events, now=now, approvals=void)
+    store.append_events(job_id, events, now=now, approvals=void)
     return PolicyAdded(job_id, [a["path"] for a in added], voided)
 
 
@@ -206,7 +206,7 @@ def _end_the_wait(
                     "error_message": why,
                 }
             )
-            store.append(
+            store.append_events(
                 job_id, [*events, stop], now=now, token=token, approvals=void, update=update
             )
     except JobBusy:

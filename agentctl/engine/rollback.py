@@ -122,7 +122,7 @@ def rollback_with_lease(
     )
     if not plan.items:
         return describe_rollback(job_id, plan, None, force=force)
-    store.append(
+    store.append_events(
         job_id,
         [
             new_event(
@@ -136,7 +136,7 @@ def rollback_with_lease(
         durable=True,
     )
     result = apply_rollback(plan, Path(job["workspace"]), force=force)
-    store.append(
+    store.append_events(
         job_id,
         [
             new_event(

@@ -52,7 +52,7 @@ from agentctl.events import (
     event_data,
 )
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
-from agentctl.store import Event, Store, StoreUnavailable
+from agentctl.store import Event, JobRecord, Store, StoreUnavailable
 from agentctl.telemetry import start_job_trace
 
 # `steps[].output` in job JSON keeps this many characters; `log --json` has all of it.
@@ -190,7 +190,7 @@ class _Run:
     def __init__(
         self,
         job_id: str,
-        job: dict[str, Any],
+        job: JobRecord,
         deps: RunnerDeps,
         journal: Journal,
         cancel: threading.Event,

@@ -213,7 +213,7 @@ class Worker:
 
     def _fail_claimed(self, claim: Claim, kind: str, message: str, now: float) -> None:
         error = {"type": kind, "message": message}
-        self.store.append(
+        self.store.append_events(
             claim.job_id,
             [new_event(JobFailed(error=error))],
             now=now,

@@ -4,7 +4,8 @@ Two implementations: SQLite (`store/sqlite.py`, the default, one file on one mac
 PostgreSQL (`store/postgres.py`, shared by many machines). Nothing outside `store/` holds a
 connection, a path to the database, or SQL; it holds a `Store` and the values below.
 
-Changes to approvals travel with the append that records them (`append(approvals=...)`), as
+Changes to approvals travel with the append that records them
+(`append_events(approvals=...)`), as
 typed values, so an approval and its event land in one transaction on every backend.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from agentctl.errors import AgentctlError, UsageError, WorkspaceBusy
 from agentctl.store.chain import StoredEvent
@@ -127,6 +128,43 @@ class LeaseBeat:
     policy_seq: int  # the seq of the job's last `policy_added` event (0: none)
 
 
+class JobRecord(TypedDict):
+    """A job's row: the projection of its log (state, steps, usage), its lease and queue."""
+
+    id: str
+    recipe: str
+    recipe_path: str | None
+    recipe_blob: str
+    params: dict[str, Any]
+    options: dict[str, Any]
+    workspace: str
+    state: str
+    created_at: float
+    updated_at: float
+    last_seq: int
+    steps: list[dict[str, Any]]
+    error_type: str | None
+    error_message: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    model_calls: int
+    tool_calls: int
+    lease_token: int
+    lease_pid: int | None
+    lease_host: str | None
+    lease_start: str | None
+    lease_expires: float | None
+    heartbeat_at: float | None
+    cancel_requested: int
+    queue: str | None
+    key: str | None
+    priority: int
+    not_before: float | None
+    takeovers: int
+    workspace_lock: str | None
+
+
 # Whether the process `pid` started at `start` (on this host) still runs.
 IsAlive = Callable[[int, str], bool]
 
@@ -194,7 +232,7 @@ class Store(Protocol):
         `shared_workspace`: the job never locks its workspace (see `acquire_lease`)."""
         ...
 
-    def get_job(self, job_id: str) -> dict[str, Any]: ...
+    def get_job(self, job_id: str) -> JobRecord: ...
 
     def recipe_text(self, job: Mapping[str, Any]) -> str: ...
 
@@ -202,9 +240,7 @@ class Store(Protocol):
         """A job id from an id, a unique prefix of one, or `last`."""
         ...
 
-    def list_jobs(
-        self, state: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]: ...
+    def list_jobs(self, state: str | None = None, limit: int | None = None) -> list[JobRecord]: ...
 
     def delete_jobs(self, job_ids: Iterable[str]) -> tuple[int, int]:
         """Delete jobs and the blobs nothing refers to any more: (jobs, blobs) deleted."""
@@ -218,7 +254,7 @@ class Store(Protocol):
 
     # -- events --------------------------------------------------------------------------
 
-    def append(
+    def append_events(
         self,
         job_id: str,
         events: list[NewEvent],

@@ -1,23 +1,14 @@
-"""The SQLite connection: WAL, busy timeout, short BEGIN IMMEDIATE transactions, migrations.
-
-Durability is chosen per transaction. Most commits use `synchronous=NORMAL` (in WAL mode: safe
-against a process crash, no fsync). A commit that precedes a side effect which must not be
-repeated uses `synchronous=FULL`, so the WAL is fsynced once before the effect starts; that
-fsync also makes every earlier NORMAL commit durable. A job therefore costs at most one fsync
-per side-effecting step.
-"""
+"""The SQLite connection: WAL, busy timeout, a private file, migrations (store/schema.py).
+Transactions on it are the SQLite dialect's (store/sqlite.py)."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from agentctl.store.base import StoreError
-from agentctl.store.schema import MIGRATIONS
+from agentctl.store.schema import sqlite_migrations
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -71,14 +62,15 @@ def _create_private(path: Path) -> None:
 
 def _migrate(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version >= len(MIGRATIONS):
+    migrations = sqlite_migrations()
+    if version >= len(migrations):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Read again under the write lock: another process may have migrated meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number in range(version, len(MIGRATIONS)):
-            migration = MIGRATIONS[number]
+        for number in range(version, len(migrations)):
+            migration = migrations[number]
             if isinstance(migration, str):
                 for statement in _split_statements(migration):
                     conn.execute(statement)
@@ -105,37 +97,3 @@ def _split_statements(script: str) -> list[str]:
     if current.strip():
         statements.append(current.strip())
     return statements
-
-
-class Transactions:
-    """Short write transactions on one connection, safe to use from several threads."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self._lock = threading.RLock()
-        self._sync_full = False
-
-    @contextmanager
-    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; `durable` fsyncs the WAL at commit."""
-        with self._lock:
-            if durable != self._sync_full:
-                self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-                self._sync_full = durable
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for several SELECTs."""
-        with self._lock:
-            self.conn.execute("BEGIN")
-            try:
-                yield self.conn
-            finally:
-                self.conn.execute("COMMIT")

@@ -1,13 +1,12 @@
-"""What both backends share: the columns of a job and an approval, the SQL of a runnable job,
-of an append's job update and of reading events, and the errors a store raises alike.
-
-Written with a placeholder `mark` (`?` for SQLite, `%s` for PostgreSQL) where values go.
+"""The SQL pieces of `SqlStore` (store/sqlstore.py): the columns of a job and an approval, the
+SQL of a runnable job, of an append's job update and of reading events, and the errors a store
+raises alike. Written with `?` placeholders; a dialect translates them if its driver wants.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence, Sized
 from typing import Any
 
 from agentctl.errors import JobBusy, JobNotFound, LeaseLost, UsageError
@@ -23,6 +22,7 @@ from agentctl.store.base import (
 )
 from agentctl.store.chain import StoredEvent
 from agentctl.store.codec import dumps
+from agentctl.store.dialect import Tx
 
 JOB_COLUMNS = (
     "id",
@@ -112,76 +112,76 @@ RUNNABLE_REASON = (
 )
 
 
-def update_clauses(update: JobUpdate | None, mark: str) -> tuple[list[str], list[Any]]:
+def marks(values: Sized) -> str:
+    """`?, ?, ?`: one placeholder for each of `values` (an IN list)."""
+    return ", ".join("?" * len(values))
+
+
+def update_clauses(update: JobUpdate | None) -> tuple[list[str], list[Any]]:
     """The SET clauses of an append (after `last_seq` and `updated_at`) and their values."""
-    sets = [f"last_seq = last_seq + {mark}", f"updated_at = {mark}"]
+    sets = ["last_seq = last_seq + ?", "updated_at = ?"]
     values: list[Any] = []
     if update:
         for column, value in update.set.items():
             if column not in SETTABLE:
                 raise ValueError(column)
-            sets.append(f"{column} = {mark}")
+            sets.append(f"{column} = ?")
             values.append(dumps(value) if column in JSON_COLUMNS else value)
         for column, amount in update.add.items():
             if column not in ADDABLE:
                 raise ValueError(column)
-            sets.append(f"{column} = {column} + {mark}")
+            sets.append(f"{column} = {column} + ?")
             values.append(amount)
     return sets, values
 
 
 def events_query(
-    job_id: str, after_seq: int, limit: int | None, types: Collection[str] | None, mark: str
+    job_id: str, after_seq: int, limit: int | None, types: Collection[str] | None
 ) -> tuple[str, list[Any]]:
     """The SELECT of `read_events` and its values; with `types`, the `events_type` index
     finds the rows, so the job's other events are not read."""
-    sql = f"SELECT seq, ts, type, step, data FROM events WHERE job_id = {mark} AND seq > {mark}"
+    sql = "SELECT seq, ts, type, step, data FROM events WHERE job_id = ? AND seq > ?"
     args: list[Any] = [job_id, after_seq]
     if types is not None:
-        sql += f" AND type IN ({', '.join(mark for _ in types)})"
+        sql += f" AND type IN ({marks(types)})"
         args.extend(str(t) for t in types)
     sql += " ORDER BY seq"
     if limit:
-        sql += f" LIMIT {mark}"
+        sql += " LIMIT ?"
         args.append(limit)
     return sql, args
 
 
-def chain_query(mark: str) -> str:
-    """The SELECT of `stored_events` (`mark`: the job id): the job's events as stored, each
-    with the job's count of them, in one statement (one snapshot on every backend); a job
-    without events gives one row of NULLs, no job no row."""
-    return (
-        "SELECT e.seq, e.ts, e.type, e.step, e.data, e.hash, j.last_seq FROM jobs j"
-        f" LEFT JOIN events e ON e.job_id = j.id WHERE j.id = {mark} ORDER BY e.seq"
-    )
+# The SELECT of `stored_events`: the job's events as stored, each with the job's count of
+# them, in one statement (one snapshot on every backend); a job without events gives one row
+# of NULLs, no job no row.
+CHAIN_QUERY = (
+    "SELECT e.seq, e.ts, e.type, e.step, e.data, e.hash, j.last_seq FROM jobs j"
+    " LEFT JOIN events e ON e.job_id = j.id WHERE j.id = ? ORDER BY e.seq"
+)
 
 
 def stored_chain(job_id: str, rows: Sequence[Sequence[Any]]) -> tuple[list[StoredEvent], int]:
-    """`stored_events`' answer from the rows of `chain_query`."""
+    """`stored_events`' answer from the rows of CHAIN_QUERY."""
     if not rows:
-        raise JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
+        raise job_not_found(job_id)
     events = [StoredEvent(*row[:6]) for row in rows if row[0] is not None]
     return events, int(rows[0][6])
 
 
-def prev_hash_query(mark: str) -> str:
-    """The hash the next event of a job chains to (`mark`: job id, then seq)."""
-    return f"SELECT hash FROM events WHERE job_id = {mark} AND seq = {mark}"
+def hash_of(tx: Tx, job_id: str, seq: int) -> str | None:
+    """The hash of event `seq` of the job (what the next event chains to)."""
+    row = tx.one("SELECT hash FROM events WHERE job_id = ? AND seq = ?", (job_id, seq))
+    return row[0] if row else None
 
 
-# Runs one statement with its values and returns how many rows it changed.
-Execute = Callable[[str, Sequence[Any]], int]
-
-
-def apply_approval(execute: Execute, job_id: str, change: ApprovalChange, mark: str) -> None:
+def apply_approval(tx: Tx, job_id: str, change: ApprovalChange) -> None:
     """Apply one typed approval change inside an append's transaction; a transition that finds
     the approval in another state than it expects raises ApprovalConflict."""
     if isinstance(change, NewApproval):
-        execute(
+        tx.run(
             "INSERT INTO approvals (job_id, request, step, key, tool, args, action_hash, rules,"
-            " reason, state, created_at)"
-            f" VALUES ({', '.join([mark] * 9)}, 'pending', {mark})",
+            " reason, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
             (
                 job_id,
                 change.request,
@@ -197,9 +197,9 @@ def apply_approval(execute: Execute, job_id: str, change: ApprovalChange, mark: 
         )
         return
     if change.state in ("approved", "denied", "void"):
-        changed = execute(
-            f"UPDATE approvals SET state = {mark}, decided_at = {mark}, decided_by = {mark},"
-            f" comment = {mark} WHERE job_id = {mark} AND request = {mark} AND state = {mark}",
+        changed = tx.run(
+            "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, comment = ?"
+            " WHERE job_id = ? AND request = ? AND state = ?",
             (
                 change.state,
                 change.now,
@@ -211,9 +211,8 @@ def apply_approval(execute: Execute, job_id: str, change: ApprovalChange, mark: 
             ),
         )
     else:
-        changed = execute(
-            f"UPDATE approvals SET state = {mark}"
-            f" WHERE job_id = {mark} AND request = {mark} AND state = {mark}",
+        changed = tx.run(
+            "UPDATE approvals SET state = ? WHERE job_id = ? AND request = ? AND state = ?",
             (change.state, job_id, change.request, change.expect),
         )
     if changed != 1:
@@ -225,6 +224,10 @@ def approval_dict(row: Sequence[Any]) -> dict[str, Any]:
     item["args"] = json.loads(item["args"])
     item["rules"] = json.loads(item["rules"])
     return item
+
+
+def job_not_found(job_id: str) -> JobNotFound:
+    return JobNotFound(f"no job {job_id!r}", "list jobs with `agentctl jobs`")
 
 
 def pick_job(ref: str, ids: list[str]) -> str:

@@ -33,7 +33,7 @@ def _job_with_events(target: str, job_id: str = "job1") -> None:
     store = open_store(target)
     make(store, job_id)
     for n in range(2, 7):
-        store.append(
+        store.append_events(
             job_id,
             [NewEvent("step_started", f"s{n}", {"n": n, "text": LONG if n == 5 else "short"})],
             now=NOW + n,
@@ -128,8 +128,8 @@ def test_events_from_before_the_chain_are_unchained_not_tampered(db_target):
         " ('old', 2, 1, 'step_started', 'a', '{}'), ('old', 3, 1, 'step_finished', 'a', '{}')",
     )
     store = open_store(db_target)
-    store.append("old", [NewEvent("step_started", "b", {})], now=NOW)
-    store.append("old", [NewEvent("step_finished", "b", {})], now=NOW + 1)
+    store.append_events("old", [NewEvent("step_started", "b", {})], now=NOW)
+    store.append_events("old", [NewEvent("step_finished", "b", {})], now=NOW + 1)
     store.close()
     result = _verify(db_target, "old")
     assert result.exit_code == 0, result.stderr
