@@ -78,6 +78,17 @@ def test_stored_fields_keep_the_order_and_the_omissions_the_log_always_had():
         ' "truncated": false, "error": null, "duration_ms": 12, "confinement": "bwrap",'
         ' "changes": [{"path": "a"}]}'
     )
+    refused = dataclasses.replace(finished, confinement=None, changes=None, args={}, refused=True)
+    by_policy = dataclasses.replace(refused, decision="deny", rules=[])
+    assert list(event_data(by_policy))[-4:] == ["args", "refused", "decision", "rules"]
+    by_person = dataclasses.replace(refused, decision="deny", denied_by="alice", comment="no")
+    assert list(event_data(by_person))[-5:] == [
+        "args",
+        "refused",
+        "decision",
+        "denied_by",
+        "comment",
+    ]
     # Defaults of the optional fields stay out; explicit None of a field that has none stays.
     started = ActionStarted(key="k", tool="shell", args={}, read_only=False, decision="allow")
     assert list(event_data(started)) == ["key", "tool", "args", "read_only", "decision"]

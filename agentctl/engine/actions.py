@@ -29,7 +29,7 @@ from agentctl.engine.limits import JobLimits, Usage
 from agentctl.engine.signals import Interrupt, signals_ignored
 from agentctl.engine.stopped import canceller, stopped_result
 from agentctl.engine.stops import Cancelled, LimitExceeded
-from agentctl.events import ActionFinished, ActionStarted, event_data
+from agentctl.events import ActionFinished, ActionStarted
 from agentctl.policy.effects import EffectCheck
 from agentctl.policy.votes import Decision, Verdict
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
@@ -95,13 +95,13 @@ def written_by(changes: list[dict[str, Any]]) -> set[str]:
     return {c["path"] for c in changes if c.get("after") is not None and c["kind"] != "mode"}
 
 
-def result_from_log(data: dict[str, Any]) -> ToolResult:
+def result_from_log(finished: ActionFinished) -> ToolResult:
     return ToolResult(
-        ok=data["ok"],
-        output=data.get("output", ""),
-        exit_code=data.get("exit_code"),
-        truncated=data.get("truncated", False),
-        error=data.get("error"),
+        ok=finished.ok,
+        output=finished.output,
+        exit_code=finished.exit_code,
+        truncated=finished.truncated,
+        error=finished.error,
     )
 
 
@@ -111,8 +111,8 @@ class ActionRunner:
         self.index = index
         self.gate = gate
         self.ctx = ctx
-        for data in index.finished.values():  # what earlier runners of the job wrote
-            ctx.written |= written_by(data.get("changes") or [])
+        for finished in index.finished.values():  # what earlier runners of the job wrote
+            ctx.written |= written_by(finished.changes or [])
 
     def check_cancel(self) -> None:
         if self.ctx.cancel.is_set():
@@ -151,12 +151,12 @@ class ActionRunner:
                 key=effects_key(key),
                 tool=name,
                 args=args,
-                reason=held.get("reason", ""),
-                rules=held.get("rules"),
+                reason=held.reason or "",
+                rules=held.rules,
             )
             if answer == "deny":
                 return self._refuse_for_person(step, key, name, args, approval, False)
-            approved_paths = frozenset(held.get("paths") or [])
+            approved_paths = frozenset(held.paths or [])
         elif verdict.decision == Verdict.ASK or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
             answer, approval = self.gate.require(
@@ -220,7 +220,7 @@ class ActionRunner:
         # Durable before a side effect: after a power cut the log still says it may have run.
         self.journal.commit(durable=not read_only)
         try:  # from here, a Ctrl-C stops this action (recorded as such), never leaves it uncertain
-            self.index.started[key] = {"key": key}
+            self.index.started[key] = started_event
             result = tool.run(args, tool_ctx)
         except (KeyboardInterrupt, Interrupt) as stop:
             with signals_ignored():  # a second Ctrl-C must not cut this record short
@@ -287,8 +287,8 @@ class ActionRunner:
                 continue
             held = self.index.held.get(key)
             if held is not None:  # its effects wait for a person (see _hold)
-                rules = held.get("rules") or []
-                reason = held.get("reason", "")
+                rules = held.rules or []
+                reason = held.reason or ""
                 out.append(AskRequest(step, effects_key(key), name, args, reason, rules))
                 continue
             verdict, uncertain = self._verdict(key, name, tool, args)
@@ -480,4 +480,4 @@ class ActionRunner:
         )
         self.journal.add(finished, step)
         self.journal.commit()
-        self.index.record_finished(event_data(finished))
+        self.index.record_finished(finished)

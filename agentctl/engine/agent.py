@@ -112,7 +112,7 @@ class AgentLoop:
             key = f"{spec.step_id}/t{state['turn']}"
             recorded = self.index.models.get(key)
             if recorded is not None:
-                message = recorded["reply"]["message"]
+                message = recorded.reply["message"]
             else:
                 message = self._ask(spec, key, messages, tool_specs, state["turn"])
             messages.append(message)
@@ -204,15 +204,16 @@ class AgentLoop:
             call_index=self.index.model_calls,
             on_text=self.on_text,
         )
-        data = reply.to_dict()
         usage = self.actions.ctx.usage
         usage.model_calls += 1
         usage.cost_usd += reply.cost_usd
         usage.input_tokens += reply.input_tokens
         usage.output_tokens += reply.output_tokens
         self.index.model_calls += 1
+        wall_ms = round((time.monotonic() - started) * 1000)
+        response = ModelResponse(key=key, reply=reply.to_dict(), wall_ms=wall_ms)
         self.journal.add(
-            ModelResponse(key=key, reply=data, wall_ms=round((time.monotonic() - started) * 1000)),
+            response,
             spec.step_id,
             add_fields={
                 "model_calls": 1,
@@ -221,7 +222,7 @@ class AgentLoop:
                 "output_tokens": reply.output_tokens,
             },
         )
-        self.index.models[key] = {"key": key, "reply": data}
+        self.index.models[key] = response
         if not reply.message.get("tool_calls"):
             self.journal.commit()
         # With tool calls, the response is committed together with the first action's start.

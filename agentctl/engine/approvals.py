@@ -34,7 +34,6 @@ from agentctl.events import (
     ApprovalState,
     ApprovalUsed,
     ApprovalVoided,
-    event_data,
 )
 from agentctl.store import ApprovalConflict, ApprovalTransition, NewApproval, Store
 
@@ -230,18 +229,18 @@ class Gate:
     def _find(self, key: str, digest: str) -> dict[str, Any] | None:
         """The latest request for this key if it is for this exact action."""
         request = self.index.requests.get(key)
-        if request is None or request.get("action_hash") != digest:
+        if request is None or request.action_hash != digest:
             return None
-        return self._record(request["request"])
+        return self._record(request.request)
 
     def void_unneeded(self, step: str, key: str) -> None:
         """A request made ahead for a later action of a turn whose decision, when the action
         came (after the earlier ones ran), was allow or deny: void, so it blocks nothing (a
         worker claims a parked job only when none is pending) and counts in no later park."""
         made = self.index.requests.get(key)
-        if made is None or not made.get("ahead"):  # others (e.g. an effect's) are not ours
+        if made is None or not made.ahead:  # others (e.g. an effect's) are not ours
             return
-        request = made["request"]
+        request = made.request
         if self._record(request)["state"] != ApprovalState.PENDING:
             return
         self.journal.commit()  # what is buffered stays; only the void may fail below
@@ -320,7 +319,7 @@ class Gate:
                 )
             ]
         )
-        self.index.requests[ask.key] = event_data(asked)
+        self.index.requests[ask.key] = asked
         return next(a for a in self.store.list_approvals(job_id) if a["request"] == request)
 
     def _consume(self, record: dict[str, Any]) -> None:

@@ -10,11 +10,24 @@ Appends are buffered and committed by `commit()`; the runner commits before ever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentctl.events import EventType, JobEvent, event_data
+from agentctl.events import (
+    ActionFinished,
+    ActionStarted,
+    ApprovalRequested,
+    JobEvent,
+    JsonObject,
+    LimitsChanged,
+    McpToolsPinned,
+    ModelResponse,
+    RunnerStarted,
+    StepFinished,
+    event_data,
+    parse_event,
+)
 from agentctl.store import ApprovalChange, Event, JobUpdate, NewEvent, Store
 
 
@@ -25,67 +38,72 @@ def new_event(event: JobEvent, step: str | None = None) -> NewEvent:
 
 @dataclass
 class ReplayIndex:
-    """What the log already holds, by effect key."""
+    """What the log already holds, by effect key: the typed events a resume answers from."""
 
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    started: dict[str, dict[str, Any]] = field(default_factory=dict)
-    finished: dict[str, dict[str, Any]] = field(default_factory=dict)
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> latest request
-    pins: dict[str, dict[str, Any]] = field(default_factory=dict)  # MCP server -> pinned tools
+    models: dict[str, ModelResponse] = field(default_factory=dict)
+    started: dict[str, ActionStarted] = field(default_factory=dict)
+    finished: dict[str, ActionFinished] = field(default_factory=dict)
+    steps: dict[str, StepFinished] = field(default_factory=dict)
+    requests: dict[str, ApprovalRequested] = field(default_factory=dict)  # the latest, by key
+    pins: dict[str, JsonObject] = field(default_factory=dict)  # MCP server -> pinned tools
     # Actions whose effects were undone until a person approves them: neither started nor
     # finished, so the next runner asks for that approval and runs them again.
-    held: dict[str, dict[str, Any]] = field(default_factory=dict)
+    held: dict[str, ActionFinished] = field(default_factory=dict)
     model_calls: int = 0
     active_seconds: float = 0.0
     limits: dict[str, float] = field(default_factory=dict)  # raised by `resume --limit`
 
     @classmethod
-    def from_events(cls, events: list[Event]) -> ReplayIndex:
+    def from_events(cls, events: Iterable[Event]) -> ReplayIndex:
         index = cls()
         session_start: float | None = None
         last_ts: float | None = None
-        for event in events:
-            data = event.data
-            kind = event.type
-            if kind == EventType.RUNNER_STARTED:
+        for stored in events:
+            event = parse_event(stored.type, stored.data)
+            if isinstance(event, RunnerStarted):
                 if session_start is not None and last_ts is not None:
                     index.active_seconds += max(0.0, last_ts - session_start)
-                session_start = event.ts
-            elif kind == EventType.MODEL_RESPONSE:
-                index.models[data["key"]] = data
-                index.model_calls += 1
-            elif kind == EventType.ACTION_STARTED:
-                index.started[data["key"]] = data
-                index.finished.pop(data["key"], None)
-            elif kind == EventType.ACTION_FINISHED:
-                index.record_finished(data)
-            elif kind == EventType.STEP_FINISHED:
-                index.steps[event.step or ""] = data
-            elif kind == EventType.APPROVAL_REQUESTED:
-                index.requests[data["key"]] = data
-            elif kind == EventType.LIMITS_CHANGED:
-                index.limits.update(data.get("limits") or {})
-            elif kind == "mcp_tools_pinned":
-                index.pins[data["server"]] = data["tools"]
-            last_ts = event.ts
+                session_start = stored.ts
+            else:
+                index.fold(event, stored.step)
+            last_ts = stored.ts
         if session_start is not None and last_ts is not None:
             index.active_seconds += max(0.0, last_ts - session_start)
         return index
 
-    def record_finished(self, data: dict[str, Any]) -> None:
-        key = data["key"]
-        if data.get("stopped_by") and data.get("error") == "stopped":
+    def fold(self, event: JobEvent | None, step: str | None) -> None:
+        """Take in one event of the log (of `step`); events replay does not need pass by."""
+        match event:
+            case ModelResponse():
+                self.models[event.key] = event
+                self.model_calls += 1
+            case ActionStarted():
+                self.started[event.key] = event
+                self.finished.pop(event.key, None)
+            case ActionFinished():
+                self.record_finished(event)
+            case StepFinished():
+                self.steps[step or ""] = event
+            case ApprovalRequested():
+                self.requests[event.key] = event
+            case LimitsChanged():
+                self.limits.update(event.limits)
+            case McpToolsPinned():
+                self.pins[event.server] = event.tools
+
+    def record_finished(self, event: ActionFinished) -> None:
+        key = event.key
+        if event.stopped_by and event.error == "stopped":
             # Killed by Ctrl-C or SIGTERM in this runner's hands: known not to have finished,
             # so not uncertain either; the next runner decides it again like a new action.
             self.started.pop(key, None)
             self.finished.pop(key, None)
-        elif data.get("held"):
-            self.held[key] = data
+        elif event.held:
+            self.held[key] = event
             self.started.pop(key, None)
             self.finished.pop(key, None)
         else:
-            self.finished[key] = data
+            self.finished[key] = event
             self.held.pop(key, None)
 
 

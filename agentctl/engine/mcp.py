@@ -120,9 +120,9 @@ class McpRun:
         offered = {t.name: t.pinned() for t in listed if selects(patterns, server, t.name)}
         all_names = {t.name for t in listed}
         used = {
-            data["tool"].partition(".")[2]
-            for data in self.index.started.values()
-            if str(data.get("tool", "")).startswith(f"{server}.")
+            started.tool.partition(".")[2]
+            for started in self.index.started.values()
+            if started.tool.startswith(f"{server}.")
         }
         missing = sorted(
             (set(explicit_tools(patterns, server)) | used) - all_names,

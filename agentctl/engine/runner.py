@@ -49,7 +49,6 @@ from agentctl.events import (
     StepFinished,
     StepStarted,
     StepState,
-    event_data,
 )
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 from agentctl.store import Event, JobRecord, Store, StoreUnavailable
@@ -232,8 +231,8 @@ class _Run:
         for view in self.steps_view:
             done = self.index.steps.get(view["id"])
             if done:
-                view["state"] = done["state"]
-                self._show_output(view, done.get("output") or "")
+                view["state"] = done.state
+                self._show_output(view, done.output)
 
     # -- the run as a whole --------------------------------------------------------------
 
@@ -440,7 +439,7 @@ class _Run:
         remaining = [
             s
             for s in recipe.steps
-            if (self.index.steps.get(s.id) or {}).get("state") != "succeeded"
+            if getattr(self.index.steps.get(s.id), "state", None) != StepState.SUCCEEDED
         ]
         if not recipe.mcp:
             return None
@@ -477,8 +476,8 @@ class _Run:
         recipe = self.recipe
         for step in recipe.steps:
             done = self.index.steps.get(step.id)
-            if done is not None and done["state"] == StepState.SUCCEEDED:
-                self.outputs[step.id] = {"output": done.get("output", "")}
+            if done is not None and done.state == StepState.SUCCEEDED:
+                self.outputs[step.id] = {"output": done.output}
                 continue
             self.actions.check_cancel()
             self._set_step_state(step.id, StepState.RUNNING, StepStarted(kind=step.kind))
@@ -568,7 +567,7 @@ class _Run:
             if view["id"] == step_id:
                 self._show_output(view, output)
         self._set_step_state(step_id, state, finished)
-        self.index.steps[step_id] = event_data(finished)
+        self.index.steps[step_id] = finished
 
     def _context(self) -> dict[str, Any]:
         return {"params": self.params, "steps": self.outputs, "env": self.env_values}
@@ -614,7 +613,7 @@ class _Run:
             if isinstance(spent, dict):
                 # Per-role budgets count what the log says was spent before this runner.
                 for record in self.index.models.values():
-                    reply = record["reply"]
+                    reply = record.reply
                     who = reply.get("answered_by") or reply["role"]  # a fallback role's own
                     spent[who] = spent.get(who, 0.0) + reply["cost_usd"]
         return self._model
