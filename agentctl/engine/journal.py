@@ -117,7 +117,7 @@ class Journal:
         token: int,
         clock: Callable[[], float],
         on_event: Callable[[Event], None] | None = None,
-        mask: Callable[[Any], tuple[Any, str]] | None = None,
+        mask: Callable[[JsonObject], tuple[JsonObject, str]] | None = None,
     ):
         self.store = store
         # Secrets are masked here, the one door into the log, before anything is stored.
