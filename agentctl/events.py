@@ -8,8 +8,8 @@ logs read back as members (`EventType("step_started")`).
 Each event type has a frozen dataclass below with a literal `type` tag (inspect_ai's
 `event/` is the model), and `JobEvent` is their union: the engine writes events only as these
 values, so an event outside the vocabulary, or with a field its type does not have, fails
-type checking. The store keeps an event's fields as a JSON object (`event_data`); a log is
-read back with `parse_event`, which tolerates old logs (missing or unknown fields).
+type checking. The store keeps an event's fields as a JSON object, and a log reads back as
+these values, in `agentctl/event_json.py` (`event_data`, `parse_event`).
 
 This module is a leaf: it imports nothing of agentctl. The words for people (one formatter
 per event type) live in `agentctl/ui/event_lines.py`.
@@ -18,7 +18,7 @@ per event type) live in `agentctl/ui/event_lines.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, Literal, TypeAlias, get_args
 
@@ -154,8 +154,8 @@ RuleObject: TypeAlias = dict[str, str]
 # A field with this metadata is left out of the stored event while it holds its default, as
 # the log always did (`"repeat"` only on a repeated action, `"ahead"` only on a request asked
 # ahead). The tag `type` is the event's type; the store keeps it apart from the fields.
-_OMIT = "omitted_when_default"
-_OMITTED: Mapping[str, bool] = {_OMIT: True}
+OMITTED_WHEN_DEFAULT = "omitted_when_default"
+_OMITTED: Mapping[str, bool] = {OMITTED_WHEN_DEFAULT: True}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -447,49 +447,3 @@ JobEvent: TypeAlias = (
 
 # The dataclass of each event type, by its tag.
 EVENT_CLASSES: Mapping[str, type[JobEvent]] = {cls.type: cls for cls in get_args(JobEvent)}
-
-# Each class's stored fields (all but the tag), in the order the log has always had them.
-_FIELDS: Mapping[str, tuple[Field[Any], ...]] = {
-    tag: tuple(f for f in fields(cls) if f.name != "type") for tag, cls in EVENT_CLASSES.items()
-}
-
-
-def event_data(event: JobEvent) -> JsonObject:
-    """The event's fields as the store keeps them (and `log --json` prints them): every
-    field in its order, but those the log leaves out while they hold their default."""
-    data: JsonObject = {}
-    for f in _FIELDS[event.type]:
-        value = getattr(event, f.name)
-        if not (f.metadata.get(_OMIT) and value == f.default):
-            data[f.name] = value
-    return data
-
-
-# What a field missing from an old event reads as, by its declared type's first word.
-_ZERO: Mapping[str, object] = {"str": "", "int": 0, "float": 0.0, "bool": False}
-
-
-def parse_event(type_: str, data: Mapping[str, Any]) -> JobEvent | None:
-    """A stored event as its dataclass; None for a type this version does not know (a newer
-    agentctl's). Fields it does not know are left out; a field an older agentctl did not
-    write reads as its default, else as empty (`""`, `0`, `False`, `{}`, `[]`, or None)."""
-    cls = EVENT_CLASSES.get(type_)
-    if cls is None:
-        return None
-    known: dict[str, Any] = {}
-    for f in _FIELDS[type_]:
-        if f.name in data:
-            known[f.name] = data[f.name]
-        elif f.default is MISSING:
-            known[f.name] = _empty(str(f.type))
-    return cls(**known)
-
-
-def _empty(annotation: str) -> object:
-    if "None" in annotation:
-        return None
-    if annotation.startswith(("dict", "JsonObject", "RuleObject")):
-        return {}
-    if annotation.startswith("list"):
-        return []
-    return _ZERO.get(annotation)

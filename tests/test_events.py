@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agentctl.event_json import event_data, parse_event
 from agentctl.events import (
     EVENT_CLASSES,
     EXIT_CODES,
@@ -22,8 +23,6 @@ from agentctl.events import (
     ModelResponse,
     Rollback,
     StepFinished,
-    event_data,
-    parse_event,
 )
 
 

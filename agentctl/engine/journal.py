@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentctl.event_json import event_data, parse_event
 from agentctl.events import (
     ActionFinished,
     ActionStarted,
@@ -25,8 +26,6 @@ from agentctl.events import (
     ModelResponse,
     RunnerStarted,
     StepFinished,
-    event_data,
-    parse_event,
 )
 from agentctl.store import ApprovalChange, Event, JobUpdate, NewEvent, Store
 
