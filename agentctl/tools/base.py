@@ -48,7 +48,7 @@ class Touches:
     terminal: bool = False
 
 
-def call_subject(args: Mapping[str, Any], arg: str | None = None) -> str:
+def call_subject(args: Mapping[str, object], arg: str | None = None) -> str:
     """What an action reaches, whole: the argument `arg` names, else its path or URL, else
     its arguments as JSON (callers shorten it with `visible.one_line`)."""
     for key in (arg, "path", "url"):
@@ -79,11 +79,11 @@ class ToolSpec:
         if not self.qualified_name:
             object.__setattr__(self, "qualified_name", self.name)
 
-    def subject(self, args: Mapping[str, Any]) -> str:
+    def subject(self, args: Mapping[str, object]) -> str:
         """What an action of this tool reaches, whole: its command line, path or URL."""
         return call_subject(args, self.subject_arg)
 
-    def command_line(self, args: Mapping[str, Any]) -> str | None:
+    def command_line(self, args: Mapping[str, object]) -> str | None:
         """The bash command line an action of this tool runs, if it takes one."""
         arg = self.touches.command
         return str(args[arg]) if arg and arg in args else None

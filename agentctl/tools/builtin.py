@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
 
 from agentctl.tools.base import Tool, ToolSpec, call_subject
 from agentctl.tools.registry import ToolRegistry
@@ -58,7 +57,7 @@ def builtins_where(fact: Callable[[ToolSpec], object]) -> tuple[str, ...]:
     return tuple(spec.name for spec in specs if spec is not None and fact(spec))
 
 
-def action_subject(tool: str, args: Mapping[str, Any]) -> str:
+def action_subject(tool: str, args: Mapping[str, object]) -> str:
     """What a logged action of `tool` reached, whole (a shell command line, a path, a URL):
     the one subject the log, the live view, the approval prompt and the GitHub summary show.
 
@@ -68,7 +67,7 @@ def action_subject(tool: str, args: Mapping[str, Any]) -> str:
     return spec.subject(args) if spec is not None else call_subject(args)
 
 
-def action_command(tool: str | None, args: Mapping[str, Any]) -> str | None:
+def action_command(tool: str | None, args: Mapping[str, object]) -> str | None:
     """The bash command line a logged action of `tool` runs, if its tool takes one."""
     spec = builtin_spec(tool) if tool else None
     return spec.command_line(args) if spec is not None else None
