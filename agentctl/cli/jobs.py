@@ -60,15 +60,7 @@ def jobs(
     from agentctl.events import JobState
     from agentctl.ui.tables import render_jobs
 
-    wanted = [name.strip() for given in state or [] for name in given.split(",") if name.strip()]
-    for name in wanted:
-        if name not in set(JobState):
-            choices = ", ".join(JobState)
-            close = suggest(name, list(JobState))
-            raise UsageError(
-                f"unknown state {name!r}",
-                f"{close} (states: {choices})" if close else f"use one of: {choices}",
-            )
+    wanted = _wanted_states(state or [])
     store = open_store(db, create=False)
     # `running` in the row may mean a dead runner (interrupted) or one waiting at a person's
     # prompt (awaiting_approval): filter on the state as described.
@@ -88,6 +80,22 @@ def jobs(
         render_jobs(listed, empty="no jobs match")
     else:
         render_jobs(listed)
+
+
+def _wanted_states(given: list[str]) -> list[str]:
+    """`jobs --state` values (repeated or separated by commas), each a JobState."""
+    from agentctl.events import JobState
+
+    wanted = [name.strip() for value in given for name in value.split(",") if name.strip()]
+    for name in wanted:
+        if name not in set(JobState):
+            choices = ", ".join(JobState)
+            close = suggest(name, list(JobState))
+            raise UsageError(
+                f"unknown state {name!r}",
+                f"{close} (states: {choices})" if close else f"use one of: {choices}",
+            )
+    return wanted
 
 
 def filter_jobs(
@@ -167,10 +175,6 @@ def log(
     With --follow, it ends when the job stops, with the job's exit code (as `watch`): 0
     succeeded, 1 failed, 3 waiting for approval, 4 cancelled, 130 interrupted.
     """
-    from agentctl.engine.jobs import effective_state
-    from agentctl.events import EXIT_CODES
-    from agentctl.times import iso_time
-
     store = open_store(db, create=False)
     job_id = store.find_job(job)
     if verify:
@@ -183,23 +187,21 @@ def log(
 
         page("".join(line + "\n" for e in store.read_events(job_id) for line in _log_lines(e)))
         return
+    _print_events(store, job_id, json_out=json_out, follow=follow)
+
+
+def _print_events(store: Store, job_id: str, *, json_out: bool, follow: bool) -> None:
+    """The log's events, as lines or JSON Lines; with `follow`, new ones until the job stops,
+    then exit with its exit code."""
+    from agentctl.engine.jobs import effective_state
+    from agentctl.events import EXIT_CODES
+
     seq = 0
     while True:
         for event in store.read_events(job_id, after_seq=seq):
             seq = event.seq
             if json_out:
-                print(
-                    json.dumps(
-                        {
-                            "seq": event.seq,
-                            "ts": iso_time(event.ts),
-                            "type": event.type,
-                            "step": event.step,
-                            **event.data,
-                        },
-                        ensure_ascii=False,
-                    )
-                )
+                print(_event_json(event))
             else:
                 for line in _log_lines(event):
                     print(line)
@@ -215,6 +217,14 @@ def log(
         # Woken by the next append (LISTEN/NOTIFY on PostgreSQL); the timeout re-checks the
         # lease, since a runner that died appends nothing.
         store.wait_for_events(job_id, seq, timeout=FOLLOW_RECHECK_SECONDS)
+
+
+def _event_json(event: Event) -> str:
+    """One line of `log --json`: the event's fields and its data, flat."""
+    from agentctl.times import iso_time
+
+    shown = {"seq": event.seq, "ts": iso_time(event.ts), "type": event.type, "step": event.step}
+    return json.dumps({**shown, **event.data}, ensure_ascii=False)
 
 
 def _log_lines(event: Event) -> list[str]:

@@ -21,7 +21,11 @@ from agentctl.errors import AgentctlError, UsageError
 from agentctl.ui.words import plural
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agentctl.store.base import Store
+
+    Say = Callable[[str], None]  # print, or print to stderr under --json
 
 
 @app.command()
@@ -131,55 +135,75 @@ def rollback(
     debug: DebugOption = False,
 ) -> None:
     """Undo the job's file changes (from STEP on); files changed since are left alone."""
-    from agentctl.cli.options import is_interactive
     from agentctl.engine.rollback import rollback_job
 
     store = open_store(db, create=False)
     job_id = store.find_job(job)
-    say = (lambda text: print(text, file=sys.stderr)) if json_out else print
+    say: Say = (lambda text: print(text, file=sys.stderr)) if json_out else print
     preview = rollback_job(store, job_id, to_step=to, force=force, dry_run=True)
-    if not preview["plan"]:
-        if json_out:
-            print(json.dumps(preview, indent=2, ensure_ascii=False))
-        else:
-            say(f"job {job_id}: nothing to roll back" + (f" from step {to} on" if to else ""))
-        return
-    if dry_run:
-        if json_out:
-            print(json.dumps(preview, indent=2, ensure_ascii=False))
-            return
-        say(f"job {job_id}: would roll back" + (f" from step {to} on:" if to else ":"))
-        for line in _plan_lines(preview):
-            say(line)
+    from_step = f" from step {to} on" if to else ""
+    if not preview["plan"] or dry_run:
+        _show_preview(job_id, preview, from_step, json_out=json_out, say=say)
         return
     if not yes:
-        count = plural(len(preview["plan"]), "file")
-        if not is_interactive(False):
-            raise UsageError(
-                f"rolling back job {job_id} would change {count}",
-                f"review with `agentctl diff {job_id}`, then add --yes",
-            )
-        say(f"job {job_id}: roll back {count}" + (f" from step {to} on:" if to else ":"))
-        say(rollback_plan_text(preview))
-        if not typer.confirm(ROLLBACK_QUESTION, err=json_out):
-            raise typer.Exit(1)
+        _confirm(job_id, preview, from_step, json_out=json_out, say=say)
     done = rollback_job(store, job_id, to_step=to, force=force, dry_run=False)
     if json_out:
         print(json.dumps(done, indent=2, ensure_ascii=False))
     else:
         for line in rollback_report_lines(done):
             say(line)
-    if done["conflicts"] and force:
-        raise AgentctlError(
-            f"{plural(len(done['conflicts']), 'file')} could not be put back safely",
+    if done["conflicts"]:
+        raise _conflicts_error(done, job_id, to, force=force)
+
+
+def _show_preview(
+    job_id: str, preview: dict[str, Any], from_step: str, *, json_out: bool, say: Say
+) -> None:
+    """`rollback --dry-run`, or a rollback with nothing to do: the plan, changing nothing."""
+    if json_out:
+        print(json.dumps(preview, indent=2, ensure_ascii=False))
+    elif not preview["plan"]:
+        say(f"job {job_id}: nothing to roll back{from_step}")
+    else:
+        say(f"job {job_id}: would roll back{from_step}:")
+        for line in _plan_lines(preview):
+            say(line)
+
+
+def _confirm(
+    job_id: str, preview: dict[str, Any], from_step: str, *, json_out: bool, say: Say
+) -> None:
+    """Ask before rolling back (exit 1 on no); without a terminal, --yes is required."""
+    from agentctl.cli.options import is_interactive
+
+    count = plural(len(preview["plan"]), "file")
+    if not is_interactive(False):
+        raise UsageError(
+            f"rolling back job {job_id} would change {count}",
+            f"review with `agentctl diff {job_id}`, then add --yes",
+        )
+    say(f"job {job_id}: roll back {count}{from_step}:")
+    say(rollback_plan_text(preview))
+    if not typer.confirm(ROLLBACK_QUESTION, err=json_out):
+        raise typer.Exit(1)
+
+
+def _conflicts_error(
+    done: dict[str, Any], job_id: str, to: str | None, *, force: bool
+) -> AgentctlError:
+    """Files a rollback left alone: in the way (with --force), or changed since the job."""
+    files = plural(len(done["conflicts"]), "file")
+    if force:
+        return AgentctlError(
+            f"{files} could not be put back safely",
             "a symlink or a directory is in the way; fix those paths by hand",
             exit_code=1,
         )
-    if done["conflicts"]:
-        raise AgentctlError(
-            f"{plural(len(done['conflicts']), 'file')} changed since the job; left alone",
-            f"look at them, then `agentctl rollback {job_id}"
-            + (f" --to {to}" if to else "")
-            + " --force` to overwrite them",
-            exit_code=1,
-        )
+    return AgentctlError(
+        f"{files} changed since the job; left alone",
+        f"look at them, then `agentctl rollback {job_id}"
+        + (f" --to {to}" if to else "")
+        + " --force` to overwrite them",
+        exit_code=1,
+    )
