@@ -20,12 +20,18 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # bashlex ships no type information: these name its classes (mypy reads them as Any).
+    from bashlex.yacc import Grammar, LRTable
 
 TABLES_FILE = Path(__file__).with_name("bash_tables.json")
+# A yacc table as bashlex holds it: state -> {symbol: action or next state}.
+ParseTable = dict[int, dict[str, int]]
 
 
-def grammar_signature(grammar: Any) -> str:
+def grammar_signature(grammar: Grammar) -> str:
     """A hash of what the tables are computed from: productions, precedence, start symbol."""
     text = "\n".join(
         [str(p) for p in grammar.Productions]
@@ -34,7 +40,7 @@ def grammar_signature(grammar: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read_tables(signature: str) -> tuple[dict, dict] | None:
+def _read_tables(signature: str) -> tuple[ParseTable, ParseTable] | None:
     try:
         data = json.loads(TABLES_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -62,7 +68,7 @@ def import_bashlex(tables: bool = True) -> ModuleType:
 
         compute = yacc.LRTable.lr_parse_table
 
-        def lr_parse_table(self: Any) -> None:
+        def lr_parse_table(self: LRTable) -> None:
             signature = grammar_signature(self.grammar)
             found = _read_tables(signature) if tables else None
             if found is None:

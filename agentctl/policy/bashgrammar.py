@@ -17,7 +17,17 @@ Whatever still cannot be read stays an error, which the policy asks about.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from agentctl.policy.bash_tables import import_bashlex
+
+if TYPE_CHECKING:
+    # bashlex ships no type information: these name its classes (mypy reads them as Any).
+    from bashlex.ast import node as BashNode
+    from bashlex.parser import _parser as BashParser
+    from bashlex.tokenizer import tokenizer as BashTokenizer
+    from bashlex.yacc import YaccProduction
 
 # Parser tables from the file; the import loads bashlex.parser, .subst, .ast, .errors, .heredoc.
 bashlex = import_bashlex()
@@ -45,12 +55,15 @@ def _unquote_delimiter(word: str) -> tuple[str, bool]:
     return "".join(out), quoted
 
 
-def _makeheredoc(tokenizer, redirnode, lineno, killleading):
+def _makeheredoc(
+    tokenizer: BashTokenizer, redirnode: BashNode, lineno: int, killleading: bool
+) -> str:
     # bashlex compares lines with the delimiter as written, so `<<'EOF'` never ends; bash
     # removes the quotes first (and then does not expand the body, which we record).
     delimiter, quoted = _unquote_delimiter(redirnode.output.word)
     redirnode.quoted_delimiter = quoted
-    document, startpos = [], tokenizer._shell_input_line_index
+    document: list[str] = []
+    startpos = tokenizer._shell_input_line_index
     line = tokenizer.readline(False)
     while line:
         if killleading:
@@ -69,7 +82,8 @@ def _makeheredoc(tokenizer, redirnode, lineno, killleading):
     redirnode.heredoc = _node(kind="heredoc", value="".join(document), pos=(startpos, endpos))
     if redirnode.pos[1] + 1 == startpos:
         redirnode.pos = (redirnode.pos[0], endpos)
-    return redirnode.heredoc.value
+    value: str = redirnode.heredoc.value
+    return value
 
 
 def _runs_something(expression: str) -> bool:
@@ -77,7 +91,7 @@ def _runs_something(expression: str) -> bool:
     return "$(" in expression or "`" in expression or "[" in expression
 
 
-def _case_command(p):
+def _case_command(p: YaccProduction) -> None:
     parts = bashlex.parser._makeparts(p)
     pos = bashlex.parser._partsspan(parts)
     # bashlex's own visitor knows only its kinds; a case walks like an `if` (parts in order).
@@ -86,21 +100,21 @@ def _case_command(p):
     )
 
 
-def _parts_list(p):
+def _parts_list(p: YaccProduction) -> None:
     p[0] = bashlex.parser._makeparts(p)
 
 
-def _timespec(p):
+def _timespec(p: YaccProduction) -> None:
     p[0] = _node(kind="reservedword", word=p[1], pos=p.lexspan(1))
 
 
-def _arith_command(p):
+def _arith_command(p: YaccProduction) -> None:
     if _runs_something(str(p[1])):
         raise NotImplementedError("an arithmetic command with a command or array inside")
     p[0] = _node(kind="compound", redirects=[], list=[], pos=p.lexspan(1))
 
 
-def _arith_for_command(p):
+def _arith_for_command(p: YaccProduction) -> None:
     if _runs_something(str(p[2])):
         raise NotImplementedError("an arithmetic for loop with a command or array inside")
     parts = [x for x in bashlex.parser._makeparts(p) if x.kind != "reservedword"]
@@ -124,10 +138,14 @@ _ACTIONS = {
     "p_arith_for_command": _arith_for_command,
 }
 
-_original_commandsubst = bashlex.subst._extractcommandsubst
+_original_commandsubst: Callable[[BashParser, str, int, bool], tuple[BashNode, int]] = (
+    bashlex.subst._extractcommandsubst
+)
 
 
-def _extractcommandsubst(parserobj, string, sindex, sxcommand=False):
+def _extractcommandsubst(
+    parserobj: BashParser, string: str, sindex: int, sxcommand: bool = False
+) -> tuple[BashNode, int]:
     """`$((expr))` as a parameter (an unknown value); `$(cmd)` as bashlex reads it."""
     if string[sindex] != "(":
         return _original_commandsubst(parserobj, string, sindex, sxcommand)
@@ -146,10 +164,12 @@ def _extractcommandsubst(parserobj, string, sindex, sxcommand=False):
     return _node(kind="parameter", value=f"(({body}))", pos=(sindex - 2, j + 1)), j + 1
 
 
-_original_paramexpand = bashlex.subst._paramexpand
+_original_paramexpand: Callable[[BashParser, str, int], tuple[BashNode, int]] = (
+    bashlex.subst._paramexpand
+)
 
 
-def _paramexpand(parserobj, string, sindex):
+def _paramexpand(parserobj: BashParser, string: str, sindex: int) -> tuple[BashNode, int]:
     # bashlex looks for the `}` of `${` with str.find and loops forever when there is none.
     if string.startswith("${", sindex) and string.find("}", sindex + 2) < 0:
         raise bashlex.errors.ParsingError("bad substitution: no closing `}`", string, sindex)

@@ -156,7 +156,7 @@ class PolicyTest(BaseModel):
 
     @field_validator("workspace_files")
     @classmethod
-    def _inside(cls, files: dict[str, Any]) -> dict[str, Any]:
+    def _inside(cls, files: dict[str, str | Symlink]) -> dict[str, str | Symlink]:
         for name in files:
             parts = Path(name).parts
             if not name or os.path.isabs(name) or ".." in parts or name.startswith("~"):
@@ -169,7 +169,7 @@ class PolicyTest(BaseModel):
         return files
 
 
-def _sandbox_off(value: Any) -> Any:
+def _sandbox_off(value: object) -> object:
     # YAML 1.1 reads a bare `off` as false; `sandbox: off` is what the user meant.
     return "off" if value is False else value
 
@@ -237,7 +237,7 @@ class Policy(BaseModel):
         return (mark.line, mark.column) if mark else (None, None)
 
 
-def is_policy_data(data: Any) -> bool:
+def is_policy_data(data: object) -> bool:
     """Whether loaded YAML is a policy rather than a recipe (`rules`/`default`, no steps)."""
     return (
         isinstance(data, dict)
@@ -264,7 +264,7 @@ def load_policy_text(text: str, filename: str) -> Policy:
     return policy
 
 
-def load_policy(path: str | os.PathLike) -> Policy:
+def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file; any problem is a RecipeError (exit 2)."""
     p = Path(path)
     text = read_text_file(p, "policy")
@@ -302,7 +302,7 @@ class PolicySet:
         self._places: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {}
 
     @classmethod
-    def from_files(cls, paths: Sequence[str | os.PathLike]) -> PolicySet:
+    def from_files(cls, paths: Sequence[str | os.PathLike[str]]) -> PolicySet:
         return cls([load_policy(p) for p in paths])
 
     def decide(
@@ -361,7 +361,7 @@ class PolicySet:
         return Decision(final, reason, tuple(merged.values()))
 
     def _resolve_places(
-        self, workspace: str | os.PathLike, db_path: Path | None
+        self, workspace: str | os.PathLike[str], db_path: Path | None
     ) -> tuple[str, frozenset[str]]:
         """The resolved workspace and the database's files, kept per (workspace, database)
         as given (and the working folder, for a relative one)."""
@@ -378,12 +378,12 @@ class PolicySet:
     @property
     def limits(self) -> PolicyLimits:
         """The smallest of each limit any policy sets."""
-        merged: dict[str, Any] = {}
+        merged: dict[str, float] = {}  # every limit is a number (durations in seconds)
         for policy in self.policies:
             for key, value in policy.limits.model_dump().items():
                 if value is not None:
                     merged[key] = value if merged.get(key) is None else min(merged[key], value)
-        return PolicyLimits.model_construct(**merged)
+        return PolicyLimits.model_construct(set(merged), **merged)
 
     @property
     def sandbox(self) -> str:

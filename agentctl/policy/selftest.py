@@ -38,7 +38,7 @@ class TestFailure:
         )
 
 
-def _write_workspace_files(folder: Path, files: dict[str, Any]) -> None:
+def _write_workspace_files(folder: Path, files: dict[str, str | Symlink]) -> None:
     for name, content in files.items():
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeAlias
 
 from agentctl.policy.environment import analyse_assignment
 from agentctl.policy.inner import HOLE, Inner
@@ -35,10 +36,14 @@ from agentctl.policy.words import (
 )
 from agentctl.policy.wrappers import analyse_command
 
-_grammar: Any = None  # agentctl.policy.bashgrammar, imported at the first command parsed
+if TYPE_CHECKING:
+    # bashlex ships no type information: this names its syntax node (mypy reads it as Any).
+    from bashlex.ast import node as BashNode
+
+_grammar: ModuleType | None = None  # agentctl.policy.bashgrammar, at the first command parsed
 
 
-def _bash() -> Any:
+def _bash() -> ModuleType:
     """bashlex with agentctl's grammar fixes and its parser tables read from a file. Imported
     when the first command is parsed, not with this module (~40 ms): a job whose tools start
     no program, under a policy with no command patterns, never pays for it."""
@@ -150,20 +155,24 @@ def _parse(command: str, depth: int) -> ParsedShell:
     return ParsedShell(walker.out)
 
 
+# What a word or redirect runs: a syntax node still to walk, or a command already read.
+InnerNode: TypeAlias = "BashNode | SimpleCommand"
+
+
 class _Walker:
     def __init__(self, source: str, depth: int):
         self.source, self.depth = source, depth
         self.out: list[SimpleCommand] = []
 
-    def text(self, node) -> str:
+    def text(self, node: BashNode) -> str:
         start, end = node.pos
         return self.source[start:end]
 
-    def word(self, node) -> str:
+    def word(self, node: BashNode) -> str:
         """A word with quotes removed and HOLE for each expansion (see `words`)."""
         return self.words(node)[0][0]
 
-    def words(self, node) -> tuple[list[str], bool]:
+    def words(self, node: BashNode) -> tuple[list[str], bool]:
         """The words one shell word becomes, with quotes removed, and whether they may split
         further (an unquoted expansion). bashlex gets mixed quoting wrong (`"r"'m'` -> r'm'),
         so words are unquoted here from their source text, as bash does; each expansion
@@ -198,7 +207,7 @@ class _Walker:
             return [HOLE], True
         return [unquoted], splits
 
-    def visit(self, node, redirects: tuple[Redirect, ...]) -> None:
+    def visit(self, node: BashNode, redirects: tuple[Redirect, ...]) -> None:
         kind = node.kind
         if kind == "command":
             self._command(node, redirects)
@@ -220,7 +229,7 @@ class _Walker:
                 self.visit(part, redirects)
         elif kind == "word":  # a `for` list or `case` word/pattern: its substitutions run
             word_flags: set[str] = set()
-            word_inner: list = []
+            word_inner: list[InnerNode] = []
             self._scan_word(node, word_flags, word_inner, in_name=False)
             if any(flag_asks(f) for f in word_flags):
                 self.out.append(
@@ -232,14 +241,16 @@ class _Walker:
         else:
             raise _Unsupported(f"unsupported shell construct: {kind}")
 
-    def _visit_all(self, nodes) -> None:
+    def _visit_all(self, nodes: list[InnerNode]) -> None:
         for node in nodes:
             if isinstance(node, SimpleCommand):
                 self.out.append(node)
             else:
                 self.visit(node, ())
 
-    def _scan_word(self, node, flags: set[str], inner: list, *, in_name: bool) -> None:
+    def _scan_word(
+        self, node: BashNode, flags: set[str], inner: list[InnerNode], *, in_name: bool
+    ) -> None:
         for part in getattr(node, "parts", []) or []:
             kind = part.kind
             if kind == "commandsubstitution":
@@ -269,10 +280,10 @@ class _Walker:
         if "{" in word and "}" in word and ("," in word or ".." in word):
             flags.add("brace-expansion")
 
-    def _redirects(self, nodes) -> tuple[list[Redirect], set[str], list]:
+    def _redirects(self, nodes: list[BashNode]) -> tuple[list[Redirect], set[str], list[InnerNode]]:
         out: list[Redirect] = []
         flags: set[str] = set()
-        inner: list = []
+        inner: list[InnerNode] = []
         for node in nodes:
             op = node.type
             fd = node.input if isinstance(getattr(node, "input", None), int) else None
@@ -304,9 +315,9 @@ class _Walker:
                 out.append(Redirect(op, word, direction, fd))
         return out, flags, inner
 
-    def _command(self, node, inherited: tuple[Redirect, ...]) -> None:
+    def _command(self, node: BashNode, inherited: tuple[Redirect, ...]) -> None:
         flags: set[str] = set()
-        inner: list = []
+        inner: list[InnerNode] = []
         words = []
         redirect_nodes = []
         assigned: list[Inner] = []

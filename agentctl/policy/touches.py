@@ -218,7 +218,7 @@ def _string_paths(args: dict[str, Any], root: str, sensitive: frozenset[str]) ->
     ]
 
 
-def _shell_parts(command: Any, root: str, sensitive: frozenset[str]) -> list[Part]:
+def _shell_parts(command: object, root: str, sensitive: frozenset[str]) -> list[Part]:
     """One part per simple command, and one per file a redirect writes (as write_file)."""
     if not isinstance(command, str):
         return [

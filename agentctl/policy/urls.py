@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agentctl.policy.addresses import address_problem
@@ -15,7 +15,9 @@ from agentctl.policy.match import names_host
 from agentctl.policy.rules import PolicySet
 from agentctl.policy.votes import Verdict
 
-Resolver = Callable[..., list]
+# socket.getaddrinfo's shape: (family, type, proto, canonname, sockaddr) per address.
+AddressInfo = tuple[object, object, object, object, tuple[object, ...]]
+Resolver = Callable[..., Sequence[AddressInfo]]
 
 
 def check_url_allowed(

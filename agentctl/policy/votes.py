@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict
 
 _SHORT_FORM = re.compile(r"^(?P<label>.*) \((?P<decision>allow|ask|deny)\)$")
 
@@ -95,6 +95,14 @@ class Vote:
         }
 
 
+class DecisionJSON(TypedDict):
+    """A decision as `policy explain --json` and the effect check show it."""
+
+    decision: str
+    rules: list[dict[str, str]]
+    reason: str
+
+
 @dataclass(frozen=True)
 class Decision:
     """The decision on one action: the strictest vote, every rule that voted (one vote per
@@ -114,7 +122,7 @@ class Decision:
         """Every rule that voted as {"policy", "id", "decision", "reason"} (the JSON form)."""
         return [v.to_dict() for v in self.votes]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DecisionJSON:
         return {"decision": str(self.decision), "rules": self.rule_objects, "reason": self.reason}
 
     def with_builtin(self, name: str, decision: Verdict, reason: str) -> Decision:
@@ -167,6 +175,7 @@ def from_default_policy(rule: RuleJSON) -> bool:
 
 __all__ = [
     "Decision",
+    "DecisionJSON",
     "RuleJSON",
     "Verdict",
     "Vote",
