@@ -27,6 +27,8 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agentctl.policy.votes import Verdict
+
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 JOB_END_EVENTS = {
     "job_succeeded": "succeeded",
@@ -203,12 +205,13 @@ class JobTrace:
         start = self.action_starts.pop(key, ts - duration_ms / 1000)
         tool = str(data.get("tool", ""))
         refused = bool(data.get("refused"))
-        decision = str(data.get("decision") or ("deny" if data.get("error") == "denied" else ""))
+        denied = Verdict.DENY if data.get("error") == "denied" else ""
+        decision = str(data.get("decision") or denied)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": tool,
             "gen_ai.tool.call.id": key,
-            "agentctl.tool.decision": decision or "allow",
+            "agentctl.tool.decision": decision or str(Verdict.ALLOW),
             "agentctl.tool.ok": bool(data.get("ok")),
             "agentctl.tool.refused": refused,
             "agentctl.tool.duration_ms": duration_ms,

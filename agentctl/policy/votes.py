@@ -147,7 +147,7 @@ def rule_object(rule: RuleJSON) -> dict[str, str]:
         return {str(k): str(v) for k, v in rule.items() if v is not None}
     text = str(rule)
     match = _SHORT_FORM.match(text)
-    label, decision = (match["label"], match["decision"]) if match else (text, "ask")
+    label, decision = (match["label"], match["decision"]) if match else (text, str(Verdict.ASK))
     policy, _, rule_id = label.rpartition(":")
     return {"policy": policy, "id": rule_id, "decision": decision}
 

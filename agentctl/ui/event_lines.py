@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentctl.events import EventType
-from agentctl.policy.votes import from_default_policy
+from agentctl.policy.votes import Verdict, from_default_policy
 from agentctl.ui.words import plural, result_words, rules_words
 from agentctl.units import format_usd
 from agentctl.visible import one_line
@@ -132,7 +132,7 @@ def _action_started(where: str, data: dict[str, Any]) -> str:
     what = _summarise_args(data.get("tool", ""), data.get("args", {}))
     decided = ""
     rules_said = [r for r in data.get("rules") or [] if not from_default_policy(r)]
-    if rules_said or data.get("decision") not in (None, "allow"):
+    if rules_said or data.get("decision") not in (None, Verdict.ALLOW):
         rules = rules_words(data.get("rules"), decided=data.get("decision"))
         decided = f" ({data['decision']}{' by ' + rules if rules else ''})"
     again = f" (repeat {data['repeat']})" if data.get("repeat") else ""
