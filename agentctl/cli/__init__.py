@@ -52,6 +52,7 @@ COMMAND_ORDER = (
     "schema",
     "completion",
     "worker",
+    "queue",
 )
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agentctl.cli import app
-from agentctl.cli.options import DbOption, DebugOption, open_store
+from agentctl.cli.options import DbOption, DebugOption, JsonOption, open_store
 
 if TYPE_CHECKING:
     from agentctl.engine.worker import WorkerOptions, WorkerReport
@@ -161,3 +161,95 @@ def worker_run(
     store = open_store(db)
     outcome = run_prepared_job(store, job, approver=None, claimed_token=token, lease_ttl=lease)
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def queue(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="The queue (left out: every queue that has limits).", metavar="NAME"),
+    ] = None,
+    max_running: Annotated[
+        int | None,
+        typer.Option(
+            "--max-running",
+            min=1,
+            metavar="N",
+            help="At most N of the queue's jobs run at once, on all workers together.",
+        ),
+    ] = None,
+    max_starts: Annotated[
+        int | None,
+        typer.Option(
+            "--max-starts",
+            min=1,
+            metavar="N",
+            help="At most N of the queue's jobs start within any --per window.",
+        ),
+    ] = None,
+    per: Annotated[
+        str | None,
+        typer.Option(
+            "--per", metavar="DURATION", help="The window of --max-starts: 1s, 1m, 1h (1m)."
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the queue's limits.")] = False,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Show or set a queue's limits, kept in the database for every worker's claims.
+
+    A worker leaves a queue's job queued while the queue has --max-running jobs running (on
+    any machine), or --max-starts jobs started in the last --per. Without options: show.
+
+    Example: agentctl queue nightly --max-running 4 --max-starts 10 --per 1m
+    """
+    import json
+    import time
+
+    from agentctl.engine.worker import limit_queue
+    from agentctl.ui.queues import queue_limit_line, queue_limit_object
+
+    store = open_store(db)
+    now = time.time()
+    if name is None:
+        if max_running is not None or max_starts is not None or per is not None or clear:
+            from agentctl.errors import UsageError
+
+            raise UsageError("name the queue to limit", "agentctl queue NAME --max-running N")
+        limits = store.queue_limits(now=now)
+    else:
+        limits = [
+            limit_queue(
+                store,
+                name,
+                max_running=max_running,
+                max_starts=max_starts,
+                per=_seconds(per),
+                clear=clear,
+                now=now,
+            )
+        ]
+    if json_out:
+        typer.echo(json.dumps([queue_limit_object(q) for q in limits], indent=2))
+        return
+    for limit in limits:
+        typer.echo(queue_limit_line(limit))
+    if not limits:
+        typer.echo("no queue has limits; set some with `agentctl queue NAME --max-running N`")
+
+
+def _seconds(per: str | None) -> float | None:
+    from agentctl.errors import UsageError
+    from agentctl.units import parse_duration
+
+    if per is None:
+        return None
+    try:
+        seconds = parse_duration(per)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise UsageError(f"--per {per!r} is not a duration", "write e.g. --per 1s, 1m or 1h")
+    return seconds

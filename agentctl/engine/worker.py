@@ -29,7 +29,7 @@ from agentctl.engine.journal import new_event
 from agentctl.engine.worker_beat import WorkerBeat
 from agentctl.events import JobFailed
 from agentctl.process.procinfo import ProcessIdentity, current_process
-from agentctl.store import Claim, JobUpdate, Store
+from agentctl.store import Claim, JobUpdate, QueueLimit, Store
 
 DEFAULT_QUEUE = "default"
 DEFAULT_LEASE_SECONDS = 15.0
@@ -74,6 +74,42 @@ class WorkerReport:
         if any(s == "failed" for s in self.states.values()) or 1 in self.ran.values():
             return 1
         return 3 if "awaiting_approval" in self.states.values() else 0
+
+
+def limit_queue(
+    store: Store,
+    queue: str,
+    *,
+    max_running: int | None = None,
+    max_starts: int | None = None,
+    per: float | None = None,
+    clear: bool = False,
+    now: float,
+) -> QueueLimit:
+    """Set a queue's limits for every worker (`agentctl queue NAME ...`): what is given
+    replaces its value, the rest stays; `clear` removes them all. Returns the queue's limits
+    as they are now (with its jobs running and started)."""
+    from agentctl.errors import UsageError
+
+    if not queue.strip() or queue.startswith("-"):
+        raise UsageError(f"bad queue name {queue!r}", "name a queue, e.g. `agentctl queue nightly`")
+    old = next((q for q in store.queue_limits(now=now) if q.queue == queue), QueueLimit(queue))
+    if clear:
+        new = QueueLimit(queue)
+    else:
+        starts = max_starts if max_starts is not None else old.max_starts
+        if per is not None and starts is None:
+            raise UsageError("--per is the window of --max-starts", "add --max-starts N")
+        window = per if per is not None else old.per_seconds if old.per_seconds else 60.0
+        new = QueueLimit(
+            queue,
+            max_running if max_running is not None else old.max_running,
+            starts,
+            window if starts is not None else None,
+        )
+    if new != QueueLimit(old.queue, old.max_running, old.max_starts, old.per_seconds):
+        store.set_queue_limit(new)
+    return next((q for q in store.queue_limits(now=now) if q.queue == queue), QueueLimit(queue))
 
 
 def run_claimed_argv(claim: Claim, lease_ttl: float) -> list[str]:

@@ -120,6 +120,18 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class QueueLimit:
+    """A queue's fleet-wide limits (None: none) and, when read, how near it is to them."""
+
+    queue: str
+    max_running: int | None = None  # at most this many of its jobs run at once
+    max_starts: int | None = None  # at most this many claims ...
+    per_seconds: float | None = None  # ... in this window
+    running: int = 0  # its jobs held by a live lease now
+    started: int = 0  # its jobs claimed within the window
+
+
+@dataclass(frozen=True)
 class LeaseBeat:
     """What one beat of a warm worker learnt of one of its jobs whose lease it still holds."""
 
@@ -376,6 +388,14 @@ class Store(Protocol):
         `running` with an expired lease; and in each case its workspace not held by another
         job's runner (the claim holds it). Concurrent claimers never get the same job.
         """
+        ...
+
+    def set_queue_limit(self, limit: QueueLimit) -> None:
+        """Set a queue's limits for every worker's claims (no limit at all: the row goes)."""
+        ...
+
+    def queue_limits(self, *, now: float) -> list[QueueLimit]:
+        """Every queue that has limits, with its jobs running and started at `now`."""
         ...
 
     def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:

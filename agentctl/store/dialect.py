@@ -41,6 +41,11 @@ class Tx(Protocol):
         whose write transactions already run one at a time does nothing)."""
         ...
 
+    def lock_queue(self, queue: str) -> None:
+        """Order concurrent claimers of one limited queue until the transaction ends (as
+        `lock_workspace`)."""
+        ...
+
 
 # After a commit that got no answer: whether it took effect.
 Landed = Callable[[Tx], bool]

@@ -13,14 +13,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from agentctl.errors import LeaseLost
-from agentctl.store.base import Claim, IsAlive, LeaseBeat, lease_is_live, workspace_busy
+from agentctl.store.base import (
+    Claim,
+    IsAlive,
+    LeaseBeat,
+    QueueLimit,
+    lease_is_live,
+    workspace_busy,
+)
 from agentctl.store.dialect import Dialect, Tx
 from agentctl.store.sql import (
     CLAIM_ORDER,
     DUE,
     LAST_POLICY_SEQ,
+    QUEUE_LIMITS,
+    QUEUE_OPEN,
     RUNNABLE,
     RUNNABLE_REASON,
+    SET_QUEUE_LIMIT,
     TAKEOVERS,
     WORKSPACE_FREE,
     WORKSPACE_HOLDERS,
@@ -51,6 +61,16 @@ def workspace_holder_in(
         live = [r for r in rows if r[4] is not None and r[4] >= now]
         return {"id": live[0][0], "pid": live[0][1], "host": live[0][2]} if live else None
     return live_holder(rows, now=now, host=host, is_alive=is_alive)
+
+
+def _queue_still_open(tx: Tx, job_id: str, queue: str, now: float) -> bool:
+    """Whether the job's limited queue is still within its limits, asked again under the
+    dialect's lock on that queue: concurrent claimers of it are ordered, each sees the claims
+    committed before it, and so together they never pass a limit."""
+    tx.lock_queue(queue)
+    return (
+        tx.one(f"SELECT 1 FROM jobs WHERE id = ? AND {QUEUE_OPEN}", (job_id, now, now)) is not None
+    )
 
 
 class Leases:
@@ -197,7 +217,7 @@ class Leases:
                 row = tx.one(*self._runnable(queues, now, passed))
                 if row is None:
                     return None
-                job_id, token, reason, takeovers, lock = row
+                job_id, token, reason, takeovers, lock, limited, queue = row
                 # Two claimers of two jobs in one workspace: the second waits for the first's
                 # commit here, then sees its hold and passes over this job.
                 if lock is not None and workspace_holder_in(
@@ -205,11 +225,14 @@ class Leases:
                 ):
                     passed.append(job_id)
                     continue
+                if limited and not _queue_still_open(tx, job_id, queue, now):
+                    passed.append(job_id)
+                    continue
                 takeovers += reason in TAKEOVERS
                 tx.run(
-                    f"{_TAKE_LEASE}, takeovers = ? WHERE id = ?",
+                    f"{_TAKE_LEASE}, takeovers = ?, claimed_at = ? WHERE id = ?",
                     (token + 1, pid, host, start, now + ttl, now, int(lock is not None))
-                    + (takeovers, job_id),
+                    + (takeovers, now, job_id),
                 )
                 return Claim(job_id, int(token + 1), reason, int(takeovers))
             return None
@@ -223,11 +246,27 @@ class Leases:
         the dialect locks rows: a row another claimer holds is passed over, not waited for."""
         not_passed = f" AND id NOT IN ({marks(passed)})" if passed else ""
         sql = (
-            f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers, workspace_lock FROM jobs"
+            f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers, workspace_lock,"
+            " EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = jobs.queue), queue FROM jobs"
             f" WHERE queue IN ({marks(queues)}) AND {RUNNABLE} AND {DUE} AND {WORKSPACE_FREE}"
-            f"{not_passed} ORDER BY {CLAIM_ORDER} LIMIT 1{self.dialect.skip_locked}"
+            f" AND {QUEUE_OPEN}{not_passed} ORDER BY {CLAIM_ORDER} LIMIT 1"
+            f"{self.dialect.skip_locked}"
         )
-        return sql, [*queues, now, now, now, now, *passed]
+        return sql, [*queues, now, now, now, now, now, now, *passed]
+
+    def set_queue_limit(self, limit: QueueLimit) -> None:
+        def write(tx: Tx) -> None:
+            if limit.max_running is None and limit.max_starts is None:
+                tx.run("DELETE FROM queue_limits WHERE queue = ?", (limit.queue,))
+            else:
+                args = (limit.queue, limit.max_running, limit.max_starts, limit.per_seconds)
+                tx.run(SET_QUEUE_LIMIT, args)
+
+        self.dialect.transact(write, write=True)
+
+    def queue_limits(self, *, now: float) -> list[QueueLimit]:
+        rows = self.dialect.transact(lambda tx: tx.all(QUEUE_LIMITS, (now, now)))
+        return [QueueLimit(*row) for row in rows]
 
     def note_worker(self, job_id: str, worker: str, note: str, *, now: float) -> None:
         sql = (

@@ -102,6 +102,9 @@ class PgTx:
             "SELECT pg_advisory_xact_lock(hashtext(?))", ("agentctl-workspace:" + workspace,)
         )
 
+    def lock_queue(self, queue: str) -> None:
+        self._execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("agentctl-queue:" + queue,))
+
 
 class PgConnection:
     """One connection to the database at `url`, reopened as needed, shared by the threads

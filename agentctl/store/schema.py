@@ -164,6 +164,19 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE jobs ADD COLUMN workspace_held INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX jobs_workspace_lock ON jobs (workspace_lock, workspace_held);
     """),
+    # 8: fleet controls per queue (`agentctl queue NAME --max-running N --max-starts N --per
+    # WHEN`): the limits every claim reads; when each job was last claimed (its start, for a
+    # queue's rate).
+    Migration("""
+    CREATE TABLE queue_limits (
+        queue TEXT PRIMARY KEY,
+        max_running INTEGER,
+        max_starts INTEGER,
+        per_seconds {real}
+    );
+    ALTER TABLE jobs ADD COLUMN claimed_at {real};
+    CREATE INDEX jobs_queue_claimed ON jobs (queue, claimed_at);
+    """),
 ]
 
 

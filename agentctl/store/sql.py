@@ -102,6 +102,29 @@ WORKSPACE_HOLDERS = (
     "SELECT id, lease_pid, lease_host, lease_start, lease_expires FROM jobs"
     " WHERE workspace_lock = ? AND workspace_held = 1 AND id <> ? AND lease_pid IS NOT NULL"
 )
+# A queue's limits (`agentctl queue`): at most `max_running` of its jobs held by a live lease,
+# at most `max_starts` claims in the last `per_seconds` (`?`: now, twice). No row: no limits.
+QUEUE_OPEN = (
+    "NOT EXISTS (SELECT 1 FROM queue_limits q WHERE q.queue = jobs.queue AND ("
+    "(q.max_running IS NOT NULL AND (SELECT count(*) FROM jobs r WHERE r.queue = q.queue"
+    " AND r.lease_pid IS NOT NULL AND r.lease_expires >= ?) >= q.max_running)"
+    " OR (q.max_starts IS NOT NULL AND (SELECT count(*) FROM jobs s WHERE s.queue = q.queue"
+    " AND s.claimed_at > ? - q.per_seconds) >= q.max_starts)))"
+)
+# Each queue's limits with its jobs running now and started within its window (`?`: now, twice).
+QUEUE_LIMITS = (
+    "SELECT q.queue, q.max_running, q.max_starts, q.per_seconds,"
+    " (SELECT count(*) FROM jobs r WHERE r.queue = q.queue AND r.lease_pid IS NOT NULL"
+    "  AND r.lease_expires >= ?),"
+    " (SELECT count(*) FROM jobs s WHERE s.queue = q.queue"
+    "  AND s.claimed_at > ? - coalesce(q.per_seconds, 0))"
+    " FROM queue_limits q ORDER BY q.queue"
+)
+SET_QUEUE_LIMIT = (
+    "INSERT INTO queue_limits (queue, max_running, max_starts, per_seconds) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running,"
+    " max_starts = excluded.max_starts, per_seconds = excluded.per_seconds"
+)
 # The seq of a job's last added policy (a warm worker's beat passes it to the job's runner).
 LAST_POLICY_SEQ = (
     "(SELECT max(e.seq) FROM events e WHERE e.job_id = jobs.id AND e.type = 'policy_added')"

@@ -59,6 +59,9 @@ class _SQLiteTx:
     def lock_workspace(self, workspace: str) -> None:
         return None  # BEGIN IMMEDIATE: writers already take turns
 
+    def lock_queue(self, queue: str) -> None:
+        return None  # as above
+
 
 class SQLiteDialect:
     """One SQLite file (WAL, short BEGIN IMMEDIATE transactions), safe to use from several
