@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -65,7 +66,7 @@ def require_tool(rule_tools: Sequence[str], key: str, tools: tuple[str, ...]) ->
         )
 
 
-class Condition:
+class Condition(ABC):
     """One kind of rule condition. `key` is the rule's YAML key; `names` the subject a rule
     with this condition decides (unless it names a more specific one too)."""
 
@@ -73,15 +74,15 @@ class Condition:
     names: ClassVar[Names]
 
     @classmethod
+    @abstractmethod
     def compile(cls, values: list[str], tools: Sequence[str]) -> Condition:
         """The condition from the rule's entries under `key` (non-empty strings); a problem
         is a FieldError naming the entry."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fit(self, part: Part, subject: Names, path: TouchedPath | None) -> Fit | None:
         """How this condition meets the part's `subject` (`path` for a PATH subject), or
         None when it is not about that subject."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -242,14 +243,14 @@ class CompiledRule:
     def fit(self, part: Part, subject: Names, path: TouchedPath | None) -> Fit:
         """How every condition together meets the subject: could all of them match, must
         all of them."""
-        could = must = True
+        must = True
         for condition in self.conditions:
             fit = condition.fit(part, subject, path)
             if fit is not None:
                 if not fit.could:
                     return NO_MATCH
                 must = must and fit.must
-        return Fit(could, must)
+        return MATCH if must else Fit(True, False)
 
 
 def compile_conditions(
