@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any, Literal, TypeAlias, get_args
+from typing import Any, Literal, TypeAlias, TypedDict, get_args
 
 
 class JobState(StrEnum):
@@ -272,7 +272,7 @@ class ActionFinished:
     args: JsonObject | None = field(default=None, metadata=_OMITTED)
     refused: bool = field(default=False, metadata=_OMITTED)
     stopped_by: str | None = field(default=None, metadata=_OMITTED)
-    confinement: str | None = field(default=None, metadata=_OMITTED)
+    confinement: JsonObject | None = field(default=None, metadata=_OMITTED)  # its record
     effects: list[JsonObject] | None = field(default=None, metadata=_OMITTED)
     decision: str | None = field(default=None, metadata=_OMITTED)
     rules: list[RuleObject] | None = field(default=None, metadata=_OMITTED)
@@ -283,6 +283,26 @@ class ActionFinished:
     held: bool = field(default=False, metadata=_OMITTED)
     reason: str | None = field(default=None, metadata=_OMITTED)
     paths: list[str] | None = field(default=None, metadata=_OMITTED)
+
+
+class ActionFinishedFields(TypedDict, total=False):
+    """The optional fields of `ActionFinished`, gathered while an action runs and is checked
+    (engine/actions.py), so each name and type is checked where it is set."""
+
+    args: JsonObject
+    refused: bool
+    stopped_by: str
+    confinement: JsonObject
+    effects: list[JsonObject]
+    decision: str
+    rules: list[RuleObject]
+    denied_by: str
+    comment: str
+    changes: list[JsonObject]
+    not_undone: list[str]
+    held: bool
+    reason: str
+    paths: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

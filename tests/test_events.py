@@ -13,6 +13,7 @@ from agentctl.events import (
     EXIT_CODES,
     TERMINAL_STATES,
     ActionFinished,
+    ActionFinishedFields,
     ActionStarted,
     ApprovalRequested,
     EventType,
@@ -69,12 +70,12 @@ def test_stored_fields_keep_the_order_and_the_omissions_the_log_always_had():
         truncated=False,
         error=None,
         duration_ms=12,
-        confinement="bwrap",
+        confinement={"mode": "bwrap"},
         changes=[{"path": "a"}],
     )
     assert json.dumps(event_data(finished)) == (
         '{"key": "fix/t1/c0", "tool": "shell", "ok": true, "output": "hi\\n", "exit_code": 0,'
-        ' "truncated": false, "error": null, "duration_ms": 12, "confinement": "bwrap",'
+        ' "truncated": false, "error": null, "duration_ms": 12, "confinement": {"mode": "bwrap"},'
         ' "changes": [{"path": "a"}]}'
     )
     refused = dataclasses.replace(finished, confinement=None, changes=None, args={}, refused=True)
@@ -155,3 +156,8 @@ def test_writing_an_event_outside_the_vocabulary_fails_type_checking(tmp_path):
     )
     errors = sorted({line.split(":")[1] for line in out.splitlines() if ": error:" in line})
     assert status == 1 and errors == ["5", "6", "7"], out
+
+
+def test_the_fields_gathered_for_a_finished_action_are_its_optional_fields():
+    optional = {f.name for f in dataclasses.fields(ActionFinished) if f.metadata}
+    assert set(ActionFinishedFields.__annotations__) == optional

@@ -29,7 +29,7 @@ from agentctl.engine.limits import JobLimits, Usage
 from agentctl.engine.signals import Interrupt, signals_ignored
 from agentctl.engine.stopped import canceller, stopped_result
 from agentctl.engine.stops import Cancelled, LimitExceeded
-from agentctl.events import ActionFinished, ActionStarted
+from agentctl.events import ActionFinished, ActionFinishedFields, ActionStarted
 from agentctl.policy.effects import EffectCheck
 from agentctl.policy.votes import Decision, Verdict
 from agentctl.process.run import DEFAULT_OUTPUT_CAP
@@ -233,7 +233,7 @@ class ActionRunner:
             raise
         changes, markers = recorder.after_with_markers(token) if recorder else ([], [])
         result.output = self.ctx.mask(result.output)
-        extra: dict[str, Any] = {}
+        extra: ActionFinishedFields = {}
         if result.error == "cancelled":  # `agentctl cancel`: said by the one who ran it
             extra["stopped_by"] = canceller(self.journal.store, self.journal.job_id)
         confinement = tool_ctx.confinement
@@ -304,7 +304,13 @@ class ActionRunner:
         name: str,
         tool: Tool,
         args: dict[str, Any],
-        held: tuple[ToolResult, EffectCheck, list[dict[str, Any]], list[dict[str, str]], dict],
+        held: tuple[
+            ToolResult,
+            EffectCheck,
+            list[dict[str, Any]],
+            list[dict[str, str]],
+            ActionFinishedFields,
+        ],
         timeout: float | None,
     ) -> ToolResult:
         """Undo an action whose effects a policy denies or asks about. Denied: answered as
@@ -317,9 +323,11 @@ class ActionRunner:
         problems = undo_action(self.ctx.workspace, changes, markers)
         decision = check.decision
         reason = check.reason()
-        extra.update(effects=check.to_list(), rules=check.rule_objects(), decision=decision)
+        extra.update(
+            {"effects": check.to_list(), "rules": check.rule_objects(), "decision": decision}
+        )
         if problems:  # left in place: the log must say what is there
-            extra.update(changes=changes, not_undone=problems)
+            extra.update({"changes": changes, "not_undone": problems})
             self.ctx.written |= written_by(changes)
         left = f" Could not be undone: {'; '.join(problems)}." if problems else ""
         what = (
@@ -337,7 +345,7 @@ class ActionRunner:
         if decision == Verdict.DENY:
             self._finish(step, key, name, result, 0.0, extra)
             return result
-        extra.update(held=True, reason=reason, paths=check.asked_paths)
+        extra.update({"held": True, "reason": reason, "paths": check.asked_paths})
         self._finish(step, key, name, result, 0.0, extra)
         answer, approval = self.gate.require(
             step=step,
@@ -451,7 +459,7 @@ class ActionRunner:
                 " Do not retry it; find another way or explain what you need."
             ),
         )
-        extra: dict[str, Any] = {"args": args, "refused": True, "decision": Verdict.DENY}
+        extra: ActionFinishedFields = {"args": args, "refused": True, "decision": Verdict.DENY}
         extra["denied_by"] = approval.get("decided_by") or "a person"
         if approval.get("comment"):
             extra["comment"] = approval["comment"]
@@ -465,7 +473,7 @@ class ActionRunner:
         name: str,
         result: ToolResult,
         seconds: float,
-        extra: dict[str, Any] | None = None,
+        extra: ActionFinishedFields | None = None,
     ) -> None:
         finished = ActionFinished(
             key=key,
@@ -476,7 +484,7 @@ class ActionRunner:
             truncated=result.truncated,
             error=result.error,
             duration_ms=round(seconds * 1000),
-            **(extra or {}),  # its fields' names: a wrong one fails here, before the log
+            **(extra or {}),
         )
         self.journal.add(finished, step)
         self.journal.commit()

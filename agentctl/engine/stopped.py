@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.approvals import describe_decider
-from agentctl.events import EventType
+from agentctl.events import ActionFinishedFields, EventType
 from agentctl.policy.votes import Verdict
 from agentctl.store import Store
 from agentctl.tools.base import Tool, ToolResult
@@ -29,7 +29,7 @@ def stopped_result(
     stop: BaseException,
     changes: list[dict[str, Any]],
     markers: list[dict[str, str]],
-) -> tuple[ToolResult, dict[str, Any]]:
+) -> tuple[ToolResult, ActionFinishedFields]:
     """The result and log fields of an action killed by Ctrl-C (the person at this runner's
     terminal) or SIGTERM. What it changed that a policy denies or asks about is undone, as
     after any action: nobody approved it."""
@@ -40,12 +40,12 @@ def stopped_result(
         by = describe_decider(via="Ctrl-C")
     else:
         by = f"SIGTERM to the runner (pid {os.getpid()})"
-    extra: dict[str, Any] = {"stopped_by": by}
+    extra: ActionFinishedFields = {"stopped_by": by}
     check = None
     if ctx.check_effects is not None and (changes or markers):
         check = ctx.check_effects(name, tool, args, changes, markers, frozenset(), False)
     if check is not None and check.decision != Verdict.ALLOW:
-        extra.update(effects=check.to_list(), rules=check.rule_objects())
+        extra.update({"effects": check.to_list(), "rules": check.rule_objects()})
         problems = undo_action(ctx.workspace, changes, markers)
         if problems:
             extra["not_undone"] = problems
