@@ -45,6 +45,7 @@ from itertools import product
 from pathlib import Path
 
 from _common import ROOT, BenchModel, agent_recipe, deps, make_job, table
+from _goals import goal_rows
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -440,7 +441,7 @@ def bench_first(kinds, pg_url, folder: Path, runs: int) -> list[list]:
                 try:
                     for run in range(1, runs + 1):
                         queued = time.time()
-                        job = client.enqueue(recipe, workspace=ws)
+                        job = client.enqueue(recipe, workspace=ws, shared_workspace=True)
                         wait_ended(client.store, [job], timeout=120)
                         start = started_at(client.store, job)
                         first = min(r["at"] for r in server.chat_requests if r["at"] >= start)
@@ -484,6 +485,7 @@ def main() -> None:
         prefix="agentctl-bench-", dir=os.environ.get("BENCH_DIR")
     ) as tmp:
         folder = Path(tmp)
+        results: dict[str, list[list]] = {}
         print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cpus; backends {kinds}")
         if "drain" in parts:
             print(
@@ -506,7 +508,7 @@ def main() -> None:
                         "jobs/s net",
                         "CPU ms/job net",
                     ],
-                    bench_drain(kinds, args.postgres, folder, args),
+                    results.setdefault("drain", bench_drain(kinds, args.postgres, folder, args)),
                 )
             )
         if "wake" in parts:
@@ -517,7 +519,7 @@ def main() -> None:
             print(
                 table(
                     ["backend", "system", "workers", "jobs", "p50 ms", "p99 ms", "max ms", "goal"],
-                    bench_wake(kinds, args.postgres, folder, args),
+                    results.setdefault("wake", bench_wake(kinds, args.postgres, folder, args)),
                 )
             )
         if "enqueue" in parts:
@@ -525,7 +527,9 @@ def main() -> None:
             print(
                 table(
                     ["backend", "how", "CPU ms", "wall ms"],
-                    bench_enqueue(kinds, args.postgres, folder, args.enqueues),
+                    results.setdefault(
+                        "enqueue", bench_enqueue(kinds, args.postgres, folder, args.enqueues)
+                    ),
                 )
             )
             print("\n   `python -X importtime` of the command: costliest imports")
@@ -540,7 +544,9 @@ def main() -> None:
             print(
                 table(
                     ["backend", "job", "runner_started -> request ms", "enqueue -> request ms"],
-                    bench_first(kinds, args.postgres, folder, args.first_runs),
+                    results.setdefault(
+                        "first", bench_first(kinds, args.postgres, folder, args.first_runs)
+                    ),
                 )
             )
         if "claim" in parts:
@@ -559,6 +565,9 @@ def main() -> None:
                     bench_step(kinds, args.postgres, folder, args.steps),
                 )
             )
+        if results:
+            print(f"\nGoals (issue 25), load average now {os.getloadavg()[0]:.1f}")
+            print(table(["goal", "backend", "measured", ""], goal_rows(results)))
         if "dbos" in parts and args.dbos_python:
             if not args.postgres:
                 raise SystemExit("DBOS side by side needs --postgres URL")
@@ -568,6 +577,7 @@ def main() -> None:
 
 
 PARTS = ("drain", "wake", "enqueue", "first", "claim", "step", "dbos")
+
 
 if __name__ == "__main__":
     main()
