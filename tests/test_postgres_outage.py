@@ -176,3 +176,37 @@ def test_a_restart_under_a_job_longer_than_its_lease_keeps_the_heartbeat(tmp_pat
     assert json.loads(out)["state"] == "succeeded"
     log = check_log_once(own_server, tmp_path)
     assert [e["type"] for e in log].count("runner_started") == 1  # never taken over
+
+
+def test_a_restart_under_a_warm_workers_job_longer_than_its_lease(tmp_path, own_server):
+    """The same under a warm worker, whose beat keeps the lease of all its jobs (its jobs have
+    no heartbeat of their own): the beat reconnects and the job is never taken over."""
+    (tmp_path / "ws").mkdir()
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.format(sleep=24))
+    queued = agentctl(["run", str(recipe), "--workspace", str(tmp_path / "ws"), "--queue"],
+                      db=own_server, cwd=tmp_path)  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agentctl", "worker", "--once"],
+        env=agentctl_env(own_server), cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_step_b(tmp_path, own_server)
+        server("down")
+        time.sleep(2)
+        server("up")
+        renewed_after = time.time()
+        time.sleep(8)  # renewals come every lease/3 = 5 s
+        assert worker.poll() is None
+        assert _lease_expires(own_server) > renewed_after + 10  # renewed after the restart
+        _, err = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err
+    status = agentctl(["status", "last", "--json"], db=own_server, cwd=tmp_path)
+    assert json.loads(status.stdout)["state"] == "succeeded"
+    log = check_log_once(own_server, tmp_path)
+    assert [e["type"] for e in log].count("runner_started") == 1  # never taken over
