@@ -398,6 +398,69 @@ def test_wait_for_events_returns_when_the_job_moves_on(db_target):
     writer.close()
 
 
+def _listening(store: Store) -> list[str]:
+    """The channels the store's waiter listens on (PostgreSQL)."""
+    listener = store.dialect._listener  # type: ignore[attr-defined]
+    return [row[0] for row in listener.execute("SELECT pg_listening_channels()").fetchall()]
+
+
+def test_a_watcher_hears_only_its_own_jobs_events(postgres_url):
+    import psycopg
+
+    store = open_store(postgres_url)
+    make(store, "a")
+    make(store, "b")
+    watcher = open_store(postgres_url)
+    watcher.wait_for_events("a", 1, timeout=0.01)  # listening from now on, as `watch` does
+    channels = _listening(watcher)
+    assert channels and all(len(c) < 64 for c in channels)
+    with psycopg.connect(postgres_url, autocommit=True) as ear:  # hears what the watcher does
+        for channel in channels:
+            ear.execute(f'LISTEN "{channel}"')
+        store.append_events("b", [NewEvent("x")], now=NOW)  # another job's events
+        store.append_events("a", [], now=NOW, update=JobUpdate(set={"state": "running"}))
+        assert list(ear.notifies(timeout=0.5, stop_after=1)) == []
+        store.append_events("a", [NewEvent("x")], now=NOW)
+        assert len(list(ear.notifies(timeout=5, stop_after=1))) == 1
+    watcher.wait_for_events("b", 2, timeout=0.01)  # the same handle follows another job
+    assert _listening(watcher) != channels and len(_listening(watcher)) == 1
+    store.close()
+    watcher.close()
+
+
+def test_a_watcher_follows_its_job_live_among_busy_others(db_target):
+    store = open_store(db_target)
+    writer = open_store(db_target)
+    make(store, "a")
+    make(store, "b")
+    store.wait_for_events("a", 1, timeout=0.01)
+    stop = threading.Event()
+
+    def busy() -> None:  # another job's runner writing all the time
+        while not stop.is_set():
+            writer.append_events("b", [NewEvent("noise")], now=NOW)
+            time.sleep(0.01)
+
+    other = threading.Thread(target=busy)
+    other.start()
+    own = open_store(db_target)
+    late = threading.Timer(0.6, lambda: own.append_events("a", [NewEvent("x")], now=NOW))
+    late.start()
+    try:
+        started = time.monotonic()
+        store.wait_for_events("a", 1, timeout=10)
+        waited = time.monotonic() - started
+    finally:
+        late.join()
+        stop.set()
+        other.join()
+        own.close()
+    assert 0.5 < waited < 5  # not before its own event, and woken by it (not the timeout)
+    assert [e.type for e in store.read_events("a", after_seq=1)] == ["x"]
+    store.close()
+    writer.close()
+
+
 # The first 12 hex digits of each migration's sha256, as each backend runs it: a database
 # made by any agentctl so far ran exactly these, so a migration's text never changes (the
 # one schema description in store/schema.py renders both lists).

@@ -3,8 +3,9 @@
 The same guarantees as on SQLite, by other means: row locks (`FOR UPDATE`) where SQLite has one
 writer at a time, so workers claim queued jobs with `FOR UPDATE SKIP LOCKED` (as DBOS does)
 and two claimers never get the same job; a transaction lock per workspace orders its takers.
-Commits that add events send `NOTIFY`, so `watch` and `log --follow` wake at once; queueing a
-job notifies the work channel idle workers LISTEN on. The connection, its retries and "did it
+Commits that add events to a job send `NOTIFY` on that job's own channel, so `watch` and
+`log --follow` wake at once and hear no other job; queueing a job notifies the work channel
+idle workers LISTEN on. The connection, its retries and "did it
 land" are store/pg_connection.py's.
 """
 
@@ -19,7 +20,7 @@ from agentctl.store.base import Store, StoreError
 from agentctl.store.dialect import Dialect, Landed, T, Tx
 from agentctl.store.pg_connection import PgConnection, PgTx, close_quietly, hide_password
 from agentctl.store.schema import postgres_migrations
-from agentctl.store.sqlstore import EVENTS_CHANNEL, WORK_CHANNEL, SqlStore
+from agentctl.store.sqlstore import WORK_CHANNEL, SqlStore, events_channel
 
 __all__ = ["PostgresDialect", "PostgresStore", "hide_password"]
 
@@ -34,6 +35,7 @@ class PostgresDialect:
     def __init__(self, url: str, *, retry_for: float | None = None, migrated: bool = False):
         self.db = PgConnection(url, retry_for)
         self._listener: Any = None
+        self._listening: str | None = None  # the channel `_listener` listens on
         self._work_listener: Any = None
         if not migrated:  # a reopened handle: the first one brought the schema up to date
             self._migrate()
@@ -101,21 +103,31 @@ class PostgresDialect:
         self, job_id: str, after_seq: int, timeout: float, last_seq: Callable[[], int]
     ) -> None:
         deadline = time.monotonic() + timeout
+        channel = events_channel(job_id)
         try:
-            if self._listener is None:
-                self._listener = self.db.open()
-                self._listener.execute(f"LISTEN {EVENTS_CHANNEL}")
+            self._listen_to(channel)
             # Listening first, then looking: an append between the two still wakes us.
             if last_seq() > after_seq:
                 return
             while (left := deadline - time.monotonic()) > 0:
                 for note in self._listener.notifies(timeout=left, stop_after=1):
-                    if note.payload == job_id:
+                    if note.channel == channel:
                         return
         except self.db.psycopg.OperationalError:
             close_quietly(self._listener)
-            self._listener = None
+            self._listener = self._listening = None
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def _listen_to(self, channel: str) -> None:
+        """LISTEN on the channel of the job waited for (only: a watcher of one job is not
+        woken by the others'), leaving the one of the job waited for before."""
+        if self._listener is None:
+            self._listener = self.db.open()
+        if self._listening != channel:
+            if self._listening is not None:
+                self._listener.execute(f'UNLISTEN "{self._listening}"')
+            self._listener.execute(f'LISTEN "{channel}"')
+            self._listening = channel
 
     def wait_for_work(
         self, queues: Sequence[str], timeout: float, queued: Callable[[], bool]
@@ -150,7 +162,7 @@ class PostgresDialect:
         for conn in (self._listener, self._work_listener):
             close_quietly(conn)
         self.db.drop()
-        self._listener = self._work_listener = None
+        self._listener = self._work_listener = self._listening = None
 
 
 class PostgresStore(SqlStore):

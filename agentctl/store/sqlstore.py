@@ -14,6 +14,7 @@ the lease since, the append is refused with LeaseLost and nothing is written.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -50,15 +51,23 @@ from agentctl.store.sql import (
     update_clauses,
 )
 
-# Notified at each commit that adds events to a job (payload: the job id), and when a job is
-# queued (payload: its queue): `watch` and idle workers wake at once where a dialect can.
-EVENTS_CHANNEL = "agentctl_events"
+# Notified when a job is queued (payload: its queue): idle workers wake at once where a
+# dialect can. A job's events notify the job's own channel (`events_channel`).
 WORK_CHANNEL = "agentctl_work"
 # Ids per statement where a list goes into `IN (...)`: far under both backends' limits.
 CHUNK = 500
 _INSERT_EVENTS = (
     "INSERT INTO events (job_id, seq, ts, type, step, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def events_channel(job_id: str) -> str:
+    """The channel a commit adding events to the job notifies, and `wait_for_events` listens
+    on: one per job, so a watcher hears its own job only. A hash of the id, since a channel
+    name is an identifier of at most 63 bytes and a job id may be anything."""
+    return (
+        "agentctl_job_" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    )
 
 
 def put_blob(tx: Tx, data: bytes) -> str:
@@ -170,8 +179,8 @@ class SqlStore(Leases):
             put_blob(tx, recipe_bytes)
             data = encode_data(event.data, event.encoded, lambda b: put_blob(tx, b))
             heads[:] = [event_hash(None, job_id, 1, now, event.type, event.step, data)]
+            # No events notification: nobody waits for a job before it exists.
             tx.run(_INSERT_EVENTS, (job_id, 1, now, event.type, event.step, data, heads[0]))
-            tx.notify(EVENTS_CHANNEL, job_id)
             if queue is not None:  # idle workers listen: they claim it at once
                 tx.notify(WORK_CHANNEL, queue)
             return job_id
@@ -295,9 +304,9 @@ class SqlStore(Leases):
                 head = event_hash(head, job_id, seq, now, event.type, event.step, data)
                 rows.append((job_id, seq, now, event.type, event.step, data, head))
             heads[:] = [head]
-            if rows:
+            if rows:  # watchers wait for events: an append of none wakes nobody
                 tx.many(_INSERT_EVENTS, rows)
-            tx.notify(EVENTS_CHANNEL, job_id)
+                tx.notify(events_channel(job_id), str(reserved[0]))
             return [
                 Event(seq, now, event.type, event.step, event.data)
                 for seq, event in enumerate(events, start=first_seq)
