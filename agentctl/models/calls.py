@@ -2,9 +2,8 @@
 replaying one. litellm is loaded lazily (agentctl.models.loader); prices and estimates are in
 agentctl.models.prices, the fallback chain and failure classes in agentctl.models.router.
 
-The engine sees one thing: `ModelClient.complete(role, messages, tools, call_index=...)`
-returning a `ModelReply` with an OpenAI-format assistant message. Record/replay files are in
-agentctl.models.cassette.
+The engine sees one thing, `agentctl.models.client.ModelClient`, whose complete() returns a
+`ModelReply` with an OpenAI-format assistant message. Record/replay files: models.cassette.
 """
 
 from __future__ import annotations
@@ -394,23 +393,7 @@ class LiteLLMClient:
     ) -> ModelReply:
         cfg = call.cfg
         lt = load_litellm()
-        kwargs: dict[str, Any] = dict(cfg.options)
-        explicit = {
-            "temperature": cfg.temperature,
-            "max_tokens": call.max_tokens,
-            "api_base": shaped.api_base,
-            "api_key": shaped.api_key,
-        }
-        kwargs.update({k: v for k, v in explicit.items() if v is not None})
-        # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden
-        # ones; the request's timeout is what is left of the role's or the job's time.
-        kwargs.update(
-            model=shaped.model,
-            messages=shaped.messages,
-            tools=call.tools or None,
-            max_retries=0,
-            timeout=max(timeout, 0.001),
-        )
+        kwargs = _request_kwargs(call, shaped, timeout)
         t0 = time.monotonic()
         stream = on_text is not None and (
             self.stream == "always"
@@ -436,25 +419,51 @@ class LiteLLMClient:
         self._quick[cfg.model] = latency < self.stream_when_slower_than * 1000
         tin = int(getattr(usage, "prompt_tokens", 0) or 0)
         tout = int(getattr(usage, "completion_tokens", 0) or 0)
-        if shaped.free:
-            cost = 0.0  # a local model: recorded as $0, its tokens as the server counted them
-        elif cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
-            cost = tin * (cfg.input_cost_per_token or 0.0) + tout * (
-                cfg.output_cost_per_token or 0.0
-            )
-        else:
-            details = getattr(usage, "prompt_tokens_details", None)
-            cached = int(getattr(details, "cached_tokens", 0) or 0)
-            cost = model_prices(cfg.model).cost(tin, tout, cached)
         return ModelReply(
             message=normalise_message(message, call.call_index, shaped.text_tools),
             model=cfg.model,
             role=call.role,
             input_tokens=tin,
             output_tokens=tout,
-            cost_usd=cost,
+            cost_usd=_reply_cost(cfg, shaped, usage, tin, tout),
             latency_ms=latency,
         )
+
+
+def _request_kwargs(call: _Call, shaped: ShapedCall, timeout: float) -> dict[str, Any]:
+    """litellm.completion's arguments for one try: the role's options, then what agentctl
+    sets (model, messages, tools, its budget's max_tokens, the time left)."""
+    cfg = call.cfg
+    kwargs: dict[str, Any] = dict(cfg.options)
+    explicit = {
+        "temperature": cfg.temperature,
+        "max_tokens": call.max_tokens,
+        "api_base": shaped.api_base,
+        "api_key": shaped.api_key,
+    }
+    kwargs.update({k: v for k, v in explicit.items() if v is not None})
+    # Retries are ours (with fallbacks and attempt records), not the OpenAI SDK's hidden
+    # ones; the request's timeout is what is left of the role's or the job's time.
+    kwargs.update(
+        model=shaped.model,
+        messages=shaped.messages,
+        tools=call.tools or None,
+        max_retries=0,
+        timeout=max(timeout, 0.001),
+    )
+    return kwargs
+
+
+def _reply_cost(cfg: RoleConfig, shaped: ShapedCall, usage: Any, tin: int, tout: int) -> float:
+    """What a reply cost: $0 from a local model, else at the recipe's prices, else at
+    litellm's (with cached prompt tokens at their price)."""
+    if shaped.free:
+        return 0.0  # a local model: recorded as $0, its tokens as the server counted them
+    if cfg.input_cost_per_token is not None or cfg.output_cost_per_token is not None:
+        return tin * (cfg.input_cost_per_token or 0.0) + tout * (cfg.output_cost_per_token or 0.0)
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = int(getattr(details, "cached_tokens", 0) or 0)
+    return model_prices(cfg.model).cost(tin, tout, cached)
 
 
 def build_model_client(

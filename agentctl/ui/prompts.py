@@ -187,6 +187,17 @@ def _fit(console: Console, panel: RenderableType) -> tuple[RenderableType, int]:
     return head, hidden
 
 
+# The prompt's keys and what each answers (`A`, approve all, only for a batch).
+_ANSWER_KEYS = {
+    "a": "approve",
+    "y": "approve",
+    "d": "deny",
+    "n": "deny",
+    "?": "details",
+    "p": "details",
+}
+
+
 def ask_approval(
     request: dict[str, Any],
     *,
@@ -209,16 +220,7 @@ def ask_approval(
     console.print(shown)
     batch = list(request.get("batch") or [])
     paged = not hidden  # every line of the action has been in front of the person
-    keys = {
-        "a": "approve",
-        "y": "approve",
-        "d": "deny",
-        "n": "deny",
-        "?": "details",
-        "p": "details",
-    }
-    if batch:
-        keys["A"] = "approve_all"
+    keys = {**_ANSWER_KEYS, "A": "approve_all"} if batch else dict(_ANSWER_KEYS)
     with reader or KeyReader() as keyboard:
         while True:
             console.print(keys_hint(paged, len(batch)), end="")
@@ -245,14 +247,15 @@ def ask_approval(
                     break
             else:
                 break
-        reason = ""
-        if answer == "deny":
-            console.print(
-                Text("why? (optional; the agent is told) then Enter: ", style="dim"), end=""
-            )
-            console.file.flush()
-            reason = " ".join((keyboard.read_line() or "").split())
+        reason = _ask_reason(console, keyboard) if answer == "deny" else ""
     return _said(console, request, batch, answer, reason)
+
+
+def _ask_reason(console: Console, keyboard: KeyReader) -> str:
+    """A denial's reason for the agent, on one line (may be empty)."""
+    console.print(Text("why? (optional; the agent is told) then Enter: ", style="dim"), end="")
+    console.file.flush()
+    return " ".join((keyboard.read_line() or "").split())
 
 
 def _confirm_all(

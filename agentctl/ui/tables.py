@@ -156,6 +156,29 @@ def render_status(
 ) -> None:
     """One job for a person; `failure` (see `words.failure_of`) adds what made it fail."""
     console = console or make_console()
+    _print_facts(console, job, failure)
+    console.print()
+    if console.is_terminal:
+        table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+        table.add_column("STEP")
+        table.add_column("KIND")
+        table.add_column("STATE")
+        for step in job["steps"]:
+            table.add_row(Text(make_visible(step["id"])), step["kind"], _state(step["state"]))
+        console.print(table)
+    else:
+        rows = [[make_visible(s["id"]), s["kind"], s["state"]] for s in job["steps"]]
+        _print_rows(console, ("STEP", "KIND", "STATE"), rows)
+    if job["pending_approvals"]:
+        console.print()
+        _print_pending(console, job["id"], job["pending_approvals"])
+    if job["state"] in ("interrupted", "awaiting_approval"):
+        console.print()
+        console.print(Text(f"continue it with `agentctl resume {job['id']}`"))
+
+
+def _print_facts(console: Console, job: dict[str, Any], failure: Failure | None) -> None:
+    """The job's head lines: state, recipe, workspace, times, usage, who runs it, its error."""
     head = Text.assemble(("job ", "bold"), (job["id"], "bold"), "  ", _state(job["state"]))
     console.print(head)
     console.print(Text(f"recipe     {make_visible(job['recipe'])}"))
@@ -187,36 +210,21 @@ def render_status(
         for line in failure_lines(failure):
             console.print(Text(f"           {make_visible(line)}"))
         console.print(Text(f"hint       {failure_hint(job['id'], job['error']['type'])}"))
-    console.print()
-    if console.is_terminal:
-        table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
-        table.add_column("STEP")
-        table.add_column("KIND")
-        table.add_column("STATE")
-        for step in job["steps"]:
-            table.add_row(Text(make_visible(step["id"])), step["kind"], _state(step["state"]))
-        console.print(table)
-    else:
-        rows = [[make_visible(s["id"]), s["kind"], s["state"]] for s in job["steps"]]
-        _print_rows(console, ("STEP", "KIND", "STATE"), rows)
-    if job["pending_approvals"]:
-        console.print()
-        console.print(Text("pending approvals", style="bold yellow"))
-        for request in job["pending_approvals"]:
-            console.print(
-                Text(
-                    f"  {request['request']} [{request['step']}] {make_visible(request['reason'])}"
-                )
-            )
-            if request.get("tool"):
-                args = make_visible(json.dumps(request["args"], ensure_ascii=False))
-                console.print(Text(f"    {request['tool']} {args}"))
-            if request.get("rules"):
-                said = make_visible(rule_labels(request["rules"], reasons=True))
-                console.print(Text(f"    rules: {said}"))
-            console.print(Text(f"    agentctl approve {job['id']} {request['request']}"))
-        if len(job["pending_approvals"]) > 1:  # one model turn's requests, decided together
-            console.print(Text(f"  all of them: agentctl approve {job['id']} --all"))
-    if job["state"] in ("interrupted", "awaiting_approval"):
-        console.print()
-        console.print(Text(f"continue it with `agentctl resume {job['id']}`"))
+
+
+def _print_pending(console: Console, job_id: str, pending: list[dict[str, Any]]) -> None:
+    """The job's pending approvals, each with the command that approves it."""
+    console.print(Text("pending approvals", style="bold yellow"))
+    for request in pending:
+        console.print(
+            Text(f"  {request['request']} [{request['step']}] {make_visible(request['reason'])}")
+        )
+        if request.get("tool"):
+            args = make_visible(json.dumps(request["args"], ensure_ascii=False))
+            console.print(Text(f"    {request['tool']} {args}"))
+        if request.get("rules"):
+            said = make_visible(rule_labels(request["rules"], reasons=True))
+            console.print(Text(f"    rules: {said}"))
+        console.print(Text(f"    agentctl approve {job_id} {request['request']}"))
+    if len(pending) > 1:  # one model turn's requests, decided together
+        console.print(Text(f"  all of them: agentctl approve {job_id} --all"))
