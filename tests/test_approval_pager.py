@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from prompt_fakes import Keys, recording_pager
 
 from agentctl.engine.runner import Outcome
 from agentctl.ui.outcome import show_outcome
@@ -62,40 +63,10 @@ def test_short_arguments_are_shown_whole_on_their_own_lines():
 ROWS = 40
 
 
-class Keys:
-    """A KeyReader that types the given keys, one per read."""
-
-    def __init__(self, *keys: str):
-        self.keys = list(keys)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def read(self, timeout: float):
-        return self.keys.pop(0) if self.keys else None
-
-    def read_line(self):
-        return ""
-
-
 def console_of(rows: int = ROWS):
     from rich.console import Console
 
     return Console(record=True, file=io.StringIO(), height=rows, width=100, color_system=None)
-
-
-def recording_pager(pages: list[str]):
-    from rich.console import Console
-
-    def pager(console, renderable):
-        text = Console(file=io.StringIO(), width=100, color_system=None, record=True)
-        text.print(renderable)
-        pages.append(text.export_text())
-
-    return pager
 
 
 def write_request(path: str = "NOTES.md", content: str = BIG, request: str = "r7") -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prompt_fakes import Keys
 from rich.console import Console
 
 from agentctl.store import Event
@@ -332,29 +333,6 @@ def test_a_denial_is_shown_on_the_denied_action_not_the_one_before():
 
 
 # -- the approval prompt (rendered the same way) ----------------------------------------
-
-
-class Keys:
-    """A fake keyboard: each read returns the next item ("" = no key within the timeout);
-    `line` is what is typed when a whole line is asked for (the reason after `d`)."""
-
-    def __init__(self, *keys: str | None, line: str | None = ""):
-        self.keys = list(keys)
-        self.reads = 0
-        self.line = line
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def read(self, timeout: float):
-        self.reads += 1
-        return self.keys.pop(0) if self.keys else None
-
-    def read_line(self):
-        return self.line
 
 
 def prompt_console(width: int = 80) -> Console:
