@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.events import (
     END_EVENTS,
@@ -32,6 +32,9 @@ from agentctl.ui.words import (
 )
 from agentctl.units import format_usd
 from agentctl.visible import flatten_line, one_line
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Event
 
 ANSWER_LINES = 80  # of the agent's final answer in the summary; all of it is in status --json
 DIFF_CHARS = 100_000  # of the diff in the summary (GitHub keeps 1 MiB of a step's summary)
@@ -63,7 +66,7 @@ class WorkflowCommands:
         self.failed_output: list[str] = []  # the last failed run's or check's output tail
         self.failed_step: tuple[str | None, str] | None = None  # (step, error) not yet said
 
-    def around(self, event: Any) -> tuple[list[str], list[str]]:
+    def around(self, event: Event) -> tuple[list[str], list[str]]:
         before: list[str] = []
         after: list[str] = []
         data = event.data or {}

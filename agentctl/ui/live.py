@@ -15,12 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 
 from agentctl.ui.view import JobViewState, render_job_view, transcript_line
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Event
 
 MAX_FPS = 10
 
@@ -76,7 +79,7 @@ class LiveJobView:
             self._running = False
             self._live.stop()
 
-    def on_event(self, event: Any) -> None:
+    def on_event(self, event: Event) -> None:
         with self._lock:
             self.state.apply(event)
             line = transcript_line(self.state, event)
@@ -139,7 +142,7 @@ class PlainDisplay:
         self,
         state: JobViewState,
         *,
-        around: Callable[[Any], tuple[list[str], list[str]]] | None = None,
+        around: Callable[[Event], tuple[list[str], list[str]]] | None = None,
         quiet: bool = False,
     ):
         from agentctl.ui.plain import EventPrinter
@@ -153,7 +156,7 @@ class PlainDisplay:
     def __exit__(self, *exc: Any) -> None:
         pass
 
-    def on_event(self, event: Any) -> None:
+    def on_event(self, event: Event) -> None:
         self.state.apply(event)
         if self._printer is not None:
             self._printer.on_event(event)

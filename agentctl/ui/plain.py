@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agentctl.times import human_time
 from agentctl.ui.event_lines import check_attempt, describe_event
 from agentctl.ui.words import FAILURE_TAIL_LINES
 from agentctl.visible import flatten_line
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Event
 
 
 def _clock(ts: float) -> str:
@@ -57,14 +60,14 @@ class EventPrinter:
         self,
         job_id: str,
         stream: TextIO | None = None,
-        around: Callable[[Any], tuple[list[str], list[str]]] | None = None,
+        around: Callable[[Event], tuple[list[str], list[str]]] | None = None,
     ):
         self.job_id = job_id
         self.stream = stream
         self.around = around
         self.closed = False
 
-    def on_event(self, event: Any) -> None:
+    def on_event(self, event: Event) -> None:
         if self.closed:
             return
         out = self.stream or sys.stderr

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -33,6 +33,9 @@ from agentctl.ui.event_lines import check_attempt, describe_event
 from agentctl.ui.words import result_words, rules_words
 from agentctl.units import format_usd
 from agentctl.visible import make_visible
+
+if TYPE_CHECKING:
+    from agentctl.store.base import Event
 
 TAIL_LINES = 6
 OUTPUT_LINES = 3
@@ -173,7 +176,7 @@ class JobViewState:
 
     # -- folding -------------------------------------------------------------------------
 
-    def apply(self, event: Any) -> None:
+    def apply(self, event: Event) -> None:
         """Fold one event (anything with seq, ts, type, step, data) into the state."""
         kind, step, data = event.type, event.step, event.data or {}
         if kind == EventType.JOB_CREATED:
@@ -204,7 +207,7 @@ class JobViewState:
         elif kind in _APPROVAL_EVENTS:
             self._fold_approval(kind, step, data, event.ts)
         elif kind in END_EVENTS:
-            self._end(END_EVENTS[kind], event.ts, data)
+            self._end(END_EVENTS[EventType(kind)], event.ts, data)
         elif kind in NOTE_EVENTS:
             self.note = describe_event(kind, step, data)
 
@@ -422,7 +425,7 @@ def action_line(
     return line
 
 
-def transcript_line(state: JobViewState, event: Any) -> Text | None:
+def transcript_line(state: JobViewState, event: Event) -> Text | None:
     """The line an event leaves in the scrollback above the live view: one per finished
     action (printed cut, never wrapped, to the terminal's width), so what the agent did
     stays on screen after the view is gone."""
