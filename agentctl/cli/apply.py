@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agentctl.cli import app
+from agentctl.cli.app import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 from agentctl.errors import AgentctlError
 from agentctl.ui.words import plural

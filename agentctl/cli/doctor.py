@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agentctl.cli import app
+from agentctl.cli.app import app
 from agentctl.cli.options import GLOBAL, DbOption, DebugOption, JsonOption
 
 _MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agentctl.cli import app
+from agentctl.cli.app import app
 from agentctl.cli.options import (
     DbOption,
     DebugOption,

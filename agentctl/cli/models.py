@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from agentctl.cli import app
+from agentctl.cli.app import app
 from agentctl.cli.options import DebugOption, JsonOption, UnusedDbOption
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from agentctl.cli import app
+from agentctl.cli.app import app
 from agentctl.cli.options import DbOption, DebugOption, JobArgument, JsonOption, open_store
 from agentctl.errors import UsageError
 from agentctl.policy.votes import rule_label, rule_labels

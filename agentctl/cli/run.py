@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentctl.cli import app
+from agentctl.cli.app import app
 from agentctl.cli.follow import follow_job
 from agentctl.cli.options import (
     DbOption,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agentctl.cli import _write_error, app
+from agentctl.cli.app import _write_error, app
 from agentctl.cli.options import DbOption, DebugOption, JsonOption
 from agentctl.errors import AgentctlError
 from agentctl.ui.words import plural
