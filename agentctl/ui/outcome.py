@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agentctl.visible import make_visible
+
+if TYPE_CHECKING:
+    from agentctl.ui.words import Failure
 
 FINAL_OUTPUT_LINES = 40
 SUMMARY_LINES = 3  # first lines shown of a long argument
@@ -24,8 +27,8 @@ TARGET_KEYS = ("command", "path", "url")
 def show_outcome(
     outcome: Any,
     final_output: tuple[str, str] | None = None,
-    stream: Any = None,
-    failure: Any = None,
+    stream: TextIO | None = None,
+    failure: Failure | None = None,
 ) -> None:
     """The end of a run for a person; `final_output` is (step, text) of the last step;
     `failure` (see `words.failure_of`) is what made a failed job fail."""
