@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 from _table import table  # noqa: E402,F401  (re-exported: the benchmarks import it from here)
 
 from agentctl.engine.jobs import create_job  # noqa: E402
-from agentctl.engine.runner import RunnerDeps  # noqa: E402
+from agentctl.engine.run import RunnerDeps  # noqa: E402
 from agentctl.models.calls import ModelReply  # noqa: E402
 from agentctl.recipe.load import load_recipe_text  # noqa: E402
 from agentctl.recipe.params import parse_params  # noqa: E402
@@ -63,6 +63,8 @@ class BenchModel:
         self.final = final
         self.interrupt_after = interrupt_after
         self.calls = 0
+        self.mask: Any = None  # set by the runner
+        self.spent: dict[str, float] = {}
         self.first_call_at: float | None = None
         self.first_call_cpu: float | None = None
         if call is not None:
@@ -101,6 +103,9 @@ class BenchModel:
             latency_ms=0.0,
             attempts=[],
         )
+
+    def close(self) -> None:
+        pass
 
     def estimate_call_cost(self, role, messages) -> float:
         return 0.0

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table
 
 from agentctl.engine.journal import ReplayIndex
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 
 TARGET_SECONDS = 0.3

@@ -38,7 +38,7 @@ def make_db(path: Path, workspace: Path) -> int:
     """A few jobs in different states, made by the real runner with a scripted model."""
     from _common import BenchModel, agent_recipe, deps, make_job
 
-    from agentctl.engine.runner import run_job
+    from agentctl.engine.run import run_job
     from agentctl.store.sqlite import SQLiteStore
 
     workspace.mkdir()

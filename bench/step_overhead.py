@@ -96,6 +96,11 @@ class TimedModel:
         self.inner = inner
         self.first: Clock | None = None
         self.last: Clock | None = None
+        self.mask = None  # set by the runner
+        self.spent: dict[str, float] = {}
+
+    def close(self) -> None:
+        pass
 
     def complete(self, role, messages, tools, *, call_index, on_text=None, bounds=None):
         if self.first is None:
@@ -113,7 +118,7 @@ class TimedModel:
 def run_runner(variant: str, steps: int, folder: Path) -> dict:
     from _common import BenchModel, agent_recipe, deps, make_job
 
-    from agentctl.engine.runner import run_job
+    from agentctl.engine.run import run_job
     from agentctl.store.sqlite import SQLiteStore
 
     workspace = folder / "ws"

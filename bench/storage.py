@@ -24,7 +24,7 @@ import itertools
 
 from _common import BenchModel, agent_recipe, checkpoint, deps, fs_type, make_job, table
 
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 
 TARGET_BYTES = 2048

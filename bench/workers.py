@@ -50,7 +50,7 @@ from _goals import goal_rows
 sys.path.insert(0, str(ROOT / "tests"))
 
 from agentctl.client import Client
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store import JobUpdate, NewEvent, open_store
 
 LIMITS = "limits: {max_repeats: 1000000}\n"

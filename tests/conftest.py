@@ -16,7 +16,7 @@ from hypothesis import settings
 from scripted import ScriptedModel
 
 from agentctl.engine.jobs import create_job
-from agentctl.engine.runner import RunnerDeps, run_job
+from agentctl.engine.run import RunnerDeps, run_job
 from agentctl.recipe.load import load_recipe_text
 from agentctl.recipe.params import parse_params
 from agentctl.store import Store

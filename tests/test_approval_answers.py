@@ -11,7 +11,7 @@ from scripted import ScriptedModel, tool_call
 from test_engine import deps
 from test_engine_policy import AGENT, make_job, policy_file
 
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 from agentctl.ui.event_lines import describe_event
 

@@ -14,7 +14,7 @@ from test_engine import deps
 from test_engine_policy import AGENT, STRICT, make_job, policy_file
 
 from agentctl.engine.approvals import hash_action
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 
 TURN = [

@@ -9,7 +9,7 @@ import io
 import pytest
 from prompt_fakes import Keys, recording_pager
 
-from agentctl.engine.runner import Outcome
+from agentctl.engine.run import Outcome
 from agentctl.ui.outcome import show_outcome
 
 BIG = "".join(f"line {n:03d} of the notes " + "x" * 45 + "\n" for n in range(120))

@@ -39,7 +39,7 @@ def masking_policy(tmp_path) -> Path:
 
 
 def test_run_and_status_json_carry_capped_masked_step_outputs(recipe, masking_policy, workspace):
-    from agentctl.engine.runner import STEP_OUTPUT_CAP
+    from agentctl.engine.run.state import STEP_OUTPUT_CAP
 
     ran = invoke(
         "run", str(recipe), "--workspace", str(workspace), "--policy", str(masking_policy), "--json"
@@ -58,7 +58,7 @@ def test_run_and_status_json_carry_capped_masked_step_outputs(recipe, masking_po
 
 def test_the_agents_answer_is_its_steps_output(tmp_path, workspace):
     from agentctl.engine.jobs import create_job, describe_job
-    from agentctl.engine.runner import run_job
+    from agentctl.engine.run import run_job
     from agentctl.recipe.load import load_recipe_text
     from agentctl.store.sqlite import SQLiteStore
 

@@ -12,7 +12,7 @@ from test_engine import deps
 from test_engine_policy import AGENT, make_job, policy_file
 from test_engine_policy_updates import ASK_TOUCH, NO_TOUCH
 
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 
 

@@ -11,7 +11,7 @@ from scripted import ScriptedModel, ScriptExhausted, tool_call
 
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.jobs import cancel_job, describe_job
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.errors import JobBusy, UsageError
 from agentctl.process.procinfo import ProcessIdentity
 from agentctl.store.sqlite import SQLiteStore
@@ -377,7 +377,7 @@ def test_only_a_run_step_can_be_idempotent():
 def test_warn_once_writes_a_warning_once_per_runner():
     from types import SimpleNamespace
 
-    from agentctl.engine.runner import _Run
+    from agentctl.engine.run.state import RunState
 
     added: list[tuple] = []
     fake = SimpleNamespace(
@@ -385,6 +385,6 @@ def test_warn_once_writes_a_warning_once_per_runner():
         journal=SimpleNamespace(add=lambda *a, **k: added.append(a), commit=lambda: None),
     )
     for _ in range(3):
-        _Run._warn_once(fake, "the workspace snapshot took 9 s")  # type: ignore[arg-type]
-    _Run._warn_once(fake, "another")  # type: ignore[arg-type]
+        RunState.warn_once(fake, "the workspace snapshot took 9 s")  # type: ignore[arg-type]
+    RunState.warn_once(fake, "another")  # type: ignore[arg-type]
     assert [a[0].message for a in added] == ["the workspace snapshot took 9 s", "another"]

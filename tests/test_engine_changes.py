@@ -10,7 +10,7 @@ from scripted import ScriptedModel, tool_call
 from agentctl.changes.history import collect_changes, render_diff
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.rollback import rollback_job
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 
 AGENT = """

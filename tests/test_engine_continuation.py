@@ -13,7 +13,7 @@ from test_engine import deps
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.continuation import continue_after_decision, who_goes_on
 from agentctl.engine.jobs import cancel_job, create_job
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.recipe.load import load_recipe_text
 from agentctl.recipe.params import parse_params
 

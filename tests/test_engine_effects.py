@@ -19,8 +19,8 @@ from scripted import ScriptedModel, tool_call
 
 from agentctl.engine.approvals import decide_approval
 from agentctl.engine.jobs import create_job
-from agentctl.engine.launch import load_policy_snapshots
-from agentctl.engine.runner import run_job
+from agentctl.engine.policy_files import load_policy_snapshots
+from agentctl.engine.run import run_job
 from agentctl.recipe.load import load_recipe_text
 from agentctl.recipe.params import parse_params
 

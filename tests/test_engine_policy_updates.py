@@ -12,7 +12,7 @@ from test_engine import deps
 from test_engine_policy import AGENT, make_job, policy_file
 
 from agentctl.engine.policy_updates import add_policies, replay_policies
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.errors import UsageError
 from agentctl.store.sqlite import SQLiteStore
 from agentctl.ui.event_lines import describe_event

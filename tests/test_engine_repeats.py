@@ -9,7 +9,7 @@ from scripted import ScriptedModel, tool_call
 from test_engine import deps, events_of, make_job
 
 from agentctl.engine.approvals import decide_approval
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 from agentctl.ui.event_lines import describe_event
 

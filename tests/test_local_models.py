@@ -13,7 +13,7 @@ import pytest
 from conftest import assert_bad_input, invoke, write
 from fakeserver import ScriptedOpenAIServer
 
-from agentctl.engine.runner import RunnerDeps, run_job
+from agentctl.engine.run import RunnerDeps, run_job
 from agentctl.models import local
 from agentctl.models.gguf import GGUFError, read_metadata
 from agentctl.models.local import LocalModels, LocalSettings, local_overrides

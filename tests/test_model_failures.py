@@ -11,7 +11,7 @@ from scripted import ScriptedModel, tool_call
 from test_engine import deps, make_job
 
 from agentctl.engine.launch import parse_limits
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.errors import UsageError
 from agentctl.models.calls import ModelError
 from agentctl.models.roles import check_models_configured

@@ -13,7 +13,7 @@ from scripted import ScriptedModel, tool_call
 
 from agentctl.changes.history import render_diff
 from agentctl.engine.rollback import diff_job, rollback_job
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.visible import make_visible
 
 RAW = b"caf\xe9.txt"

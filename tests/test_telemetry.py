@@ -16,8 +16,8 @@ from fakeserver import ScriptedOpenAIServer
 from scripted import ScriptedModel, tool_call
 
 from agentctl.engine.jobs import create_job
-from agentctl.engine.launch import load_policy_snapshots
-from agentctl.engine.runner import RunnerDeps, run_job
+from agentctl.engine.policy_files import load_policy_snapshots
+from agentctl.engine.run import RunnerDeps, run_job
 from agentctl.models.calls import build_model_client
 from agentctl.recipe.load import load_recipe_text
 from agentctl.recipe.params import parse_params
@@ -236,7 +236,7 @@ def test_without_an_endpoint_opentelemetry_is_not_even_imported(tmp_path):
         "from pathlib import Path\n"
         "from scripted import ScriptedModel\n"
         "from agentctl.engine.jobs import create_job\n"
-        "from agentctl.engine.runner import RunnerDeps, run_job\n"
+        "from agentctl.engine.run import RunnerDeps, run_job\n"
         "from agentctl.recipe.load import load_recipe_text\n"
         "from agentctl.recipe.params import parse_params\n"
         "from agentctl.store.sqlite import SQLiteStore\n"

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from test_engine import deps, make_job
 
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.recipe.templates import render_template
 from agentctl.store.sqlite import SQLiteStore
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import agentctl, deps, make_job, start_agentctl, write
 from test_store import NOW
 
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.errors import JobBusy, WorkspaceBusy
 from agentctl.store import NewEvent, Store, open_store
 

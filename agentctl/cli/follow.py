@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
 
-    from agentctl.engine.runner import Outcome
+    from agentctl.engine.run import Outcome
     from agentctl.store.base import Event, Store
     from agentctl.ui.live import JobDisplay
 

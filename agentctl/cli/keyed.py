@@ -62,7 +62,7 @@ def _report(store: Store, job_id: str, *, json_out: bool, quiet: bool) -> None:
     from agentctl.cli.follow import final_output, print_quiet
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.keys import reported_exit_code
-    from agentctl.engine.runner import Outcome
+    from agentctl.engine.run import Outcome
     from agentctl.ui.outcome import show_outcome
     from agentctl.ui.words import failure_of
 

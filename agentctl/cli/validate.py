@@ -79,7 +79,7 @@ def _validate_policy(path: Path) -> dict[str, Any]:
 
 def validate_file(path: Path) -> dict[str, Any]:
     """One file's verdict: its kind, name, counts, and every error found (none when ok)."""
-    from agentctl.engine.launch import load_policy_snapshots
+    from agentctl.engine.policy_files import load_policy_snapshots
     from agentctl.recipe.load import load_recipe
 
     entry: dict[str, Any] = {"file": str(path)}

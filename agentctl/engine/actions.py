@@ -20,15 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentctl.changes.scan import SnapshotCancelled
 from agentctl.engine.approvals import AskRequest, Gate
+from agentctl.engine.effects import undo_refused, written_by
 from agentctl.engine.journal import Journal, ReplayIndex
-from agentctl.engine.limits import JobLimits, Usage
+from agentctl.engine.limits import JobLimits, Usage, action_timeout
 from agentctl.engine.signals import Interrupt, signals_ignored
 from agentctl.engine.stopped import canceller, stopped_result
-from agentctl.engine.stops import Cancelled, LimitExceeded
+from agentctl.engine.stops import Cancelled
 from agentctl.events import ActionFinished, ActionFinishedFields, ActionStarted
 from agentctl.policy.effects import EffectCheck
 from agentctl.policy.votes import Decision, Verdict
@@ -57,6 +58,9 @@ def repeated_action(step: str, first: str) -> str:
     )
 
 
+# The policies' say on one action: (tool name, arguments, tool) -> Decision.
+Decider = Callable[[str, dict[str, Any], Tool], Decision]
+
 # What an action gets when no policy decides (a context built without one).
 ALLOWED = Decision(Verdict.ALLOW)
 
@@ -72,7 +76,7 @@ class ActionContext:
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT  # for a tool that names no timeout of its own
     tool_timeout_cap: float | None = None  # the policy's tool_timeout: no action runs longer
     output_cap: int = DEFAULT_OUTPUT_CAP
-    decide: Callable[[str, dict[str, Any], Tool], Decision] | None = None
+    decide: Decider | None = None
     mask: Callable[[str], str] = staticmethod(lambda text: text)  # noqa: RUF009
     recorder: Any = None  # a ChangeRecorder, or None to record no file changes
     # How processes are confined; a policy added to the live job narrows it.
@@ -90,9 +94,14 @@ def effects_key(key: str) -> str:
     return f"{key}/effects"
 
 
-def written_by(changes: list[dict[str, Any]]) -> set[str]:
-    """The files a change set leaves with content this job wrote (not a mode change)."""
-    return {c["path"] for c in changes if c.get("after") is not None and c["kind"] != "mode"}
+def refusal(said: str, exit_code: int | None = None) -> ToolResult:
+    """What the agent hears of an action that was refused (or undone): not to retry it."""
+    return ToolResult(
+        ok=False,
+        error="denied",
+        exit_code=exit_code,
+        output=f"{said} Do not retry it; find another way or explain what you need.",
+    )
 
 
 def result_from_log(finished: ActionFinished) -> ToolResult:
@@ -102,6 +111,38 @@ def result_from_log(finished: ActionFinished) -> ToolResult:
         exit_code=finished.exit_code,
         truncated=finished.truncated,
         error=finished.error,
+    )
+
+
+class Action(NamedTuple):
+    """One action of a step: its key in the log, the tool's name (as logged), the tool, and
+    the arguments it is called with."""
+
+    step: str
+    key: str
+    name: str
+    tool: Tool
+    args: dict[str, Any]
+
+
+def _started_event(
+    action: Action,
+    verdict: Decision,
+    approval: dict[str, Any] | None,
+    repeat: int,
+) -> ActionStarted:
+    """The `action_started` event of an action the policy let through."""
+    _, key, name, tool, args = action
+    return ActionStarted(
+        key=key,
+        tool=name,
+        args=args,
+        read_only=tool.spec.read_only,
+        decision=verdict.decision,
+        rules=verdict.rule_objects if verdict.rules else None,
+        approval=approval["request"] if approval is not None else None,
+        repeat=repeat,  # the log marks an identical action done again
+        host=tool.spec.host or None,  # a remote MCP server's: `hosts:` rules decided it
     )
 
 
@@ -133,6 +174,7 @@ class ActionRunner:
         recorded = self.index.finished.get(key)
         if recorded is not None:
             return result_from_log(recorded)
+        action = Action(step, key, name, tool, args)
         verdict, uncertain = self._verdict(key, name, tool, args)
         if repeat_of is not None and not tool.spec.read_only:
             verdict = verdict.with_builtin("repeat", Verdict.ASK, repeated_action(step, repeat_of))
@@ -141,40 +183,29 @@ class ActionRunner:
         ):
             self.gate.void_unneeded(step, key)  # asked ahead with its turn; not needed now
         if verdict.decision == Verdict.DENY:
-            return self._refuse(step, key, name, args, verdict, "denied by the policy")
+            return self._refuse(action, verdict, "denied by the policy")
         approval = None
         approved_paths: frozenset[str] = frozenset()
         held = self.index.held.get(key)
         if held is not None:  # its changes were undone, waiting for a person
-            answer, approval = self.gate.require(
-                step=step,
-                key=effects_key(key),
-                tool=name,
-                args=args,
-                reason=held.reason or "",
-                rules=held.rules,
+            approval, refused = self._ask_person(
+                action, held.reason or "", held.rules, effects=True
             )
-            if answer == "deny":
-                return self._refuse_for_person(step, key, name, args, approval, False)
+            if refused is not None:
+                return refused
             approved_paths = frozenset(held.paths or [])
         elif verdict.decision == Verdict.ASK or uncertain:
             reason = UNCERTAIN if uncertain else (verdict.reason or "the policy asks a person")
-            answer, approval = self.gate.require(
-                step=step, key=key, tool=name, args=args, reason=reason, rules=verdict.rule_objects
+            approval, refused = self._ask_person(
+                action, reason, verdict.rule_objects, uncertain=uncertain
             )
-            if answer == "deny":
-                return self._refuse_for_person(step, key, name, args, approval, uncertain)
-        return self._execute(
-            step, key, name, tool, args, verdict, approval, approved_paths, timeout, repeat
-        )
+            if refused is not None:
+                return refused
+        return self._execute(action, verdict, approval, approved_paths, timeout, repeat)
 
     def _execute(
         self,
-        step: str,
-        key: str,
-        name: str,
-        tool: Tool,
-        args: dict[str, Any],
+        action: Action,
         verdict: Decision,
         approval: dict[str, Any] | None,
         approved_paths: frozenset[str],
@@ -182,21 +213,11 @@ class ActionRunner:
         repeat: int,
     ) -> ToolResult:
         """Run an action the policy let through, record it, and hold its effects."""
+        step, key, _, tool, args = action
         read_only = tool.spec.read_only
         self.check_cancel()
-        tool_timeout = self._timeout_for(timeout)
-        host = tool.spec.host
-        started_event = ActionStarted(
-            key=key,
-            tool=name,
-            args=args,
-            read_only=read_only,
-            decision=verdict.decision,
-            rules=verdict.rule_objects if verdict.rules else None,
-            approval=approval["request"] if approval is not None else None,
-            repeat=repeat,  # the log marks an identical action done again
-            host=host or None,  # a remote MCP server's: `hosts:` rules decided it, replay needs it
-        )
+        tool_timeout = action_timeout(self.ctx, timeout)  # past a limit, nothing is done
+        started_event = _started_event(action, verdict, approval, repeat)
         recorder = self.ctx.recorder if not read_only else None
         # The snapshot before comes before the action is logged as started: a cancel during a
         # long walk then leaves nothing uncertain behind.
@@ -206,16 +227,7 @@ class ActionRunner:
             raise Cancelled() from None
         self.journal.add(started_event, step, add_fields={"tool_calls": 1})
         self.ctx.usage.tool_calls += 1
-        tool_ctx = ToolContext(
-            workspace=self.ctx.workspace,
-            timeout=tool_timeout,
-            output_cap=self.ctx.output_cap,
-            env=self.ctx.env,
-            cancel=self.ctx.cancel,
-            sandbox=self.ctx.sandbox,
-            url_checker=self.ctx.url_checker,
-            sessions=self.ctx.sessions,
-        )
+        tool_ctx = self._tool_context(tool_timeout)
         started = time.monotonic()
         # Durable before a side effect: after a power cut the log still says it may have run.
         self.journal.commit(durable=not read_only)
@@ -225,7 +237,7 @@ class ActionRunner:
         except (KeyboardInterrupt, Interrupt) as stop:
             with signals_ignored():  # a second Ctrl-C must not cut this record short
                 changes, markers = recorder.after_with_markers(token) if recorder else ([], [])
-                self._record_stop(step, key, name, tool, args, stop, changes, markers, started)
+                self._record_stop(action, stop, changes, markers, started)
             raise
         except BaseException:
             if recorder:
@@ -239,24 +251,50 @@ class ActionRunner:
         confinement = tool_ctx.confinement
         if confinement:
             extra["confinement"] = confinement
-        check = None
-        touches = tool.spec.touches
-        # A file tool writes the one path the policy decided before it ran: nothing to hold.
-        one_path = bool(touches.path and touches.writes)
-        if self.ctx.check_effects is not None and (changes or markers) and not one_path:
-            check = self.ctx.check_effects(
-                name, tool, args, changes, markers, approved_paths, approval is not None
-            )
+        check = self._check_effects(action, changes, markers, approved_paths, approval is not None)
         if check is not None and check.decision != Verdict.ALLOW:
             held = (result, check, changes, markers, extra)
-            return self._hold(step, key, name, tool, args, held, timeout)
+            return self._hold(action, held, timeout)
         if changes:
             extra["changes"] = changes
             self.ctx.written |= written_by(changes)
-        self._finish(step, key, name, result, time.monotonic() - started, extra)
+        self._finish(step, key, action.name, result, time.monotonic() - started, extra)
         if result.error == "cancelled" or self.ctx.cancel.is_set():
             raise Cancelled()
         return result
+
+    def _tool_context(self, timeout: float) -> ToolContext:
+        """What the tool of one action runs with: the run's context, this action's timeout."""
+        ctx = self.ctx
+        return ToolContext(
+            workspace=ctx.workspace,
+            timeout=timeout,
+            output_cap=ctx.output_cap,
+            env=ctx.env,
+            cancel=ctx.cancel,
+            sandbox=ctx.sandbox,
+            url_checker=ctx.url_checker,
+            sessions=ctx.sessions,
+        )
+
+    def _check_effects(
+        self,
+        action: Action,
+        changes: list[dict[str, Any]],
+        markers: list[dict[str, str]],
+        approved_paths: frozenset[str],
+        person_approved: bool,
+    ) -> EffectCheck | None:
+        """The policies' say on what an action changed (None: nothing to check)."""
+        _, _, name, tool, args = action
+        touches = tool.spec.touches
+        # A file tool writes the one path the policy decided before it ran: nothing to hold.
+        one_path = bool(touches.path and touches.writes)
+        if self.ctx.check_effects is None or not (changes or markers) or one_path:
+            return None
+        return self.ctx.check_effects(
+            name, tool, args, changes, markers, approved_paths, person_approved
+        )
 
     def _verdict(
         self, key: str, name: str, tool: Tool, args: dict[str, Any]
@@ -299,11 +337,7 @@ class ActionRunner:
 
     def _hold(
         self,
-        step: str,
-        key: str,
-        name: str,
-        tool: Tool,
-        args: dict[str, Any],
+        action: Action,
         held: tuple[
             ToolResult,
             EffectCheck,
@@ -317,84 +351,45 @@ class ActionRunner:
         such. Asked: logged as held, and a person decides; an approval runs it again (with
         the same `timeout`). `held`: what it returned, the check, its changes and markers,
         and the log fields gathered so far."""
-        from agentctl.engine.effects import undo_action
-
+        step, key, name, _, _ = action
         ran, check, changes, markers, extra = held
-        problems = undo_action(self.ctx.workspace, changes, markers)
-        decision = check.decision
+        problems = undo_refused(self.ctx.workspace, check, changes, markers, extra)
+        decision = extra["decision"] = check.decision
         reason = check.reason()
-        extra.update(
-            {"effects": check.to_list(), "rules": check.rule_objects(), "decision": decision}
-        )
         if problems:  # left in place: the log must say what is there
-            extra.update({"changes": changes, "not_undone": problems})
+            extra["changes"] = changes
             self.ctx.written |= written_by(changes)
         left = f" Could not be undone: {'; '.join(problems)}." if problems else ""
         what = (
             "denied by the policy" if decision == Verdict.DENY else "held for a person's approval"
         )
-        result = ToolResult(
-            ok=False,
-            error="denied",
-            exit_code=ran.exit_code,
-            output=(
-                f"{name} ran, but what it changed is {what}, so all of it was undone: {reason}."
-                f"{left} Do not retry it; find another way or explain what you need."
-            ),
-        )
+        said = f"{name} ran, but what it changed is {what}, so all of it was undone: {reason}."
+        result = refusal(said + left, exit_code=ran.exit_code)
         if decision == Verdict.DENY:
             self._finish(step, key, name, result, 0.0, extra)
             return result
         extra.update({"held": True, "reason": reason, "paths": check.asked_paths})
         self._finish(step, key, name, result, 0.0, extra)
-        answer, approval = self.gate.require(
-            step=step,
-            key=effects_key(key),
-            tool=name,
-            args=args,
-            reason=f"{name} changed what a policy asks about (undone until approved): {reason}",
-            rules=extra["rules"],
-        )
-        if answer == "deny":
-            return self._refuse_for_person(step, key, name, args, approval, False)
+        asked = f"{name} changed what a policy asks about (undone until approved): {reason}"
+        approval, refused = self._ask_person(action, asked, extra["rules"], effects=True)
+        if refused is not None:
+            return refused
         allowed = Decision(Verdict.ALLOW, "approved by a person")
         paths = frozenset(check.asked_paths)
-        return self._execute(step, key, name, tool, args, allowed, approval, paths, timeout, 0)
+        return self._execute(action, allowed, approval, paths, timeout, 0)
 
     def _record_stop(
         self,
-        step: str,
-        key: str,
-        name: str,
-        tool: Tool,
-        args: dict[str, Any],
+        action: Action,
         stop: BaseException,
         changes: list[dict[str, Any]],
         markers: list[dict[str, str]],
         started: float,
     ) -> None:
         """Killed by Ctrl-C or SIGTERM: recorded as stopped (see engine/stopped.py)."""
+        step, key, name, tool, args = action
         result, extra = stopped_result(self.ctx, name, tool, args, stop, changes, markers)
         self._finish(step, key, name, result, time.monotonic() - started, extra)
-
-    def _timeout_for(self, timeout: float | None) -> float:
-        limits, usage = self.ctx.limits, self.ctx.usage
-        if limits.max_tool_calls is not None and usage.tool_calls >= limits.max_tool_calls:
-            raise LimitExceeded(
-                "max_tool_calls",
-                f"limit max_tool_calls reached:"
-                f" {usage.tool_calls} tool calls of {limits.max_tool_calls}"
-                " allowed",
-            )
-        tool_timeout = timeout or self.ctx.tool_timeout
-        if self.ctx.tool_timeout_cap is not None:
-            tool_timeout = min(tool_timeout, self.ctx.tool_timeout_cap)
-        if self.ctx.deadline is not None:
-            remaining = self.ctx.deadline - time.monotonic()
-            if remaining <= 0:
-                raise LimitExceeded("timeout", "limit timeout reached before the next action")
-            tool_timeout = min(tool_timeout, remaining)
-        return tool_timeout
 
     def record(
         self, *, step: str, key: str, name: str, args: dict[str, Any], result: ToolResult
@@ -406,18 +401,10 @@ class ActionRunner:
         self._finish(step, key, name, result, 0.0, {"args": args, "refused": True})
         return result
 
-    def _refuse(
-        self, step: str, key: str, name: str, args: dict[str, Any], verdict: Decision, why: str
-    ) -> ToolResult:
+    def _refuse(self, action: Action, verdict: Decision, why: str) -> ToolResult:
+        step, key, name, _, args = action
         rules = ", ".join(verdict.rules) or "the default"
-        result = ToolResult(
-            ok=False,
-            error="denied",
-            output=(
-                f"{name} was not run: {why} (rules: {rules}). {verdict.reason}".strip()
-                + " Do not retry it; find another way or explain what you need."
-            ),
-        )
+        result = refusal(f"{name} was not run: {why} (rules: {rules}). {verdict.reason}".strip())
         self._finish(
             step,
             key,
@@ -433,32 +420,44 @@ class ActionRunner:
         )
         return result
 
-    def _refuse_for_person(
+    def _ask_person(
         self,
-        step: str,
-        key: str,
-        name: str,
-        args: dict[str, Any],
-        approval: dict[str, Any],
-        uncertain: bool,
+        action: Action,
+        reason: str,
+        rules: list[dict[str, str]] | None,
+        *,
+        effects: bool = False,
+        uncertain: bool = False,
+    ) -> tuple[dict[str, Any], ToolResult | None]:
+        """A person decides the action (`effects`: what it changed, held): their approval,
+        and the refusal the agent hears when they said no (None when they approved)."""
+        step, key, name, _, args = action
+        answer, approval = self.gate.require(
+            step=step,
+            key=effects_key(key) if effects else key,
+            tool=name,
+            args=args,
+            reason=reason,
+            rules=rules,
+        )
+        if answer == "deny":
+            return approval, self._refuse_for_person(action, approval, uncertain)
+        return approval, None
+
+    def _refuse_for_person(
+        self, action: Action, approval: dict[str, Any], uncertain: bool
     ) -> ToolResult:
         """A person said no: the agent hears it as theirs (with their comment), never as a
         policy rule's."""
         from agentctl.engine.approvals import person_denial
 
+        step, key, name, _, args = action
         if approval.get("state") == "expired":
             said = f"its approval ran out ({approval.get('decided_by')})"
         else:
             said = person_denial(approval)
         again = "running it again was " if uncertain else ""
-        result = ToolResult(
-            ok=False,
-            error="denied",
-            output=(
-                f"{name} was not run: {again}{said}."
-                " Do not retry it; find another way or explain what you need."
-            ),
-        )
+        result = refusal(f"{name} was not run: {again}{said}.")
         extra: ActionFinishedFields = {"args": args, "refused": True, "decision": Verdict.DENY}
         extra["denied_by"] = approval.get("decided_by") or "a person"
         if approval.get("comment"):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.actions import ActionRunner
 from agentctl.engine.approvals import AskRequest
@@ -21,6 +21,11 @@ from agentctl.engine.limits import call_model, check_limits
 from agentctl.engine.stops import LimitExceeded, StepFailed
 from agentctl.events import ModelResponse
 from agentctl.tools.base import Tool, ToolResult
+
+if TYPE_CHECKING:
+    from agentctl.models.client import ModelClient
+    from agentctl.models.messages import Message
+    from agentctl.models.replies import ModelReply
 
 DEFAULT_PROMPT = "Begin."
 
@@ -51,8 +56,8 @@ class AgentLoop:
         journal: Journal,
         index: ReplayIndex,
         actions: ActionRunner,
-        model: Any,
-        estimate_cost: Callable[[str, list[dict]], float],
+        model: ModelClient,
+        estimate_cost: Callable[[str, list[Message]], float],
         on_text: Callable[[str], None] | None,
         run_check: Callable[..., ToolResult],
         active_seconds: Callable[[], float],
@@ -204,14 +209,21 @@ class AgentLoop:
             call_index=self.index.model_calls,
             on_text=self.on_text,
         )
+        self._record_reply(spec, key, reply, time.monotonic() - started)
+        if not reply.message.get("tool_calls"):
+            self.journal.commit()
+        # With tool calls, the response is committed together with the first action's start.
+        return reply.message
+
+    def _record_reply(self, spec: AgentStep, key: str, reply: ModelReply, seconds: float) -> None:
+        """A model's reply in the log and in the job's usage."""
         usage = self.actions.ctx.usage
         usage.model_calls += 1
         usage.cost_usd += reply.cost_usd
         usage.input_tokens += reply.input_tokens
         usage.output_tokens += reply.output_tokens
         self.index.model_calls += 1
-        wall_ms = round((time.monotonic() - started) * 1000)
-        response = ModelResponse(key=key, reply=reply.to_dict(), wall_ms=wall_ms)
+        response = ModelResponse(key=key, reply=reply.to_dict(), wall_ms=round(seconds * 1000))
         self.journal.add(
             response,
             spec.step_id,
@@ -223,10 +235,6 @@ class AgentLoop:
             },
         )
         self.index.models[key] = response
-        if not reply.message.get("tool_calls"):
-            self.journal.commit()
-        # With tool calls, the response is committed together with the first action's start.
-        return reply.message
 
     def _count_repeat(
         self,

@@ -11,16 +11,26 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentctl.engine.actions import ActionContext
 from agentctl.engine.limits import DEFAULT_MAX_REPEATS, JobLimits, Usage
 from agentctl.policy.votes import Decision, Verdict
 from agentctl.process.sandbox import SandboxSettings
 
+if TYPE_CHECKING:
+    from agentctl.changes.record import ChangeRecorder
+    from agentctl.engine.actions import Decider
+    from agentctl.policy.effects import EffectCheck
+    from agentctl.policy.rules import PolicySet
+    from agentctl.recipe.schema import Recipe
+    from agentctl.tools.base import Tool
+
 Number = TypeVar("Number", int, float)
+# The job row's columns that say what the job used so far (engine/limits.Usage).
+USAGE_COLUMNS = ("model_calls", "tool_calls", "cost_usd", "input_tokens", "output_tokens")
 
 
 def _smallest(*values: Number | None) -> Number | None:
@@ -43,7 +53,7 @@ def hidden_paths_for(db_path: Path | None, workspace: Path) -> tuple[Path, ...]:
 _GLOB = re.compile(r"[*?\\[]")
 
 
-def visible_paths_for(policy: Any) -> tuple[Path, ...]:
+def visible_paths_for(policy: PolicySet | None) -> tuple[Path, ...]:
     """Absolute paths the policy's allow rules name (`/home/me/.cache/pip/**`): shown
     read-only to confined commands even inside a hidden home folder."""
     found: list[Path] = []
@@ -62,56 +72,65 @@ def visible_paths_for(policy: Any) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def job_limits(recipe: Recipe, policy_limit: Callable[[str], Any]) -> JobLimits:
+    """The job-wide limits: the recipe's, each tightened by the policies' (`policy_limit`)."""
+    own = recipe.limits
+    return JobLimits(
+        max_turns=_smallest(own.max_turns, policy_limit("max_turns")),
+        max_tool_calls=_smallest(own.max_tool_calls, policy_limit("max_tool_calls")),
+        max_cost_usd=_smallest(own.max_cost_usd, policy_limit("max_cost_usd")),
+        timeout=_smallest(own.timeout, policy_limit("timeout")),
+        max_repeats=int(
+            _smallest(own.max_repeats, policy_limit("max_repeats")) or DEFAULT_MAX_REPEATS
+        ),
+    )
+
+
+def _confined(
+    sandbox: str, network: bool, tool_env: dict[str, str], warn: Callable[[str], None] | None
+) -> bool:
+    """Whether the policy's sandbox setting confines commands here (bubblewrap works); says
+    so with a warning when it cannot. Confined commands get a private HOME (/tmp)."""
+    if sandbox == "off":
+        return False
+    from agentctl.process.sandbox import probe_confinement, warning_for
+
+    confined = probe_confinement().available
+    message = warning_for(sandbox, network=network)
+    if message and warn is not None:
+        warn(message)
+    if confined:
+        tool_env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private
+    return confined
+
+
 def build_action_context(
     *,
-    recipe: Any,
+    recipe: Recipe,
     job: Mapping[str, Any],
     workspace: Path,
     env: Mapping[str, str],
     cancel: threading.Event,
     active_seconds: float,
     db_path: Path | None,
-    policy: Any = None,
-    warn: Any = None,
+    policy: PolicySet | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> ActionContext:
     from agentctl.process.run import minimal_env
 
     policy_limits = getattr(policy, "limits", None)
 
-    def policy_limit(name: str):
+    def policy_limit(name: str) -> Any:
         return getattr(policy_limits, name, None) if policy_limits is not None else None
 
-    limits = JobLimits(
-        max_turns=_smallest(recipe.limits.max_turns, policy_limit("max_turns")),
-        max_tool_calls=_smallest(recipe.limits.max_tool_calls, policy_limit("max_tool_calls")),
-        max_cost_usd=_smallest(recipe.limits.max_cost_usd, policy_limit("max_cost_usd")),
-        timeout=_smallest(recipe.limits.timeout, policy_limit("timeout")),
-        max_repeats=int(
-            _smallest(recipe.limits.max_repeats, policy_limit("max_repeats")) or DEFAULT_MAX_REPEATS
-        ),
-    )
-    usage = Usage(
-        model_calls=job["model_calls"],
-        tool_calls=job["tool_calls"],
-        cost_usd=job["cost_usd"],
-        input_tokens=job["input_tokens"],
-        output_tokens=job["output_tokens"],
-    )
+    limits = job_limits(recipe, policy_limit)
+    usage = Usage(**{name: job[name] for name in USAGE_COLUMNS})
     deadline = None
     if limits.timeout is not None:
         deadline = time.monotonic() + limits.timeout - active_seconds
     tool_env = minimal_env(recipe.env, env)
     sandbox = sandbox_settings_for(policy, workspace, db_path)
-    confined = False
-    if sandbox.mode != "off":
-        from agentctl.process.sandbox import probe_confinement, warning_for
-
-        confined = probe_confinement().available
-        message = warning_for(sandbox.mode, network=sandbox.network)
-        if message and warn is not None:
-            warn(message)
-        if confined:
-            tool_env["HOME"] = "/tmp"  # HOME is read-only in the sandbox; its /tmp is private
+    confined = _confined(sandbox.mode, sandbox.network, tool_env, warn)
     decide = None
     written: set[str] = set()  # the job's own files, filled as actions record changes
     if policy is not None:
@@ -141,7 +160,9 @@ def build_action_context(
     return ctx
 
 
-def sandbox_settings_for(policy: Any, workspace: Path, db_path: Path | None) -> SandboxSettings:
+def sandbox_settings_for(
+    policy: PolicySet | None, workspace: Path, db_path: Path | None
+) -> SandboxSettings:
     """How the job's processes are confined, as its policies say (no policy: not at all)."""
     read_only = policy is not None and hasattr(policy, "decide_write")
     return SandboxSettings(
@@ -149,22 +170,24 @@ def sandbox_settings_for(policy: Any, workspace: Path, db_path: Path | None) -> 
         network=bool(getattr(policy, "network", True)) if policy is not None else True,
         hidden_paths=hidden_paths_for(db_path, workspace),
         visible_paths=visible_paths_for(policy),
-        read_only_workspace=read_only and bool(policy.allows_no_writes),
+        read_only_workspace=read_only and bool(getattr(policy, "allows_no_writes", False)),
     )
 
 
-def _effect_checker(policy: Any, workspace: Path, db_path: Path | None):
+def _effect_checker(
+    policy: PolicySet, workspace: Path, db_path: Path | None
+) -> Callable[..., EffectCheck]:
     from agentctl.policy.effects import check_effects, named_paths
 
     def check(
         name: str,
-        tool: Any,
+        tool: Tool,
         args: dict[str, Any],
-        changes: Any,
-        markers: Any,
+        changes: list[dict[str, Any]],
+        markers: list[dict[str, str]],
         approved: frozenset[str],
         person_approved: bool,
-    ):
+    ) -> EffectCheck:
         if person_approved:  # what the person saw named is theirs to allow
             touches = tool.spec.touches
             approved |= named_paths(name, args, workspace=workspace, touches=touches)
@@ -183,13 +206,13 @@ def _effect_checker(policy: Any, workspace: Path, db_path: Path | None):
 
 
 def _recorder_for(
-    recipe: Any,
+    recipe: Recipe,
     workspace: Path,
     db_path: Path | None,
     *,
     cancel: threading.Event | None = None,
-    warn: Any = None,
-):
+    warn: Callable[[str], None] | None = None,
+) -> ChangeRecorder:
     from agentctl.changes.record import ChangeRecorder
 
     exclude = list(recipe.changes.exclude)
@@ -208,9 +231,9 @@ def _recorder_for(
 
 
 def _policy_decider(
-    policy: Any, workspace: Path, db_path: Path | None, *, escalate: bool, written: set[str]
-):
-    def decide(name: str, args: dict[str, Any], tool: Any) -> Decision:
+    policy: PolicySet, workspace: Path, db_path: Path | None, *, escalate: bool, written: set[str]
+) -> Decider:
+    def decide(name: str, args: dict[str, Any], tool: Tool) -> Decision:
         verdict = policy.decide(
             name,
             args,

@@ -15,10 +15,35 @@ import shutil
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.changes.history import Change, apply_rollback, plan_rollback
 from agentctl.changes.workspace_files import Unreachable, open_parent
+
+if TYPE_CHECKING:
+    from agentctl.events import ActionFinishedFields
+    from agentctl.policy.effects import EffectCheck
+
+
+def written_by(changes: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The files a change set leaves with content this job wrote (not a mode change)."""
+    return {c["path"] for c in changes if c.get("after") is not None and c["kind"] != "mode"}
+
+
+def undo_refused(
+    workspace: Path,
+    check: EffectCheck,
+    changes: Sequence[Mapping[str, Any]],
+    markers: Sequence[Mapping[str, str]],
+    extra: ActionFinishedFields,
+) -> list[str]:
+    """Undo an action whose effects `check` refuses; `extra` (its log fields) gains the
+    effects, the rules and what could not be undone (also returned, each with why)."""
+    extra.update({"effects": check.to_list(), "rules": check.rule_objects()})
+    problems = undo_action(workspace, changes, markers)
+    if problems:
+        extra["not_undone"] = problems
+    return problems
 
 
 def undo_action(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.journal import new_event
 from agentctl.errors import JobBusy
@@ -30,6 +30,9 @@ from agentctl.process.procinfo import current_process, is_process_alive
 from agentctl.store import JobUpdate, Schedule, Store, lease_is_live
 from agentctl.times import iso_time
 
+if TYPE_CHECKING:
+    from agentctl.recipe.load import LoadedRecipe
+
 
 def new_job_id() -> str:
     return secrets.token_hex(5)
@@ -37,7 +40,7 @@ def new_job_id() -> str:
 
 def create_job(
     store: Store,
-    loaded: Any,
+    loaded: LoadedRecipe,
     *,
     params: Mapping[str, Any],
     workspace: Path,
@@ -88,7 +91,7 @@ def effective_state(
     is_alive: Callable[[int, str], bool] = is_process_alive,
 ) -> str:
     if job["state"] != JobState.RUNNING:
-        return job["state"]
+        return str(job["state"])
     live = lease_is_live(
         job["lease_host"],
         job["lease_pid"],
@@ -113,26 +116,27 @@ def steps_ended_as(state: str, steps: list[dict[str, Any]]) -> list[dict[str, An
     ]
 
 
+def pending_approvals(store: Store, job_id: str) -> list[dict[str, Any]]:
+    """A job's pending approvals in the documented JSON form."""
+    return [
+        {
+            "request": a["request"],
+            "step": a["step"],
+            "tool": a["tool"],
+            "args": a["args"],
+            "rules": [rule_object(r) for r in a["rules"] or []],
+            "reason": a["reason"],
+            "created_at": iso_time(a["created_at"]),
+        }
+        for a in store.list_approvals(job_id, state=ApprovalState.PENDING)
+    ]
+
+
 def describe_job(store: Store, job: Mapping[str, Any]) -> dict[str, Any]:
     """A job in the documented JSON form."""
     state = effective_state(job)
     # A finished job's unanswered requests can no longer be answered: not "pending".
-    pending = (
-        []
-        if state in TERMINAL_STATES
-        else [
-            {
-                "request": a["request"],
-                "step": a["step"],
-                "tool": a["tool"],
-                "args": a["args"],
-                "rules": [rule_object(r) for r in a["rules"] or []],
-                "reason": a["reason"],
-                "created_at": iso_time(a["created_at"]),
-            }
-            for a in store.list_approvals(job["id"], state=ApprovalState.PENDING)
-        ]
-    )
+    pending = [] if state in TERMINAL_STATES else pending_approvals(store, job["id"])
     out: dict[str, Any] = {
         "id": job["id"],
         "state": state,
@@ -193,7 +197,7 @@ def cancel_job(
     """
     job = store.get_job(job_id)
     if job["state"] in TERMINAL_STATES:
-        return job["state"]
+        return str(job["state"])
     from agentctl.engine.approvals import describe_decider
 
     by = describe_decider(via="agentctl cancel")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.jobs import create_job
+from agentctl.engine.policy_files import load_policy_snapshots
 from agentctl.errors import UsageError
 from agentctl.store import Event, Schedule, Store
 
@@ -18,7 +19,11 @@ if TYPE_CHECKING:  # the runner (and the policy, tools, actions it imports) only
     # `run --queue` records one and returns without paying for them
     from agentctl.engine.approvals import Approver
     from agentctl.engine.heartbeat import BeatFactory
-    from agentctl.engine.runner import Outcome
+    from agentctl.engine.run import Outcome
+    from agentctl.engine.run.deps import ModelFactory
+    from agentctl.models.client import ModelClient
+    from agentctl.recipe.load import LoadedRecipe
+    from agentctl.recipe.schema import Recipe
 
 
 def prepare_job(
@@ -43,76 +48,24 @@ def prepare_job(
     push_branch: str | None = None,
 ) -> str:
     """Validate the recipe, params, workspace and models; create the job; return its id.
-    `recipe_text` is the recipe itself when it came from stdin (`run -`); its `policy:` is then
-    relative to the current folder.
-
-    With a `key` that another job already has, nothing is created and that job's id is
-    returned (see `engine/keys.py` for what a run does with it)."""
-    from agentctl.engine.steps import model_roles
-    from agentctl.models.loader import start_prefetch
-    from agentctl.models.roles import check_models_configured
-    from agentctl.recipe.load import load_recipe, load_recipe_text
+    `recipe_text` is the recipe itself when it came from stdin (`run -`; its `policy:` is then
+    relative to the current folder). With a `key` that another job already has, nothing is
+    created and that job's id is returned (see `engine/keys.py` for what a run does with it)."""
     from agentctl.recipe.params import parse_params
 
     env = os.environ if env is None else env
-    if recipe_text is not None:
-        loaded = load_recipe_text(recipe_text, "<stdin>", Path.cwd())
-    else:
-        loaded = load_recipe(recipe_file)
+    loaded = _load_recipe(recipe_file, recipe_text)
     params = parse_params(loaded.recipe, list(param_pairs))
     git = _git_workspace(workspace, loaded.recipe, push_branch)
     if git is not None:  # cloned by the runner that takes the job, on its machine
-        from agentctl.engine.git_workspace import clone_folder
-        from agentctl.engine.jobs import new_job_id
-
-        job_id = job_id or new_job_id()
-        workspace, force_workspace = str(clone_folder(store, job_id)), True
-    folder = Path(workspace or ".").expanduser()
-    if git is None and not folder.is_dir():
-        raise UsageError(
-            f"workspace {folder} is not a folder", "pass --workspace DIR with an existing folder"
-        )
-    if not force_workspace:
-        refuse_broad_workspace(folder.resolve())
-    if record and replay:
-        raise UsageError(
-            "--record and --replay cannot be used together",
-            "record a session first, then replay it in another run",
-        )
-    if replay and not Path(replay).is_file():
-        raise UsageError(
-            f"no recording at {replay}",
-            "pass --replay FILE with a file made by `agentctl run --record FILE`",
-        )
-    if replay and model_overrides:
-        raise UsageError(
-            "--model has no effect with --replay: every answer comes from the recording",
-            "drop --model to replay, or drop --replay to call that model",
-        )
-    if record and Path(record).exists() and not force_record:
-        raise UsageError(
-            f"--record {record}: the file exists; a second session would be added to it",
-            "pass a new file name, or remove the old recording first",
-        )
-    check_model_roles(loaded.recipe, model_overrides)
-    roles = model_roles(loaded.recipe.steps)
-    if roles and not replay:
-        model_overrides = local_models_checked(loaded, model_overrides, roles, env)
-    check_models_configured(
-        loaded.recipe.models, list(model_overrides), env, roles, Path(replay) if replay else None
-    )
-    if roles and not replay:
-        start_prefetch()  # litellm takes seconds to import: start while the job gets going
+        job_id, folder = _clone_folder(store, job_id)
     else:
-        from agentctl import gc_tuning
-
-        gc_tuning.loaded()  # no model to load: start-up is over
+        folder = _workspace_folder(workspace, force=force_workspace)
+    check_recording(record, replay, model_overrides, force_record=force_record)
+    model_overrides = check_models(loaded, model_overrides, replay, env)
     policies = load_policy_snapshots(loaded, policy_files)
-    # After every check of the inputs themselves: their errors say more.
-    if git is None:
-        refuse_database_inside(store, folder)
-        if not shared_workspace:
-            refuse_held_workspace(store, folder.resolve(), key=key)
+    if git is None:  # after every check of the inputs themselves: their errors say more
+        refuse_taken_workspace(store, folder, key=key, shared=shared_workspace)
     options = {
         **({"workspace_git": git} if git is not None else {}),
         "policies": policies,
@@ -134,8 +87,92 @@ def prepare_job(
     )
 
 
+def _load_recipe(recipe_file: str, recipe_text: str | None) -> LoadedRecipe:
+    """The recipe file, or the recipe itself from stdin (`run -`, read relative to here)."""
+    from agentctl.recipe.load import load_recipe, load_recipe_text
+
+    if recipe_text is not None:
+        return load_recipe_text(recipe_text, "<stdin>", Path.cwd())
+    return load_recipe(recipe_file)
+
+
+def _clone_folder(store: Store, job_id: str | None) -> tuple[str, Path]:
+    """The job's id and the folder its git workspace will be cloned into."""
+    from agentctl.engine.git_workspace import clone_folder
+    from agentctl.engine.jobs import new_job_id
+
+    job_id = job_id or new_job_id()
+    return job_id, clone_folder(store, job_id).expanduser()
+
+
+def _workspace_folder(workspace: str | None, *, force: bool) -> Path:
+    """`--workspace DIR` (default: here): an existing folder, and not `/` or a home folder
+    unless forced."""
+    folder = Path(workspace or ".").expanduser()
+    if not folder.is_dir():
+        raise UsageError(
+            f"workspace {folder} is not a folder", "pass --workspace DIR with an existing folder"
+        )
+    if not force:
+        refuse_broad_workspace(folder.resolve())
+    return folder
+
+
+def check_recording(
+    record: str | None, replay: str | None, model_overrides: Sequence[str], *, force_record: bool
+) -> None:
+    """`--record FILE` and `--replay FILE`: one at a time, a recording that exists to replay,
+    none to overwrite (without --force-record), no --model beside a replay."""
+    if record and replay:
+        raise UsageError(
+            "--record and --replay cannot be used together",
+            "record a session first, then replay it in another run",
+        )
+    if replay and not Path(replay).is_file():
+        raise UsageError(
+            f"no recording at {replay}",
+            "pass --replay FILE with a file made by `agentctl run --record FILE`",
+        )
+    if replay and model_overrides:
+        raise UsageError(
+            "--model has no effect with --replay: every answer comes from the recording",
+            "drop --model to replay, or drop --replay to call that model",
+        )
+    if record and Path(record).exists() and not force_record:
+        raise UsageError(
+            f"--record {record}: the file exists; a second session would be added to it",
+            "pass a new file name, or remove the old recording first",
+        )
+
+
+def check_models(
+    loaded: LoadedRecipe, model_overrides: Sequence[str], replay: str | None, env: Mapping[str, str]
+) -> list[str]:
+    """The model overrides, once every role the steps call is known to be configured (a key,
+    a runnable local model; exit 2 otherwise); loading litellm starts meanwhile."""
+    from agentctl.engine.steps import model_roles
+    from agentctl.models.loader import start_prefetch
+    from agentctl.models.roles import check_models_configured
+
+    check_model_roles(loaded.recipe, model_overrides)
+    roles = model_roles(loaded.recipe.steps)
+    overrides = list(model_overrides)
+    if roles and not replay:
+        overrides = local_models_checked(loaded, overrides, roles, env)
+    check_models_configured(
+        loaded.recipe.models, overrides, env, roles, Path(replay) if replay else None
+    )
+    if roles and not replay:
+        start_prefetch()  # litellm takes seconds to import: start while the job gets going
+    else:
+        from agentctl import gc_tuning
+
+        gc_tuning.loaded()  # no model to load: start-up is over
+    return overrides
+
+
 def local_models_checked(
-    loaded: Any, model_overrides: Sequence[str], roles: Any, env: Mapping[str, str]
+    loaded: LoadedRecipe, model_overrides: Sequence[str], roles: set[str], env: Mapping[str, str]
 ) -> list[str]:
     """The overrides with local models' paths made absolute, once each local model the run
     needs is known to be runnable (the runtime installed, a GGUF file): exit 2 otherwise."""
@@ -148,7 +185,7 @@ def local_models_checked(
 
 
 def _git_workspace(
-    workspace: str | None, recipe: Any, push_branch: str | None = None
+    workspace: str | None, recipe: Recipe, push_branch: str | None = None
 ) -> dict[str, Any] | None:
     """The git source of the job's workspace: `--workspace git+URL#REV`, else the recipe's
     `workspace: {git: URL, ref: REV}` when no --workspace is given; None for a folder. With
@@ -195,6 +232,13 @@ def parse_schedule(priority: int, not_before: str | None, *, now: float) -> Sche
     return Schedule(priority=priority, not_before=when)
 
 
+def refuse_taken_workspace(store: Store, folder: Path, *, key: str | None, shared: bool) -> None:
+    """The workspace holds no database and (unless `--shared-workspace`) no other job."""
+    refuse_database_inside(store, folder)
+    if not shared:
+        refuse_held_workspace(store, folder.resolve(), key=key)
+
+
 def refuse_held_workspace(store: Store, folder: Path, *, key: str | None = None) -> None:
     """One job per workspace: a run in a folder where another job's runner works exits 2
     naming it, before a job is made (the runner's lease takes the workspace for good). The
@@ -229,13 +273,14 @@ def refuse_broad_workspace(folder: Path) -> None:
         )
 
 
-def check_model_roles(recipe: Any, model_overrides: Sequence[str]) -> None:
+def check_model_roles(recipe: Recipe, model_overrides: Sequence[str]) -> None:
     """`--model ROLE=MODEL` must name a role the recipe has (or `default`): a typo would
     otherwise add a role nothing uses, and the run would go on with the old model."""
     import re
 
-    known = {"default", *recipe.models}
-    known |= {s.agent.model for s in recipe.steps if s.kind == "agent" and s.agent.model}
+    from agentctl.engine.steps import model_roles
+
+    known = {"default", *recipe.models, *model_roles(recipe.steps)}
     for override in model_overrides:
         named = re.match(r"^([A-Za-z_][A-Za-z0-9_-]*)=", override.strip())
         if named and named.group(1) not in known:
@@ -243,22 +288,6 @@ def check_model_roles(recipe: Any, model_overrides: Sequence[str]) -> None:
                 f"--model {override}: the recipe has no model role {named.group(1)!r}",
                 f"its roles: {', '.join(sorted(known))}; or --model MODEL for the default role",
             )
-
-
-def policy_error(loaded: Any, message: str, hint: str) -> UsageError:
-    """An error about the recipe's `policy:`, naming where it is written (file:line:col)."""
-    from agentctl.errors import RecipeError
-    from agentctl.yamlload import load_yaml
-
-    _, positions = load_yaml(loaded.text, str(loaded.path or "<recipe>"))
-    mark = positions.value(("policy",))
-    return RecipeError(
-        message,
-        hint,
-        file=str(loaded.path) if loaded.path else None,
-        line=mark.line if mark else None,
-        column=mark.column if mark else None,
-    )
 
 
 def refuse_database_inside(store: Store, workspace: Path) -> None:
@@ -276,41 +305,8 @@ def refuse_database_inside(store: Store, workspace: Path) -> None:
         )
 
 
-def load_policy_snapshots(loaded: Any, policy_files: Sequence[str]) -> list[dict[str, str]]:
-    """The recipe's policy and each --policy, checked now and kept with the job.
-
-    A job keeps the text of its policies, so a resume decides by the same rules even if the
-    files changed; none can loosen another (the strictest decision wins).
-    """
-    from agentctl.policy.rules import load_policy_text
-
-    paths: list[tuple[Path, bool]] = []  # (path, named by the recipe)
-    recipe_policy = loaded.policy_path()
-    if recipe_policy is not None:
-        paths.append((recipe_policy, True))
-    paths.extend((Path(p).expanduser(), False) for p in policy_files)
-    snapshots = []
-    for path, from_recipe in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            if from_recipe:
-                raise policy_error(
-                    loaded,
-                    f"policy: cannot read {path}: {error.strerror or error}",
-                    "a recipe's policy: is relative to the recipe's folder; fix the path",
-                ) from None
-            raise UsageError(
-                f"cannot read the policy {path}: {error.strerror or error}",
-                "check the --policy path",
-            ) from None
-        load_policy_text(text, str(path))  # errors name file:line:column
-        snapshots.append({"path": str(path.resolve()), "text": text})
-    return snapshots
-
-
-def build_model_factory(env: Mapping[str, str] | None = None) -> Callable[[Any, Mapping], Any]:
-    def factory(recipe: Any, options: Mapping[str, Any]) -> Any:
+def build_model_factory(env: Mapping[str, str] | None = None) -> ModelFactory:
+    def factory(recipe: Recipe, options: Mapping[str, Any]) -> ModelClient:
         from agentctl.models.calls import build_model_client
 
         return build_model_client(
@@ -371,7 +367,7 @@ def run_prepared_job(
     detached: bool = False,
     heartbeat: BeatFactory | None = None,
 ) -> Outcome:
-    from agentctl.engine.runner import RunnerDeps, run_job
+    from agentctl.engine.run import RunnerDeps, run_job
 
     deps = RunnerDeps(
         store=store,

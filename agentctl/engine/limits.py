@@ -7,15 +7,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from agentctl.engine.stops import Cancelled, LimitExceeded
 from agentctl.models.bounds import CallBounds, CallCancelled, DeadlineReached
 from agentctl.units import format_usd
 
 if TYPE_CHECKING:
-    from agentctl.engine.actions import ActionContext
+    import threading
+
     from agentctl.models.client import ModelClient
+    from agentctl.models.messages import Message, ToolSchema
     from agentctl.models.replies import ModelReply
 
 DEFAULT_MAX_REPEATS = 3
@@ -75,12 +77,56 @@ def check_limits(
         )
 
 
+class CallContext(Protocol):
+    """What bounds a model call (an engine/actions.ActionContext has it)."""
+
+    @property
+    def limits(self) -> JobLimits: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def deadline(self) -> float | None: ...  # monotonic time when the job's timeout runs out
+    @property
+    def cancel(self) -> threading.Event: ...
+
+
+class ActionBounds(CallContext, Protocol):
+    """What bounds an action (an engine/actions.ActionContext has it)."""
+
+    @property
+    def tool_timeout(self) -> float: ...  # for a tool that names no timeout of its own
+    @property
+    def tool_timeout_cap(self) -> float | None: ...  # the policy's tool_timeout
+
+
+def action_timeout(ctx: ActionBounds, timeout: float | None) -> float:
+    """How long the next action may run (`timeout`: its own), under the job's limits: none
+    at all once max_tool_calls is reached or the job's timeout ran out (LimitExceeded)."""
+    limits, usage = ctx.limits, ctx.usage
+    if limits.max_tool_calls is not None and usage.tool_calls >= limits.max_tool_calls:
+        raise LimitExceeded(
+            "max_tool_calls",
+            f"limit max_tool_calls reached:"
+            f" {usage.tool_calls} tool calls of {limits.max_tool_calls}"
+            " allowed",
+        )
+    tool_timeout = timeout or ctx.tool_timeout
+    if ctx.tool_timeout_cap is not None:
+        tool_timeout = min(tool_timeout, ctx.tool_timeout_cap)
+    if ctx.deadline is not None:
+        remaining = ctx.deadline - time.monotonic()
+        if remaining <= 0:
+            raise LimitExceeded("timeout", "limit timeout reached before the next action")
+        tool_timeout = min(tool_timeout, remaining)
+    return tool_timeout
+
+
 def call_model(
     model: ModelClient,
-    ctx: ActionContext,
+    ctx: CallContext,
     role: str,
-    messages: list[dict],
-    tools: list[dict],
+    messages: list[Message],
+    tools: list[ToolSchema],
     *,
     call_index: int,
     on_text: Callable[[str], None] | None,

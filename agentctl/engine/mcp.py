@@ -16,9 +16,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.approvals import Gate
 from agentctl.engine.journal import Journal, ReplayIndex
@@ -34,21 +34,24 @@ from agentctl.tools.mcp_tools import (
 )
 from agentctl.tools.registry import ToolRegistry
 
+if TYPE_CHECKING:
+    from agentctl.policy.rules import PolicySet
+    from agentctl.policy.votes import Decision
+    from agentctl.recipe.schema import Recipe
+    from agentctl.tools.mcp_client import McpHub
 
-def servers_needed(recipe: Any, steps: list[Any]) -> dict[str, list[str]]:
-    """{server: the `tools:` patterns naming it} over the given steps."""
+
+def servers_needed(uses: Iterable[Mapping[str, list[str]]]) -> dict[str, list[str]]:
+    """{server: the `tools:` patterns naming it} over steps' uses of MCP servers (each step's
+    executor says which it uses: `engine.steps.mcp_servers`)."""
     needed: dict[str, list[str]] = {}
-    for step in steps:
-        if step.agent is None:
-            continue
-        for server in recipe.mcp_servers_for(step.agent):
-            needed.setdefault(server, []).extend(
-                p for p in step.agent.tools or [] if p.partition(".")[0] == server
-            )
+    for servers in uses:
+        for server, patterns in servers.items():
+            needed.setdefault(server, []).extend(patterns)
     return needed
 
 
-def read_only_checker(recipe: Any, policy: Any) -> Callable[[str], bool]:
+def read_only_checker(recipe: Recipe, policy: PolicySet | None) -> Callable[[str], bool]:
     """Whether SERVER.TOOL is read-only: the recipe's server or a policy says so."""
 
     def read_only(qualified: str) -> bool:
@@ -56,8 +59,7 @@ def read_only_checker(recipe: Any, policy: Any) -> Callable[[str], bool]:
         spec = recipe.mcp.get(server)
         if spec is not None and any(fnmatch.fnmatchcase(tool, g) for g in spec.read_only):
             return True
-        declares = getattr(policy, "declares_read_only", None)
-        return bool(declares and declares(qualified))
+        return policy is not None and policy.declares_read_only(qualified)
 
     return read_only
 
@@ -68,14 +70,12 @@ class McpRun:
     def __init__(
         self,
         *,
-        recipe: Any,
-        hub: Any,
+        hub: McpHub,
         journal: Journal,
         index: ReplayIndex,
         gate: Gate,
         read_only: Callable[[str], bool],
     ):
-        self.recipe = recipe
         self.hub = hub
         self.journal = journal
         self.index = index
@@ -83,15 +83,17 @@ class McpRun:
         self.read_only = read_only
         self.listings: dict[str, list[ListedTool]] = {}
 
-    def start(self, steps: list[Any]) -> None:
-        """Start, list and check the pins of every server the given (remaining) steps use.
+    def start(
+        self, uses: Sequence[tuple[str, Mapping[str, list[str]]]], selected: Mapping[str, list[str]]
+    ) -> None:
+        """Start, list and check the pins of every server the remaining steps use: `uses`
+        holds (step id, {server: patterns}) for each of them.
 
-        Pins cover what any step of the recipe selects, so a resume with fewer steps left
-        compares the same tools."""
-        needed = servers_needed(self.recipe, steps)
+        Pins cover what any step of the recipe selects (`selected`), so a resume with fewer
+        steps left compares the same tools."""
+        needed = servers_needed(servers for _, servers in uses)
         if not needed:
             return
-        selected = servers_needed(self.recipe, self.recipe.steps)
         self.hub.start(list(needed))
         for server in needed:
             patterns = selected[server]
@@ -107,11 +109,7 @@ class McpRun:
             self.journal.commit()
             listed = self.hub.list_tools(server)
             self.listings[server] = listed
-            first_step = next(
-                s.id
-                for s in steps
-                if s.agent is not None and server in self.recipe.mcp_servers_for(s.agent)
-            )
+            first_step = next(step for step, servers in uses if server in servers)
             self._check_pins(server, patterns, listed, first_step)
 
     def _check_pins(
@@ -211,7 +209,7 @@ def describe_mcp_tools(
     """`agentctl mcp tools`: start every server of a recipe, describe each tool with the
     decision the policies give a call to it (no arguments), and stop the servers."""
     from agentctl.engine.context import hidden_paths_for, visible_paths_for
-    from agentctl.engine.launch import load_policy_snapshots
+    from agentctl.engine.policy_files import load_policy_snapshots
     from agentctl.errors import UsageError
     from agentctl.policy.rules import PolicySet, load_policy_text
     from agentctl.process.sandbox import SandboxSettings
@@ -250,18 +248,22 @@ def describe_mcp_tools(
                 )
                 shown = model_name(server, tool.name, taken)
                 taken.add(shown)
-                rows.append(
-                    {
-                        "server": server,
-                        "tool": tool.qualified,
-                        "model_name": shown,
-                        "description": tool.description,
-                        "input_schema": tool.input_schema,
-                        "read_only": read_only(tool.qualified),
-                        "annotations": tool.annotations,
-                        "pin": tool.pin,
-                        "decision": decision.decision,
-                        "rules": decision.rules,
-                    }
-                )
+                rows.append(_tool_row(tool, shown, read_only(tool.qualified), decision))
     return rows
+
+
+def _tool_row(tool: ListedTool, shown: str, read_only: bool, decision: Decision) -> dict[str, Any]:
+    """One row of `agentctl mcp tools`: a listed tool, the name the model sees, the decision
+    a call to it gets."""
+    return {
+        "server": tool.server,
+        "tool": tool.qualified,
+        "model_name": shown,
+        "description": tool.description,
+        "input_schema": tool.input_schema,
+        "read_only": read_only,
+        "annotations": tool.annotations,
+        "pin": tool.pin,
+        "decision": decision.decision,
+        "rules": decision.rules,
+    }

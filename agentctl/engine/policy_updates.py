@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.journal import new_event
 from agentctl.errors import UsageError
@@ -24,6 +24,9 @@ from agentctl.events import ApprovalState, ApprovalVoided, EventType, JobInterru
 from agentctl.events import PolicyAdded as PolicyAddedEvent
 from agentctl.policy.votes import Verdict
 from agentctl.store import ApprovalTransition, Event, NewEvent, Store
+
+if TYPE_CHECKING:
+    from agentctl.policy.rules import PolicySet
 
 POLICY_ADDED = EventType.POLICY_ADDED
 # A job in one of these states may still take actions, so its policies may still change.
@@ -44,7 +47,7 @@ def policy_snapshots(job: Mapping[str, Any], events: Iterable[Event]) -> list[di
     return snapshots
 
 
-def load_policy_set(snapshots: Sequence[Mapping[str, str]]) -> Any:
+def load_policy_set(snapshots: Sequence[Mapping[str, str]]) -> PolicySet:
     from agentctl.policy.rules import PolicySet, load_policy_text
 
     return PolicySet(
@@ -92,8 +95,6 @@ def add_policies(
     now: float,
 ) -> PolicyAdded:
     """Attach policy files to a live job; void the pending approvals they now deny."""
-    from agentctl.policy.rules import load_policy_text
-
     job = store.get_job(job_id)
     if job["state"] not in LIVE_STATES:
         raise UsageError(
@@ -101,36 +102,9 @@ def add_policies(
             " may still act (running, awaiting approval or interrupted)",
             f"check a policy against its history with `agentctl policy replay {job_id} POLICY`",
         )
-    added = []
-    for name in files:
-        path = Path(name).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise UsageError(
-                f"cannot read the policy {path}: {error.strerror or error}",
-                "check the path",
-            ) from None
-        load_policy_text(text, str(path))  # errors name file:line:column
-        added.append({"path": str(path.resolve()), "text": text, "by": by})
+    added = [{**snapshot, "by": by} for snapshot in _read_policies(files)]
     snapshots = policy_snapshots(job, store.read_events(job_id, types=[POLICY_ADDED])) + added
-    policy = load_policy_set(snapshots)
-    workspace = Path(job["workspace"])
-    voided = []
-    for approval in store.list_approvals(job_id, state=ApprovalState.PENDING):
-        decision = policy.decide(approval["tool"] or "", approval["args"], workspace=workspace)
-        if decision.decision == Verdict.DENY:
-            voided.append(
-                {
-                    "request": approval["request"],
-                    "step": approval["step"],
-                    "tool": approval["tool"],
-                    "args": approval["args"],
-                    "rules": decision.rule_objects,
-                    "reason": decision.reason,
-                }
-            )
-
+    voided = _denied_now(store, job_id, load_policy_set(snapshots), Path(job["workspace"]))
     # A request decided meanwhile fails the whole append (ApprovalConflict): nothing is half-done.
     void = [
         ApprovalTransition(
@@ -166,6 +140,46 @@ def add_policies(
         return PolicyAdded(job_id, [a["path"] for a in added], voided)
     store.append_events(job_id, events, now=now, approvals=void)
     return PolicyAdded(job_id, [a["path"] for a in added], voided)
+
+
+def _read_policies(files: Sequence[str]) -> list[dict[str, str]]:
+    """Each policy file's path and text, once it reads and parses (exit 2 otherwise)."""
+    from agentctl.policy.rules import load_policy_text
+
+    read = []
+    for name in files:
+        path = Path(name).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(
+                f"cannot read the policy {path}: {error.strerror or error}",
+                "check the path",
+            ) from None
+        load_policy_text(text, str(path))  # errors name file:line:column
+        read.append({"path": str(path.resolve()), "text": text})
+    return read
+
+
+def _denied_now(
+    store: Store, job_id: str, policy: PolicySet, workspace: Path
+) -> list[dict[str, Any]]:
+    """The job's pending approvals whose actions `policy` denies (each as voided)."""
+    voided = []
+    for approval in store.list_approvals(job_id, state=ApprovalState.PENDING):
+        decision = policy.decide(approval["tool"] or "", approval["args"], workspace=workspace)
+        if decision.decision == Verdict.DENY:
+            voided.append(
+                {
+                    "request": approval["request"],
+                    "step": approval["step"],
+                    "tool": approval["tool"],
+                    "args": approval["args"],
+                    "rules": decision.rule_objects,
+                    "reason": decision.reason,
+                }
+            )
+    return voided
 
 
 def _end_the_wait(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentctl.changes.history import Change, Plan, collect_changes, plan_rollback
+from agentctl.changes.history import Change, Plan, RollbackResult, collect_changes, plan_rollback
 from agentctl.engine.jobs import holding_lease
 from agentctl.engine.journal import new_event
 from agentctl.errors import JobBusy, UsageError
@@ -137,28 +137,28 @@ def rollback_with_lease(
     )
     result = apply_rollback(plan, Path(job["workspace"]), force=force)
     store.append_events(
-        job_id,
-        [
-            new_event(
-                Rollback(
-                    to_step=to_step,
-                    restored=result.restored,
-                    removed=result.removed,
-                    conflicts=result.conflicts,
-                    skipped_too_large=result.skipped_too_large,
-                    unchanged=result.unchanged,
-                    changes=result.undone,
-                    forced=force,
-                )
-            )
-        ],
-        now=clock(),
-        token=token,
+        job_id, [new_event(_rolled_back(to_step, result, force=force))], now=clock(), token=token
     )
     return describe_rollback(job_id, plan, result, force=force)
 
 
-def describe_rollback(job_id: str, plan: Plan, result: Any, *, force: bool) -> dict[str, Any]:
+def _rolled_back(to_step: str | None, result: RollbackResult, *, force: bool) -> Rollback:
+    """The `rollback` event of a rollback that ran: what it put back, and what it could not."""
+    return Rollback(
+        to_step=to_step,
+        restored=result.restored,
+        removed=result.removed,
+        conflicts=result.conflicts,
+        skipped_too_large=result.skipped_too_large,
+        unchanged=result.unchanged,
+        changes=result.undone,
+        forced=force,
+    )
+
+
+def describe_rollback(
+    job_id: str, plan: Plan, result: RollbackResult | None, *, force: bool
+) -> dict[str, Any]:
     """The plan (and, once applied, the outcome) as JSON: what `rollback --json` prints."""
     out: dict[str, Any] = {
         "job": job_id,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentctl.policy.rules import PolicySet
+    from agentctl.recipe.schema import Recipe
+    from agentctl.redact import Redactor
 
 # Provider keys litellm reads by itself: their values are secrets even if no recipe names them.
 PROVIDER_KEY_NAMES = (
@@ -24,7 +29,9 @@ PROVIDER_KEY_NAMES = (
 )
 
 
-def job_redactor(recipe: Any, policy: Any, env: Mapping[str, str], workspace: Path | None = None):
+def job_redactor(
+    recipe: Recipe, policy: PolicySet, env: Mapping[str, str], workspace: Path | None = None
+) -> Redactor:
     from agentctl.redact import Redactor, env_file_secrets, history_env_secrets
 
     names = set(recipe.env) | set(PROVIDER_KEY_NAMES)

@@ -9,7 +9,8 @@ policy like a new action (see `ReplayIndex.record_finished`). Only a runner that
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentctl.engine.approvals import describe_decider
 from agentctl.events import ActionFinishedFields, EventType
@@ -18,11 +19,24 @@ from agentctl.store import Store
 from agentctl.tools.base import Tool, ToolResult
 
 if TYPE_CHECKING:
-    from agentctl.engine.actions import ActionContext
+    from pathlib import Path
+
+    from agentctl.policy.effects import EffectCheck
+
+
+class StoppedContext(Protocol):
+    """What undoing a stopped action needs of its context (engine/actions.ActionContext)."""
+
+    @property
+    def workspace(self) -> Path: ...
+    @property
+    def check_effects(self) -> Callable[..., EffectCheck] | None: ...
+    @property
+    def written(self) -> set[str]: ...  # grows by what the action wrote
 
 
 def stopped_result(
-    ctx: ActionContext,
+    ctx: StoppedContext,
     name: str,
     tool: Tool,
     args: dict[str, Any],
@@ -33,8 +47,7 @@ def stopped_result(
     """The result and log fields of an action killed by Ctrl-C (the person at this runner's
     terminal) or SIGTERM. What it changed that a policy denies or asks about is undone, as
     after any action: nobody approved it."""
-    from agentctl.engine.actions import written_by
-    from agentctl.engine.effects import undo_action
+    from agentctl.engine.effects import undo_refused, written_by
 
     if isinstance(stop, KeyboardInterrupt):
         by = describe_decider(via="Ctrl-C")
@@ -45,14 +58,11 @@ def stopped_result(
     if ctx.check_effects is not None and (changes or markers):
         check = ctx.check_effects(name, tool, args, changes, markers, frozenset(), False)
     if check is not None and check.decision != Verdict.ALLOW:
-        extra.update({"effects": check.to_list(), "rules": check.rule_objects()})
-        problems = undo_action(ctx.workspace, changes, markers)
-        if problems:
-            extra["not_undone"] = problems
+        problems = undo_refused(ctx.workspace, check, changes, markers, extra)
         changes = changes if problems else []
     if changes:
         extra["changes"] = changes
-        ctx.written |= written_by(changes)
+        ctx.written.update(written_by(changes))
     said = f"{name} was stopped before it ended, by {by}."
     return ToolResult(ok=False, error="stopped", output=said), extra
 

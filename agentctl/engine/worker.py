@@ -316,7 +316,7 @@ def warm_up() -> None:
 
     for name in (
         "agentctl.engine.launch",
-        "agentctl.engine.runner",
+        "agentctl.engine.run",
         "agentctl.engine.steps",
         "agentctl.engine.agent",
         "agentctl.policy.rules",

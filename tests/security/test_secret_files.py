@@ -14,7 +14,7 @@ from test_engine import deps, make_job
 
 from agentctl.changes.history import collect_changes, render_diff
 from agentctl.changes.record import ChangeRecorder
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.store.sqlite import SQLiteStore
 
 CANARY = f"CANARY-{uuid.uuid4().hex}"

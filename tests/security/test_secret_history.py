@@ -11,7 +11,7 @@ import pytest
 from conftest import deps, make_job
 from scripted import ScriptedModel, tool_call
 
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.process.git_secrets import committed_secret_files
 from agentctl.redact import history_env_secrets
 from agentctl.store.sqlite import SQLiteStore

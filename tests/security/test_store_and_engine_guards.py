@@ -12,7 +12,7 @@ from scripted import ScriptedModel, tool_call
 from test_engine import deps, make_job
 
 from agentctl.engine.launch import prepare_job
-from agentctl.engine.runner import run_job
+from agentctl.engine.run import run_job
 from agentctl.errors import UsageError
 from agentctl.process.run import PROCESS_LIMIT, minimal_env, run_process
 from agentctl.redact import MASK

@@ -3,29 +3,38 @@ check, its instructions and prompt rendered from the job's context."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentctl.engine.steps import StepRun
+    from agentctl.engine.steps.base import StepRun
+    from agentctl.recipe.schema import AgentSpec, Recipe, Step
+
+# The limits of `resume --limit` an agent step also has of its own.
+STEP_LIMITS = ("max_turns", "max_tool_calls")
+
+
+def _agent(step: Step) -> AgentSpec:
+    assert step.agent is not None  # EXECUTORS hands this executor agent steps only
+    return step.agent
 
 
 class AgentStepExecutor:
     kind = "agent"
     calls_model = True
 
-    def execute(self, run: StepRun, step: Any) -> str:
+    def execute(self, run: StepRun, step: Step) -> str:
         from agentctl.engine.agent import AgentLoop, AgentStep
         from agentctl.tools.toolbox import build_registry
 
-        agent = step.agent
+        agent = _agent(step)
         model = run.model_client()
-        estimate = getattr(model, "estimate_call_cost", None)
         loop = AgentLoop(
             journal=run.journal,
             index=run.index,
             actions=run.actions,
             model=model,
-            estimate_cost=estimate or (lambda role, messages: 0.0),
+            estimate_cost=model.estimate_call_cost,
             on_text=run.masked_text(),
             run_check=run.run_shell,
             active_seconds=run.active_seconds,
@@ -47,8 +56,19 @@ class AgentStepExecutor:
         )
         return loop.run(spec)
 
-    def model_roles(self, step: Any) -> set[str]:
-        return {step.agent.model}
+    def model_roles(self, step: Step) -> set[str]:
+        return {_agent(step).model}
+
+    def mcp_servers(self, recipe: Recipe, step: Step) -> dict[str, list[str]]:
+        agent = _agent(step)
+        return {
+            server: [p for p in agent.tools or [] if p.partition(".")[0] == server]
+            for server in recipe.mcp_servers_for(agent)
+        }
+
+    def with_limits(self, step: Step, limits: Mapping[str, float]) -> Step:
+        own = {k: limits[k] for k in STEP_LIMITS if k in limits}
+        return step.model_copy(update={"agent": _agent(step).model_copy(update=own)})
 
 
 EXECUTOR = AgentStepExecutor()

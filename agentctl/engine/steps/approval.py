@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from agentctl.engine.stops import StepFailed
 from agentctl.events import ApprovalAnswer
 
 if TYPE_CHECKING:
-    from agentctl.engine.steps import StepRun
+    from agentctl.engine.steps.base import StepRun
+    from agentctl.recipe.schema import Recipe, Step
 
 
 class ApprovalStep:
     kind = "approval"
     calls_model = False
 
-    def execute(self, run: StepRun, step: Any) -> str:
+    def execute(self, run: StepRun, step: Step) -> str:
+        assert step.approval is not None  # EXECUTORS hands this executor approval steps only
         message = run.render(step.approval)
         decision, record = run.gate.require(
             step=step.id,
@@ -30,8 +33,14 @@ class ApprovalStep:
             raise StepFailed(f"step {step.id}: {message!r} was {person_denial(record)}")
         return "approved"
 
-    def model_roles(self, step: Any) -> set[str]:
+    def model_roles(self, step: Step) -> set[str]:
         return set()
+
+    def mcp_servers(self, recipe: Recipe, step: Step) -> dict[str, list[str]]:
+        return {}
+
+    def with_limits(self, step: Step, limits: Mapping[str, float]) -> Step:
+        return step
 
 
 EXECUTOR = ApprovalStep()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from agentctl.engine.stops import StepFailed
 
 if TYPE_CHECKING:
-    from agentctl.engine.steps import StepRun
+    from agentctl.engine.steps.base import StepRun
+    from agentctl.recipe.schema import Recipe, Step
+    from agentctl.tools.base import ToolResult
 
 
-def how_it_failed(result: Any) -> str:
+def how_it_failed(result: ToolResult) -> str:
     """A failed command's end in words, for the job's error message."""
     if result.error in (None, "nonzero_exit") and result.exit_code is not None:
         return f"failed with exit {result.exit_code}"
@@ -23,7 +26,8 @@ class RunStep:
     kind = "run"
     calls_model = False
 
-    def execute(self, run: StepRun, step: Any) -> str:
+    def execute(self, run: StepRun, step: Step) -> str:
+        assert step.run is not None  # EXECUTORS hands this executor run steps only
         result = run.run_shell(
             step=step.id,
             key=f"{step.id}/run",
@@ -38,8 +42,14 @@ class RunStep:
             )
         return result.output
 
-    def model_roles(self, step: Any) -> set[str]:
+    def model_roles(self, step: Step) -> set[str]:
         return set()
+
+    def mcp_servers(self, recipe: Recipe, step: Step) -> dict[str, list[str]]:
+        return {}
+
+    def with_limits(self, step: Step, limits: Mapping[str, float]) -> Step:
+        return step
 
 
 EXECUTOR = RunStep()
