@@ -22,31 +22,42 @@ def load_policy_snapshots(
     A job keeps the text of its policies, so a resume decides by the same rules even if the
     files changed; none can loosen another (the strictest decision wins).
     """
-    from agentctl.policy.rules import load_policy_text
-
-    paths: list[tuple[Path, bool]] = []  # (path, named by the recipe)
+    snapshots = []
     recipe_policy = loaded.policy_path()
     if recipe_policy is not None:
-        paths.append((recipe_policy, True))
-    paths.extend((Path(p).expanduser(), False) for p in policy_files)
-    snapshots = []
-    for path, from_recipe in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            snapshots.append(read_policy(recipe_policy))
         except OSError as error:
-            if from_recipe:
-                raise policy_error(
-                    loaded,
-                    f"policy: cannot read {path}: {error.strerror or error}",
-                    "a recipe's policy: is relative to the recipe's folder; fix the path",
-                ) from None
-            raise UsageError(
-                f"cannot read the policy {path}: {error.strerror or error}",
-                "check the --policy path",
+            raise policy_error(
+                loaded,
+                f"policy: cannot read {recipe_policy}: {error.strerror or error}",
+                "a recipe's policy: is relative to the recipe's folder; fix the path",
             ) from None
-        load_policy_text(text, str(path))  # errors name file:line:column
-        snapshots.append({"path": str(path.resolve()), "text": text})
-    return snapshots
+    return snapshots + read_policies(policy_files, "check the --policy path")
+
+
+def read_policies(files: Sequence[str], hint: str) -> list[dict[str, str]]:
+    """Each policy file's path and text, once it reads (exit 2 otherwise, with `hint`) and
+    parses (errors name file:line:column)."""
+    read = []
+    for name in files:
+        path = Path(name).expanduser()
+        try:
+            read.append(read_policy(path))
+        except OSError as error:
+            raise UsageError(
+                f"cannot read the policy {path}: {error.strerror or error}", hint
+            ) from None
+    return read
+
+
+def read_policy(path: Path) -> dict[str, str]:
+    """One policy file's absolute path and text, checked (OSError when it cannot be read)."""
+    from agentctl.policy.rules import load_policy_text
+
+    text = path.read_text(encoding="utf-8")
+    load_policy_text(text, str(path))  # errors name file:line:column
+    return {"path": str(path.resolve()), "text": text}
 
 
 def policy_error(loaded: LoadedRecipe, message: str, hint: str) -> UsageError:

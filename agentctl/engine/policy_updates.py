@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentctl.engine.journal import new_event
+from agentctl.engine.policy_files import read_policies
 from agentctl.errors import UsageError
 from agentctl.events import ApprovalState, ApprovalVoided, EventType, JobInterrupted, JobState
 from agentctl.events import PolicyAdded as PolicyAddedEvent
@@ -102,7 +103,7 @@ def add_policies(
             " may still act (running, awaiting approval or interrupted)",
             f"check a policy against its history with `agentctl policy replay {job_id} POLICY`",
         )
-    added = [{**snapshot, "by": by} for snapshot in _read_policies(files)]
+    added = [{**read, "by": by} for read in read_policies(files, "check the path")]
     snapshots = policy_snapshots(job, store.read_events(job_id, types=[POLICY_ADDED])) + added
     voided = _denied_now(store, job_id, load_policy_set(snapshots), Path(job["workspace"]))
     # A request decided meanwhile fails the whole append (ApprovalConflict): nothing is half-done.
@@ -140,25 +141,6 @@ def add_policies(
         return PolicyAdded(job_id, [a["path"] for a in added], voided)
     store.append_events(job_id, events, now=now, approvals=void)
     return PolicyAdded(job_id, [a["path"] for a in added], voided)
-
-
-def _read_policies(files: Sequence[str]) -> list[dict[str, str]]:
-    """Each policy file's path and text, once it reads and parses (exit 2 otherwise)."""
-    from agentctl.policy.rules import load_policy_text
-
-    read = []
-    for name in files:
-        path = Path(name).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise UsageError(
-                f"cannot read the policy {path}: {error.strerror or error}",
-                "check the path",
-            ) from None
-        load_policy_text(text, str(path))  # errors name file:line:column
-        read.append({"path": str(path.resolve()), "text": text})
-    return read
 
 
 def _denied_now(

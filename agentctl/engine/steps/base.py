@@ -80,3 +80,18 @@ class StepExecutor(Protocol):
     def with_limits(self, step: Step, limits: Mapping[str, float]) -> Step:
         """The step under limits changed with `resume --limit` (the job-wide ones)."""
         ...
+
+
+class ModellessStep:
+    """What a step that calls no model and no MCP server says of itself (run:, approval:)."""
+
+    calls_model = False
+
+    def model_roles(self, step: Step) -> set[str]:
+        return set()
+
+    def mcp_servers(self, recipe: Recipe, step: Step) -> dict[str, list[str]]:
+        return {}
+
+    def with_limits(self, step: Step, limits: Mapping[str, float]) -> Step:
+        return step  # resume --limit changes only job-wide limits for it

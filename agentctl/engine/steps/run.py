@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from agentctl.engine.steps.base import ModellessStep
 from agentctl.engine.stops import StepFailed
 
 if TYPE_CHECKING:
     from agentctl.engine.steps.base import StepRun
-    from agentctl.recipe.schema import Recipe, Step
+    from agentctl.recipe.schema import Step
     from agentctl.tools.base import ToolResult
 
 
@@ -22,9 +22,8 @@ def how_it_failed(result: ToolResult) -> str:
     )
 
 
-class RunStep:
+class RunStep(ModellessStep):
     kind = "run"
-    calls_model = False
 
     def execute(self, run: StepRun, step: Step) -> str:
         assert step.run is not None  # EXECUTORS hands this executor run steps only
@@ -41,15 +40,6 @@ class RunStep:
                 f"see its output with `agentctl log {run.job_id}`",
             )
         return result.output
-
-    def model_roles(self, step: Step) -> set[str]:
-        return set()
-
-    def mcp_servers(self, recipe: Recipe, step: Step) -> dict[str, list[str]]:
-        return {}
-
-    def with_limits(self, step: Step, limits: Mapping[str, float]) -> Step:
-        return step
 
 
 EXECUTOR = RunStep()
