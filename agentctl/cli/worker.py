@@ -14,7 +14,7 @@ from agentctl.cli.options import DbOption, DebugOption, JsonOption, open_store
 
 if TYPE_CHECKING:
     from agentctl.engine.worker import WorkerOptions, WorkerReport
-    from agentctl.store.base import Store
+    from agentctl.store.base import QueueLimit, Store
 
 
 # `worker`'s options, named so that its signature reads as a list.
@@ -163,36 +163,40 @@ def worker_run(
     raise typer.Exit(outcome.exit_code)
 
 
+_QueueNameArgument = Annotated[
+    str | None,
+    typer.Argument(help="The queue (left out: every queue that has limits).", metavar="NAME"),
+]
+_MaxRunningOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-running",
+        min=1,
+        metavar="N",
+        help="At most N of the queue's jobs run at once, on all workers together.",
+    ),
+]
+_MaxStartsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-starts",
+        min=1,
+        metavar="N",
+        help="At most N of the queue's jobs start within any --per window.",
+    ),
+]
+_PerOption = Annotated[
+    str | None,
+    typer.Option("--per", metavar="DURATION", help="The window of --max-starts: 1s, 1m, 1h (1m)."),
+]
+
+
 @app.command()
 def queue(
-    name: Annotated[
-        str | None,
-        typer.Argument(help="The queue (left out: every queue that has limits).", metavar="NAME"),
-    ] = None,
-    max_running: Annotated[
-        int | None,
-        typer.Option(
-            "--max-running",
-            min=1,
-            metavar="N",
-            help="At most N of the queue's jobs run at once, on all workers together.",
-        ),
-    ] = None,
-    max_starts: Annotated[
-        int | None,
-        typer.Option(
-            "--max-starts",
-            min=1,
-            metavar="N",
-            help="At most N of the queue's jobs start within any --per window.",
-        ),
-    ] = None,
-    per: Annotated[
-        str | None,
-        typer.Option(
-            "--per", metavar="DURATION", help="The window of --max-starts: 1s, 1m, 1h (1m)."
-        ),
-    ] = None,
+    name: _QueueNameArgument = None,
+    max_running: _MaxRunningOption = None,
+    max_starts: _MaxStartsOption = None,
+    per: _PerOption = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the queue's limits.")] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
@@ -206,31 +210,11 @@ def queue(
     Example: agentctl queue nightly --max-running 4 --max-starts 10 --per 1m
     """
     import json
-    import time
 
-    from agentctl.engine.worker import limit_queue
     from agentctl.ui.queues import queue_limit_line, queue_limit_object
 
     store = open_store(db)
-    now = time.time()
-    if name is None:
-        if max_running is not None or max_starts is not None or per is not None or clear:
-            from agentctl.errors import UsageError
-
-            raise UsageError("name the queue to limit", "agentctl queue NAME --max-running N")
-        limits = store.queue_limits(now=now)
-    else:
-        limits = [
-            limit_queue(
-                store,
-                name,
-                max_running=max_running,
-                max_starts=max_starts,
-                per=_seconds(per),
-                clear=clear,
-                now=now,
-            )
-        ]
+    limits = _queue_limits(store, name, max_running, max_starts, per, clear=clear)
     if json_out:
         typer.echo(json.dumps([queue_limit_object(q) for q in limits], indent=2))
         return
@@ -238,6 +222,41 @@ def queue(
         typer.echo(queue_limit_line(limit))
     if not limits:
         typer.echo("no queue has limits; set some with `agentctl queue NAME --max-running N`")
+
+
+def _queue_limits(
+    store: Store,
+    name: str | None,
+    max_running: int | None,
+    max_starts: int | None,
+    per: str | None,
+    *,
+    clear: bool,
+) -> list[QueueLimit]:
+    """Every queue's limits (no `name`), or the named queue's after setting what is given."""
+    import time
+
+    from agentctl.engine.worker import limit_queue
+
+    now = time.time()
+    if name is not None:
+        per_seconds = _seconds(per)
+        return [
+            limit_queue(
+                store,
+                name,
+                max_running=max_running,
+                max_starts=max_starts,
+                per=per_seconds,
+                clear=clear,
+                now=now,
+            )
+        ]
+    if max_running is not None or max_starts is not None or per is not None or clear:
+        from agentctl.errors import UsageError
+
+        raise UsageError("name the queue to limit", "agentctl queue NAME --max-running N")
+    return store.queue_limits(now=now)
 
 
 def _seconds(per: str | None) -> float | None:
