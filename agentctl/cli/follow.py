@@ -1,5 +1,6 @@
-"""Following a job that runs in this process to its end (`run`, `resume`, a keyed run): the
-live view or plain lines, the approval prompt, Ctrl-C, and the report when it stops."""
+"""What `run` (and `resume`, a keyed run) does with a prepared job: follow it in this process
+to its end (the live view or plain lines, the approval prompt, Ctrl-C, the report when it
+stops), or leave it to a worker (`--queue`) or a background runner (`--detach`)."""
 
 from __future__ import annotations
 
@@ -211,3 +212,34 @@ def append_step_summary(store: Store, job_id: str) -> None:
             summary.write(text)
     except OSError as error:
         print(f"warning: could not write the step summary to {path}: {error}", file=sys.stderr)
+
+
+def report_queued(store: Store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
+    """`run --queue`: the job waits for a worker; say how to follow it (or just its id)."""
+    from agentctl.engine.jobs import describe_job
+
+    if quiet and not json_out:
+        print(job_id)  # `JOB=$(agentctl run R --queue -q)`
+        return
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        return
+    queue = store.get_job(job_id)["queue"]
+    print(f"job {job_id} is queued in {queue!r}; a worker runs it: agentctl worker --queue {queue}")
+    print(f"follow it: agentctl watch {job_id}   stop it: agentctl cancel {job_id}")
+
+
+def detach_and_report(store: Store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
+    """`run --detach`: start the job's runner in the background and say how to follow it."""
+    from agentctl.engine.jobs import describe_job
+    from agentctl.engine.launch import detach_job
+
+    pid, log_path = detach_job(store, job_id)
+    if quiet and not json_out:
+        print(job_id)  # `JOB=$(agentctl run R --detach -q)`
+        return
+    if json_out:
+        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
+        return
+    print(f"job {job_id} runs in the background (pid {pid}; its output goes to {log_path})")
+    print(f"follow it: agentctl log {job_id} --follow   stop it: agentctl cancel {job_id}")

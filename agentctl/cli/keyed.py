@@ -27,8 +27,7 @@ def run_keyed(
     interactive: bool,
     quiet: bool,
 ) -> None:
-    from agentctl.cli.follow import follow_job
-    from agentctl.cli.run import _detach, _queued
+    from agentctl.cli.follow import detach_and_report, follow_job, report_queued
     from agentctl.engine.keys import plan_keyed_run, wait_for_job
     from agentctl.errors import JobBusy
 
@@ -39,10 +38,10 @@ def run_keyed(
         )
         print(f"key {key!r} names job {job_id} ({plan.state}): {what}", file=sys.stderr)
     if plan.action == "report" and not reused and mode == "queue":
-        _queued(store, job_id, json_out=json_out)
+        report_queued(store, job_id, json_out=json_out)
         return
     if plan.action == "run" and mode == "detach":
-        _detach(store, job_id, json_out=json_out)
+        detach_and_report(store, job_id, json_out=json_out)
         return
     if plan.action == "run":
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agentctl.cli.app import app
-from agentctl.cli.follow import follow_job
+from agentctl.cli.follow import detach_and_report, follow_job, report_queued
 from agentctl.cli.options import (
     DbOption,
     DebugOption,
@@ -22,7 +21,7 @@ from agentctl.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from agentctl.store.base import Schedule, Store
+    from agentctl.store.base import Schedule
 
 
 # `run`'s options, named so that its signature reads as a list.
@@ -236,9 +235,9 @@ def run(
             quiet=quiet,
         )
     elif mode == "queue":
-        _queued(store, job_id, json_out=json_out, quiet=quiet)
+        report_queued(store, job_id, json_out=json_out, quiet=quiet)
     elif mode == "detach":
-        _detach(store, job_id, json_out=json_out, quiet=quiet)
+        detach_and_report(store, job_id, json_out=json_out, quiet=quiet)
     else:
         follow_job(store, job_id, json_out=json_out, interactive=interactive, quiet=quiet)
 
@@ -324,32 +323,3 @@ def _queue_name(queue: str | None, *, detach: bool) -> str | None:
     if not queue.strip() or queue.startswith("-"):
         raise UsageError(f"bad queue name {queue!r}", "name a queue, e.g. --queue nightly")
     return queue.strip()
-
-
-def _queued(store: Store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
-    from agentctl.engine.jobs import describe_job
-
-    if quiet and not json_out:
-        print(job_id)  # `JOB=$(agentctl run R --queue -q)`
-        return
-    if json_out:
-        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
-        return
-    queue = store.get_job(job_id)["queue"]
-    print(f"job {job_id} is queued in {queue!r}; a worker runs it: agentctl worker --queue {queue}")
-    print(f"follow it: agentctl watch {job_id}   stop it: agentctl cancel {job_id}")
-
-
-def _detach(store: Store, job_id: str, *, json_out: bool, quiet: bool = False) -> None:
-    from agentctl.engine.jobs import describe_job
-    from agentctl.engine.launch import detach_job
-
-    pid, log_path = detach_job(store, job_id)
-    if quiet and not json_out:
-        print(job_id)  # `JOB=$(agentctl run R --detach -q)`
-        return
-    if json_out:
-        print(json.dumps(describe_job(store, store.get_job(job_id)), indent=2))
-        return
-    print(f"job {job_id} runs in the background (pid {pid}; its output goes to {log_path})")
-    print(f"follow it: agentctl log {job_id} --follow   stop it: agentctl cancel {job_id}")
