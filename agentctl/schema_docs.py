@@ -33,6 +33,8 @@ DESCRIPTIONS: dict[str, str] = {
     "between workers); `agentctl apply JOB` lands the change where you are.",
     "WorkspaceSource.git": "The repository to clone (a URL, or a path on the machine).",
     "WorkspaceSource.ref": "A branch, tag or commit (the default branch when left out).",
+    "WorkspaceSource.push": "A branch to push the job's committed changes to when it succeeds "
+    "(never forced; the job fails with error type push if the source refuses).",
     "Recipe.on_failure": "`rollback` undoes the job's file changes when it fails.",
     "Recipe.instructions": "One-agent form (no steps:): the agent's instructions.",
     "Recipe.prompt": "One-agent form: the first user message (else the instructions alone).",
