@@ -311,7 +311,8 @@ def worker_for_store(
 def warm_up() -> None:
     """Import what every job needs, once, in the worker (its forked children share it):
     the runner and its step kinds, the policy with its shell parser, the tools, change
-    recording, and the sandbox probe (its answer is inherited too)."""
+    recording, and the sandbox probe (its answer is inherited too). Then fill the caches
+    every job would otherwise fill again in its own child (`warm_caches`)."""
     import importlib
 
     for name in (
@@ -319,9 +320,17 @@ def warm_up() -> None:
         "agentctl.engine.run",
         "agentctl.engine.steps",
         "agentctl.engine.agent",
+        "agentctl.engine.context",
         "agentctl.policy.rules",
         "agentctl.policy.shellwords",
+        "agentctl.policy.bashgrammar",
+        "agentctl.policy.bash_tables",
+        "agentctl.policy.urls",
         "agentctl.tools.builtin",
+        "agentctl.tools.toolbox",
+        "agentctl.tools.custom",
+        "agentctl.process.git",
+        "agentctl.process.git_secrets",
         "agentctl.changes.record",
         "agentctl.recipe.templates",
         "bashlex",
@@ -330,6 +339,29 @@ def warm_up() -> None:
     from agentctl.process.sandbox import probe_confinement
 
     probe_confinement()
+    warm_caches()
+
+
+def warm_caches() -> None:
+    """What a job's child computes the same way every time, computed in the worker before it
+    forks, so the child finds it ready: Python's regex cache (the secret masker's one regex
+    with the provider keys this worker has, the snapshot's cache excludes), the default
+    policy (parsed once: `default_policy` is cached) and, as root, the
+    scan of what only root may read (kept `SCAN_TTL_S`; the worker rescans, not each job).
+    A job whose values differ still builds its own, as before."""
+    import os
+
+    from agentctl.changes.ignore import CACHE_EXCLUDES, compile_gitignore
+    from agentctl.engine.secrets import PROVIDER_KEY_NAMES
+    from agentctl.policy.rules import default_policy
+    from agentctl.process.sandbox_user import root_only_paths
+    from agentctl.redact import Redactor
+
+    env = os.environ
+    Redactor(values=[env[name] for name in sorted(PROVIDER_KEY_NAMES) if env.get(name)])
+    compile_gitignore(list(CACHE_EXCLUDES))
+    default_policy()
+    root_only_paths(os.getcwd(), env.get("PATH", ""))
 
 
 def calls_a_model(store: Store, job_id: str) -> bool:
@@ -373,6 +405,7 @@ def forking_worker_for_store(
 
             warm_litellm()
             models_loaded = True
+        warm_caches()  # cheap when fresh: a rescan at most every SCAN_TTL_S
         gc.freeze()  # what the parent holds stays put: the children's pages stay shared
         hear, say = os.pipe()
 
