@@ -140,3 +140,46 @@ def test_a_warm_worker_loads_what_litellms_first_call_imports():
 
     assert warm_litellm() == list(FIRST_CALL_MODULES)
     assert all(name in sys.modules for name in FIRST_CALL_MODULES)
+
+
+def test_a_warm_workers_job_child_imports_and_scans_nothing_the_parent_could(tmp_path, workspace):
+    """Each forked job used to import eight modules, parse the default policy and (as root)
+    rescan /etc and /var for root-only files: ~100 ms of CPU per job that the warm parent
+    now does once (`warm_up`)."""
+    import sys
+
+    from agentctl.engine.launch import run_prepared_job
+    from agentctl.engine.worker import warm_up
+    from agentctl.policy.rules import default_policy
+    from agentctl.process import sandbox_user
+
+    warm_up()
+    assert default_policy.cache_info().currsize == 1
+    target = str(tmp_path / "warm.db")
+    store = open_store(target)
+    job = _queue_one(store, workspace)
+    report = tmp_path / "report.json"
+
+    def run() -> int:
+        before = set(sys.modules)
+        scans: list[tuple[str, ...]] = []
+        scan = sandbox_user._scan_system
+
+        def counted(roots: tuple[str, ...]) -> list[str]:
+            scans.append(roots)
+            return scan(roots)
+
+        sandbox_user._scan_system = counted
+        outcome = run_prepared_job(open_store(target), job, approver=None)
+        new = sorted(m for m in set(sys.modules) - before if m.startswith(("agentctl", "bashlex")))
+        report.write_text(json.dumps({"state": outcome.state, "new": new, "scans": scans}))
+        return 0
+
+    assert fork_child(run, log_path=tmp_path / "job.log").wait(timeout=60) == 0, (
+        tmp_path / "job.log"
+    ).read_text()
+    got = json.loads(report.read_text())
+    assert got["state"] == "succeeded"
+    assert got["new"] == []
+    assert got["scans"] == []
+    store.close()

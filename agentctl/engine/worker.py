@@ -361,7 +361,9 @@ def warm_caches() -> None:
     Redactor(values=[env[name] for name in sorted(PROVIDER_KEY_NAMES) if env.get(name)])
     compile_gitignore(list(CACHE_EXCLUDES))
     default_policy()
-    root_only_paths(os.getcwd(), env.get("PATH", ""))
+    # A workspace in a system folder (/tmp, /home, /root) adds no folder of its own to scan;
+    # one elsewhere (/srv/ws) still has its child scan, as before.
+    root_only_paths("/tmp", env.get("PATH", ""))
 
 
 def calls_a_model(store: Store, job_id: str) -> bool:
