@@ -4,6 +4,7 @@ DBOS side by side.
 
     .venv/bin/python bench/workers.py [--postgres URL] [--jobs N] [--workers 1,2,4]
         [--only drain|wake|enqueue|first|claim|step|dbos ...] [--dbos-python PATH]
+        [--profile N]
 
 Without --postgres (or AGENTCTL_BENCH_POSTGRES_URL) only SQLite is measured; start a
 throwaway server with `eval "$(.ci/postgres.sh start)"` and pass $AGENTCTL_TEST_POSTGRES_URL.
@@ -24,6 +25,11 @@ with `agentctl.client.Client.enqueue`; subprocesses cache byte code in the tempo
    claim latency p50/p99 (this is the queue's own cost, without running anything).
 6. step: `Store.append` of one model_response-sized event (the per-step write), ordinary and
    durable, and a whole scripted agent job of S steps through `run_job`, per step.
+With --profile N, after the goals: N short and N agent jobs drained by one warm worker
+whose job children run under cProfile with a CPU clock (bench/_profiled_worker.py, a run
+of its own: the figures above are measured without it), and the top entries by cumulative
+CPU per job: where the short job's CPU and the agent job's time to its first request go.
+
 7. dbos: bench/workers_dbos.py under `--dbos-python` (DBOS installed there, never here): the
    same one-step jobs on a DBOS queue on the same server, in the tables of 1 and 2.
 """
@@ -46,6 +52,7 @@ from pathlib import Path
 
 from _common import ROOT, BenchModel, agent_recipe, deps, make_job, table
 from _goals import goal_rows
+from _profile import profile_rows
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -119,16 +126,21 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def drain(target: str, workers: int, env: dict[str, str], cwd: Path, warm: bool = True):
+def drain(target: str, workers: int, env: dict[str, str], cwd: Path, warm: bool = True,
+          profile_dir: Path | None = None):  # fmt: skip
     """Wall seconds and CPU seconds of W `agentctl worker --once` processes draining the queue
-    (CPU: the workers and everything they forked or started, jobs and steps included)."""
+    (CPU: the workers and everything they forked or started, jobs and steps included);
+    `profile_dir`: each job child profiled into it (bench/_profiled_worker.py)."""
     env = {**env, "AGENTCTL_DB": target}
     flags = [] if warm else ["--no-warm"]
+    program = ["-m", "agentctl"]
+    if profile_dir is not None:
+        program = [str(ROOT / "bench" / "_profiled_worker.py"), str(profile_dir)]
     cpu = children_cpu()
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "agentctl", "worker", "--once", *flags],
+            [sys.executable, *program, "worker", "--once", *flags],
             env=env,
             cwd=cwd,
             stdout=subprocess.DEVNULL,
@@ -452,6 +464,32 @@ def bench_first(kinds, pg_url, folder: Path, runs: int) -> list[list]:
     return rows
 
 
+def bench_profile(folder: Path, jobs: int, top: int) -> None:
+    """`jobs` short and `jobs` agent jobs through one profiled warm worker (SQLite): the top
+    entries of their children's CPU profile, per job."""
+    from fakeserver import ScriptedOpenAIServer
+
+    env = bench_env(folder)
+    script = [{"tool_calls": [{"name": "read_file", "arguments": {"path": "out.txt"}}]}]
+    with ScriptedOpenAIServer([*script, {"content": "done"}], by_turn=True) as server:
+        recipes = {"short": folder / "short.yaml", "agent": folder / "agent.yaml"}
+        recipes["short"].write_text(SHORT)
+        recipes["agent"].write_text(AGENT.format(base=server.base_url))
+        for label, recipe in recipes.items():
+            ws, out = folder / f"ws-profile-{label}", folder / f"profile-{label}"
+            ws.mkdir()
+            with database("sqlite", folder, None) as target:
+                queue(target, recipe, ws, 1)
+                drain(target, 1, env, folder, profile_dir=folder / "profile-warm-up")
+                queue(target, recipe, ws, jobs)
+                drain(target, 1, env, folder, profile_dir=out)
+            count, total, rows = profile_rows(out, top)
+            print(f"\n   {label} jobs: the job child's CPU profile, {count} jobs, {total:.0f} ms"
+                  " CPU per job under cProfile, its threads included (from the fork's run() to the job's end;"
+                  " the sandboxed step's own processes are not in it)")  # fmt: skip
+            print(table(["function", "calls/job", "own ms/job", "cumulative ms/job"], rows))
+
+
 def run_dbos(python: str, pg_url: str, args: argparse.Namespace) -> None:
     """bench/workers_dbos.py under DBOS's own Python; it prints its own tables."""
     argv = [python, str(ROOT / "bench" / "workers_dbos.py"), "--postgres", pg_url]
@@ -476,6 +514,8 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=400, help="jobs per claim run")
     parser.add_argument("--steps", type=int, default=200, help="steps per step run")
     parser.add_argument("--dbos-python", help="a Python with dbos installed: DBOS side by side")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="then profile N jobs' children (short and agent)")  # fmt: skip
     parser.add_argument("--only", choices=PARTS, action="append", help="these parts only")
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgres"] if args.postgres else [])
@@ -568,6 +608,9 @@ def main() -> None:
         if results:
             print(f"\nGoals (issue 25), load average now {os.getloadavg()[0]:.1f}")
             print(table(["goal", "backend", "measured", ""], goal_rows(results)))
+        if args.profile:
+            print("\nProfile: where a warm job child's CPU goes (one warm worker, SQLite)")
+            bench_profile(folder, args.profile, top=25)
         if "dbos" in parts and args.dbos_python:
             if not args.postgres:
                 raise SystemExit("DBOS side by side needs --postgres URL")

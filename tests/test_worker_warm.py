@@ -143,9 +143,9 @@ def test_a_warm_worker_loads_what_litellms_first_call_imports():
 
 
 def test_a_warm_workers_job_child_imports_and_scans_nothing_the_parent_could(tmp_path, workspace):
-    """Each forked job used to import eight modules, parse the default policy and (as root)
-    rescan /etc and /var for root-only files: ~100 ms of CPU per job that the warm parent
-    now does once (`warm_up`)."""
+    """Each forked job used to import eight modules (an agent job seven more), parse the
+    default policy and (as root) rescan /etc and /var for root-only files: ~100 ms of CPU
+    per job that the warm parent now does once (`warm_up`)."""
     import sys
 
     from agentctl.engine.launch import run_prepared_job
@@ -155,6 +155,7 @@ def test_a_warm_workers_job_child_imports_and_scans_nothing_the_parent_could(tmp
 
     warm_up()
     assert default_policy.cache_info().currsize == 1
+    assert "agentctl.models.calls" in sys.modules  # an agent job's model client
     target = str(tmp_path / "warm.db")
     store = open_store(target)
     job = _queue_one(store, workspace)

@@ -333,6 +333,7 @@ def warm_up() -> None:
         "agentctl.process.git_secrets",
         "agentctl.changes.record",
         "agentctl.recipe.templates",
+        "agentctl.models.calls",  # (litellm itself only at the first model job)
         "bashlex",
     ):
         importlib.import_module(name)
