@@ -24,7 +24,7 @@ def _where(key: tuple[str, int, str]) -> str:
 def profile_rows(folder: Path, top: int = 25) -> tuple[int, float, list[list]]:
     """(jobs, CPU ms per job, rows): the `top` entries by cumulative CPU time, as
     [function, calls per job, own ms per job, cumulative ms per job]."""
-    files = sorted(folder.glob("*.pstats"))
+    files = sorted(folder.glob("*.pstats"))  # (a thread still running at exit: no file)
     if not files:
         return 0, 0.0, []
     stats = pstats.Stats(*map(str, files))

@@ -5,7 +5,8 @@
 Runs the ordinary CLI in this process after wrapping `agentctl.process.fork.fork_child`:
 the child's `run()` is profiled with a CPU-time clock (`time.thread_time`, so a loaded
 machine does not inflate it) and dumps DIR/<pid>.pstats before the child exits; each thread
-the child starts (a model request runs in one) is profiled too, into DIR/<pid>-<n>.pstats.
+the child starts, and each model request (run in a thread by `models.bounds`), is profiled
+too, into DIR/<pid>-<n>.pstats.
 The profile covers the child from just after its setup (session, signals, log file) to the
 job's end.
 """
@@ -25,28 +26,41 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     sys.argv = [sys.argv[0], *sys.argv[2:]]
 
+    import agentctl.models.bounds as bounds
     import agentctl.process.fork as fork
 
-    original = fork.fork_child
+    original, submit = fork.fork_child, bounds._submit
 
     def profiled_fork_child(run, *, log_path):  # type: ignore[no-untyped-def]
         def profiled() -> int:
             thread_run = threading.Thread.run
-            started = iter(range(1, 1 << 30))
+            numbers = iter(range(1, 1 << 30))
+            pending = [0]  # profiles of other threads not yet written
+            written = threading.Condition()
 
-            def profiled_thread(self: threading.Thread) -> None:
+            def profiled_call(call, *args):  # type: ignore[no-untyped-def]
+                with written:
+                    pending[0] += 1
                 profile = cProfile.Profile(time.thread_time)
                 try:
-                    profile.runcall(thread_run, self)
+                    profile.runcall(call, *args)
                 finally:
-                    profile.dump_stats(folder / f"{os.getpid()}-{next(started)}.pstats")
+                    part = folder / f"{os.getpid()}-{next(numbers)}.pstats"
+                    profile.dump_stats(f"{part}.tmp")
+                    os.rename(f"{part}.tmp", part)
+                    with written:
+                        pending[0] -= 1
+                        written.notify_all()
 
-            threading.Thread.run = profiled_thread  # type: ignore[method-assign]
+            threading.Thread.run = lambda self: profiled_call(thread_run, self)  # type: ignore[method-assign]
+            bounds._submit = lambda job: submit(lambda: profiled_call(job))
             profile = cProfile.Profile(time.thread_time)
             try:
                 return profile.runcall(run)
             finally:
                 profile.dump_stats(folder / f"{os.getpid()}.pstats")
+                with written:  # a request thread puts its answer, then writes its profile
+                    written.wait_for(lambda: pending[0] == 0, timeout=2.0)
 
         return original(profiled, log_path=log_path)
 

@@ -184,3 +184,26 @@ def test_a_warm_workers_job_child_imports_and_scans_nothing_the_parent_could(tmp
     assert got["new"] == []
     assert got["scans"] == []
     store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_warm_worker_builds_the_reply_classes_litellm_completes_lazily():
+    """litellm and openai complete their reply classes (pydantic) at the first answer of a
+    process: every forked agent job used to build them again (~40 ms of CPU, and ~0.1 s
+    importing httpcore for its HTTP client). Checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "from agentctl.models.loader import warm_litellm\n"
+        "warm_litellm()\n"
+        "import sys\n"
+        "from litellm.types.utils import ModelResponse\n"
+        "from openai.types.chat import ChatCompletion\n"
+        "print(ModelResponse.__pydantic_complete__, ChatCompletion.__pydantic_complete__,"
+        " 'httpcore' in sys.modules)\n"
+    )
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr

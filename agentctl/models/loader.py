@@ -79,7 +79,20 @@ def load_litellm() -> Any:
 
 # What litellm imports at its first completion() of a process, not at its own import (~0.1 to
 # 0.25 s of pydantic classes): a warm worker imports them once, so no forked job pays them.
-FIRST_CALL_MODULES = ("litellm.proxy.openai_files_endpoints.common_utils",)
+# httpcore: httpx imports it when litellm builds its first HTTP client (~0.1 s of CPU).
+FIRST_CALL_MODULES = ("litellm.proxy.openai_files_endpoints.common_utils", "httpcore")
+# An OpenAI-shaped answer: validating it completes the pydantic classes litellm and openai
+# build lazily at their first reply (~40 ms), once in the warm worker instead of every job.
+_WARM_REPLY: dict[str, Any] = {
+    "id": "warm-up",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "warm-up",
+    "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
 
 
 def warm_litellm() -> list[str]:
@@ -94,7 +107,24 @@ def warm_litellm() -> list[str]:
             loaded.append(name)
         except ImportError:  # a litellm that moved it: its first call imports what it needs
             pass
+    _complete_reply_classes()
     return loaded
+
+
+def _complete_reply_classes() -> None:
+    """Build the reply classes litellm and openai complete at their first answer (no request,
+    no thread: the worker forks after this)."""
+    try:
+        from litellm.types.router import GenericLiteLLMParams, LiteLLM_Params
+        from litellm.types.utils import ModelResponse
+        from openai.types.chat import ChatCompletion
+
+        ChatCompletion.model_validate(_WARM_REPLY)
+        ModelResponse(**_WARM_REPLY)
+        GenericLiteLLMParams()
+        LiteLLM_Params(model="openai/warm-up")
+    except Exception:  # another litellm or openai: the first reply builds what it needs
+        pass
 
 
 def litellm_loading() -> bool:
