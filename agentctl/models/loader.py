@@ -79,8 +79,23 @@ def load_litellm() -> Any:
 
 # What litellm imports at its first completion() of a process, not at its own import (~0.1 to
 # 0.25 s of pydantic classes): a warm worker imports them once, so no forked job pays them.
-# httpcore: httpx imports it when litellm builds its first HTTP client (~0.1 s of CPU).
-FIRST_CALL_MODULES = ("litellm.proxy.openai_files_endpoints.common_utils", "httpcore")
+# httpcore: httpx imports it when litellm builds its first HTTP client (~0.1 s of CPU); the
+# others litellm imports at its first request to an OpenAI-compatible server (~0.1 s more).
+FIRST_CALL_MODULES = (
+    "litellm.proxy.openai_files_endpoints.common_utils",
+    "httpcore",
+    "litellm._service_logger",
+    "litellm.integrations.generic_api.generic_api_callback",
+    "litellm.integrations.prometheus_services",
+    "litellm.litellm_core_utils.logging_callback_manager",
+    "litellm.llms.github_copilot.authenticator",
+    "litellm.llms.github_copilot.github_host",
+    "litellm.llms.github_copilot.per_user_auth",
+    "litellm.llms.litellm_proxy.chat.transformation",
+    "litellm.llms.openai.chat.gpt_audio_transformation",
+    "litellm.llms.openai_like.dynamic_config",
+    "litellm.proxy.spend_tracking",
+)
 # An OpenAI-shaped answer: validating it completes the pydantic classes litellm and openai
 # build lazily at their first reply (~40 ms), once in the warm worker instead of every job.
 _WARM_REPLY: dict[str, Any] = {
