@@ -163,6 +163,24 @@ def start_agentctl(args: Sequence[str], db: Path | str, cwd: Path, **env: str) -
     )
 
 
+# A recipe whose one step changes a tracked file and adds one (the git-workspace tests).
+EDIT_RECIPE = """version: 1
+name: edit
+steps:
+  - id: edit
+    run: printf 'fixed\\n' > calc.py && printf 'note\\n' > NOTES.md
+"""
+
+
+def git(folder: Path, *args: str) -> str:
+    """Run git in `folder` with a throwaway identity; its stdout, stripped."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=folder, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

@@ -6,28 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import assert_bad_input, invoke, write
+from conftest import EDIT_RECIPE, assert_bad_input, git, invoke, write
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-EDIT = """version: 1
-name: edit
-steps:
-  - id: edit
-    run: printf 'fixed\\n' > calc.py && printf 'note\\n' > NOTES.md
-"""
-
-
-def _git(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=folder, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 @pytest.fixture
@@ -35,17 +19,17 @@ def bare(tmp_path) -> Path:
     """A bare repository (what a server holds) with one commit on main."""
     seed = tmp_path / "seed"
     seed.mkdir()
-    _git(seed, "init", "-q", "-b", "main")
+    git(seed, "init", "-q", "-b", "main")
     (seed / "calc.py").write_text("broken\n")
-    _git(seed, "add", "-A")
-    _git(seed, "commit", "-qm", "first")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "first")
     origin = tmp_path / "origin.git"
-    _git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
     return origin
 
 
 def test_a_succeeding_job_pushes_its_changes_as_a_branch(tmp_path, bare):
-    recipe = write(tmp_path / "r.yaml", EDIT)
+    recipe = write(tmp_path / "r.yaml", EDIT_RECIPE)
     ran = invoke(
         "run", str(recipe), "--workspace", f"git+{bare}#main", "--push-branch", "agentctl/fix-1",
         "--json",
@@ -53,11 +37,11 @@ def test_a_succeeding_job_pushes_its_changes_as_a_branch(tmp_path, bare):
     assert ran.exit_code == 0, ran.stderr
     job = json.loads(ran.stdout)
     assert job["state"] == "succeeded"
-    pushed = _git(bare, "rev-parse", "refs/heads/agentctl/fix-1")
-    assert _git(bare, "show", f"{pushed}:calc.py") == "fixed"
-    assert _git(bare, "show", f"{pushed}:NOTES.md") == "note"
-    assert _git(bare, "rev-parse", f"{pushed}^") == _git(bare, "rev-parse", "main")
-    assert _git(bare, "show", "main:calc.py") == "broken"  # main itself is untouched
+    pushed = git(bare, "rev-parse", "refs/heads/agentctl/fix-1")
+    assert git(bare, "show", f"{pushed}:calc.py") == "fixed"
+    assert git(bare, "show", f"{pushed}:NOTES.md") == "note"
+    assert git(bare, "rev-parse", f"{pushed}^") == git(bare, "rev-parse", "main")
+    assert git(bare, "show", "main:calc.py") == "broken"  # main itself is untouched
     events = [json.loads(line) for line in invoke("log", job["id"], "--json").stdout.splitlines()]
     [event] = [e for e in events if e["type"] == "workspace_pushed"]
     assert event["branch"] == "agentctl/fix-1" and event["commit"] == pushed
@@ -68,36 +52,38 @@ def test_a_succeeding_job_pushes_its_changes_as_a_branch(tmp_path, bare):
 def test_the_recipes_push_and_a_branch_the_source_refuses(tmp_path, bare):
     """A branch that exists with other work is never forced: the job fails (`push`) and its
     changes stay in its log for `diff` and `apply`."""
-    text = EDIT.replace("steps:", f"workspace: {{git: '{bare}', push: taken}}\nsteps:", 1)
+    text = EDIT_RECIPE.replace("steps:", f"workspace: {{git: '{bare}', push: taken}}\nsteps:", 1)
     recipe = write(tmp_path / "r.yaml", text)
     other = tmp_path / "other"
-    _git(tmp_path, "clone", "-q", str(bare), str(other))
+    git(tmp_path, "clone", "-q", str(bare), str(other))
     (other / "calc.py").write_text("someone else's\n")
-    _git(other, "commit", "-qam", "theirs")
-    _git(other, "push", "-q", "origin", "HEAD:refs/heads/taken")
-    theirs = _git(bare, "rev-parse", "refs/heads/taken")
+    git(other, "commit", "-qam", "theirs")
+    git(other, "push", "-q", "origin", "HEAD:refs/heads/taken")
+    theirs = git(bare, "rev-parse", "refs/heads/taken")
 
     ran = invoke("run", str(recipe), "--json")
     assert ran.exit_code == 1, ran.stderr
     job = json.loads(ran.stdout)
     assert job["state"] == "failed" and job["error"]["type"] == "push"
     assert "could not push branch taken" in job["error"]["message"]
-    assert _git(bare, "rev-parse", "refs/heads/taken") == theirs
+    assert git(bare, "rev-parse", "refs/heads/taken") == theirs
     assert "+fixed" in invoke("diff", job["id"]).stdout
 
 
 def test_a_job_that_changed_nothing_pushes_the_cloned_commit(tmp_path, bare):
     recipe = write(
         tmp_path / "r.yaml",
-        EDIT.replace("printf 'fixed\\n' > calc.py && printf 'note\\n' > NOTES.md", "echo same"),
+        EDIT_RECIPE.replace(
+            "printf 'fixed\\n' > calc.py && printf 'note\\n' > NOTES.md", "echo same"
+        ),
     )
     ran = invoke("run", str(recipe), "--workspace", f"git+{bare}", "--push-branch", "same")
     assert ran.exit_code == 0, ran.stderr
-    assert _git(bare, "rev-parse", "refs/heads/same") == _git(bare, "rev-parse", "main")
+    assert git(bare, "rev-parse", "refs/heads/same") == git(bare, "rev-parse", "main")
 
 
 def test_a_push_branch_needs_a_git_workspace_and_a_name_git_takes(tmp_path, bare, workspace):
-    recipe = write(tmp_path / "r.yaml", EDIT)
+    recipe = write(tmp_path / "r.yaml", EDIT_RECIPE)
     for bad in ("-x", "a..b", "has space", "x.lock"):
         ran = invoke("run", str(recipe), "--workspace", f"git+{bare}", "--push-branch", bad)
         assert_bad_input(ran, "cannot push branch")

@@ -6,47 +6,31 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import agentctl, invoke, write
+from conftest import EDIT_RECIPE, agentctl, git, invoke, write
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-EDIT = """version: 1
-name: edit
-steps:
-  - id: edit
-    run: printf 'fixed\\n' > calc.py && printf 'note\\n' > NOTES.md
-"""
-
-
-def _git(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=folder, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
     folder = tmp_path / "repo"
     folder.mkdir()
-    _git(folder, "init", "-q", "-b", "main")
+    git(folder, "init", "-q", "-b", "main")
     (folder / "calc.py").write_text("broken\n")
-    _git(folder, "add", "-A")
-    _git(folder, "commit", "-qm", "first")
-    _git(folder, "checkout", "-qb", "feature")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "first")
+    git(folder, "checkout", "-qb", "feature")
     (folder / "calc.py").write_text("feature\n")
-    _git(folder, "commit", "-qam", "feature")
-    _git(folder, "checkout", "-q", "main")
+    git(folder, "commit", "-qam", "feature")
+    git(folder, "checkout", "-q", "main")
     return folder
 
 
 def test_a_git_workspace_is_cloned_for_the_job_and_the_source_is_untouched(tmp_path, repo):
-    recipe = write(tmp_path / "r.yaml", EDIT)
+    recipe = write(tmp_path / "r.yaml", EDIT_RECIPE)
     ran = invoke("run", str(recipe), "--workspace", f"git+{repo}#main", "--json")
     assert ran.exit_code == 0, ran.stderr
     job = json.loads(ran.stdout)
@@ -60,7 +44,7 @@ def test_a_git_workspace_is_cloned_for_the_job_and_the_source_is_untouched(tmp_p
     assert "+fixed" in diff and "NOTES.md" in diff
     # ... and `apply` lands it in the user's own checkout
     mine = tmp_path / "mine"
-    _git(tmp_path, "clone", "-q", str(repo), str(mine))
+    git(tmp_path, "clone", "-q", str(repo), str(mine))
     applied = invoke("apply", job["id"], "--to", str(mine))
     assert applied.exit_code == 0, applied.stderr
     assert (mine / "calc.py").read_text() == "fixed\n" and (mine / "NOTES.md").is_file()
@@ -69,9 +53,9 @@ def test_a_git_workspace_is_cloned_for_the_job_and_the_source_is_untouched(tmp_p
 def test_a_branch_of_the_remote_and_the_recipes_own_workspace(tmp_path, repo):
     recipe = write(
         tmp_path / "r.yaml",
-        EDIT.replace("steps:", f"workspace: {{git: '{repo}', ref: feature}}\nsteps:", 1).replace(
-            "printf 'fixed\\n' > calc.py && ", "cp calc.py seen.txt && "
-        ),
+        EDIT_RECIPE.replace(
+            "steps:", f"workspace: {{git: '{repo}', ref: feature}}\nsteps:", 1
+        ).replace("printf 'fixed\\n' > calc.py && ", "cp calc.py seen.txt && "),
     )
     ran = invoke("run", str(recipe), "--json")
     assert ran.exit_code == 0, ran.stderr
@@ -81,7 +65,7 @@ def test_a_branch_of_the_remote_and_the_recipes_own_workspace(tmp_path, repo):
 
 def test_a_queued_git_job_runs_on_a_worker_with_no_copy_of_the_folder(tmp_path, repo):
     db = str(tmp_path / "a.db")
-    recipe = write(tmp_path / "r.yaml", EDIT)
+    recipe = write(tmp_path / "r.yaml", EDIT_RECIPE)
     queued = agentctl(
         ["run", str(recipe), "--workspace", f"git+{repo}", "--queue", "--json"], db, tmp_path
     )
@@ -95,7 +79,7 @@ def test_a_queued_git_job_runs_on_a_worker_with_no_copy_of_the_folder(tmp_path, 
 
 
 def test_a_bad_source_is_said_before_anything_runs(tmp_path):
-    recipe = write(tmp_path / "r.yaml", EDIT)
+    recipe = write(tmp_path / "r.yaml", EDIT_RECIPE)
     ran = invoke("run", str(recipe), "--workspace", f"git+{tmp_path / 'nope'}")
     assert ran.exit_code != 0
     assert "git clone failed" in ran.stderr and "hint:" in ran.stderr
