@@ -154,20 +154,26 @@ def _lease_expires(url: str) -> float:
     return float(row[0])
 
 
+def _restart_while_it_runs(process: subprocess.Popen, tmp_path: Path, url: str) -> None:
+    """Restart the server while the job's second step sleeps; the process must still run and
+    the job's lease must have been renewed after the server came back."""
+    wait_for_step_b(tmp_path, url)
+    server("down")
+    time.sleep(2)
+    server("up")
+    renewed_after = time.time()
+    time.sleep(8)  # renewals come every lease/3 = 5 s
+    assert process.poll() is None
+    assert _lease_expires(url) > renewed_after + 10  # renewed after the restart
+
+
 def test_a_restart_under_a_job_longer_than_its_lease_keeps_the_heartbeat(tmp_path, own_server):
     """The heartbeat used to reopen its connection outside its error handling and die: the
     job then ran on without renewing its lease, and one longer than the lease (15 s) would
     have been taken over while its tool still ran."""
     run = start_run(tmp_path, own_server, sleep=24)
     try:
-        wait_for_step_b(tmp_path, own_server)
-        server("down")
-        time.sleep(2)
-        server("up")
-        renewed_after = time.time()
-        time.sleep(8)  # renewals come every lease/3 = 5 s
-        assert run.poll() is None
-        assert _lease_expires(own_server) > renewed_after + 10  # renewed after the restart
+        _restart_while_it_runs(run, tmp_path, own_server)
         out, err = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
@@ -193,14 +199,7 @@ def test_a_restart_under_a_warm_workers_job_longer_than_its_lease(tmp_path, own_
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_for_step_b(tmp_path, own_server)
-        server("down")
-        time.sleep(2)
-        server("up")
-        renewed_after = time.time()
-        time.sleep(8)  # renewals come every lease/3 = 5 s
-        assert worker.poll() is None
-        assert _lease_expires(own_server) > renewed_after + 10  # renewed after the restart
+        _restart_while_it_runs(worker, tmp_path, own_server)
         _, err = worker.communicate(timeout=120)
     finally:
         if worker.poll() is None:
