@@ -450,3 +450,30 @@ def test_agentctl_jobs_does_not_import_the_mcp_sdk(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "LOADED []" in done.stdout
+
+
+def test_mcp_tools_starts_servers_confined_as_the_job_would_be(tmp_path, monkeypatch):
+    """`agentctl mcp tools` under a policy that allows no write starts the servers with the
+    workspace mounted read-only, as a job under that policy would (it used to omit it)."""
+    import agentctl.tools.mcp_client as mcp_client
+    from agentctl.engine.mcp import describe_mcp_tools
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "version: 1\nname: r\nmcp:\n  git:\n    command: [mcp-server-git]\n"
+        "steps:\n  - id: a\n    run: 'true'\n"
+    )
+    policy = Path(__file__).parent.parent / "agentctl/shipped/policies/read-only.yaml"
+    seen: list[SandboxSettings] = []
+
+    class Stop(Exception):
+        pass
+
+    def plan_servers(servers, *, env, workspace, sandbox):  # type: ignore[no-untyped-def]
+        seen.append(sandbox)
+        raise Stop
+
+    monkeypatch.setattr(mcp_client, "plan_servers", plan_servers)
+    with pytest.raises(Stop):
+        describe_mcp_tools(str(recipe), [str(policy)], workspace=tmp_path, env={})
+    assert seen and seen[0].read_only_workspace

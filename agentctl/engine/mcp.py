@@ -208,11 +208,10 @@ def describe_mcp_tools(
 ) -> list[dict[str, Any]]:
     """`agentctl mcp tools`: start every server of a recipe, describe each tool with the
     decision the policies give a call to it (no arguments), and stop the servers."""
-    from agentctl.engine.context import hidden_paths_for, visible_paths_for
+    from agentctl.engine.context import sandbox_settings_for
     from agentctl.engine.policy_files import load_policy_snapshots
     from agentctl.errors import UsageError
     from agentctl.policy.rules import PolicySet, load_policy_text
-    from agentctl.process.sandbox import SandboxSettings
     from agentctl.recipe.load import load_recipe
     from agentctl.tools.mcp_client import McpHub, plan_servers
 
@@ -230,12 +229,7 @@ def describe_mcp_tools(
         recipe.mcp,
         env=env,
         workspace=workspace,
-        sandbox=SandboxSettings(
-            policy.sandbox,
-            policy.network,
-            hidden_paths_for(db_path, workspace),
-            visible_paths_for(policy),
-        ),
+        sandbox=sandbox_settings_for(policy, workspace, db_path),  # as a job's would be
     )
     rows: list[dict[str, Any]] = []
     taken: set[str] = set()
