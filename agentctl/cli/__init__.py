@@ -26,6 +26,9 @@ from agentctl.cli import (  # noqa: F401
     worker,
 )
 from agentctl.cli.app import app
+from agentctl.cli.help_text import reflow_help
+
+reflow_help(app)  # docstrings wrap to the terminal, not to the source's line width
 
 
 def _command_name(info: Any) -> str | None:

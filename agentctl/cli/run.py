@@ -185,8 +185,10 @@ def run(
     130 interrupted (resume it with `agentctl resume JOB`).
 
     Example without a model key (a scripted session), in WS a copy of recipes/examples/calc:
-    agentctl run recipes/fix-failing-test.yaml --workspace WS
-    --replay recipes/fix-failing-test.session.jsonl
+
+    \b
+    agentctl run recipes/fix-failing-test.yaml --workspace WS \\
+        --replay recipes/fix-failing-test.session.jsonl
     \f
     Over 60 lines only by its options, which typer reads from the signature; the work is in
     prepare_job and in the function below that follows, queues or detaches the job.
