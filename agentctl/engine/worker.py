@@ -14,7 +14,9 @@ point (they end `interrupted`, for any worker to resume); the worker returns whe
 
 from __future__ import annotations
 
+import os
 import random
+import select
 import signal
 import sys
 import threading
@@ -173,7 +175,9 @@ class Worker:
                 claimed = self._fill()
                 if self.options.once and not claimed and not self.children:
                     break
-                if not claimed:
+                if len(self.children) >= self.options.concurrency:
+                    self._wait_for_a_job(self.options.idle_wait)
+                elif not claimed:
                     self._wait(self.options.idle_wait)
             while self.children:  # stopping: let the running jobs reach their safe point
                 self._reap()
@@ -277,6 +281,35 @@ class Worker:
                 # worker, or a person with `resume`, may try it; this one does not loop on it.
                 self.skip.add(job_id)
 
+    def _wait_for_a_job(self, seconds: float) -> None:
+        """Every slot busy: until one of the running jobs ends, or `seconds` (the loop then
+        looks at `stopping`). Asking the store for work meanwhile would be told there is some
+        and spin: the work is claimed once a slot is free."""
+        if any(child.poll() is not None for child in self.children.values()):
+            return
+        pids = [getattr(child, "pid", None) for child in self.children.values()]
+        fds: list[int] = []
+        try:
+            if all(isinstance(pid, int) for pid in pids):
+                fds = [os.pidfd_open(pid) for pid in pids if isinstance(pid, int)]
+        except (OSError, AttributeError):  # an old kernel, or no pidfd_open: look every 20 ms
+            pass
+        try:
+            if len(fds) == len(pids):
+                poller = select.poll()
+                for fd in fds:
+                    poller.register(fd, select.POLLIN)
+                poller.poll(seconds * 1000)
+                return
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                if any(child.poll() is not None for child in self.children.values()):
+                    return
+                time.sleep(0.02)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
     def _wait(self, seconds: float) -> None:
         """Until a job may have been queued (the store wakes us), a running job ended, or
         `seconds` (jittered, so idle workers do not poll in step) passed."""
@@ -350,8 +383,6 @@ def warm_caches() -> None:
     policy (parsed once: `default_policy` is cached) and, as root, the
     scan of what only root may read (kept `SCAN_TTL_S`; the worker rescans, not each job).
     A job whose values differ still builds its own, as before."""
-    import os
-
     from agentctl.changes.ignore import CACHE_EXCLUDES, compile_gitignore
     from agentctl.engine.secrets import PROVIDER_KEY_NAMES
     from agentctl.policy.rules import default_policy
@@ -388,7 +419,6 @@ def forking_worker_for_store(
     claimed job in a forked child with a store connection of its own. The worker's beat keeps
     the leases of all its jobs (one query per beat) and tells each job through a pipe."""
     import gc
-    import os
 
     from agentctl.engine.heartbeat import parent_beat
     from agentctl.engine.launch import run_prepared_job
