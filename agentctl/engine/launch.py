@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the runner (and the policy, tools, actions it imports) only
     from agentctl.engine.approvals import Approver
     from agentctl.engine.heartbeat import BeatFactory
     from agentctl.engine.run import Outcome
-    from agentctl.engine.run.deps import ModelFactory
+    from agentctl.engine.run.deps import ModelFactory, RecipeLoader
     from agentctl.models.client import ModelClient
     from agentctl.recipe.load import LoadedRecipe
     from agentctl.recipe.schema import Recipe
@@ -366,6 +366,7 @@ def run_prepared_job(
     lease_ttl: float | None = None,
     detached: bool = False,
     heartbeat: BeatFactory | None = None,
+    load_recipe: RecipeLoader | None = None,
 ) -> Outcome:
     from agentctl.engine.run import RunnerDeps, run_job
 
@@ -378,6 +379,7 @@ def run_prepared_job(
         limits=dict(limits or {}),
         claimed_token=claimed_token,
         detached=detached,
+        load_recipe=load_recipe,
     )
     if lease_ttl is not None:
         deps.lease_ttl = lease_ttl

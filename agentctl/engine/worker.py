@@ -386,30 +386,23 @@ def warm_caches() -> None:
     from agentctl.changes.ignore import CACHE_EXCLUDES, compile_gitignore
     from agentctl.engine.secrets import PROVIDER_KEY_NAMES
     from agentctl.policy.rules import default_policy
-    from agentctl.process.sandbox_user import root_only_paths
     from agentctl.redact import Redactor
 
     env = os.environ
     Redactor(values=[env[name] for name in sorted(PROVIDER_KEY_NAMES) if env.get(name)])
     compile_gitignore(list(CACHE_EXCLUDES))
     default_policy()
+    refresh_caches()
+
+
+def refresh_caches() -> None:
+    """Before each fork: what of `warm_caches` ages, the root-only scan (cheap when fresh:
+    a rescan at most every `SCAN_TTL_S`, in the worker rather than in a job's child)."""
+    from agentctl.process.sandbox_user import root_only_paths
+
     # A workspace in a system folder (/tmp, /home, /root) adds no folder of its own to scan;
     # one elsewhere (/srv/ws) still has its child scan, as before.
-    root_only_paths("/tmp", env.get("PATH", ""))
-
-
-def calls_a_model(store: Store, job_id: str) -> bool:
-    """Whether the job's recipe has a step that calls a model (then the worker loads litellm
-    before forking it, once, and every later model job starts with it loaded)."""
-    from agentctl.engine.steps import model_roles
-    from agentctl.recipe.load import load_recipe_text
-
-    job = store.get_job(job_id)
-    try:
-        recipe = load_recipe_text(store.recipe_text(job), "<job>").recipe
-    except Exception:
-        return False
-    return bool(model_roles(recipe.steps))
+    root_only_paths("/tmp", os.environ.get("PATH", ""))
 
 
 def forking_worker_for_store(
@@ -422,23 +415,26 @@ def forking_worker_for_store(
 
     from agentctl.engine.heartbeat import parent_beat
     from agentctl.engine.launch import run_prepared_job
+    from agentctl.engine.recipe_memo import RecipeMemo, calls_a_model
     from agentctl.process.fork import fork_child
     from agentctl.store import open_store
 
     warm_up()
     target = store.target
     models_loaded = False
+    recipes = RecipeMemo()
     beat = WorkerBeat(store, ttl=options.lease_ttl, interval=options.beat_interval)
 
     def spawn(claim: Claim) -> Any:
         nonlocal models_loaded
         claimed_at = time.time()  # (a moment after the claim: the lease looks older, not younger)
-        if not models_loaded and calls_a_model(store, claim.job_id):
+        # (parsed here for every job: the child finds it parsed)
+        if calls_a_model(store, claim.job_id, recipes) and not models_loaded:
             from agentctl.models.loader import warm_litellm
 
             warm_litellm()
             models_loaded = True
-        warm_caches()  # cheap when fresh: a rescan at most every SCAN_TTL_S
+        refresh_caches()
         gc.freeze()  # what the parent holds stays put: the children's pages stay shared
         hear, say = os.pipe()
 
@@ -453,6 +449,7 @@ def forking_worker_for_store(
                 claimed_token=claim.token,
                 lease_ttl=options.lease_ttl,
                 heartbeat=parent_beat(hear),
+                load_recipe=recipes.load,
             )
             return outcome.exit_code
 

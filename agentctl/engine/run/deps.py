@@ -12,13 +12,18 @@ from agentctl.engine.heartbeat import BeatFactory, Heartbeat
 from agentctl.process.procinfo import ProcessIdentity, current_process, is_process_alive
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from agentctl.engine.approvals import Approver
     from agentctl.models.client import ModelClient
+    from agentctl.recipe.load import LoadedRecipe
     from agentctl.recipe.schema import Recipe
     from agentctl.store import Event, Store
 
 # Makes the model client a job's agent steps call: (the recipe, the job's options).
 ModelFactory = Callable[["Recipe", Mapping[str, Any]], "ModelClient"]
+# Parses a job's recipe text: (text, the name errors give, the folder `policy:` is read from).
+RecipeLoader = Callable[[str, str, "Path | None"], "LoadedRecipe"]
 
 
 @dataclass
@@ -44,6 +49,9 @@ class RunnerDeps:
     # Runs in the background (`run --detach`): with no approver, it waits for each decision
     # made elsewhere instead of parking, and an approval restarts it if it is gone.
     detached: bool = False
+    # How the recipe text is parsed (None: `load_recipe_text`); a warm worker's children
+    # find the recipes the worker parsed already (`engine.worker.RecipeMemo`).
+    load_recipe: RecipeLoader | None = None
 
 
 @dataclass

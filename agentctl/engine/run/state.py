@@ -5,6 +5,7 @@ index of the log, and the job row's view of its steps."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from agentctl.engine.policy_updates import (
     load_policy_set,
     policy_snapshots,
 )
-from agentctl.engine.run.deps import RunnerDeps
+from agentctl.engine.run.deps import RecipeLoader, RunnerDeps
 from agentctl.engine.run.session import Session
 from agentctl.engine.secrets import job_redactor
 from agentctl.engine.steps import with_limits
@@ -23,30 +24,38 @@ from agentctl.events import JobWarning, StepFinished, StepStarted, StepState
 
 if TYPE_CHECKING:
     from agentctl.policy.rules import PolicySet
+    from agentctl.recipe.load import LoadedRecipe
     from agentctl.redact import Redactor
+    from agentctl.store import Store
 
 # `steps[].output` in job JSON keeps this many characters; `log --json` has all of it.
 STEP_OUTPUT_CAP = 4000
+
+
+def job_recipe(
+    store: Store, job: Mapping[str, Any], load: RecipeLoader | None = None
+) -> LoadedRecipe:
+    """The job's recipe, parsed from the text the store keeps (by `load`, default
+    `load_recipe_text`), named and anchored where the job was started from."""
+    if load is None:
+        from agentctl.recipe.load import load_recipe_text
+
+        load = load_recipe_text
+    path = Path(job["recipe_path"]) if job["recipe_path"] else None
+    return load(store.recipe_text(job), str(path or job["recipe"]), path.parent if path else None)
 
 
 class RunState:
     """One run of a job: its session, what the job is, and the warnings it already gave."""
 
     def __init__(self, session: Session, deps: RunnerDeps):
-        from agentctl.recipe.load import load_recipe_text
-
         job = session.job
         self.job_id, self.job, self.deps, self.store = session.job_id, job, deps, deps.store
         self.journal, self.cancel, self.heartbeat = (
             session.journal, session.cancel, session.heartbeat,
         )  # fmt: skip
         self._warned: set[str] = set()  # warnings already in the log from this runner
-        path = Path(job["recipe_path"]) if job["recipe_path"] else None
-        self.loaded = load_recipe_text(
-            self.store.recipe_text(job),
-            str(path or job["recipe"]),
-            base_dir=path.parent if path else None,
-        )
+        self.loaded = job_recipe(self.store, job, deps.load_recipe)
         self.recipe = self.loaded.recipe
         self.params: dict[str, Any] = job["params"]
         self.options: dict[str, Any] = job["options"]
