@@ -84,6 +84,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTCTL_DB", str(tmp_path / "agentctl.db"))
+    # `run --queue`'s cache of validated recipes (agentctl/quick/cache.py): the test's own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     for key in PROVIDER_KEYS:
         monkeypatch.delenv(key, raising=False)

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "cli": 5,
     "client": 5,
     "__main__": 5,
+    "quick": 5,  # `run --queue` without the typer app (agentctl/quick/)
     "schemas": 5,
     "ui": 4,
     "engine": 3,

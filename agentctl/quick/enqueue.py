@@ -1,0 +1,236 @@
+"""`agentctl run RECIPE --queue Q` recorded without the typer app (see the package's doc).
+
+`enqueue_from_argv` answers None whenever the app should run instead: not the queue-only
+shape, the slow path asked for (AGENTCTL_SLOW_ENQUEUE=1), shell completion, or any check
+that fails (the app repeats it and words the error). Nothing is written before every check
+has passed, so handing over is always safe; once the job exists this module finishes.
+The checks and the job are `run`'s own: `cli/run.py` → `engine.launch.prepare_job` →
+`engine.jobs.create_job` (tests/test_quick_enqueue.py runs both on the same inputs).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from agentctl.quick import checks
+from agentctl.quick.argv import QueueArgs, parse_queue_argv
+from agentctl.quick.checks import HandOver
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agentctl.store.base import Schedule, Store
+
+SLOW_SWITCH = "AGENTCTL_SLOW_ENQUEUE"
+_FACTS = ("name", "steps", "recipe_git", "params", "models", "policies")
+
+
+def enqueue_from_argv(argv: list[str]) -> int | None:
+    """Record the queued job `argv` asks for and print what `run` prints: the exit code;
+    None to run the typer app instead."""
+    if os.environ.get(SLOW_SWITCH, "") not in ("", "0"):
+        return None
+    if any(name.startswith("_AGENTCTL_COMPLETE") for name in os.environ):
+        return None
+    args = parse_queue_argv(argv)
+    if args is None:
+        return None
+    try:
+        return _enqueue(args)
+    except HandOver:
+        return None
+
+
+def _enqueue(args: QueueArgs) -> int:
+    from pathlib import Path
+
+    key = checks.check_key(args.key)
+    schedule = checks.schedule(args.priority, args.not_before)
+    queue = checks.queue_name(args.queue or "")
+    recipe = Path(str(Path(args.recipe or "")))  # as typer's Path argument gives it to `run`
+    facts = _facts(args, str(recipe))
+    if facts["recipe_git"] and args.workspace is None:
+        raise HandOver("the recipe's git workspace is cloned by the engine")
+    if args.workspace is not None and args.workspace.startswith("git+"):
+        raise HandOver("a git workspace")
+    folder = checks.workspace_folder(args.workspace, force=args.force_workspace)
+    store = checks.open_store(args.db or args.global_db)
+    try:
+        checks.refuse_taken_workspace(store, folder, key=key, shared=args.shared_workspace)
+        new_id = os.urandom(5).hex()  # engine.jobs.new_job_id: secrets.token_hex(5)
+        job_id = _create(store, facts, recipe, folder, new_id, queue, key, schedule, args)
+        if job_id != new_id:
+            raise HandOver("the key names another job: `run` decides what to do with it")
+        _report(store, job_id, queue, json_out=args.json_out, quiet=args.quiet and key is None)
+    finally:
+        store.close()
+    return 0
+
+
+def _facts(args: QueueArgs, recipe_file: str) -> dict[str, Any]:
+    """The recipe's checked facts: from the cache when the same inputs passed before (and
+    the environment and policy files still read the same), else checked now and kept."""
+    from agentctl.quick import cache
+
+    try:
+        with open(recipe_file, "rb") as f:
+            text = f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise HandOver("the recipe cannot be read") from None
+    inputs: list[object] = [
+        recipe_file,
+        os.path.abspath(recipe_file),
+        os.getcwd(),
+        os.environ.get("HOME", ""),
+        text,
+        args.param,
+        args.policy,
+        args.model,
+    ]
+    key = cache.entry_key(inputs)
+    facts = _cached_facts(cache.load(key))
+    if facts is None:
+        facts, observed, said = _validate(args, recipe_file)
+        if said:  # a warning, which a hit could not repeat: the app says it
+            raise HandOver("the checks had something to say")
+        cache.store(key, {"facts": facts, "env": observed})
+    return {**facts, "text": text}
+
+
+def _cached_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An entry's facts, when the environment and the policy files still read as they did
+    for its checks; None otherwise (or for an entry of a shape this code did not write)."""
+    from agentctl.quick import cache
+
+    if entry is None:
+        return None
+    try:
+        if not cache.same_environment(entry["env"], os.environ):
+            return None
+        facts: dict[str, Any] = entry["facts"]
+        if not all(name in facts for name in _FACTS) or not _policies_unchanged(facts):
+            return None
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return facts
+
+
+def _validate(
+    args: QueueArgs, recipe_file: str
+) -> tuple[dict[str, Any], dict[str, str | None], str]:
+    from agentctl.quick.validate import validate_inputs
+
+    try:
+        return validate_inputs(recipe_file, args.param, args.policy, args.model)
+    except Exception:  # every failure is the app's to report, in its words
+        raise HandOver("the checks failed") from None
+
+
+def _policies_unchanged(facts: dict[str, Any]) -> bool:
+    """Each policy file still holds the text that was checked (and its path is refreshed:
+    a symbolic link may point elsewhere now)."""
+    from pathlib import Path
+
+    for policy in facts["policies"]:
+        source = Path(policy["source"])
+        try:
+            if source.read_text(encoding="utf-8") != policy["text"]:
+                return False
+        except (OSError, UnicodeDecodeError):
+            return False
+        policy["path"] = str(source.resolve())
+    return True
+
+
+def _create(
+    store: Store,
+    facts: dict[str, Any],
+    recipe: Path,
+    folder: Path,
+    job_id: str,
+    queue: str,
+    key: str | None,
+    schedule: Schedule | None,
+    args: QueueArgs,
+) -> str:
+    """engine.jobs.create_job with what prepare_job gives it for a queued job in a folder."""
+    from agentctl.store.base import NewEvent
+
+    workspace = str(folder.resolve())
+    options = {
+        "policies": [{"path": p["path"], "text": p["text"]} for p in facts["policies"]],
+        "models": list(facts["models"]),
+        "record": None,
+        "replay": None,
+    }
+    params = facts["params"]
+    return store.create_job(
+        job_id=job_id,
+        recipe=facts["name"],
+        recipe_path=str(recipe.resolve()),
+        recipe_text=facts["text"],
+        params=params,
+        options=options,
+        workspace=workspace,
+        now=time.time(),
+        queue=queue,
+        key=key,
+        schedule=schedule,
+        shared_workspace=args.shared_workspace,
+        event=NewEvent("job_created", None, job_created(facts, str(recipe), workspace, key)),
+    )
+
+
+def job_created(
+    facts: dict[str, Any], recipe_path: str, workspace: str, key: str | None
+) -> dict[str, Any]:
+    """The `job_created` event's fields as `events.JobCreated` stores them (its fields in
+    order, `key` left out while None), without importing the event vocabulary."""
+    data: dict[str, Any] = {
+        "recipe": facts["name"],
+        "recipe_path": recipe_path,
+        "params": dict(facts["params"]),
+        "workspace": workspace,
+        "steps": [dict(step) for step in facts["steps"]],
+    }
+    if key is not None:
+        data["key"] = key
+    return data
+
+
+def _report(store: Store, job_id: str, queue: str, *, json_out: bool, quiet: bool) -> None:
+    """cli/follow.report_queued (a keyed run's fresh job: the same, never quiet)."""
+    if quiet and not json_out:
+        text = f"{job_id}\n"
+    elif json_out:
+        import json
+
+        from agentctl.engine.jobs import describe_job
+
+        text = json.dumps(describe_job(store, store.get_job(job_id)), indent=2) + "\n"
+    else:
+        text = (
+            f"job {job_id} is queued in {queue!r}; a worker runs it: agentctl worker --queue"
+            f" {queue}\nfollow it: agentctl watch {job_id}   stop it: agentctl cancel {job_id}\n"
+        )
+    _write(sys.stdout, text)
+
+
+def _write(stream: Any, text: str) -> None:
+    """Write and flush; a reader that went away (`| head -0`) is no error, as in the app."""
+    try:
+        try:
+            stream.reconfigure(errors="backslashreplace")  # cli/app.tolerate_surrogates
+        except (AttributeError, ValueError, OSError):
+            pass
+        stream.write(text)
+        stream.flush()
+    except (BrokenPipeError, ValueError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            pass
