@@ -47,7 +47,7 @@ steps:
       instructions: Read the file.
       tools: [read_file]
 """
-POLICY = "version: 1\nname: strict\nrules:\n  - id: no-rm\n    tools: [shell]\n    commands: [\"rm *\"]\n    decision: deny\n"
+POLICY = 'version: 1\nname: strict\nrules:\n  - id: no-rm\n    tools: [shell]\n    commands: ["rm *"]\n    decision: deny\n'
 WITH_POLICY = SHORT.replace("name: short\n", "name: guarded\npolicy: policies/strict.yaml\n")
 
 
@@ -189,7 +189,10 @@ def test_each_case_is_done_by_the_fast_path_on_a_hit(project, tmp_path, monkeypa
 
 def test_the_database_named_before_or_after_the_command(project, tmp_path, monkeypatch, capsys):
     db = tmp_path / "named.db"
-    for argv in (["--db", str(db), "run", "r.yaml", "--queue"], ["run", "r.yaml", "--db", str(db), "--queue"]):
+    for argv in (
+        ["--db", str(db), "run", "r.yaml", "--queue"],
+        ["run", "r.yaml", "--db", str(db), "--queue"],
+    ):
         got, fast = program(argv, tmp_path / "unused.db", monkeypatch, capsys)
         assert fast and got.code == 0
     assert len(stored(db)) == 2 and not (tmp_path / "unused.db").exists()
@@ -197,7 +200,8 @@ def test_the_database_named_before_or_after_the_command(project, tmp_path, monke
 
 def test_a_reused_key_is_left_to_the_app(project, tmp_path, monkeypatch, capsys):
     argv = ["run", "r.yaml", "--queue", "--key", "k1", "--json"]
-    assert both([argv, argv, [*argv[:-1], "-q"]], tmp_path, monkeypatch, capsys) == [True, False, False]
+    again = [*argv[:-1], "-q"]
+    assert both([argv, argv, again], tmp_path, monkeypatch, capsys) == [True, False, False]
 
 
 # -- bad input: the app's error, exit 2, no job; the fast path hands over --------------------
@@ -242,7 +246,9 @@ def test_a_missing_key_fails_once_the_cache_knew_it_set(project, tmp_path, monke
     assert secrets and not any("sk-secret" in text for text in secrets)
 
 
-def test_a_workspace_with_the_database_inside_fails_as_in_the_app(project, tmp_path, monkeypatch, capsys):
+def test_the_database_inside_the_workspace_fails_as_in_the_app(
+    project, tmp_path, monkeypatch, capsys
+):
     db_in_ws = project / "ws" / "inside.db"
     argv = ["run", "r.yaml", "--queue", "--workspace", "ws", "--db", str(db_in_ws)]
     expected = slow(argv, tmp_path / "x.db", monkeypatch)
