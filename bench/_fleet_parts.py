@@ -147,25 +147,44 @@ def bench_wake(kinds, pg_url, folder: Path, args: argparse.Namespace) -> list[li
 
 
 def bench_enqueue(kinds, pg_url, folder: Path, runs: int) -> list[list]:
-    """CPU of `agentctl run R --queue` as a command, and of `Client.enqueue` per call."""
+    """CPU of `agentctl run R --queue` as a command (agentctl.quick with its cache of validated
+    recipes hit and missed, and the typer app), of Python's own start, and of
+    `Client.enqueue` per call."""
     rows = []
     env = bench_env(folder)
+    env["XDG_CACHE_HOME"] = str(folder / "cache")  # the cache of validated recipes
     recipe = folder / "enqueue.yaml"
     recipe.write_text(SHORT)
     ws = folder / "ws-enqueue"
     ws.mkdir(exist_ok=True)
     argv = [sys.executable, "-m", "agentctl", "run", str(recipe), "--workspace", str(ws)]
     argv += ["--queue", "default", "--quiet"]
+    for how, python in (
+        ("python -c pass", ["-c", "pass"]),
+        ("python -S -c pass", ["-S", "-c", "pass"]),
+    ):
+        cpu, wall = _mean_cpu([sys.executable, *python], env, runs)
+        rows.append(["-", f"{how} (Python's floor)", f"{cpu:.0f}", f"{wall:.0f}"])
     for kind in kinds:
         with database(kind, folder, pg_url) as target:
             env["AGENTCTL_DB"] = target
-            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)  # warm-up
-            cpu, started = children_cpu(), time.perf_counter()
-            for _ in range(runs):
-                subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-            wall, cpu = time.perf_counter() - started, children_cpu() - cpu
-            rows.append([kind, "`agentctl run R --queue` (command)", f"{cpu / runs * 1000:.0f}",
-                         f"{wall / runs * 1000:.0f}"])  # fmt: skip
+            cpu, wall = _mean_cpu(argv, env, runs)  # its warm-up run fills the cache
+            rows.append(
+                [kind, "`agentctl run R --queue` (command, cache hit)", f"{cpu:.0f}", f"{wall:.0f}"]
+            )
+            cpu, wall = _mean_cpu(argv, env, runs, fresh_cache=folder / "caches")
+            rows.append(
+                [
+                    kind,
+                    "`agentctl run R --queue` (command, cache miss)",
+                    f"{cpu:.0f}",
+                    f"{wall:.0f}",
+                ]
+            )
+            cpu, wall = _mean_cpu(argv, {**env, "AGENTCTL_SLOW_ENQUEUE": "1"}, runs)
+            rows.append(
+                [kind, "`agentctl run R --queue` (command, typer app)", f"{cpu:.0f}", f"{wall:.0f}"]
+            )
             with Client(target) as client:
                 cpu0, wall0 = time.process_time(), time.perf_counter()
                 client.enqueue(recipe, workspace=ws)
@@ -181,10 +200,26 @@ def bench_enqueue(kinds, pg_url, folder: Path, runs: int) -> list[list]:
     return rows
 
 
+def _mean_cpu(argv, env, runs: int, fresh_cache: Path | None = None) -> tuple[float, float]:
+    """Mean CPU and wall ms of running `argv` `runs` times (after one run that writes the
+    byte code); with `fresh_cache`, each run in an empty cache dir of its own (a miss)."""
+    cpu, started = None, None
+    for i in range(-1, runs):
+        if i == 0:
+            cpu, started = children_cpu(), time.perf_counter()
+        run_env = (
+            env if fresh_cache is None else {**env, "XDG_CACHE_HOME": str(fresh_cache / str(i))}
+        )
+        subprocess.run(argv, env=run_env, check=True, stdout=subprocess.DEVNULL)
+    wall, cpu = time.perf_counter() - started, children_cpu() - cpu
+    return cpu / runs * 1000, wall / runs * 1000
+
+
 def import_profile(folder: Path, top: int = 12) -> list[list]:
     """`python -X importtime` of the enqueue command: the costliest imports by cumulative
     time, with the module that imported each."""
     env = {**bench_env(folder), "AGENTCTL_DB": str(folder / "importtime.db")}
+    env["XDG_CACHE_HOME"] = str(folder / "cache")  # after the warm-up: a cache hit
     recipe = folder / "enqueue.yaml"
     argv = [sys.executable, "-X", "importtime", "-m", "agentctl", "run", str(recipe)]
     argv += ["--workspace", str(folder / "ws-enqueue"), "--queue", "default", "--quiet"]

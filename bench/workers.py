@@ -17,8 +17,9 @@ with `agentctl.client.Client.enqueue`; subprocesses cache byte code in the tempo
    per job (getrusage of the workers and all they forked or started, divided by N).
 2. wake: W idle warm `agentctl worker` processes; one job queued every `--spacing` s:
    enqueue returned -> the job's `runner_started` event, p50/p99.
-3. enqueue: CPU of `agentctl run R --queue` as a command and of `Client.enqueue` in process;
-   `python -X importtime` of the command, the costliest imports.
+3. enqueue: CPU of `agentctl run R --queue` as a command (its cache of checked recipes hit and
+   missed, and the full typer command), of Python's bare start, and of `Client.enqueue` in
+   process; `python -X importtime` of the command (a hit), the costliest imports.
 4. first: agent jobs in a row in one warm worker: `runner_started` -> the first request at the
    scripted server (its arrival time), and enqueue -> that request.
 5. claim: W threads, each with its own store, claim N queued jobs as fast as they can:

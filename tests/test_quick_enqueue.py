@@ -281,6 +281,8 @@ OTHERS = [
     ["run", "r.yaml", "other.yaml", "--queue"],
     ["run", "r.yaml", "--queue", "--", "x"],
     ["run", "r.yaml", "--queue", "--db", "postgresql://u:pw@localhost/db"],
+    ["run", "r.yaml", "--queue", "--db=postgres://u:p/w@s@localhost:5432/db"],
+    ["--db", "postgresql://u:pw@localhost/db", "run", "r.yaml", "--queue"],
     ["--version", "run", "r.yaml", "--queue"],
     ["jobs", "--queue"],
     [],
@@ -290,6 +292,11 @@ OTHERS = [
 @pytest.mark.parametrize("argv", OTHERS, ids=[" ".join(a) or "(none)" for a in OTHERS])
 def test_other_command_lines_are_the_apps(argv):
     assert parse_queue_argv(argv) is None
+
+
+def test_a_database_url_without_a_password_is_the_fast_path_s():
+    args = parse_queue_argv(["run", "r.yaml", "--queue", "--db", "postgresql://agentctl@db:5/x"])
+    assert args is not None and args.db == "postgresql://agentctl@db:5/x"
 
 
 def test_the_switch_and_completion_leave_it_to_the_app(project, monkeypatch):

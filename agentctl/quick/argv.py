@@ -96,7 +96,10 @@ def parse_queue_argv(argv: list[str]) -> QueueArgs | None:
 
 
 def _holds_password(arg: str) -> bool:
-    return "://" in arg and "@" in arg
+    """A URL with a password (`scheme://user:PASS@host`), read loosely: anything between
+    `://` and the last `@` that has a colon (a password may hold `/` or `@`)."""
+    _, sep, rest = arg.partition("://")
+    return bool(sep) and ":" in rest.rpartition("@")[0]
 
 
 def _global_options(argv: list[str], args: QueueArgs) -> int | None:
