@@ -78,13 +78,13 @@ def project(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def slow(argv: list[str], db: Path, monkeypatch) -> Outcome:
+def slow(argv: list[str], db: Path | str, monkeypatch) -> Outcome:
     monkeypatch.setenv("AGENTCTL_DB", str(db))
     result = invoke(*argv)
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
-def program(argv: list[str], db: Path, monkeypatch, capsys) -> tuple[Outcome, bool]:
+def program(argv: list[str], db: Path | str, monkeypatch, capsys) -> tuple[Outcome, bool]:
     """What `agentctl ARGV` does: the fast path, else the app; whether the fast path did it."""
     monkeypatch.setenv("AGENTCTL_DB", str(db))
     capsys.readouterr()
@@ -263,7 +263,7 @@ def test_a_changed_policy_file_is_checked_again(project, tmp_path, monkeypatch, 
     assert both([argv], tmp_path, monkeypatch, capsys) == [False]
     write(project / "policies" / "strict.yaml", POLICY.replace("rm *", "rm -rf *"))
     assert both([argv], tmp_path, monkeypatch, capsys) == [True]
-    options = json.loads(stored(tmp_path / "fast.db")[-1]["options"])  # type: ignore[arg-type]
+    options = json.loads(stored(tmp_path / "fast.db")[-1]["options"])
     assert "rm -rf" in options["policies"][0]["text"]
 
 
@@ -445,3 +445,26 @@ def test_a_hit_imports_none_of_the_command_line_s_libraries(project, tmp_path):
     imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
     assert "agentctl" in imported
     assert not imported & {"typer", "click", "rich", "pydantic", "jinja2", "yaml", "litellm"}
+
+
+def test_postgresql_gets_the_same_job_either_way(project, postgres_url, monkeypatch, capsys):
+    """The store is opened the same way (its migrations, its URL) and records the same row."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    argv = ["run", "params.yaml", "--queue", "pg", "-p", "test=t", "--workspace", "ws", "--json"]
+    expected = slow(argv, postgres_url, monkeypatch)
+    got, fast = program(argv, postgres_url, monkeypatch, capsys)
+    assert fast and (got.code, _normal(got.out), got.err) == (0, _normal(expected.out), "")
+    assert expected.code == 0
+    with psycopg.connect(postgres_url, row_factory=dict_row) as conn:
+        jobs = conn.execute("SELECT * FROM jobs ORDER BY created_at").fetchall()
+        events = [
+            conn.execute(
+                "SELECT type, step, data FROM events WHERE job_id = %s ORDER BY seq", (job["id"],)
+            ).fetchall()
+            for job in jobs
+        ]
+    assert len(jobs) == 2 and events[0] == events[1]
+    differ = ("id", "created_at", "updated_at", "rownum")  # rownum: the order of insertion
+    assert {k: v for k, v in jobs[1].items() if jobs[0][k] != v and k not in differ} == {}
