@@ -20,7 +20,32 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (no typing at run time: an entry is the JSON it was read from)
+    from typing import TypedDict
+
+    from agentctl.events import JsonObject
+
+    class PolicySource(TypedDict):
+        source: str  # as `--policy` or the recipe's `policy:` names it, made absolute
+        path: str  # resolved, as the job keeps it
+        text: str
+
+    class Facts(TypedDict):
+        """What a queued job keeps of the recipe's checks."""
+
+        name: str
+        steps: list[dict[str, str]]  # each step's id and kind
+        recipe_git: bool  # the recipe names a git workspace
+        params: JsonObject
+        models: list[str]
+        policies: list[PolicySource]
+
+    class Entry(TypedDict):
+        facts: Facts
+        env: dict[str, str | None]  # what the checks saw of each variable (`observe`)
+
 
 FORMAT = "enqueue-v1"
 MAX_ENTRIES = 256
@@ -75,7 +100,7 @@ def _own_folder(folder: str) -> bool:
     return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
 
-def load(key: str, folder: str | None = None) -> dict[str, Any] | None:
+def load(key: str, folder: str | None = None) -> Entry | None:
     """The entry for `key`, or None (a miss) for any doubt about it."""
     folder = folder or cache_dir()
     path = os.path.join(folder, f"{key}.json")
@@ -92,10 +117,10 @@ def load(key: str, folder: str | None = None) -> dict[str, Any] | None:
         return None
     if not isinstance(entry.get("facts"), dict) or not isinstance(entry.get("env"), dict):
         return None
-    return entry
+    return entry  # type: ignore[return-value]  # JSON; its facts are checked where used
 
 
-def store(key: str, entry: dict[str, object], folder: str | None = None) -> bool:
+def store(key: str, entry: Entry, folder: str | None = None) -> bool:
     """Keep the entry for `key` (atomically); False when the cache dir cannot be written."""
     folder = folder or cache_dir()
     data = json.dumps({**entry, "format": FORMAT, "key": key}, ensure_ascii=False)

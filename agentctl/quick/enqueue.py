@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TextIO
 
 from agentctl.quick import checks
 from agentctl.quick.argv import QueueArgs, parse_queue_argv
@@ -22,6 +22,8 @@ from agentctl.quick.checks import HandOver
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from agentctl.events import JsonObject
+    from agentctl.quick.cache import Entry, Facts
     from agentctl.store.base import Schedule, Store
 
 SLOW_SWITCH = "AGENTCTL_SLOW_ENQUEUE"
@@ -51,7 +53,7 @@ def _enqueue(args: QueueArgs) -> int:
     schedule = checks.schedule(args.priority, args.not_before)
     queue = checks.queue_name(args.queue or "")
     recipe = Path(str(Path(args.recipe or "")))  # as typer's Path argument gives it to `run`
-    facts = _facts(args, str(recipe))
+    facts, text = _facts(args, str(recipe))
     if facts["recipe_git"] and args.workspace is None:
         raise HandOver("the recipe's git workspace is cloned by the engine")
     if args.workspace is not None and args.workspace.startswith("git+"):
@@ -61,7 +63,7 @@ def _enqueue(args: QueueArgs) -> int:
     try:
         checks.refuse_taken_workspace(store, folder, key=key, shared=args.shared_workspace)
         new_id = os.urandom(5).hex()  # engine.jobs.new_job_id: secrets.token_hex(5)
-        job_id = _create(store, facts, recipe, folder, new_id, queue, key, schedule, args)
+        job_id = _create(store, facts, text, recipe, folder, new_id, queue, key, schedule, args)
         if job_id != new_id:
             raise HandOver("the key names another job: `run` decides what to do with it")
         _report(store, job_id, queue, json_out=args.json_out, quiet=args.quiet and key is None)
@@ -70,8 +72,8 @@ def _enqueue(args: QueueArgs) -> int:
     return 0
 
 
-def _facts(args: QueueArgs, recipe_file: str) -> dict[str, Any]:
-    """The recipe's checked facts: from the cache when the same inputs passed before (and
+def _facts(args: QueueArgs, recipe_file: str) -> tuple[Facts, str]:
+    """The recipe's checked facts and its text: from the cache when the same inputs passed before (and
     the environment and policy files still read the same), else checked now and kept."""
     from agentctl.quick import cache
 
@@ -97,10 +99,10 @@ def _facts(args: QueueArgs, recipe_file: str) -> dict[str, Any]:
         if said:  # a warning, which a hit could not repeat: the app says it
             raise HandOver("the checks had something to say")
         cache.store(key, {"facts": facts, "env": observed})
-    return {**facts, "text": text}
+    return facts, text
 
 
-def _cached_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+def _cached_facts(entry: Entry | None) -> Facts | None:
     """An entry's facts, when the environment and the policy files still read as they did
     for its checks; None otherwise (or for an entry of a shape this code did not write)."""
     from agentctl.quick import cache
@@ -110,7 +112,7 @@ def _cached_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     try:
         if not cache.same_environment(entry["env"], os.environ):
             return None
-        facts: dict[str, Any] = entry["facts"]
+        facts = entry["facts"]
         if not all(name in facts for name in _FACTS) or not _policies_unchanged(facts):
             return None
     except (KeyError, TypeError, AttributeError):
@@ -118,9 +120,7 @@ def _cached_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     return facts
 
 
-def _validate(
-    args: QueueArgs, recipe_file: str
-) -> tuple[dict[str, Any], dict[str, str | None], str]:
+def _validate(args: QueueArgs, recipe_file: str) -> tuple[Facts, dict[str, str | None], str]:
     from agentctl.quick.validate import validate_inputs
 
     try:
@@ -129,7 +129,7 @@ def _validate(
         raise HandOver("the checks failed") from None
 
 
-def _policies_unchanged(facts: dict[str, Any]) -> bool:
+def _policies_unchanged(facts: Facts) -> bool:
     """Each policy file still holds the text that was checked (and its path is refreshed:
     a symbolic link may point elsewhere now)."""
     from pathlib import Path
@@ -147,7 +147,8 @@ def _policies_unchanged(facts: dict[str, Any]) -> bool:
 
 def _create(
     store: Store,
-    facts: dict[str, Any],
+    facts: Facts,
+    text: str,
     recipe: Path,
     folder: Path,
     job_id: str,
@@ -171,7 +172,7 @@ def _create(
         job_id=job_id,
         recipe=facts["name"],
         recipe_path=str(recipe.resolve()),
-        recipe_text=facts["text"],
+        recipe_text=text,
         params=params,
         options=options,
         workspace=workspace,
@@ -184,12 +185,10 @@ def _create(
     )
 
 
-def job_created(
-    facts: dict[str, Any], recipe_path: str, workspace: str, key: str | None
-) -> dict[str, Any]:
+def job_created(facts: Facts, recipe_path: str, workspace: str, key: str | None) -> JsonObject:
     """The `job_created` event's fields as `events.JobCreated` stores them (its fields in
     order, `key` left out while None), without importing the event vocabulary."""
-    data: dict[str, Any] = {
+    data: JsonObject = {
         "recipe": facts["name"],
         "recipe_path": recipe_path,
         "params": dict(facts["params"]),
@@ -219,11 +218,11 @@ def _report(store: Store, job_id: str, queue: str, *, json_out: bool, quiet: boo
     _write(sys.stdout, text)
 
 
-def _write(stream: Any, text: str) -> None:
+def _write(stream: TextIO, text: str) -> None:
     """Write and flush; a reader that went away (`| head -0`) is no error, as in the app."""
     try:
-        try:
-            stream.reconfigure(errors="backslashreplace")  # cli/app.tolerate_surrogates
+        try:  # cli/app.tolerate_surrogates (a test's capture has no reconfigure)
+            getattr(stream, "reconfigure")(errors="backslashreplace")  # noqa: B009
         except (AttributeError, ValueError, OSError):
             pass
         stream.write(text)

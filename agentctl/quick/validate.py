@@ -11,9 +11,13 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentctl.quick.cache import EnvRecorder
+
+if TYPE_CHECKING:
+    from agentctl.quick.cache import Facts
+    from agentctl.recipe.roles import ModelRole
 
 
 class NotCacheable(Exception):
@@ -22,7 +26,7 @@ class NotCacheable(Exception):
 
 def validate_inputs(
     recipe_file: str, params: list[str], policies: list[str], models: list[str]
-) -> tuple[dict[str, Any], dict[str, str | None], str]:
+) -> tuple[Facts, dict[str, str | None], str]:
     """(the facts a queued job keeps, the environment the checks observed, what they wrote
     on stdout and stderr). The facts: the recipe's name, steps and `workspace: {git}` flag;
     the typed params; the model overrides; each policy's source path, resolved path and text.
@@ -42,7 +46,7 @@ def validate_inputs(
 
 def _check(
     recipe_file: str, pairs: list[str], policy_files: list[str], models: list[str], env: EnvRecorder
-) -> dict[str, Any]:
+) -> Facts:
     from pathlib import Path
 
     from agentctl.engine.launch import check_model_roles, local_models_checked
@@ -78,7 +82,7 @@ def _check(
     }
 
 
-def _refuse_local(models: Any, overrides: list[str], env: EnvRecorder) -> None:
+def _refuse_local(models: dict[str, ModelRole], overrides: list[str], env: EnvRecorder) -> None:
     """A local model's verdict depends on its file and runtime: checked on every call."""
     from agentctl.models.local import is_local_model
     from agentctl.models.roles import fallback_models, resolve_roles
