@@ -166,6 +166,25 @@ def test_build_argv_confines(tmp_path):
     )
 
 
+@pytest.mark.skipif(not os.path.lexists("/etc/shadow"), reason="needs a host secret file")
+def test_each_hidden_file_is_mounted_over_once(tmp_path):
+    """A file hidden for two reasons (a host secret, a setting's path, root-only) was mounted
+    over once per reason: bubblewrap made each mount again (kernel time in every command)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    argv = build_argv(
+        "make",
+        SandboxSettings(hidden_paths=(Path("/etc/shadow"),)),
+        workspace=ws,
+        confinement=FAKE_BWRAP,
+    )
+    hidden = [
+        argv[i + 2] for i, a in enumerate(argv) if argv[i : i + 2] == ["--ro-bind", "/dev/null"]
+    ]
+    assert "/etc/shadow" in hidden
+    assert len(hidden) == len(set(hidden)), sorted(hidden)
+
+
 # --------------------------------------------------------------------------- modes
 
 

@@ -258,7 +258,8 @@ def _mounts(ws: str, settings: SandboxSettings, hiding: _Hiding) -> list[str]:
             argv += ["--tmpfs", path]
     for path in hiding.guards.read_only:
         argv += ["--ro-bind", path, path]
-    for path in [*hiding.files, *hiding.guards.secret_files]:
+    # Once each: a file hidden for two reasons (a host secret that is root-only) is one mount.
+    for path in dict.fromkeys([*hiding.files, *hiding.guards.secret_files]):
         if not _within(path, ws) and any(_within(path, d) for d in [*covered, *hidden_dirs]):
             continue  # already in an empty folder: a mount point would only show its name
         argv += ["--ro-bind", "/dev/null", path]
