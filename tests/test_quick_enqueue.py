@@ -410,6 +410,8 @@ def test_the_environment_is_seen_as_set_or_not_never_its_value():
     assert "AGENTCTL_MODEL" not in recorder.observed() and not recorder.whole
     list(recorder)
     assert recorder.whole
+    assert cache.faithful(["OPENAI_API_KEY", "AGENTCTL_MODEL", "AGENTCTL_STREAM"])
+    assert not cache.faithful(["AGENTCTL_SOMETHING_ELSE"])
 
 
 # -- the command itself -----------------------------------------------------------------------
@@ -468,3 +470,17 @@ def test_postgresql_gets_the_same_job_either_way(project, postgres_url, monkeypa
     assert len(jobs) == 2 and events[0] == events[1]
     differ = ("id", "created_at", "updated_at", "rownum")  # rownum: the order of insertion
     assert {k: v for k, v in jobs[1].items() if jobs[0][k] != v and k not in differ} == {}
+
+
+def test_agentctl_model_is_part_of_the_verdict(project, tmp_path, monkeypatch, capsys):
+    models = AGENT[AGENT.index("models:") : AGENT.index("steps:")]
+    write(project / "nomodel.yaml", AGENT.replace(models, ""))  # the default role from the env
+    argv = ["run", "nomodel.yaml", "--queue", "--json"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-4712")
+    monkeypatch.setenv("AGENTCTL_MODEL", "openai/from-env")
+    assert both([argv, argv], tmp_path, monkeypatch, capsys) == [True, True]
+    monkeypatch.delenv("AGENTCTL_MODEL")
+    assert both([argv], tmp_path, monkeypatch, capsys) == [False]  # no model: the app says so
+    entries = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
+    assert [e["env"]["AGENTCTL_MODEL"] for e in entries] == ["openai/from-env"]
+    assert [e["env"]["OPENAI_API_KEY"] for e in entries] == ["<set>"]

@@ -6,7 +6,7 @@ calls of one service: the package's code (its files' sizes and times, which chan
 install or edit), the recipe's bytes, path and folder, the current folder and home, and the
 `-p`, `--policy` and `--model` arguments. What it read besides is checked again on every use:
 the environment variables it consulted (`EnvRecorder`; only whether a key is set, never its
-value, except for AGENTCTL_* settings) and the policy files' text. The cache never decides
+value, except for the settings AGENTCTL_MODEL and AGENTCTL_STREAM) and the policy files' text. The cache never decides
 anything alone: a file that is missing, unreadable, corrupt, of another format, or not the
 user's own is a miss, and a cache dir that cannot be written is no error (the entry is not
 kept). Writes are atomic (a private temporary file renamed into place) and the folder keeps
@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # (no typing at run time: an entry is the JSON it was read from)
@@ -177,16 +177,26 @@ def _now() -> float:
 # -- the environment a validation read ----------------------------------------------------
 
 
+# Settings whose value a check uses (a model name, a mode): kept as they are. Any other
+# variable is kept only as unset, empty, blank or set: all a key check asks of it.
+VALUE_NAMES = frozenset({"AGENTCTL_MODEL", "AGENTCTL_STREAM"})
+
+
 def observe(env: Mapping[str, str], name: str) -> str | None:
-    """What a check can have seen of one variable: an AGENTCTL_* setting's value (a model
-    name, a mode; never a secret), else only whether it is unset, empty, blank or set (a key's
-    value never reaches the cache)."""
+    """What a check can have seen of one variable: a setting's value (VALUE_NAMES), else only
+    whether it is unset, empty, blank or set (a key's value never reaches the cache)."""
     value = env.get(name)
-    if value is None or name.startswith("AGENTCTL_"):
+    if value is None or name in VALUE_NAMES:
         return value
     if not value:
         return "<empty>"
     return "<set>" if value.strip() else "<blank>"
+
+
+def faithful(names: Collection[str]) -> bool:
+    """Whether `observe` says all a check can have used of these variables: another AGENTCTL_
+    setting may be read for its value (a verdict that read one is not kept)."""
+    return not any(n.startswith("AGENTCTL_") and n not in VALUE_NAMES for n in names)
 
 
 class EnvRecorder(Mapping[str, str]):

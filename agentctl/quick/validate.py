@@ -13,7 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from agentctl.quick.cache import EnvRecorder
+from agentctl.quick.cache import EnvRecorder, faithful
 
 if TYPE_CHECKING:
     from agentctl.quick.cache import Facts
@@ -39,8 +39,8 @@ def validate_inputs(
         facts = _check(recipe_file, params, policies, models, env)
     finally:
         sys.stdout, sys.stderr = saved
-    if env.whole:
-        raise NotCacheable("the checks read the whole environment")
+    if env.whole or not faithful(env.names):
+        raise NotCacheable("the checks read more of the environment than the cache keeps")
     return facts, env.observed(), said.getvalue()
 
 
