@@ -484,3 +484,65 @@ def test_agentctl_model_is_part_of_the_verdict(project, tmp_path, monkeypatch, c
     entries = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
     assert [e["env"]["AGENTCTL_MODEL"] for e in entries] == ["openai/from-env"]
     assert [e["env"]["OPENAI_API_KEY"] for e in entries] == ["<set>"]
+
+
+# -- a tripwire: what the fast path copies may not change unseen ----------------------------
+
+# The functions whose behaviour agentctl/quick repeats (checks.py, enqueue.py) or relies on
+# (validate.py calls them in prepare_job's order), by a hash of their code (docstrings and
+# formatting aside). A change to one of them fails here: make agentctl/quick do the same (a
+# new check in prepare_job must also run on a cache hit), add a case to the tables above,
+# then put the new hash here.
+PINNED = {
+    ("agentctl/cli/app.py", "_optional_values"): "f91679914046",
+    ("agentctl/cli/follow.py", "report_queued"): "42bd597a07e0",
+    ("agentctl/cli/keyed.py", "run_keyed"): "d6f9826cbf31",
+    ("agentctl/cli/options.py", "open_store"): "5db1c73a78da",
+    ("agentctl/cli/run.py", "run"): "f3fd332cc3b0",
+    ("agentctl/cli/run.py", "_schedule"): "25027e597338",
+    ("agentctl/cli/run.py", "_queue_name"): "addfd0d821d2",
+    ("agentctl/engine/jobs.py", "create_job"): "85a6f3c2edb5",
+    ("agentctl/engine/jobs.py", "new_job_id"): "c2ac91ccfd5e",
+    ("agentctl/engine/keys.py", "check_key"): "8e518415d62b",
+    ("agentctl/engine/launch.py", "prepare_job"): "692f63f48a80",
+    ("agentctl/engine/launch.py", "_load_recipe"): "873b3af5a0eb",
+    ("agentctl/engine/launch.py", "_workspace_folder"): "da7ae47dc7a3",
+    ("agentctl/engine/launch.py", "_git_workspace"): "1cbb77dbd3d0",
+    ("agentctl/engine/launch.py", "check_recording"): "2d6ca272976e",
+    ("agentctl/engine/launch.py", "check_models"): "a9430f0bf969",
+    ("agentctl/engine/launch.py", "parse_schedule"): "3624789af59b",
+    ("agentctl/engine/launch.py", "refuse_taken_workspace"): "c1573dacbdf4",
+    ("agentctl/engine/launch.py", "refuse_held_workspace"): "f7d13ad5d7d7",
+    ("agentctl/engine/launch.py", "refuse_broad_workspace"): "1fcac7ec3d5a",
+    ("agentctl/engine/launch.py", "refuse_database_inside"): "0c2b0e4c95e3",
+    ("agentctl/engine/policy_files.py", "load_policy_snapshots"): "1786ef8d58e9",
+    ("agentctl/engine/policy_files.py", "read_policy"): "76407ea56322",
+    ("agentctl/process/procinfo.py", "current_process"): "6c22f1b9a5a5",
+    ("agentctl/yamlload.py", "read_text_file"): "5b6558cc618e",
+}
+
+
+def _code_hash(file: str, name: str) -> str:
+    import ast
+    import hashlib
+
+    tree = ast.parse((Path(__file__).parent.parent / file).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                node.body = body[1:] or [ast.Pass()]  # the docstring aside
+            return hashlib.sha256(ast.unparse(node).encode()).hexdigest()[:12]
+    return "missing"
+
+
+def test_what_the_fast_path_repeats_has_not_changed():
+    changed = {
+        f"{file}:{name}": now
+        for (file, name), pinned in PINNED.items()
+        if (now := _code_hash(file, name)) != pinned
+    }
+    assert not changed, (
+        "agentctl/quick repeats these functions (see PINNED's comment); their code changed:"
+        f" {changed}"
+    )
