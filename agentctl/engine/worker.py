@@ -311,15 +311,16 @@ class Worker:
                 os.close(fd)
 
     def _wait(self, seconds: float) -> None:
-        """Until a job may have been queued (the store wakes us), a running job ended, or
-        `seconds` (jittered, so idle workers do not poll in step) passed."""
+        """A free slot: until a claim would take a job (the store wakes us; not a job another
+        worker claimed and not one this worker left), a running job ended, or `seconds`
+        (jittered, so idle workers do not poll in step) passed."""
         deadline = time.monotonic() + seconds * random.uniform(0.75, 1.25)
         queues = list(self.options.queues)
         while time.monotonic() < deadline and not self.stopping.is_set():
             if any(child.poll() is not None for child in self.children.values()):
                 return
             slice_ = min(0.05 if self.children else 0.25, deadline - time.monotonic())
-            if slice_ > 0 and self.store.wait_for_work(queues, slice_):
+            if slice_ > 0 and self.store.wait_for_work(queues, slice_, skip=self._skipped()):
                 return
 
 

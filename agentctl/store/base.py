@@ -364,11 +364,15 @@ class Store(Protocol):
 
     # -- queues and workers --------------------------------------------------------------
 
-    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        """Return True as soon as a job may have been queued in `queues` (PostgreSQL: a
-        notification; SQLite: a cheap look), False after `timeout` seconds without one.
-        A worker claims after either: jobs that became runnable otherwise (approved,
-        interrupted, lease expired) are found by that claim."""
+    def wait_for_work(
+        self, queues: Sequence[str], timeout: float, *, skip: Collection[str] = ()
+    ) -> bool:
+        """Return True as soon as a claim in `queues` would take a job (not one of `skip`,
+        those the worker left), False after `timeout` seconds without one. The look is a read
+        (no locks), repeated when a job may have been queued (PostgreSQL: when it starts to
+        LISTEN, then at each notification; SQLite: every 20 ms). A worker claims after
+        either: jobs that became runnable otherwise (approved, interrupted, lease expired)
+        are found by that claim."""
         ...
 
     def claim_job(

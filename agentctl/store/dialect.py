@@ -99,10 +99,11 @@ class Dialect(Protocol):
         ...
 
     def wait_for_work(
-        self, queues: Sequence[str], timeout: float, queued: Callable[[], bool]
+        self, queues: Sequence[str], timeout: float, claimable: Callable[[], bool]
     ) -> bool:
-        """Return True as soon as a job may have been queued in `queues` (`queued()` looks),
-        False after `timeout` s."""
+        """Return True as soon as `claimable()` (a read: whether a claim in `queues` would take
+        a job) says so, looking at once and whenever a job may have been queued since; False
+        after `timeout` s."""
         ...
 
     def reopen(self, *, retry_for: float | None = None) -> Dialect: ...

@@ -9,7 +9,8 @@ transaction lock per workspace so two claimers of one workspace are ordered).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from agentctl.errors import LeaseLost
@@ -188,13 +189,21 @@ class Leases:
 
     # -- queues and workers --------------------------------------------------------------
 
-    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        sql = f"SELECT 1 FROM jobs WHERE state = 'queued' AND queue IN ({marks(queues)}) LIMIT 1"
+    def wait_for_work(
+        self, queues: Sequence[str], timeout: float, *, skip: Collection[str] = ()
+    ) -> bool:
+        skipped = list(skip)
 
-        def queued() -> bool:
-            return bool(queues) and bool(self.dialect.transact(lambda tx: tx.all(sql, queues)))
+        def claimable() -> bool:
+            # What a claim would take now, read without locks. Not just "a job is queued":
+            # a job claimed but not started yet is still `queued`, and every idle worker
+            # would try to claim it again (a write each) until its runner starts.
+            if not queues:
+                return False
+            sql, args = self._runnable(queues, time.time(), skipped, locked=False)
+            return self.dialect.transact(lambda tx: tx.one(sql, args)) is not None
 
-        return self.dialect.wait_for_work(queues, timeout, queued)
+        return self.dialect.wait_for_work(queues, timeout, claimable)
 
     def claim_job(
         self,
@@ -240,17 +249,18 @@ class Leases:
         return self.dialect.transact(claim, write=True)
 
     def _runnable(
-        self, queues: Sequence[str], now: float, passed: Sequence[str]
+        self, queues: Sequence[str], now: float, passed: Sequence[str], *, locked: bool = True
     ) -> tuple[str, list[Any]]:
         """The SELECT of the next job a claim takes (the oldest runnable one), locked where
-        the dialect locks rows: a row another claimer holds is passed over, not waited for."""
+        the dialect locks rows (`locked`): a row another claimer holds is passed over, not
+        waited for."""
         not_passed = f" AND id NOT IN ({marks(passed)})" if passed else ""
         sql = (
             f"SELECT id, lease_token, {RUNNABLE_REASON}, takeovers, workspace_lock,"
             " EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = jobs.queue), queue FROM jobs"
             f" WHERE queue IN ({marks(queues)}) AND {RUNNABLE} AND {DUE} AND {WORKSPACE_FREE}"
             f" AND {QUEUE_OPEN}{not_passed} ORDER BY {CLAIM_ORDER} LIMIT 1"
-            f"{self.dialect.skip_locked}"
+            f"{self.dialect.skip_locked if locked else ''}"
         )
         return sql, [*queues, now, now, now, now, now, now, *passed]
 

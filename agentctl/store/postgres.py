@@ -130,17 +130,20 @@ class PostgresDialect:
             self._listening = channel
 
     def wait_for_work(
-        self, queues: Sequence[str], timeout: float, queued: Callable[[], bool]
+        self, queues: Sequence[str], timeout: float, claimable: Callable[[], bool]
     ) -> bool:
         deadline = time.monotonic() + timeout
         try:
             if self._work_listener is None:
                 self._work_listener = self.db.open()
                 self._work_listener.execute(f"LISTEN {WORK_CHANNEL}")
-                return True  # jobs queued before we listened: the caller's claim finds them
+                # Listening first, then looking: a job queued between the two still wakes us.
+                if claimable():
+                    return True
             while (left := deadline - time.monotonic()) > 0:
                 for note in self._work_listener.notifies(timeout=left, stop_after=1):
-                    if note.payload in queues:
+                    # Another worker may have claimed it already: then it is not work.
+                    if note.payload in queues and claimable():
                         return True
         except self.db.psycopg.OperationalError:
             close_quietly(self._work_listener)

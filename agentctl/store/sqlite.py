@@ -129,11 +129,11 @@ class SQLiteDialect:
             time.sleep(min(POLL_SECONDS, left))
 
     def wait_for_work(
-        self, queues: Sequence[str], timeout: float, queued: Callable[[], bool]
+        self, queues: Sequence[str], timeout: float, claimable: Callable[[], bool]
     ) -> bool:
-        # A file on this machine: a look costs ~50 µs, so look often rather than sleep long.
+        # A file on this machine: a look is a cheap read, so look often rather than sleep long.
         deadline = time.monotonic() + timeout
-        while not queued():
+        while not claimable():
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
