@@ -84,7 +84,11 @@ DUE = "(not_before IS NULL OR not_before <= ?)"
 # over for ever. A job a stopping worker left `interrupted` is not counted.
 TAKEOVERS = ("lease_expired",)
 RUNNABLE = (
-    "(lease_pid IS NULL OR lease_expires < ?)"
+    # The states first, on their own: then the planner finds the candidates by the
+    # `jobs_runnable (state, queue)` index, not by reading every finished job of the queue
+    # (SQLite: a look for work on 5,000 finished jobs took 2.5 ms instead of 0.014).
+    "state IN ('queued', 'interrupted', 'running', 'awaiting_approval')"
+    " AND (lease_pid IS NULL OR lease_expires < ?)"
     " AND (state IN ('queued', 'interrupted')"
     "  OR (state = 'running' AND lease_expires < ?)"
     "  OR (state = 'awaiting_approval' AND NOT EXISTS"
