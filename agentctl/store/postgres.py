@@ -77,6 +77,8 @@ class PostgresDialect:
 
     def _migrate(self) -> None:
         migrations = postgres_migrations()
+        if self._schema_version() == len(migrations):
+            return  # up to date: one read, no lock (each job a warm worker forks opens one)
 
         def migrate(tx: Tx) -> None:
             tx.run("SELECT pg_advisory_xact_lock(hashtext('agentctl-migrate'))")
@@ -96,6 +98,15 @@ class PostgresDialect:
                 f"cannot prepare the database {self.location}: {self.db.scrub(str(error)).strip()}",
                 "the user in the URL needs the right to create tables in its schema",
             ) from None
+
+    def _schema_version(self) -> int | None:
+        """The schema's version, or None if it cannot be read (no table yet: `_migrate`
+        then makes it, under its lock, and reports what fails)."""
+        try:
+            row = self.transact(lambda tx: tx.one("SELECT version FROM agentctl_schema"))
+        except self.db.psycopg.Error:
+            return None
+        return None if row is None else int(row[0])
 
     # -- notifications -------------------------------------------------------------------
 
