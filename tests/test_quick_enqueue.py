@@ -546,3 +546,28 @@ def test_what_the_fast_path_repeats_has_not_changed():
         "agentctl/quick repeats these functions (see PINNED's comment); their code changed:"
         f" {changed}"
     )
+
+
+def test_a_store_that_fails_to_record_fails_as_in_the_app(project, tmp_path, monkeypatch, capsys):
+    """Once the store is asked to record, the fast path never hands over (the app would ask
+    again): it reports the error as the app does."""
+    from agentctl.store import StoreError
+    from agentctl.store.sqlstore import SqlStore
+
+    def busy(self, **kwargs):
+        raise StoreError("the database is busy", "try again in a moment")
+
+    monkeypatch.setattr(SqlStore, "create_job", busy)
+    argv = ["run", "r.yaml", "--queue", "--json"]
+    assert both([argv, argv], tmp_path, monkeypatch, capsys) == [True, True]
+    got, _ = program(argv, tmp_path / "x.db", monkeypatch, capsys)
+    assert got.code != 0 and got.err.startswith("error: the database is busy\nhint: ")
+
+
+def test_anything_unforeseen_before_the_store_is_the_app_s(project, tmp_path, monkeypatch, capsys):
+    def broken(inputs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cache, "entry_key", broken)
+    argv = ["run", "r.yaml", "--queue"]
+    assert both([argv], tmp_path, monkeypatch, capsys) == [False]

@@ -44,32 +44,66 @@ def enqueue_from_argv(argv: list[str]) -> int | None:
         return _enqueue(args)
     except HandOver:
         return None
+    except KeyboardInterrupt:
+        return 130  # as the app: nothing was recorded, or the job was and stays queued
 
 
 def _enqueue(args: QueueArgs) -> int:
     from pathlib import Path
 
-    key = checks.check_key(args.key)
-    schedule = checks.schedule(args.priority, args.not_before)
-    queue = checks.queue_name(args.queue or "")
-    recipe = Path(str(Path(args.recipe or "")))  # as typer's Path argument gives it to `run`
-    facts, text = _facts(args, str(recipe))
-    if facts["recipe_git"] and args.workspace is None:
-        raise HandOver("the recipe's git workspace is cloned by the engine")
-    if args.workspace is not None and args.workspace.startswith("git+"):
-        raise HandOver("a git workspace")
-    folder = checks.workspace_folder(args.workspace, force=args.force_workspace)
+    try:
+        key = checks.check_key(args.key)
+        schedule = checks.schedule(args.priority, args.not_before)
+        queue = checks.queue_name(args.queue or "")
+        recipe = Path(str(Path(args.recipe or "")))  # as typer's Path argument gives it
+        facts, text = _facts(args, str(recipe))
+        if facts["recipe_git"] and args.workspace is None:
+            raise HandOver("the recipe's git workspace is cloned by the engine")
+        if args.workspace is not None and args.workspace.startswith("git+"):
+            raise HandOver("a git workspace")
+        folder = checks.workspace_folder(args.workspace, force=args.force_workspace)
+    except (HandOver, KeyboardInterrupt):
+        raise
+    except Exception:  # anything unforeseen before the store: the app's to say
+        raise HandOver("unexpected") from None
     store = checks.open_store(args.db or args.global_db)
     try:
-        checks.refuse_taken_workspace(store, folder, key=key, shared=args.shared_workspace)
+        try:
+            checks.refuse_taken_workspace(store, folder, key=key, shared=args.shared_workspace)
+        except HandOver:
+            raise
+        except Exception:
+            raise HandOver("the workspace check failed") from None
         new_id = os.urandom(5).hex()  # engine.jobs.new_job_id: secrets.token_hex(5)
-        job_id = _create(store, facts, text, recipe, folder, new_id, queue, key, schedule, args)
-        if job_id != new_id:
-            raise HandOver("the key names another job: `run` decides what to do with it")
-        _report(store, job_id, queue, json_out=args.json_out, quiet=args.quiet and key is None)
+        try:  # from here on the job may exist: never handed over (the app would add one)
+            job_id = _create(store, facts, text, recipe, folder, new_id, queue, key, schedule, args)
+            if job_id != new_id:  # nothing was recorded: the key's job is `run`'s to handle
+                raise HandOver("the key names another job")
+            _report(store, job_id, queue, json_out=args.json_out, quiet=args.quiet and key is None)
+        except (HandOver, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            return _failed(error, debug=args.debug)
     finally:
         store.close()
     return 0
+
+
+def _failed(error: Exception, *, debug: bool) -> int:
+    """cli/app.py's error boundary: its `error:` and `hint:` lines and exit code."""
+    from agentctl.errors import AgentctlError
+
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    if isinstance(error, AgentctlError):
+        message, hint, code = error.message, error.hint, error.exit_code
+    else:
+        message = f"internal error: {type(error).__name__}: {error}"
+        hint, code = "run again with --debug for the traceback, and report it", 1
+    _write(sys.stderr, f"error: {message}\n" + (f"hint: {hint}\n" if hint else ""))
+    return code
 
 
 def _facts(args: QueueArgs, recipe_file: str) -> tuple[Facts, str]:
