@@ -8,13 +8,18 @@ machine does not inflate it) and dumps DIR/<pid>.pstats before the child exits; 
 the child starts, and each model request (run in a thread by `models.bounds`), is profiled
 too, into DIR/<pid>-<n>.pstats.
 The profile covers the child from just after its setup (session, signals, log file) to the
-job's end.
+job's end. The child also writes DIR/<pid>.cpu: the CPU seconds of the processes its job
+started (the reaper, bubblewrap, the shell: getrusage of its waited-for children, which no
+profiler sees). The worker's loop (`Worker.run` in its main thread: claims, forks, reaping,
+and litellm's import at its first agent job) is profiled the same way into
+DIR/parent-<pid>.prof.
 """
 
 from __future__ import annotations
 
 import cProfile
 import os
+import resource
 import sys
 import threading
 import time
@@ -59,6 +64,8 @@ def main() -> None:
                 return profile.runcall(run)
             finally:
                 profile.dump_stats(folder / f"{os.getpid()}.pstats")
+                started = resource.getrusage(resource.RUSAGE_CHILDREN)
+                (folder / f"{os.getpid()}.cpu").write_text(f"{started.ru_utime + started.ru_stime}")
                 with written:  # a request thread puts its answer, then writes its profile
                     written.wait_for(lambda: pending[0] == 0, timeout=2.0)
 
@@ -66,7 +73,18 @@ def main() -> None:
 
     fork.fork_child = profiled_fork_child
     from agentctl.cli import main as cli_main
+    from agentctl.engine.worker import Worker
 
+    loop = Worker.run
+
+    def profiled_loop(self):  # type: ignore[no-untyped-def]
+        parent = cProfile.Profile(time.thread_time)
+        try:
+            return parent.runcall(loop, self)
+        finally:
+            parent.dump_stats(folder / f"parent-{os.getpid()}.prof")
+
+    Worker.run = profiled_loop  # type: ignore[method-assign]
     cli_main()
 
 

@@ -56,7 +56,7 @@ from _fleet_parts import (
     import_profile,
 )
 from _goals import goal_rows
-from _profile import profile_rows
+from _profile import parent_rows, profile_rows, step_processes_ms
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -119,6 +119,12 @@ def bench_profile(folder: Path, jobs: int, top: int) -> None:
             print(f"\n   {label} jobs: the job child's CPU profile, {count} jobs, {total:.0f} ms"
                   " CPU per job under cProfile, its threads included (from the fork's run() to the job's end;"
                   " the sandboxed step's own processes are not in it)")  # fmt: skip
+            print(table(["function", "calls/job", "own ms/job", "cumulative ms/job"], rows))
+            print(f"\n   {label} jobs: the processes each job started (reaper, bubblewrap, shell):"
+                  f" {step_processes_ms(out):.0f} ms CPU per job (getrusage, not profiled)")  # fmt: skip
+            parent_total, rows = parent_rows(out, count, top=12)
+            print(f"\n   {label} jobs: the worker's loop (Worker.run), {parent_total:.0f} ms CPU per"
+                  " job under cProfile (claims, forks, reaping; litellm's import at its first agent job)")  # fmt: skip
             print(table(["function", "calls/job", "own ms/job", "cumulative ms/job"], rows))
 
 
