@@ -441,8 +441,10 @@ def test_a_hit_imports_none_of_the_command_line_s_libraries(project, tmp_path):
     first = agentctl(argv, tmp_path / "a.db", project, **env)
     assert first.returncode == 0, first.stderr
     command = [sys.executable, "-X", "importtime", "-m", "agentctl", *argv]
-    done = subprocess.run(command, cwd=project, capture_output=True, text=True,
-                          env={**os.environ, **env, "AGENTCTL_DB": str(tmp_path / "a.db")})  # fmt: skip
+    env["AGENTCTL_DB"] = str(tmp_path / "a.db")
+    done = subprocess.run(
+        command, cwd=project, capture_output=True, text=True, env={**os.environ, **env}
+    )
     assert done.returncode == 0 and _ID.fullmatch(done.stdout.strip()), done.stderr[-2000:]
     imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
     assert "agentctl" in imported

@@ -6,11 +6,11 @@ calls of one service: the package's code (its files' sizes and times, which chan
 install or edit), the recipe's bytes, path and folder, the current folder and home, and the
 `-p`, `--policy` and `--model` arguments. What it read besides is checked again on every use:
 the environment variables it consulted (`EnvRecorder`; only whether a key is set, never its
-value, except for the settings AGENTCTL_MODEL and AGENTCTL_STREAM) and the policy files' text. The cache never decides
-anything alone: a file that is missing, unreadable, corrupt, of another format, or not the
-user's own is a miss, and a cache dir that cannot be written is no error (the entry is not
-kept). Writes are atomic (a private temporary file renamed into place) and the folder keeps
-at most MAX_ENTRIES files (the oldest go first).
+value, except for the settings AGENTCTL_MODEL and AGENTCTL_STREAM) and the policy files'
+text. The cache never decides anything alone: a file that is missing, unreadable, corrupt,
+of another format, or not the user's own is a miss, and a cache dir that cannot be written
+is no error (the entry is not kept). Writes are atomic (a private temporary file renamed
+into place) and the folder keeps at most MAX_ENTRIES files (the oldest go first).
 """
 
 from __future__ import annotations

@@ -107,8 +107,9 @@ def _failed(error: Exception, *, debug: bool) -> int:
 
 
 def _facts(args: QueueArgs, recipe_file: str) -> tuple[Facts, str]:
-    """The recipe's checked facts and its text: from the cache when the same inputs passed before (and
-    the environment and policy files still read the same), else checked now and kept."""
+    """The recipe's checked facts and its text: from the cache when the same inputs passed
+    before (and the environment and policy files still read the same), else checked now and
+    kept."""
     from agentctl.quick import cache
 
     try:
