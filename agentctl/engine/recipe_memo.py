@@ -30,11 +30,27 @@ class RecipeMemo:
         found = self.parsed.get(key)
         if found is None:
             found = load_recipe_text(text, filename, base_dir)
+            prepare_commands(found)
             self.parsed[key] = found
             while len(self.parsed) > self.size:
                 self.parsed.popitem(last=False)
         self.parsed.move_to_end(key)
         return found
+
+
+def prepare_commands(loaded: LoadedRecipe) -> None:
+    """What each job's child would compute the same way from the recipe alone, computed (and
+    kept) here: each `run:` command compiled as a template and, when it holds no template
+    markup (it then runs as written), parsed for the policy."""
+    from agentctl.policy.shellwords import parse_command
+    from agentctl.recipe.templates import compile_template
+
+    for step in loaded.recipe.steps:
+        if step.run is None:
+            continue
+        compile_template(step.run, shell=True)
+        if not any(mark in step.run for mark in ("{{", "{%", "{#")):
+            parse_command(step.run)
 
 
 def calls_a_model(store: Store, job_id: str, recipes: RecipeMemo) -> bool:

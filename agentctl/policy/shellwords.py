@@ -19,6 +19,7 @@ code is known to `agentctl.policy.wrappers` and `agentctl.policy.runs_code`.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -117,8 +118,22 @@ class _Unsupported(Exception):
     pass
 
 
+# Commands up to this long are kept parsed (the last PARSE_CACHE_SIZE of them): a warm worker
+# parses its recipes' literal `run:` commands once and each job's child finds them parsed.
+CACHED_COMMAND_CHARS = 4096
+PARSE_CACHE_SIZE = 256
+
+
 def parse_command(command: str) -> ParsedShell:
     """Every simple command `command` would run (see the module docstring), or unparseable."""
+    if len(command) > CACHED_COMMAND_CHARS:
+        return _parse(command, 0)
+    found = _parse_kept(command)
+    return ParsedShell(list(found.commands), found.unparseable)  # (its commands are frozen)
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _parse_kept(command: str) -> ParsedShell:
     return _parse(command, 0)
 
 

@@ -146,6 +146,16 @@ def _compile_shell(source: str) -> Template:
     return _SHELL_ENV.from_string(source)
 
 
+def compile_template(source: str, *, shell: bool = False) -> None:
+    """Compile `source` as `render_template` would, without rendering it (compiled templates
+    are kept): a warm worker compiles its recipes' commands once, so each job's forked child
+    finds them compiled. A template that does not compile is left for its render to report."""
+    try:
+        (_compile_shell if shell else _compile)(source)
+    except Exception:
+        pass
+
+
 def render_template(
     source: str, context: dict[str, Any], *, where: str = "", shell: bool = False
 ) -> str:
