@@ -466,9 +466,9 @@ def test_a_watcher_follows_its_job_live_among_busy_others(db_target):
 # one schema description in store/schema.py renders both lists).
 SHIPPED = {
     "sqlite": ["a0933e99def9", "8b7a124c7f39", "67fdd73dcf1c", "96a78a377eb0", "d5bd58bbc6b4"]
-    + ["1a0d6b979329", "809febcd8f5c"],
+    + ["1a0d6b979329", "809febcd8f5c", "348edfa6b93a", "f114bde1e3fb"],
     "postgres": ["af245123107f", "427fe641ccbe", "67fdd73dcf1c", "96a78a377eb0", "2212ba9f6b27"]
-    + ["1a0d6b979329", "809febcd8f5c"],
+    + ["1a0d6b979329", "809febcd8f5c", "57136314a254", "194359daf887"],
 }
 
 

@@ -93,9 +93,15 @@ class Dialect(Protocol):
         ...
 
     def wait_for_events(
-        self, job_id: str, after_seq: int, timeout: float, last_seq: Callable[[], int]
+        self,
+        job_id: str,
+        after_seq: int,
+        timeout: float,
+        last_seq: Callable[[float | None], int],
     ) -> None:
-        """Return when `last_seq()` may have passed `after_seq`, or after `timeout` s."""
+        """Return when the job's last seq may have passed `after_seq`, or after `timeout` s.
+        `last_seq(until)` reads it; given a time, it first marks the job watched until then
+        (in the same statement), so its appends notify (a dialect that notifies asks so)."""
         ...
 
     def wait_for_work(

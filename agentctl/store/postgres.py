@@ -3,8 +3,10 @@
 The same guarantees as on SQLite, by other means: row locks (`FOR UPDATE`) where SQLite has one
 writer at a time, so workers claim queued jobs with `FOR UPDATE SKIP LOCKED` (as DBOS does)
 and two claimers never get the same job; a transaction lock per workspace orders its takers.
-Commits that add events to a job send `NOTIFY` on that job's own channel, so `watch` and
-`log --follow` wake at once and hear no other job; queueing a job notifies the work channel
+Commits that add events to a job send `NOTIFY` on that job's own channel while someone
+watches it (a watcher marks the job, `jobs.watched_until`, and renews the mark as it waits),
+so `watch` and `log --follow` wake at once and hear no other job, and a job nobody watches
+takes no notify lock at commit; queueing a job notifies the work channel
 idle workers LISTEN on. The connection, its retries and "did it
 land" are store/pg_connection.py's.
 """
@@ -20,7 +22,7 @@ from agentctl.store.base import Store, StoreError
 from agentctl.store.dialect import Dialect, Landed, T, Tx
 from agentctl.store.pg_connection import PgConnection, PgTx, close_quietly, hide_password
 from agentctl.store.schema import postgres_migrations
-from agentctl.store.sqlstore import WORK_CHANNEL, SqlStore, events_channel
+from agentctl.store.sqlstore import WATCH_SECONDS, WORK_CHANNEL, SqlStore, events_channel
 
 __all__ = ["PostgresDialect", "PostgresStore", "hide_password"]
 
@@ -36,6 +38,7 @@ class PostgresDialect:
         self.db = PgConnection(url, retry_for)
         self._listener: Any = None
         self._listening: str | None = None  # the channel `_listener` listens on
+        self._watched_until = 0.0  # until when we marked the job of that channel watched
         self._work_listener: Any = None
         if not migrated:  # a reopened handle: the first one brought the schema up to date
             self._migrate()
@@ -111,14 +114,26 @@ class PostgresDialect:
     # -- notifications -------------------------------------------------------------------
 
     def wait_for_events(
-        self, job_id: str, after_seq: int, timeout: float, last_seq: Callable[[], int]
+        self,
+        job_id: str,
+        after_seq: int,
+        timeout: float,
+        last_seq: Callable[[float | None], int],
     ) -> None:
         deadline = time.monotonic() + timeout
         channel = events_channel(job_id)
         try:
             self._listen_to(channel)
-            # Listening first, then looking: an append between the two still wakes us.
-            if last_seq() > after_seq:
+            # Listening first, then marking the job watched (appends notify only then) and
+            # looking, in one statement: an append before the mark is counted by the look,
+            # one after it notifies. The mark is renewed while it has time left for this wait.
+            now = time.time()
+            mark = None
+            if self._watched_until < now + timeout + WATCH_SECONDS / 3:
+                mark = now + max(WATCH_SECONDS, timeout + WATCH_SECONDS / 3)
+            seq = last_seq(mark)
+            self._watched_until = mark or self._watched_until
+            if seq > after_seq:
                 return
             while (left := deadline - time.monotonic()) > 0:
                 for note in self._listener.notifies(timeout=left, stop_after=1):
@@ -127,6 +142,7 @@ class PostgresDialect:
         except self.db.psycopg.OperationalError:
             close_quietly(self._listener)
             self._listener = self._listening = None
+            self._watched_until = 0.0
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
     def _listen_to(self, channel: str) -> None:
@@ -139,6 +155,7 @@ class PostgresDialect:
                 self._listener.execute(f'UNLISTEN "{self._listening}"')
             self._listener.execute(f'LISTEN "{channel}"')
             self._listening = channel
+            self._watched_until = 0.0  # this job is not marked by us yet
 
     def wait_for_work(
         self, queues: Sequence[str], timeout: float, claimable: Callable[[], bool]

@@ -177,6 +177,10 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE jobs ADD COLUMN claimed_at {real};
     CREATE INDEX jobs_queue_claimed ON jobs (queue, claimed_at);
     """),
+    # 9: until when someone watches the job (`watch`, `log --follow`, a runner waiting for
+    # an answer): its appends notify only while this is ahead (PostgreSQL; a NOTIFY takes a
+    # lock of the whole cluster at commit). Watchers renew it while they wait.
+    Migration("ALTER TABLE jobs ADD COLUMN watched_until {real};"),
 ]
 
 

@@ -122,10 +122,14 @@ class SQLiteDialect:
         return sql.replace(" FROM events ", " FROM events INDEXED BY events_type ", 1)
 
     def wait_for_events(
-        self, job_id: str, after_seq: int, timeout: float, last_seq: Callable[[], int]
+        self,
+        job_id: str,
+        after_seq: int,
+        timeout: float,
+        last_seq: Callable[[float | None], int],
     ) -> None:
         deadline = time.monotonic() + timeout
-        while last_seq() <= after_seq and (left := deadline - time.monotonic()) > 0:
+        while last_seq(None) <= after_seq and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(POLL_SECONDS, left))
 
     def wait_for_work(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -54,6 +55,9 @@ from agentctl.store.sql import (
 # Notified when a job is queued (payload: its queue): idle workers wake at once where a
 # dialect can. A job's events notify the job's own channel (`events_channel`).
 WORK_CHANNEL = "agentctl_work"
+# A watcher marks its job watched for this long, and renews the mark while it waits; appends
+# notify the job's channel only while the mark is ahead (PostgreSQL).
+WATCH_SECONDS = 30.0
 # Ids per statement where a list goes into `IN (...)`: far under both backends' limits.
 CHUNK = 500
 _INSERT_EVENTS = (
@@ -68,6 +72,12 @@ def events_channel(job_id: str) -> str:
     return (
         "agentctl_job_" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     )
+
+
+def _watched(until: float | None) -> bool:
+    """Whether a job marked watched until `until` is watched now (the clock of this machine,
+    as a watcher's: clocks in a fleet are assumed in step, as leases assume)."""
+    return until is not None and until > time.time()
 
 
 def put_blob(tx: Tx, data: bytes) -> str:
@@ -285,7 +295,9 @@ class SqlStore(Leases):
             # One statement fences the writer and reserves the seqs: a stale token matches no
             # row, and the row lock (or the write lock) orders concurrent appenders.
             row = tx.one(
-                f"UPDATE jobs SET {', '.join(sets)} WHERE {where} RETURNING last_seq", values
+                f"UPDATE jobs SET {', '.join(sets)} WHERE {where}"
+                " RETURNING last_seq, watched_until",
+                values,
             )
             if row is None:
                 if tx.one("SELECT 1 FROM jobs WHERE id = ?", (job_id,)) is None:
@@ -304,9 +316,13 @@ class SqlStore(Leases):
                 head = event_hash(head, job_id, seq, now, event.type, event.step, data)
                 rows.append((job_id, seq, now, event.type, event.step, data, head))
             heads[:] = [head]
-            if rows:  # watchers wait for events: an append of none wakes nobody
+            if rows:
                 tx.many(_INSERT_EVENTS, rows)
-                tx.notify(events_channel(job_id), str(reserved[0]))
+                # Only while someone watches (a NOTIFY serialises commits cluster-wide). The
+                # mark was read under this append's row lock: a watcher marking later reads
+                # these events after its mark (store/postgres.py), so it misses none.
+                if _watched(row[1]):
+                    tx.notify(events_channel(job_id), str(reserved[0]))
             return [
                 Event(seq, now, event.type, event.step, event.data)
                 for seq, event in enumerate(events, start=first_seq)
@@ -363,11 +379,28 @@ class SqlStore(Leases):
         ]
 
     def wait_for_events(self, job_id: str, after_seq: int, timeout: float) -> None:
-        self.dialect.wait_for_events(job_id, after_seq, timeout, lambda: self._last_seq(job_id))
+        self.dialect.wait_for_events(
+            job_id, after_seq, timeout, lambda until: self._last_seq(job_id, until)
+        )
 
-    def _last_seq(self, job_id: str) -> int:
-        sql = "SELECT last_seq FROM jobs WHERE id = ?"
-        row = self.dialect.transact(lambda tx: tx.one(sql, (job_id,)))
+    def _last_seq(self, job_id: str, watch_until: float | None = None) -> int:
+        """The job's last seq; with `watch_until`, marked watched until then (a later mark
+        stays) in the same statement: the row lock orders the mark with each append, so an
+        append either sees the mark (and notifies) or is counted in the seq read here."""
+        if watch_until is None:
+            sql = "SELECT last_seq FROM jobs WHERE id = ?"
+            row = self.dialect.transact(lambda tx: tx.one(sql, (job_id,)))
+        else:
+            sql = (
+                "UPDATE jobs SET watched_until = CASE WHEN watched_until IS NULL"
+                " OR watched_until < ? THEN ? ELSE watched_until END"
+                " WHERE id = ? RETURNING last_seq"
+            )
+            args = (watch_until, watch_until, job_id)
+            # A commit without an answer is simply run again: a mark twice is one mark.
+            row = self.dialect.transact(
+                lambda tx: tx.one(sql, args), write=True, landed=lambda tx: False
+            )
         return 1 << 62 if row is None else int(row[0])  # no job: nothing to wait for
 
     # -- approvals -----------------------------------------------------------------------
