@@ -87,6 +87,22 @@ def test_queued_and_detached_runs_with_a_key_are_deduplicated(recipe, workspace)
     assert not (workspace / "side.txt").exists()  # queued, not run
 
 
+def test_queue_quiet_with_a_key_prints_the_bare_id_first_time_and_again(recipe, workspace):
+    """SPEC: `--queue -q` prints the bare id, so `JOB=$(agentctl run R --key K --queue -q)`
+    holds the job's id whether the key is new or names a job already (it printed the two
+    human lines for a new key, and nothing on stdout for a reused one)."""
+    args = ["run", str(recipe), "--workspace", str(workspace), "--key", "q-1", "--queue", "-q"]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.stderr
+    job = first.stdout.strip()
+    assert first.stdout == job + "\n" and " " not in job
+    assert json.loads(invoke("status", job, "--json").stdout)["state"] == "queued"
+    again = invoke(*args)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == job + "\n"
+    assert f"key 'q-1' names job {job}" in again.stderr
+
+
 def test_a_key_nobody_could_type_again_is_refused(recipe, workspace):
     for bad in ("", "   ", "a\nb", "x" * 201):
         assert_bad_input(run_keyed(recipe, workspace, bad), "--key")

@@ -498,7 +498,7 @@ def test_agentctl_model_is_part_of_the_verdict(project, tmp_path, monkeypatch, c
 PINNED = {
     ("agentctl/cli/app.py", "_optional_values"): "f91679914046",
     ("agentctl/cli/follow.py", "report_queued"): "42bd597a07e0",
-    ("agentctl/cli/keyed.py", "run_keyed"): "d6f9826cbf31",
+    ("agentctl/cli/keyed.py", "run_keyed"): "6d403f5fc7ff",
     ("agentctl/cli/options.py", "open_store"): "5db1c73a78da",
     ("agentctl/cli/run.py", "run"): "f3fd332cc3b0",
     ("agentctl/cli/run.py", "_schedule"): "25027e597338",

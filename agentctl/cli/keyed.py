@@ -38,10 +38,10 @@ def run_keyed(
         )
         print(f"key {key!r} names job {job_id} ({plan.state}): {what}", file=sys.stderr)
     if plan.action == "report" and not reused and mode == "queue":
-        report_queued(store, job_id, json_out=json_out)
+        report_queued(store, job_id, json_out=json_out, quiet=quiet)
         return
     if plan.action == "run" and mode == "detach":
-        detach_and_report(store, job_id, json_out=json_out)
+        detach_and_report(store, job_id, json_out=json_out, quiet=quiet)
         return
     if plan.action == "run":
         try:
@@ -53,11 +53,12 @@ def run_keyed(
             wait_for_job(store, job_id)
     elif plan.action == "wait":
         wait_for_job(store, job_id)
-    _report(store, job_id, json_out=json_out, quiet=quiet)
+    _report(store, job_id, json_out=json_out, quiet=quiet, bare_id=mode in ("queue", "detach"))
 
 
-def _report(store: Store, job_id: str, *, json_out: bool, quiet: bool) -> None:
-    """The job as it stands, ended with its exit code (0 for a job still on its way)."""
+def _report(store: Store, job_id: str, *, json_out: bool, quiet: bool, bare_id: bool) -> None:
+    """The job as it stands, ended with its exit code (0 for a job still on its way);
+    `bare_id`: `-q` prints only its id (`--queue -q` and `--detach -q`, as for a new job)."""
     from agentctl.cli.follow import final_output, print_quiet
     from agentctl.engine.jobs import describe_job
     from agentctl.engine.keys import reported_exit_code
@@ -70,6 +71,8 @@ def _report(store: Store, job_id: str, *, json_out: bool, quiet: bool) -> None:
     outcome = Outcome(job_id, job["state"], code, job.get("error"), job["pending_approvals"])
     if json_out:
         print(json.dumps(job, indent=2))
+    elif quiet and bare_id:
+        print(job_id)
     elif quiet:
         print_quiet(store, outcome)
     elif job["state"] in ("queued", "running"):

@@ -79,7 +79,7 @@ def _enqueue(args: QueueArgs) -> int:
             job_id = _create(store, facts, text, recipe, folder, new_id, queue, key, schedule, args)
             if job_id != new_id:  # nothing was recorded: the key's job is `run`'s to handle
                 raise HandOver("the key names another job")
-            _report(store, job_id, queue, json_out=args.json_out, quiet=args.quiet and key is None)
+            _report(store, job_id, queue, json_out=args.json_out, quiet=args.quiet)
         except (HandOver, KeyboardInterrupt):
             raise
         except Exception as error:
@@ -236,7 +236,7 @@ def job_created(facts: Facts, recipe_path: str, workspace: str, key: str | None)
 
 
 def _report(store: Store, job_id: str, queue: str, *, json_out: bool, quiet: bool) -> None:
-    """cli/follow.report_queued (a keyed run's fresh job: the same, never quiet)."""
+    """cli/follow.report_queued (a keyed run's fresh job: the same)."""
     if quiet and not json_out:
         text = f"{job_id}\n"
     elif json_out:
