@@ -145,10 +145,13 @@ def percentiles(values: list[float]) -> tuple[float, float]:
     return ordered[len(ordered) // 2] * 1000, p99 * 1000
 
 
-def start_workers(target: str, count: int, env: dict[str, str], cwd: Path) -> list:
-    """`count` long-running `agentctl worker` processes (warm, the default) on `target`."""
+def start_workers(
+    target: str, count: int, env: dict[str, str], cwd: Path, argv: list[str] | None = None
+) -> list:
+    """`count` long-running `agentctl worker` processes (warm, the default) on `target`;
+    `argv`: what runs agentctl instead of `python -m agentctl` (a traced worker)."""
     env = {**env, "AGENTCTL_DB": target}
-    argv = [sys.executable, "-m", "agentctl", "worker"]
+    argv = [*(argv or [sys.executable, "-m", "agentctl"]), "worker"]
     return [subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL) for _ in range(count)]  # fmt: skip
 

@@ -118,32 +118,44 @@ def bench_step(kinds, pg_url, folder: Path, steps: int) -> list[list]:
 def bench_wake(kinds, pg_url, folder: Path, args: argparse.Namespace) -> list[list]:
     """Idle warm workers; one job queued every `spacing` s: enqueue → runner_started."""
     rows = []
-    env = bench_env(folder)
-    recipe = folder / "wake.yaml"
-    recipe.write_text(SHORT)
     for kind, workers in product(kinds, args.workers):
-        ws = folder / f"ws-wake-{kind}-{workers}"
-        ws.mkdir()
-        with database(kind, folder, pg_url) as target, Client(target) as client:
-            procs = start_workers(target, workers, env, folder)
-            try:
-                # Each worker runs one job first, so the measured ones find them idle and warm.
-                wait_ended(client.store, queue(target, recipe, ws, workers * 2), timeout=120)
-                time.sleep(1.0)
-                queued: list[tuple[str, float]] = []
-                folders = [job_folder(ws) for _ in range(args.wake_jobs)]
-                for folder_of_job in folders:
-                    job = client.enqueue(recipe, workspace=folder_of_job)
-                    queued.append((job, time.time()))
-                    time.sleep(args.spacing)
-                wait_ended(client.store, [job for job, _ in queued])
-                latency = [started_at(client.store, job) - at for job, at in queued]
-            finally:
-                stop_workers(procs)
+        latency = [started - at for _, at, started in wake_run(kind, workers, pg_url, folder, args)]
         p50, p99 = percentiles(latency)
         rows.append([kind, "agentctl", workers, len(latency), f"{p50:.0f}", f"{p99:.0f}",
                      f"{max(latency) * 1000:.0f}", "met" if p99 <= 100 else "missed"])  # fmt: skip
     return rows
+
+
+def wake_run(
+    kind: str, workers: int, pg_url, folder: Path, args: argparse.Namespace,
+    trace: Path | None = None,
+) -> list[tuple[str, float, float]]:  # fmt: skip
+    """One wake-up run: each job, when its enqueue returned, its `runner_started`. `trace`: the
+    workers are bench/_phases.py's traced ones, writing their timestamps there."""
+    env = bench_env(folder)
+    recipe = folder / "wake.yaml"
+    recipe.write_text(SHORT)
+    ws = folder / f"ws-wake-{kind}-{workers}{'-traced' if trace else ''}"
+    ws.mkdir()
+    argv = (
+        None if trace is None else [sys.executable, str(ROOT / "bench" / "_phases.py"), str(trace)]
+    )
+    with database(kind, folder, pg_url) as target, Client(target) as client:
+        procs = start_workers(target, workers, env, folder, argv=argv)
+        try:
+            # Each worker runs one job first, so the measured ones find them idle and warm.
+            wait_ended(client.store, queue(target, recipe, ws, workers * 2), timeout=120)
+            time.sleep(1.0)
+            queued: list[tuple[str, float]] = []
+            folders = [job_folder(ws) for _ in range(args.wake_jobs)]
+            for folder_of_job in folders:
+                job = client.enqueue(recipe, workspace=folder_of_job)
+                queued.append((job, time.time()))
+                time.sleep(args.spacing)
+            wait_ended(client.store, [job for job, _ in queued])
+            return [(job, at, started_at(client.store, job)) for job, at in queued]
+        finally:
+            stop_workers(procs)
 
 
 def bench_enqueue(kinds, pg_url, folder: Path, runs: int) -> list[list]:

@@ -26,6 +26,8 @@ with `agentctl.client.Client.enqueue`; subprocesses cache byte code in the tempo
    claim latency p50/p99 (this is the queue's own cost, without running anything).
 6. step: `Store.append` of one model_response-sized event (the per-step write), ordinary and
    durable, and a whole scripted agent job of S steps through `run_job`, per step.
+With --phases W, after the goals: a wake-up run of W workers traced by bench/_phases.py
+(timestamps per phase: look, claim, fork, child, lease, runner_started), p50/p90/max each.
 With --profile N, after the goals: N short and N agent jobs drained by one warm worker
 whose job children run under cProfile with a CPU clock (bench/_profiled_worker.py, a run
 of its own: the figures above are measured without it), and the top entries by cumulative
@@ -54,8 +56,10 @@ from _fleet_parts import (
     bench_step,
     bench_wake,
     import_profile,
+    wake_run,
 )
 from _goals import goal_rows
+from _phases import phase_rows
 from _profile import parent_rows, profile_rows, step_processes_ms
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -136,6 +140,17 @@ def run_dbos(python: str, pg_url: str, args: argparse.Namespace) -> None:
     subprocess.run(argv, check=False)
 
 
+def bench_phases(kinds: list[str], args: argparse.Namespace, folder: Path) -> None:
+    """A wake-up run (part 2's load) with `args.phases` traced workers per backend: where the
+    time from enqueue to runner_started goes (bench/_phases.py)."""
+    for kind in kinds:
+        trace = folder / f"phases-{kind}"
+        runs = wake_run(kind, args.phases, args.postgres, folder, args, trace=trace)
+        print(f"\nPhases of a wake-up, {kind}, {args.phases} traced workers, {len(runs)} jobs")
+        queued = {job: (at, started) for job, at, started in runs}
+        print(table(["phase", "p50 ms", "p90 ms", "max ms", "what"], phase_rows(trace, queued)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", default=os.environ.get("AGENTCTL_BENCH_POSTGRES_URL"))
@@ -154,6 +169,8 @@ def main() -> None:
     parser.add_argument("--dbos-python", help="a Python with dbos installed: DBOS side by side")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="then profile N jobs' children (short and agent)")  # fmt: skip
+    parser.add_argument("--phases", type=int, default=0, metavar="W",
+                        help="then a wake-up run of W traced workers: time per phase")  # fmt: skip
     parser.add_argument("--only", choices=PARTS, action="append", help="these parts only")
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgres"] if args.postgres else [])
@@ -246,6 +263,8 @@ def main() -> None:
         if results:
             print(f"\nGoals (issue 25), load average now {os.getloadavg()[0]:.1f}")
             print(table(["goal", "backend", "measured", ""], goal_rows(results)))
+        if args.phases:
+            bench_phases(kinds, args, folder)
         if args.profile:
             print("\nProfile: where a warm job child's CPU goes (one warm worker, SQLite)")
             bench_profile(folder, args.profile, top=25)
