@@ -123,3 +123,30 @@ def test_a_mark_runs_out_and_a_watcher_still_waiting_renews_it(postgres_url, sto
         store.append_events("a", [NewEvent("y")], now=NOW)
         assert _heard(ear, 10) == 1
     watcher.close()
+
+
+def test_a_watcher_who_may_only_read_still_follows_the_job(postgres_url, store):
+    """A role with SELECT only cannot mark the job: it watches without notifications, by
+    its poll, as before there were marks."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    role, password = f"ro_{secrets.token_hex(4)}", secrets.token_hex(8)
+    schema = psycopg.connect(postgres_url).execute("SELECT current_schema()").fetchone()[0]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    parts = urlsplit(postgres_url)
+    netloc = f"{role}:{password}@{parts.hostname}:{parts.port}"
+    reader = open_store(urlunsplit(parts._replace(netloc=netloc)))
+    try:
+        reader.wait_for_events("a", 1, timeout=0.01)  # no error: it only cannot mark
+        store.append_events("a", [NewEvent("x")], now=NOW)
+        reader.wait_for_events("a", 1, timeout=5)
+        assert [e.type for e in reader.read_events("a", after_seq=1)] == ["x"]
+    finally:
+        reader.close()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")

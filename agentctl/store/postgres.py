@@ -13,6 +13,7 @@ land" are store/pg_connection.py's.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -126,14 +127,8 @@ class PostgresDialect:
             self._listen_to(channel)
             # Listening first, then marking the job watched (appends notify only then) and
             # looking, in one statement: an append before the mark is counted by the look,
-            # one after it notifies. The mark is renewed while it has time left for this wait.
-            now = time.time()
-            mark = None
-            if self._watched_until < now + timeout + WATCH_SECONDS / 3:
-                mark = now + max(WATCH_SECONDS, timeout + WATCH_SECONDS / 3)
-            seq = last_seq(mark)
-            self._watched_until = mark or self._watched_until
-            if seq > after_seq:
+            # one after it notifies.
+            if self._mark_and_look(last_seq, timeout) > after_seq:
                 return
             while (left := deadline - time.monotonic()) > 0:
                 for note in self._listener.notifies(timeout=left, stop_after=1):
@@ -144,6 +139,22 @@ class PostgresDialect:
             self._listener = self._listening = None
             self._watched_until = 0.0
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def _mark_and_look(self, last_seq: Callable[[float | None], int], timeout: float) -> int:
+        """The job's last seq, marking the job watched when the mark would not last this wait
+        (it is renewed well before it runs out)."""
+        now = time.time()
+        if self._watched_until >= now + timeout + WATCH_SECONDS / 3:
+            return last_seq(None)
+        mark = now + max(WATCH_SECONDS, timeout + WATCH_SECONDS / 3)
+        try:
+            seq = last_seq(mark)
+        except self.db.psycopg.errors.InsufficientPrivilege:
+            # A user who may only read: no mark, so no NOTIFY; the wait's timeout polls.
+            self._watched_until = math.inf
+            return last_seq(None)
+        self._watched_until = mark
+        return seq
 
     def _listen_to(self, channel: str) -> None:
         """LISTEN on the channel of the job waited for (only: a watcher of one job is not
