@@ -307,14 +307,7 @@ class SqlStore(Leases):
                 apply_approval(tx, job_id, change)
             first_seq = row[0] - len(events) + 1
             reserved[:] = [row[0]]
-            head = self.heads.prev(
-                job_id, first_seq - 1, lambda: hash_of(tx, job_id, first_seq - 1)
-            )
-            rows = []
-            for seq, event in enumerate(events, start=first_seq):
-                data = encode_data(event.data, event.encoded, lambda b: put_blob(tx, b))
-                head = event_hash(head, job_id, seq, now, event.type, event.step, data)
-                rows.append((job_id, seq, now, event.type, event.step, data, head))
+            rows, head = self._chained_rows(tx, job_id, first_seq, events, now)
             heads[:] = [head]
             if rows:
                 tx.many(_INSERT_EVENTS, rows)
@@ -340,6 +333,19 @@ class SqlStore(Leases):
         if written:
             self.heads.wrote(job_id, written[-1].seq, heads[0])
         return written
+
+    def _chained_rows(
+        self, tx: Tx, job_id: str, first_seq: int, events: list[NewEvent], now: float
+    ) -> tuple[list[tuple[Any, ...]], str | None]:
+        """The events' rows from `first_seq` on, each hashed onto the one before it, and the
+        last hash (the job's new chain head)."""
+        head = self.heads.prev(job_id, first_seq - 1, lambda: hash_of(tx, job_id, first_seq - 1))
+        rows = []
+        for seq, event in enumerate(events, start=first_seq):
+            data = encode_data(event.data, event.encoded, lambda b: put_blob(tx, b))
+            head = event_hash(head, job_id, seq, now, event.type, event.step, data)
+            rows.append((job_id, seq, now, event.type, event.step, data, head))
+        return rows, head
 
     def stored_events(self, job_id: str) -> tuple[list[StoredEvent], int]:
         return stored_chain(
