@@ -15,7 +15,7 @@ from test_changes import record_shell, record_tool
 from agentctl.changes.ignore import compile_gitignore
 from agentctl.changes.record import ChangeRecorder
 from agentctl.changes.scan import SnapshotCancelled
-from agentctl.engine.launch import refuse_broad_workspace
+from agentctl.engine.admission import refuse_broad_workspace
 from agentctl.errors import UsageError
 
 SNAPSHOT_IN_A_MOUNT_NAMESPACE = """

@@ -193,8 +193,9 @@ def run(
     Over 60 lines only by its options, which typer reads from the signature; the work is in
     prepare_job and in the function below that follows, queues or detaches the job.
     """
+    from agentctl.engine.admission import check_key
     from agentctl.engine.jobs import new_job_id
-    from agentctl.engine.keys import Mode, check_key
+    from agentctl.engine.keys import Mode
     from agentctl.engine.launch import prepare_job
 
     key = check_key(key)
@@ -301,7 +302,7 @@ def resume(
 
 def _schedule(priority: int, not_before: str | None, *, queued: bool) -> Schedule | None:
     """`--priority` and `--not-before`, which only a queued job takes."""
-    from agentctl.engine.launch import parse_schedule
+    from agentctl.engine.admission import parse_schedule
     from agentctl.errors import UsageError
 
     schedule = parse_schedule(priority, not_before, now=time.time())

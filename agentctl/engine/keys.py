@@ -16,28 +16,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentctl.engine.jobs import effective_state
-from agentctl.errors import UsageError
 from agentctl.events import EXIT_CODES, TERMINAL_STATES, JobState
 from agentctl.store import Store
 
-MAX_KEY_LENGTH = 200
-
 Mode = Literal["follow", "detach", "queue"]
 Action = Literal["run", "wait", "report"]
-
-
-def check_key(key: str | None) -> str | None:
-    """The key as stored (surrounding blanks dropped); UsageError for one nobody could type
-    again (empty, control characters, too long)."""
-    if key is None:
-        return None
-    cleaned = key.strip()
-    if not cleaned or len(cleaned) > MAX_KEY_LENGTH or not cleaned.isprintable():
-        raise UsageError(
-            f"bad --key {key!r}: a key is 1 to {MAX_KEY_LENGTH} printable characters",
-            'name the run, e.g. --key "$GITHUB_RUN_ID-$GITHUB_JOB"',
-        )
-    return cleaned
 
 
 @dataclass(frozen=True)

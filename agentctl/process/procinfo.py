@@ -6,7 +6,7 @@ A pid alone is not an identity (pids are reused), so a holder is (host, pid, sta
 from __future__ import annotations
 
 import os
-import socket
+import sys
 from dataclasses import dataclass
 
 
@@ -33,9 +33,19 @@ class ProcessIdentity:
         return f"pid {self.pid} on {self.host}"
 
 
+def host_name() -> str:
+    """socket.gethostname(): on Linux the kernel's node name, which uname() gives without
+    importing socket (`run --queue`'s fast path asks it on every call)."""
+    if sys.platform.startswith("linux"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def current_process() -> ProcessIdentity:
     pid = os.getpid()
-    return ProcessIdentity(host=socket.gethostname(), pid=pid, start=_start_time(pid))
+    return ProcessIdentity(host=host_name(), pid=pid, start=_start_time(pid))
 
 
 def is_process_alive(pid: int, start: str = "") -> bool:
