@@ -183,6 +183,16 @@ def git(folder: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def git_repo(folder: Path) -> Path:
+    """A new repository in `folder` with one commit on main (calc.py: "broken")."""
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    (folder / "calc.py").write_text("broken\n")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "first")
+    return folder
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EDIT_RECIPE, assert_bad_input, git, invoke, write
+from conftest import EDIT_RECIPE, assert_bad_input, git, git_repo, invoke, write
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -17,12 +17,7 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 @pytest.fixture
 def bare(tmp_path) -> Path:
     """A bare repository (what a server holds) with one commit on main."""
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    git(seed, "init", "-q", "-b", "main")
-    (seed / "calc.py").write_text("broken\n")
-    git(seed, "add", "-A")
-    git(seed, "commit", "-qm", "first")
+    seed = git_repo(tmp_path / "seed")
     origin = tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
     return origin

@@ -9,19 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EDIT_RECIPE, agentctl, git, invoke, write
+from conftest import EDIT_RECIPE, agentctl, git, git_repo, invoke, write
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    folder = tmp_path / "repo"
-    folder.mkdir()
-    git(folder, "init", "-q", "-b", "main")
-    (folder / "calc.py").write_text("broken\n")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-qm", "first")
+    folder = git_repo(tmp_path / "repo")
     git(folder, "checkout", "-qb", "feature")
     (folder / "calc.py").write_text("feature\n")
     git(folder, "commit", "-qam", "feature")
